@@ -1,0 +1,61 @@
+// Package handlers holds the dashboard's HTTP handlers, one file per action. A handler parses the
+// request, makes one call to a service, builds a view model and renders it; it holds no SQL.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+
+	"pgforce/sync/account"
+	"pgforce/sync/audit"
+)
+
+// Accounts is what handlers need from the user service.
+type Accounts interface {
+	Authenticate(ctx context.Context, email, password, clientIP string) (account.User, error)
+	Get(ctx context.Context, id int64) (account.User, error)
+	CheckSetupToken(ctx context.Context, token string) error
+	CompleteSetup(ctx context.Context, token, email, password string) (account.User, error)
+	List(ctx context.Context) ([]account.User, error)
+	Create(ctx context.Context, actor audit.Actor, email, password string, role account.Role) (account.User, error)
+	Remove(ctx context.Context, actor audit.Actor, email string) error
+}
+
+// actorOf names the signed-in user for the audit trail.
+func actorOf(c echo.Context) audit.Actor {
+	u, _ := account.FromContext(c.Request().Context())
+	return audit.Actor{Name: u.Email, Kind: audit.ActorUser}
+}
+
+// Handlers serves the dashboard.
+type Handlers struct {
+	Log      *slog.Logger
+	Sessions *scs.SessionManager
+	Accounts Accounts
+	// Ready reports whether the product can serve traffic (database reachable, migrations current).
+	Ready func(ctx context.Context) error
+
+	// Engine runs the sync; nil until it is wired (pages then show that there is no connection).
+	Engine Engine
+	// Reports answers the dashboard's read-only queries.
+	Reports Reports
+	// BaseURL is the dashboard's public URL; the OAuth callback is BaseURL + "/oauth/callback".
+	BaseURL string
+	// SimulatedOrg offers the built-in simulated Salesforce org (served under /sim) when setting up a
+	// connection; SimulatedLoginURL is its login URL.
+	SimulatedOrg      bool
+	SimulatedLoginURL string
+	// Now is the clock (tests pin it); time.Now when nil.
+	Now func() time.Time
+}
+
+func (h *Handlers) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,49 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"pgforce/views"
+)
+
+// ShowReloadMapping asks for confirmation of a reload, naming the table, its rows and the pending
+// writes that will be lost.
+func (h *Handlers) ShowReloadMapping(c echo.Context) error {
+	p, m, err := h.confirmMapping(c, "Reload")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.ReloadConfirmPage(p, m))
+}
+
+// ShowDeleteMapping asks for confirmation of a delete, naming the table, its rows and the pending
+// writes that will be lost.
+func (h *Handlers) ShowDeleteMapping(c echo.Context) error {
+	p, m, err := h.confirmMapping(c, "Delete")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.DeleteConfirmPage(p, m))
+}
+
+func (h *Handlers) confirmMapping(c echo.Context, verb string) (views.Page, views.MappingConfirm, error) {
+	m, conn, err := h.mappingOf(c)
+	if err != nil {
+		return views.Page{}, views.MappingConfirm{}, err
+	}
+	ctx := c.Request().Context()
+	pending, err := h.eng().PendingWrites(ctx, m.ID)
+	if err != nil {
+		return views.Page{}, views.MappingConfirm{}, err
+	}
+	counts, err := h.Reports.Counts(ctx, conn.Schema, []string{m.Table})
+	if err != nil {
+		return views.Page{}, views.MappingConfirm{}, err
+	}
+	tc := counts[m.Table]
+	p, err := h.mappingPage(c, verb+" "+m.Object, conn)
+	return p, views.MappingConfirm{ID: m.ID, Object: m.Object, Schema: conn.Schema, Table: m.Table, State: mappingBadge(m.State),
+		Loading: m.State.Loading(), Rows: tc.Rows, RowsEstimated: tc.Estimated, Pending: pending}, err
+}

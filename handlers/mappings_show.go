@@ -1,0 +1,57 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/report"
+	"pgforce/views"
+)
+
+// ShowMappings lists the current connection's mappings with their live counts. With ?live=1 from htmx
+// it renders only the table, which refreshes itself every two seconds.
+func (h *Handlers) ShowMappings(c echo.Context) error {
+	live := isHTMX(c) && c.QueryParam("live") == "1"
+	conns, cur, err := h.current(c)
+	if err != nil {
+		return err
+	}
+	m := views.MappingsPage{}
+	if cur != nil {
+		ms, counts, err := h.summariesWithCounts(c.Request().Context(), *cur)
+		if err != nil {
+			return err
+		}
+		now := h.now()
+		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(ms))}
+		for _, mp := range ms {
+			m.Rows = append(m.Rows, mappingRow(mp, counts[mp.Table], now))
+		}
+	}
+	if live {
+		if len(m.Rows) == 0 {
+			// The last mapping went away (or the connection did): the page must change shape.
+			c.Response().Header().Set("HX-Refresh", "true")
+			return c.NoContent(http.StatusNoContent)
+		}
+		return render(c, http.StatusOK, views.MappingsTable(m, h.now()))
+	}
+	return render(c, http.StatusOK, views.Mappings(h.dashPage(c, "Mappings", "mappings", conns, cur), m, h.now()))
+}
+
+// summariesWithCounts lists a connection's mappings with their tables' counts.
+func (h *Handlers) summariesWithCounts(ctx context.Context, conn connection.Connection) ([]report.MappingSummary, map[string]report.TableCounts, error) {
+	ms, err := h.Reports.MappingSummaries(ctx, conn.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	tables := make([]string, len(ms))
+	for i, mp := range ms {
+		tables[i] = mp.Table
+	}
+	counts, err := h.Reports.Counts(ctx, conn.Schema, tables)
+	return ms, counts, err
+}

@@ -1,0 +1,445 @@
+// Command pgforce keeps Salesforce objects and PostgreSQL tables in sync, administered from a web
+// dashboard. This file holds main, the environment, subcommand dispatch and wiring only.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"pgforce/handlers"
+	"pgforce/migrations"
+	"pgforce/sync/account"
+	"pgforce/sync/audit"
+	"pgforce/sync/config"
+	"pgforce/sync/engine"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/keyring"
+	"pgforce/sync/report"
+	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/store"
+	"pgforce/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "pgforce:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `pgforce keeps Salesforce objects and Postgres tables in sync.
+
+Usage:
+  pgforce [serve]                         start the dashboard and the sync engine (default)
+  pgforce user add --email E --role R     add a user (password read from stdin, or generated and printed)
+  pgforce user list                       list users
+  pgforce user remove --email E           remove a user
+  pgforce migrate [up|down N|status]      manage pgforce's own schema
+  pgforce help                            show this help
+
+Configuration comes from the environment; see README.md.
+`
+
+// run is the whole program; tests call it with their own arguments, environment and streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	cmd, rest := "serve", []string{}
+	if len(args) > 1 {
+		cmd, rest = args[1], args[2:]
+	}
+	switch cmd {
+	case "help", "-h", "--help":
+		_, err := io.WriteString(stdout, usage)
+		return err
+	case "serve":
+		cfg, err := loadConfig(getenv, stdout)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout)
+	case "user":
+		cfg, err := loadConfig(getenv, stdout)
+		if err != nil {
+			return err
+		}
+		return userCommand(ctx, cfg, rest, getenv, stdin, stdout)
+	case "migrate":
+		cfg, err := loadConfig(getenv, stdout)
+		if err != nil {
+			return err
+		}
+		return migrateCommand(ctx, cfg, rest, stdout)
+	}
+	return fmt.Errorf("unknown command %q; run `pgforce help`", cmd)
+}
+
+// loadConfig reads the environment into a validated Config. A missing secret key is generated into a
+// 0600 file under the user's config directory, with a one-time warning.
+func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, error) {
+	cfg := config.Config{
+		DatabaseURL:            getenv("DATABASE_URL"),
+		Schema:                 getenv("PGFORCE_DB_SCHEMA"),
+		Addr:                   getenv("PGFORCE_ADDR"),
+		BaseURL:                getenv("PGFORCE_BASE_URL"),
+		TLSCertFile:            getenv("PGFORCE_TLS_CERT"),
+		TLSKeyFile:             getenv("PGFORCE_TLS_KEY"),
+		SalesforceLoginURL:     getenv("PGFORCE_SF_LOGIN_URL"),
+		SalesforceClientID:     getenv("PGFORCE_SF_CLIENT_ID"),
+		SalesforceClientSecret: getenv("PGFORCE_SF_CLIENT_SECRET"),
+		LogLevel:               getenv("PGFORCE_LOG_LEVEL"),
+		SimControlToken:        getenv("PGFORCE_SIM_CONTROL_TOKEN"),
+	}.WithDefaults()
+
+	if raw := getenv("PGFORCE_SECRET_KEY"); raw != "" {
+		key, err := keyring.DecodeKey(raw)
+		if err != nil {
+			return cfg, fmt.Errorf("PGFORCE_SECRET_KEY: %w (generate one with `openssl rand -base64 32`)", err)
+		}
+		cfg.SecretKey = key
+	} else {
+		cfg.SecretKeyFile = getenv("PGFORCE_SECRET_KEY_FILE")
+		if cfg.SecretKeyFile == "" {
+			dir, err := configDir(getenv)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.SecretKeyFile = filepath.Join(dir, "pgforce", "secret.key")
+		}
+		key, created, err := keyring.LoadOrCreateFile(cfg.SecretKeyFile)
+		if err != nil {
+			return cfg, fmt.Errorf("PGFORCE_SECRET_KEY is not set and the key file cannot be used: %w", err)
+		}
+		cfg.SecretKey = key
+		if created {
+			fmt.Fprintf(stdout, "WARNING: PGFORCE_SECRET_KEY is not set; generated a new secret key in %s.\n"+
+				"         Back it up (or set PGFORCE_SECRET_KEY): without it, stored Salesforce tokens cannot be decrypted.\n", cfg.SecretKeyFile)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// configDir mirrors os.UserConfigDir but reads the environment through getenv.
+func configDir(getenv func(string) string) (string, error) {
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return d, nil
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".config"), nil
+	}
+	return "", errors.New("cannot find a config directory for the secret key: set PGFORCE_SECRET_KEY, PGFORCE_SECRET_KEY_FILE or HOME")
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// openDatabase connects and brings pgforce's schema up to date.
+func openDatabase(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	pool, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, Schema: cfg.Schema})
+	if err != nil {
+		return nil, err
+	}
+	if err := migrations.Up(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	log := newLogger(cfg, stdout)
+	pool, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (PGFORCE_ADDR): %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if strings.HasSuffix(cfg.Addr, ":0") && !explicitBaseURL(cfg) {
+		// A random port is known only now; links and OAuth callbacks must use it.
+		cfg.BaseURL = config.Config{Addr: ln.Addr().String(), TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile}.WithDefaults().BaseURL
+	}
+
+	kr, err := keyring.New(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	var sim http.Handler
+	if cfg.EmbeddedOrg() {
+		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken)
+		if err != nil {
+			return err
+		}
+		defer persist.Stop()
+		sim = org.Handler()
+	}
+	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}})
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer eng.Stop()
+
+	accounts := account.New(pool)
+	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
+	defer sessionStore.StopCleanup()
+	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
+
+	h := &handlers.Handlers{
+		Log:               log,
+		Sessions:          sessions,
+		Accounts:          accounts,
+		Ready:             func(ctx context.Context) error { return ready(ctx, pool) },
+		Engine:            eng,
+		Reports:           report.New(pool),
+		BaseURL:           cfg.BaseURL,
+		SimulatedOrg:      cfg.SalesforceLoginURL == "",
+		SimulatedLoginURL: strings.TrimRight(cfg.BaseURL, "/") + "/sim",
+	}
+	e := web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim})
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	if n, err := accounts.Count(ctx); err != nil {
+		return fmt.Errorf("count users: %w", err)
+	} else if n == 0 {
+		token, err := accounts.NewSetupLink(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\n  pgforce has no users yet. Create the first admin with this one-time link:\n\n    %s/setup?token=%s\n\n", cfg.BaseURL, token)
+	}
+	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
+	if sim != nil {
+		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/sim (user %s, password %s)\n", cfg.BaseURL, simUser, simPassword)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		if cfg.TLS() {
+			err = srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		// Stop accepting, let requests in flight finish, then the deferred closes stop the rest.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		log.Info("shutting down")
+		return srv.Shutdown(shutdownCtx)
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// The embedded simulated org's demo user and connected app.
+const (
+	simUser         = "admin@pgforce.test"
+	simPassword     = "demo"
+	simClientID     = "pgforce-demo"
+	simClientSecret = "pgforce-demo-secret"
+)
+
+// startSimulatedOrg restores the embedded org from the database (or seeds a new one) and keeps it saved.
+func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken string) (*sforg.Org, *sforg.Persister, error) {
+	if controlToken == "" {
+		controlToken = keyring.RandomToken(24)
+	}
+	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ClientID: simClientID, ClientSecret: simClientSecret,
+		Username: simUser, Password: simPassword, ControlToken: controlToken})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !restored {
+		log.Info("created the simulated Salesforce org with demo data")
+	}
+	persist := sforg.NewPersister(org, pool, log, 2*time.Second)
+	if err := persist.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return org, persist, nil
+}
+
+// connectedApp picks the OAuth client for a connection: the simulated org's demo app, or the real
+// connected app from the configuration.
+func connectedApp(cfg config.Config) func(c connection.Connection) engine.ConnectedApp {
+	return func(c connection.Connection) engine.ConnectedApp {
+		if c.OrgType == connection.Simulated {
+			return engine.ConnectedApp{ClientID: simClientID, ClientSecret: simClientSecret}
+		}
+		return engine.ConnectedApp{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret}
+	}
+}
+
+func explicitBaseURL(cfg config.Config) bool {
+	return cfg.BaseURL != config.Config{Addr: cfg.Addr, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile}.WithDefaults().BaseURL
+}
+
+func ready(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	cur, latest, err := migrations.Status(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if cur != latest {
+		return fmt.Errorf("database schema at version %d, expected %d", cur, latest)
+	}
+	return nil
+}
+
+func userCommand(ctx context.Context, cfg config.Config, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: pgforce user add|list|remove")
+	}
+	pool, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	accounts := account.New(pool)
+	actor := cliActor(getenv)
+
+	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	email := fs.String("email", "", "the user's email address")
+	role := fs.String("role", "viewer", "admin or viewer")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "add":
+		r, err := account.ParseRole(*role)
+		if err != nil {
+			return err
+		}
+		password, generated, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		u, err := accounts.Create(ctx, actor, *email, password, r)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "added %s (%s)\n", u.Email, u.Role)
+		if generated {
+			fmt.Fprintf(stdout, "password (shown once): %s\n", password)
+		}
+		return nil
+	case "list":
+		users, err := accounts.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			fmt.Fprintf(stdout, "%-40s %-7s created %s\n", u.Email, u.Role, u.CreatedAt.UTC().Format(time.RFC3339))
+		}
+		return nil
+	case "remove":
+		if err := accounts.Remove(ctx, actor, *email); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %s\n", *email)
+		return nil
+	}
+	return fmt.Errorf("unknown user command %q: use add, list or remove", args[0])
+}
+
+// readPassword takes the first line of stdin when it is piped, or generates a password when stdin
+// is a terminal or empty.
+func readPassword(stdin io.Reader) (password string, generated bool, err error) {
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return account.GeneratePassword(), true, nil
+		}
+	}
+	if stdin != nil {
+		b, err := io.ReadAll(io.LimitReader(stdin, 4096))
+		if err != nil {
+			return "", false, fmt.Errorf("read password from stdin: %w", err)
+		}
+		if line, _, _ := strings.Cut(string(b), "\n"); strings.TrimRight(line, "\r") != "" {
+			return strings.TrimRight(line, "\r"), false, nil
+		}
+	}
+	return account.GeneratePassword(), true, nil
+}
+
+func migrateCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	pool, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, Schema: cfg.Schema})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	sub := "up"
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	switch sub {
+	case "up":
+		if err := migrations.Up(ctx, pool); err != nil {
+			return err
+		}
+	case "down":
+		var target int32
+		if len(args) < 2 {
+			return errors.New("usage: pgforce migrate down VERSION")
+		}
+		if _, err := fmt.Sscan(args[1], &target); err != nil {
+			return fmt.Errorf("migrate down: version must be a number: %w", err)
+		}
+		if err := migrations.To(ctx, pool, target); err != nil {
+			return err
+		}
+	case "status":
+	default:
+		return fmt.Errorf("unknown migrate command %q: use up, down VERSION or status", sub)
+	}
+	cur, latest, err := migrations.Status(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema version %d of %d\n", cur, latest)
+	return nil
+}
+
+func cliActor(getenv func(string) string) audit.Actor {
+	who := getenv("USER")
+	if who == "" {
+		who = "unknown"
+	}
+	return audit.Actor{Name: "cli:" + who, Kind: audit.ActorCLI}
+}

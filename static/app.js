@@ -1,0 +1,39 @@
+// pgforce dashboard behaviour that htmx does not cover. Loaded from 'self' only (CSP forbids inline script).
+(function () {
+  "use strict";
+  // With scripts running, submit buttons that selects make redundant are hidden (.js .js-hide).
+  document.documentElement.classList.add("js");
+
+  // Close an open action menu when clicking elsewhere or pressing Escape, so one menu is open at a time.
+  document.addEventListener("click", function (ev) {
+    document.querySelectorAll("details.menu[open]").forEach(function (d) {
+      if (!d.contains(ev.target)) { d.removeAttribute("open"); }
+    });
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape") { return; }
+    document.querySelectorAll("details.menu[open]").forEach(function (d) {
+      d.removeAttribute("open");
+      var s = d.querySelector("summary");
+      if (s) { s.focus(); }
+    });
+  });
+
+  // <select data-autosubmit> submits its form when changed (connection switcher, filters).
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) { el.form.requestSubmit(); }
+  });
+
+  // <input data-filter="#table"> hides the table's rows that do not contain the typed text.
+  document.addEventListener("input", function (ev) {
+    var el = ev.target;
+    if (!el.matches || !el.matches("input[data-filter]")) { return; }
+    var table = document.querySelector(el.getAttribute("data-filter"));
+    if (!table) { return; }
+    var q = el.value.trim().toLowerCase();
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      tr.hidden = q !== "" && tr.textContent.toLowerCase().indexOf(q) < 0;
+    });
+  });
+})();

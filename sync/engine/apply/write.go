@@ -1,0 +1,151 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/table"
+	"pgforce/sync/triggerlog"
+)
+
+// AsSync marks the transaction as pgforce's own writes: the capture and status triggers skip them.
+func AsSync(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, triggerlog.SyncOriginSetting); err != nil {
+		return fmt.Errorf("mark sync session: %w", err)
+	}
+	return nil
+}
+
+// Copy streams CSV rows (header when header is true) into the table. Use it for loads into an empty
+// (or truncated) table; the caller's transaction must be marked with AsSync.
+func Copy(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, header bool) (int64, error) {
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, stripNUL{csvRows}, t.copySQL(t.Table(), header))
+	if err != nil {
+		return 0, fmt.Errorf("copy into %s: %w", t.Table(), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Result counts what a merge did.
+type Result struct {
+	Upserted int64      // rows inserted or changed
+	Deleted  int64      // rows removed because the record was deleted in Salesforce
+	Adopted  int64      // rows inserted in Postgres matched to their record by external id
+	MaxStamp *time.Time // latest SystemModstamp in the batch
+	MaxID    string     // Id of the record with that stamp (largest, for ties)
+}
+
+// Merge applies a batch of changed records (CSV rows without header, in field order) to the table:
+// deleted records (IsDeleted) remove their rows, others are upserted by sfid; a record already present
+// with the same SystemModstamp is left untouched, so re-reading an overlap window costs no writes.
+func Merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (Result, error) {
+	var res Result
+	stage := table.Ident("pgforce_stage")
+	var defs []string
+	for _, f := range t.Fields {
+		typ, err := table.ColumnType(f)
+		if err != nil {
+			return res, err
+		}
+		defs = append(defs, table.Ident(table.Column(f.Name))+" "+typ)
+	}
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+stage+" ("+strings.Join(defs, ", ")+") ON COMMIT DROP"); err != nil {
+		return res, fmt.Errorf("create staging table: %w", err)
+	}
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, stripNUL{csvRows}, t.copySQL(stage, false)); err != nil {
+		return res, fmt.Errorf("stage changes for %s: %w", t.Table(), err)
+	}
+	hasDeleted, hasStamp := t.has("isdeleted"), t.has("systemmodstamp")
+	live := "TRUE"
+	if hasDeleted {
+		live = "NOT COALESCE(s.isdeleted, FALSE)"
+	}
+	if hasStamp {
+		err := tx.QueryRow(ctx, `SELECT systemmodstamp, sfid FROM `+stage+` ORDER BY systemmodstamp DESC NULLS LAST, sfid DESC LIMIT 1`).
+			Scan(&res.MaxStamp, &res.MaxID)
+		if err != nil && err != pgx.ErrNoRows {
+			return res, fmt.Errorf("read batch watermark: %w", err)
+		}
+	}
+	if t.UpsertField != "" {
+		ext := table.Ident(table.Column(t.UpsertField))
+		tag, err := tx.Exec(ctx, `UPDATE `+t.Table()+` AS t SET sfid = s.sfid FROM `+stage+` AS s
+			WHERE t.sfid IS NULL AND s.`+ext+` IS NOT NULL AND t.`+ext+` = s.`+ext+` AND `+live+`
+			AND NOT EXISTS (SELECT 1 FROM `+t.Table()+` x WHERE x.sfid = s.sfid)`)
+		if err != nil {
+			return res, fmt.Errorf("match rows by %s: %w", t.UpsertField, err)
+		}
+		res.Adopted = tag.RowsAffected()
+	}
+	if hasDeleted {
+		tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t USING `+stage+` AS s WHERE s.isdeleted AND t.sfid = s.sfid`)
+		if err != nil {
+			return res, fmt.Errorf("apply deletes to %s: %w", t.Table(), err)
+		}
+		res.Deleted = tag.RowsAffected()
+	}
+	cols := t.columns()
+	var sets []string
+	for _, c := range cols {
+		if c != `"sfid"` {
+			sets = append(sets, c+" = EXCLUDED."+c)
+		}
+	}
+	sets = append(sets, `_hc_lastop = 'SYNCED'`, `_hc_err = NULL`)
+	changed := "TRUE"
+	if hasStamp {
+		changed = "t.systemmodstamp IS DISTINCT FROM EXCLUDED.systemmodstamp"
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO `+t.Table()+` AS t (`+strings.Join(cols, ", ")+`)
+		SELECT `+strings.Join(prefixed("s.", cols), ", ")+` FROM `+stage+` AS s WHERE `+live+`
+		ON CONFLICT (sfid) DO UPDATE SET `+strings.Join(sets, ", ")+` WHERE `+changed)
+	if err != nil {
+		return res, fmt.Errorf("upsert into %s: %w", t.Table(), err)
+	}
+	res.Upserted = tag.RowsAffected()
+	return res, nil
+}
+
+// Backfill sets only the listed fields of existing rows from CSV rows (sfid first, then the fields),
+// for the values of columns added by an edit.
+func Backfill(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (int64, error) {
+	stage := table.Ident("pgforce_backfill")
+	var defs []string
+	for _, f := range t.Fields {
+		typ, err := table.ColumnType(f)
+		if err != nil {
+			return 0, err
+		}
+		defs = append(defs, table.Ident(table.Column(f.Name))+" "+typ)
+	}
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+stage+" ("+strings.Join(defs, ", ")+") ON COMMIT DROP"); err != nil {
+		return 0, fmt.Errorf("create backfill table: %w", err)
+	}
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, stripNUL{csvRows}, t.copySQL(stage, false)); err != nil {
+		return 0, fmt.Errorf("stage backfill for %s: %w", t.Table(), err)
+	}
+	var sets []string
+	for _, c := range t.columns() {
+		if c != `"sfid"` {
+			sets = append(sets, c+" = s."+c)
+		}
+	}
+	tag, err := tx.Exec(ctx, `UPDATE `+t.Table()+` AS t SET `+strings.Join(sets, ", ")+` FROM `+stage+` AS s WHERE t.sfid = s.sfid`)
+	if err != nil {
+		return 0, fmt.Errorf("backfill %s: %w", t.Table(), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func prefixed(p string, cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = p + c
+	}
+	return out
+}

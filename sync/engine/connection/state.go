@@ -1,0 +1,127 @@
+// Package connection holds a connection's lifecycle: its typed state, the named transitions between
+// states (each a compare-and-set in SQL, recorded as an event), and its stored settings and tokens.
+package connection
+
+// State is a connection's state, with Heroku Connect's names.
+type State string
+
+// Connection states.
+const (
+	New                 State = "NEW"                  // created; waiting for Salesforce authorization
+	Idle                State = "IDLE"                 // healthy; nothing being written right now
+	PollingDBChanges    State = "POLLING_DB_CHANGES"   // writing database changes to Salesforce
+	Paused              State = "PAUSED"               // paused by an admin: no polling, changes queue in the trigger log
+	Recovery            State = "RECOVERY"             // resuming after a pause, an error or a re-authorization; catching up
+	ImportConfiguration State = "IMPORT_CONFIGURATION" // applying an imported configuration
+	SystemError         State = "SYSTEM_ERROR"         // an unexpected error stopped syncing; Recover From Error resumes
+	DBUnavailable       State = "DB_UNAVAILABLE"       // the database cannot be reached; retried automatically
+	NeedAuthentication  State = "NEED_AUTHENTICATION"  // Salesforce refused the tokens; re-authorize
+)
+
+// Describe is the one-line explanation shown next to a state.
+func (s State) Describe() string {
+	switch s {
+	case New:
+		return "Created; authorize pgforce with Salesforce to start syncing."
+	case Idle:
+		return "Healthy: Salesforce and the database are in sync."
+	case PollingDBChanges:
+		return "Writing database changes to Salesforce."
+	case Paused:
+		return "Paused: no syncing; database changes queue in the trigger log until resumed."
+	case Recovery:
+		return "Recovering: catching up on changes made while stopped."
+	case ImportConfiguration:
+		return "Applying an imported configuration."
+	case SystemError:
+		return "Stopped by an unexpected error; use Recover From Error after checking the cause."
+	case DBUnavailable:
+		return "The database cannot be reached; pgforce retries automatically."
+	case NeedAuthentication:
+		return "Salesforce no longer accepts pgforce's authorization; re-authorize the connection."
+	}
+	return string(s)
+}
+
+// Severity groups states for badges: ok, busy, paused, error.
+func (s State) Severity() string {
+	switch s {
+	case Idle:
+		return "ok"
+	case PollingDBChanges, Recovery, ImportConfiguration:
+		return "info"
+	case Paused, New:
+		return "warn"
+	}
+	return "bad"
+}
+
+// Syncing reports whether the engine should poll Salesforce and write changes in this state.
+func (s State) Syncing() bool {
+	return s == Idle || s == PollingDBChanges || s == Recovery
+}
+
+// Transition is a named state change allowed only from the listed states.
+type Transition struct {
+	Name  string
+	From  []State // empty = any state
+	To    State
+	Quiet bool // frequent transitions (write batches) are not recorded as events
+}
+
+// Transitions. Each is applied with a compare-and-set guard on the current state.
+var (
+	Authorize      = Transition{Name: "authorize", From: []State{New, NeedAuthentication, Recovery, Idle, Paused, SystemError}, To: Recovery}
+	StartWriting   = Transition{Name: "start_writing", From: []State{Idle}, To: PollingDBChanges, Quiet: true}
+	FinishWriting  = Transition{Name: "finish_writing", From: []State{PollingDBChanges}, To: Idle, Quiet: true}
+	Pause          = Transition{Name: "pause", From: []State{Idle}, To: Paused}
+	Resume         = Transition{Name: "resume", From: []State{Paused}, To: Recovery}
+	Recover        = Transition{Name: "recover", From: []State{SystemError, DBUnavailable, NeedAuthentication, Recovery, Idle}, To: Recovery}
+	Recovered      = Transition{Name: "recovered", From: []State{Recovery}, To: Idle}
+	Fail           = Transition{Name: "fail", From: []State{Idle, PollingDBChanges, Recovery, ImportConfiguration, DBUnavailable}, To: SystemError}
+	LoseDatabase   = Transition{Name: "lose_database", From: []State{Idle, PollingDBChanges, Recovery}, To: DBUnavailable}
+	RegainDatabase = Transition{Name: "regain_database", From: []State{DBUnavailable}, To: Recovery}
+	LoseAuth       = Transition{Name: "lose_auth", From: []State{Idle, PollingDBChanges, Recovery, Paused}, To: NeedAuthentication}
+	StartImport    = Transition{Name: "start_import", From: []State{Idle, Paused, New}, To: ImportConfiguration}
+)
+
+// Allowed reports whether t may apply in state s.
+func (t Transition) Allowed(s State) bool {
+	if len(t.From) == 0 {
+		return true
+	}
+	for _, f := range t.From {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (t Transition) from() []string {
+	out := make([]string, len(t.From))
+	for i, s := range t.From {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// WriteAlgorithm is how pending database changes are written to Salesforce.
+type WriteAlgorithm string
+
+// Write algorithms.
+const (
+	Ordered WriteAlgorithm = "ordered" // each change in commit order; collections and Bulk for backlogs
+	Merged  WriteAlgorithm = "merged"  // pending changes to a record folded into one write
+)
+
+// OrgType is the kind of Salesforce org.
+type OrgType string
+
+// Org types.
+const (
+	Production OrgType = "production"
+	Sandbox    OrgType = "sandbox"
+	Custom     OrgType = "custom"    // a My Domain login URL
+	Simulated  OrgType = "simulated" // the org built into pgforce
+)

@@ -1,0 +1,317 @@
+// Package engine is pgforce's sync engine: it keeps each connection's mapped tables in step with its
+// Salesforce org, and offers the administrative operations the dashboard, CLI and API call. Exactly one
+// instance syncs a connection at a time (a lease); every instance may serve administrative calls,
+// which take effect through the database and a notification.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgxlisten"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
+	"pgforce/sync/keyring"
+)
+
+// Defaults.
+const (
+	DefaultTick          = 2 * time.Second
+	DefaultBulkThreshold = 10000 // records above which loads use the Bulk API, as Heroku Connect does
+	DefaultOverlap       = 60 * time.Second
+	notifyChannel        = "pgforce_engine"
+)
+
+// Options configure the engine.
+type Options struct {
+	Pool     *pgxpool.Pool
+	Keyring  *keyring.Keyring
+	Orgs     Orgs
+	Log      *slog.Logger
+	Instance string        // unique name of this process for leases; generated when empty
+	LeaseTTL time.Duration // default lease.DefaultTTL
+	Tick     time.Duration // how often leases are renewed and idle work re-checked
+	// BulkThreshold: loads of more records use the Bulk API.
+	BulkThreshold int
+	// Overlap is how far back each poll re-reads, so records committed late with an earlier
+	// SystemModstamp are never missed.
+	Overlap time.Duration
+	// PollInterval overrides every mapping's polling interval (tests, benchmarks); 0 = the mapping's.
+	PollInterval time.Duration
+	// ArchiveAfter is how long processed trigger-log rows stay before moving to the archive.
+	ArchiveAfter time.Duration
+	// ArchiveEvery is how often the archive job runs (default 1 minute).
+	ArchiveEvery time.Duration
+	Now          func() time.Time
+}
+
+// Engine runs syncers for the connections whose lease it holds.
+type Engine struct {
+	opts   Options
+	log    *slog.Logger
+	leases *lease.Manager
+
+	orgs orgCache // clients for administrative calls
+
+	mu      sync.Mutex
+	syncers map[int64]*syncer
+	wake    chan struct{}
+
+	startOnce, stopOnce sync.Once
+	cancel              context.CancelFunc
+	done                chan struct{}
+}
+
+// New returns an engine; Start runs it.
+func New(opts Options) *Engine {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Instance == "" {
+		host, _ := os.Hostname()
+		opts.Instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), keyring.RandomToken(4))
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = DefaultTick
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = lease.DefaultTTL
+	}
+	if opts.BulkThreshold <= 0 {
+		opts.BulkThreshold = DefaultBulkThreshold
+	}
+	if opts.Overlap <= 0 {
+		opts.Overlap = DefaultOverlap
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ArchiveEvery <= 0 {
+		opts.ArchiveEvery = time.Minute
+	}
+	return &Engine{
+		opts:    opts,
+		log:     opts.Log.With("instance", opts.Instance),
+		leases:  lease.New(opts.Pool, opts.Instance, opts.LeaseTTL),
+		syncers: map[int64]*syncer{},
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+}
+
+// Instance is this engine's lease holder name.
+func (e *Engine) Instance() string { return e.opts.Instance }
+
+// Start runs the engine in the background until Stop or until ctx ends.
+func (e *Engine) Start(ctx context.Context) error {
+	started := false
+	e.startOnce.Do(func() {
+		started = true
+		ctx, e.cancel = context.WithCancel(ctx)
+		listener := &pgxlisten.Listener{
+			Connect: func(ctx context.Context) (*pgx.Conn, error) {
+				c, err := e.opts.Pool.Acquire(ctx)
+				if err != nil {
+					return nil, err
+				}
+				// The listener owns its connection for good; take it out of the pool.
+				return c.Hijack(), nil
+			},
+			LogError:       func(ctx context.Context, err error) { e.logTransient("listen for notifications", err) },
+			ReconnectDelay: time.Second,
+		}
+		listener.Handle(notifyChannel, pgxlisten.HandlerFunc(func(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+			e.dispatch(n.Payload)
+			return nil
+		}))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = listener.Listen(ctx) }()
+		go func() { defer wg.Done(); e.supervise(ctx) }()
+		go func() { wg.Wait(); close(e.done) }()
+	})
+	if !started {
+		return errors.New("engine already started")
+	}
+	return nil
+}
+
+// Stop stops every syncer, releases leases so another instance can take over at once, and waits.
+// It is safe to call more than once, and before Start.
+func (e *Engine) Stop() {
+	e.stopOnce.Do(func() {
+		if e.cancel == nil {
+			close(e.done)
+			return
+		}
+		e.cancel()
+		<-e.done
+	})
+}
+
+// supervise keeps a syncer running for every connection whose lease this instance holds.
+func (e *Engine) supervise(ctx context.Context) {
+	ticker := time.NewTicker(e.opts.Tick)
+	defer ticker.Stop()
+	for {
+		e.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			e.stopAll()
+			return
+		case <-ticker.C:
+		case <-e.wake:
+		}
+	}
+}
+
+func (e *Engine) reconcile(ctx context.Context) {
+	conns, err := connection.List(ctx, e.opts.Pool)
+	if err != nil {
+		e.logTransient("list connections", err)
+		e.stopStale()
+		return
+	}
+	live := map[int64]bool{}
+	for _, c := range conns {
+		live[c.ID] = true
+		if c.State == connection.New {
+			continue // nothing to sync before authorization
+		}
+		held, err := e.leases.TryAcquire(ctx, c.ID)
+		if err != nil {
+			e.logTransient("renew lease", err)
+			continue
+		}
+		e.mu.Lock()
+		s := e.syncers[c.ID]
+		switch {
+		case held && s == nil:
+			s = newSyncer(e, c.ID)
+			e.syncers[c.ID] = s
+			e.log.Info("syncing connection", "connection", c.Name, "schema", c.Schema)
+			s.start(ctx)
+		case held:
+			s.renewed(e.opts.Now())
+			s.poke(0)
+		case s != nil:
+			e.log.Warn("lost the lease; another instance syncs this connection now", "connection", c.Name)
+			delete(e.syncers, c.ID)
+			go s.stop()
+		}
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	for id, s := range e.syncers {
+		if !live[id] {
+			delete(e.syncers, id)
+			go s.stop()
+		}
+	}
+	e.mu.Unlock()
+	e.stopStale()
+}
+
+// stopStale stops syncers whose lease could not be renewed for most of its lifetime: by the time it
+// expires and another instance takes over, this one has stopped.
+func (e *Engine) stopStale() {
+	limit := e.opts.LeaseTTL * 7 / 10
+	now := e.opts.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, s := range e.syncers {
+		if now.Sub(s.lastRenewed()) > limit {
+			e.log.Warn("cannot renew lease; stopping sync of this connection", "connection_id", id)
+			delete(e.syncers, id)
+			go s.stop()
+		}
+	}
+}
+
+func (e *Engine) stopAll() {
+	e.mu.Lock()
+	syncers := e.syncers
+	e.syncers = map[int64]*syncer{}
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for id, s := range syncers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.stop()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := e.leases.Release(ctx, id); err != nil {
+				e.log.Warn("release lease", "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// dispatch routes a notification: "conn:ID" wakes a connection's syncer, "mapping:CONN:ID" a mapping.
+func (e *Engine) dispatch(payload string) {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	kind, rest, _ := strings.Cut(payload, ":")
+	connPart, mapPart, _ := strings.Cut(rest, ":")
+	connID, err := strconv.ParseInt(connPart, 10, 64)
+	if err != nil {
+		return
+	}
+	var mappingID int64
+	if kind == "mapping" {
+		mappingID, _ = strconv.ParseInt(mapPart, 10, 64)
+	}
+	e.mu.Lock()
+	s := e.syncers[connID]
+	e.mu.Unlock()
+	if s != nil {
+		s.poke(mappingID)
+	}
+}
+
+// notify tells every instance that a connection or mapping changed (sent when tx commits).
+func notify(ctx context.Context, tx pgx.Tx, connID, mappingID int64) error {
+	payload := fmt.Sprintf("conn:%d", connID)
+	if mappingID != 0 {
+		payload = fmt.Sprintf("mapping:%d:%d", connID, mappingID)
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, payload)
+	return err
+}
+
+// logTransient logs errors expected during outages at warn level.
+func (e *Engine) logTransient(what string, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	e.log.Warn(what, "err", err)
+}
+
+// backoff returns a jittered exponential delay: 2^n seconds ±10%, capped at 2 minutes.
+func backoff(attempt int) time.Duration {
+	if attempt > 7 {
+		attempt = 7
+	}
+	d := time.Duration(1<<attempt) * time.Second
+	if d > 2*time.Minute {
+		d = 2 * time.Minute
+	}
+	jitter := time.Duration(rand.Int64N(int64(d) / 5))
+	return d - d/10 + jitter
+}

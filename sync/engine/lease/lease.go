@@ -1,0 +1,103 @@
+// Package lease gives one pgforce instance at a time the right to sync a connection: a row per
+// connection holding the holder's name and an expiry, renewed by heartbeat. When the holder dies its
+// lease expires and another instance takes over; a holder that cannot renew stops syncing before
+// anyone else may start.
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Default timings: a dead holder is replaced within TTL plus one acquisition round (well under 15 s).
+const (
+	DefaultTTL       = 10 * time.Second
+	DefaultHeartbeat = 2 * time.Second
+)
+
+// Manager acquires and renews leases for one instance.
+type Manager struct {
+	pool   *pgxpool.Pool
+	holder string
+	ttl    time.Duration
+}
+
+// New returns a Manager acting as holder (a unique name per process).
+func New(pool *pgxpool.Pool, holder string, ttl time.Duration) *Manager {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	return &Manager{pool: pool, holder: holder, ttl: ttl}
+}
+
+// Holder is this instance's name.
+func (m *Manager) Holder() string { return m.holder }
+
+// TTL is how long a lease lasts without renewal.
+func (m *Manager) TTL() time.Duration { return m.ttl }
+
+// TryAcquire takes the connection's lease if it is free, expired, or already ours (then it renews it).
+// It returns whether this instance holds the lease now.
+func (m *Manager) TryAcquire(ctx context.Context, connID int64) (bool, error) {
+	var holder string
+	err := m.pool.QueryRow(ctx, `
+		INSERT INTO leases AS l (connection_id, holder, acquired_at, expires_at)
+		VALUES ($1, $2, now(), now() + $3::interval)
+		ON CONFLICT (connection_id) DO UPDATE SET
+			holder = EXCLUDED.holder,
+			acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE now() END,
+			expires_at = EXCLUDED.expires_at
+		WHERE l.holder = EXCLUDED.holder OR l.expires_at < now()
+		RETURNING holder`, connID, m.holder, m.ttl).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		// The connection may have been deleted (foreign key): nobody can hold it.
+		return false, fmt.Errorf("acquire lease of connection %d: %w", connID, err)
+	}
+	return holder == m.holder, nil
+}
+
+// Release gives the lease up at once (graceful shutdown), so another instance need not wait for expiry.
+func (m *Manager) Release(ctx context.Context, connID int64) error {
+	_, err := m.pool.Exec(ctx, `DELETE FROM leases WHERE connection_id = $1 AND holder = $2`, connID, m.holder)
+	if err != nil {
+		return fmt.Errorf("release lease of connection %d: %w", connID, err)
+	}
+	return nil
+}
+
+// ErrLost is returned by Check when this instance no longer holds the lease.
+var ErrLost = errors.New("lease lost: another pgforce instance now syncs this connection")
+
+// Check is the fence: called inside a transaction that changes synced state (claims trigger-log rows,
+// advances watermarks), it locks the lease row and fails unless this instance holds an unexpired
+// lease. A holder that lost its lease can therefore never commit work a new holder also does.
+func (m *Manager) Check(ctx context.Context, tx pgx.Tx, connID int64) error {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT holder = $2 AND expires_at > now() FROM leases WHERE connection_id = $1 FOR SHARE`, connID, m.holder).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
+		return ErrLost
+	}
+	if err != nil {
+		return fmt.Errorf("check lease of connection %d: %w", connID, err)
+	}
+	return nil
+}
+
+// Holder returns who holds a connection's lease and until when ("" if nobody).
+func Holder(ctx context.Context, pool *pgxpool.Pool, connID int64) (string, time.Time, error) {
+	var holder string
+	var until time.Time
+	err := pool.QueryRow(ctx, `SELECT holder, expires_at FROM leases WHERE connection_id = $1 AND expires_at > now()`, connID).Scan(&holder, &until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", time.Time{}, nil
+	}
+	return holder, until, err
+}

@@ -1,0 +1,75 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/lease"
+	"pgforce/sync/store"
+	"pgforce/sync/store/storetest"
+)
+
+func TestOneHolderAtATimeWithTakeoverAfterExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := storetest.Pool(t)
+	var connID int64
+	if err := pool.QueryRow(ctx, `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
+		VALUES ('c', 'salesforce', 'IDLE', 'simulated', 'http://x', '62.0') RETURNING id`).Scan(&connID); err != nil {
+		t.Fatal(err)
+	}
+	a := lease.New(pool, "instance-a", 300*time.Millisecond)
+	b := lease.New(pool, "instance-b", 300*time.Millisecond)
+
+	if ok, err := a.TryAcquire(ctx, connID); !ok || err != nil {
+		t.Fatalf("a acquires a free lease: %v %v", ok, err)
+	}
+	if ok, err := b.TryAcquire(ctx, connID); ok || err != nil {
+		t.Fatalf("b must not take a held lease: %v %v", ok, err)
+	}
+	if ok, _ := a.TryAcquire(ctx, connID); !ok {
+		t.Fatal("the holder renews its own lease")
+	}
+	fence := func(m *lease.Manager) error {
+		return store.Tx(ctx, pool, func(tx pgx.Tx) error { return m.Check(ctx, tx, connID) })
+	}
+	if err := fence(a); err != nil {
+		t.Fatalf("holder passes the fence: %v", err)
+	}
+	if err := fence(b); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("non-holder fails the fence: %v", err)
+	}
+
+	// a stops renewing (it died): once the lease expires, b takes over and a is fenced out.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := b.TryAcquire(ctx, connID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("b never took over the expired lease")
+		}
+		time.Sleep(20 * time.Millisecond) // polling an expiry: the wait is the thing under test
+	}
+	if err := fence(a); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("the old holder must be fenced out: %v", err)
+	}
+	if holder, _, _ := lease.Holder(ctx, pool, connID); holder != "instance-b" {
+		t.Fatalf("holder = %q", holder)
+	}
+	// Release frees it at once.
+	if err := b.Release(ctx, connID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := a.TryAcquire(ctx, connID); !ok {
+		t.Fatal("a released lease is free at once")
+	}
+}

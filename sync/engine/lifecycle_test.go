@@ -1,0 +1,325 @@
+package engine_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"pgforce/sync/engine"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/failure"
+	"pgforce/sync/salesforce/sforg"
+)
+
+func TestEditAddsAndDropsColumnsAndBackfillsTheNewOnes(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 3})
+	b.connState(connection.Idle)
+	m := b.createMapping("Contact", mapping.ReadOnly, "LastName", "Email", "Title")
+	b.mappingState(m.ID, mapping.DataSynced)
+
+	cfg := m.Config.Clone()
+	delete(cfg.Fields, "Title")
+	cfg.Fields["Phone"], cfg.Fields["Birthdate"] = struct{}{}, struct{}{}
+	cfg.Indexes["Email"] = mapping.IndexOption{}
+	if _, err := b.e.EditMapping(b.ctx, admin, m.ID, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	var withPhone, title int
+	_ = b.pool.QueryRow(b.ctx, `SELECT count(*) FROM `+b.schema+`.contact WHERE phone IS NOT NULL AND birthdate IS NOT NULL`).Scan(&withPhone)
+	if withPhone != b.org.Count("Contact") {
+		t.Fatalf("backfilled %d of %d rows", withPhone, b.org.Count("Contact"))
+	}
+	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'contact' AND column_name = 'title'`, b.schema).Scan(&title); err != nil || title != 0 {
+		t.Fatalf("title column still there: %d %v", title, err)
+	}
+	var idx int
+	_ = b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'hc_idx_contact_email'`, b.schema).Scan(&idx)
+	if idx != 1 {
+		t.Fatal("the Indexed field got its index")
+	}
+}
+
+func TestFieldTypeChangeIsDetectedAndFixedByRecreating(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 3})
+	b.connState(connection.Idle)
+	m := b.createMapping("Account", mapping.ReadOnly, "Name", "AccountNumber", "Phone")
+	b.mappingState(m.ID, mapping.DataSynced)
+	_ = b.org.ChangeField("Account", "Phone", func(f *sforg.FieldDef) { f.Length = 80 })
+	_ = b.org.ChangeField("Account", "AccountNumber", func(f *sforg.FieldDef) { f.Type = "double" })
+	if err := b.e.CheckSchema(b.ctx, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = b.e.Mapping(b.ctx, m.ID)
+	if len(m.Drift) != 2 {
+		t.Fatalf("drift = %+v", m.Drift)
+	}
+	for _, d := range m.Drift {
+		switch d.Field {
+		case "Phone":
+			if !d.Widen || !strings.Contains(d.Fix, "Save") {
+				t.Errorf("length change: %+v", d)
+			}
+		case "AccountNumber":
+			if d.Widen || !strings.Contains(d.Fix, "deselect the field and save, then select it again") {
+				t.Errorf("type change: %+v", d)
+			}
+		}
+	}
+	// Edit + Save widens Phone; the type change is refused until recreated.
+	_, err := b.e.EditMapping(b.ctx, admin, m.ID, m.Config, nil)
+	if err == nil || !strings.Contains(err.Error(), "remove the field, save, then add it back") {
+		t.Fatalf("type change without recreate: %v", err)
+	}
+	if _, err := b.e.EditMapping(b.ctx, admin, m.ID, m.Config, []string{"AccountNumber"}); err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	m, _ = b.e.Mapping(b.ctx, m.ID)
+	if len(m.Drift) != 0 {
+		t.Fatalf("drift after the fix: %+v", m.Drift)
+	}
+	var typ string
+	_ = b.pool.QueryRow(b.ctx, `SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'account' AND column_name = 'accountnumber'`, b.schema).Scan(&typ)
+	if typ != "double precision" {
+		t.Fatalf("accountnumber is %s", typ)
+	}
+}
+
+func TestReloadTruncatesDiscardsPendingWritesAndLoadsAgain(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 5})
+	b.connState(connection.Idle)
+	m := b.createMapping("Lead", mapping.ReadWrite, "LastName", "Company")
+	b.mappingState(m.ID, mapping.DataSynced)
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.exec(`UPDATE $schema.lead SET company = 'Changed in PG'`)
+	if n, _ := b.e.PendingWrites(b.ctx, m.ID); n == 0 {
+		t.Fatal("paused: changes wait in the trigger log")
+	}
+	var maxID int
+	_ = b.pool.QueryRow(b.ctx, `SELECT max(id) FROM `+b.schema+`.lead`).Scan(&maxID)
+	if err := b.e.ReloadMapping(b.ctx, admin, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.e.PendingWrites(b.ctx, m.ID); n != 0 {
+		t.Fatalf("reload destroys pending writes, %d left", n)
+	}
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	if n := b.count("lead", "company = 'Changed in PG'"); n != 0 {
+		t.Fatalf("%d rows kept the discarded change", n)
+	}
+	if n := b.count("lead", ""); n != b.org.Count("Lead") {
+		t.Fatalf("reloaded %d of %d", n, b.org.Count("Lead"))
+	}
+	var minID int
+	_ = b.pool.QueryRow(b.ctx, `SELECT min(id) FROM `+b.schema+`.lead`).Scan(&minID)
+	if minID != 1 {
+		t.Fatalf("reload assigns new id values from 1, got %d (was up to %d)", minID, maxID)
+	}
+	b.connState(connection.Idle)
+}
+
+func TestAbortAMappingMidLoadThenDeleteIt(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{})
+	if err := b.org.Generate("Account", 3000, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Slow the org down so the load is still running when we abort.
+	_ = b.org.InjectFault(sforg.Fault{Path: "/query", Latency: 400 * time.Millisecond, Count: -1})
+	b.connState(connection.Idle)
+	m := b.createMapping("Account", mapping.ReadOnly, "Name")
+	b.mappingState(m.ID, mapping.ReloadTable)
+	err := b.e.DeleteMapping(b.ctx, admin, m.ID)
+	if !failure.Is(err, failure.Conflict) || !strings.Contains(failure.Message(err), "Abort it before deleting it") {
+		t.Fatalf("delete while loading: %v", err)
+	}
+	start := time.Now()
+	if err := b.e.AbortMapping(b.ctx, admin, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.Aborted)
+	// The load stops: no rows are committed.
+	b.eventually("the load to stop", 2*time.Second, func() (bool, string) {
+		var active int
+		_ = b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%account%' AND state = 'active'`).Scan(&active)
+		return active == 0, fmt.Sprint(active)
+	})
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("abort took %v", took)
+	}
+	if n := b.count("account", ""); n != 0 {
+		t.Fatalf("an aborted load committed %d rows", n)
+	}
+	if err := b.e.AbortMapping(b.ctx, admin, m.ID); !failure.Is(err, failure.Conflict) {
+		t.Fatalf("abort twice: %v", err)
+	}
+	b.org.ClearFaults()
+	if err := b.e.DeleteMapping(b.ctx, admin, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	var exists bool
+	_ = b.pool.QueryRow(b.ctx, `SELECT to_regclass($1) IS NOT NULL`, b.schema+".account").Scan(&exists)
+	if exists {
+		t.Fatal("delete drops the table")
+	}
+	if _, err := b.e.Mapping(b.ctx, m.ID); !failure.Is(err, failure.NotFound) {
+		t.Fatalf("mapping after delete: %v", err)
+	}
+}
+
+func TestPauseOnlyFromIdleCapturesWhilePausedAndResumeCatchesUp(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 2})
+	b.connState(connection.Idle)
+	m := b.createMapping("Contact", mapping.ReadWrite, "LastName", "Email")
+	b.mappingState(m.ID, mapping.DataSynced)
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); !failure.Is(err, failure.Conflict) || !strings.Contains(failure.Message(err), "already paused") {
+		t.Fatalf("pause twice: %v", err)
+	}
+	// While paused: database changes wait in the trigger log, Salesforce changes are not polled.
+	b.exec(`INSERT INTO $schema.contact (lastname, email) VALUES ('WhilePaused', 'p@example.com')`)
+	sfID, _ := b.org.CreateAsUser("Contact", map[string]any{"LastName": "MadeInSalesforce"})
+	time.Sleep(3 * b.opts.PollInterval) // asserting that nothing happens needs a wait
+	if b.count("contact", "lastname = 'MadeInSalesforce'") != 0 {
+		t.Fatal("a paused connection polled Salesforce")
+	}
+	if b.count("_trigger_log", "state = 'NEW'") != 1 {
+		t.Fatal("the insert waits in the trigger log as NEW")
+	}
+	if err := b.e.SetWriteAlgorithm(b.ctx, admin, b.conn.ID, connection.Merged); err != nil {
+		t.Fatalf("write algorithm while paused: %v", err)
+	}
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("both sides to catch up", 10*time.Second, func() (bool, string) {
+		a := b.count("contact", "lastname = 'MadeInSalesforce' AND sfid = $1", sfID)
+		c := b.count("contact", "lastname = 'WhilePaused' AND sfid IS NOT NULL")
+		return a == 1 && c == 1, fmt.Sprint(a, c)
+	})
+	b.connState(connection.Idle)
+	if err := b.e.SetWriteAlgorithm(b.ctx, admin, b.conn.ID, connection.Ordered); !failure.Is(err, failure.Conflict) || !strings.Contains(failure.Message(err), "Pause the connection first") {
+		t.Fatalf("write algorithm while running: %v", err)
+	}
+}
+
+func TestRevokedAuthorizationNeedsReauthenticationThenRecovers(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 2})
+	b.connState(connection.Idle)
+	m := b.createMapping("Account", mapping.ReadOnly, "Name")
+	b.mappingState(m.ID, mapping.DataSynced)
+	b.org.ExpireTokens()
+	b.org.RevokeRefreshTokens()
+	b.connState(connection.NeedAuthentication)
+	err := b.e.Recover(b.ctx, admin, b.conn.ID)
+	if !failure.Is(err, failure.Unauthenticated) || !strings.Contains(failure.Message(err), "re-authorize") {
+		t.Fatalf("recover without re-authorizing: %v", err)
+	}
+	if _, err := b.e.AuthorizeWithPassword(b.ctx, admin, b.conn.ID, "admin@pgforce.test", "demo"); err != nil {
+		t.Fatal(err)
+	}
+	b.connState(connection.Idle)
+	id, _ := b.org.CreateAsUser("Account", map[string]any{"Name": "After reauth"})
+	b.eventually("sync after re-authorization", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1", id) == 1, "" })
+}
+
+func TestOrphanedMappingIsDetectedAndRemoved(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{})
+	_ = b.org.AddObject("Gadget__c", "Gadget", sforg.FieldDef{Name: "Color__c", Type: "string", Length: 20, Nillable: true, Createable: true, Updateable: true})
+	_, _ = b.org.CreateAsUser("Gadget__c", map[string]any{"Color__c": "red"})
+	b.connState(connection.Idle)
+	m := b.createMapping("Gadget__c", mapping.ReadOnly, "Color__c")
+	b.mappingState(m.ID, mapping.DataSynced)
+	b.org.RemoveObject("Gadget__c")
+	if err := b.e.CheckSchema(b.ctx, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	orphans, _ := b.e.Orphans(b.ctx, b.conn.ID)
+	if len(orphans) != 1 || orphans[0].State != mapping.BadConfig {
+		t.Fatalf("orphans %+v", orphans)
+	}
+	if n, err := b.e.RemoveOrphans(b.ctx, admin, b.conn.ID, false); n != 1 || err != nil {
+		t.Fatalf("remove orphans: %d %v", n, err)
+	}
+	if b.count("gadget__c", "") != 1 {
+		t.Fatal("without confirmation the table and its data are kept")
+	}
+	if _, err := b.e.RemoveOrphans(b.ctx, admin, b.conn.ID, true); !failure.Is(err, failure.Conflict) {
+		t.Fatalf("nothing left to remove: %v", err)
+	}
+}
+
+func TestExportThenImportOnAnotherConnection(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 4})
+	b.connState(connection.Idle)
+	m := b.createMapping("Invoice__c", mapping.ReadWrite, "Amount__c", "External_Id__c", "Account__r.External_Id__c", "Status__c")
+	b.mappingState(m.ID, mapping.DataSynced)
+	cfg := m.Config.Clone()
+	cfg.UpsertField = "External_Id__c"
+	cfg.Indexes["Status__c"] = mapping.IndexOption{}
+	if _, err := b.e.EditMapping(b.ctx, admin, m.ID, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	raw, err := b.e.ExportConfig(b.ctx, b.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"version": 1`, `"object_name": "Invoice__c"`, `"upsert_field": "External_Id__c"`, `"Account__r.External_Id__c": {}`, `"sf_polling_seconds": 600`, `"access": "read_write"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("export lacks %s:\n%s", want, raw)
+		}
+	}
+	second, err := b.e.CreateConnection(b.ctx, admin, engine.NewConnection{Schema: b.schema + "2", OrgType: connection.Simulated, LoginURL: b.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.e.Stop(); b.exec("DROP SCHEMA IF EXISTS " + b.schema + "2 CASCADE") })
+	if _, err := b.e.AuthorizeWithPassword(b.ctx, admin, second.ID, "admin@pgforce.test", "demo"); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the second connection to be IDLE", 20*time.Second, func() (bool, string) {
+		c, _ := b.e.Connection(b.ctx, second.ID)
+		return c.State == connection.Idle, string(c.State)
+	})
+	plan, err := b.e.PlanImport(b.ctx, second.ID, raw)
+	if err != nil || len(plan.Add) != 1 || len(plan.Problems) != 0 {
+		t.Fatalf("plan %+v %v", plan, err)
+	}
+	if _, err := b.e.ApplyImport(b.ctx, admin, second.ID, raw); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := b.e.Mappings(b.ctx, second.ID)
+	if _, indexed := ms[0].Config.Indexes["Status__c"]; len(ms) != 1 || ms[0].Config.UpsertField != "External_Id__c" || !indexed {
+		t.Fatalf("imported %+v", ms)
+	}
+	b.mappingState(ms[0].ID, mapping.DataSynced)
+	// Invalid files report every problem with its JSON path and change nothing.
+	bad := strings.Replace(strings.Replace(string(raw), `"Amount__c": {}`, `"Amount__c": {}, "Bogus__c": {}`, 1), `"sf_polling_seconds": 600`, `"sf_polling_seconds": 5`, 1)
+	_, err = b.e.ApplyImport(b.ctx, admin, second.ID, []byte(bad))
+	var ps mapping.Problems
+	if !errors.As(err, &ps) || len(ps) != 2 || !strings.Contains(err.Error(), "mappings[0].config.fields.Bogus__c") || !strings.Contains(err.Error(), "mappings[0].config.sf_polling_seconds") {
+		t.Fatalf("bad import: %v", err)
+	}
+	if _, err := b.e.PlanImport(b.ctx, second.ID, []byte(`{"mappings": [`)); err == nil || !strings.Contains(err.Error(), "line 1, column") {
+		t.Fatalf("syntax error location: %v", err)
+	}
+}

@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/apply"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
+	"pgforce/sync/store"
+)
+
+// soqlTime formats a SOQL datetime literal (unquoted, UTC).
+func soqlTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// target is the table a mapping writes to.
+func target(c connection.Connection, m mapping.Mapping) apply.Target {
+	return apply.Target{Schema: c.Schema, Object: m.Object, Fields: m.AppliedFields, UpsertField: m.Config.UpsertField}
+}
+
+func whereClause(conds ...string) string {
+	var parts []string
+	for _, c := range conds {
+		if c != "" {
+			parts = append(parts, "("+c+")")
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(parts, " AND ")
+}
+
+func hasField(m mapping.Mapping, name string) bool {
+	for _, f := range m.AppliedFields {
+		if strings.EqualFold(f.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// latestStamp returns the newest SystemModstamp in the org for the object: the high-water mark a load
+// starts from, on Salesforce's clock. Changes made during the load are newer and the first poll
+// fetches them.
+func latestStamp(ctx context.Context, org Org, m mapping.Mapping, now time.Time) (time.Time, error) {
+	var latest time.Time
+	_, err := org.Query(ctx, fmt.Sprintf("SELECT SystemModstamp FROM %s ORDER BY SystemModstamp DESC LIMIT 1", m.Object), false,
+		func(rec map[string]json.RawMessage) error {
+			var s string
+			if err := json.Unmarshal(rec["SystemModstamp"], &s); err == nil {
+				latest, _ = parseSFTime(s)
+			}
+			return nil
+		})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if latest.IsZero() {
+		latest = now
+	}
+	return latest, nil
+}
+
+// parseSFTime parses Salesforce datetimes (2024-05-01T10:00:00.000+0000 or ...Z).
+func parseSFTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05.000Z07:00", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unrecognised Salesforce datetime %q", s)
+}
+
+// load fills the table with every record (every matching one, with a filter): the first load after
+// creating a mapping and every reload. Up to BulkThreshold records it pages through the REST API;
+// above, it runs a Bulk API 2.0 query job. Rows stream into COPY inside one transaction, so an abort
+// or a crash leaves the table as it was before the load began.
+func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping) error {
+	e := w.s.e
+	if err := w.transition(ctx, m, mapping.StartLoad, ""); err != nil && m.State != mapping.WaitBulkLoad && m.State != mapping.LoadingBulkJob {
+		return err
+	}
+	where := whereClause(m.Config.Filter())
+	expected, err := org.Count(ctx, "SELECT COUNT() FROM "+m.Object+where)
+	if err != nil {
+		return err
+	}
+	stamp, err := latestStamp(ctx, org, m, e.opts.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := e.opts.Pool.Exec(ctx, `UPDATE mappings SET load_expected = $2, load_done = 0, load_started_at = now(),
+		load_finished_at = NULL, sf_count = $2, sf_count_at = now() WHERE id = $1`, m.ID, expected); err != nil {
+		return fmt.Errorf("record load size: %w", err)
+	}
+	w.event(ctx, m, "info", "load", fmt.Sprintf("Loading %d %s records via the %s API", expected, m.Object, map[bool]string{true: "Bulk", false: "REST"}[expected > e.opts.BulkThreshold]))
+	tgt := target(c, m)
+	soql := "SELECT " + tgt.SelectList() + " FROM " + m.Object + where
+	progress := newProgress(e, m.ID)
+	start := time.Now()
+
+	var loaded int64
+	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		if err := apply.AsSync(ctx, tx); err != nil {
+			return err
+		}
+		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		if err := table.Truncate(ctx, tx, c.Schema, m.Object); err != nil {
+			return err
+		}
+		if expected > e.opts.BulkThreshold {
+			return org.BulkQuery(ctx, soql, false, func(st BulkState) {
+				tr := mapping.WaitBulk
+				if st == BulkLoading {
+					tr = mapping.LoadBulk
+				}
+				if err := w.transition(ctx, m, tr, ""); err != nil {
+					w.log.Warn("bulk state", "err", err)
+				}
+			}, func(page io.Reader) error {
+				n, err := apply.Copy(ctx, tx, tgt, page, true)
+				loaded += n
+				if err != nil {
+					return err
+				}
+				return progress.add(ctx, n)
+			})
+		}
+		pr, pw := io.Pipe()
+		enc := apply.NewRecordEncoder(tgt, pw)
+		errc := make(chan error, 1)
+		go func() {
+			var batch int64
+			_, err := org.Query(ctx, soql, false, func(rec map[string]json.RawMessage) error {
+				if err := enc.Encode(rec); err != nil {
+					return err
+				}
+				if batch++; batch == 2000 {
+					batch = 0
+					return progress.add(ctx, 2000)
+				}
+				return nil
+			})
+			if err == nil {
+				err = enc.Flush()
+			}
+			pw.CloseWithError(err)
+			errc <- err
+		}()
+		n, copyErr := apply.Copy(ctx, tx, tgt, pr, false)
+		pr.CloseWithError(copyErr)
+		loaded = n
+		if qerr := <-errc; qerr != nil {
+			return qerr
+		}
+		return copyErr
+	})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = now(), watermark = $3, watermark_id = '',
+			last_poll_at = now(), next_poll_at = now() + make_interval(secs => $4), requested_action = NULL
+			WHERE id = $1 AND state = ANY($5)`, m.ID, loaded, stamp, w.interval(m).Seconds(), loadingStates())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errAborted
+		}
+		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", loaded, 0, e.opts.Now()); err != nil {
+			return err
+		}
+		_, err = mapping.Apply(ctx, tx, m.ID, mapping.Loaded, fmt.Sprintf("loaded %d records in %s", loaded, took.Round(time.Millisecond)))
+		return err
+	})
+	if err == nil {
+		w.log.Info("load complete", "records", loaded, "took", took)
+	}
+	return err
+}
+
+func loadingStates() []string {
+	return []string{string(mapping.Initial), string(mapping.ReloadTable), string(mapping.WaitBulkLoad), string(mapping.LoadingBulkJob),
+		string(mapping.SchemaChanged), string(mapping.Resync)}
+}
+
+// interval is the mapping's polling interval.
+func (w *worker) interval(m mapping.Mapping) time.Duration {
+	if d := w.s.e.opts.PollInterval; d > 0 {
+		return d
+	}
+	return time.Duration(m.Config.SFPollingSeconds) * time.Second
+}
+
+// transition applies a mapping transition in its own transaction.
+func (w *worker) transition(ctx context.Context, m mapping.Mapping, t mapping.Transition, reason string) error {
+	return store.Tx(ctx, w.s.e.opts.Pool, func(tx pgx.Tx) error {
+		_, err := mapping.Apply(ctx, tx, m.ID, t, reason)
+		return err
+	})
+}
+
+// progress persists load progress every page; when the mapping left its loading state (aborted) the
+// update matches nothing and the load stops.
+type progress struct {
+	e    *Engine
+	id   int64
+	done int64
+}
+
+func newProgress(e *Engine, id int64) *progress { return &progress{e: e, id: id} }
+
+func (p *progress) add(ctx context.Context, n int64) error {
+	p.done += n
+	tag, err := p.e.opts.Pool.Exec(ctx, `UPDATE mappings SET load_done = $2 WHERE id = $1 AND state = ANY($3)`, p.id, p.done, loadingStates())
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return errAborted
+	}
+	return nil
+}
+
+// addStats counts records synced per 5-minute bucket for the activity chart.
+func addStats(ctx context.Context, tx pgx.Tx, connID, mappingID int64, direction string, records, errs int64, now time.Time) error {
+	if records == 0 && errs == 0 {
+		return nil
+	}
+	bucket := now.UTC().Truncate(5 * time.Minute)
+	_, err := tx.Exec(ctx, `INSERT INTO sync_stats (connection_id, mapping_id, bucket, direction, records, errors)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, mapping_id, bucket, direction)
+		DO UPDATE SET records = sync_stats.records + EXCLUDED.records, errors = sync_stats.errors + EXCLUDED.errors`,
+		connID, mappingID, bucket, direction, records, errs)
+	if err != nil {
+		return fmt.Errorf("record sync stats: %w", err)
+	}
+	return nil
+}

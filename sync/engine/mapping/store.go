@@ -1,0 +1,260 @@
+package mapping
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"pgforce/sync/engine/table"
+	"pgforce/sync/failure"
+)
+
+// Mapping is a stored mapping.
+type Mapping struct {
+	ID              int64
+	ConnectionID    int64
+	Object          string
+	Table           string
+	State           State
+	StateReason     string
+	StateChangedAt  time.Time
+	Config          Config
+	AppliedFields   []table.Field
+	RequestedAction Action
+	Backfill        []table.Field // fields an edit added, waiting for their values
+	Revision        int
+	AppliedAt       *time.Time
+	LoadExpected    *int64
+	LoadDone        int64
+	LoadStartedAt   *time.Time
+	LoadFinishedAt  *time.Time
+	Watermark       *time.Time
+	WatermarkID     string
+	ReplayID        *int64
+	LastPollAt      *time.Time
+	NextPollAt      *time.Time
+	SFCount         *int64
+	SFCountAt       *time.Time
+	Drift           []Drift
+	OrphanedAt      *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Drift is a field whose Salesforce definition changed since the table was built.
+type Drift struct {
+	Field   string `json:"field"`
+	Was     string `json:"was"`     // column type the table has
+	Now     string `json:"now"`     // column type Salesforce's definition needs ("" = field removed)
+	Fix     string `json:"fix"`     // what the admin should do, in the seed's words
+	Widen   bool   `json:"widen"`   // fixed by Edit + Save
+	Removed bool   `json:"removed"` // the field no longer exists
+}
+
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
+	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
+	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at`
+
+func scan(row pgx.Row) (Mapping, error) {
+	var m Mapping
+	var state, action string
+	var cfg, fields, drift, backfill []byte
+	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
+		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
+		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt)
+	if err != nil {
+		return m, err
+	}
+	m.State, m.RequestedAction = State(state), Action(action)
+	if err := json.Unmarshal(cfg, &m.Config); err != nil {
+		return m, fmt.Errorf("decode mapping %d config: %w", m.ID, err)
+	}
+	if err := json.Unmarshal(fields, &m.AppliedFields); err != nil {
+		return m, fmt.Errorf("decode mapping %d fields: %w", m.ID, err)
+	}
+	if backfill != nil {
+		if err := json.Unmarshal(backfill, &m.Backfill); err != nil {
+			return m, fmt.Errorf("decode mapping %d backfill: %w", m.ID, err)
+		}
+	}
+	if drift != nil {
+		if err := json.Unmarshal(drift, &m.Drift); err != nil {
+			return m, fmt.Errorf("decode mapping %d drift: %w", m.ID, err)
+		}
+	}
+	return m, nil
+}
+
+// Load returns a mapping by id.
+func Load(ctx context.Context, q rowQuerier, id int64) (Mapping, error) {
+	m, err := scan(q.QueryRow(ctx, `SELECT `+cols+` FROM mappings WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, failure.E(failure.NotFound, "mapping %d not found", id)
+	}
+	if err != nil {
+		return m, fmt.Errorf("load mapping %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// LoadForUpdate returns a mapping by id, locked for the rest of the transaction.
+func LoadForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Mapping, error) {
+	m, err := scan(tx.QueryRow(ctx, `SELECT `+cols+` FROM mappings WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, failure.E(failure.NotFound, "mapping %d not found", id)
+	}
+	return m, err
+}
+
+// ByObject returns a connection's mapping of an object (case-insensitive).
+func ByObject(ctx context.Context, q rowQuerier, connID int64, object string) (Mapping, error) {
+	m, err := scan(q.QueryRow(ctx, `SELECT `+cols+` FROM mappings WHERE connection_id = $1 AND lower(object_name) = lower($2)`, connID, object))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, failure.E(failure.NotFound, "there is no mapping of %s", object)
+	}
+	return m, err
+}
+
+// List returns a connection's mappings by object name.
+func List(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
+	rows, err := q.Query(ctx, `SELECT `+cols+` FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
+	if err != nil {
+		return nil, fmt.Errorf("list mappings: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Mapping, error) { return scan(r) })
+}
+
+// Insert stores a new mapping in state INITIAL.
+func Insert(ctx context.Context, tx pgx.Tx, connID int64, object string, cfg Config, fields []table.Field) (Mapping, error) {
+	cfgJSON, _ := json.Marshal(cfg)
+	fieldsJSON, _ := json.Marshal(fields)
+	m, err := scan(tx.QueryRow(ctx, `INSERT INTO mappings (connection_id, object_name, table_name, state, config, applied_fields)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+cols, connID, object, table.Name(object), string(Initial), cfgJSON, fieldsJSON))
+	if err != nil {
+		var pgErr interface{ SQLState() string }
+		if errors.As(err, &pgErr) && pgErr.SQLState() == "23505" {
+			return m, failure.E(failure.Conflict, "%s is already mapped on this connection", object)
+		}
+		return m, fmt.Errorf("insert mapping: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO events (connection_id, mapping_id, object_name, level, kind, to_state, message)
+		VALUES ($1, $2, $3, 'info', 'state', $4, 'mapping created')`, connID, m.ID, object, string(Initial)); err != nil {
+		return m, fmt.Errorf("record mapping event: %w", err)
+	}
+	return m, nil
+}
+
+// SaveConfig stores an edited configuration and the fields the table now has, bumping the revision.
+func SaveConfig(ctx context.Context, tx pgx.Tx, id int64, cfg Config, fields []table.Field) error {
+	cfgJSON, _ := json.Marshal(cfg)
+	fieldsJSON, _ := json.Marshal(fields)
+	_, err := tx.Exec(ctx, `UPDATE mappings SET config = $2, applied_fields = $3, revision = revision + 1, applied_at = now(),
+		drift = NULL, updated_at = now() WHERE id = $1`, id, cfgJSON, fieldsJSON)
+	if err != nil {
+		return fmt.Errorf("save mapping %d config: %w", id, err)
+	}
+	return nil
+}
+
+// Apply moves the mapping through t with a compare-and-set on its state, recording the event in the
+// same transaction; it returns a Conflict failure when the mapping is not in one of t.From.
+func Apply(ctx context.Context, tx pgx.Tx, id int64, t Transition, reason string) (State, error) {
+	var prev, object string
+	var connID int64
+	err := tx.QueryRow(ctx, `
+		WITH cur AS (SELECT state, object_name, connection_id FROM mappings WHERE id = $1 FOR UPDATE)
+		UPDATE mappings m SET state = $2, state_reason = $3, state_changed_at = now(), updated_at = now()
+		FROM cur WHERE m.id = $1 AND (cardinality($4::text[]) = 0 OR cur.state = ANY($4))
+		RETURNING cur.state, cur.object_name, cur.connection_id`, id, string(t.To), reason, t.from()).Scan(&prev, &object, &connID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var cur string
+		if err := tx.QueryRow(ctx, `SELECT state, object_name FROM mappings WHERE id = $1`, id).Scan(&cur, &object); err != nil {
+			return "", failure.E(failure.NotFound, "mapping %d not found", id)
+		}
+		return State(cur), failure.E(failure.Conflict, "%s", conflictMessage(t, object, State(cur)))
+	}
+	if err != nil {
+		return "", fmt.Errorf("mapping %d %s: %w", id, t.Name, err)
+	}
+	if !t.Quiet && State(prev) != t.To {
+		level := "info"
+		switch t.To {
+		case SystemError, BadConfig, BulkLoadError, DBUnavailable, Unauthorized:
+			level = "error"
+		case Aborted:
+			level = "warn"
+		}
+		msg := fmt.Sprintf("%s → %s", prev, t.To)
+		if reason != "" {
+			msg += ": " + reason
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO events (connection_id, mapping_id, object_name, level, kind, from_state, to_state, message)
+			VALUES ($1, $2, $3, $4, 'state', $5, $6, $7)`, connID, id, object, level, prev, string(t.To), msg); err != nil {
+			return "", fmt.Errorf("record mapping event: %w", err)
+		}
+	}
+	return State(prev), nil
+}
+
+func conflictMessage(t Transition, object string, cur State) string {
+	switch t.Name {
+	case "abort":
+		return fmt.Sprintf("Nothing to abort: the %s mapping is %s, not loading.", object, cur)
+	case "reload", "alter_schema":
+		if cur.Loading() {
+			return fmt.Sprintf("The %s mapping is busy (%s). Abort it first, or wait until it finishes.", object, cur)
+		}
+	}
+	return fmt.Sprintf("Cannot %s the %s mapping while it is %s.", t.Name, object, cur)
+}
+
+// Event is one entry of a mapping's or connection's history.
+type Event struct {
+	At        time.Time
+	MappingID *int64
+	Object    string
+	Level     string
+	Kind      string
+	FromState string
+	ToState   string
+	Message   string
+}
+
+// Events returns recent events of a connection (mappingID 0) or of one mapping, newest first.
+func Events(ctx context.Context, q rowQuerier, connID, mappingID int64, since time.Time, limit int) ([]Event, error) {
+	rows, err := q.Query(ctx, `SELECT at, mapping_id, object_name, level, kind, from_state, to_state, message FROM events
+		WHERE connection_id = $1 AND ($2 = 0 OR mapping_id = $2) AND at >= $3 ORDER BY at DESC, id DESC LIMIT $4`, connID, mappingID, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := r.Scan(&e.At, &e.MappingID, &e.Object, &e.Level, &e.Kind, &e.FromState, &e.ToState, &e.Message)
+		return e, err
+	})
+}
+
+// Execer is a pool or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// RecordEvent adds a non-state event (load progress, poll results, errors) to a mapping's history.
+func RecordEvent(ctx context.Context, q Execer, m Mapping, level, kind, message string) error {
+	_, err := q.Exec(ctx, `INSERT INTO events (connection_id, mapping_id, object_name, level, kind, message) VALUES ($1, $2, $3, $4, $5, $6)`,
+		m.ConnectionID, m.ID, m.Object, level, kind, message)
+	if err != nil {
+		return fmt.Errorf("record mapping event: %w", err)
+	}
+	return nil
+}

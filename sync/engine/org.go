@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+)
+
+// Org is what the engine needs from a Salesforce org. *salesforce.Client implements it through an
+// adapter (orgclient.go); the engine never knows whether the org is real or simulated.
+type Org interface {
+	// Objects lists the org's objects (describe global).
+	Objects(ctx context.Context) ([]ObjectSummary, error)
+	// Describe returns one object's fields.
+	Describe(ctx context.Context, object string) (mapping.Object, error)
+	// Count runs a SELECT COUNT() query.
+	Count(ctx context.Context, soql string) (int, error)
+	// Query runs SOQL (all = queryAll, deleted records included) and calls fn for each record, page by page.
+	Query(ctx context.Context, soql string, all bool, fn func(rec map[string]json.RawMessage) error) (int, error)
+	// BulkQuery runs a Bulk API 2.0 query job and calls page with each result page's CSV (header
+	// line included) as it downloads; state reports progress (job created, results ready).
+	BulkQuery(ctx context.Context, soql string, all bool, state func(BulkState), page func(csv io.Reader) error) error
+	// Usage reports the daily API usage last seen.
+	Usage() (used, max int)
+
+	// CreateMany, UpdateMany (each record has "Id"), UpsertMany (by an external id field) and
+	// DeleteMany write through sObject Collections, 200 records per call, allOrNone false; results are
+	// in input order. A whole-call failure (network, 5xx, limits) is returned as the error.
+	CreateMany(ctx context.Context, object string, recs []map[string]any) ([]SaveResult, error)
+	UpdateMany(ctx context.Context, object string, recs []map[string]any) ([]SaveResult, error)
+	UpsertMany(ctx context.Context, object, extIDField string, recs []map[string]any) ([]SaveResult, error)
+	DeleteMany(ctx context.Context, ids []string) ([]SaveResult, error)
+
+	// Stream subscribes to the objects' Change Data Capture channels (object → replay id to resume
+	// after, -1 for new events only) and calls fn with the object and replay id of every change, until
+	// ctx ends or the stream fails. A replay id outside the org's window fails with ErrReplayGone.
+	Stream(ctx context.Context, objects map[string]int64, fn func(object string, replayID int64)) error
+}
+
+// ErrReplayGone reports that change events were lost (outside the replay window): poll to catch up.
+var ErrReplayGone = errors.New("change events no longer available for replay")
+
+// SaveResult is Salesforce's per-record outcome of a write.
+type SaveResult struct {
+	ID      string
+	Success bool
+	Created bool
+	Errors  []RecordError
+}
+
+// RecordError is one of Salesforce's reasons for refusing a record.
+type RecordError struct {
+	StatusCode string   `json:"statusCode"`
+	Message    string   `json:"message"`
+	Fields     []string `json:"fields"`
+}
+
+// retriableRecordCodes are per-record errors that succeed when tried again later.
+var retriableRecordCodes = map[string]bool{"UNABLE_TO_LOCK_ROW": true, "SERVER_UNAVAILABLE": true, "REQUEST_RUNNING_TOO_LONG": true}
+
+// BulkState is a step of a Bulk API query job, for the mapping's state.
+type BulkState int
+
+// Bulk query steps.
+const (
+	BulkWaiting BulkState = iota // the job is created, Salesforce prepares results
+	BulkLoading                  // results are being downloaded
+)
+
+// ObjectSummary is one entry of describe global.
+type ObjectSummary struct {
+	Name       string
+	Label      string
+	Custom     bool
+	Queryable  bool
+	Createable bool
+	Updateable bool
+}
+
+// Authorization is the result of a completed OAuth flow.
+type Authorization struct {
+	AccessToken, RefreshToken string
+	InstanceURL               string
+	IdentityURL               string
+	OrgID, OrgName            string
+	UserID, Username          string
+	IssuedAt                  time.Time
+}
+
+// Orgs builds org clients and runs OAuth flows for connections. It is implemented over the
+// Salesforce client; tests and the product use the same implementation.
+type Orgs interface {
+	// Open returns a client for an authorized connection. save is called with refreshed tokens;
+	// a refusal of the tokens surfaces as a failure.Unauthenticated error from the client's calls.
+	Open(ctx context.Context, c connection.Connection, tokens connection.Tokens, save func(ctx context.Context, access, refresh string) error) (Org, error)
+	// AuthCodeURL is the authorize URL for a connection's org, with state and PKCE verifier.
+	AuthCodeURL(c connection.Connection, redirectURL, state, verifier string) (string, error)
+	// Exchange completes the web-server flow.
+	Exchange(ctx context.Context, c connection.Connection, redirectURL, code, verifier string) (Authorization, error)
+	// Password authorizes non-interactively (automation, the simulated org).
+	Password(ctx context.Context, c connection.Connection, username, password string) (Authorization, error)
+	// Revoke revokes a refresh token (connection deleted).
+	Revoke(ctx context.Context, c connection.Connection, token string) error
+}

@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce"
+	"pgforce/sync/salesforce/bayeux"
+)
+
+// ConnectedApp is the connected app pgforce uses with an org: the same for every connection to a real
+// org; the simulated org has its own.
+type ConnectedApp struct {
+	ClientID, ClientSecret string
+}
+
+// SalesforceOrgs implements Orgs with the Salesforce client.
+type SalesforceOrgs struct {
+	// App returns the connected app for a connection's org type and login URL.
+	App        func(c connection.Connection) ConnectedApp
+	HTTPClient *http.Client
+}
+
+func (s SalesforceOrgs) app(c connection.Connection, redirectURL string) salesforce.App {
+	ca := s.App(c)
+	return salesforce.App{LoginURL: c.LoginURL, ClientID: ca.ClientID, ClientSecret: ca.ClientSecret, RedirectURL: redirectURL, HTTPClient: s.HTTPClient}
+}
+
+// Open returns an org client for an authorized connection.
+func (s SalesforceOrgs) Open(ctx context.Context, c connection.Connection, tokens connection.Tokens, save func(ctx context.Context, access, refresh string) error) (Org, error) {
+	client, err := salesforce.New(ctx, salesforce.Options{
+		App:        s.app(c, ""),
+		Token:      &salesforce.Token{AccessToken: tokens.AccessToken, RefreshToken: tokens.RefreshToken, InstanceURL: c.InstanceURL, ID: c.IdentityURL},
+		Store:      salesforce.TokenStore(save),
+		APIVersion: c.APIVersion,
+		HTTPClient: s.HTTPClient,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sfOrg{c: client}, nil
+}
+
+// AuthCodeURL is the authorize URL for the connection's org.
+func (s SalesforceOrgs) AuthCodeURL(c connection.Connection, redirectURL, state, verifier string) (string, error) {
+	return s.app(c, redirectURL).AuthCodeURL(state, verifier), nil
+}
+
+// Exchange completes the web-server flow.
+func (s SalesforceOrgs) Exchange(ctx context.Context, c connection.Connection, redirectURL, code, verifier string) (Authorization, error) {
+	a := s.app(c, redirectURL)
+	tok, err := a.Exchange(ctx, code, verifier)
+	if err != nil {
+		return Authorization{}, err
+	}
+	return s.authorization(ctx, a, tok)
+}
+
+// Password authorizes with a username and password.
+func (s SalesforceOrgs) Password(ctx context.Context, c connection.Connection, username, password string) (Authorization, error) {
+	a := s.app(c, "")
+	tok, err := a.Password(ctx, username, password)
+	if err != nil {
+		return Authorization{}, err
+	}
+	return s.authorization(ctx, a, tok)
+}
+
+func (s SalesforceOrgs) authorization(ctx context.Context, a salesforce.App, tok *salesforce.Token) (Authorization, error) {
+	id, err := a.Identity(ctx, tok)
+	if err != nil {
+		return Authorization{}, err
+	}
+	issued := time.Now()
+	return Authorization{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, InstanceURL: tok.InstanceURL, IdentityURL: tok.ID,
+		OrgID: id.OrgID, OrgName: id.OrgName, UserID: id.UserID, Username: id.Username, IssuedAt: issued}, nil
+}
+
+// Revoke revokes a token.
+func (s SalesforceOrgs) Revoke(ctx context.Context, c connection.Connection, token string) error {
+	return s.app(c, "").Revoke(ctx, token)
+}
+
+// sfOrg adapts *salesforce.Client to Org.
+type sfOrg struct{ c *salesforce.Client }
+
+func (o *sfOrg) Objects(ctx context.Context) ([]ObjectSummary, error) {
+	objs, err := o.c.DescribeGlobal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ObjectSummary, 0, len(objs))
+	for _, x := range objs {
+		out = append(out, ObjectSummary{Name: x.Name, Label: x.Label, Custom: x.Custom, Queryable: x.Queryable, Createable: x.Createable, Updateable: x.Updateable})
+	}
+	return out, nil
+}
+
+func (o *sfOrg) Describe(ctx context.Context, object string) (mapping.Object, error) {
+	d, err := o.c.Describe(ctx, object)
+	if err != nil {
+		return mapping.Object{}, err
+	}
+	obj := mapping.Object{Name: d.Name, Label: d.Label, Queryable: d.Queryable, Createable: d.Createable, Updateable: d.Updateable}
+	for _, f := range d.Fields {
+		obj.Fields = append(obj.Fields, mapping.Field{Name: f.Name, Label: f.Label, Type: f.Type, Length: f.Length, Precision: f.Precision,
+			Scale: f.Scale, Digits: f.Digits, Nillable: f.Nillable, Createable: f.Createable, Updateable: f.Updateable,
+			DefaultedOnCreate: f.DefaultedOnCreate, ExternalID: f.ExternalID, IDLookup: f.IDLookup, Unique: f.Unique,
+			Calculated: f.Calculated || f.AutoNumber, ReferenceTo: f.ReferenceTo, RelationshipName: f.RelationshipName})
+	}
+	return obj, nil
+}
+
+func (o *sfOrg) Count(ctx context.Context, soql string) (int, error) { return o.c.Count(ctx, soql) }
+
+func (o *sfOrg) Query(ctx context.Context, soql string, all bool, fn func(rec map[string]json.RawMessage) error) (int, error) {
+	return o.c.Query(ctx, soql, all, func(r salesforce.Record) error { return fn(r) })
+}
+
+func (o *sfOrg) BulkQuery(ctx context.Context, soql string, all bool, state func(BulkState), page func(csv io.Reader) error) error {
+	_, err := o.c.BulkQuery(ctx, soql, all, salesforce.BulkQueryOptions{OnState: func(s string) {
+		if state == nil {
+			return
+		}
+		if strings.EqualFold(s, "loading") {
+			state(BulkLoading)
+		} else {
+			state(BulkWaiting)
+		}
+	}}, page)
+	return err
+}
+
+func (o *sfOrg) Usage() (used, max int) {
+	u, m, _ := o.c.Usage()
+	return u, m
+}
+
+func results(rs []salesforce.SaveResult, err error) ([]SaveResult, error) {
+	out := make([]SaveResult, len(rs))
+	for i, r := range rs {
+		out[i] = SaveResult{ID: r.ID, Success: r.Success, Created: r.Created}
+		for _, e := range r.Errors {
+			out[i].Errors = append(out[i].Errors, RecordError{StatusCode: e.StatusCode, Message: e.Message, Fields: e.Fields})
+		}
+	}
+	return out, err
+}
+
+func (o *sfOrg) CreateMany(ctx context.Context, object string, recs []map[string]any) ([]SaveResult, error) {
+	return results(o.c.CreateMany(ctx, object, recs, false))
+}
+
+func (o *sfOrg) UpdateMany(ctx context.Context, object string, recs []map[string]any) ([]SaveResult, error) {
+	return results(o.c.UpdateMany(ctx, object, recs, false))
+}
+
+func (o *sfOrg) UpsertMany(ctx context.Context, object, extIDField string, recs []map[string]any) ([]SaveResult, error) {
+	return results(o.c.UpsertMany(ctx, object, extIDField, recs, false))
+}
+
+func (o *sfOrg) DeleteMany(ctx context.Context, ids []string) ([]SaveResult, error) {
+	return results(o.c.DeleteMany(ctx, ids, false))
+}
+
+func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(object string, replayID int64)) error {
+	channels := map[string]int64{}
+	byChannel := map[string]string{}
+	for obj, replay := range objects {
+		ch := salesforce.ChannelFor(obj)
+		channels[ch], byChannel[ch] = replay, obj
+	}
+	err := o.c.Stream(ctx, channels, func(_ context.Context, e bayeux.Event) error {
+		object := byChannel[e.Channel]
+		if object == "" {
+			if ce, err := bayeux.DecodeChangeEvent(e.Data); err == nil {
+				object = ce.Header.EntityName
+			}
+		}
+		fn(object, e.ReplayID)
+		return nil
+	})
+	if errors.Is(err, bayeux.ErrReplayUnavailable) {
+		return fmt.Errorf("%w: %v", ErrReplayGone, err)
+	}
+	return err
+}

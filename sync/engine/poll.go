@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/apply"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/store"
+)
+
+// poll reads records changed in Salesforce since the high-water mark (minus an overlap window) with one
+// queryAll, which also returns deleted records, and merges them into the table. The new high-water
+// mark is stored in the same transaction as the rows, so a crash can never skip changes.
+func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping) error {
+	e := w.s.e
+	w.pollNow.Store(false)
+	replayID := w.replayID.Load()
+	if max := c.MaxDailyAPICalls; max != nil {
+		if used, _ := org.Usage(); used >= *max {
+			w.retryAt = e.opts.Now().Add(10 * time.Minute)
+			w.event(ctx, m, "warn", "throttle", fmt.Sprintf("Daily API allowance for pgforce (%d calls) reached; polling %s again in 10 minutes", *max, m.Object))
+			return nil
+		}
+	}
+	if m.State == mapping.DataSynced {
+		if err := w.transition(ctx, m, mapping.StartPoll, ""); err != nil {
+			return err
+		}
+	}
+	since := e.opts.Now().Add(-e.opts.Overlap)
+	if m.Watermark != nil {
+		since = m.Watermark.Add(-e.opts.Overlap)
+	}
+	tgt := target(c, m)
+	soql := "SELECT " + tgt.SelectList() + " FROM " + m.Object +
+		whereClause("SystemModstamp > "+soqlTime(since), m.Config.Filter()) + " ORDER BY SystemModstamp, Id"
+	all := hasField(m, "IsDeleted")
+
+	var res apply.Result
+	var fetched int
+	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		if err := apply.AsSync(ctx, tx); err != nil {
+			return err
+		}
+		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
+			return err
+		}
+		pr, pw := io.Pipe()
+		enc := apply.NewRecordEncoder(tgt, pw)
+		errc := make(chan error, 1)
+		go func() {
+			n, err := org.Query(ctx, soql, all, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
+			fetched = n
+			if err == nil {
+				err = enc.Flush()
+			}
+			pw.CloseWithError(err)
+			errc <- err
+		}()
+		var mergeErr error
+		res, mergeErr = apply.Merge(ctx, tx, tgt, pr)
+		pr.CloseWithError(mergeErr)
+		if qerr := <-errc; qerr != nil {
+			return qerr
+		}
+		if mergeErr != nil {
+			return mergeErr
+		}
+		watermark := m.Watermark
+		if res.MaxStamp != nil && (watermark == nil || res.MaxStamp.After(*watermark)) {
+			watermark = res.MaxStamp
+		}
+		// The replay id of the change event that triggered this poll is stored with the data it led
+		// to: after a restart the stream resumes after it, and everything before is in the table.
+		tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
+			next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0))
+			WHERE id = $1 AND state = ANY($5)`,
+			m.ID, watermark, res.MaxID, w.interval(m).Seconds(), []string{string(mapping.PollingSFChanges), string(mapping.PollingSFBulk)}, replayID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errAborted // reloaded or edited meanwhile: drop this batch
+		}
+		changed := res.Upserted + res.Deleted
+		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", changed, 0, e.opts.Now()); err != nil {
+			return err
+		}
+		if changed > 0 {
+			return mapping.RecordEvent(ctx, tx, m, "info", "poll", fmt.Sprintf("Polling Salesforce found %d updated and %d deleted %s records", res.Upserted, res.Deleted, m.Object))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.log.Debug("polled", "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
+	return w.transition(ctx, m, mapping.Polled, "")
+}
+
+// resync finishes an edit: it loads the values of columns the edit added (or recreated) from Salesforce
+// into the existing rows, then the mapping is in sync again.
+func (w *worker) resync(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping) error {
+	e := w.s.e
+	if m.State == mapping.SchemaChanged {
+		if err := w.transition(ctx, m, mapping.StartResync, ""); err != nil {
+			return err
+		}
+	}
+	added := m.Backfill
+	if len(added) > 0 {
+		part := apply.Target{Schema: c.Schema, Object: m.Object, Fields: added}
+		soql := "SELECT " + part.SelectList() + " FROM " + m.Object + whereClause(m.Config.Filter())
+		var n int64
+		err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+			if err := apply.AsSync(ctx, tx); err != nil {
+				return err
+			}
+			if err := e.leases.Check(ctx, tx, c.ID); err != nil {
+				return err
+			}
+			pr, pw := io.Pipe()
+			enc := apply.NewRecordEncoder(part, pw)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := org.Query(ctx, soql, false, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
+				if err == nil {
+					err = enc.Flush()
+				}
+				pw.CloseWithError(err)
+				errc <- err
+			}()
+			var berr error
+			n, berr = apply.Backfill(ctx, tx, part, pr)
+			pr.CloseWithError(berr)
+			if qerr := <-errc; qerr != nil {
+				return qerr
+			}
+			return berr
+		})
+		if err != nil {
+			return err
+		}
+		w.event(ctx, m, "info", "resync", fmt.Sprintf("Loaded new columns of %d %s rows", n, m.Object))
+	}
+	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE mappings SET requested_action = NULL, backfill = NULL WHERE id = $1`, m.ID); err != nil {
+			return err
+		}
+		_, err := mapping.Apply(ctx, tx, m.ID, mapping.Loaded, "")
+		return err
+	})
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
+	"pgforce/sync/store"
+)
+
+// SchemaCheckInterval is how often a syncer compares its mappings with the org's describe.
+const SchemaCheckInterval = 6 * time.Hour
+
+// checkSchema detects orphaned mappings (objects removed or renamed in Salesforce) and field drift
+// (field definitions changed since the table was built). Nothing is changed automatically: the
+// mapping is flagged with the fix the seed prescribes.
+func (s *syncer) checkSchema(ctx context.Context, org Org, c connection.Connection) error {
+	objects, err := org.Objects(ctx)
+	if err != nil {
+		return err
+	}
+	exists := map[string]bool{}
+	for _, o := range objects {
+		exists[strings.ToLower(o.Name)] = true
+	}
+	ms, err := mapping.List(ctx, s.e.opts.Pool, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if !exists[strings.ToLower(m.Object)] {
+			if err := s.markOrphan(ctx, m); err != nil {
+				return err
+			}
+			continue
+		}
+		if m.OrphanedAt != nil {
+			if _, err := s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET orphaned_at = NULL WHERE id = $1`, m.ID); err != nil {
+				return err
+			}
+		}
+		obj, err := org.Describe(ctx, m.Object)
+		if err != nil {
+			return err
+		}
+		if err := s.recordDrift(ctx, m, Drift(m, obj)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *syncer) markOrphan(ctx context.Context, m mapping.Mapping) error {
+	if m.OrphanedAt != nil {
+		return nil
+	}
+	return store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE mappings SET orphaned_at = now() WHERE id = $1`, m.ID); err != nil {
+			return err
+		}
+		if !m.State.Loading() {
+			if _, err := mapping.Apply(ctx, tx, m.ID, mapping.Misconfigured, fmt.Sprintf("Salesforce object %s no longer exists (removed or renamed): orphaned mapping; remove it in Settings → Orphaned Mappings", m.Object)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Drift compares the fields a table was built from with the object's current describe.
+func Drift(m mapping.Mapping, obj mapping.Object) []mapping.Drift {
+	var out []mapping.Drift
+	for _, applied := range m.AppliedFields {
+		if strings.Contains(applied.Name, ".") {
+			continue // parent external ids live on another object
+		}
+		was, _ := table.ColumnType(applied)
+		f, ok := obj.Field(applied.Name)
+		if !ok {
+			out = append(out, mapping.Drift{Field: applied.Name, Was: was, Removed: true,
+				Fix: "The field no longer exists in Salesforce: edit the mapping, deselect it and save."})
+			continue
+		}
+		now, err := table.ColumnType(table.Field{Name: f.Name, Type: f.Type, Length: f.Length, Precision: f.Precision, Scale: f.Scale, Digits: f.Digits})
+		if err != nil || now == was {
+			continue
+		}
+		d := mapping.Drift{Field: applied.Name, Was: was, Now: now}
+		if widensType(was, now) {
+			d.Widen = true
+			d.Fix = "The field grew in Salesforce: edit the mapping and click Save."
+		} else {
+			d.Fix = "The field's type changed in Salesforce: edit the mapping, deselect the field and save, then select it again and save (or choose \"recreate column\" when editing)."
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func widensType(was, now string) bool {
+	var o, n int
+	if _, err := fmt.Sscanf(was, "varchar(%d)", &o); err != nil {
+		return false
+	}
+	if now == "text" {
+		return true
+	}
+	_, err := fmt.Sscanf(now, "varchar(%d)", &n)
+	return err == nil && n > o
+}
+
+func (s *syncer) recordDrift(ctx context.Context, m mapping.Mapping, drift []mapping.Drift) error {
+	before, _ := json.Marshal(m.Drift)
+	after, _ := json.Marshal(drift)
+	if string(before) == string(after) || (len(m.Drift) == 0 && len(drift) == 0) {
+		return nil
+	}
+	var val any
+	if len(drift) > 0 {
+		val = after
+	}
+	return store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE mappings SET drift = $2 WHERE id = $1`, m.ID, val); err != nil {
+			return err
+		}
+		if len(drift) == 0 {
+			return nil
+		}
+		var names []string
+		for _, d := range drift {
+			names = append(names, d.Field)
+		}
+		return mapping.RecordEvent(ctx, tx, m, "warn", "drift", fmt.Sprintf("Field definitions changed in Salesforce: %s. Nothing was changed; see the mapping for the fix.", strings.Join(names, ", ")))
+	})
+}
+
+// CheckSchema runs orphan and drift detection for a connection now (the dashboard's "check now").
+func (e *Engine) CheckSchema(ctx context.Context, connID int64) error {
+	c, err := connection.Load(ctx, e.opts.Pool, connID)
+	if err != nil {
+		return err
+	}
+	org, err := e.orgFor(ctx, c)
+	if err != nil {
+		return err
+	}
+	s := &syncer{e: e, connID: connID, log: e.log}
+	return s.checkSchema(ctx, org, c)
+}

@@ -1,0 +1,338 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/failure"
+	"pgforce/sync/store"
+)
+
+// syncer syncs one connection while this instance holds its lease: it runs a worker per mapping, owns
+// the connection's org client, and moves the connection out of RECOVERY once every mapping caught up.
+type syncer struct {
+	e      *Engine
+	connID int64
+	log    *slog.Logger
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	wakeCh    chan struct{}
+	renewedAt atomic.Int64
+
+	mu      sync.Mutex
+	workers map[int64]*worker
+	org     Org
+	conn    connection.Connection
+
+	nextSchemaCheck time.Time
+	writer          *writer
+	orgAuthAt       time.Time // the authorization the open org client uses
+}
+
+func newSyncer(e *Engine, connID int64) *syncer {
+	s := &syncer{e: e, connID: connID, log: e.log.With("connection_id", connID), done: make(chan struct{}),
+		wakeCh: make(chan struct{}, 1), workers: map[int64]*worker{}}
+	s.renewed(e.opts.Now())
+	return s
+}
+
+func (s *syncer) renewed(t time.Time) { s.renewedAt.Store(t.UnixNano()) }
+
+func (s *syncer) lastRenewed() time.Time { return time.Unix(0, s.renewedAt.Load()) }
+
+func (s *syncer) start(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	s.cancel = cancel
+	go s.run(ctx)
+}
+
+// stop cancels everything the syncer runs and waits for it.
+func (s *syncer) stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	<-s.done
+}
+
+// poke wakes the syncer (mappingID 0) or one mapping's worker.
+func (s *syncer) poke(mappingID int64) {
+	if mappingID == 0 {
+		select {
+		case s.wakeCh <- struct{}{}:
+		default:
+		}
+		return
+	}
+	s.mu.Lock()
+	w := s.workers[mappingID]
+	s.mu.Unlock()
+	if w != nil {
+		w.poke()
+	} else {
+		s.poke(0)
+	}
+}
+
+func (s *syncer) run(ctx context.Context) {
+	defer close(s.done)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	attempt := 0
+	writerStarted := false
+	for {
+		delay := s.e.opts.Tick
+		err := s.step(ctx, &wg)
+		if c := s.currentConn(); !writerStarted && c.Schema != "" {
+			// The writer drains the trigger log; it runs for the syncer's lifetime.
+			writerStarted = true
+			s.writer = newWriter(s)
+			wg.Add(2)
+			go func() { defer wg.Done(); s.writer.run(ctx, c.Schema) }()
+			go func() { defer wg.Done(); s.stream(ctx) }()
+		}
+		if err != nil && ctx.Err() == nil {
+			s.e.logTransient("sync connection", err)
+			delay = backoff(attempt)
+			attempt++
+		} else {
+			attempt = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wakeCh:
+		case <-time.After(delay):
+		}
+	}
+}
+
+// step refreshes the connection, keeps one worker per mapping, and finishes a recovery.
+func (s *syncer) step(ctx context.Context, wg *sync.WaitGroup) error {
+	c, err := connection.Load(ctx, s.e.opts.Pool, s.connID)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	authChanged := c.AuthorizedAt != nil && (s.conn.AuthorizedAt == nil || !c.AuthorizedAt.Equal(*s.conn.AuthorizedAt))
+	if authChanged || c.APIVersion != s.conn.APIVersion {
+		s.org = nil // new tokens or API version: reopen the client
+	}
+	s.conn = c
+	s.mu.Unlock()
+
+	ms, err := mapping.List(ctx, s.e.opts.Pool, s.connID)
+	if err != nil {
+		return err
+	}
+	live := map[int64]bool{}
+	s.mu.Lock()
+	for _, m := range ms {
+		live[m.ID] = true
+		if w, ok := s.workers[m.ID]; ok {
+			w.poke()
+			continue
+		}
+		w := newWorker(s, m.ID, m.Object)
+		s.workers[m.ID] = w
+		wg.Add(1)
+		go func() { defer wg.Done(); w.run(ctx) }()
+	}
+	for id, w := range s.workers {
+		if !live[id] {
+			w.stop()
+			delete(s.workers, id)
+		}
+	}
+	s.mu.Unlock()
+
+	if c.State.Syncing() && !s.e.opts.Now().Before(s.nextSchemaCheck) {
+		org, err := s.openOrg(ctx)
+		if err == nil {
+			err = s.checkSchema(ctx, org, c)
+		}
+		if failure.Is(err, failure.Unauthenticated) {
+			s.loseAuth(ctx, err)
+		} else if err != nil {
+			s.e.logTransient("check mappings against Salesforce", err)
+		}
+		if err == nil {
+			s.nextSchemaCheck = s.e.opts.Now().Add(SchemaCheckInterval)
+		} else {
+			s.nextSchemaCheck = s.e.opts.Now().Add(time.Minute)
+		}
+	}
+	if c.State == connection.Recovery {
+		return s.finishRecovery(ctx, c, ms)
+	}
+	return nil
+}
+
+// finishRecovery moves the connection to IDLE once every syncing mapping polled after the recovery
+// began (the seed: resuming "retrieves changes made in Salesforce using polling, including mappings
+// that normally use the Streaming API").
+func (s *syncer) finishRecovery(ctx context.Context, c connection.Connection, ms []mapping.Mapping) error {
+	for _, m := range ms {
+		switch m.State {
+		case mapping.DataSynced, mapping.PollingSFChanges, mapping.PollingSFBulk:
+			if m.LastPollAt == nil || m.LastPollAt.Before(c.StateChangedAt) {
+				return nil
+			}
+		}
+	}
+	if pending, err := s.pendingWrites(ctx, c); err != nil || pending > 0 {
+		return err
+	}
+	return store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+		_, err := connection.Apply(ctx, tx, c.ID, connection.Recovered, "caught up")
+		if failure.Is(err, failure.Conflict) {
+			return nil // someone paused or failed it meanwhile
+		}
+		return err
+	})
+}
+
+// pendingWrites counts trigger-log rows waiting to be written to Salesforce; the writer drains them.
+func (s *syncer) pendingWrites(ctx context.Context, c connection.Connection) (int, error) {
+	return pendingWrites(ctx, s.e.opts.Pool, c)
+}
+
+// currentConn returns the connection as last read.
+func (s *syncer) currentConn() connection.Connection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// openOrg returns the connection's org client, opening it from the stored tokens when needed. The
+// connection is read again with its tokens, so the client knows exactly which authorization it uses.
+func (s *syncer) openOrg(ctx context.Context) (Org, error) {
+	s.mu.Lock()
+	org := s.org
+	s.mu.Unlock()
+	if org != nil {
+		return org, nil
+	}
+	c, err := connection.Load(ctx, s.e.opts.Pool, s.connID)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := connection.LoadTokens(ctx, s.e.opts.Pool, s.e.opts.Keyring, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tokens.AccessToken == "" && tokens.RefreshToken == "" {
+		return nil, failure.E(failure.Unauthenticated, "the connection has no Salesforce tokens; authorize it")
+	}
+	org, err = s.e.opts.Orgs.Open(ctx, c, tokens, func(ctx context.Context, access, refresh string) error {
+		return store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+			return connection.SaveTokens(ctx, tx, s.e.opts.Keyring, c.ID, connection.Tokens{AccessToken: access, RefreshToken: refresh})
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.AuthorizedAt != nil && c.AuthorizedAt.Before(s.orgAuthAt) {
+		return nil, failure.E(failure.Unavailable, "authorization changed while opening the client")
+	}
+	s.org = org
+	if c.AuthorizedAt != nil {
+		s.orgAuthAt = *c.AuthorizedAt
+	}
+	return org, nil
+}
+
+// loseAuth records that Salesforce refused the tokens: the connection waits for re-authorization.
+func (s *syncer) loseAuth(ctx context.Context, cause error) {
+	s.mu.Lock()
+	s.org = nil
+	usedAuth := s.orgAuthAt
+	s.mu.Unlock()
+	// A client opened before a re-authorization fails with the old tokens: that says nothing about
+	// the new ones (checked in the transaction below).
+	err := store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+		// Only the authorization the failing client used may be declared lost (compare-and-set).
+		var authorizedAt *time.Time
+		if err := tx.QueryRow(ctx, `SELECT authorized_at FROM connections WHERE id = $1 FOR UPDATE`, s.connID).Scan(&authorizedAt); err != nil {
+			return err
+		}
+		if authorizedAt != nil && authorizedAt.After(usedAuth) {
+			return nil
+		}
+		_, err := connection.Apply(ctx, tx, s.connID, connection.LoseAuth, failure.Message(cause))
+		return err
+	})
+	if err != nil && !failure.Is(err, failure.Conflict) {
+		s.e.logTransient("record lost authorization", err)
+	}
+	s.mu.Lock()
+	if s.conn.AuthorizedAt == nil || !s.conn.AuthorizedAt.After(usedAuth) {
+		s.conn.State = connection.NeedAuthentication // workers stop at once, not at the next refresh
+	}
+	s.mu.Unlock()
+	s.log.Warn("Salesforce refused the connection's tokens; waiting for re-authorization", "err", cause)
+}
+
+// fail records an unexpected error that stops the connection (SYSTEM_ERROR) until an admin recovers.
+func (s *syncer) fail(ctx context.Context, reason string) {
+	err := store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+		_, err := connection.Apply(ctx, tx, s.connID, connection.Fail, reason)
+		return err
+	})
+	if err != nil && !failure.Is(err, failure.Conflict) {
+		s.e.logTransient("record connection failure", err)
+	}
+	s.mu.Lock()
+	s.conn.State = connection.SystemError
+	s.mu.Unlock()
+}
+
+// isTransient reports whether an error is worth retrying on its own: database outages, network
+// errors, Salesforce 5xx, locks and limits.
+func isTransient(err error) bool {
+	if failure.Is(err, failure.Unavailable) || failure.Is(err, failure.RateLimited) {
+		return true
+	}
+	var pgErr interface{ SQLState() string }
+	if errors.As(err, &pgErr) {
+		switch code := pgErr.SQLState(); {
+		case code[:2] == "08", code == "57P01", code == "57P02", code == "57P03", code == "40001", code == "40P01", code == "55P03", code == "57014":
+			return true
+		}
+		return false
+	}
+	var netErr interface{ Timeout() bool }
+	if errors.As(err, &netErr) {
+		return true
+	}
+	// pgx reports a refused or broken connection without an SQLSTATE.
+	return isConnError(err)
+}
+
+func isConnError(err error) bool {
+	var ce interface{ SafeToRetry() bool }
+	if errors.As(err, &ce) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "failed to connect", "connection reset", "broken pipe", "unexpected EOF", "conn closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var errAborted = fmt.Errorf("operation aborted")

@@ -1,0 +1,211 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/failure"
+	"pgforce/sync/store"
+)
+
+// worker runs one mapping: its loads, polls and backfills, one at a time.
+type worker struct {
+	s      *syncer
+	id     int64
+	object string
+	log    *slog.Logger
+	wakeCh chan struct{}
+	quit   chan struct{}
+	once   sync.Once
+
+	failures int
+	retryAt  time.Time
+	pollNow  atomic.Bool  // set by a change notification (accelerated mode)
+	replayID atomic.Int64 // last change event seen for this object, stored with the next poll
+}
+
+func newWorker(s *syncer, id int64, object string) *worker {
+	return &worker{s: s, id: id, object: object, log: s.log.With("mapping_id", id, "object", object), wakeCh: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+func (w *worker) poke() {
+	select {
+	case w.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
+
+func (w *worker) run(ctx context.Context) {
+	for {
+		next := w.step(ctx)
+		timer := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-w.quit:
+			timer.Stop()
+			return
+		case <-w.wakeCh:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// step does the mapping's next piece of work, if any, and says when to look again.
+func (w *worker) step(ctx context.Context) time.Duration {
+	e := w.s.e
+	tick := e.opts.Tick
+	m, err := mapping.Load(ctx, e.opts.Pool, w.id)
+	if failure.Is(err, failure.NotFound) {
+		w.stop()
+		return tick
+	}
+	if err != nil {
+		e.logTransient("load mapping", err)
+		return tick
+	}
+	c := w.s.currentConn()
+	if !c.State.Syncing() {
+		return tick // paused, waiting for authorization, or stopped by an error
+	}
+	now := e.opts.Now()
+	if now.Before(w.retryAt) {
+		return w.retryAt.Sub(now)
+	}
+	var op func(context.Context, Org, connection.Connection, mapping.Mapping) error
+	switch m.State {
+	case mapping.Initial, mapping.ReloadTable, mapping.WaitBulkLoad, mapping.LoadingBulkJob:
+		op = w.load
+	case mapping.SchemaChanged, mapping.Resync:
+		op = w.resync
+	case mapping.DataSynced, mapping.PollingSFChanges, mapping.PollingSFBulk:
+		if due := w.pollDue(m, c, now); due > 0 {
+			return min(due, tick*5)
+		}
+		op = w.poll
+	default:
+		return tick
+	}
+	org, err := w.s.openOrg(ctx)
+	if err == nil {
+		err = w.guarded(ctx, m, func(ctx context.Context) error { return op(ctx, org, c, m) })
+	}
+	w.handle(ctx, m, err)
+	return 0
+}
+
+// pollDue returns how long until the mapping's next poll (0 = now).
+func (w *worker) pollDue(m mapping.Mapping, c connection.Connection, now time.Time) time.Duration {
+	if w.pollNow.Load() || m.NextPollAt == nil || m.LastPollAt == nil {
+		return 0
+	}
+	if c.State == connection.Recovery && m.LastPollAt.Before(c.StateChangedAt) {
+		return 0 // catch up after a pause or an error
+	}
+	if d := m.NextPollAt.Sub(now); d > 0 {
+		return d
+	}
+	return 0
+}
+
+// guarded runs op with a context that is cancelled as soon as the mapping leaves the state it started
+// in (an admin aborted or reloaded it): Abort takes effect within moments, not at the end of a load.
+func (w *worker) guarded(ctx context.Context, start mapping.Mapping, op func(context.Context) error) error {
+	opCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-w.wakeCh:
+				m, err := mapping.Load(opCtx, w.s.e.opts.Pool, w.id)
+				if err == nil && stateChangedUnderUs(start.State, m.State) {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := op(opCtx)
+	if err != nil && opCtx.Err() != nil && ctx.Err() == nil {
+		return errAborted
+	}
+	return err
+}
+
+// stateChangedUnderUs reports whether an admin moved the mapping away from what the running operation
+// is doing (the operation's own transitions stay within its family of states).
+func stateChangedUnderUs(started, now mapping.State) bool {
+	switch now {
+	case mapping.Aborted:
+		return true
+	case mapping.ReloadTable:
+		return !started.Loading() // a reload requested while polling
+	}
+	return false
+}
+
+// handle turns an operation's outcome into retries, states and events.
+func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
+	e := w.s.e
+	if err == nil {
+		if w.failures > 0 {
+			w.event(ctx, m, "info", "recovered", fmt.Sprintf("%s is syncing again after %d failed attempts", m.Object, w.failures))
+		}
+		w.failures, w.retryAt = 0, time.Time{}
+		return
+	}
+	switch {
+	case errors.Is(err, errAborted), ctx.Err() != nil:
+		return
+	case failure.Is(err, failure.Unauthenticated):
+		w.s.loseAuth(ctx, err)
+		return
+	case isTransient(err):
+		w.failures++
+		delay := backoff(w.failures)
+		w.retryAt = e.opts.Now().Add(delay)
+		if w.failures == 1 || w.failures%10 == 0 {
+			w.event(ctx, m, "warn", "retry", fmt.Sprintf("%s: %s; retrying in %s", m.Object, failure.Message(err), delay.Round(time.Second)))
+		}
+		w.log.Warn("transient failure; will retry", "err", err, "attempt", w.failures, "in", delay)
+		return
+	}
+	w.log.Error("mapping failed", "err", err)
+	reason := failure.Message(err)
+	if failure.KindOf(err) == failure.Internal {
+		reason = err.Error()
+	}
+	tr := mapping.Fail
+	if failure.Is(err, failure.Invalid) && errors.As(err, new(mapping.Problems)) {
+		tr = mapping.Misconfigured
+	}
+	if terr := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		_, err := mapping.Apply(ctx, tx, m.ID, tr, reason)
+		return err
+	}); terr != nil {
+		e.logTransient("record mapping failure", terr)
+	}
+}
+
+func (w *worker) event(ctx context.Context, m mapping.Mapping, level, kind, msg string) {
+	if err := mapping.RecordEvent(ctx, w.s.e.opts.Pool, m, level, kind, msg); err != nil {
+		w.s.e.logTransient("record event", err)
+	}
+}

@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgxlisten"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
+	"pgforce/sync/failure"
+	"pgforce/sync/store"
+	"pgforce/sync/triggerlog"
+)
+
+// Writer settings.
+const (
+	claimBatch      = 2000 // trigger-log rows claimed per round
+	collectionLimit = 200  // records per sObject Collections call
+)
+
+// change is one claimed trigger-log row and what happened to it.
+type change struct {
+	id       int64
+	action   triggerlog.Action
+	table    string
+	recordID int64
+	sfid     string
+	values   map[string]*string
+	old      map[string]*string
+
+	state   triggerlog.State
+	message string // Salesforce's error, as JSON, for FAILED rows
+	newSFID string // the record created by an insert
+	lastop  string // what the table row's _hc_lastop becomes
+	retry   bool   // a retriable failure: back to NEW, order kept
+}
+
+// writable is a read-write mapping as the writer needs it.
+type writable struct {
+	m      mapping.Mapping
+	fields fieldMap
+}
+
+// writer drains a connection's trigger log to Salesforce, woken by the log's notifications.
+type writer struct {
+	s        *syncer
+	log      *slog.Logger
+	wakeCh   chan struct{}
+	failures int
+	archived time.Time
+}
+
+func newWriter(s *syncer) *writer {
+	return &writer{s: s, log: s.log.With("part", "writer"), wakeCh: make(chan struct{}, 1)}
+}
+
+func (w *writer) poke() {
+	select {
+	case w.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// run listens for the trigger log's notifications and writes until ctx ends.
+func (w *writer) run(ctx context.Context, schema string) {
+	e := w.s.e
+	listener := &pgxlisten.Listener{
+		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+			c, err := e.opts.Pool.Acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c.Hijack(), nil
+		},
+		LogError:       func(_ context.Context, err error) { e.logTransient("listen to the trigger log", err) },
+		ReconnectDelay: time.Second,
+	}
+	listener.Handle(triggerlog.NotifyChannel(schema), pgxlisten.HandlerFunc(func(context.Context, *pgconn.Notification, *pgx.Conn) error {
+		w.poke()
+		return nil
+	}))
+	lctx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	go func() { _ = listener.Listen(lctx) }()
+
+	if err := w.releaseInDoubt(ctx); err != nil {
+		e.logTransient("release in-doubt writes", err)
+	}
+	for {
+		more, err := w.step(ctx)
+		delay := e.opts.Tick
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.failures++
+			delay = backoff(w.failures)
+			w.log.Warn("writing to Salesforce failed; will retry", "err", err, "in", delay)
+			switch {
+			case failure.Is(err, failure.Unauthenticated):
+				w.s.loseAuth(ctx, err)
+			case !isTransient(err) && w.failures >= 3:
+				// Not a passing outage: stop with SYSTEM_ERROR until an admin recovers.
+				w.s.fail(ctx, "writing to Salesforce: "+failure.Message(err)+" ("+err.Error()+")")
+			}
+		case err == nil:
+			w.failures = 0
+			if more {
+				delay = 0
+			}
+		}
+		if time.Since(w.archived) > e.opts.ArchiveEvery {
+			if err := w.archive(ctx); err != nil {
+				e.logTransient("archive trigger log", err)
+			}
+			w.archived = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wakeCh:
+		case <-time.After(delay):
+		}
+	}
+}
+
+// releaseInDoubt puts rows left PENDING by a crashed or replaced writer back in the queue. They are
+// sent again: updates and deletes are idempotent, and inserts are upserts when the mapping has an
+// external id, so a change whose acknowledgement was lost does not create a duplicate.
+func (w *writer) releaseInDoubt(ctx context.Context) error {
+	c := w.s.currentConn()
+	_, err := w.s.e.opts.Pool.Exec(ctx, `UPDATE `+table.Ident(c.Schema, "_trigger_log")+` SET state = 'NEW', updated_at = now() WHERE state = 'PENDING'`)
+	return err
+}
+
+// writables returns the connection's read-write mappings that may be written now, by table name.
+func (w *writer) writables(ctx context.Context, org Org, c connection.Connection) (map[string]*writable, error) {
+	ms, err := mapping.List(ctx, w.s.e.opts.Pool, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*writable{}
+	for _, m := range ms {
+		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted {
+			continue
+		}
+		obj, err := org.Describe(ctx, m.Object)
+		if err != nil {
+			return nil, err
+		}
+		out[m.Table] = &writable{m: m, fields: newFieldMap(m, obj)}
+	}
+	return out, nil
+}
+
+// step claims a batch of captured changes, writes them and records the outcome. more reports that a
+// full batch was claimed (there may be more waiting).
+func (w *writer) step(ctx context.Context) (more bool, err error) {
+	e := w.s.e
+	c := w.s.currentConn()
+	if !c.State.Syncing() {
+		return false, nil
+	}
+	org, err := w.s.openOrg(ctx)
+	if err != nil {
+		return false, err
+	}
+	tables, err := w.writables(ctx, org, c)
+	if err != nil || len(tables) == 0 {
+		return false, err
+	}
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	batch, err := w.claim(ctx, c, names)
+	if err != nil || len(batch) == 0 {
+		return false, err
+	}
+	if c.State == connection.Idle {
+		_ = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+			_, err := connection.Apply(ctx, tx, c.ID, connection.StartWriting, "")
+			return err
+		})
+	}
+	defer func() {
+		_ = store.Tx(context.WithoutCancel(ctx), e.opts.Pool, func(tx pgx.Tx) error {
+			_, err := connection.Apply(ctx, tx, c.ID, connection.FinishWriting, "")
+			if failure.Is(err, failure.Conflict) {
+				return nil
+			}
+			return err
+		})
+	}()
+	if err := w.skipVanishedInserts(ctx, c, batch); err != nil {
+		return false, err
+	}
+	start := time.Now()
+	var sendErr error
+	if c.WriteAlgorithm == connection.Merged {
+		sendErr = w.sendMerged(ctx, org, tables, batch)
+	} else {
+		sendErr = w.sendOrdered(ctx, org, tables, batch)
+	}
+	if err := w.record(ctx, c, tables, batch); err != nil {
+		return false, err
+	}
+	w.log.Debug("wrote changes", "rows", len(batch), "took", time.Since(start))
+	return len(batch) == claimBatch, sendErr
+}
+
+// claim moves the oldest waiting rows of writable tables to PENDING, under the lease fence.
+func (w *writer) claim(ctx context.Context, c connection.Connection, tables []string) ([]*change, error) {
+	e := w.s.e
+	tl := table.Ident(c.Schema, "_trigger_log")
+	return store.TxResult(ctx, e.opts.Pool, func(tx pgx.Tx) ([]*change, error) {
+		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
+			return nil, err
+		}
+		rows, err := tx.Query(ctx, `UPDATE `+tl+` t SET state = 'PENDING', updated_at = now()
+			FROM (SELECT id FROM `+tl+` WHERE state = ANY($1) AND table_name = ANY($2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) c
+			WHERE t.id = c.id
+			RETURNING t.id, t.action, t.table_name, COALESCE(t.record_id, 0), COALESCE(t.sfid, ''), hstore_to_jsonb(t."values"), hstore_to_jsonb(t.old)`,
+			triggerlog.Claim.FromStrings(), tables, claimBatch)
+		if err != nil {
+			return nil, fmt.Errorf("claim trigger log rows: %w", err)
+		}
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*change, error) {
+			ch := &change{}
+			var action string
+			var values, old []byte
+			if err := r.Scan(&ch.id, &action, &ch.table, &ch.recordID, &ch.sfid, &values, &old); err != nil {
+				return nil, err
+			}
+			ch.action = triggerlog.Action(action)
+			if values != nil {
+				_ = json.Unmarshal(values, &ch.values)
+			}
+			if old != nil {
+				_ = json.Unmarshal(old, &ch.old)
+			}
+			return ch, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		// The UPDATE returns rows in no particular order; the log's order is the capture order.
+		sortChanges(batch)
+		return batch, nil
+	})
+}
+
+func sortChanges(b []*change) {
+	slices.SortFunc(b, func(x, y *change) int { return cmp.Compare(x.id, y.id) })
+}
+
+// skipVanishedInserts marks inserts whose row was deleted before it reached Salesforce as IGNORED:
+// the delete was captured as IGNORE (the row had no sfid), so sending the insert would leave a
+// record in Salesforce that no longer exists in Postgres.
+func (w *writer) skipVanishedInserts(ctx context.Context, c connection.Connection, batch []*change) error {
+	ids := map[string][]int64{}
+	for _, ch := range batch {
+		if ch.action == triggerlog.Insert {
+			ids[ch.table] = append(ids[ch.table], ch.recordID)
+		}
+	}
+	for name, recs := range ids {
+		rows, err := w.s.e.opts.Pool.Query(ctx, `SELECT id FROM `+table.Ident(c.Schema, name)+` WHERE id = ANY($1)`, recs)
+		if err != nil {
+			return fmt.Errorf("check rows of %s: %w", name, err)
+		}
+		live, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		alive := map[int64]bool{}
+		for _, id := range live {
+			alive[id] = true
+		}
+		for _, ch := range batch {
+			if ch.table == name && ch.action == triggerlog.Insert && !alive[ch.recordID] {
+				ch.state, ch.message = triggerlog.Ignored, `{"message":"the row was deleted in Postgres before it reached Salesforce"}`
+			}
+		}
+	}
+	return nil
+}

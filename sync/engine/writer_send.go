@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"pgforce/sync/failure"
+	"pgforce/sync/triggerlog"
+)
+
+// sendOrdered writes changes in capture order. Consecutive changes of the same table and action go
+// together in one collection call (up to 200), but a record never appears twice in one call and a
+// record's changes never overtake each other. After a retriable failure the failed change and every
+// later one go back to the queue untouched, so the order holds on the next round.
+func (w *writer) sendOrdered(ctx context.Context, org Org, tables map[string]*writable, batch []*change) error {
+	known := map[string]map[int64]string{} // table → record id → sfid learned from inserts in this batch
+	for i := 0; i < len(batch); {
+		run := nextRun(batch[i:])
+		if err := w.sendRun(ctx, org, tables[run[0].table], run, known); err != nil {
+			releaseFrom(batch[i:])
+			return err
+		}
+		for j, ch := range run {
+			if ch.retry {
+				releaseFrom(batch[i+j:])
+				return nil
+			}
+		}
+		i += len(run)
+	}
+	return nil
+}
+
+// nextRun returns the longest prefix of changes with one table and action, no repeated record, and
+// at most one collection's worth.
+func nextRun(b []*change) []*change {
+	seen := map[int64]bool{}
+	n := 0
+	for n < len(b) && n < collectionLimit {
+		ch := b[n]
+		if ch.table != b[0].table || ch.action != b[0].action || seen[ch.recordID] {
+			break
+		}
+		seen[ch.recordID] = true
+		n++
+	}
+	return b[:n]
+}
+
+// releaseFrom marks changes not yet decided as retriable, so they return to NEW in order.
+func releaseFrom(b []*change) {
+	for _, ch := range b {
+		if ch.state == "" {
+			ch.retry = true
+		}
+	}
+}
+
+// sendMerged folds each record's pending changes into one write (later values win; insert then
+// delete cancels out; anything then delete is a delete), marks folded rows MERGED, then writes
+// inserts, updates and deletes in collections.
+func (w *writer) sendMerged(ctx context.Context, org Org, tables map[string]*writable, batch []*change) error {
+	type key struct {
+		table string
+		rec   int64
+	}
+	heads := map[key]*change{}
+	var order []*change
+	for _, ch := range batch {
+		k := key{ch.table, ch.recordID}
+		head, ok := heads[k]
+		if !ok {
+			heads[k] = ch
+			order = append(order, ch)
+			continue
+		}
+		switch {
+		case ch.action == triggerlog.Delete && head.action == triggerlog.Insert && head.sfid == "":
+			// Created and deleted before it ever reached Salesforce: nothing to send.
+			head.state, head.lastop = triggerlog.Merged, ""
+			ch.state = triggerlog.Merged
+			delete(heads, k)
+			continue
+		case ch.action == triggerlog.Delete:
+			head.action, head.values = triggerlog.Delete, nil
+			if head.sfid == "" {
+				head.sfid = ch.sfid
+			}
+		default:
+			if head.values == nil {
+				head.values = map[string]*string{}
+			}
+			for col, v := range ch.values {
+				head.values[col] = v
+			}
+			if head.sfid == "" {
+				head.sfid = ch.sfid
+			}
+		}
+		ch.state = triggerlog.Merged
+		ch.message = fmt.Sprintf(`{"merged_into":%d}`, head.id)
+	}
+	var pending []*change
+	for _, ch := range order {
+		if ch.state == "" {
+			pending = append(pending, ch)
+		}
+	}
+	// Group by table and action; order between groups keeps inserts before updates before deletes.
+	rank := map[triggerlog.Action]int{triggerlog.Insert: 0, triggerlog.Update: 1, triggerlog.Delete: 2}
+	slices.SortStableFunc(pending, func(a, b *change) int {
+		if c := cmp.Compare(rank[a.action], rank[b.action]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	known := map[string]map[int64]string{}
+	for i := 0; i < len(pending); {
+		run := nextRun(pending[i:])
+		if err := w.sendRun(ctx, org, tables[run[0].table], run, known); err != nil {
+			releaseFrom(pending[i:])
+			return err
+		}
+		i += len(run)
+	}
+	return nil
+}
+
+// sendRun writes one run (same table and action) and sets each change's outcome. It returns an error
+// only when the whole call failed in a way worth retrying; permanent whole-call failures fail the
+// run's changes with Salesforce's message.
+func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*change, known map[string]map[int64]string) error {
+	if wt == nil {
+		for _, ch := range run {
+			ch.state, ch.message = triggerlog.Ignored, `{"message":"the table is no longer mapped read-write"}`
+		}
+		return nil
+	}
+	m := wt.m
+	if known[m.Table] == nil {
+		known[m.Table] = map[int64]string{}
+	}
+	var send []*change
+	var recs []map[string]any
+	var ids []string
+	useUpsert := false
+	for _, ch := range run {
+		if ch.state != "" {
+			continue // decided before sending (e.g. its row is gone)
+		}
+		if ch.sfid == "" {
+			ch.sfid = known[m.Table][ch.recordID]
+		}
+		switch ch.action {
+		case triggerlog.Insert:
+			rec, err := wt.fields.record(ch.values, true)
+			if err != nil {
+				fail(ch, "INVALID_FIELD", err.Error())
+				continue
+			}
+			if m.Config.UpsertField != "" && rec[m.Config.UpsertField] != nil {
+				useUpsert = true
+			}
+			send, recs = append(send, ch), append(recs, rec)
+		case triggerlog.Update:
+			if ch.sfid == "" {
+				fail(ch, "ENTITY_NOT_IN_SALESFORCE", "The row has no sfid: its insert has not reached Salesforce (see that change's error), so it cannot be updated there.")
+				continue
+			}
+			rec, err := wt.fields.record(ch.values, false)
+			if err != nil {
+				fail(ch, "INVALID_FIELD", err.Error())
+				continue
+			}
+			if len(rec) == 0 {
+				ch.state, ch.message = triggerlog.Ignored, `{"message":"no field Salesforce lets pgforce update changed"}`
+				continue
+			}
+			rec["Id"] = ch.sfid
+			send, recs = append(send, ch), append(recs, rec)
+		case triggerlog.Delete:
+			if ch.sfid == "" {
+				ch.state = triggerlog.Ignored
+				continue
+			}
+			send, ids = append(send, ch), append(ids, ch.sfid)
+		}
+	}
+	if len(send) == 0 {
+		return nil
+	}
+	var results []SaveResult
+	var err error
+	switch run[0].action {
+	case triggerlog.Insert:
+		if useUpsert {
+			// Upserting by the external id makes an insert safe to resend after a crash.
+			results, err = org.UpsertMany(ctx, m.Object, m.Config.UpsertField, recs)
+		} else {
+			results, err = org.CreateMany(ctx, m.Object, recs)
+		}
+	case triggerlog.Update:
+		results, err = org.UpdateMany(ctx, m.Object, recs)
+	case triggerlog.Delete:
+		results, err = org.DeleteMany(ctx, ids)
+	}
+	if err != nil {
+		if isTransient(err) || failure.Is(err, failure.Unauthenticated) {
+			return err
+		}
+		for _, ch := range send {
+			fail(ch, "REQUEST_FAILED", failure.Message(err))
+		}
+		return nil
+	}
+	if len(results) != len(send) {
+		return fmt.Errorf("salesforce returned %d results for %d records", len(results), len(send))
+	}
+	for i, ch := range send {
+		res := results[i]
+		switch {
+		case res.Success:
+			ch.state = triggerlog.Success
+			switch ch.action {
+			case triggerlog.Insert:
+				ch.newSFID, ch.lastop = res.ID, "INSERTED"
+				known[m.Table][ch.recordID] = res.ID
+			case triggerlog.Update:
+				ch.lastop = "UPDATED"
+			case triggerlog.Delete:
+				ch.lastop = "DELETED"
+			}
+		case ch.action == triggerlog.Delete && hasCode(res.Errors, "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
+			ch.state, ch.lastop = triggerlog.Success, "DELETED" // already gone: the delete's effect holds
+		case retriable(res.Errors):
+			ch.retry = true
+		default:
+			b, _ := json.Marshal(res.Errors)
+			ch.state, ch.message, ch.lastop = triggerlog.Failed, string(b), "FAILED"
+		}
+	}
+	return nil
+}
+
+func fail(ch *change, code, msg string) {
+	b, _ := json.Marshal([]RecordError{{StatusCode: code, Message: msg}})
+	ch.state, ch.message, ch.lastop = triggerlog.Failed, string(b), "FAILED"
+}
+
+func hasCode(errs []RecordError, codes ...string) bool {
+	for _, e := range errs {
+		for _, c := range codes {
+			if strings.EqualFold(e.StatusCode, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func retriable(errs []RecordError) bool {
+	for _, e := range errs {
+		if retriableRecordCodes[e.StatusCode] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
+)
+
+// fieldMap maps a mapped table's columns to the Salesforce fields they write.
+type fieldMap struct {
+	byColumn map[string]mapping.Field // plain fields
+	parent   map[string]parentRef     // "account__r__ext__c" → Account__r / Ext__c
+}
+
+type parentRef struct {
+	Relationship, Field string
+}
+
+func newFieldMap(m mapping.Mapping, obj mapping.Object) fieldMap {
+	fm := fieldMap{byColumn: map[string]mapping.Field{}, parent: map[string]parentRef{}}
+	for _, af := range m.AppliedFields {
+		if rel, ext, ok := strings.Cut(af.Name, "."); ok {
+			fm.parent[table.Column(af.Name)] = parentRef{Relationship: rel, Field: ext}
+			continue
+		}
+		if f, ok := obj.Field(af.Name); ok {
+			fm.byColumn[table.Column(af.Name)] = f
+		}
+	}
+	return fm
+}
+
+// record turns captured column values (hstore text) into a Salesforce record for an insert or an
+// update: only fields Salesforce lets this user write are sent, typed as Salesforce expects.
+func (fm fieldMap) record(values map[string]*string, insert bool) (map[string]any, error) {
+	rec := map[string]any{}
+	for col, v := range values {
+		if ref, ok := fm.parent[col]; ok {
+			if v == nil {
+				continue // a relationship cannot be cleared through the parent's external id
+			}
+			rec[ref.Relationship] = map[string]any{ref.Field: *v}
+			continue
+		}
+		f, ok := fm.byColumn[col]
+		if !ok || f.Calculated || strings.EqualFold(f.Name, "Id") {
+			continue // system columns (id, sfid, _hc_*), unmapped or read-only fields
+		}
+		if (insert && !f.Createable) || (!insert && !f.Updateable) {
+			continue
+		}
+		val, err := sfValue(f, v)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", col, err)
+		}
+		rec[f.Name] = val
+	}
+	return rec, nil
+}
+
+// sfValue converts a Postgres text value to the JSON value of a Salesforce field.
+func sfValue(f mapping.Field, v *string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s := *v
+	switch strings.ToLower(f.Type) {
+	case "boolean":
+		switch strings.ToLower(s) {
+		case "t", "true", "1", "yes", "on":
+			return true, nil
+		case "f", "false", "0", "no", "off":
+			return false, nil
+		}
+		return nil, fmt.Errorf("%q is not a boolean", s)
+	case "int", "long":
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", s)
+		}
+		return n, nil
+	case "double", "currency", "percent":
+		if _, err := strconv.ParseFloat(s, 64); err != nil {
+			return nil, fmt.Errorf("%q is not a number", s)
+		}
+		return json.Number(s), nil
+	case "datetime":
+		for _, layout := range []string{"2006-01-02 15:04:05.999999", "2006-01-02 15:04:05.999999-07", "2006-01-02T15:04:05.999999Z07:00"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.UTC().Format("2006-01-02T15:04:05.000Z"), nil
+			}
+		}
+		return nil, fmt.Errorf("%q is not a timestamp", s)
+	case "time":
+		if t, err := time.Parse("15:04:05.999999", s); err == nil {
+			return t.Format("15:04:05.000Z"), nil
+		}
+		return nil, fmt.Errorf("%q is not a time", s)
+	}
+	return s, nil
+}

@@ -1,0 +1,287 @@
+package engine_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"pgforce/sync/engine"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
+)
+
+func (b *bench) readWriteInvoices(upsert bool) mapping.Mapping {
+	b.t.Helper()
+	b.connState(connection.Idle)
+	cfg := mapping.NewConfig("Amount__c", "External_Id__c", "Status__c", "Account__r.External_Id__c")
+	cfg.Access = mapping.ReadWrite
+	if upsert {
+		cfg.UpsertField = "External_Id__c"
+	}
+	m, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, "Invoice__c", cfg)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	return m
+}
+
+func (b *bench) logStates() map[string]int {
+	rows, err := b.pool.Query(b.ctx, `SELECT state, count(*) FROM `+b.schema+`._trigger_log GROUP BY state`)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		_ = rows.Scan(&s, &n)
+		out[s] = n
+	}
+	return out
+}
+
+func TestPartialFailuresFailOnlyTheirRowsAndCanBeRetriedOrIgnored(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 1})
+	m := b.readWriteInvoices(true)
+	// One batch: two good rows, one refused by a validation rule, one with a bad picklist.
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES
+		('OK-1', 10, 'Draft'), ('NEG-1', -5, 'Draft'), ('OK-2', 20, 'Sent'), ('BAD-1', 1, 'Bogus')`)
+	b.eventually("all four to be decided", 10*time.Second, func() (bool, string) {
+		s := b.logStates()
+		return s["SUCCESS"] == 2 && s["FAILED"] == 2, fmt.Sprint(s)
+	})
+	var lastop, errJSON string
+	_ = b.pool.QueryRow(b.ctx, `SELECT _hc_lastop, _hc_err FROM `+b.schema+`.invoice__c WHERE external_id__c = 'NEG-1'`).Scan(&lastop, &errJSON)
+	if lastop != "FAILED" || !strings.Contains(errJSON, "FIELD_CUSTOM_VALIDATION_EXCEPTION") || !strings.Contains(errJSON, "Amount must not be negative.") {
+		t.Fatalf("failed row: %s %s", lastop, errJSON)
+	}
+	var msg string
+	_ = b.pool.QueryRow(b.ctx, `SELECT sf_message FROM `+b.schema+`._trigger_log WHERE state = 'FAILED' AND "values" -> 'external_id__c' = 'BAD-1'`).Scan(&msg)
+	if !strings.Contains(msg, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST") {
+		t.Fatalf("sf_message %q", msg)
+	}
+	if n := b.count("invoice__c", "external_id__c IN ('OK-1', 'OK-2') AND sfid IS NOT NULL AND _hc_lastop = 'INSERTED'"); n != 2 {
+		t.Fatalf("good rows: %d", n)
+	}
+	// Fix the row, retry its write; ignore the other.
+	b.exec(`UPDATE $schema.invoice__c SET amount__c = 5 WHERE external_id__c = 'NEG-1'`)
+	var negLog, badLog int64
+	_ = b.pool.QueryRow(b.ctx, `SELECT id FROM `+b.schema+`._trigger_log WHERE state = 'FAILED' AND "values" -> 'external_id__c' = 'NEG-1'`).Scan(&negLog)
+	_ = b.pool.QueryRow(b.ctx, `SELECT id FROM `+b.schema+`._trigger_log WHERE state = 'FAILED' AND "values" -> 'external_id__c' = 'BAD-1'`).Scan(&badLog)
+	if err := b.e.RetryWrite(b.ctx, admin, b.conn.ID, negLog); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.e.IgnoreWrite(b.ctx, admin, b.conn.ID, badLog); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the retried insert", 10*time.Second, func() (bool, string) {
+		n := b.count("invoice__c", "external_id__c = 'NEG-1' AND sfid IS NOT NULL")
+		return n == 1, fmt.Sprint(b.logStates())
+	})
+	s := b.logStates()
+	if s["REQUEUED"] != 1 || s["IGNORED"] != 1 {
+		t.Fatalf("states after retry/ignore: %v", s)
+	}
+	_ = m
+}
+
+func TestInsertWhoseAcknowledgementIsLostIsNotDuplicated(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{})
+	b.readWriteInvoices(true)
+	// The org applies the upsert, then the connection drops before the answer arrives.
+	_ = b.org.InjectFault(sforg.Fault{Path: "/composite/sobjects/Invoice__c/External_Id__c$", DropAfter: true, Count: 1})
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('ONCE-1', 1)`)
+	b.eventually("the insert to succeed", 10*time.Second, func() (bool, string) {
+		return b.count("invoice__c", "external_id__c = 'ONCE-1' AND sfid IS NOT NULL") == 1, fmt.Sprint(b.logStates())
+	})
+	n := 0
+	for _, rec := range b.org.Records("Invoice__c") {
+		if rec["External_Id__c"] == "ONCE-1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d Salesforce records for one insert", n)
+	}
+}
+
+func TestParentLookupByExternalIDOnInsert(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 1}) // demo Accounts have External_Id__c ACC-0001...
+	b.readWriteInvoices(true)
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, account__r__external_id__c) VALUES ('CHILD-1', 3, 'ACC-0001')`)
+	var sfid string
+	b.eventually("the child insert", 10*time.Second, func() (bool, string) {
+		err := b.pool.QueryRow(b.ctx, `SELECT coalesce(sfid, '') FROM `+b.schema+`.invoice__c WHERE external_id__c = 'CHILD-1'`).Scan(&sfid)
+		return err == nil && sfid != "", fmt.Sprint(b.logStates())
+	})
+	rec := b.org.Record("Invoice__c", sfid)
+	var parentExt any
+	for id, acc := range b.org.Records("Account") {
+		if id == rec["Account__c"] {
+			parentExt = acc["External_Id__c"]
+		}
+	}
+	if parentExt != "ACC-0001" {
+		t.Fatalf("child's parent = %v", rec["Account__c"])
+	}
+}
+
+func TestMergedWritesFoldChangesPerRecord(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{})
+	b.readWriteInvoices(true)
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.e.SetWriteAlgorithm(b.ctx, admin, b.conn.ID, connection.Merged); err != nil {
+		t.Fatal(err)
+	}
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('M-1', 1)`)
+	b.exec(`UPDATE $schema.invoice__c SET amount__c = 2 WHERE external_id__c = 'M-1'`)
+	b.exec(`UPDATE $schema.invoice__c SET status__c = 'Sent' WHERE external_id__c = 'M-1'`)
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('GONE-1', 1)`)
+	b.exec(`DELETE FROM $schema.invoice__c WHERE external_id__c = 'GONE-1'`)
+	calls := b.org.APICalls()["composite"]
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the merged write", 10*time.Second, func() (bool, string) {
+		s := b.logStates()
+		return s["SUCCESS"] == 1 && s["IGNORED"] == 1, fmt.Sprint(s)
+	})
+	// 3 changes to M-1 fold into 1 write; GONE-1's insert is skipped (its row is gone) and its
+	// delete was captured as IGNORE (it never reached Salesforce).
+	if s := b.logStates(); s["MERGED"] != 2 || s["IGNORE"] != 1 {
+		t.Fatalf("states %v", s)
+	}
+	if got := b.org.APICalls()["composite"] - calls; got != 1 {
+		t.Fatalf("%d collection calls, want 1", got)
+	}
+	var found int
+	for _, rec := range b.org.Records("Invoice__c") {
+		switch rec["External_Id__c"] {
+		case "M-1":
+			if rec["Amount__c"] != 2.0 || rec["Status__c"] != "Sent" {
+				t.Fatalf("merged record %v", rec)
+			}
+			found++
+		case "GONE-1":
+			t.Fatal("a record created and deleted before sending must never reach Salesforce")
+		}
+	}
+	if found != 1 {
+		t.Fatal("M-1 missing")
+	}
+}
+
+func TestOrderedWritesKeepEachRecordsOrderAndUseFewCalls(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{})
+	b.readWriteInvoices(true)
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) SELECT 'O-' || g, g FROM generate_series(1, 450) g`)
+	b.exec(`UPDATE $schema.invoice__c SET amount__c = amount__c * 10 WHERE external_id__c = 'O-7'`)
+	b.exec(`UPDATE $schema.invoice__c SET amount__c = amount__c + 1 WHERE external_id__c = 'O-7'`)
+	calls := b.org.APICalls()["composite"]
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("452 writes", 15*time.Second, func() (bool, string) {
+		s := b.logStates()
+		return s["SUCCESS"] == 452, fmt.Sprint(s)
+	})
+	for _, rec := range b.org.Records("Invoice__c") {
+		if rec["External_Id__c"] == "O-7" && rec["Amount__c"] != 71.0 {
+			t.Fatalf("O-7 = %v: updates applied out of order", rec["Amount__c"])
+		}
+	}
+	// 450 inserts in 3 calls, then the two updates of O-7 in two more (a record never appears twice in one call).
+	if got := b.org.APICalls()["composite"] - calls; got != 5 {
+		t.Fatalf("%d collection calls, want 5", got)
+	}
+}
+
+func TestReadOnlyChangesAreCapturedButNeverSent(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 2})
+	b.connState(connection.Idle)
+	m := b.createMapping("Lead", mapping.ReadOnly, "LastName", "Company")
+	b.mappingState(m.ID, mapping.DataSynced)
+	before := b.org.Count("Lead")
+	b.exec(`INSERT INTO $schema.lead (lastname, company) VALUES ('Local', 'Only')`)
+	time.Sleep(5 * b.opts.Tick) // nothing may happen: the wait is the assertion
+	if s := b.logStates(); s["READONLY"] != 1 || b.org.Count("Lead") != before {
+		t.Fatalf("read-only capture %v, org %d → %d", s, before, b.org.Count("Lead"))
+	}
+}
+
+func TestBothSidesChangingDoNotEchoForever(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{})
+	b.readWriteInvoices(true)
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('ECHO-1', 1)`)
+	var sfid string
+	b.eventually("insert", 10*time.Second, func() (bool, string) {
+		err := b.pool.QueryRow(b.ctx, `SELECT coalesce(sfid, '') FROM `+b.schema+`.invoice__c WHERE external_id__c = 'ECHO-1'`).Scan(&sfid)
+		return err == nil && sfid != "", ""
+	})
+	_ = b.org.UpdateAsUser("Invoice__c", sfid, map[string]any{"Amount__c": 50})
+	b.eventually("the Salesforce edit to arrive", 10*time.Second, func() (bool, string) {
+		return b.count("invoice__c", "sfid = $1 AND amount__c = 50", sfid) == 1, ""
+	})
+	// Several polls later the trigger log still holds only the one insert: nothing echoed.
+	time.Sleep(4 * b.opts.PollInterval)
+	if n := b.count("_trigger_log", ""); n != 1 {
+		t.Fatalf("%d trigger log rows; pgforce's own writes must not be captured", n)
+	}
+}
+
+func TestRowDeletedWhileItsInsertIsInFlightIsDeletedInSalesforceToo(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{})
+	b.readWriteInvoices(true)
+	_ = b.org.InjectFault(sforg.Fault{Path: "/composite/sobjects/Invoice__c/External_Id__c$", Latency: 700 * time.Millisecond, Count: 1})
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('FLIGHT-1', 1)`)
+	b.eventually("the insert to be in flight", 5*time.Second, func() (bool, string) {
+		s := b.logStates()
+		return s["PENDING"] == 1, fmt.Sprint(s)
+	})
+	b.exec(`DELETE FROM $schema.invoice__c WHERE external_id__c = 'FLIGHT-1'`)
+	b.eventually("Salesforce to lose the record again", 10*time.Second, func() (bool, string) {
+		for _, rec := range b.org.Records("Invoice__c") {
+			if rec["External_Id__c"] == "FLIGHT-1" {
+				return false, fmt.Sprint(b.logStates())
+			}
+		}
+		return true, ""
+	})
+}
+
+func TestProcessedWritesMoveToTheArchiveAndExpire(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{noStart: true})
+	b.opts.ArchiveAfter, b.opts.ArchiveEvery = time.Millisecond, 100*time.Millisecond
+	b.e = engine.New(b.opts)
+	t.Cleanup(b.e.Stop)
+	if err := b.e.Start(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.readWriteInvoices(true)
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('ARCH-1', 1)`)
+	b.eventually("the write to be archived", 15*time.Second, func() (bool, string) {
+		return b.count("_trigger_log_archive", "state = 'SUCCESS'") == 1 && b.count("_trigger_log", "") == 0, fmt.Sprint(b.logStates())
+	})
+	b.exec(`ALTER TABLE $schema._trigger_log_archive DISABLE TRIGGER USER`)
+	b.exec(`UPDATE $schema._trigger_log_archive SET created_at = now() - interval '40 days'`)
+	b.eventually("the old archive row to be purged (31-day retention)", 15*time.Second, func() (bool, string) {
+		return b.count("_trigger_log_archive", "") == 0, ""
+	})
+}

@@ -1,0 +1,338 @@
+// Package report holds the dashboard's read models: the SQL behind the counts, charts, histories and
+// row browsers the pages show. It only reads; every change goes through the engine.
+package report
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"pgforce/sync/audit"
+	"pgforce/sync/engine/mapping"
+)
+
+// Reader runs the dashboard's queries.
+type Reader struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// New returns a Reader over pgforce's pool (search_path: pgforce's schema, public).
+func New(pool *pgxpool.Pool) *Reader { return &Reader{pool: pool, now: time.Now} }
+
+// ident quotes a schema-qualified identifier.
+func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+
+// ExactCountBelow is the row estimate under which tables are counted exactly; bigger tables show the
+// statistics' live-tuple estimate (Heroku Connect shows estimates for large tables too), so refreshing
+// the Mappings page every two seconds with hundreds of mappings scans at most a few rows per table.
+const ExactCountBelow = 1000
+
+// pendingStates are trigger-log states of changes not yet written to Salesforce.
+var pendingStates = []string{"NEW", "PENDING", "REQUEUE"}
+
+// TableCounts are the per-mapping figures of the Mappings page.
+type TableCounts struct {
+	Rows      int64
+	Estimated bool // Rows is the planner's estimate, not an exact count
+	Missing   bool // the table does not exist (yet)
+	Pending   int64
+	Errors24h int64
+}
+
+// Counts returns row, pending-write and 24-hour write-error counts for tables of a connection's
+// schema, keyed by table name, in two round trips whatever the number of tables.
+func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (map[string]TableCounts, error) {
+	out := make(map[string]TableCounts, len(tables))
+	if len(tables) == 0 {
+		return out, nil
+	}
+	since := r.now().Add(-24 * time.Hour)
+	b := &pgx.Batch{}
+	// An empty file holds no rows for sure (count 0 without scanning); otherwise the statistics' live
+	// tuples (kept current as transactions commit) or the planner's estimate, whichever is larger.
+	b.Queue(`SELECT c.relname, CASE WHEN pg_relation_size(c.oid) = 0 THEN -1
+			ELSE GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples)::bigint END
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables)
+	b.Queue(`SELECT table_name, count(*) FROM `+ident(schema, "_trigger_log")+` WHERE state = ANY($1) GROUP BY table_name`, pendingStates)
+	b.Queue(`SELECT table_name, count(*) FROM (
+			SELECT table_name FROM `+ident(schema, "_trigger_log")+` WHERE state = 'FAILED' AND updated_at >= $1
+			UNION ALL
+			SELECT table_name FROM `+ident(schema, "_trigger_log_archive")+` WHERE state = 'FAILED' AND updated_at >= $1) f
+		GROUP BY table_name`, since)
+	res := r.pool.SendBatch(ctx, b)
+	for _, t := range tables {
+		out[t] = TableCounts{Missing: true}
+	}
+	var exact []string
+	steps := []struct {
+		what string
+		fn   func(table string, n int64)
+	}{
+		{"estimate table sizes", func(table string, n int64) {
+			tc := out[table]
+			tc.Missing, tc.Rows, tc.Estimated = false, max(n, 0), n >= ExactCountBelow
+			if n >= 0 && !tc.Estimated {
+				exact = append(exact, table)
+			}
+			out[table] = tc
+		}},
+		{"count pending writes", func(table string, n int64) {
+			if tc, ok := out[table]; ok {
+				tc.Pending = n
+				out[table] = tc
+			}
+		}},
+		{"count write errors", func(table string, n int64) {
+			if tc, ok := out[table]; ok {
+				tc.Errors24h = n
+				out[table] = tc
+			}
+		}},
+	}
+	for _, st := range steps {
+		if err := eachPair(res, st.fn); err != nil {
+			res.Close()
+			return nil, fmt.Errorf("%s: %w", st.what, err)
+		}
+	}
+	if err := res.Close(); err != nil {
+		return nil, err
+	}
+	if len(exact) == 0 {
+		return out, nil
+	}
+	// One statement counts every small table.
+	parts := make([]string, len(exact))
+	args := make([]any, len(exact))
+	for i, t := range exact {
+		parts[i] = fmt.Sprintf("SELECT $%d::text, count(*) FROM %s", i+1, ident(schema, t))
+		args[i] = t
+	}
+	rows, err := r.pool.Query(ctx, strings.Join(parts, " UNION ALL "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("count rows: %w", err)
+	}
+	err = collectPairs(rows, func(table string, n int64) {
+		tc := out[table]
+		tc.Rows = n
+		out[table] = tc
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count rows: %w", err)
+	}
+	return out, nil
+}
+
+func eachPair(res pgx.BatchResults, fn func(string, int64)) error {
+	rows, err := res.Query()
+	if err != nil {
+		return err
+	}
+	return collectPairs(rows, fn)
+}
+
+func collectPairs(rows pgx.Rows, fn func(string, int64)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return err
+		}
+		fn(name, n)
+	}
+	return rows.Err()
+}
+
+// Bucket is one 5-minute bucket of records synced in one direction.
+type Bucket struct {
+	At        time.Time
+	Direction string // sf_to_pg or pg_to_sf
+	Records   int64
+	Errors    int64
+	APICalls  int64
+}
+
+// Directions of sync_stats.
+const (
+	SFToPG = "sf_to_pg"
+	PGToSF = "pg_to_sf"
+)
+
+// Activity returns a connection's records synced per 5-minute bucket and direction since a time, all
+// mappings summed, oldest first.
+func (r *Reader) Activity(ctx context.Context, connID int64, since time.Time) ([]Bucket, error) {
+	rows, err := r.pool.Query(ctx, `SELECT bucket, direction, sum(records)::bigint, sum(errors)::bigint, sum(api_calls)::bigint
+		FROM sync_stats WHERE connection_id = $1 AND bucket >= $2 GROUP BY bucket, direction ORDER BY bucket, direction`, connID, since)
+	if err != nil {
+		return nil, fmt.Errorf("read activity: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Bucket, error) {
+		var b Bucket
+		return b, row.Scan(&b.At, &b.Direction, &b.Records, &b.Errors, &b.APICalls)
+	})
+}
+
+// EventFilter selects events; zero values mean no filter.
+type EventFilter struct {
+	Since     time.Time
+	MappingID int64
+	Level     string // info, warn, error
+	Kind      string // state, load, poll, drift, write, ...
+	Limit     int    // default 200
+}
+
+// Events returns a connection's events matching f, newest first.
+func (r *Reader) Events(ctx context.Context, connID int64, f EventFilter) ([]mapping.Event, error) {
+	if f.Limit <= 0 {
+		f.Limit = 200
+	}
+	rows, err := r.pool.Query(ctx, `SELECT at, mapping_id, object_name, level, kind, from_state, to_state, message FROM events
+		WHERE connection_id = $1 AND at >= $2 AND ($3 = 0 OR mapping_id = $3) AND ($4 = '' OR level = $4) AND ($5 = '' OR kind = $5)
+		ORDER BY at DESC, id DESC LIMIT $6`, connID, f.Since, f.MappingID, f.Level, f.Kind, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (mapping.Event, error) {
+		var e mapping.Event
+		return e, row.Scan(&e.At, &e.MappingID, &e.Object, &e.Level, &e.Kind, &e.FromState, &e.ToState, &e.Message)
+	})
+}
+
+// EventKinds lists the kinds of a connection's events since a time, for the Activity filter.
+func (r *Reader) EventKinds(ctx context.Context, connID int64, since time.Time) ([]string, error) {
+	rows, err := r.pool.Query(ctx, `SELECT DISTINCT kind FROM events WHERE connection_id = $1 AND at >= $2 ORDER BY kind`, connID, since)
+	if err != nil {
+		return nil, fmt.Errorf("list event kinds: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// LogEntry is one trigger-log row (live log or archive).
+type LogEntry struct {
+	ID          int64
+	Table       string
+	RecordID    int64
+	Action      string
+	State       string
+	SFID        string
+	Values      string // hstore text
+	Old         string
+	Result      *int
+	Message     string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ProcessedAt *time.Time
+	Archived    bool
+}
+
+const logCols = `id, COALESCE(table_name, ''), COALESCE(record_id, 0), COALESCE(action, ''), COALESCE(state, ''), COALESCE(sfid, ''),
+	COALESCE("values"::text, ''), COALESCE(old::text, ''), sf_result, COALESCE(sf_message, ''), created_at, COALESCE(updated_at, created_at), processed_at`
+
+func scanLog(archived bool) pgx.RowToFunc[LogEntry] {
+	return func(row pgx.CollectableRow) (LogEntry, error) {
+		e := LogEntry{Archived: archived}
+		return e, row.Scan(&e.ID, &e.Table, &e.RecordID, &e.Action, &e.State, &e.SFID, &e.Values, &e.Old, &e.Result, &e.Message,
+			&e.CreatedAt, &e.UpdatedAt, &e.ProcessedAt)
+	}
+}
+
+// logQuery runs the same query over the live trigger log and its archive and merges the rows,
+// newest first.
+func (r *Reader) logQuery(ctx context.Context, schema, where string, limit int, args ...any) ([]LogEntry, error) {
+	var all []LogEntry
+	for _, t := range []struct {
+		name     string
+		archived bool
+	}{{"_trigger_log", false}, {"_trigger_log_archive", true}} {
+		rows, err := r.pool.Query(ctx, `SELECT `+logCols+` FROM `+ident(schema, t.name)+` WHERE `+where+
+			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", t.name, err)
+		}
+		got, err := pgx.CollectRows(rows, scanLog(t.archived))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", t.name, err)
+		}
+		all = append(all, got...)
+	}
+	sortLog(all)
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
+}
+
+// sortLog orders newest first by id: ids come from one sequence, so they order live and archived
+// rows alike.
+func sortLog(es []LogEntry) {
+	slices.SortFunc(es, func(a, b LogEntry) int { return cmp.Compare(b.ID, a.ID) })
+}
+
+// WriteErrors returns FAILED writes of a connection's schema updated since a time, optionally only
+// for some tables, newest first.
+func (r *Reader) WriteErrors(ctx context.Context, schema string, tables []string, since time.Time, limit int) ([]LogEntry, error) {
+	if limit <= 0 {
+		limit = 200
+	}
+	return r.logQuery(ctx, schema, `state = 'FAILED' AND updated_at >= $1 AND (COALESCE(cardinality($2::text[]), 0) = 0 OR table_name = ANY($2))`, limit, since, tables)
+}
+
+// RecordHistory returns the trigger-log entries of one row, newest first.
+func (r *Reader) RecordHistory(ctx context.Context, schema, table string, recordID int64, limit int) ([]LogEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return r.logQuery(ctx, schema, `table_name = $1 AND record_id = $2`, limit, table, recordID)
+}
+
+// AuditCSV writes the audit trail as CSV.
+func (r *Reader) AuditCSV(ctx context.Context, f audit.Filter, w io.Writer) error {
+	return audit.WriteCSV(ctx, r.pool, f, w)
+}
+
+// MappingSummary is what the Mappings table and the Overview show of a mapping, read without decoding
+// its configuration and field definitions (the page refreshes every two seconds).
+type MappingSummary struct {
+	ID             int64
+	Object         string
+	Table          string
+	State          mapping.State
+	StateReason    string
+	Access         mapping.Access
+	PollingSeconds int
+	Accelerated    bool
+	SFCount        *int64
+	LastPollAt     *time.Time
+	LoadExpected   *int64
+	LoadDone       int64
+	LoadStartedAt  *time.Time
+}
+
+// MappingSummaries lists a connection's mappings by object name.
+func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingSummary, error) {
+	rows, err := r.pool.Query(ctx, `SELECT id, object_name, table_name, state, state_reason, COALESCE(config->>'access', ''),
+			COALESCE((config->>'sf_polling_seconds')::int, 0), COALESCE((config->>'sf_notify_enabled')::boolean, false),
+			sf_count, last_poll_at, load_expected, load_done, load_started_at
+		FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
+	if err != nil {
+		return nil, fmt.Errorf("list mappings: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (MappingSummary, error) {
+		var m MappingSummary
+		var state, access string
+		err := row.Scan(&m.ID, &m.Object, &m.Table, &state, &m.StateReason, &access, &m.PollingSeconds, &m.Accelerated,
+			&m.SFCount, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
+		m.State, m.Access = mapping.State(state), mapping.Access(access)
+		return m, err
+	})
+}

@@ -1,0 +1,249 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"pgforce/sync/audit"
+	"pgforce/sync/engine/table"
+	"pgforce/sync/report"
+	"pgforce/sync/store"
+	"pgforce/sync/store/storetest"
+	"pgforce/sync/triggerlog"
+)
+
+// fixture is a migrated pgforce schema plus a connection schema holding a mapped "account" table.
+type fixture struct {
+	pool   *pgxpool.Pool
+	schema string // the connection's schema (mapped tables, trigger log)
+	connID int64
+	r      *report.Reader
+}
+
+func setup(t *testing.T) fixture {
+	t.Helper()
+	pool, app := storetest.Pool(t)
+	ctx := context.Background()
+	f := fixture{pool: pool, schema: app + "_sf", r: report.New(pool)}
+	t.Cleanup(func() { storetest.DropSchema(t, f.schema) })
+	err := store.Tx(ctx, pool, func(tx pgx.Tx) error {
+		if err := triggerlog.InstallSchema(ctx, tx, f.schema); err != nil {
+			return err
+		}
+		spec := table.Spec{Schema: f.schema, Object: "Account", Fields: []table.Field{
+			{Name: "Id", Type: "id", Length: 18}, {Name: "SystemModstamp", Type: "datetime"}, {Name: "IsDeleted", Type: "boolean"},
+			{Name: "Name", Type: "string", Length: 255},
+		}}
+		if err := table.Create(ctx, tx, spec); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
+			VALUES ('c', $1, 'IDLE', 'production', 'https://login.salesforce.com', '62.0') RETURNING id`, f.schema).Scan(&f.connID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f fixture) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := f.pool.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func TestCountsRowsPendingAndErrorsPerTable(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	acct := pgx.Identifier{f.schema, "account"}.Sanitize()
+	// Application writes are captured (NEW); one earlier write failed, one failed two days ago.
+	f.exec(t, `INSERT INTO `+acct+` (sfid, name) VALUES ('001A', 'Acme'), ('001B', 'Globex'), (NULL, 'New Co')`)
+	tl := pgx.Identifier{f.schema, "_trigger_log"}.Sanitize()
+	f.exec(t, `INSERT INTO `+tl+` (state, action, table_name, record_id, sf_message, updated_at) VALUES
+		('FAILED', 'UPDATE', 'account', 1, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', now()),
+		('FAILED', 'UPDATE', 'account', 2, 'old', now() - interval '2 days')`)
+	f.exec(t, `INSERT INTO `+pgx.Identifier{f.schema, "_trigger_log_archive"}.Sanitize()+` (id, state, action, table_name, record_id, updated_at)
+		VALUES (9999, 'FAILED', 'INSERT', 'account', 3, now())`)
+
+	// An empty table, and one with many rows whose statistics are current.
+	f.exec(t, `CREATE TABLE `+pgx.Identifier{f.schema, "empty"}.Sanitize()+` (id serial)`)
+	big := pgx.Identifier{f.schema, "big"}.Sanitize()
+	f.exec(t, `CREATE TABLE `+big+` AS SELECT g AS id FROM generate_series(1, 5000) g`)
+	f.exec(t, `ANALYZE `+big)
+
+	got, err := f.r.Counts(context.Background(), f.schema, []string{"account", "contact", "empty", "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := got["account"]; a.Rows != 3 || a.Estimated || a.Missing || a.Pending != 3 || a.Errors24h != 2 {
+		t.Fatalf("account counts = %+v, want 3 rows exact, 3 pending, 2 errors", a)
+	}
+	if c := got["contact"]; !c.Missing || c.Rows != 0 {
+		t.Fatalf("a table that does not exist = %+v", c)
+	}
+	if e := got["empty"]; e.Missing || e.Rows != 0 || e.Estimated {
+		t.Fatalf("an empty table = %+v", e)
+	}
+	if b := got["big"]; b.Rows != 5000 || !b.Estimated {
+		t.Fatalf("a table above %d rows is estimated: %+v", report.ExactCountBelow, b)
+	}
+	none, err := f.r.Counts(context.Background(), f.schema, nil)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("no tables: %v %v", none, err)
+	}
+}
+
+func TestWriteErrorsAndRecordHistoryMergeLogAndArchive(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	tl := pgx.Identifier{f.schema, "_trigger_log"}.Sanitize()
+	f.exec(t, `INSERT INTO `+tl+` (id, state, action, table_name, record_id, sf_message, "values") VALUES
+		(5, 'FAILED', 'UPDATE', 'account', 7, 'REQUIRED_FIELD_MISSING', 'name=>NULL'),
+		(6, 'NEW', 'UPDATE', 'account', 7, NULL, 'name=>"B"'),
+		(8, 'FAILED', 'INSERT', 'contact', 1, 'nope', NULL)`)
+	f.exec(t, `INSERT INTO `+pgx.Identifier{f.schema, "_trigger_log_archive"}.Sanitize()+` (id, state, action, table_name, record_id, created_at, updated_at)
+		VALUES (2, 'SUCCESS', 'INSERT', 'account', 7, now(), now())`)
+	ctx := context.Background()
+
+	errs, err := f.r.WriteErrors(ctx, f.schema, []string{"account"}, time.Now().Add(-time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 1 || errs[0].ID != 5 || errs[0].Message != "REQUIRED_FIELD_MISSING" {
+		t.Fatalf("account write errors = %+v", errs)
+	}
+	all, _ := f.r.WriteErrors(ctx, f.schema, nil, time.Now().Add(-time.Hour), 0)
+	if len(all) != 2 || all[0].ID != 8 {
+		t.Fatalf("all write errors = %+v", all)
+	}
+
+	hist, err := f.r.RecordHistory(ctx, f.schema, "account", 7, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, h := range hist {
+		ids = append(ids, h.ID)
+	}
+	if len(ids) != 3 || ids[0] != 6 || ids[1] != 5 || ids[2] != 2 || !hist[2].Archived || hist[0].Values != `"name"=>"B"` {
+		t.Fatalf("history = %+v", hist)
+	}
+}
+
+func TestRowsPageAndSearchTreatWildcardsLiterally(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	acct := pgx.Identifier{f.schema, "account"}.Sanitize()
+	f.exec(t, `INSERT INTO `+acct+` (sfid, name) SELECT '001' || lpad(g::text, 15, '0'), 'Account ' || g FROM generate_series(1, 120) g`)
+	f.exec(t, `INSERT INTO `+acct+` (sfid, name) VALUES ('001X', '100% Real_Co'), ('001Y', '100 Real Co')`)
+	ctx := context.Background()
+
+	p1, err := f.r.Rows(ctx, f.schema, "account", report.RowQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p1.Rows) != report.PerPage || !p1.HasNext || p1.Rows[0].ID != 1 || strings.Join(p1.Columns, ",") != "id,sfid,name,systemmodstamp,isdeleted,_hc_lastop,_hc_err" {
+		t.Fatalf("page 1: %d rows, next %v, cols %v", len(p1.Rows), p1.HasNext, p1.Columns)
+	}
+	p3, _ := f.r.Rows(ctx, f.schema, "account", report.RowQuery{Page: 3})
+	if len(p3.Rows) != 22 || p3.HasNext {
+		t.Fatalf("page 3: %d rows, next %v", len(p3.Rows), p3.HasNext)
+	}
+	hit, _ := f.r.Rows(ctx, f.schema, "account", report.RowQuery{Search: "100% real_"})
+	if len(hit.Rows) != 1 || hit.Rows[0].Values[2].Text != "100% Real_Co" {
+		t.Fatalf("literal search: %+v", hit.Rows)
+	}
+	bySFID, _ := f.r.Rows(ctx, f.schema, "account", report.RowQuery{Search: "001y"})
+	if len(bySFID.Rows) != 1 {
+		t.Fatalf("sfid search: %+v", bySFID.Rows)
+	}
+	if _, err := f.r.Rows(ctx, f.schema, "no_such_table", report.RowQuery{}); err == nil {
+		t.Fatal("browsing a missing table must fail")
+	}
+
+	rec, err := f.r.Record(ctx, f.schema, "account", 121)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]report.Value{}
+	for _, fl := range rec {
+		vals[fl.Name] = fl.Value
+	}
+	if vals["name"].Text != "100% Real_Co" || !vals["_hc_err"].Null || vals["_hc_lastop"].Text != "PENDING" || vals["id"].Text != "121" {
+		t.Fatalf("record = %+v", rec)
+	}
+	if _, err := f.r.Record(ctx, f.schema, "account", 99999); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing record: %v", err)
+	}
+}
+
+func TestActivityEventsAndAudit(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(5 * time.Minute)
+	f.exec(t, `INSERT INTO sync_stats (connection_id, mapping_id, bucket, direction, records, errors) VALUES
+		($1, 1, $2, 'sf_to_pg', 10, 0), ($1, 2, $2, 'sf_to_pg', 5, 1), ($1, 1, $2, 'pg_to_sf', 3, 0), ($1, 1, $3, 'sf_to_pg', 99, 0)`,
+		f.connID, now, now.Add(-48*time.Hour))
+	bs, err := f.r.Activity(ctx, f.connID, now.Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 || bs[0].Direction != report.PGToSF || bs[0].Records != 3 || bs[1].Records != 15 || bs[1].Errors != 1 {
+		t.Fatalf("buckets = %+v", bs)
+	}
+
+	f.exec(t, `INSERT INTO events (connection_id, level, kind, message) VALUES ($1, 'info', 'state', 'IDLE → PAUSED'),
+		($1, 'error', 'poll', 'boom'), ($1, 'info', 'poll', 'found 3')`, f.connID)
+	evs, err := f.r.Events(ctx, f.connID, report.EventFilter{Kind: "poll"})
+	if err != nil || len(evs) != 2 || evs[0].Message != "found 3" {
+		t.Fatalf("poll events = %+v %v", evs, err)
+	}
+	evs, _ = f.r.Events(ctx, f.connID, report.EventFilter{Level: "error"})
+	if len(evs) != 1 || evs[0].Message != "boom" {
+		t.Fatalf("error events = %+v", evs)
+	}
+	kinds, _ := f.r.EventKinds(ctx, f.connID, time.Time{})
+	if strings.Join(kinds, ",") != "poll,state" {
+		t.Fatalf("kinds = %v", kinds)
+	}
+
+	err = store.Tx(ctx, f.pool, func(tx pgx.Tx) error {
+		return audit.Record(ctx, tx, audit.Entry{Actor: audit.Actor{Name: "ann@example.com", Kind: audit.ActorUser}, Action: audit.ConnectionPause, Target: "=cmd"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.r.AuditCSV(ctx, audit.Filter{Action: "connection."}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "connection.pause,'=cmd") {
+		t.Fatalf("csv = %s", buf.String())
+	}
+}
+
+func TestMappingSummariesReadTheConfigWithoutDecodingIt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.exec(t, `INSERT INTO mappings (connection_id, object_name, table_name, state, config, load_expected, load_done)
+		VALUES ($1, 'Contact', 'contact', 'RELOAD_TABLE', '{"access": "read_write", "sf_polling_seconds": 300, "sf_notify_enabled": true}', 10, 4),
+		       ($1, 'Account', 'account', 'DATA_SYNCED', '{"access": "read_only", "sf_polling_seconds": 600}', NULL, 0)`, f.connID)
+	ms, err := f.r.MappingSummaries(context.Background(), f.connID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Object != "Account" || ms[0].Accelerated || ms[0].PollingSeconds != 600 {
+		t.Fatalf("summaries = %+v", ms)
+	}
+	if c := ms[1]; c.Access != "read_write" || !c.Accelerated || c.PollingSeconds != 300 || *c.LoadExpected != 10 || c.LoadDone != 4 || c.State != "RELOAD_TABLE" {
+		t.Fatalf("contact = %+v", c)
+	}
+}

@@ -1,0 +1,124 @@
+package sforg
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Fault makes matching requests fail the way Salesforce or the network can.
+type Fault struct {
+	Method  string // "" = any
+	Path    string // regular expression matched against the path after the base path; "" = any
+	Status  int    // HTTP status to answer with (with ErrorCode); 0 = pass through after Latency
+	Code    string // Salesforce errorCode, e.g. UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED, INVALID_SESSION_ID
+	Message string
+	Latency time.Duration // delay before answering (or before passing through)
+	Drop    bool          // close the connection without answering
+	// DropAfter handles the request (its changes happen) and then closes the connection without
+	// the response: the client cannot know whether its write was applied.
+	DropAfter bool
+	Count     int // how many requests it applies to; -1 forever
+	re        *regexp.Regexp
+}
+
+// InjectFault adds a fault; the newest matching fault applies first.
+func (o *Org) InjectFault(f Fault) error {
+	if f.Path != "" {
+		re, err := regexp.Compile(f.Path)
+		if err != nil {
+			return err
+		}
+		f.re = re
+	}
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.faults = append([]*Fault{&f}, o.faults...)
+	return nil
+}
+
+// ClearFaults removes every injected fault.
+func (o *Org) ClearFaults() {
+	o.mu.Lock()
+	o.faults = nil
+	o.mu.Unlock()
+}
+
+// fault applies the first matching fault; it reports whether the request was answered.
+func (o *Org) fault(w http.ResponseWriter, r *http.Request) bool {
+	if r.Context().Value(noFaultsKey{}) != nil {
+		return false
+	}
+	o.mu.Lock()
+	var f *Fault
+	for i, cand := range o.faults {
+		if (cand.Method == "" || strings.EqualFold(cand.Method, r.Method)) && (cand.re == nil || cand.re.MatchString(r.URL.Path)) {
+			f = cand
+			if f.Count > 0 {
+				f.Count--
+				if f.Count == 0 {
+					o.faults = append(o.faults[:i:i], o.faults[i+1:]...)
+				}
+			}
+			break
+		}
+	}
+	o.mu.Unlock()
+	if f == nil {
+		return false
+	}
+	if f.Latency > 0 {
+		select {
+		case <-time.After(f.Latency):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	if f.Drop {
+		dropConnection(w)
+		return true
+	}
+	if f.DropAfter {
+		o.mux.ServeHTTP(discardWriter{w.Header()}, withoutFaults(r))
+		dropConnection(w)
+		return true
+	}
+	if f.Status == 0 {
+		return false
+	}
+	msg := f.Message
+	if msg == "" {
+		msg = map[string]string{
+			"UNABLE_TO_LOCK_ROW": "unable to obtain exclusive access to this record", "REQUEST_LIMIT_EXCEEDED": "TotalRequests Limit exceeded.",
+			"INVALID_SESSION_ID": "Session expired or invalid", "SERVER_UNAVAILABLE": "Server temporarily unavailable",
+		}[f.Code]
+	}
+	if msg == "" {
+		msg = http.StatusText(f.Status)
+	}
+	code := f.Code
+	if code == "" {
+		code = "UNKNOWN_EXCEPTION"
+	}
+	writeError(w, &apiError{Status: f.Status, Code: code, Message: msg})
+	return true
+}
+
+// discardWriter swallows a response.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+type noFaultsKey struct{}
+
+// withoutFaults marks a request so that faults do not apply to it again.
+func withoutFaults(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), noFaultsKey{}, true))
+}

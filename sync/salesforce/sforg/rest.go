@@ -1,0 +1,682 @@
+package sforg
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Change is one record change, as Change Data Capture reports it.
+type Change struct {
+	Object        string
+	IDs           []string
+	Type          string // CREATE, UPDATE, DELETE, UNDELETE
+	ChangedFields []string
+	Fields        map[string]any // new values of the changed fields (all non-null fields on CREATE)
+	CommitTime    time.Time
+	TransactionID string
+	Sequence      int
+	User          string
+	Origin        string
+}
+
+// OnChange registers a function called (outside the org's lock) for every record change.
+func (o *Org) OnChange(fn func(Change)) {
+	o.mu.Lock()
+	o.hooks = append(o.hooks, fn)
+	o.mu.Unlock()
+}
+
+// notifyChanges calls the change hooks; call without holding the lock.
+func (o *Org) notifyChanges(chs []Change) {
+	o.mu.RLock()
+	hooks := slices.Clone(o.hooks)
+	o.mu.RUnlock()
+	for _, ch := range chs {
+		for _, h := range hooks {
+			h(ch)
+		}
+	}
+}
+
+func (o *Org) changeOf(t *table, r *row, typ string, changed []string, origin string) Change {
+	fields := map[string]any{}
+	if typ != "DELETE" {
+		for _, name := range changed {
+			if i, f := t.def.field(name); f != nil {
+				fields[f.Name] = r.vals[i]
+			}
+		}
+	}
+	stamp, _ := t.get(r, "SystemModstamp").(time.Time)
+	return Change{Object: t.def.Name, IDs: []string{t.id(r)}, Type: typ, ChangedFields: changed, Fields: fields,
+		CommitTime: stamp, TransactionID: token("", 12), Sequence: 1, User: o.userID, Origin: origin}
+}
+
+// ---- discovery ----
+
+func (o *Org) handleVersions(w http.ResponseWriter, r *http.Request) {
+	var out []map[string]string
+	for v := 31; v <= 64; v++ {
+		out = append(out, map[string]string{"label": releaseName(v), "url": o.path(fmt.Sprintf("/services/data/v%d.0", v)), "version": fmt.Sprintf("%d.0", v)})
+	}
+	writeJSON(w, 200, out)
+}
+
+func releaseName(v int) string {
+	// v31.0 was Summer '14; releases go Summer, Winter, Spring, three a year.
+	n := v - 31
+	season := []string{"Summer", "Winter", "Spring"}[n%3]
+	return fmt.Sprintf("%s '%02d", season, (14+(n+2)/3)%100)
+}
+
+func (o *Org) handleResources(w http.ResponseWriter, r *http.Request, _ *session) {
+	version, ok := apiVersion(r.PathValue("version"))
+	if !ok {
+		writeError(w, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"})
+		return
+	}
+	p := func(s string) string { return o.path("/services/data/v" + version + "/" + s) }
+	writeJSON(w, 200, map[string]string{
+		"sobjects": p("sobjects"), "query": p("query"), "queryAll": p("queryAll"), "search": p("search"), "composite": p("composite"),
+		"limits": p("limits"), "recent": p("recent"), "tooling": p("tooling"), "jobs": p("jobs"),
+		"identity": o.baseURL(r) + "/id/" + o.orgID + "/" + o.userID,
+	})
+}
+
+func (o *Org) handleLimits(w http.ResponseWriter, r *http.Request, _ *session) {
+	o.mu.RLock()
+	used, max := o.apiUsed, o.opts.DailyAPILimit
+	o.mu.RUnlock()
+	lim := func(m, rem int) map[string]int { return map[string]int{"Max": m, "Remaining": rem} }
+	writeJSON(w, 200, map[string]any{
+		"DailyApiRequests": lim(max, max-used), "DailyBulkApiBatches": lim(15000, 15000), "DailyBulkV2QueryJobs": lim(10000, 10000),
+		"DailyBulkV2QueryFileStorageMB": lim(976562, 976562), "DailyStreamingApiEvents": lim(1000000, 1000000),
+		"DailyDurableStreamingApiEvents": lim(1000000, 1000000), "DurableStreamingApiConcurrentClients": lim(2000, 2000),
+		"DataStorageMB": lim(1024, 1000), "FileStorageMB": lim(1024, 1024), "ConcurrentAsyncGetReportInstances": lim(200, 200),
+	})
+}
+
+// ---- describe ----
+
+func (o *Org) objectFlags(t *table, version string) map[string]any {
+	d := t.def
+	readOnly := d.Name == "User"
+	base := o.path("/services/data/v" + version + "/sobjects/" + d.Name)
+	return map[string]any{
+		"name": d.Name, "label": d.Label, "labelPlural": d.LabelPlural, "keyPrefix": d.KeyPrefix, "custom": d.Custom, "customSetting": false,
+		"activateable": false, "createable": !readOnly, "updateable": !readOnly, "deletable": !readOnly, "undeletable": !readOnly,
+		"queryable": true, "retrieveable": true, "replicateable": true, "searchable": true, "triggerable": true, "mergeable": d.Name == "Account" || d.Name == "Contact",
+		"layoutable": true, "mruEnabled": true, "feedEnabled": false, "hasSubtypes": false, "isSubtype": false, "deprecatedAndHidden": false,
+		"urls": map[string]string{"sobject": base, "describe": base + "/describe", "rowTemplate": base + "/{ID}"},
+	}
+}
+
+func (o *Org) handleDescribeGlobal(w http.ResponseWriter, r *http.Request, _ *session) {
+	version, _ := apiVersion(r.PathValue("version"))
+	o.mu.RLock()
+	var objs []map[string]any
+	for _, name := range o.objectNames() {
+		objs = append(objs, o.objectFlags(o.table(name), version))
+	}
+	o.mu.RUnlock()
+	writeJSON(w, 200, map[string]any{"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objs})
+}
+
+func (o *Org) objectNames() []string {
+	var names []string
+	for _, t := range o.tables {
+		names = append(names, t.def.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func fieldDescribe(f *FieldDef) map[string]any {
+	soapType := map[string]string{"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int", "double": "xsd:double",
+		"currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date", "datetime": "xsd:dateTime", "address": "urn:address", "long": "xsd:long"}[f.Type]
+	if soapType == "" {
+		soapType = "xsd:string"
+	}
+	var picklist []map[string]any
+	for i, v := range f.Picklist {
+		picklist = append(picklist, map[string]any{"active": true, "defaultValue": v == f.Default && i >= 0, "label": v, "validFor": nil, "value": v})
+	}
+	if picklist == nil {
+		picklist = []map[string]any{}
+	}
+	refTo := f.ReferenceTo
+	if refTo == nil {
+		refTo = []string{}
+	}
+	var rel any
+	if f.RelationshipName != "" {
+		rel = f.RelationshipName
+	}
+	var def any
+	if f.Type == "boolean" && f.DefaultedOnCreate {
+		def = f.Default == "true"
+	}
+	byteLength := f.Length * 3
+	if f.Type == "id" || f.Type == "reference" {
+		byteLength = 18
+	}
+	filterable := f.Type != "textarea" || f.Length <= 255
+	return map[string]any{
+		"aggregatable": filterable, "aiPredictionField": false, "autoNumber": f.AutoNumber, "byteLength": byteLength, "calculated": f.Calculated,
+		"calculatedFormula": nil, "cascadeDelete": false, "caseSensitive": false, "compoundFieldName": nilIfEmpty(f.Compound), "controllerName": nil,
+		"createable": f.Createable, "custom": f.Custom, "dataTranslationEnabled": nil, "defaultValue": def, "defaultValueFormula": nil,
+		"defaultedOnCreate": f.DefaultedOnCreate, "dependentPicklist": false, "deprecatedAndHidden": false, "digits": f.Digits,
+		"displayLocationInDecimal": false, "encrypted": false, "externalId": f.ExternalID, "extraTypeInfo": extraType(f), "filterable": filterable,
+		"filteredLookupInfo": nil, "formulaTreatNullNumberAsZero": false, "groupable": filterable, "highScaleNumber": false, "htmlFormatted": false,
+		"idLookup": f.IDLookup, "inlineHelpText": nil, "label": f.Label, "length": f.Length, "mask": nil, "maskType": nil, "name": f.Name,
+		"nameField": f.Name == "Name", "namePointing": len(f.ReferenceTo) > 1, "nillable": f.Nillable, "permissionable": f.Nillable && f.Custom,
+		"picklistValues": picklist, "polymorphicForeignKey": len(f.ReferenceTo) > 1, "precision": f.Precision, "queryByDistance": false,
+		"referenceTargetField": nil, "referenceTo": refTo, "relationshipName": rel, "relationshipOrder": nil, "restrictedDelete": false,
+		"restrictedPicklist": f.Restricted, "scale": f.Scale, "searchPrefilterable": false, "soapType": soapType, "sortable": filterable,
+		"type": f.Type, "unique": f.Unique, "updateable": f.Updateable, "writeRequiresMasterRead": false,
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func extraType(f *FieldDef) any {
+	switch {
+	case f.Type == "textarea" && f.Length > 255:
+		return "plaintextarea"
+	case f.Type == "phone":
+		return nil
+	}
+	return nil
+}
+
+func (o *Org) handleDescribe(w http.ResponseWriter, r *http.Request, _ *session) {
+	version, _ := apiVersion(r.PathValue("version"))
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	t := o.table(r.PathValue("object"))
+	if t == nil {
+		writeError(w, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"})
+		return
+	}
+	modified := t.def.Modified.UTC().Truncate(time.Second)
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		if since, err := http.ParseTime(ims); err == nil && !modified.After(since) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	d := o.objectFlags(t, version)
+	var fields []map[string]any
+	for _, f := range t.def.Fields {
+		fields = append(fields, fieldDescribe(f))
+	}
+	d["fields"] = fields
+	var children []map[string]any
+	for _, other := range o.objectNames() {
+		ot := o.table(other)
+		for _, f := range ot.def.Fields {
+			if f.RelationshipName != "" && slices.Contains(f.ReferenceTo, t.def.Name) && !strings.HasSuffix(f.Name, "ById") && f.Name != "OwnerId" {
+				rel := ot.def.LabelPlural
+				if ot.def.Custom {
+					rel = strings.TrimSuffix(ot.def.Name, "__c") + "s__r"
+				}
+				children = append(children, map[string]any{"childSObject": ot.def.Name, "field": f.Name, "relationshipName": strings.ReplaceAll(rel, " ", ""),
+					"cascadeDelete": false, "restrictedDelete": false, "deprecatedAndHidden": false, "junctionIdListNames": []string{}, "junctionReferenceTo": []string{}})
+			}
+		}
+	}
+	if children == nil {
+		children = []map[string]any{}
+	}
+	d["childRelationships"] = children
+	d["recordTypeInfos"] = []map[string]any{{"name": "Master", "developerName": "Master", "recordTypeId": "012000000000000AAA", "active": true,
+		"available": true, "defaultRecordTypeMapping": true, "master": true, "urls": map[string]string{}}}
+	d["supportedScopes"] = []map[string]string{{"label": "All " + t.def.LabelPlural, "name": "everything"}}
+	d["actionOverrides"], d["namedLayoutInfos"] = []any{}, []any{}
+	d["compactLayoutable"], d["searchLayoutable"], d["deepCloneable"], d["isInterface"] = true, true, false, false
+	w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
+	writeJSON(w, 200, d)
+}
+
+// ---- records ----
+
+func notFound(w http.ResponseWriter) {
+	writeError(w, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"})
+}
+
+func readBody(r *http.Request) (map[string]json.RawMessage, *apiError) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 50<<20))
+	if err != nil {
+		return nil, &apiError{Status: 400, Code: "JSON_PARSER_ERROR", Message: "could not read the request body"}
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return nil, &apiError{Status: 400, Code: "JSON_PARSER_ERROR", Message: "Unexpected character or malformed JSON: " + err.Error()}
+	}
+	if body == nil {
+		return nil, &apiError{Status: 400, Code: "JSON_PARSER_ERROR", Message: "The request body must be a JSON object"}
+	}
+	return body, nil
+}
+
+func (o *Org) handleSObject(w http.ResponseWriter, r *http.Request, s *session) {
+	version, _ := apiVersion(r.PathValue("version"))
+	o.mu.RLock()
+	t := o.table(r.PathValue("object"))
+	o.mu.RUnlock()
+	if t == nil {
+		writeError(w, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"})
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		o.mu.RLock()
+		writeJSON(w, 200, map[string]any{"objectDescribe": o.objectFlags(t, version), "recentItems": []any{}})
+		o.mu.RUnlock()
+	case http.MethodPost:
+		body, err := readBody(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		id, aerr := o.Create(t.def.Name, body, "rest")
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		w.Header().Set("Location", o.path("/services/data/v"+version+"/sobjects/"+t.def.Name+"/"+id))
+		writeJSON(w, 201, map[string]any{"id": id, "success": true, "errors": []any{}})
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		writeError(w, &apiError{Status: 405, Code: "METHOD_NOT_ALLOWED", Message: "HTTP Method '" + r.Method + "' not allowed. Allowed are HEAD,GET,POST"})
+	}
+}
+
+// Create inserts a record as the org's user would through the API and returns its id.
+func (o *Org) Create(object string, body map[string]json.RawMessage, origin string) (string, *apiError) {
+	o.mu.Lock()
+	t := o.table(object)
+	if t == nil {
+		o.mu.Unlock()
+		return "", &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+	}
+	vals, err := o.parseInput(t, body, true)
+	if err == nil {
+		var r *row
+		var changed []string
+		r, changed, err = o.save(t, nil, vals, o.userID)
+		if err == nil {
+			ch := o.changeOf(t, r, "CREATE", nonNull(t, r, changed), origin)
+			id := t.id(r)
+			o.mu.Unlock()
+			o.notifyChanges([]Change{ch})
+			return id, nil
+		}
+	}
+	o.mu.Unlock()
+	return "", err
+}
+
+func nonNull(t *table, r *row, _ []string) []string {
+	var out []string
+	for i, f := range t.def.Fields {
+		if r.vals[i] != nil {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// Update changes a record by id.
+func (o *Org) Update(object, id string, body map[string]json.RawMessage, origin string) *apiError {
+	o.mu.Lock()
+	t := o.table(object)
+	if t == nil {
+		o.mu.Unlock()
+		return &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+	}
+	r, err := o.lookup(t, id)
+	if err == nil {
+		var vals map[int]any
+		vals, err = o.parseInput(t, body, false)
+		if err == nil {
+			var changed []string
+			_, changed, err = o.save(t, r, vals, o.userID)
+			if err == nil {
+				ch := o.changeOf(t, r, "UPDATE", changed, origin)
+				o.mu.Unlock()
+				o.notifyChanges([]Change{ch})
+				return nil
+			}
+		}
+	}
+	o.mu.Unlock()
+	return err
+}
+
+// lookup finds a record for update/delete with Salesforce's errors for bad, unknown and deleted ids.
+func (o *Org) lookup(t *table, id string) (*row, *apiError) {
+	norm := normalizeID(id)
+	if norm == "" || norm[:3] != t.def.KeyPrefix {
+		return nil, &apiError{Status: 400, Code: "MALFORMED_ID", Message: fmt.Sprintf("%s ID: id value of incorrect type: %s", t.def.Label, id), Fields: []string{"Id"}}
+	}
+	r := t.byID[norm]
+	if r == nil {
+		return nil, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+	}
+	if r.deleted {
+		return nil, &apiError{Status: 404, Code: "ENTITY_IS_DELETED", Message: "entity is deleted", Fields: []string{}}
+	}
+	return r, nil
+}
+
+// Delete moves a record to the recycle bin.
+func (o *Org) Delete(object, id, origin string) *apiError {
+	o.mu.Lock()
+	t := o.table(object)
+	if t == nil {
+		t = o.tableOf(normalizeID(id))
+	}
+	if t == nil {
+		o.mu.Unlock()
+		return &apiError{Status: 400, Code: "MALFORMED_ID", Message: "malformed id " + id}
+	}
+	r, err := o.lookup(t, id)
+	if err != nil {
+		o.mu.Unlock()
+		return err
+	}
+	o.remove(t, r, o.userID)
+	ch := o.changeOf(t, r, "DELETE", nil, origin)
+	o.mu.Unlock()
+	o.notifyChanges([]Change{ch})
+	return nil
+}
+
+// Upsert creates or updates a record by an external id field. status is 201 (created), 200/204
+// (updated) or 300 (several matches).
+func (o *Org) Upsert(object, extField, extValue string, body map[string]json.RawMessage, origin string) (id string, created bool, err *apiError) {
+	o.mu.Lock()
+	t := o.table(object)
+	if t == nil {
+		o.mu.Unlock()
+		return "", false, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+	}
+	i, f := t.def.field(extField)
+	if f == nil || (!f.ExternalID && !f.IDLookup) {
+		o.mu.Unlock()
+		return "", false, &apiError{Status: 400, Code: "NOT_FOUND", Message: fmt.Sprintf("Provided external ID field does not exist or is not accessible: %s", extField)}
+	}
+	var r *row
+	if f.Type == "id" {
+		if extValue != "" {
+			r = o.find(t, extValue, false)
+			if r == nil {
+				o.mu.Unlock()
+				return "", false, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+			}
+		}
+	} else {
+		if v, ok := body[f.Name]; ok {
+			var s string
+			if json.Unmarshal(v, &s) == nil && !strings.EqualFold(s, extValue) {
+				o.mu.Unlock()
+				return "", false, &apiError{Status: 400, Code: "INVALID_FIELD", Message: fmt.Sprintf("The value of the external ID field in the URL (%s) doesn't match the value in the body (%s)", extValue, s)}
+			}
+		}
+		r = t.unique[i][strings.ToLower(extValue)]
+		if r != nil && r.deleted {
+			r = nil
+		}
+	}
+	vals, err := o.parseInput(t, body, r == nil)
+	if err == nil {
+		if r == nil && f.Type != "id" {
+			vals[i] = extValue
+		}
+		var saved *row
+		var changed []string
+		saved, changed, err = o.save(t, r, vals, o.userID)
+		if err == nil {
+			typ := "UPDATE"
+			if r == nil {
+				typ, changed = "CREATE", nonNull(t, saved, nil)
+			}
+			ch := o.changeOf(t, saved, typ, changed, origin)
+			id = t.id(saved)
+			o.mu.Unlock()
+			o.notifyChanges([]Change{ch})
+			return id, r == nil, nil
+		}
+	}
+	o.mu.Unlock()
+	return "", false, err
+}
+
+func (o *Org) handleRecord(w http.ResponseWriter, r *http.Request, s *session) {
+	version, _ := apiVersion(r.PathValue("version"))
+	object, id := r.PathValue("object"), r.PathValue("id")
+	o.mu.RLock()
+	t := o.table(object)
+	o.mu.RUnlock()
+	if t == nil {
+		notFound(w)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		o.mu.RLock()
+		rec, err := o.lookup(t, id)
+		var out []byte
+		if err == nil {
+			var fields []string
+			if f := r.URL.Query().Get("fields"); f != "" {
+				fields = strings.Split(f, ",")
+				for _, name := range fields {
+					if !t.def.has(strings.TrimSpace(name)) {
+						o.mu.RUnlock()
+						writeError(w, &apiError{Status: 400, Code: "INVALID_FIELD", Message: fmt.Sprintf("No such column '%s' on sobject of type %s", strings.TrimSpace(name), t.def.Name)})
+						return
+					}
+				}
+			}
+			out = o.fullRecordJSON(version, t, rec, fields)
+		}
+		o.mu.RUnlock()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		_, _ = w.Write(out)
+	case http.MethodPatch:
+		body, err := readBody(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := o.Update(t.def.Name, id, body, "rest"); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodDelete:
+		if err := o.Delete(t.def.Name, id, "rest"); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, PATCH, DELETE")
+		writeError(w, &apiError{Status: 405, Code: "METHOD_NOT_ALLOWED", Message: "HTTP Method '" + r.Method + "' not allowed. Allowed are HEAD,GET,PATCH,DELETE"})
+	}
+}
+
+// handleByField serves /sobjects/{object}/{field}/{value}: read or upsert by external id.
+func (o *Org) handleByField(w http.ResponseWriter, r *http.Request, s *session) {
+	version, _ := apiVersion(r.PathValue("version"))
+	object, field, value := r.PathValue("object"), r.PathValue("field"), r.PathValue("value")
+	switch strings.ToLower(field) {
+	case "describe", "updated", "deleted":
+		notFound(w)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		o.mu.RLock()
+		t := o.table(object)
+		var out []byte
+		var err *apiError
+		if t == nil {
+			err = &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+		} else if i, f := t.def.field(field); f == nil || (!f.ExternalID && !f.IDLookup) {
+			err = &apiError{Status: 404, Code: "NOT_FOUND", Message: fmt.Sprintf("Provided external ID field does not exist or is not accessible: %s", field)}
+		} else if rec := t.unique[i][strings.ToLower(value)]; rec == nil || rec.deleted {
+			err = &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+		} else {
+			out = o.fullRecordJSON(version, t, rec, nil)
+		}
+		o.mu.RUnlock()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		_, _ = w.Write(out)
+	case http.MethodPatch, http.MethodPost:
+		body, err := readBody(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if r.URL.Query().Get("updateOnly") == "true" {
+			o.mu.RLock()
+			t := o.table(object)
+			exists := false
+			if t != nil {
+				if i, f := t.def.field(field); f != nil && t.unique[i] != nil {
+					rec := t.unique[i][strings.ToLower(value)]
+					exists = rec != nil && !rec.deleted
+				}
+			}
+			o.mu.RUnlock()
+			if !exists {
+				notFound(w)
+				return
+			}
+		}
+		id, created, aerr := o.Upsert(object, field, value, body, "rest")
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		if created {
+			w.Header().Set("Location", o.path("/services/data/v"+version+"/sobjects/"+object+"/"+id))
+			writeJSON(w, 201, map[string]any{"id": id, "success": true, "errors": []any{}, "created": true})
+			return
+		}
+		if v, _ := apiVersion(r.PathValue("version")); versionAtLeast(v, 46) {
+			writeJSON(w, 200, map[string]any{"id": id, "success": true, "errors": []any{}, "created": false})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeError(w, &apiError{Status: 405, Code: "METHOD_NOT_ALLOWED", Message: "HTTP Method '" + r.Method + "' not allowed. Allowed are GET,PATCH"})
+	}
+}
+
+func versionAtLeast(v string, n int) bool {
+	var major int
+	fmt.Sscanf(v, "%d", &major)
+	return major >= n
+}
+
+// ---- getUpdated / getDeleted ----
+
+func replicationWindow(r *http.Request) (time.Time, time.Time, *apiError) {
+	parse := func(s string) (time.Time, error) { return parseTimeInput(strings.ReplaceAll(s, " ", "+")) }
+	start, err1 := parse(r.URL.Query().Get("start"))
+	end, err2 := parse(r.URL.Query().Get("end"))
+	if err1 != nil || err2 != nil {
+		return start, end, &apiError{Status: 400, Code: "INVALID_REPLICATION_DATE", Message: "start and end must be valid dateTime values"}
+	}
+	start, end = start.Truncate(time.Minute), end.Truncate(time.Minute)
+	if !start.Before(end) {
+		return start, end, &apiError{Status: 400, Code: "INVALID_REPLICATION_DATE", Message: "startDate must chronologically precede endDate by more than one minute"}
+	}
+	return start, end, nil
+}
+
+func (o *Org) handleUpdated(w http.ResponseWriter, r *http.Request, _ *session) {
+	start, end, err := replicationWindow(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	now := o.opts.Now()
+	if start.Before(now.AddDate(0, 0, -30)) {
+		writeError(w, &apiError{Status: 400, Code: "INVALID_REPLICATION_DATE", Message: "startDate cannot be more than 30 days ago"})
+		return
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	t := o.table(r.PathValue("object"))
+	if t == nil {
+		notFound(w)
+		return
+	}
+	ids := []string{}
+	for _, rec := range t.rows {
+		stamp, _ := t.get(rec, "SystemModstamp").(time.Time)
+		if !rec.deleted && !stamp.Before(start) && stamp.Before(end) {
+			ids = append(ids, t.id(rec))
+		}
+	}
+	if len(ids) > 600000 {
+		writeError(w, &apiError{Status: 400, Code: "EXCEEDED_ID_LIMIT", Message: "too many ids; narrow the window"})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"ids": ids, "latestDateCovered": formatDateTime(minTime(end, now.Truncate(time.Minute)))})
+}
+
+func (o *Org) handleDeleted(w http.ResponseWriter, r *http.Request, _ *session) {
+	start, end, err := replicationWindow(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	now := o.opts.Now()
+	earliest := now.AddDate(0, 0, -15).Truncate(time.Minute)
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	t := o.table(r.PathValue("object"))
+	if t == nil {
+		notFound(w)
+		return
+	}
+	recs := []map[string]string{}
+	for _, rec := range t.rows {
+		if rec.deleted && !rec.deletedAt.Before(start) && rec.deletedAt.Before(end) {
+			recs = append(recs, map[string]string{"id": t.id(rec), "deletedDate": formatDateTime(rec.deletedAt)})
+		}
+	}
+	writeJSON(w, 200, map[string]any{"deletedRecords": recs, "earliestDateAvailable": formatDateTime(earliest),
+		"latestDateCovered": formatDateTime(minTime(end, now.Truncate(time.Minute)))})
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,602 @@
+package sforg
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"pgforce/sync/salesforce/soql"
+)
+
+// apiError is Salesforce's error: HTTP status plus an element of the JSON error array.
+type apiError struct {
+	Status  int      `json:"-"`
+	Code    string   `json:"errorCode"`
+	Message string   `json:"message"`
+	Fields  []string `json:"fields,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func errf(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// table holds one object's records.
+type table struct {
+	def     *ObjectDef
+	rows    []*row
+	byID    map[string]*row
+	unique  map[int]map[string]*row // field ordinal → lower-case value → row (unique / external id fields)
+	autoNum int
+}
+
+// row is one record: values by field ordinal (string, bool, float64, time.Time or nil).
+type row struct {
+	vals      []any
+	deleted   bool
+	deletedAt time.Time
+}
+
+func newTable(def *ObjectDef) *table {
+	t := &table{def: def, byID: map[string]*row{}, unique: map[int]map[string]*row{}}
+	for i, f := range def.Fields {
+		if f.Unique || f.ExternalID {
+			t.unique[i] = map[string]*row{}
+		}
+	}
+	return t
+}
+
+func (t *table) id(r *row) string { s, _ := r.vals[0].(string); return s }
+
+func (t *table) get(r *row, field string) any {
+	i, f := t.def.field(field)
+	if f == nil || i >= len(r.vals) {
+		return nil
+	}
+	return r.vals[i]
+}
+
+// stamp returns a new SystemModstamp: now, but strictly after the previous one, so pollers ordering by
+// (SystemModstamp, Id) never see two writes share a millisecond out of order.
+func (o *Org) stamp() time.Time {
+	o.muts.Add(1)
+	now := o.opts.Now().UTC().Truncate(time.Millisecond)
+	if !now.After(o.lastStamp) {
+		now = o.lastStamp.Add(time.Millisecond)
+	}
+	o.lastStamp = now
+	return now
+}
+
+func (o *Org) nextID(prefix string) string {
+	o.seq[prefix]++
+	return newID(prefix, o.seq[prefix])
+}
+
+// table returns an object's table by name, case-insensitively.
+func (o *Org) table(name string) *table { return o.tables[strings.ToLower(name)] }
+
+// tableOf returns the table an id belongs to, by key prefix.
+func (o *Org) tableOf(id string) *table {
+	if len(id) < 3 {
+		return nil
+	}
+	for _, t := range o.tables {
+		if t.def.KeyPrefix == id[:3] {
+			return t
+		}
+	}
+	return nil
+}
+
+// find returns a live (or, with deleted, any) record by id.
+func (o *Org) find(t *table, id string, deleted bool) *row {
+	r := t.byID[normalizeID(id)]
+	if r == nil || (r.deleted && !deleted) {
+		return nil
+	}
+	return r
+}
+
+// parseInput decodes a JSON record body into typed values by field ordinal, applying Salesforce's
+// write rules: unknown fields, read-only fields, types, lengths, restricted picklists, references and
+// parent external id references ("Account__r": {"External_Id__c": "x"}).
+func (o *Org) parseInput(t *table, body map[string]json.RawMessage, insert bool) (map[int]any, *apiError) {
+	vals := map[int]any{}
+	var readonly []string
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		raw := body[k]
+		if k == "attributes" || strings.EqualFold(k, "Id") {
+			continue
+		}
+		if ri, ok := t.def.rels[strings.ToLower(k)]; ok {
+			id, err := o.resolveParent(t.def.Fields[ri], raw)
+			if err != nil {
+				return nil, err
+			}
+			vals[ri] = id
+			continue
+		}
+		i, f := t.def.field(k)
+		if f == nil {
+			return nil, &apiError{Status: 400, Code: "INVALID_FIELD", Message: fmt.Sprintf("No such column '%s' on sobject of type %s", k, t.def.Name)}
+		}
+		if (insert && !f.Createable) || (!insert && !f.Updateable) {
+			readonly = append(readonly, f.Name)
+			continue
+		}
+		v, err := o.decodeValue(f, raw)
+		if err != nil {
+			return nil, err
+		}
+		vals[i] = v
+	}
+	if len(readonly) > 0 {
+		return nil, &apiError{Status: 400, Code: "INVALID_FIELD_FOR_INSERT_UPDATE", Fields: readonly,
+			Message: fmt.Sprintf("Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", strings.Join(readonly, ", "))}
+	}
+	return vals, nil
+}
+
+func jsonTypeError(f *FieldDef, raw json.RawMessage, want string) *apiError {
+	return &apiError{Status: 400, Code: "JSON_PARSER_ERROR",
+		Message: fmt.Sprintf("Cannot deserialize instance of %s from %s value %s or request may be missing a required field", want, jsonKind(raw), strings.Trim(string(raw), `"`))}
+}
+
+func jsonKind(raw json.RawMessage) string {
+	switch {
+	case len(raw) == 0:
+		return "VALUE_NULL"
+	case raw[0] == '"':
+		return "VALUE_STRING"
+	case raw[0] == 't' || raw[0] == 'f':
+		return "VALUE_" + strings.ToUpper(string(raw))
+	case raw[0] == '{':
+		return "START_OBJECT"
+	case raw[0] == '[':
+		return "START_ARRAY"
+	}
+	return "VALUE_NUMBER"
+}
+
+// decodeValue converts one JSON value to a field's stored value, with Salesforce's errors.
+func (o *Org) decodeValue(f *FieldDef, raw json.RawMessage) (any, *apiError) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	switch f.Type {
+	case "boolean":
+		var b bool
+		if err := json.Unmarshal(raw, &b); err != nil {
+			var s string
+			if json.Unmarshal(raw, &s) == nil && (strings.EqualFold(s, "true") || strings.EqualFold(s, "false")) {
+				return strings.EqualFold(s, "true"), nil
+			}
+			return nil, jsonTypeError(f, raw, "boolean")
+		}
+		return b, nil
+	case "int", "double", "currency", "percent", "long":
+		var n float64
+		if err := json.Unmarshal(raw, &n); err != nil {
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return nil, jsonTypeError(f, raw, "double")
+			}
+			if n, err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
+				return nil, jsonTypeError(f, raw, "double")
+			}
+		}
+		if math.IsInf(n, 0) || math.IsNaN(n) {
+			return nil, jsonTypeError(f, raw, "double")
+		}
+		if f.Type == "int" {
+			if n != math.Trunc(n) || math.Abs(n) > math.MaxInt32 {
+				return nil, &apiError{Status: 400, Code: "NUMBER_OUTSIDE_VALID_RANGE", Message: fmt.Sprintf("%s: value outside of valid range on numeric field: %v", f.Label, n), Fields: []string{f.Name}}
+			}
+		} else if f.Precision > 0 && math.Abs(n) >= math.Pow10(f.Precision-f.Scale) {
+			return nil, &apiError{Status: 400, Code: "NUMBER_OUTSIDE_VALID_RANGE", Message: fmt.Sprintf("%s: value outside of valid range on numeric field: %v", f.Label, n), Fields: []string{f.Name}}
+		}
+		if f.Scale >= 0 && f.Type != "int" && f.Precision > 0 {
+			p := math.Pow10(f.Scale)
+			n = math.Round(n*p) / p
+		}
+		return n, nil
+	case "date":
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, jsonTypeError(f, raw, "date")
+		}
+		d, err := time.Parse("2006-01-02", strings.TrimSpace(s))
+		if err != nil {
+			if t, err2 := parseTimeInput(s); err2 == nil {
+				return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
+			}
+			return nil, jsonTypeError(f, raw, "date")
+		}
+		return d, nil
+	case "datetime":
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, jsonTypeError(f, raw, "datetime")
+		}
+		t, err := parseTimeInput(s)
+		if err != nil {
+			return nil, jsonTypeError(f, raw, "datetime")
+		}
+		return t, nil
+	case "reference":
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, jsonTypeError(f, raw, "reference")
+		}
+		if s == "" {
+			return nil, nil
+		}
+		id := normalizeID(s)
+		if id == "" {
+			return nil, &apiError{Status: 400, Code: "MALFORMED_ID", Message: fmt.Sprintf("%s: id value of incorrect type: %s", f.Label, s), Fields: []string{f.Name}}
+		}
+		t := o.tableOf(id)
+		if t == nil || !slices.Contains(f.ReferenceTo, t.def.Name) || o.find(t, id, false) == nil {
+			return nil, &apiError{Status: 400, Code: "INVALID_CROSS_REFERENCE_KEY", Message: "invalid cross reference id", Fields: []string{f.Name}}
+		}
+		return id, nil
+	case "address", "location":
+		return nil, &apiError{Status: 400, Code: "INVALID_FIELD_FOR_INSERT_UPDATE", Message: fmt.Sprintf("Unable to create/update fields: %s.", f.Name), Fields: []string{f.Name}}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		// Salesforce coerces numbers and booleans sent to text fields.
+		if raw[0] == '{' || raw[0] == '[' {
+			return nil, jsonTypeError(f, raw, "string")
+		}
+		s = string(raw)
+	}
+	if f.Length > 0 && len([]rune(s)) > f.Length {
+		return nil, &apiError{Status: 400, Code: "STRING_TOO_LONG", Fields: []string{f.Name},
+			Message: fmt.Sprintf("%s: data value too large: %s (max length=%d)", f.Label, truncate(s, 40), f.Length)}
+	}
+	if f.Type == "picklist" && f.Restricted && s != "" && !slices.ContainsFunc(f.Picklist, func(p string) bool { return p == s }) {
+		return nil, &apiError{Status: 400, Code: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", Fields: []string{f.Name},
+			Message: fmt.Sprintf("%s: bad value for restricted picklist field: %s", f.Label, s)}
+	}
+	if s == "" {
+		return nil, nil // Salesforce stores empty text as null
+	}
+	return s, nil
+}
+
+func truncate(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "..."
+}
+
+// parseTimeInput accepts Salesforce's datetime input formats.
+func parseTimeInput(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05-0700", time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Truncate(time.Millisecond), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad datetime %q", s)
+}
+
+// resolveParent turns {"External_Id__c": "x"} under a relationship into the parent's id.
+func (o *Org) resolveParent(f *FieldDef, raw json.RawMessage) (any, *apiError) {
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	var ref map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		return nil, jsonTypeError(f, raw, "object")
+	}
+	delete(ref, "attributes")
+	if len(ref) != 1 {
+		return nil, &apiError{Status: 400, Code: "INVALID_FIELD", Message: fmt.Sprintf("A relationship (%s) must name exactly one external id field", f.RelationshipName)}
+	}
+	for _, parentName := range f.ReferenceTo {
+		pt := o.table(parentName)
+		if pt == nil {
+			continue
+		}
+		for k, v := range ref {
+			i, pf := pt.def.field(k)
+			if pf == nil || (!pf.ExternalID && !pf.IDLookup) {
+				return nil, &apiError{Status: 400, Code: "INVALID_FIELD", Message: fmt.Sprintf("Field %s is not an External ID or indexed field for %s", k, pt.def.Name)}
+			}
+			var s string
+			_ = json.Unmarshal(v, &s)
+			if pf.Type == "id" {
+				if r := o.find(pt, s, false); r != nil {
+					return pt.id(r), nil
+				}
+			} else if r := pt.unique[i][strings.ToLower(s)]; r != nil && !r.deleted {
+				return pt.id(r), nil
+			}
+			return nil, &apiError{Status: 400, Code: "INVALID_FIELD", Message: fmt.Sprintf("Foreign key external ID: %s not found for field %s in entity %s", s, pf.Name, pt.def.Name)}
+		}
+	}
+	return nil, &apiError{Status: 400, Code: "INVALID_FIELD", Message: "unknown relationship " + f.RelationshipName}
+}
+
+// save validates and writes a record: create when r is nil, else update. It maintains system fields,
+// defaults, autonumbers, uniqueness and validation rules, then records the change.
+func (o *Org) save(t *table, r *row, vals map[int]any, user string) (*row, []string, *apiError) {
+	def := t.def
+	insert := r == nil
+	next := make([]any, len(def.Fields))
+	if !insert {
+		copy(next, r.vals)
+	}
+	var changed []string
+	for i, v := range vals {
+		if insert || !equalValue(next[i], v) {
+			changed = append(changed, def.Fields[i].Name)
+		}
+		next[i] = v
+	}
+	if insert {
+		for i, f := range def.Fields {
+			switch {
+			case next[i] != nil:
+			case f.AutoNumber:
+				t.autoNum++
+				next[i] = autoNumber(f.Default, t.autoNum)
+			case f.Type == "boolean" && f.DefaultedOnCreate:
+				next[i] = f.Default == "true"
+			case f.Type == "picklist" && f.Default != "":
+				next[i] = f.Default
+			}
+		}
+		if i, f := def.field("OwnerId"); f != nil && next[i] == nil {
+			next[i] = user
+		}
+	}
+	var missing []string
+	for i, f := range def.Fields {
+		if f.Createable && !f.Nillable && !f.DefaultedOnCreate && next[i] == nil {
+			missing = append(missing, f.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, &apiError{Status: 400, Code: "REQUIRED_FIELD_MISSING", Fields: missing, Message: fmt.Sprintf("Required fields are missing: [%s]", strings.Join(missing, ", "))}
+	}
+	for i, idx := range t.unique {
+		s, ok := next[i].(string)
+		if !ok || s == "" {
+			continue
+		}
+		if other := idx[strings.ToLower(s)]; other != nil && other != r && !other.deleted {
+			return nil, nil, &apiError{Status: 400, Code: "DUPLICATE_VALUE", Fields: []string{def.Fields[i].Name},
+				Message: fmt.Sprintf("duplicate value found: %s duplicates value on record with id: %s", def.Fields[i].Name, t.id(other))}
+		}
+	}
+	if err := o.checkRules(t, next); err != nil {
+		return nil, nil, err
+	}
+	now := o.stamp()
+	set := func(name string, v any) {
+		if i, f := def.field(name); f != nil {
+			next[i] = v
+		}
+	}
+	if insert {
+		next[0] = o.nextID(def.KeyPrefix)
+		set("CreatedDate", now)
+		set("CreatedById", user)
+		set("IsDeleted", false)
+	}
+	set("LastModifiedDate", now)
+	set("LastModifiedById", user)
+	set("SystemModstamp", now)
+	o.derive(def, next)
+	if insert {
+		r = &row{vals: next}
+		t.rows = append(t.rows, r)
+		t.byID[next[0].(string)] = r
+	} else {
+		for i, idx := range t.unique {
+			if s, ok := r.vals[i].(string); ok && idx[strings.ToLower(s)] == r {
+				delete(idx, strings.ToLower(s))
+			}
+		}
+		r.vals = next
+	}
+	for i, idx := range t.unique {
+		if s, ok := next[i].(string); ok && s != "" {
+			idx[strings.ToLower(s)] = r
+		}
+	}
+	return r, changed, nil
+}
+
+// derive keeps read-only derived fields (full names, closed flags) consistent like Salesforce does.
+func (o *Org) derive(def *ObjectDef, vals []any) {
+	get := func(n string) any {
+		if i, f := def.field(n); f != nil {
+			return vals[i]
+		}
+		return nil
+	}
+	if i, f := def.field("Name"); f != nil && !f.Createable && !f.AutoNumber && def.has("LastName") {
+		first, _ := get("FirstName").(string)
+		last, _ := get("LastName").(string)
+		vals[i] = strings.TrimSpace(first + " " + last)
+	}
+	if i, f := def.field("IsClosed"); f != nil {
+		s, _ := get("Status").(string)
+		if def.Name == "Opportunity" {
+			s, _ = get("StageName").(string)
+		}
+		vals[i] = strings.HasPrefix(s, "Closed") || s == "Completed"
+		if j, g := def.field("IsWon"); g != nil {
+			vals[j] = s == "Closed Won"
+		}
+	}
+}
+
+func autoNumber(format string, n int) string {
+	open, end := strings.IndexByte(format, '{'), strings.IndexByte(format, '}')
+	if open < 0 || end < open {
+		return fmt.Sprint(n)
+	}
+	width := end - open - 1
+	return format[:open] + fmt.Sprintf("%0*d", width, n) + format[end+1:]
+}
+
+func equalValue(a, b any) bool {
+	if ta, ok := a.(time.Time); ok {
+		tb, ok := b.(time.Time)
+		return ok && ta.Equal(tb)
+	}
+	return a == b
+}
+
+// checkRules evaluates the object's validation rules on the record as it would be saved.
+func (o *Org) checkRules(t *table, vals []any) *apiError {
+	for _, rule := range t.def.Rules {
+		q, err := soql.Parse("SELECT Id FROM "+t.def.Name+" WHERE "+rule.Condition, o.opts.Now())
+		if err != nil {
+			continue
+		}
+		b, err := soql.Bind(q, schemaOf{o})
+		if err != nil {
+			continue
+		}
+		if b.Match(rowRecord{o: o, t: t, r: &row{vals: vals}}) {
+			e := &apiError{Status: 400, Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: rule.Message}
+			if rule.Field != "" {
+				e.Fields = []string{rule.Field}
+			}
+			return e
+		}
+	}
+	return nil
+}
+
+// remove soft-deletes a record into the recycle bin (queryAll still sees it, IsDeleted = true).
+func (o *Org) remove(t *table, r *row, user string) {
+	now := o.stamp()
+	r.deleted, r.deletedAt = true, now
+	for _, name := range []string{"IsDeleted"} {
+		if i, f := t.def.field(name); f != nil {
+			r.vals[i] = true
+		}
+	}
+	if i, f := t.def.field("SystemModstamp"); f != nil {
+		r.vals[i] = now
+	}
+	if i, f := t.def.field("LastModifiedById"); f != nil {
+		r.vals[i] = user
+	}
+	for i, idx := range t.unique {
+		if s, ok := r.vals[i].(string); ok && idx[strings.ToLower(s)] == r {
+			delete(idx, strings.ToLower(s))
+		}
+	}
+}
+
+// ---- SOQL adapter ----
+
+type schemaOf struct{ o *Org }
+
+func (s schemaOf) Object(name string) (soql.Object, bool) {
+	t := s.o.table(name)
+	if t == nil {
+		return nil, false
+	}
+	return objectOf{s.o, t}, true
+}
+
+type objectOf struct {
+	o *Org
+	t *table
+}
+
+func (x objectOf) Name() string { return x.t.def.Name }
+
+func (x objectOf) Field(name string) (soql.Field, bool) {
+	i, f := x.t.def.field(name)
+	if f == nil {
+		return soql.Field{}, false
+	}
+	return soqlField(i, f), true
+}
+
+func soqlField(i int, f *FieldDef) soql.Field {
+	return soql.Field{Name: f.Name, Type: f.Type, Custom: f.Custom, Index: i, Relationship: f.RelationshipName}
+}
+
+func (x objectOf) Relationship(rel string) (soql.Field, soql.Object, bool) {
+	i, ok := x.t.def.rels[strings.ToLower(rel)]
+	if !ok {
+		return soql.Field{}, nil, false
+	}
+	f := x.t.def.Fields[i]
+	// A polymorphic reference (Owner: Group or User) resolves through User, as Salesforce's Name does.
+	target := f.ReferenceTo[0]
+	if slices.Contains(f.ReferenceTo, "User") {
+		target = "User"
+	}
+	pt := x.o.table(target)
+	if pt == nil {
+		return soql.Field{}, nil, false
+	}
+	return soqlField(i, f), objectOf{x.o, pt}, true
+}
+
+func (x objectOf) Fields() []soql.Field {
+	out := make([]soql.Field, 0, len(x.t.def.Fields))
+	for i, f := range x.t.def.Fields {
+		if f.Type != "address" && f.Type != "location" {
+			out = append(out, soqlField(i, f))
+		}
+	}
+	return out
+}
+
+// rowRecord lets the evaluator read a row, following references to parent records.
+type rowRecord struct {
+	o *Org
+	t *table
+	r *row
+}
+
+func (rr rowRecord) Value(c *soql.Column) any {
+	r := rr.r
+	for i, step := range c.Path {
+		if r == nil || step.Field.Index >= len(r.vals) {
+			return nil
+		}
+		v := r.vals[step.Field.Index]
+		if i == len(c.Path)-1 {
+			return v
+		}
+		id, _ := v.(string)
+		if id == "" {
+			return nil
+		}
+		pt := rr.o.tableOf(id)
+		if pt == nil {
+			return nil
+		}
+		r = pt.byID[id]
+	}
+	return nil
+}

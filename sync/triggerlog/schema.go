@@ -1,0 +1,236 @@
+package triggerlog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// NotifyChannel is the channel the trigger log pings on every insert, as Heroku Connect's
+// tlog_insert_trigger does ("<schema>.hc_trigger_log").
+func NotifyChannel(schema string) string { return schema + ".hc_trigger_log" }
+
+// SyncOriginSetting is how pgforce marks its own sessions: Heroku Connect's capture triggers fire only
+// WHEN get_xmlbinary() = 'base64' (the default), and Connect's sessions run with xmlbinary = 'hex', so
+// the rows it writes are never captured and never echo back to Salesforce.
+const SyncOriginSetting = "SET LOCAL xmlbinary = 'hex'"
+
+// InstallSchema creates a connection's schema with Heroku Connect's support objects: _hcmeta, the
+// trigger log and its archive, _sf_event_log, the notify trigger, the re-capture helper functions and
+// public.get_xmlbinary(). It is idempotent.
+func InstallSchema(ctx context.Context, tx pgx.Tx, schema string) error {
+	s := func(name string) string { return ident(schema, name) }
+	stmts := []string{
+		// hstore is a trusted extension: a database owner may create it. Serialise concurrent installs.
+		`SELECT pg_advisory_xact_lock(8270461123)`,
+		`CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public`,
+		`CREATE OR REPLACE FUNCTION public.get_xmlbinary() RETURNS varchar LANGUAGE sql STABLE AS $$ SELECT current_setting('xmlbinary') $$`,
+		`CREATE SCHEMA IF NOT EXISTS ` + ident(schema),
+		`CREATE TABLE IF NOT EXISTS ` + s("_hcmeta") + ` (id serial PRIMARY KEY, hcver integer, org_id varchar(50), details text)`,
+		`CREATE SEQUENCE IF NOT EXISTS ` + s("_trigger_log_id_seq"),
+		`CREATE TABLE IF NOT EXISTS ` + s("_trigger_log") + ` (
+			id integer NOT NULL DEFAULT nextval(` + literal(ident(schema, "_trigger_log_id_seq")) + `::regclass) PRIMARY KEY,
+			txid bigint,
+			created_at timestamptz DEFAULT now(),
+			updated_at timestamptz DEFAULT now(),
+			processed_at timestamptz,
+			processed_tx bigint,
+			state varchar(8),
+			action varchar(7),
+			table_name varchar(128),
+			record_id integer,
+			sfid varchar(18),
+			old public.hstore,
+			"values" public.hstore,
+			sf_result integer,
+			sf_message text)`,
+		`ALTER SEQUENCE ` + s("_trigger_log_id_seq") + ` OWNED BY ` + s("_trigger_log") + `.id`,
+		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_id ON ` + s("_trigger_log") + ` (state, id)`,
+		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_created_at ON ` + s("_trigger_log") + ` (created_at)`,
+		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_table_name ON ` + s("_trigger_log") + ` (state, table_name) WHERE state IN ('NEW', 'PENDING')`,
+		`CREATE TABLE IF NOT EXISTS ` + s("_trigger_log_archive") + ` (
+			id integer NOT NULL PRIMARY KEY,
+			txid bigint,
+			created_at timestamptz,
+			updated_at timestamptz,
+			processed_at timestamptz,
+			processed_tx bigint,
+			state varchar(8),
+			action varchar(7),
+			table_name varchar(128),
+			record_id integer,
+			sfid varchar(18),
+			old public.hstore,
+			"values" public.hstore,
+			sf_result integer,
+			sf_message text)`,
+		`CREATE INDEX IF NOT EXISTS _trigger_log_archive_idx_created_at ON ` + s("_trigger_log_archive") + ` (created_at)`,
+		`CREATE INDEX IF NOT EXISTS _trigger_log_archive_idx_record_id ON ` + s("_trigger_log_archive") + ` (record_id)`,
+		`CREATE INDEX IF NOT EXISTS _trigger_log_archive_idx_state_table_name ON ` + s("_trigger_log_archive") + ` (state, table_name) WHERE state = 'FAILED'`,
+		`CREATE TABLE IF NOT EXISTS ` + s("_sf_event_log") + ` (
+			id serial PRIMARY KEY,
+			table_name varchar(128),
+			action varchar(7),
+			synced_at timestamptz DEFAULT now(),
+			sf_timestamp timestamptz,
+			sfid varchar(20),
+			record text,
+			processed boolean)`,
+		`CREATE INDEX IF NOT EXISTS idx__sf_event_log_comp_key ON ` + s("_sf_event_log") + ` (table_name, synced_at)`,
+		`CREATE INDEX IF NOT EXISTS idx__sf_event_log_sfid ON ` + s("_sf_event_log") + ` (sfid)`,
+		// One ping per transaction reaches listeners: Postgres folds identical notifications.
+		`CREATE OR REPLACE FUNCTION ` + s("tlog_notify_trigger") + `() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			PERFORM pg_notify(` + literal(NotifyChannel(schema)) + `, 'ping');
+			RETURN NEW;
+		END $$`,
+		`DROP TRIGGER IF EXISTS tlog_insert_trigger ON ` + s("_trigger_log"),
+		`CREATE TRIGGER tlog_insert_trigger AFTER INSERT ON ` + s("_trigger_log") + ` FOR EACH ROW EXECUTE FUNCTION ` + s("tlog_notify_trigger") + `()`,
+		captureInsertFunc(schema),
+		captureUpdateFunc(schema),
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("install trigger log in schema %s: %w", schema, err)
+		}
+	}
+	return nil
+}
+
+// captureInsertFunc re-queues a row as an INSERT (Heroku Connect's hc_capture_insert_from_row):
+//
+//	SELECT hc_capture_insert_from_row(hstore(t.*), 'account', ARRAY['col_to_leave_out']) FROM account t WHERE ...
+func captureInsertFunc(schema string) string {
+	return `CREATE OR REPLACE FUNCTION ` + ident(schema, "hc_capture_insert_from_row") + `(
+		source_row public.hstore, table_name varchar, excluded_cols text[] DEFAULT ARRAY[]::text[]) RETURNS integer
+	LANGUAGE plpgsql AS $$
+	DECLARE
+		excluded_cols_standard text[] = ARRAY['_hc_lastop', '_hc_err']::text[];
+		retval integer;
+	BEGIN
+		IF (source_row -> 'id') IS NULL THEN
+			RETURN NULL; -- the row must carry pgforce's integer id
+		END IF;
+		excluded_cols_standard := array_remove(array_remove(excluded_cols, 'id'), 'sfid') || excluded_cols_standard;
+		INSERT INTO ` + ident(schema, "_trigger_log") + ` (action, table_name, txid, created_at, state, record_id, "values")
+		VALUES ('INSERT', table_name, txid_current(), clock_timestamp(), 'NEW', (source_row -> 'id')::integer,
+		        source_row - excluded_cols_standard)
+		RETURNING id INTO retval;
+		RETURN retval;
+	END $$`
+}
+
+// captureUpdateFunc re-queues a row as an UPDATE of the listed columns (all columns when the list is
+// empty), Heroku Connect's hc_capture_update_from_row.
+func captureUpdateFunc(schema string) string {
+	return `CREATE OR REPLACE FUNCTION ` + ident(schema, "hc_capture_update_from_row") + `(
+		source_row public.hstore, table_name varchar, columns_to_include text[] DEFAULT ARRAY[]::text[]) RETURNS integer
+	LANGUAGE plpgsql AS $$
+	DECLARE
+		excluded_cols_standard text[] = ARRAY['_hc_lastop', '_hc_err']::text[];
+		retval integer;
+	BEGIN
+		IF (source_row -> 'id') IS NULL OR (source_row -> 'sfid') IS NULL THEN
+			RETURN NULL; -- an update needs the row's id and its Salesforce id
+		END IF;
+		IF array_length(columns_to_include, 1) > 0 THEN
+			source_row := slice(source_row, columns_to_include || ARRAY['id', 'sfid']);
+		END IF;
+		INSERT INTO ` + ident(schema, "_trigger_log") + ` (action, table_name, txid, created_at, state, record_id, sfid, "values", old)
+		VALUES ('UPDATE', table_name, txid_current(), clock_timestamp(), 'NEW', (source_row -> 'id')::integer,
+		        source_row -> 'sfid', source_row - excluded_cols_standard - ARRAY['id', 'sfid'], ''::public.hstore)
+		RETURNING id INTO retval;
+		RETURN retval;
+	END $$`
+}
+
+// InstallTableTriggers (re)creates the capture and status triggers of one mapped table, Heroku
+// Connect's hc_<table>_logger / hc_<table>_logtrigger and hc_<table>_status / hc_<table>_status_trigger.
+// Changes on read-only mappings are captured as READONLY and never sent.
+func InstallTableTriggers(ctx context.Context, tx pgx.Tx, schema, table string, readOnly bool) error {
+	initial := New
+	if readOnly {
+		initial = ReadOnly
+	}
+	logger := ident(schema, FitName("hc_"+table+"_logger"))
+	status := ident(schema, FitName("hc_"+table+"_status"))
+	tbl := ident(schema, table)
+	stmts := []string{
+		`CREATE OR REPLACE FUNCTION ` + logger + `() RETURNS trigger LANGUAGE plpgsql AS $$
+		DECLARE
+			trigger_row ` + ident(schema, "_trigger_log") + `;
+			excluded_cols text[] = ARRAY['_hc_lastop', '_hc_err']::text[];
+		BEGIN
+			-- VERSION 4 (pgforce) --
+			trigger_row = ROW();
+			trigger_row.id = nextval(` + literal(ident(schema, "_trigger_log_id_seq")) + `::regclass);
+			trigger_row.action = TG_OP::text;
+			trigger_row.table_name = TG_TABLE_NAME::text;
+			trigger_row.txid = txid_current();
+			trigger_row.created_at = clock_timestamp();
+			trigger_row.updated_at = trigger_row.created_at;
+			trigger_row.state = ` + literal(string(initial)) + `;
+			IF (TG_OP = 'DELETE') THEN
+				trigger_row.record_id = OLD.id;
+				trigger_row.old = hstore(OLD.*) - excluded_cols;
+				IF (OLD.sfid IS NOT NULL) THEN
+					trigger_row.sfid = OLD.sfid;
+				ELSE
+					trigger_row.state = 'IGNORE'; -- never reached Salesforce: nothing to delete there
+				END IF;
+			ELSIF (TG_OP = 'INSERT') THEN
+				trigger_row.record_id = NEW.id;
+				trigger_row."values" = hstore(NEW.*) - excluded_cols;
+			ELSIF (TG_OP = 'UPDATE') THEN
+				trigger_row.record_id = NEW.id;
+				trigger_row.old = hstore(OLD.*) - excluded_cols;
+				trigger_row."values" = (hstore(NEW.*) - hstore(trigger_row.old)) - excluded_cols;
+				IF (OLD.sfid IS NOT NULL) THEN
+					trigger_row.sfid = OLD.sfid;
+				END IF;
+				IF (trigger_row."values" = ''::public.hstore) THEN
+					trigger_row.state = 'IGNORE'; -- nothing changed
+				END IF;
+			END IF;
+			INSERT INTO ` + ident(schema, "_trigger_log") + ` VALUES (trigger_row.*);
+			RETURN NULL;
+		END $$`,
+		// Only application writes reach this trigger (see the WHEN below): pgforce's own writes say
+		// what they are in _hc_lastop themselves, and skipping the trigger keeps bulk loads at COPY speed.
+		`CREATE OR REPLACE FUNCTION ` + status + `() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			-- A change made by an application: it waits to be written to Salesforce.
+			NEW._hc_lastop = 'PENDING';
+			NEW._hc_err = NULL;
+			RETURN NEW;
+		END $$`,
+		`DROP TRIGGER IF EXISTS ` + ident(FitName("hc_"+table+"_logtrigger")) + ` ON ` + tbl,
+		`CREATE TRIGGER ` + ident(FitName("hc_"+table+"_logtrigger")) + ` AFTER INSERT OR UPDATE OR DELETE ON ` + tbl +
+			` FOR EACH ROW WHEN (public.get_xmlbinary() = 'base64') EXECUTE FUNCTION ` + logger + `()`,
+		`DROP TRIGGER IF EXISTS ` + ident(FitName("hc_"+table+"_status_trigger")) + ` ON ` + tbl,
+		`CREATE TRIGGER ` + ident(FitName("hc_"+table+"_status_trigger")) + ` BEFORE INSERT OR UPDATE ON ` + tbl +
+			` FOR EACH ROW WHEN (public.get_xmlbinary() = 'base64') EXECUTE FUNCTION ` + status + `()`,
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("install capture triggers on %s.%s: %w", schema, table, err)
+		}
+	}
+	return nil
+}
+
+// DropTableTriggers removes a table's trigger functions (the triggers go with the table).
+func DropTableTriggers(ctx context.Context, tx pgx.Tx, schema, table string) error {
+	for _, fn := range []string{"hc_" + table + "_logger", "hc_" + table + "_status"} {
+		if _, err := tx.Exec(ctx, `DROP FUNCTION IF EXISTS `+ident(schema, FitName(fn))+`() CASCADE`); err != nil {
+			return fmt.Errorf("drop trigger function %s: %w", fn, err)
+		}
+	}
+	return nil
+}

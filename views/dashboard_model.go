@@ -1,0 +1,437 @@
+package views
+
+import "time"
+
+// Badge is a state shown as a coloured badge, with its explanation on hover.
+type Badge struct {
+	Label    string // e.g. DATA_SYNCED
+	Severity string // ok, info, warn, bad
+	Title    string // the state's one-line description
+}
+
+// ConnectionView is a connection as the Overview and Settings show it.
+type ConnectionView struct {
+	ID             int64
+	Name           string
+	Schema         string
+	State          Badge
+	StateReason    string
+	StateSince     time.Time
+	OrgType        string // production, sandbox, custom, simulated
+	LoginURL       string
+	APIVersion     string
+	WriteAlgorithm string // ordered, merged
+	OrgName        string
+	OrgID          string
+	Username       string
+	InstanceURL    string
+	AuthorizedAt   *time.Time
+	PollingSeconds int
+	// Allowed actions in the current state; Why* explain a disabled button.
+	CanPause, CanResume, CanRecover, CanImport bool
+	PauseWhy, ResumeWhy, RecoverWhy, ImportWhy string
+	Paused                                     bool // settings that need a pause are editable
+	Authorized                                 bool
+}
+
+// OrgTypeLabel names an org type for people.
+func OrgTypeLabel(t string) string {
+	switch t {
+	case "production":
+		return "Production"
+	case "sandbox":
+		return "Sandbox"
+	case "custom":
+		return "Custom domain"
+	case "simulated":
+		return "Simulated org (built in)"
+	}
+	return t
+}
+
+// OverviewPage is the Overview.
+type OverviewPage struct {
+	Conn      *ConnectionView // nil: no connection yet
+	Health    Health
+	Chart     ActivityChart
+	APIUsed   *int // nil until the engine reports API usage
+	APILimit  *int
+	APIAsOf   *time.Time
+	NoMapping bool
+}
+
+// Health counts a connection's mappings by severity and lists the ones needing attention.
+type Health struct {
+	Total, OK, Busy, Warn, Bad int
+	Unhealthy                  []MappingLink
+}
+
+// MappingLink is a mapping mentioned elsewhere (overview, activity).
+type MappingLink struct {
+	ID     int64
+	Object string
+	State  Badge
+	Reason string
+}
+
+// MappingsPage lists a connection's mappings.
+type MappingsPage struct {
+	ConnID     int64
+	ConnName   string
+	Authorized bool
+	Rows       []MappingRow
+}
+
+// MappingRow is one row of the Mappings table.
+type MappingRow struct {
+	ID          int64
+	Object      string
+	Table       string
+	Access      string // read_only, read_write
+	Mode        string // "every 10 min" or "accelerated"
+	State       Badge
+	SFRows      *int64
+	PGRows      *int64
+	PGEstimated bool
+	Pending     int64
+	Errors      int64
+	LastSync    *time.Time
+	Progress    *Progress
+}
+
+// Progress is a running load.
+type Progress struct {
+	Done     int64
+	Expected int64   // 0 when not known yet
+	Rate     float64 // records per second since the load started
+	ETA      time.Duration
+}
+
+// Percent is the share done, 0..100.
+func (p Progress) Percent() int {
+	if p.Expected <= 0 {
+		return 0
+	}
+	return int(min(100, p.Done*100/p.Expected))
+}
+
+// ObjectPicker is the first step of Create Mapping: choose an object.
+type ObjectPicker struct {
+	Query   string
+	Objects []ObjectChoice
+	Error   string // the org could not be asked
+}
+
+// ObjectChoice is one Salesforce object.
+type ObjectChoice struct {
+	Name      string
+	Label     string
+	Custom    bool
+	MappingID int64 // already mapped
+}
+
+// MappingForm creates or edits a mapping.
+type MappingForm struct {
+	ConnID         int64
+	MappingID      int64 // 0 when creating
+	Object         string
+	Label          string
+	Table          string
+	Access         string // read_only, read_write
+	Mode           string // polling, accelerated
+	PollingMinutes int
+	UpsertField    string
+	RecordFilter   string
+	Fields         []FieldChoice
+	UpsertChoices  []string
+	Errors         FormErrors // by form field; "field:<Name>" for a field row; "" for the form
+}
+
+// FieldChoice is one row of the field picker.
+type FieldChoice struct {
+	Name             string
+	Label            string
+	Type             string // "string(255)", "reference → Account"
+	Locked           bool   // system fields: always mapped
+	Checked          bool
+	Indexed          bool
+	RequiredOnCreate bool // Salesforce refuses inserts without it (read-write mappings)
+	ExternalID       bool
+	Missing          bool   // mapped, but no longer in Salesforce
+	Drift            string // type change waiting for a fix, e.g. "varchar(40) → double precision"
+	Recreate         bool   // the admin asked to drop and re-add the column
+}
+
+// Creating reports whether the form creates a mapping.
+func (f MappingForm) Creating() bool { return f.MappingID == 0 }
+
+// MappingDetail is a mapping's page.
+type MappingDetail struct {
+	ID         int64
+	ConnID     int64
+	Object     string
+	Schema     string
+	Table      string
+	Live       MappingLive
+	Config     ConfigSummary
+	Fields     []FieldRow
+	Events     []EventRow
+	Errors     []LogRow
+	Drift      []DriftRow
+	OrphanedAt *time.Time
+}
+
+// MappingLive is the part of the mapping page that refreshes itself.
+type MappingLive struct {
+	ID          int64
+	State       Badge
+	Reason      string
+	StateSince  time.Time
+	Loading     bool
+	Progress    *Progress
+	SFRows      *int64
+	PGRows      *int64
+	PGEstimated bool
+	Pending     int64
+	Errors      int64
+	LastPollAt  *time.Time
+	NextPollAt  *time.Time
+}
+
+// ConfigSummary is a mapping's configuration in words.
+type ConfigSummary struct {
+	Access       string
+	Mode         string
+	UpsertField  string
+	RecordFilter string
+	Revision     int
+	AppliedAt    *time.Time
+	FieldCount   int
+}
+
+// FieldRow is a mapped field.
+type FieldRow struct {
+	Name    string
+	Column  string
+	Type    string
+	Indexed bool
+	Unique  bool
+	Upsert  bool
+}
+
+// DriftRow is a field whose Salesforce definition changed.
+type DriftRow struct {
+	Field string
+	Was   string
+	Now   string
+	Fix   string
+	Kind  string // widen (Edit + Save), recreate (drop and re-add the column), remove (unmap the field)
+}
+
+// EventRow is an event of a connection or mapping.
+type EventRow struct {
+	At        time.Time
+	MappingID int64
+	Object    string
+	Level     string
+	Kind      string
+	Message   string
+}
+
+// LogRow is a trigger-log entry.
+type LogRow struct {
+	ID        int64
+	At        time.Time
+	Table     string
+	MappingID int64
+	RecordID  int64
+	Action    string
+	State     string
+	SFID      string
+	Values    string
+	Message   string
+	Archived  bool
+}
+
+// Failed reports whether the entry is a failed write.
+func (l LogRow) Failed() bool { return l.State == "FAILED" }
+
+// MappingConfirm confirms a destructive mapping action (reload or delete).
+type MappingConfirm struct {
+	ID            int64
+	Object        string
+	Schema        string
+	Table         string
+	State         Badge
+	Loading       bool
+	Rows          int64
+	RowsEstimated bool
+	Pending       int64
+}
+
+// ReloadAllConfirm confirms reloading every mapping of a connection.
+type ReloadAllConfirm struct {
+	ConnID   int64
+	ConnName string
+	Mappings []MappingConfirm
+}
+
+// SettingsPage is Settings → Manage connection.
+type SettingsPage struct {
+	Conn           *ConnectionView
+	Conns          []ConnectionView
+	APIVersions    []string
+	Orphans        []OrphanRow
+	CanSetPolling  bool // the engine can change the polling default
+	AuditActions   []string
+	AuditSince     string // yyyy-mm-dd
+	AuditUntil     string
+	SimulatedOrg   bool
+	RefreshPending bool // a sandbox refresh is in progress
+}
+
+// OrphanRow is a mapping whose object disappeared from Salesforce.
+type OrphanRow struct {
+	ID     int64
+	Object string
+	Table  string
+	Since  time.Time
+}
+
+// OrphansConfirm confirms Remove Orphaned Mappings.
+type OrphansConfirm struct {
+	ConnID  int64
+	Schema  string
+	Orphans []OrphanRow
+}
+
+// ConnectionForm sets up a connection.
+type ConnectionForm struct {
+	Name          string
+	Schema        string
+	OrgType       string
+	LoginURL      string // My Domain URL for custom orgs
+	APIVersion    string
+	APIVersions   []string
+	Simulated     bool   // offer the built-in simulated org
+	SimulatedURL  string // its login URL
+	Next          string // where to go after creating (the sandbox refresh page)
+	RefreshFromID int64
+	Errors        FormErrors
+}
+
+// ExportConfirm confirms an export.
+type ExportConfirm struct {
+	ConnID   int64
+	ConnName string
+	Mappings int
+}
+
+// ImportForm uploads a configuration.
+type ImportForm struct {
+	ConnID   int64
+	ConnName string
+	Error    string
+}
+
+// ImportPreview shows what an uploaded configuration would do.
+type ImportPreview struct {
+	ConnID    int64
+	ConnName  string
+	FileName  string
+	Raw       string
+	Add       []PlannedRow
+	Edit      []PlannedRow
+	Unchanged []string
+	Notes     []string
+	Problems  []ProblemRow
+	Blocked   string // why the import cannot be applied now (connection state)
+}
+
+// PlannedRow is a mapping an import adds or edits.
+type PlannedRow struct {
+	Object  string
+	Changes []string
+}
+
+// ProblemRow is a problem in an uploaded file, located by its JSON path.
+type ProblemRow struct {
+	Path    string
+	Message string
+}
+
+// SandboxRefresh guides the recreation of a connection after a sandbox refresh.
+type SandboxRefresh struct {
+	From         ConnectionView
+	FromMappings int
+	Exported     bool
+	To           *ConnectionView
+	ToMappings   int
+	ToLoading    int
+	ToSynced     int
+	CanDelete    bool // the engine can delete the old connection
+}
+
+// ExplorerPage browses a mapped table.
+type ExplorerPage struct {
+	Tables   []TableChoice
+	Selected *TableChoice
+	Query    string
+	Columns  []string
+	Rows     []ExplorerRow
+	Page     int
+	PerPage  int
+	HasNext  bool
+}
+
+// TableChoice is a mapped table to browse.
+type TableChoice struct {
+	MappingID int64
+	Object    string
+	Table     string
+}
+
+// ExplorerRow is one row of a mapped table.
+type ExplorerRow struct {
+	ID     int64
+	Failed bool
+	Cells  []Cell
+}
+
+// Cell is a value shown as text.
+type Cell struct {
+	Text string
+	Null bool
+}
+
+// RecordPage is one row of a mapped table with its write history.
+type RecordPage struct {
+	MappingID int64
+	ConnID    int64
+	Object    string
+	Schema    string
+	Table     string
+	RecordID  int64
+	Fields    []RecordField
+	LastOp    string
+	Err       string
+	History   []LogRow
+}
+
+// RecordField is one column of a record.
+type RecordField struct {
+	Name string
+	Type string
+	Cell Cell
+}
+
+// ActivityPage lists a connection's recent events and write errors.
+type ActivityPage struct {
+	Level     string
+	Kind      string
+	MappingID int64
+	Mappings  []TableChoice
+	Kinds     []string
+	Events    []EventRow
+	Errors    []LogRow
+}

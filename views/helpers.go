@@ -1,0 +1,225 @@
+package views
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+func statusTitle(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return "Check your input"
+	case http.StatusConflict:
+		return "Not possible right now"
+	case http.StatusServiceUnavailable:
+		return "Temporarily unavailable"
+	}
+	if status >= 500 {
+		return "Something went wrong"
+	}
+	return http.StatusText(status)
+}
+
+// actionTitle explains a disabled action to viewers.
+func actionTitle(canAct bool, title string) string {
+	if canAct {
+		return title
+	}
+	return "Only admins can do this"
+}
+
+// pathOr is the switcher's target: the current page, or the overview.
+func pathOr(path string) string {
+	if path == "" || path[0] != '/' {
+		return "/"
+	}
+	return path
+}
+
+// logSeverity colours a trigger-log state.
+func logSeverity(state string) string {
+	switch state {
+	case "SUCCESS":
+		return "ok"
+	case "FAILED":
+		return "bad"
+	case "NEW", "PENDING", "REQUEUE":
+		return "info"
+	}
+	return ""
+}
+
+// cURL is the URL of an action on a connection.
+func cURL(id int64, action string) string { return "/connections/" + itoa(id) + "/" + action }
+
+// mURL is the URL of a mapping page or action ("" = the mapping's page).
+func mURL(id int64, action string) string {
+	if action == "" {
+		return "/mappings/" + itoa(id)
+	}
+	return "/mappings/" + itoa(id) + "/" + action
+}
+
+func authorizeLabel(authorized bool) string {
+	if authorized {
+		return "Re-authorize"
+	}
+	return "Authorize"
+}
+
+// pausedTitle explains controls that need a paused connection.
+func pausedTitle(canAct, paused bool, title string) string {
+	switch {
+	case !canAct:
+		return "Only admins can do this"
+	case !paused:
+		return "Pause the connection first"
+	}
+	return title
+}
+
+func pollingTitle(canAct, supported bool) string {
+	switch {
+	case !canAct:
+		return "Only admins can do this"
+	case !supported:
+		return "Changing the polling default arrives with the engine; set the interval per mapping meanwhile"
+	}
+	return "Save the polling default"
+}
+
+// pollingChoices are the polling intervals offered, in minutes (Heroku Connect: 2 to 60).
+var pollingChoices = []int{2, 5, 10, 15, 20, 30, 45, 60}
+
+func stepClass(done bool) string {
+	if done {
+		return "step done"
+	}
+	return "step"
+}
+
+func refreshURL(m SandboxRefresh) string {
+	u := "/settings/sandbox-refresh?from=" + itoa(m.From.ID)
+	if m.To != nil {
+		u += "&to=" + itoa(m.To.ID)
+	}
+	return u
+}
+
+func formAction(f MappingForm) string {
+	if f.Creating() {
+		return "/mappings"
+	}
+	return mURL(f.MappingID, "")
+}
+
+func saveTitle(f MappingForm) string {
+	if f.Creating() {
+		return "Create the table and load every record"
+	}
+	return "Alter the table and load the values of added fields"
+}
+
+func boolParam(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func rowsText(n int64, estimated bool) string {
+	s := Count(n) + " " + Plural(n, "row", "rows")
+	if estimated {
+		return "about " + s
+	}
+	return s
+}
+
+func driftLabel(kind string) string {
+	switch kind {
+	case "widen":
+		return "Apply (Edit + Save)"
+	case "recreate":
+		return "Recreate column"
+	case "remove":
+		return "Unmap field"
+	}
+	return "Fix"
+}
+
+func driftClass(kind string) string {
+	if kind == "widen" {
+		return "primary"
+	}
+	return "danger"
+}
+
+func driftTitle(kind string) string {
+	switch kind {
+	case "widen":
+		return "Alter the column to the new definition; no data is lost"
+	case "recreate":
+		return "Drop the column and add it again with the new type, then load its values from Salesforce (the column's current values are replaced)"
+	case "remove":
+		return "Remove the field from the mapping and drop its column"
+	}
+	return ""
+}
+
+func joinChanges(cs []string) string { return strings.Join(cs, "; ") }
+
+func mappingParam(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return itoa(id)
+}
+
+// cellClass styles explorer columns: ids and sfids in monospace.
+func cellClass(col string) string {
+	switch col {
+	case "id", "sfid", "systemmodstamp":
+		return "mono nowrap"
+	case "_hc_err":
+		return "mono small wrap"
+	}
+	return ""
+}
+
+func explorerURL(m ExplorerPage, page int) string {
+	v := url.Values{}
+	if m.Selected != nil {
+		v.Set("mapping", itoa(m.Selected.MappingID))
+	}
+	if m.Query != "" {
+		v.Set("q", m.Query)
+	}
+	v.Set("page", itoa(int64(page)))
+	return "/explorer?" + v.Encode()
+}
+
+func applyTitle(m ImportPreview) string {
+	switch {
+	case m.Blocked != "":
+		return m.Blocked
+	case len(m.Add)+len(m.Edit) == 0:
+		return "Nothing to change"
+	}
+	return "Apply every change at once: all or nothing"
+}
+
+// transitional reports whether a connection state is a passing one the page should follow live.
+func transitional(state string) bool {
+	switch state {
+	case "RECOVERY", "POLLING_DB_CHANGES", "IMPORT_CONFIGURATION", "DB_UNAVAILABLE":
+		return true
+	}
+	return false
+}

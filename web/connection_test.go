@@ -1,0 +1,267 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"pgforce/sync/account"
+	"pgforce/sync/engine/connection"
+)
+
+// TestSetUpAndAuthorizeAConnection is the seed's Setup Connection: schema and org type, Create, then
+// Authorize through Salesforce's login page and back, with the callback's state checked once.
+func TestSetUpAndAuthorizeAConnection(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+
+	// Without a connection the overview calls to action.
+	d := b.get("/").doc(t)
+	if href, _ := d.Find(`[data-testid="setup-connection"]`).Attr("href"); href != "/connections/new" {
+		t.Fatalf("overview without a connection: setup link %q", href)
+	}
+	d = b.get("/connections/new").doc(t)
+	if d.Find(`[data-testid="org-type-simulated"]`).Length() != 1 || d.Find(`#conn-schema`).AttrOr("value", "") != "salesforce" {
+		t.Fatal("setup form: simulated org offered and schema defaulted to salesforce")
+	}
+
+	schema := a.schema + "_sf"
+	t.Cleanup(func() { dropSchema(t, schema) })
+	res := b.post("/connections", url.Values{"name": {"Acme"}, "schema": {"Bad Schema"}, "org_type": {"sandbox"}, "api_version": {"62.0"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(text(res.doc(t), `[data-testid="error-schema"]`), "lower-case name") {
+		t.Fatalf("bad schema: %d", res.StatusCode)
+	}
+	if v := res.doc(t).Find(`#conn-name`).AttrOr("value", ""); v != "Acme" {
+		t.Fatalf("the form keeps what was typed: name %q", v)
+	}
+	res = b.post("/connections", url.Values{"name": {"Acme"}, "schema": {schema}, "org_type": {"custom"}, "login_url": {"acme.example"}, "api_version": {"62.0"}})
+	if !strings.Contains(text(res.doc(t), `[data-testid="error-login_url"]`), "My Domain") {
+		t.Fatalf("custom domain without a URL: %d", res.StatusCode)
+	}
+	res = b.post("/connections", url.Values{"name": {"Acme"}, "schema": {schema}, "org_type": {"sandbox"}, "api_version": {"61.0"}})
+	d = b.follow(res).doc(t)
+	if !strings.Contains(text(d, `[data-testid="flash"]`), "Next: authorize") || !strings.Contains(text(d, `[data-testid="banner"]`), "not authorized yet") {
+		t.Fatalf("after create: flash %q banner %q", text(d, `[data-testid="flash"]`), text(d, `[data-testid="banner"]`))
+	}
+	conns, _ := a.engine.Connections(context.Background())
+	if len(conns) != 1 || conns[0].State != connection.New || conns[0].APIVersion != "61.0" || conns[0].LoginURL != "https://test.salesforce.com" {
+		t.Fatalf("stored connection: %+v", conns)
+	}
+	id := conns[0].ID
+	authorize := "/connections/" + itoa(id) + "/authorize"
+
+	// Authorize: to Salesforce with a state; a wrong state is refused and spends the attempt.
+	res = b.post(authorize, url.Values{})
+	state := stateOf(t, res)
+	res = b.get("/oauth/callback?code=good&state=forged")
+	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "does not match") {
+		t.Fatal("a forged state must be refused")
+	}
+	res = b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state))
+	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "no Salesforce authorization in progress") {
+		t.Fatal("the state is single use")
+	}
+	// Cancelled at Salesforce's login page.
+	state = stateOf(t, b.post(authorize, url.Values{}))
+	res = b.get("/oauth/callback?error=access_denied&error_description=end-user+denied+authorization&state=" + url.QueryEscape(state))
+	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "access was denied") || !strings.Contains(msg, "end-user denied") {
+		t.Fatalf("access_denied: %q", msg)
+	}
+	// A bad code: the engine's refusal is shown.
+	state = stateOf(t, b.post(authorize, url.Values{}))
+	res = b.get("/oauth/callback?code=bad&state=" + url.QueryEscape(state))
+	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "invalid_grant") {
+		t.Fatalf("bad code: %q", msg)
+	}
+	// Success: back on the overview with the org and its user.
+	state = stateOf(t, b.post(authorize, url.Values{}))
+	res = b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state))
+	if res.Header.Get("Location") != "/" {
+		t.Fatalf("callback success goes to %q", res.Header.Get("Location"))
+	}
+	d = b.follow(res).doc(t)
+	if msg := text(d, `[data-testid="flash"]`); !strings.Contains(msg, "Connected Acme to Acme Sandbox as admin@acme.test") {
+		t.Fatalf("success flash %q", msg)
+	}
+	if text(d, `[data-testid="org"]`) == "" || !strings.Contains(text(d, `[data-testid="org"]`), "Acme Sandbox") || text(d, `[data-testid="org-user"]`) != "admin@acme.test" {
+		t.Fatalf("overview org %q user %q", text(d, `[data-testid="org"]`), text(d, `[data-testid="org-user"]`))
+	}
+	if d.Find(`[data-testid="banner"]`).Length() != 0 {
+		t.Fatal("no banner once authorized")
+	}
+
+	// Losing the authorization shows a persistent banner with Re-authorize, on every page.
+	a.connState(id, connection.NeedAuthentication)
+	for _, path := range []string{"/", "/mappings", "/settings", "/activity"} {
+		d := b.get(path).doc(t)
+		if !strings.Contains(text(d, `[data-testid="banner"]`), "Re-authorize") || d.Find(`[data-testid="banner"] form`).AttrOr("action", "") != authorize {
+			t.Fatalf("%s: banner %q", path, text(d, `[data-testid="banner"]`))
+		}
+	}
+}
+
+func stateOf(t *testing.T, res response) string {
+	t.Helper()
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || err != nil || !strings.HasSuffix(loc.Path, "/services/oauth2/authorize") {
+		t.Fatalf("authorize: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if !strings.HasSuffix(loc.Query().Get("redirect_uri"), "/oauth/callback") {
+		t.Fatalf("redirect_uri %q", loc.Query().Get("redirect_uri"))
+	}
+	return loc.Query().Get("state")
+}
+
+// TestManageConnectionPauseResumeRecoverAndWriteAlgorithm covers Settings → Manage Connection with
+// htmx (the panel is redrawn with a flash) and plain posts (303 and a flash), and the refusals
+// explained in the seed's words.
+func TestManageConnectionPauseResumeRecoverAndWriteAlgorithm(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true) // RECOVERY after authorizing
+	base := "/connections/" + itoa(c.ID)
+
+	d := b.get("/settings").doc(t)
+	pause := d.Find(`[data-testid="pause"]`)
+	if _, disabled := pause.Attr("disabled"); !disabled || !strings.Contains(pause.AttrOr("title", ""), "only be paused when IDLE") {
+		t.Fatalf("pause outside IDLE: disabled with the reason, got title %q", pause.AttrOr("title", ""))
+	}
+	if _, disabled := d.Find(`[data-testid="save-write-algorithm"]`).Attr("disabled"); !disabled {
+		t.Fatal("the write algorithm needs a pause")
+	}
+	// The engine refuses too; htmx shows the reason in the flash area.
+	res := b.htmx(http.MethodPost, base+"/pause", url.Values{})
+	if res.StatusCode != http.StatusConflict || res.Header.Get("HX-Retarget") != "#flashes" || !strings.Contains(res.body, "only be paused when IDLE") {
+		t.Fatalf("htmx pause in RECOVERY: %d %q %s", res.StatusCode, res.Header.Get("HX-Retarget"), res.body)
+	}
+
+	a.connState(c.ID, connection.Idle)
+	res = b.htmx(http.MethodPost, base+"/pause", url.Values{})
+	d = res.doc(t)
+	if res.StatusCode != http.StatusOK || text(d, `#manage-connection [data-testid="state"]`) != "PAUSED" ||
+		!strings.Contains(text(d, `#flashes[hx-swap-oob]`), "Paused.") {
+		t.Fatalf("htmx pause: %d %s", res.StatusCode, res.body)
+	}
+	if _, disabled := d.Find(`[data-testid="resume"]`).Attr("disabled"); disabled {
+		t.Fatal("resume is enabled once paused")
+	}
+
+	// While paused: write algorithm and API version.
+	res = b.htmx(http.MethodPost, base+"/write-algorithm", url.Values{"write_algorithm": {"merged"}})
+	if d := res.doc(t); d.Find(`input[value="merged"][checked]`).Length() != 1 {
+		t.Fatalf("merged writes chosen: %s", res.body)
+	}
+	res = b.post(base+"/api-version", url.Values{"api_version": {"60.0"}})
+	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "API version set to 60.0") {
+		t.Fatal("api version flash")
+	}
+	res = b.post(base+"/api-version", url.Values{"api_version": {"7"}})
+	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "must look like") {
+		t.Fatalf("bad api version: %q", msg)
+	}
+	got, _ := a.engine.Connection(context.Background(), c.ID)
+	if got.WriteAlgorithm != connection.Merged || got.APIVersion != "60.0" {
+		t.Fatalf("stored: %s %s", got.WriteAlgorithm, got.APIVersion)
+	}
+
+	// Plain post: resume, then a refused resume comes back to Settings with the reason.
+	res = b.post(base+"/resume", url.Values{})
+	if res.Header.Get("Location") != "/settings" || !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Resumed") {
+		t.Fatal("resume")
+	}
+	res = b.post(base+"/resume", url.Values{})
+	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "Only a paused connection can be resumed") {
+		t.Fatalf("second resume: %q", msg)
+	}
+	res = b.post(base+"/write-algorithm", url.Values{"write_algorithm": {"ordered"}})
+	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "Pause the connection first") {
+		t.Fatalf("write algorithm while running: %q", msg)
+	}
+	// Recover from an error state checks the org and resumes.
+	a.connState(c.ID, connection.SystemError)
+	res = b.post(base+"/recover", url.Values{})
+	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Recovering") {
+		t.Fatal("recover")
+	}
+	// The polling default waits for the engine: disabled with an explanation.
+	d = b.get("/settings").doc(t)
+	if s := d.Find(`[data-testid="save-polling"]`); !strings.Contains(s.AttrOr("title", ""), "arrives with the engine") {
+		t.Fatalf("polling default: %q", s.AttrOr("title", ""))
+	}
+
+	// A viewer sees every control disabled, and the server refuses them anyway.
+	a.user("viewer@example.com", account.Viewer)
+	v := a.browser()
+	v.login("viewer@example.com")
+	d = v.get("/settings").doc(t)
+	for _, id := range []string{"pause", "resume", "recover", "reauthorize", "save-write-algorithm", "save-api-version"} {
+		btn := d.Find(`[data-testid="` + id + `"]`)
+		if _, disabled := btn.Attr("disabled"); !disabled || btn.AttrOr("title", "") != "Only admins can do this" {
+			t.Errorf("viewer %s: disabled with the reason", id)
+		}
+	}
+}
+
+// TestConnectionSwitcher keeps the chosen connection in the session and shows the switcher only when
+// there are several.
+func TestConnectionSwitcher(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c1 := a.connection("one", true)
+	d := b.get("/mappings").doc(t)
+	if d.Find(`[data-testid="conn-switcher"]`).Length() != 0 || text(d, `[data-testid="conn-name"]`) != c1.Name {
+		t.Fatal("one connection: its name, no switcher")
+	}
+	c2 := a.connection("two", true)
+	a.mapping(c2.ID, "Account", "Name")
+	d = b.get("/mappings").doc(t)
+	if d.Find(`[data-testid="conn-switcher"] option[selected]`).Text() != c1.Name || d.Find(`[data-testid="mapping-row"]`).Length() != 0 {
+		t.Fatal("the first connection stays current")
+	}
+	d = b.get("/mappings?conn=" + itoa(c2.ID)).doc(t)
+	if d.Find(`[data-testid="mapping-row"]`).Length() != 1 {
+		t.Fatal("switched to the second connection")
+	}
+	d = b.get("/explorer").doc(t)
+	if d.Find(`[data-testid="conn-switcher"] option[selected]`).Text() != c2.Name {
+		t.Fatal("the choice is kept in the session")
+	}
+	if act := d.Find(`[data-testid="conn-switcher"]`).AttrOr("action", ""); act != "/explorer" {
+		t.Fatalf("the switcher stays on the section: %q", act)
+	}
+}
+
+// TestWithoutTheEngine: until the engine is wired into the product, pages show that there is no
+// connection and actions say the engine is not running; nothing crashes.
+func TestWithoutTheEngine(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.h.Engine = nil
+	b := a.adminBrowser()
+	for _, path := range []string{"/", "/mappings", "/explorer", "/activity", "/settings"} {
+		if res := b.get(path); res.StatusCode != http.StatusOK || res.doc(t).Find(`[data-testid="empty-state"]`).Length() != 1 {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
+	}
+	for _, path := range []string{"/connections/1/pause", "/connections/1/authorize", "/connections/1/reload-all", "/mappings/1/delete"} {
+		res := b.post(path, url.Values{})
+		if res.StatusCode == http.StatusSeeOther {
+			res = b.follow(res)
+		}
+		if res.StatusCode == http.StatusInternalServerError || !strings.Contains(res.body, "sync engine is not running") {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
+	}
+	if res := b.post("/writes/1/retry", url.Values{}); res.StatusCode != http.StatusConflict || !strings.Contains(res.body, "There is no connection") {
+		t.Errorf("retry without a connection: %d", res.StatusCode)
+	}
+	res := b.post("/connections", url.Values{"schema": {"sf"}, "org_type": {"production"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(text(res.doc(t), `[data-testid="form-error"]`), "sync engine is not running") {
+		t.Fatalf("create without engine: %d", res.StatusCode)
+	}
+}

@@ -1,0 +1,156 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"pgforce/handlers"
+	"pgforce/sync/account"
+	"pgforce/sync/audit"
+	"pgforce/sync/engine"
+	"pgforce/sync/keyring"
+	"pgforce/sync/report"
+	"pgforce/sync/store/storetest"
+	"pgforce/web"
+)
+
+// app is the dashboard served over real HTTP against a fresh schema.
+type app struct {
+	t        testing.TB
+	srv      *httptest.Server
+	pool     *pgxpool.Pool
+	schema   string // pgforce's own schema; connection schemas are made from it
+	accounts *account.Service
+	engine   *engine.Engine // real, not started: nothing syncs behind the tests' back
+	orgs     *fakeOrgs
+	h        *handlers.Handlers
+	log      *strings.Builder
+}
+
+func newApp(t testing.TB) *app { return newAppTLS(t, false) }
+
+// newAppTLS serves the dashboard over HTTPS when tls is set, as behind a TLS listener.
+func newAppTLS(t testing.TB, tls bool) *app {
+	t.Helper()
+	pool, schema := storetest.Pool(t)
+	logs := &strings.Builder{}
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
+	st := pgxstore.NewWithCleanupInterval(pool, 0)
+	sessions := web.NewSessions(st, tls, log)
+	accounts := account.New(pool)
+	kr, err := keyring.New([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgs := newFakeOrgs()
+	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
+	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: accounts, Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
+		Engine: eng, Reports: report.New(pool), SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
+	handler := web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: tls})
+	srv := httptest.NewUnstartedServer(handler)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	h.BaseURL = srv.URL
+	return &app{t: t, srv: srv, pool: pool, schema: schema, accounts: accounts, engine: eng, orgs: orgs, h: h, log: logs}
+}
+
+func (a *app) user(email string, role account.Role) {
+	a.t.Helper()
+	if _, err := a.accounts.Create(context.Background(), audit.System, email, "long enough password", role); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// browser is a client with its own cookie jar that does not follow redirects, so tests see them.
+type browser struct {
+	t   testing.TB
+	app *app
+	c   *http.Client
+}
+
+func (a *app) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: a.t, app: a, c: &http.Client{Jar: jar, Transport: a.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type response struct {
+	*http.Response
+	body string
+}
+
+func (b *browser) do(method, path string, form url.Values, headers ...string) response {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.app.srv.URL+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return response{Response: res, body: string(raw)}
+}
+
+func (b *browser) get(path string) response { return b.do(http.MethodGet, path, nil) }
+
+func (b *browser) post(path string, form url.Values, headers ...string) response {
+	return b.do(http.MethodPost, path, form, headers...)
+}
+
+func (b *browser) login(email string) {
+	b.t.Helper()
+	res := b.post("/login", url.Values{"email": {email}, "password": {"long enough password"}})
+	if res.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("login %s: status %d\n%s", email, res.StatusCode, res.body)
+	}
+}
+
+func (b *browser) sessionCookie() string {
+	u, _ := url.Parse(b.app.srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "pgforce_session" || c.Name == "__Host-pgforce_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

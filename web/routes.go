@@ -1,0 +1,98 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"pgforce/handlers"
+)
+
+// Access classifies a route: who may call it. Every route has one, and the authorisation test walks
+// this table, so a new route cannot be added without deciding who may use it.
+type Access int
+
+const (
+	Public Access = iota // anyone, signed in or not
+	Viewer               // any signed-in user (admins included)
+	Admin                // signed-in admins only; these are the actions
+)
+
+func (a Access) String() string { return [...]string{"public", "viewer", "admin"}[a] }
+
+// Route is one entry of the route table.
+type Route struct {
+	Method  string
+	Path    string
+	Access  Access
+	Handler echo.HandlerFunc
+}
+
+// Routes is the whole dashboard: every path pgforce serves (besides /static, /healthz, /readyz and the
+// simulated org under /sim) is listed here.
+func Routes(h *handlers.Handlers) []Route {
+	return []Route{
+		// Sign-in and first-run setup.
+		{http.MethodGet, "/login", Public, h.ShowLogin},
+		{http.MethodPost, "/login", Public, h.SubmitLogin},
+		{http.MethodGet, "/setup", Public, h.ShowSetup},
+		{http.MethodPost, "/setup", Public, h.SubmitSetup},
+		{http.MethodPost, "/logout", Viewer, h.Logout},
+
+		// Overview and connections.
+		{http.MethodGet, "/", Viewer, h.ShowOverview},
+		{http.MethodGet, "/connections/new", Viewer, h.ShowNewConnection},
+		{http.MethodPost, "/connections", Admin, h.CreateConnection},
+		{http.MethodPost, "/connections/:id/authorize", Admin, h.AuthorizeConnection},
+		{http.MethodGet, "/oauth/callback", Admin, h.OAuthCallback},
+		{http.MethodPost, "/connections/:id/pause", Admin, h.PauseConnection},
+		{http.MethodPost, "/connections/:id/resume", Admin, h.ResumeConnection},
+		{http.MethodPost, "/connections/:id/recover", Admin, h.RecoverConnection},
+		{http.MethodPost, "/connections/:id/write-algorithm", Admin, h.SetWriteAlgorithm},
+		{http.MethodPost, "/connections/:id/api-version", Admin, h.SetAPIVersion},
+		{http.MethodPost, "/connections/:id/polling", Admin, h.SetPollingDefault},
+		{http.MethodPost, "/connections/:id/import-from", Admin, h.ImportFrom},
+		{http.MethodPost, "/connections/:id/reload-all", Admin, h.ReloadAll},
+		{http.MethodPost, "/connections/:id/check-schema", Admin, h.CheckSchema},
+
+		// Mappings.
+		{http.MethodGet, "/mappings", Viewer, h.ShowMappings},
+		{http.MethodGet, "/mappings/new", Viewer, h.ShowNewMapping},
+		{http.MethodGet, "/mappings/new/:object", Viewer, h.ShowMappingForm},
+		{http.MethodPost, "/mappings", Admin, h.CreateMapping},
+		{http.MethodGet, "/mappings/:id", Viewer, h.ShowMapping},
+		{http.MethodGet, "/mappings/:id/edit", Viewer, h.ShowEditMapping},
+		{http.MethodPost, "/mappings/:id", Admin, h.UpdateMapping},
+		{http.MethodPost, "/mappings/:id/fix-drift", Admin, h.FixDrift},
+		{http.MethodGet, "/mappings/:id/reload", Viewer, h.ShowReloadMapping},
+		{http.MethodPost, "/mappings/:id/reload", Admin, h.ReloadMapping},
+		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
+		{http.MethodGet, "/mappings/:id/delete", Viewer, h.ShowDeleteMapping},
+		{http.MethodPost, "/mappings/:id/delete", Admin, h.DeleteMapping},
+
+		// Explorer and activity.
+		{http.MethodGet, "/explorer", Viewer, h.ShowExplorer},
+		{http.MethodGet, "/explorer/:mapping/:id", Viewer, h.ShowRecord},
+		{http.MethodPost, "/writes/:id/retry", Admin, h.RetryWrite},
+		{http.MethodPost, "/writes/:id/ignore", Admin, h.IgnoreWrite},
+		{http.MethodGet, "/activity", Viewer, h.ShowActivity},
+
+		// Settings.
+		{http.MethodGet, "/settings", Viewer, h.ShowSettings},
+		{http.MethodGet, "/settings/orphans", Viewer, h.ShowRemoveOrphans},
+		{http.MethodPost, "/settings/orphans/remove", Admin, h.RemoveOrphans},
+		{http.MethodGet, "/settings/export", Viewer, h.ShowExport},
+		{http.MethodGet, "/settings/export.json", Viewer, h.ExportConfig},
+		{http.MethodGet, "/settings/import", Viewer, h.ShowImport},
+		{http.MethodPost, "/settings/import", Admin, h.PreviewImport},
+		{http.MethodPost, "/settings/import/apply", Admin, h.ApplyImport},
+		{http.MethodGet, "/settings/audit.csv", Viewer, h.DownloadAudit},
+		{http.MethodGet, "/settings/sandbox-refresh", Viewer, h.ShowSandboxRefresh},
+		{http.MethodGet, "/settings/reload-all", Viewer, h.ShowReloadAll},
+
+		// Settings → Users and roles.
+		{http.MethodGet, "/settings/users", Viewer, h.ShowUsers},
+		{http.MethodPost, "/settings/users", Admin, h.AddUser},
+		{http.MethodPost, "/settings/users/remove", Admin, h.RemoveUser},
+	}
+}
