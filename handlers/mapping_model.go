@@ -103,7 +103,13 @@ func setOf(xs []string) map[string]bool {
 func defaultForm(obj mapping.Object, pollingSeconds int) (views.MappingForm, formChoices) {
 	f := views.MappingForm{Object: obj.Name, Label: obj.Label, Table: table.Name(obj.Name), Access: string(mapping.ReadOnly), Mode: "polling",
 		PollingMinutes: max(2, pollingSeconds/60)}
-	ch := formChoices{fields: setOf(mapping.RecommendedFields), indexed: map[string]bool{"SystemModstamp": true}, recreate: map[string]bool{}}
+	ch := formChoices{fields: map[string]bool{}, indexed: map[string]bool{"SystemModstamp": true}, recreate: map[string]bool{}}
+	// Case and many custom objects have no Name: preselect only what the object really has.
+	for _, name := range mapping.RecommendedFields {
+		if _, ok := obj.Field(name); ok {
+			ch.fields[name] = true
+		}
+	}
 	return f, ch
 }
 

@@ -224,6 +224,15 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 			return nil, err
 		}
+		// Pause, reload and re-authorization change the connection row: holding it shared here means
+		// that once such a change has committed, no further rows are claimed under the old state.
+		var state string
+		if err := tx.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1 FOR SHARE`, c.ID).Scan(&state); err != nil {
+			return nil, fmt.Errorf("read connection state: %w", err)
+		}
+		if !connection.State(state).Syncing() {
+			return nil, nil
+		}
 		rows, err := tx.Query(ctx, `UPDATE `+tl+` t SET state = 'PENDING', updated_at = now()
 			FROM (SELECT id FROM `+tl+` WHERE state = ANY($1) AND table_name = ANY($2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) c
 			WHERE t.id = c.id
