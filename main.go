@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -12,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +29,7 @@ import (
 	"pgforce/migrations"
 	"pgforce/sync/account"
 	"pgforce/sync/audit"
+	"pgforce/sync/bench"
 	"pgforce/sync/config"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
@@ -53,6 +57,8 @@ Usage:
   pgforce user list                       list users
   pgforce user remove --email E           remove a user
   pgforce migrate [up|down N|status]      manage pgforce's own schema
+  pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
+  pgforce sim [--addr A]                  serve a standalone simulated Salesforce org
   pgforce help                            show this help
 
 Configuration comes from the environment; see README.md.
@@ -86,6 +92,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		return migrateCommand(ctx, cfg, rest, stdout)
+	case "bench":
+		cfg, err := loadConfig(getenv, stdout)
+		if err != nil {
+			return err
+		}
+		return benchCommand(ctx, cfg, rest, stdout)
+	case "sim":
+		return simCommand(ctx, rest, stdout)
 	}
 	return fmt.Errorf("unknown command %q; run `pgforce help`", cmd)
 }
@@ -206,22 +220,8 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	defer eng.Stop()
 
 	accounts := account.New(pool)
-	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
-	defer sessionStore.StopCleanup()
-	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
-
-	h := &handlers.Handlers{
-		Log:               log,
-		Sessions:          sessions,
-		Accounts:          accounts,
-		Ready:             func(ctx context.Context) error { return ready(ctx, pool) },
-		Engine:            eng,
-		Reports:           report.New(pool),
-		BaseURL:           cfg.BaseURL,
-		SimulatedOrg:      cfg.SalesforceLoginURL == "",
-		SimulatedLoginURL: strings.TrimRight(cfg.BaseURL, "/") + "/sim",
-	}
-	e := web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim})
+	e, closeDashboard := newDashboard(cfg, log, pool, eng, sim)
+	defer closeDashboard()
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	if n, err := accounts.Count(ctx); err != nil {
@@ -262,6 +262,25 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// newDashboard wires the web server: sessions in Postgres, handlers on the engine, the simulated org
+// under /sim when there is one.
+func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *engine.Engine, sim http.Handler) (http.Handler, func()) {
+	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
+	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
+	h := &handlers.Handlers{
+		Log:               log,
+		Sessions:          sessions,
+		Accounts:          account.New(pool),
+		Ready:             func(ctx context.Context) error { return ready(ctx, pool) },
+		Engine:            eng,
+		Reports:           report.New(pool),
+		BaseURL:           cfg.BaseURL,
+		SimulatedOrg:      cfg.SalesforceLoginURL == "",
+		SimulatedLoginURL: strings.TrimRight(cfg.BaseURL, "/") + "/sim",
+	}
+	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup
 }
 
 // The embedded simulated org's demo user and connected app.
@@ -442,4 +461,158 @@ func cliActor(getenv func(string) string) audit.Actor {
 		who = "unknown"
 	}
 	return audit.Actor{Name: "cli:" + who, Kind: audit.ActorCLI}
+}
+
+// benchCommand runs the benchmark suite in its own schemas, with the simulated org in a child process
+// so that the memory figures are pgforce's alone.
+func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("pgforce bench", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	opts := bench.Options{}
+	fs.IntVar(&opts.Rows, "rows", 100_000, "records of the initial load (the full run: 1000000)")
+	fs.IntVar(&opts.Samples, "samples", 1000, "latency samples per figure")
+	fs.IntVar(&opts.Backlog, "backlog", 100_000, "changes in the Postgres→Salesforce backlog")
+	fs.IntVar(&opts.PageMappings, "mappings", 200, "mappings on the measured Mappings page")
+	fs.IntVar(&opts.IdleMappings, "idle-mappings", 20, "mappings of the idle connection")
+	fs.DurationVar(&opts.PollInterval, "poll-interval", 5*time.Second, "polling interval of the polling figures")
+	only := fs.String("only", "", "comma-separated figure groups: load,stream,poll,write,backlog,idle,page")
+	jsonFile := fs.String("json", "bench.json", "write the report as JSON to this file (empty: none)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	inProcess := fs.Bool("in-process-org", false, "run the simulated org in this process (its memory then counts)")
+	keep := fs.Bool("keep", false, "keep the bench schemas afterwards, to inspect them")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *only != "" {
+		opts.Only = strings.Split(*only, ",")
+	}
+	opts.KeepSchemaFor = *keep
+	cfg.Schema = "pgforce_bench"
+	log := newLogger(cfg, stdout)
+	pool, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	kr, err := keyring.New(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	opts.Pool, opts.Keyring, opts.Log, opts.Progress = pool, kr, log, stdout
+	opts.Dashboard = func(eng *engine.Engine) (http.Handler, error) {
+		h, _ := newDashboard(cfg, log, pool, eng, nil)
+		return h, nil
+	}
+	if !*inProcess {
+		url, token, stop, err := startChildOrg(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		opts.OrgURL, opts.ControlToken = url, token
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	report, err := bench.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *jsonFile != "" {
+		var buf strings.Builder
+		if err := report.WriteJSON(&buf); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonFile, []byte(buf.String()), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nwrote %s\n", *jsonFile)
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return pprof.WriteHeapProfile(f)
+	}
+	return nil
+}
+
+// startChildOrg runs `pgforce sim` from this same binary and waits for its address.
+func startChildOrg(ctx context.Context) (url, token string, stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", "", nil, err
+	}
+	token = keyring.RandomToken(16)
+	cctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(cctx, exe, "sim", "--addr", "127.0.0.1:0", "--control-token", token, "--seed", "0")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return "", "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return "", "", nil, fmt.Errorf("start the simulated org: %w", err)
+	}
+	stop = func() { cancel(); _ = cmd.Wait() }
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), simListening); ok {
+			go func() { _, _ = io.Copy(io.Discard, out) }()
+			return strings.Fields(rest)[0], token, stop, nil
+		}
+	}
+	stop()
+	return "", "", nil, errors.New("the simulated org exited before listening")
+}
+
+const simListening = "pgforce: simulated Salesforce org at "
+
+// simCommand serves a simulated org alone (for benchmarks, and for trying clients against it).
+func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("pgforce sim", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
+	token := fs.String("control-token", "", "bearer token of the /_sforg control API (empty: generated and printed)")
+	seed := fs.Int64("seed", 1, "demo data seed (0: objects only, no records)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *token == "" {
+		*token = keyring.RandomToken(24)
+		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
+	}
+	org := sforg.New(sforg.Options{Seed: *seed, ClientID: simClientID, ClientSecret: simClientSecret, Username: simUser, Password: simPassword, ControlToken: *token})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s)\n", simListening, ln.Addr(), simUser, simPassword)
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -54,6 +54,8 @@ func InstallSchema(ctx context.Context, tx pgx.Tx, schema string) error {
 		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_id ON ` + s("_trigger_log") + ` (state, id)`,
 		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_created_at ON ` + s("_trigger_log") + ` (created_at)`,
 		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_table_name ON ` + s("_trigger_log") + ` (state, table_name) WHERE state IN ('NEW', 'PENDING')`,
+		// The writer looks for newer waiting changes of the rows it just wrote.
+		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_waiting_record ON ` + s("_trigger_log") + ` (table_name, record_id, id) WHERE state IN ('NEW', 'PENDING')`,
 		`CREATE TABLE IF NOT EXISTS ` + s("_trigger_log_archive") + ` (
 			id integer NOT NULL PRIMARY KEY,
 			txid bigint,

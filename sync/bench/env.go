@@ -1,0 +1,279 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"pgforce/sync/audit"
+	"pgforce/sync/engine"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
+	"pgforce/sync/keyring"
+	"pgforce/sync/salesforce/sforg"
+)
+
+var actor = audit.Actor{Name: "pgforce bench", Kind: audit.ActorCLI}
+
+// env is an engine connected to a simulated org, with the means to drive and watch both sides.
+type env struct {
+	opts   Options
+	pool   *pgxpool.Pool
+	org    orgControl
+	eng    *engine.Engine
+	conn   connection.Connection
+	schema string
+	stop   []func()
+	// orgInProcess: the simulated org runs in this process, so its memory is in the RSS figures.
+	orgInProcess bool
+}
+
+func newEnv(ctx context.Context, opts Options) (*env, error) {
+	e := &env{pool: opts.Pool, schema: opts.DataSchema}
+	if opts.OrgURL == "" {
+		token := keyring.RandomToken(16)
+		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000})
+		srv := httptest.NewServer(org.Handler())
+		e.stop = append(e.stop, srv.Close)
+		e.orgInProcess = true
+		opts.OrgURL, opts.ControlToken = srv.URL, token
+	}
+	e.opts = opts
+	e.org = orgControl{url: strings.TrimRight(opts.OrgURL, "/"), token: opts.ControlToken, hc: &http.Client{Timeout: 10 * time.Minute}}
+	if err := e.dropSchemas(ctx); err != nil {
+		return nil, err
+	}
+	e.eng = engine.New(engine.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, PollInterval: opts.PollInterval,
+		Orgs: engine.SalesforceOrgs{App: func(connection.Connection) engine.ConnectedApp {
+			return engine.ConnectedApp{ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
+		}}})
+	c, err := e.eng.CreateConnection(ctx, actor, engine.NewConnection{Name: "bench", Schema: e.schema, OrgType: connection.Simulated, LoginURL: opts.OrgURL})
+	if err != nil {
+		e.close()
+		return nil, fmt.Errorf("create the bench connection: %w", err)
+	}
+	if c, err = e.eng.AuthorizeWithPassword(ctx, actor, c.ID, "admin@pgforce.test", "demo"); err != nil {
+		e.close()
+		return nil, fmt.Errorf("authorize the bench connection: %w", err)
+	}
+	e.conn = c
+	if err := e.eng.Start(ctx); err != nil {
+		e.close()
+		return nil, err
+	}
+	e.stop = append(e.stop, e.eng.Stop)
+	return e, nil
+}
+
+// dropSchemas removes what an earlier run left: the bench connection, its mappings and tables.
+func (e *env) dropSchemas(ctx context.Context) error {
+	for _, s := range []string{e.schema, e.schema + "_idle"} {
+		if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`); err != nil {
+			return fmt.Errorf("drop %s: %w", s, err)
+		}
+	}
+	if _, err := e.pool.Exec(ctx, `DELETE FROM connections WHERE schema_name = ANY($1)`, []string{e.schema, e.schema + "_idle"}); err != nil {
+		return fmt.Errorf("remove earlier bench connections: %w", err)
+	}
+	return nil
+}
+
+func (e *env) close() {
+	for _, f := range slices.Backward(e.stop) {
+		f()
+	}
+	if !e.opts.KeepSchemaFor {
+		_ = e.dropSchemas(context.Background())
+	}
+}
+
+func (e *env) progress(format string, args ...any) {
+	fmt.Fprintf(e.opts.Progress, "   "+format+"\n", args...)
+}
+
+// createMapping maps an object and waits until its initial load is done.
+func (e *env) createMapping(ctx context.Context, connID int64, object string, cfg mapping.Config, timeout time.Duration) (mapping.Mapping, time.Duration, error) {
+	start := time.Now()
+	m, err := e.eng.CreateMapping(ctx, actor, connID, object, cfg)
+	if err != nil {
+		return m, 0, fmt.Errorf("map %s: %w", object, err)
+	}
+	m, err = e.waitMapping(ctx, m.ID, mapping.DataSynced, timeout, nil)
+	return m, time.Since(start), err
+}
+
+// waitMapping polls a mapping's state until it is want; tick is called on every poll.
+func (e *env) waitMapping(ctx context.Context, id int64, want mapping.State, timeout time.Duration, tick func(mapping.Mapping)) (mapping.Mapping, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		m, err := e.eng.Mapping(ctx, id)
+		if err != nil {
+			return m, err
+		}
+		if tick != nil {
+			tick(m)
+		}
+		if m.State == want {
+			return m, nil
+		}
+		if m.State.Severity() == "bad" {
+			return m, fmt.Errorf("mapping %s is %s: %s", m.Object, m.State, m.StateReason)
+		}
+		if time.Now().After(deadline) {
+			return m, fmt.Errorf("mapping %s not %s after %v (it is %s: %s)", m.Object, want, timeout, m.State, m.StateReason)
+		}
+		select {
+		case <-ctx.Done():
+			return m, ctx.Err()
+		case <-time.After(20 * time.Millisecond): // polling with a deadline
+		}
+	}
+}
+
+// until polls cond with a deadline.
+func until(ctx context.Context, what string, timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond): // polling with a deadline
+		}
+	}
+}
+
+func (e *env) tableIdent(m mapping.Mapping) string { return table.Ident(e.schema, m.Table) }
+
+// orgControl drives the simulated org through its control API.
+type orgControl struct {
+	url, token string
+	hc         *http.Client
+}
+
+func (o orgControl) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, o.url+"/_sforg"+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+o.token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := o.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("simulated org %s %s: %w", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		return fmt.Errorf("simulated org %s %s: %d %s", method, path, res.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+func (o orgControl) addObject(ctx context.Context, name string, fields []sforg.FieldDef) error {
+	return o.do(ctx, http.MethodPost, "/objects", map[string]any{"Name": name, "Label": strings.TrimSuffix(name, "__c"), "Fields": fields}, nil)
+}
+
+func (o orgControl) generate(ctx context.Context, object string, n int) error {
+	return o.do(ctx, http.MethodPost, "/generate", map[string]any{"Object": object, "Count": n, "Seed": 7}, nil)
+}
+
+func (o orgControl) create(ctx context.Context, object string, fields map[string]any) error {
+	return o.do(ctx, http.MethodPost, "/records/"+object, fields, nil)
+}
+
+// calls is the org's count of API calls by kind.
+func (o orgControl) calls(ctx context.Context) (map[string]int, error) {
+	var out struct{ Calls map[string]int }
+	err := o.do(ctx, http.MethodGet, "/calls", nil, &out)
+	return out.Calls, err
+}
+
+func total(calls map[string]int) int {
+	n := 0
+	for _, v := range calls {
+		n += v
+	}
+	return n
+}
+
+func diff(after, before map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// rssBytes is this process's resident set size now.
+func rssBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// rssPeak samples the resident set size until stopped and returns the highest value seen.
+func rssPeak() (stop func() int64) {
+	done := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		var hi int64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if r := rssBytes(); r > hi {
+				hi = r
+			}
+			select {
+			case <-done:
+				peak <- hi
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(done); return <-peak }
+}

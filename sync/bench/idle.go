@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"time"
+
+	"pgforce/sync/account"
+	"pgforce/sync/engine"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
+)
+
+// measureIdleCalls counts the API calls of a connection whose mappings poll and find nothing, with
+// every other connection paused.
+func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
+	if err := e.eng.Pause(ctx, actor, e.conn.ID); err != nil && e.connState(ctx) != connection.Paused {
+		return err
+	}
+	defer func() { _ = e.eng.Resume(context.WithoutCancel(ctx), actor, e.conn.ID) }()
+	c, err := e.eng.CreateConnection(ctx, actor, engine.NewConnection{Name: "bench idle", Schema: e.schema + "_idle", OrgType: connection.Simulated, LoginURL: e.opts.OrgURL})
+	if err != nil {
+		return err
+	}
+	if _, err := e.eng.AuthorizeWithPassword(ctx, actor, c.ID, "admin@pgforce.test", "demo"); err != nil {
+		return err
+	}
+	n := e.opts.IdleMappings
+	e.progress("mapping %d objects in polling mode", n)
+	var ids []int64
+	for i := range n {
+		name := fmt.Sprintf("Idle%02d__c", i)
+		if err := e.org.addObject(ctx, name, []sforg.FieldDef{{Name: "Note__c", Type: "string", Length: 80, Nillable: true, Createable: true, Updateable: true}}); err != nil {
+			return err
+		}
+		m, err := e.eng.CreateMapping(ctx, actor, c.ID, name, mapping.NewConfig("Name", "Note__c"))
+		if err != nil {
+			return err
+		}
+		ids = append(ids, m.ID)
+	}
+	for _, id := range ids {
+		if _, err := e.waitMapping(ctx, id, mapping.DataSynced, 2*time.Minute, nil); err != nil {
+			return err
+		}
+	}
+	interval := e.opts.PollInterval
+	window := 6 * interval
+	before, err := e.org.calls(ctx)
+	if err != nil {
+		return err
+	}
+	e.progress("counting API calls for %v", window)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(window): // the measurement window itself
+	}
+	after, err := e.org.calls(ctx)
+	if err != nil {
+		return err
+	}
+	calls := total(diff(after, before))
+	perHour := float64(calls) * float64(time.Hour) / float64(window)
+	ref := float64(n) * float64(time.Hour) / float64(interval)
+	// The same ratio at Heroku Connect's default 10-minute interval.
+	at10 := perHour * float64(interval) / float64(10*time.Minute)
+	r.Figures = append(r.Figures, Figure{Name: fmt.Sprintf("SF API calls per hour, idle connection with %d polling mappings", n), Value: perHour, Unit: "calls/h",
+		Measured:  fmt.Sprintf("%.0f calls/h at a %v interval (%d calls in %v; %.0f calls/h at a 10-minute interval)", perHour, interval, calls, window, at10),
+		Reference: fmt.Sprintf("Heroku Connect: one query per mapping per interval = %.0f calls/h", ref),
+		Goal:      "≤ the reference", Met: perHour <= ref})
+	return e.eng.Pause(ctx, actor, c.ID)
+}
+
+func (e *env) connState(ctx context.Context) connection.State {
+	c, _ := e.eng.Connection(ctx, e.conn.ID)
+	return c.State
+}
+
+// measurePage times the dashboard's Mappings page with many mappings, signed in as an admin.
+func measurePage(ctx context.Context, e *env, r *Report) error {
+	if e.opts.Dashboard == nil {
+		return fmt.Errorf("no dashboard to measure in this run")
+	}
+	have, err := e.eng.Mappings(ctx, e.conn.ID)
+	if err != nil {
+		return err
+	}
+	n := e.opts.PageMappings
+	e.progress("mapping %d more objects (%d mapped)", max(0, n-len(have)), len(have))
+	var ids []int64
+	for i := len(have); i < n; i++ {
+		name := fmt.Sprintf("Page%03d__c", i)
+		var fields []sforg.FieldDef
+		for f := range 20 {
+			fields = append(fields, sforg.FieldDef{Name: fmt.Sprintf("F%02d__c", f), Type: "string", Length: 80, Nillable: true, Createable: true, Updateable: true})
+		}
+		if err := e.org.addObject(ctx, name, fields); err != nil {
+			return err
+		}
+		m, err := e.eng.CreateMapping(ctx, actor, e.conn.ID, name, mapping.NewConfig("Name", "F00__c", "F01__c"))
+		if err != nil {
+			return err
+		}
+		ids = append(ids, m.ID)
+	}
+	for _, id := range ids {
+		if _, err := e.waitMapping(ctx, id, mapping.DataSynced, 2*time.Minute, nil); err != nil {
+			return err
+		}
+	}
+	h, err := e.opts.Dashboard(e.eng)
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const email, password = "bench@pgforce.test", "bench password 1234"
+	accounts := account.New(e.pool)
+	_ = accounts.Remove(ctx, actor, email)
+	if _, err := accounts.Create(ctx, actor, email, password, account.Admin); err != nil {
+		return err
+	}
+	defer accounts.Remove(context.WithoutCancel(ctx), actor, email)
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: time.Minute}
+	res, err := hc.PostForm(srv.URL+"/login", url.Values{"email": {email}, "password": {password}})
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	page := fmt.Sprintf("%s/mappings?conn=%d", srv.URL, e.conn.ID)
+	get := func() (time.Duration, error) {
+		start := time.Now()
+		res, err := hc.Get(page)
+		if err != nil {
+			return 0, err
+		}
+		raw, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		took := time.Since(start)
+		if rows := strings.Count(string(raw), `data-testid="mapping-row"`); err == nil && (res.StatusCode != http.StatusOK || rows < n) {
+			err = fmt.Errorf("GET /mappings: %d with %d mapping rows", res.StatusCode, rows)
+		}
+		return took, err
+	}
+	for range 10 { // warm up
+		if _, err := get(); err != nil {
+			return err
+		}
+	}
+	var lat latencies
+	for range max(200, e.opts.Samples/5) {
+		d, err := get()
+		if err != nil {
+			return err
+		}
+		lat = append(lat, d)
+	}
+	p50, p95 := lat.pct(0.5), lat.pct(0.95)
+	r.Figures = append(r.Figures, Figure{Name: fmt.Sprintf("dashboard Mappings page with %d mappings", n), Value: ms(p95), Unit: "ms p95",
+		Measured: fmt.Sprintf("p50 %.1f ms, p95 %.1f ms (%d requests, syncing meanwhile)", ms(p50), ms(p95), len(lat)),
+		Goal:     "p95 < 50 ms", Met: p95 < 50*time.Millisecond})
+	return nil
+}

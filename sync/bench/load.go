@@ -1,0 +1,205 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce"
+	"pgforce/sync/salesforce/sforg"
+)
+
+// loadFields are the 15 custom fields of the load objects; with Id, Name, CreatedDate,
+// SystemModstamp and IsDeleted a mapped table has 20 columns from Salesforce.
+func loadFields() []sforg.FieldDef {
+	var fs []sforg.FieldDef
+	add := func(f sforg.FieldDef) {
+		f.Nillable, f.Createable, f.Updateable = true, true, true
+		fs = append(fs, f)
+	}
+	for i := 1; i <= 6; i++ {
+		add(sforg.FieldDef{Name: fmt.Sprintf("Text%d__c", i), Type: "string", Length: 80})
+	}
+	for i := 1; i <= 3; i++ {
+		add(sforg.FieldDef{Name: fmt.Sprintf("Amount%d__c", i), Type: "double", Precision: 18, Scale: 2})
+	}
+	add(sforg.FieldDef{Name: "Quantity__c", Type: "int", Digits: 9})
+	add(sforg.FieldDef{Name: "Flag__c", Type: "boolean"})
+	add(sforg.FieldDef{Name: "Day__c", Type: "date"})
+	add(sforg.FieldDef{Name: "At__c", Type: "datetime"})
+	add(sforg.FieldDef{Name: "Email__c", Type: "email", Length: 80})
+	add(sforg.FieldDef{Name: "Stage__c", Type: "picklist", Picklist: []string{"New", "Working", "Won", "Lost"}})
+	return fs
+}
+
+func loadConfig() mapping.Config {
+	names := []string{"Name", "CreatedDate"}
+	for _, f := range loadFields() {
+		names = append(names, f.Name)
+	}
+	return mapping.NewConfig(names...)
+}
+
+type loadRun struct {
+	rows   int
+	took   time.Duration
+	peak   int64 // resident set size at its highest during the load
+	before int64
+	m      mapping.Mapping
+}
+
+// load maps a freshly generated object of n records and measures the initial load.
+func (e *env) load(ctx context.Context, object string, n int) (loadRun, error) {
+	if err := e.org.addObject(ctx, object, loadFields()); err != nil {
+		return loadRun{}, err
+	}
+	e.progress("generating %d %s records in the org", n, object)
+	if err := e.org.generate(ctx, object, n); err != nil {
+		return loadRun{}, err
+	}
+	debug.FreeOSMemory()
+	run := loadRun{rows: n, before: rssBytes()}
+	stopRSS := rssPeak()
+	e.progress("loading %d records", n)
+	m, took, err := e.createMapping(ctx, e.conn.ID, object, loadConfig(), 30*time.Minute)
+	run.peak = stopRSS()
+	run.took, run.m = took, m
+	if err != nil {
+		return run, err
+	}
+	var got int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM `+e.tableIdent(m)).Scan(&got); err != nil {
+		return run, err
+	}
+	if got != n {
+		return run, fmt.Errorf("loaded %d of %d records", got, n)
+	}
+	e.progress("loaded %d records in %v (%.0f rows/s), peak RSS %d MiB", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), run.peak>>20)
+	return run, nil
+}
+
+func measureLoad(ctx context.Context, e *env, r *Report) error {
+	small := max(e.opts.Rows/10, 1000)
+	s, err := e.load(ctx, "LoadSmall__c", small)
+	if err != nil {
+		return err
+	}
+	big, err := e.load(ctx, "LoadLarge__c", e.opts.Rows)
+	if err != nil {
+		return err
+	}
+	fetch, err := e.fetchOnly(ctx, "LoadLarge__c")
+	if err != nil {
+		return fmt.Errorf("fetch-only reference: %w", err)
+	}
+	copyTook, err := e.rawCopy(ctx, big.m)
+	if err != nil {
+		return fmt.Errorf("COPY reference: %w", err)
+	}
+	rate := float64(big.rows) / big.took.Seconds()
+	refRate := float64(big.rows) / copyTook.Seconds()
+	const mib = 1 << 20
+	growth := float64(big.peak-s.peak) / mib
+	r.Figures = append(r.Figures,
+		Figure{Name: fmt.Sprintf("initial load %d records × 20 fields", big.rows), Value: rate, Unit: "rows/s",
+			Measured:  fmt.Sprintf("%.0f rows/s (%.1f s), %.0f%% of the reference", rate, big.took.Seconds(), 100*rate/refRate),
+			Reference: fmt.Sprintf("raw pgx CopyFrom into an equivalent table: %.0f rows/s", refRate),
+			Goal:      "≥ 70% of the reference", Met: rate >= 0.7*refRate,
+			Note: fmt.Sprintf("includes the Bulk API job, the download and the org's CSV encoding; fetching the same results alone took %.1f s", fetch.Seconds())},
+		Figure{Name: "initial load peak RSS", Value: float64(big.peak) / mib, Unit: "MiB",
+			Measured:  fmt.Sprintf("%.0f MiB at %d rows, %.0f MiB at %d rows (%+.0f MiB)", float64(big.peak)/mib, big.rows, float64(s.peak)/mib, s.rows, growth),
+			Reference: "the whole bench process, org " + e.orgWhere(),
+			Goal:      "< 256 MiB and flat from 10× fewer rows", Met: big.peak < 256*mib && growth < 32},
+	)
+	r.LoadBreakdown = []Phase{
+		{Name: "engine: job, download, decode, COPY, commit", Took: big.took},
+		{Name: "Salesforce Bulk query and download alone", Took: fetch},
+		{Name: "raw COPY of the same rows alone", Took: copyTook},
+	}
+	return nil
+}
+
+func (e *env) orgWhere() string {
+	if e.orgInProcess {
+		return "in this process (its records count too)"
+	}
+	return "in another process"
+}
+
+// fetchOnly runs the load's Bulk query and discards the results: the Salesforce side of the load.
+func (e *env) fetchOnly(ctx context.Context, object string) (time.Duration, error) {
+	app := salesforce.App{LoginURL: e.opts.OrgURL, ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
+	tok, err := app.Password(ctx, "admin@pgforce.test", "demo")
+	if err != nil {
+		return 0, err
+	}
+	c, err := salesforce.New(ctx, salesforce.Options{App: app, Token: tok})
+	if err != nil {
+		return 0, err
+	}
+	fields := []string{"Id", "IsDeleted", "SystemModstamp", "Name", "CreatedDate"}
+	for _, f := range loadFields() {
+		fields = append(fields, f.Name)
+	}
+	start := time.Now()
+	_, err = c.BulkQuery(ctx, "SELECT "+strings.Join(fields, ", ")+" FROM "+object, false, salesforce.BulkQueryOptions{}, func(page io.Reader) error {
+		_, err := io.Copy(io.Discard, page)
+		return err
+	})
+	return time.Since(start), err
+}
+
+// rawCopy copies the loaded rows into an equivalent table (same columns and indexes, no pgforce)
+// with pgx's CopyFrom: the fastest the database takes them.
+func (e *env) rawCopy(ctx context.Context, m mapping.Mapping) (time.Duration, error) {
+	src := e.tableIdent(m)
+	ref := pgx.Identifier{e.schema, "copy_reference"}.Sanitize()
+	if _, err := e.pool.Exec(ctx, `DROP TABLE IF EXISTS `+ref+`; CREATE TABLE `+ref+` (LIKE `+src+` INCLUDING DEFAULTS INCLUDING INDEXES)`); err != nil {
+		return 0, err
+	}
+	defer e.pool.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+ref)
+	var cols []string
+	rows, err := e.pool.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name <> 'id' ORDER BY ordinal_position`, e.schema, m.Table)
+	if err != nil {
+		return 0, err
+	}
+	if cols, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return 0, err
+	}
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = pgx.Identifier{c}.Sanitize()
+	}
+	rows, err = e.pool.Query(ctx, `SELECT `+strings.Join(quoted, ", ")+` FROM `+src)
+	if err != nil {
+		return 0, err
+	}
+	data, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+	if err != nil {
+		return 0, err
+	}
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	start := time.Now()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{e.schema, "copy_reference"}, cols, pgx.CopyFromRows(data)); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}

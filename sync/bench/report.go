@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints the report as an aligned table, then where the load's time went.
+func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "\npgforce bench — %s, %s, %d rows, %d samples, backlog %d, polling every %v, took %v\n\n",
+		r.Started.Format(time.RFC3339), r.Machine, r.Rows, r.Samples, r.Backlog, r.Interval, r.Took.Round(time.Second))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "figure\tmeasured\treference (same run)\tgoal\tmet")
+	for _, f := range r.Figures {
+		met := "no"
+		if f.Met {
+			met = "yes"
+		}
+		if f.Measured == "failed" {
+			met = "failed: " + f.Note
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Measured, dash(f.Reference), f.Goal, met)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var notes []string
+	for _, f := range r.Figures {
+		if f.Note != "" && f.Measured != "failed" {
+			notes = append(notes, fmt.Sprintf("- %s: %s", f.Name, f.Note))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(notes, "\n"))
+	}
+	if len(r.LoadBreakdown) > 0 {
+		fmt.Fprintln(w, "\nwhere the initial load's time went:")
+		for _, p := range r.LoadBreakdown {
+			fmt.Fprintf(w, "  %-48s %8.2f s\n", p.Name, p.Took.Seconds())
+		}
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// WriteJSON writes the report for scripts and comparisons between runs.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
