@@ -25,7 +25,9 @@ import (
 	"pgforce/handlers"
 	"pgforce/migrations"
 	"pgforce/sync/account"
+	"pgforce/sync/apitoken"
 	"pgforce/sync/audit"
+	"pgforce/sync/cli"
 	"pgforce/sync/config"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
@@ -54,6 +56,9 @@ Usage:
   pgforce user remove --email E           remove a user
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce help                            show this help
+
+Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:
+` + cli.Usage + `
 
 Configuration comes from the environment; see README.md.
 `
@@ -86,6 +91,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		return migrateCommand(ctx, cfg, rest, stdout)
+	}
+	if cli.Handles(cmd) {
+		cfg, err := loadConfig(getenv, stdout)
+		if err != nil {
+			return err
+		}
+		return adminCommand(ctx, cfg, cmd, rest, getenv, stdin, stdout)
 	}
 	return fmt.Errorf("unknown command %q; run `pgforce help`", cmd)
 }
@@ -442,4 +454,36 @@ func cliActor(getenv func(string) string) audit.Actor {
 		who = "unknown"
 	}
 	return audit.Actor{Name: "cli:" + who, Kind: audit.ActorCLI}
+}
+
+// adminCommand runs a `heroku connect:*`-like command against the database with an engine that is
+// constructed but not started: no sync loop runs in the CLI process; the running `serve` picks each
+// change up through the engine's notifications.
+func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	pool, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	kr, err := keyring.New(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	// Warnings go to stderr so that --json output on stdout stays parseable.
+	log := newLogger(cfg, os.Stderr)
+	env := &cli.Env{
+		Engine:       engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}}),
+		Reports:      report.New(pool),
+		Tokens:       apitoken.New(pool),
+		Actor:        cliActor(getenv),
+		In:           stdin,
+		Out:          stdout,
+		LoginURL:     cfg.SalesforceLoginURL,
+		DashboardURL: cfg.BaseURL,
+	}
+	if cfg.EmbeddedOrg() {
+		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
+		env.OrgType, env.LoginURL = connection.Simulated, strings.TrimRight(cfg.BaseURL, "/")+"/sim"
+	}
+	return env.Run(ctx, cmd, args)
 }
