@@ -29,9 +29,11 @@ import (
 	"pgforce/sync/audit"
 	"pgforce/sync/cli"
 	"pgforce/sync/config"
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/keyring"
+	"pgforce/sync/metrics"
 	"pgforce/sync/report"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
@@ -110,6 +112,7 @@ func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, er
 		Schema:                 getenv("PGFORCE_DB_SCHEMA"),
 		Addr:                   getenv("PGFORCE_ADDR"),
 		BaseURL:                getenv("PGFORCE_BASE_URL"),
+		MetricsAddr:            getenv("PGFORCE_METRICS_ADDR"),
 		TLSCertFile:            getenv("PGFORCE_TLS_CERT"),
 		TLSKeyFile:             getenv("PGFORCE_TLS_KEY"),
 		SalesforceLoginURL:     getenv("PGFORCE_SF_LOGIN_URL"),
@@ -218,6 +221,8 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	defer eng.Stop()
 
 	accounts := account.New(pool)
+	reports := report.New(pool)
+	metricsHandler := metrics.Handler(&metrics.Collector{Engine: eng, Reports: reports, Log: log})
 	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
 	defer sessionStore.StopCleanup()
 	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
@@ -228,7 +233,10 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		Accounts:          accounts,
 		Ready:             func(ctx context.Context) error { return ready(ctx, pool) },
 		Engine:            eng,
-		Reports:           report.New(pool),
+		Reports:           reports,
+		Tokens:            apitoken.New(pool),
+		Diagnose:          diagnose.Checker{Engine: eng, Reports: reports},
+		Metrics:           metricsHandler,
 		BaseURL:           cfg.BaseURL,
 		SimulatedOrg:      cfg.SalesforceLoginURL == "",
 		SimulatedLoginURL: strings.TrimRight(cfg.BaseURL, "/") + "/sim",
@@ -248,6 +256,25 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
 		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/sim (user %s, password %s)\n", cfg.BaseURL, simUser, simPassword)
+	}
+
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (PGFORCE_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+		defer mln.Close()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		fmt.Fprintf(stdout, "pgforce: metrics at http://%s/metrics\n", mln.Addr())
+		defer metricsSrv.Close()
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "err", err)
+			}
+		}()
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
