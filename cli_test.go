@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +227,45 @@ func TestCLITokensAreShownOnceListedAndRevoked(t *testing.T) {
 	}
 	if _, err := runCmd(t, env, "", "token", "create", "--name", "x", "--role", "owner"); err == nil || !strings.Contains(err.Error(), "admin, viewer or metrics") {
 		t.Fatalf("bad role: %v", err)
+	}
+}
+
+func TestMetricsAddrServesWithoutATokenWhileTheAPINeedsOne(t *testing.T) {
+	t.Parallel()
+	env, _, loginURL := cliEnv(t)
+	env["PGFORCE_METRICS_ADDR"] = "127.0.0.1:0"
+	env["PGFORCE_EXPECT_SETUP"] = "no"
+	if _, err := runCmd(t, env, "", "connection", "create", "--name", "acme", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", loginURL,
+		"--org-type", "simulated", "--username", enginetest.User, "--password", enginetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	token := jsonOut[struct {
+		Token string `json:"token"`
+	}](t, env, "token", "create", "--name", "ci", "--role", "viewer").Token
+	p := startProduct(t, env)
+	metricsURL := p.out.wait(t, regexp.MustCompile(`pgforce: metrics at (\S+)`), 5*time.Second)
+
+	body, status := httpGet(t, metricsURL)
+	if status != 200 || !strings.Contains(body, `pgforce_connection_state{connection="acme"`) || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("metrics address: %d\n%s", status, body)
+	}
+	if _, status := httpGet(t, p.BaseURL+"/metrics"); status != 401 {
+		t.Fatalf("/metrics on the dashboard address without a token: %d", status)
+	}
+	req, _ := http.NewRequest("GET", p.BaseURL+"/api/v3/connections", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var conns struct {
+		Count   int `json:"count"`
+		Results []struct {
+			Name string `json:"name"`
+		} `json:"results"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&conns); err != nil || res.StatusCode != 200 || conns.Count != 1 || conns.Results[0].Name != "acme" {
+		t.Fatalf("API through serve: %d %+v %v", res.StatusCode, conns, err)
 	}
 }

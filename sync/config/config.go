@@ -115,7 +115,7 @@ func (c Config) Validate() error {
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
 			bad("PGFORCE_METRICS_ADDR must be host:port (e.g. 127.0.0.1:9187), got %q", c.MetricsAddr)
-		} else if c.MetricsAddr == c.Addr {
+		} else if c.MetricsAddr == c.Addr && port != "0" {
 			bad("PGFORCE_METRICS_ADDR must differ from PGFORCE_ADDR (metrics on the dashboard's address need a token)")
 		}
 	}
