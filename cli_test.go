@@ -150,6 +150,30 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 		t.Fatalf("write-errors: %v %s", err, out)
 	}
 
+	// Edit adds a column (loaded by the serve); reload loads every record again.
+	if out, err := runCmd(t, env, "", "mapping", "edit", "Account", "--add-fields", "Website"); err != nil || !strings.Contains(out, "edited mapping Account") {
+		t.Fatalf("mapping edit: %v %s", err, out)
+	}
+	waitSynced := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			m := jsonOut[cliMapping](t, env, "mapping", "state", "Account")
+			if m.State == "DATA_SYNCED" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the mapping never synced again: %+v", what, m)
+			}
+			time.Sleep(50 * time.Millisecond) // polling with a deadline
+		}
+	}
+	waitSynced("after edit")
+	if out, err := runCmd(t, env, "", "mapping", "reload", "Account"); err != nil || !strings.Contains(out, "Account: reloading") {
+		t.Fatalf("mapping reload: %v %s", err, out)
+	}
+	waitSynced("after reload")
+
 	// Destructive commands want a confirmation.
 	if _, err := runCmd(t, env, "", "mapping", "delete", "Account"); err == nil || !strings.Contains(err.Error(), "--confirm Account") {
 		t.Fatalf("delete without confirmation: %v", err)
