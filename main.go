@@ -28,12 +28,16 @@ import (
 	"pgforce/handlers"
 	"pgforce/migrations"
 	"pgforce/sync/account"
+	"pgforce/sync/apitoken"
 	"pgforce/sync/audit"
 	"pgforce/sync/bench"
+	"pgforce/sync/cli"
 	"pgforce/sync/config"
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/keyring"
+	"pgforce/sync/metrics"
 	"pgforce/sync/report"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
@@ -60,6 +64,9 @@ Usage:
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
   pgforce sim [--addr A]                  serve a standalone simulated Salesforce org
   pgforce help                            show this help
+
+Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:
+` + cli.Usage + `
 
 Configuration comes from the environment; see README.md.
 `
@@ -101,6 +108,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "sim":
 		return simCommand(ctx, rest, stdout)
 	}
+	if cli.Handles(cmd) {
+		cfg, err := loadConfig(getenv, stdout)
+		if err != nil {
+			return err
+		}
+		return adminCommand(ctx, cfg, cmd, rest, getenv, stdin, stdout)
+	}
 	return fmt.Errorf("unknown command %q; run `pgforce help`", cmd)
 }
 
@@ -112,6 +126,7 @@ func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, er
 		Schema:                 getenv("PGFORCE_DB_SCHEMA"),
 		Addr:                   getenv("PGFORCE_ADDR"),
 		BaseURL:                getenv("PGFORCE_BASE_URL"),
+		MetricsAddr:            getenv("PGFORCE_METRICS_ADDR"),
 		TLSCertFile:            getenv("PGFORCE_TLS_CERT"),
 		TLSKeyFile:             getenv("PGFORCE_TLS_KEY"),
 		SalesforceLoginURL:     getenv("PGFORCE_SF_LOGIN_URL"),
@@ -220,7 +235,8 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	defer eng.Stop()
 
 	accounts := account.New(pool)
-	e, closeDashboard := newDashboard(cfg, log, pool, eng, sim)
+	metricsHandler := metrics.Handler(&metrics.Collector{Engine: eng, Reports: report.New(pool), Log: log})
+	e, closeDashboard := newDashboard(cfg, log, pool, eng, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
@@ -236,6 +252,25 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
 		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/sim (user %s, password %s)\n", cfg.BaseURL, simUser, simPassword)
+	}
+
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (PGFORCE_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+		defer mln.Close()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		fmt.Fprintf(stdout, "pgforce: metrics at http://%s/metrics\n", mln.Addr())
+		defer metricsSrv.Close()
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "err", err)
+			}
+		}()
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -266,16 +301,20 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 // newDashboard wires the web server: sessions in Postgres, handlers on the engine, the simulated org
 // under /sim when there is one.
-func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *engine.Engine, sim http.Handler) (http.Handler, func()) {
+func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *engine.Engine, sim, metricsHandler http.Handler) (http.Handler, func()) {
 	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
 	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
+	reports := report.New(pool)
 	h := &handlers.Handlers{
 		Log:               log,
 		Sessions:          sessions,
 		Accounts:          account.New(pool),
 		Ready:             func(ctx context.Context) error { return ready(ctx, pool) },
 		Engine:            eng,
-		Reports:           report.New(pool),
+		Reports:           reports,
+		Tokens:            apitoken.New(pool),
+		Diagnose:          diagnose.Checker{Engine: eng, Reports: reports},
+		Metrics:           metricsHandler,
 		BaseURL:           cfg.BaseURL,
 		SimulatedOrg:      cfg.SalesforceLoginURL == "",
 		SimulatedLoginURL: strings.TrimRight(cfg.BaseURL, "/") + "/sim",
@@ -463,6 +502,38 @@ func cliActor(getenv func(string) string) audit.Actor {
 	return audit.Actor{Name: "cli:" + who, Kind: audit.ActorCLI}
 }
 
+// adminCommand runs a `heroku connect:*`-like command against the database with an engine that is
+// constructed but not started: no sync loop runs in the CLI process; the running `serve` picks each
+// change up through the engine's notifications.
+func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	pool, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	kr, err := keyring.New(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	// Warnings go to stderr so that --json output on stdout stays parseable.
+	log := newLogger(cfg, os.Stderr)
+	env := &cli.Env{
+		Engine:       engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}}),
+		Reports:      report.New(pool),
+		Tokens:       apitoken.New(pool),
+		Actor:        cliActor(getenv),
+		In:           stdin,
+		Out:          stdout,
+		LoginURL:     cfg.SalesforceLoginURL,
+		DashboardURL: cfg.BaseURL,
+	}
+	if cfg.EmbeddedOrg() {
+		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
+		env.OrgType, env.LoginURL = connection.Simulated, strings.TrimRight(cfg.BaseURL, "/")+"/sim"
+	}
+	return env.Run(ctx, cmd, args)
+}
+
 // benchCommand runs the benchmark suite in its own schemas, with the simulated org in a child process
 // so that the memory figures are pgforce's alone.
 func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
@@ -501,7 +572,7 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	}
 	opts.Pool, opts.Keyring, opts.Log, opts.Progress = pool, kr, log, stdout
 	opts.Dashboard = func(eng *engine.Engine) (http.Handler, error) {
-		h, _ := newDashboard(cfg, log, pool, eng, nil)
+		h, _ := newDashboard(cfg, log, pool, eng, nil, nil)
 		return h, nil
 	}
 	if !*inProcess {

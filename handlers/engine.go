@@ -79,6 +79,7 @@ type Reports interface {
 	Rows(ctx context.Context, schema, table string, q report.RowQuery) (report.RowPage, error)
 	Record(ctx context.Context, schema, table string, id int64) ([]report.Field, error)
 	AuditCSV(ctx context.Context, f audit.Filter, w io.Writer) error
+	AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
 }
 
 var _ Reports = (*report.Reader)(nil)

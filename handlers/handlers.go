@@ -5,13 +5,16 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
 
 	"pgforce/sync/account"
+	"pgforce/sync/apitoken"
 	"pgforce/sync/audit"
+	"pgforce/sync/diagnose"
 )
 
 // Accounts is what handlers need from the user service.
@@ -51,6 +54,23 @@ type Handlers struct {
 	SimulatedLoginURL string
 	// Now is the clock (tests pin it); time.Now when nil.
 	Now func() time.Time
+
+	// Tokens checks the REST API's bearer tokens.
+	Tokens Tokens
+	// Diagnose runs a connection's health checks (diagnose.Checker).
+	Diagnose Diagnoser
+	// Metrics serves Prometheus metrics; nil answers 404.
+	Metrics http.Handler
+}
+
+// Tokens is what the API needs from the token service (*apitoken.Service implements it).
+type Tokens interface {
+	Authenticate(ctx context.Context, secret string) (apitoken.Token, error)
+}
+
+// Diagnoser runs the health checks of a connection (diagnose.Checker implements it).
+type Diagnoser interface {
+	Run(ctx context.Context, connID int64) (diagnose.Report, error)
 }
 
 func (h *Handlers) now() time.Time {

@@ -83,7 +83,7 @@ func errorHandler(log *slog.Logger, h *handlers.Handlers) echo.HTTPErrorHandler 
 		var werr error
 		switch {
 		case isAPI(c.Request().URL.Path):
-			werr = c.JSON(status, map[string]string{"id": failure.KindOf(err).String(), "message": msg})
+			werr = c.JSON(status, map[string]string{"id": errorID(err, status), "message": msg})
 		case c.Request().Method == http.MethodHead:
 			werr = c.NoContent(status)
 		default:
@@ -93,4 +93,29 @@ func errorHandler(log *slog.Logger, h *handlers.Handlers) echo.HTTPErrorHandler 
 			log.Error("write error response", "err", werr)
 		}
 	}
+}
+
+// errorID is the API error object's id: the failure's kind, or for routing and size errors a name
+// derived from the status.
+func errorID(err error, status int) string {
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return fe.Kind.String()
+	}
+	switch status {
+	case http.StatusNotFound:
+		return failure.NotFound.String()
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnauthorized:
+		return failure.Unauthenticated.String()
+	case http.StatusForbidden:
+		return failure.Forbidden.String()
+	}
+	if status < 500 {
+		return failure.Invalid.String()
+	}
+	return failure.Internal.String()
 }

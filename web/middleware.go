@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"pgforce/handlers"
 	"pgforce/sync/account"
+	"pgforce/sync/apitoken"
 	"pgforce/sync/failure"
 )
 
@@ -171,4 +173,47 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// requireToken authenticates a bearer token and checks that its role may use a route of the given
+// access class. Missing, unknown and revoked tokens get the same 401; a token of the wrong role 403.
+func requireToken(h *handlers.Handlers, access Access) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("Cache-Control", "no-store")
+			if h.Tokens == nil {
+				return failure.E(failure.Unavailable, "API tokens are not available in this pgforce process.")
+			}
+			scheme, secret, _ := strings.Cut(c.Request().Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pgforce"`)
+				return failure.E(failure.Unauthenticated, "Send an API token: Authorization: Bearer <token> (create one with `pgforce token create`).")
+			}
+			t, err := h.Tokens.Authenticate(c.Request().Context(), strings.TrimSpace(secret))
+			if err != nil {
+				if failure.Is(err, failure.Unauthenticated) {
+					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pgforce", error="invalid_token"`)
+				}
+				return err
+			}
+			if !tokenMay(t.Role, access) {
+				return failure.E(failure.Forbidden, "A %s token cannot do this (%s access is needed).", t.Role, access)
+			}
+			c.SetRequest(c.Request().WithContext(apitoken.WithToken(c.Request().Context(), t)))
+			return next(c)
+		}
+	}
+}
+
+// tokenMay says which token roles may use which access class.
+func tokenMay(role apitoken.Role, access Access) bool {
+	switch access {
+	case APIRead:
+		return role == apitoken.Admin || role == apitoken.Viewer
+	case APIWrite:
+		return role == apitoken.Admin
+	case APIMetrics:
+		return role == apitoken.Admin || role == apitoken.Metrics
+	}
+	return false
 }

@@ -16,9 +16,19 @@ const (
 	Public Access = iota // anyone, signed in or not
 	Viewer               // any signed-in user (admins included)
 	Admin                // signed-in admins only; these are the actions
+	// Bearer-token routes (the REST API and /metrics): no session, no cookies, so no cross-site
+	// request can ride on them.
+	APIRead    // a token of role viewer or admin
+	APIWrite   // a token of role admin
+	APIMetrics // a token of role metrics or admin
 )
 
-func (a Access) String() string { return [...]string{"public", "viewer", "admin"}[a] }
+func (a Access) String() string {
+	return [...]string{"public", "viewer", "admin", "api-read", "api-write", "api-metrics"}[a]
+}
+
+// Bearer reports whether the route authenticates with an API token instead of a session.
+func (a Access) Bearer() bool { return a == APIRead || a == APIWrite || a == APIMetrics }
 
 // Route is one entry of the route table.
 type Route struct {
@@ -28,8 +38,8 @@ type Route struct {
 	Handler echo.HandlerFunc
 }
 
-// Routes is the whole dashboard: every path pgforce serves (besides /static, /healthz, /readyz and the
-// simulated org under /sim) is listed here.
+// Routes is the whole product surface: every path pgforce serves (besides /static, /healthz, /readyz
+// and the simulated org under /sim) is listed here — dashboard, REST API and metrics.
 func Routes(h *handlers.Handlers) []Route {
 	return []Route{
 		// Sign-in and first-run setup.
@@ -94,5 +104,29 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/settings/users", Viewer, h.ShowUsers},
 		{http.MethodPost, "/settings/users", Admin, h.AddUser},
 		{http.MethodPost, "/settings/users/remove", Admin, h.RemoveUser},
+
+		// REST API v3 (JSON, bearer tokens) and its description.
+		{http.MethodGet, "/api/openapi.json", Public, h.ShowOpenAPI},
+		{http.MethodGet, "/api/v3/connections", APIRead, h.APIListConnections},
+		{http.MethodGet, "/api/v3/connections/:id", APIRead, h.APIShowConnection},
+		{http.MethodPost, "/api/v3/connections/:id/actions/pause", APIWrite, h.APIPauseConnection},
+		{http.MethodPost, "/api/v3/connections/:id/actions/resume", APIWrite, h.APIResumeConnection},
+		{http.MethodPost, "/api/v3/connections/:id/actions/recover", APIWrite, h.APIRecoverConnection},
+		{http.MethodGet, "/api/v3/connections/:id/actions/export", APIRead, h.APIExportConfig},
+		{http.MethodPost, "/api/v3/connections/:id/actions/import", APIWrite, h.APIImportConfig},
+		{http.MethodGet, "/api/v3/connections/:id/diagnose", APIRead, h.APIDiagnose},
+		{http.MethodGet, "/api/v3/connections/:id/write-errors", APIRead, h.APIConnectionWriteErrors},
+		{http.MethodGet, "/api/v3/connections/:id/mappings", APIRead, h.APIListMappings},
+		{http.MethodPost, "/api/v3/connections/:id/mappings", APIWrite, h.APICreateMapping},
+		{http.MethodGet, "/api/v3/mappings/:id", APIRead, h.APIShowMapping},
+		{http.MethodPatch, "/api/v3/mappings/:id", APIWrite, h.APIUpdateMapping},
+		{http.MethodDelete, "/api/v3/mappings/:id", APIWrite, h.APIDeleteMapping},
+		{http.MethodPost, "/api/v3/mappings/:id/actions/reload", APIWrite, h.APIReloadMapping},
+		{http.MethodPost, "/api/v3/mappings/:id/actions/abort", APIWrite, h.APIAbortMapping},
+		{http.MethodGet, "/api/v3/mappings/:id/write-errors", APIRead, h.APIMappingWriteErrors},
+		{http.MethodGet, "/api/v3/audit", APIRead, h.APIAudit},
+
+		// Prometheus metrics (also on PGFORCE_METRICS_ADDR without a token, when set).
+		{http.MethodGet, "/metrics", APIMetrics, h.ServeMetrics},
 	}
 }

@@ -51,7 +51,16 @@ func New(d Deps) *echo.Echo {
 	}
 
 	dash := e.Group("", crossOriginProtection(), loadSessions(d.Sessions), respondInside(e), loadUser(d.Handlers))
+	api := e.Group("")
 	for _, r := range Routes(d.Handlers) {
+		if r.Access.Bearer() || strings.HasPrefix(r.Path, "/api/") {
+			var mw []echo.MiddlewareFunc
+			if r.Access.Bearer() {
+				mw = append(mw, requireToken(d.Handlers, r.Access))
+			}
+			api.Add(r.Method, r.Path, r.Handler, mw...)
+			continue
+		}
 		var mw []echo.MiddlewareFunc
 		switch r.Access {
 		case Viewer:
@@ -64,5 +73,5 @@ func New(d Deps) *echo.Echo {
 	return e
 }
 
-// isAPI reports whether the path belongs to the JSON API (errors as JSON, not pages).
-func isAPI(path string) bool { return strings.HasPrefix(path, "/api/") }
+// isAPI reports whether the path belongs to the JSON API or metrics (errors as JSON, not pages).
+func isAPI(path string) bool { return strings.HasPrefix(path, "/api/") || path == "/metrics" }

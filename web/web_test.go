@@ -197,6 +197,9 @@ func TestEveryRouteEnforcesItsAccess(t *testing.T) {
 	anon := a.browser()
 	checked := 0
 	for _, r := range web.Routes(nil) {
+		if r.Access.Bearer() {
+			continue // token routes: TestEveryAPIRouteRefusesMissingBadAndRevokedTokens
+		}
 		path := strings.NewReplacer(":id", "1", ":name", "x").Replace(r.Path)
 		switch r.Access {
 		case web.Public:

@@ -24,6 +24,9 @@ type Config struct {
 	Schema      string // schema for pgforce's own tables (never mixed with mapped tables)
 	Addr        string // host:port the dashboard listens on
 	BaseURL     string // public URL of the dashboard, used for OAuth callbacks and links
+	// MetricsAddr, when set, is a separate host:port serving /metrics without a token (bind it to a
+	// private interface for the scraper). /metrics on Addr always needs a token of role metrics.
+	MetricsAddr string
 
 	SecretKey     []byte // 32 bytes; encrypts OAuth tokens at rest
 	SecretKeyFile string // where a generated key is kept when SecretKey was not given
@@ -108,6 +111,13 @@ func (c Config) Validate() error {
 	}
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		bad("PGFORCE_ADDR must be host:port (e.g. 127.0.0.1:8080), got %q", c.Addr)
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			bad("PGFORCE_METRICS_ADDR must be host:port (e.g. 127.0.0.1:9187), got %q", c.MetricsAddr)
+		} else if c.MetricsAddr == c.Addr && port != "0" {
+			bad("PGFORCE_METRICS_ADDR must differ from PGFORCE_ADDR (metrics on the dashboard's address need a token)")
+		}
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("PGFORCE_BASE_URL must be an absolute http(s) URL, got %q", c.BaseURL)

@@ -33,6 +33,8 @@ func TestValidationNamesTheVariableToFix(t *testing.T) {
 		{"schema with a quote", func(c *Config) { c.Schema = `a"b` }, "PGFORCE_DB_SCHEMA must be a lower-case identifier"},
 		{"schema upper case", func(c *Config) { c.Schema = "Pgforce" }, "PGFORCE_DB_SCHEMA"},
 		{"address without port", func(c *Config) { c.Addr = "localhost" }, "PGFORCE_ADDR must be host:port"},
+		{"metrics address without port", func(c *Config) { c.MetricsAddr = "localhost" }, "PGFORCE_METRICS_ADDR must be host:port"},
+		{"metrics on the dashboard address", func(c *Config) { c.MetricsAddr = c.Addr }, "PGFORCE_METRICS_ADDR must differ from PGFORCE_ADDR"},
 		{"relative base url", func(c *Config) { c.BaseURL = "/pgforce" }, "PGFORCE_BASE_URL must be an absolute http(s) URL"},
 		{"short secret key", func(c *Config) { c.SecretKey = make([]byte, 16) }, "PGFORCE_SECRET_KEY must be 32 bytes"},
 		{"missing secret key", func(c *Config) { c.SecretKey = nil }, "got 0 bytes"},

@@ -38,6 +38,7 @@ type syncer struct {
 	nextSchemaCheck time.Time
 	writer          *writer
 	orgAuthAt       time.Time // the authorization the open org client uses
+	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
@@ -130,6 +131,7 @@ func (s *syncer) step(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	s.conn = c
 	s.mu.Unlock()
+	s.saveUsage(ctx)
 
 	ms, err := mapping.List(ctx, s.e.opts.Pool, s.connID)
 	if err != nil {

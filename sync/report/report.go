@@ -336,3 +336,13 @@ func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingS
 		return m, err
 	})
 }
+
+// AuditEntries returns the audit trail entries matching f, oldest first.
+func (r *Reader) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+	var out []audit.Entry
+	err := audit.Each(ctx, r.pool, f, func(e audit.Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}

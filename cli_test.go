@@ -1,0 +1,295 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"pgforce/sync/engine/enginetest"
+	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/store/storetest"
+)
+
+// cliEnv is the environment of a pgforce whose connections use their own simulated org.
+func cliEnv(t *testing.T) (map[string]string, *sforg.Org, string) {
+	t.Helper()
+	env := testEnv(t)
+	env["USER"] = "ops"
+	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 3})
+	t.Cleanup(func() {
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_other")
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"])
+	})
+	return env, org, srv.URL
+}
+
+// jsonOut runs a command with --json and decodes its output.
+func jsonOut[T any](t *testing.T, env map[string]string, args ...string) T {
+	t.Helper()
+	out, err := runCmd(t, env, "", append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("pgforce %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	var v T
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("pgforce %s --json printed no JSON: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return v
+}
+
+type cliConnection struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	SchemaName string `json:"schema_name"`
+	State      string `json:"state"`
+	SFInfo     struct {
+		Username string `json:"username"`
+	} `json:"sf_info"`
+}
+
+type cliMapping struct {
+	ID         int64  `json:"id"`
+	ObjectName string `json:"object_name"`
+	State      string `json:"state"`
+	Access     string `json:"access"`
+	Counts     struct {
+		DB int64 `json:"db"`
+	} `json:"counts"`
+}
+
+type list[T any] struct {
+	Count   int `json:"count"`
+	Results []T `json:"results"`
+}
+
+func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
+	t.Parallel()
+	env, org, loginURL := cliEnv(t)
+	schema := env["PGFORCE_DB_SCHEMA"] + "_sf"
+
+	// Set up and authorize without a browser, then let the running serve do the syncing.
+	c := jsonOut[cliConnection](t, env, "connection", "create", "--name", "acme", "--schema", schema, "--login-url", loginURL,
+		"--org-type", "simulated", "--username", enginetest.User, "--password", enginetest.Password)
+	if c.Name != "acme" || c.SchemaName != schema || c.SFInfo.Username != enginetest.User || c.State == "NEW" {
+		t.Fatalf("created connection: %+v", c)
+	}
+	env["PGFORCE_EXPECT_SETUP"] = "no"
+	startProduct(t, env)
+
+	out, err := runCmd(t, env, "", "mapping", "create", "Account", "--fields", "Name,Phone", "--access", "read_write")
+	if err != nil || !strings.Contains(out, "created mapping Account → "+schema+".account (read_write") {
+		t.Fatalf("mapping create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := jsonOut[cliMapping](t, env, "mapping", "state", "account")
+		if m.State == "DATA_SYNCED" && m.Counts.DB == int64(org.Count("Account")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the running serve never loaded the mapping: %+v", m)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	ms := jsonOut[list[cliMapping]](t, env, "mapping", "list")
+	if ms.Count != 1 || ms.Results[0].ObjectName != "Account" || ms.Results[0].Access != "read_write" {
+		t.Fatalf("mapping list: %+v", ms)
+	}
+	if out, err := runCmd(t, env, "", "info"); err != nil || !strings.Contains(out, "=== acme") || !strings.Contains(out, "Account") {
+		t.Fatalf("info: %v\n%s", err, out)
+	}
+
+	// Pause waits for IDLE (the serve finishes catching up first); resume brings it back.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out, err = runCmd(t, env, "", "pause")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("pause: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	if !strings.Contains(out, "acme: PAUSED") {
+		t.Fatalf("pause: %s", out)
+	}
+	if st := jsonOut[cliConnection](t, env, "state"); st.State != "PAUSED" {
+		t.Fatalf("state after pause: %+v", st)
+	}
+	if out, err := runCmd(t, env, "", "pause"); err == nil || !strings.Contains(err.Error(), "already paused") {
+		t.Fatalf("pausing twice must fail with the reason: %v %s", err, out)
+	}
+	// While paused: export to a file and import it back (nothing changes); then resume.
+	file := filepath.Join(t.TempDir(), "acme.json")
+	if out, err := runCmd(t, env, "", "export", file); err != nil || !strings.Contains(out, "exported the configuration of acme") {
+		t.Fatalf("export: %v %s", err, out)
+	}
+	raw, _ := os.ReadFile(file)
+	if !strings.Contains(string(raw), `"object_name": "Account"`) {
+		t.Fatalf("export file: %s", raw)
+	}
+	if out, err := runCmd(t, env, "", "import", file); err != nil || !strings.Contains(out, "unchanged Account") {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	if out, err := runCmd(t, env, "", "resume"); err != nil || !strings.Contains(out, "acme: RECOVERY") {
+		t.Fatalf("resume: %v %s", err, out)
+	}
+
+	out, err = runCmd(t, env, "", "audit", "--action", "connection.")
+	if err != nil || !strings.HasPrefix(out, "id,time_utc,actor") || !strings.Contains(out, "cli:ops,cli") || !strings.Contains(out, "connection.pause") {
+		t.Fatalf("audit csv: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, env, "", "write-errors"); err != nil || !strings.Contains(out, "no write errors in the last 24 hours") {
+		t.Fatalf("write-errors: %v %s", err, out)
+	}
+
+	// Edit adds a column (loaded by the serve); reload loads every record again.
+	if out, err := runCmd(t, env, "", "mapping", "edit", "Account", "--add-fields", "Website"); err != nil || !strings.Contains(out, "edited mapping Account") {
+		t.Fatalf("mapping edit: %v %s", err, out)
+	}
+	waitSynced := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			m := jsonOut[cliMapping](t, env, "mapping", "state", "Account")
+			if m.State == "DATA_SYNCED" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the mapping never synced again: %+v", what, m)
+			}
+			time.Sleep(50 * time.Millisecond) // polling with a deadline
+		}
+	}
+	waitSynced("after edit")
+	if out, err := runCmd(t, env, "", "mapping", "reload", "Account"); err != nil || !strings.Contains(out, "Account: reloading") {
+		t.Fatalf("mapping reload: %v %s", err, out)
+	}
+	waitSynced("after reload")
+
+	// Destructive commands want a confirmation.
+	if _, err := runCmd(t, env, "", "mapping", "delete", "Account"); err == nil || !strings.Contains(err.Error(), "--confirm Account") {
+		t.Fatalf("delete without confirmation: %v", err)
+	}
+	if out, err := runCmd(t, env, "", "mapping", "delete", "Account", "--confirm", "Account"); err != nil || !strings.Contains(out, "deleted mapping Account") {
+		t.Fatalf("delete: %v %s", err, out)
+	}
+}
+
+func TestCLIAsksWhichConnectionWhenThereAreSeveral(t *testing.T) {
+	t.Parallel()
+	env, _, loginURL := cliEnv(t)
+	if _, err := runCmd(t, env, "", "state"); err == nil || !strings.Contains(err.Error(), "There is no connection yet") {
+		t.Fatalf("no connection: %v", err)
+	}
+	// Without credentials the connection waits for an interactive authorization.
+	out, err := runCmd(t, env, "", "connection", "create", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", loginURL, "--org-type", "simulated")
+	if err != nil || !strings.Contains(out, ": NEW") || !strings.Contains(out, "/settings") || !strings.Contains(out, "--username") {
+		t.Fatalf("create without credentials: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, env, "", "connection", "create", "--name", "other", "--schema", env["PGFORCE_DB_SCHEMA"]+"_other", "--login-url", loginURL, "--org-type", "simulated"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runCmd(t, env, "", "state")
+	if err == nil || !strings.Contains(err.Error(), "choose one with --connection NAME") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("several connections: %v", err)
+	}
+	if st := jsonOut[cliConnection](t, env, "state", "--connection", "other"); st.Name != "other" || st.State != "NEW" {
+		t.Fatalf("state --connection other: %+v", st)
+	}
+	cs := jsonOut[list[cliConnection]](t, env, "connection", "list")
+	if cs.Count != 2 {
+		t.Fatalf("connection list: %+v", cs)
+	}
+	if _, err := runCmd(t, env, "", "mapping", "create", "Account", "--fields", "Name", "--connection", "other"); err == nil || !strings.Contains(err.Error(), "Authorize the connection") {
+		t.Fatalf("mapping on an unauthorized connection: %v", err)
+	}
+	if _, err := runCmd(t, env, "", "connection", "delete", "other"); err == nil || !strings.Contains(err.Error(), "--confirm other") {
+		t.Fatalf("delete without confirmation: %v", err)
+	}
+	if out, err := runCmd(t, env, "", "connection", "delete", "other", "--confirm", "other", "--drop-schema"); err != nil || !strings.Contains(out, "dropped schema") {
+		t.Fatalf("delete: %v %s", err, out)
+	}
+	if out, err := runCmd(t, env, "", "diagnose"); err != nil || !strings.Contains(out, "YELLOW") || !strings.Contains(out, "never authorized") {
+		t.Fatalf("diagnose of the unauthorized connection: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, env, "", "mapping", "frobnicate"); err == nil || !strings.Contains(err.Error(), `unknown mapping command "frobnicate"`) {
+		t.Fatalf("unknown subcommand: %v", err)
+	}
+}
+
+func TestCLITokensAreShownOnceListedAndRevoked(t *testing.T) {
+	t.Parallel()
+	env, _, _ := cliEnv(t)
+	out, err := runCmd(t, env, "", "token", "create", "--name", "grafana", "--role", "metrics")
+	if err != nil || !strings.Contains(out, "created token grafana (metrics)") || !strings.Contains(out, "token (shown once): pgf_") {
+		t.Fatalf("token create: %v\n%s", err, out)
+	}
+	created := jsonOut[struct {
+		Name  string `json:"name"`
+		Role  string `json:"role"`
+		Token string `json:"token"`
+	}](t, env, "token", "create", "--name", "deploy", "--role", "admin")
+	if created.Name != "deploy" || created.Role != "admin" || !strings.HasPrefix(created.Token, "pgf_") {
+		t.Fatalf("token create --json: %+v", created)
+	}
+	if out, err := runCmd(t, env, "", "token", "list"); err != nil || strings.Contains(out, created.Token) || !strings.Contains(out, "grafana") || !strings.Contains(out, "live") {
+		t.Fatalf("token list (never shows secrets): %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, env, "", "token", "revoke", "grafana"); err != nil || !strings.Contains(out, "revoked token grafana") {
+		t.Fatalf("revoke: %v %s", err, out)
+	}
+	if _, err := runCmd(t, env, "", "token", "revoke", "grafana"); err == nil || !strings.Contains(err.Error(), "no live token") {
+		t.Fatalf("revoke twice: %v", err)
+	}
+	if _, err := runCmd(t, env, "", "token", "create", "--name", "x", "--role", "owner"); err == nil || !strings.Contains(err.Error(), "admin, viewer or metrics") {
+		t.Fatalf("bad role: %v", err)
+	}
+}
+
+func TestMetricsAddrServesWithoutATokenWhileTheAPINeedsOne(t *testing.T) {
+	t.Parallel()
+	env, _, loginURL := cliEnv(t)
+	env["PGFORCE_METRICS_ADDR"] = "127.0.0.1:0"
+	env["PGFORCE_EXPECT_SETUP"] = "no"
+	if _, err := runCmd(t, env, "", "connection", "create", "--name", "acme", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", loginURL,
+		"--org-type", "simulated", "--username", enginetest.User, "--password", enginetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	token := jsonOut[struct {
+		Token string `json:"token"`
+	}](t, env, "token", "create", "--name", "ci", "--role", "viewer").Token
+	p := startProduct(t, env)
+	metricsURL := p.out.wait(t, regexp.MustCompile(`pgforce: metrics at (\S+)`), 5*time.Second)
+
+	body, status := httpGet(t, metricsURL)
+	if status != 200 || !strings.Contains(body, `pgforce_connection_state{connection="acme"`) || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("metrics address: %d\n%s", status, body)
+	}
+	if _, status := httpGet(t, p.BaseURL+"/metrics"); status != 401 {
+		t.Fatalf("/metrics on the dashboard address without a token: %d", status)
+	}
+	req, _ := http.NewRequest("GET", p.BaseURL+"/api/v3/connections", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var conns struct {
+		Count   int `json:"count"`
+		Results []struct {
+			Name string `json:"name"`
+		} `json:"results"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&conns); err != nil || res.StatusCode != 200 || conns.Count != 1 || conns.Results[0].Name != "acme" {
+		t.Fatalf("API through serve: %d %+v %v", res.StatusCode, conns, err)
+	}
+}

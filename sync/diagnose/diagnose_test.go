@@ -1,0 +1,119 @@
+package diagnose_test
+
+import (
+	"strings"
+	"testing"
+
+	"pgforce/sync/diagnose"
+	"pgforce/sync/engine/enginetest"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/report"
+)
+
+// healthyBench is an authorized, IDLE connection with an Account mapping that just polled.
+func healthyBench(t *testing.T) (*enginetest.Bench, diagnose.Checker, mapping.Mapping) {
+	t.Helper()
+	b := enginetest.New(t, enginetest.Options{Seed: 3})
+	m, err := b.Engine.CreateMapping(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", mapping.NewConfig("Name"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `UPDATE connections SET state = 'IDLE' WHERE id = $1`, b.Conn.ID)
+	b.Exec(t, `UPDATE mappings SET state = 'DATA_SYNCED', last_poll_at = now() WHERE id = $1`, m.ID)
+	return b, diagnose.Checker{Engine: b.Engine, Reports: report.New(b.Pool)}, m
+}
+
+func result(t *testing.T, r diagnose.Report, rule string) diagnose.Result {
+	t.Helper()
+	for _, res := range r.Results {
+		if res.RuleID == rule {
+			return res
+		}
+	}
+	t.Fatalf("no %s result in %+v", rule, r.Results)
+	return diagnose.Result{}
+}
+
+func TestAHealthySyncingConnectionIsGreen(t *testing.T) {
+	t.Parallel()
+	b, k, _ := healthyBench(t)
+	r, err := k.Run(b.Ctx, b.Conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != diagnose.Green {
+		t.Fatalf("status %s: %+v", r.Status, r.Results)
+	}
+	for _, res := range r.Results {
+		if res.Status != diagnose.Green && res.Status != diagnose.Skipped {
+			t.Errorf("%s is %s: %s", res.RuleID, res.Status, res.Message)
+		}
+	}
+	if res := result(t, r, "API_USAGE"); res.Status != diagnose.Skipped {
+		t.Errorf("API usage never reported must be skipped: %+v", res)
+	}
+}
+
+func TestEveryProblemIsReportedWithItsFix(t *testing.T) {
+	t.Parallel()
+	b, k, m := healthyBench(t)
+	sch := b.Conn.Schema
+	b.Exec(t, `INSERT INTO `+sch+`._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at)
+		VALUES ('FAILED', 'UPDATE', 'account', 1, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', now(), now()),
+		       ('NEW', 'UPDATE', 'account', 2, NULL, now() - interval '2 hours', now() - interval '2 hours')`)
+	b.Exec(t, `DROP INDEX `+sch+`.hcu_idx_account_sfid`)
+	b.Exec(t, `UPDATE mappings SET last_poll_at = now() - interval '2 hours',
+		drift = '[{"field":"Name","was":"varchar(255)","now":"varchar(300)","fix":"Edit the mapping and click Save.","widen":true}]' WHERE id = $1`, m.ID)
+	b.Exec(t, `INSERT INTO api_usage (connection_id, used, max) VALUES ($1, 95000, 100000)`, b.Conn.ID)
+
+	r, err := k.Run(b.Ctx, b.Conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != diagnose.Red {
+		t.Fatalf("overall %s", r.Status)
+	}
+	for rule, want := range map[string]diagnose.Status{
+		"FAILED_WRITES":       diagnose.Red,
+		"TRIGGER_LOG_BACKLOG": diagnose.Red,
+		"SYNC_INDEXES":        diagnose.Red,
+		"STALE_POLLING":       diagnose.Yellow,
+		"API_USAGE":           diagnose.Red,
+		"FIELDS_DRIFTED":      diagnose.Yellow,
+		"MAPPINGS_IN_ERROR":   diagnose.Green,
+	} {
+		res := result(t, r, rule)
+		if res.Status != want {
+			t.Errorf("%s: %s, want %s (%s)", rule, res.Status, want, res.Message)
+		}
+		if want != diagnose.Green && res.Fix == "" {
+			t.Errorf("%s has no fix", rule)
+		}
+	}
+	if res := result(t, r, "SYNC_INDEXES"); !strings.Contains(res.Message, "account.sfid") {
+		t.Errorf("index message: %s", res.Message)
+	}
+	if res := result(t, r, "FIELDS_DRIFTED"); !strings.Contains(res.Fix, "Edit the mapping") {
+		t.Errorf("drift fix: %s", res.Fix)
+	}
+}
+
+func TestLostAuthorizationAndStoppedMappingsAreRed(t *testing.T) {
+	t.Parallel()
+	b, k, m := healthyBench(t)
+	b.Exec(t, `UPDATE connections SET state = 'NEED_AUTHENTICATION' WHERE id = $1`, b.Conn.ID)
+	b.Exec(t, `UPDATE mappings SET state = 'BAD_CONFIG', state_changed_at = now() - interval '1 day' WHERE id = $1`, m.ID)
+	r, err := k.Run(b.Ctx, b.Conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := result(t, r, "SALESFORCE_AUTHORIZATION"); res.Status != diagnose.Red || !strings.Contains(res.Fix, "Re-authorize") {
+		t.Errorf("authorization: %+v", res)
+	}
+	if res := result(t, r, "MAPPINGS_IN_ERROR"); res.Status != diagnose.Red || !strings.Contains(res.Message, "Account (BAD_CONFIG)") {
+		t.Errorf("mappings: %+v", res)
+	}
+	if res := result(t, r, "STALE_POLLING"); res.Status != diagnose.Skipped {
+		t.Errorf("polling is not expected while unauthorized: %+v", res)
+	}
+}

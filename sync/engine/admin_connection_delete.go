@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/audit"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
+	"pgforce/sync/failure"
+	"pgforce/sync/store"
+	"pgforce/sync/triggerlog"
+)
+
+// deletableStates are the connection states in which nothing is in flight: deleting then cannot cut
+// a write batch or a recovery in half.
+var deletableStates = []connection.State{connection.New, connection.Idle, connection.Paused}
+
+// DeleteConnection removes a connection, its mappings, events and leases (retiring the old connection
+// after a sandbox refresh, or a connection set up by mistake). With dropSchema the connection's
+// schema goes too, mapped tables and trigger log included; without it the tables stay for the data
+// they hold, but their capture triggers are removed so application writes stop queueing changes that
+// nothing would ever send. Refused unless the connection is NEW, IDLE or PAUSED and no mapping is
+// loading: pause it (or abort the loads) first.
+func (e *Engine) DeleteConnection(ctx context.Context, actor audit.Actor, connID int64, dropSchema bool) error {
+	// The refresh token is revoked after the commit, best effort: a deleted connection must not leave
+	// a live grant in the org, but an unreachable org must not block the deletion either.
+	tokens, _ := connection.LoadTokens(ctx, e.opts.Pool, e.opts.Keyring, connID)
+	var deleted connection.Connection
+	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		var state string
+		if err := tx.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1 FOR UPDATE`, connID).Scan(&state); err != nil {
+			return store.NotFound(err, fmt.Sprintf("connection %d", connID))
+		}
+		c, err := connection.Load(ctx, tx, connID)
+		if err != nil {
+			return err
+		}
+		if !stateIn(c.State, deletableStates) {
+			return failure.E(failure.Conflict, "Pause the connection %s before deleting it (it is %s).", c.Name, c.State)
+		}
+		ms, err := mapping.List(ctx, tx, connID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.State.Loading() {
+				return failure.E(failure.Conflict, "The %s mapping is loading data (%s). Abort it before deleting the connection.", m.Object, m.State)
+			}
+		}
+		if dropSchema {
+			if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+table.Ident(c.Schema)+` CASCADE`); err != nil {
+				return fmt.Errorf("drop schema %s of connection %s: %w", c.Schema, c.Name, err)
+			}
+		} else {
+			for _, m := range ms {
+				if err := triggerlog.DropTableTriggers(ctx, tx, c.Schema, m.Table); err != nil {
+					return fmt.Errorf("remove capture triggers of %s.%s: %w", c.Schema, m.Table, err)
+				}
+			}
+		}
+		// Mappings, events, leases and sync statistics go with the row (ON DELETE CASCADE).
+		if _, err := tx.Exec(ctx, `DELETE FROM connections WHERE id = $1`, connID); err != nil {
+			return fmt.Errorf("delete connection %s: %w", c.Name, err)
+		}
+		detail := fmt.Sprintf("%d mappings removed; schema %s kept with its tables", len(ms), c.Schema)
+		if dropSchema {
+			detail = fmt.Sprintf("%d mappings removed; schema %s dropped", len(ms), c.Schema)
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &connID, Action: audit.ConnectionDelete, Target: c.Name,
+			Before: map[string]any{"schema": c.Schema, "state": c.State, "org_id": c.OrgID, "mappings": len(ms)}, Detail: detail}); err != nil {
+			return err
+		}
+		deleted = c
+		// Every instance reconciles on the notification and stops the connection's syncer.
+		return notify(ctx, tx, connID, 0)
+	})
+	if err != nil {
+		return err
+	}
+	e.orgs.mu.Lock()
+	delete(e.orgs.clients, connID)
+	e.orgs.mu.Unlock()
+	if tokens.RefreshToken != "" {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := e.opts.Orgs.Revoke(rctx, deleted, tokens.RefreshToken); err != nil {
+			e.log.Warn("revoke the deleted connection's Salesforce token", "connection", deleted.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+func stateIn(s connection.State, states []connection.State) bool {
+	for _, x := range states {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

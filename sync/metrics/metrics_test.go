@@ -1,0 +1,95 @@
+package metrics_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"pgforce/sync/engine/enginetest"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/metrics"
+	"pgforce/sync/report"
+)
+
+func scrape(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("scrape: %d\n%s", res.StatusCode, b)
+	}
+	return string(b)
+}
+
+func TestMetricsReportEverySyncedMappingFromTheDatabase(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 3, Start: true})
+	cfg := mapping.NewConfig("Name", "Phone")
+	cfg.Access = mapping.ReadWrite
+	m, err := b.Engine.CreateMapping(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := metrics.Handler(&metrics.Collector{Engine: b.Engine, Reports: report.New(b.Pool)})
+	conn, obj := `connection="`+b.Conn.Name+`"`, `object="Account"`
+	accounts := b.Org.Count("Account")
+	want := []string{
+		fmt.Sprintf(`pgforce_mapping_state{%s,%s,state="DATA_SYNCED"} 1`, conn, obj),
+		fmt.Sprintf(`pgforce_mapping_state{%s,%s,state="SYSTEM_ERROR"} 0`, conn, obj),
+		fmt.Sprintf(`pgforce_mapping_rows_synced_total{%s,direction="sf_to_pg",%s} %d`, conn, obj, accounts),
+		fmt.Sprintf(`pgforce_mapping_table_rows{%s,%s} %d`, conn, obj, accounts),
+		fmt.Sprintf(`pgforce_mapping_pending_writes{%s,%s} 0`, conn, obj),
+		fmt.Sprintf(`pgforce_mapping_write_errors_24h{%s,%s} 0`, conn, obj),
+		fmt.Sprintf(`pgforce_mapping_load_records_done{%s,%s} %d`, conn, obj, accounts),
+		fmt.Sprintf(`pgforce_mapping_poll_lag_seconds{%s,%s}`, conn, obj),
+		fmt.Sprintf(`pgforce_connection_state{%s,state="IDLE"} 1`, conn),
+		fmt.Sprintf(`pgforce_trigger_log_pending{%s} 0`, conn),
+		fmt.Sprintf(`pgforce_trigger_log_oldest_pending_seconds{%s} 0`, conn),
+		fmt.Sprintf(`pgforce_salesforce_api_daily_used{%s}`, conn),
+		fmt.Sprintf(`pgforce_salesforce_api_daily_remaining{%s}`, conn),
+		fmt.Sprintf(`pgforce_salesforce_api_calls_total{%s}`, conn),
+		"pgforce_scrape_success 1",
+		"go_goroutines",
+		"process_start_time_seconds",
+	}
+	var body string
+	enginetest.Eventually(t, "the synced mapping's metrics", 30*time.Second, func() (bool, string) {
+		body = scrape(t, h)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				return false, "missing " + w
+			}
+		}
+		return true, ""
+	})
+
+	// A change waiting in the trigger log shows as pending while the connection is paused.
+	b.Exec(t, `UPDATE connections SET state = 'PAUSED' WHERE id = $1`, b.Conn.ID)
+	b.Exec(t, `UPDATE `+b.Conn.Schema+`.account SET phone = '555' WHERE id = (SELECT min(id) FROM `+b.Conn.Schema+`.account)`)
+	body = scrape(t, h)
+	if !strings.Contains(body, fmt.Sprintf(`pgforce_mapping_pending_writes{%s,%s} 1`, conn, obj)) ||
+		!strings.Contains(body, fmt.Sprintf(`pgforce_trigger_log_pending{%s} 1`, conn)) {
+		t.Fatalf("pending write not reported:\n%s", body)
+	}
+	_ = m
+}
+
+func TestMetricsScrapeFailureIsReportedNotHidden(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	h := metrics.Handler(&metrics.Collector{Engine: b.Engine, Reports: report.New(b.Pool)})
+	b.Pool.Close()
+	if body := scrape(t, h); !strings.Contains(body, "pgforce_scrape_success 0") {
+		t.Fatalf("scrape with the database gone:\n%s", body)
+	}
+}

@@ -1,0 +1,137 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+
+	"pgforce/sync/engine"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/report"
+)
+
+// Engine is what the loader reads from the engine (*engine.Engine implements it).
+type Engine interface {
+	Connections(ctx context.Context) ([]connection.Connection, error)
+	Connection(ctx context.Context, id int64) (connection.Connection, error)
+	Mappings(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+	Mapping(ctx context.Context, id int64) (mapping.Mapping, error)
+}
+
+// Reports is what the loader reads from the report reader (*report.Reader implements it).
+type Reports interface {
+	Counts(ctx context.Context, schema string, tables []string) (map[string]report.TableCounts, error)
+}
+
+var (
+	_ Engine  = (*engine.Engine)(nil)
+	_ Reports = (*report.Reader)(nil)
+)
+
+// Loader builds resources, counts included, for the API and the CLI alike.
+type Loader struct {
+	Engine  Engine
+	Reports Reports
+}
+
+// Connection loads a connection; deep embeds its mappings.
+func (l Loader) Connection(ctx context.Context, id int64, deep bool) (Connection, error) {
+	c, err := l.Engine.Connection(ctx, id)
+	if err != nil {
+		return Connection{}, err
+	}
+	return l.show(ctx, c, deep)
+}
+
+func (l Loader) show(ctx context.Context, c connection.Connection, deep bool) (Connection, error) {
+	ms, err := l.mappings(ctx, c)
+	if err != nil {
+		return Connection{}, err
+	}
+	out := NewConnection(c, ms)
+	if !deep {
+		out.Mappings = nil
+	}
+	return out, nil
+}
+
+// Connections loads every connection; deep embeds their mappings.
+func (l Loader) Connections(ctx context.Context, deep bool) ([]Connection, error) {
+	cs, err := l.Engine.Connections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Connection, 0, len(cs))
+	for _, c := range cs {
+		rc, err := l.show(ctx, c, deep)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+// Mappings loads a connection's mappings with their counts.
+func (l Loader) Mappings(ctx context.Context, connID int64) ([]Mapping, error) {
+	c, err := l.Engine.Connection(ctx, connID)
+	if err != nil {
+		return nil, err
+	}
+	return l.mappings(ctx, c)
+}
+
+func (l Loader) mappings(ctx context.Context, c connection.Connection) ([]Mapping, error) {
+	ms, err := l.Engine.Mappings(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	tables := make([]string, len(ms))
+	for i, m := range ms {
+		tables[i] = m.Table
+	}
+	counts, err := l.Reports.Counts(ctx, c.Schema, tables)
+	if err != nil {
+		return nil, fmt.Errorf("count rows of %s: %w", c.Name, err)
+	}
+	out := make([]Mapping, len(ms))
+	for i, m := range ms {
+		out[i] = NewMapping(m, counts[m.Table])
+	}
+	return out, nil
+}
+
+// Mapping loads one mapping with its counts.
+func (l Loader) Mapping(ctx context.Context, id int64) (Mapping, error) {
+	m, err := l.Engine.Mapping(ctx, id)
+	if err != nil {
+		return Mapping{}, err
+	}
+	c, err := l.Engine.Connection(ctx, m.ConnectionID)
+	if err != nil {
+		return Mapping{}, err
+	}
+	counts, err := l.Reports.Counts(ctx, c.Schema, []string{m.Table})
+	if err != nil {
+		return Mapping{}, fmt.Errorf("count rows of %s: %w", m.Table, err)
+	}
+	return NewMapping(m, counts[m.Table]), nil
+}
+
+// NewImportResult shows what an import did.
+func NewImportResult(p engine.ImportPlan) ImportResult {
+	r := ImportResult{Added: []string{}, Edited: []string{}, Unchanged: p.Unchanged, Notes: p.Notes}
+	for _, a := range p.Add {
+		r.Added = append(r.Added, a.Object)
+	}
+	for _, e := range p.Edit {
+		r.Edited = append(r.Edited, e.Object)
+	}
+	if r.Unchanged == nil {
+		r.Unchanged = []string{}
+	}
+	if r.Notes == nil {
+		r.Notes = []string{}
+	}
+	return r
+}
