@@ -45,6 +45,8 @@ type benchOpts struct {
 	org      sforg.Options
 	schema   string
 	instance string
+	// pollInterval overrides the 300 ms polling interval of the tests.
+	pollInterval time.Duration
 }
 
 func newBench(t *testing.T, o benchOpts) *bench {
@@ -70,6 +72,9 @@ func newBench(t *testing.T, o benchOpts) *bench {
 		}},
 		Tick: 50 * time.Millisecond, LeaseTTL: 2 * time.Second, PollInterval: 300 * time.Millisecond, Overlap: time.Second,
 		Instance: o.instance,
+	}
+	if o.pollInterval > 0 {
+		b.opts.PollInterval = o.pollInterval
 	}
 	b.e = engine.New(b.opts)
 	t.Cleanup(b.e.Stop)

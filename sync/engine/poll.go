@@ -45,6 +45,8 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 
 	var res apply.Result
 	var fetched int
+	unlock := w.s.tables.lock(m.Table)
+	defer unlock()
 	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if err := apply.AsSync(ctx, tx); err != nil {
 			return err

@@ -39,6 +39,7 @@ type syncer struct {
 	writer          *writer
 	orgAuthAt       time.Time // the authorization the open org client uses
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
+	tables          tableLocks
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {

@@ -199,6 +199,12 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 			return err
 		})
 	}()
+	var claimed []string
+	for _, ch := range batch {
+		claimed = append(claimed, ch.table)
+	}
+	unlock := w.s.tables.lock(claimed...)
+	defer unlock()
 	if err := w.skipVanishedInserts(ctx, c, batch); err != nil {
 		return false, err
 	}

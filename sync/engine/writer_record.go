@@ -108,6 +108,12 @@ func markRows(ctx context.Context, tx pgx.Tx, schema, name string, chs []*change
 		return nil
 	}
 	tbl := table.Ident(schema, name)
+	// A row already holding a new sfid can only be an echo of this very write read back before the
+	// sfid was stored (another pgforce instance polling during a failover): the written row wins.
+	if _, err := tx.Exec(ctx, `DELETE FROM `+tbl+` t USING unnest($1::int[], $2::text[]) AS r(rec, sfid)
+		WHERE r.sfid <> '' AND t.sfid = r.sfid AND t.id <> r.rec`, recIDs, sfids); err != nil {
+		return fmt.Errorf("remove echoed rows of %s: %w", name, err)
+	}
 	_, err := tx.Exec(ctx, `UPDATE `+tbl+` t SET
 			sfid = CASE WHEN t.sfid IS NULL AND r.sfid <> '' THEN r.sfid ELSE t.sfid END,
 			_hc_lastop = CASE WHEN newer.id IS NULL THEN r.lastop ELSE t._hc_lastop END,

@@ -285,3 +285,38 @@ func TestProcessedWritesMoveToTheArchiveAndExpire(t *testing.T) {
 		return b.count("_trigger_log_archive", "") == 0, ""
 	})
 }
+
+func TestInsertsWrittenWhilePollingRunsAreNeverReadBackAsSecondRows(t *testing.T) {
+	t.Parallel()
+	// Polling all the time: a poll lands between a create in Salesforce and the sfid's recording.
+	b := newBench(t, benchOpts{seed: 1, pollInterval: 5 * time.Millisecond})
+	cfg := mapping.NewConfig("Amount__c", "Status__c")
+	cfg.Access = mapping.ReadWrite
+	b.connState(connection.Idle)
+	m, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, "Invoice__c", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	before := b.count("invoice__c", "")
+	const rounds, per = 30, 50
+	for i := range rounds {
+		b.exec(fmt.Sprintf(`INSERT INTO $schema.invoice__c (amount__c, status__c) SELECT g, 'Draft' FROM generate_series(%d, %d) g`, i*per, i*per+per-1))
+		b.eventually("the round written", 20*time.Second, func() (bool, string) {
+			s := b.logStates()
+			return s["NEW"]+s["PENDING"] == 0, fmt.Sprint(s)
+		})
+	}
+	if s := b.logStates(); s["FAILED"] != 0 || s["SUCCESS"] != rounds*per {
+		t.Fatalf("trigger log: %v", s)
+	}
+	if got, want := b.count("invoice__c", ""), before+rounds*per; got != want {
+		t.Fatalf("%d rows in Postgres, want %d: writes read back as new rows", got, want)
+	}
+	if got := b.org.Count("Invoice__c"); got != before+rounds*per {
+		t.Fatalf("%d records in Salesforce, want %d: writes sent twice", got, before+rounds*per)
+	}
+	if n := b.count("invoice__c", "sfid IS NULL"); n != 0 {
+		t.Fatalf("%d rows never got their sfid", n)
+	}
+}
