@@ -21,8 +21,17 @@ import (
 // measureIdleCalls counts the API calls of a connection whose mappings poll and find nothing, with
 // every other connection paused.
 func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
-	if err := e.eng.Pause(ctx, actor, e.conn.ID); err != nil && e.connState(ctx) != connection.Paused {
+	// A connection still catching up (RECOVERY) cannot be paused: let it finish first.
+	if err := until(ctx, "the bench connection to settle", 5*time.Minute, func() (bool, error) {
+		st := e.connState(ctx)
+		return st == connection.Idle || st == connection.Paused, nil
+	}); err != nil {
 		return err
+	}
+	if e.connState(ctx) != connection.Paused {
+		if err := e.eng.Pause(ctx, actor, e.conn.ID); err != nil {
+			return err
+		}
 	}
 	defer func() { _ = e.eng.Resume(context.WithoutCancel(ctx), actor, e.conn.ID) }()
 	c, err := e.eng.CreateConnection(ctx, actor, engine.NewConnection{Name: "bench idle", Schema: e.schema + "_idle", OrgType: connection.Simulated, LoginURL: e.opts.OrgURL})

@@ -233,7 +233,7 @@ func measureWriteLatency(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	if err := e.notifyOn(ctx, m, "UPDATE", "NEW._hc_lastop = 'SYNCED' AND OLD._hc_lastop IS DISTINCT FROM 'SYNCED'"); err != nil {
+	if err := e.notifyOn(ctx, m, "UPDATE", "NEW._hc_lastop IN ('INSERTED', 'UPDATED') AND OLD._hc_lastop IS DISTINCT FROM NEW._hc_lastop"); err != nil {
 		return err
 	}
 	defer e.pool.Exec(context.WithoutCancel(ctx), `DROP TRIGGER IF EXISTS bench_notify ON `+e.tableIdent(m))
@@ -254,7 +254,7 @@ func measureWriteLatency(ctx context.Context, e *env, r *Report) error {
 	r.Figures = append(r.Figures, Figure{Name: "PG→SF latency at light load (50 rows/s)", Value: ms(p99), Unit: "ms p99",
 		Measured: fmt.Sprintf("p50 %.0f ms, p99 %.0f ms (%d samples)", ms(p50), ms(p99), len(lat)),
 		Goal:     "p99 < 500 ms", Met: p99 < 500*time.Millisecond,
-		Note: "from the commit to the org's answer recorded on the row (_hc_lastop = SYNCED), an upper bound of commit → ack"})
+		Note: "from the commit to the org's answer recorded on the row (_hc_lastop = INSERTED), an upper bound of commit → ack"})
 	return nil
 }
 

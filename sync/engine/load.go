@@ -187,6 +187,7 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 	})
 	if err == nil {
 		w.log.Info("load complete", "records", loaded, "took", took)
+		w.s.wakeStream() // an accelerated mapping streams from now on
 	}
 	return err
 }

@@ -91,6 +91,7 @@ func (s *syncer) stream(ctx context.Context) {
 				case <-time.After(backoff(failures)):
 				}
 			}
+		case <-s.streamWake:
 		case <-time.After(s.e.opts.Tick * 10):
 		}
 	}

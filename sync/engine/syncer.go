@@ -40,11 +40,12 @@ type syncer struct {
 	orgAuthAt       time.Time // the authorization the open org client uses
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 	tables          tableLocks
+	streamWake      chan struct{} // mappings changed: the change-event subscription may need to change
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
 	s := &syncer{e: e, connID: connID, log: e.log.With("connection_id", connID), done: make(chan struct{}),
-		wakeCh: make(chan struct{}, 1), workers: map[int64]*worker{}}
+		wakeCh: make(chan struct{}, 1), streamWake: make(chan struct{}, 1), workers: map[int64]*worker{}}
 	s.renewed(e.opts.Now())
 	return s
 }
@@ -67,8 +68,17 @@ func (s *syncer) stop() {
 	<-s.done
 }
 
+// wakeStream makes the change-event loop look at the mappings again now.
+func (s *syncer) wakeStream() {
+	select {
+	case s.streamWake <- struct{}{}:
+	default:
+	}
+}
+
 // poke wakes the syncer (mappingID 0) or one mapping's worker.
 func (s *syncer) poke(mappingID int64) {
+	s.wakeStream()
 	if mappingID == 0 {
 		select {
 		case s.wakeCh <- struct{}{}:

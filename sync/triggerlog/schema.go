@@ -86,14 +86,15 @@ func InstallSchema(ctx context.Context, tx pgx.Tx, schema string) error {
 			processed boolean)`,
 		`CREATE INDEX IF NOT EXISTS idx__sf_event_log_comp_key ON ` + s("_sf_event_log") + ` (table_name, synced_at)`,
 		`CREATE INDEX IF NOT EXISTS idx__sf_event_log_sfid ON ` + s("_sf_event_log") + ` (sfid)`,
-		// One ping per transaction reaches listeners: Postgres folds identical notifications.
+		// One ping per statement (Postgres folds identical notifications of a transaction); a per-row
+		// trigger would cost a function call for every captured row.
 		`CREATE OR REPLACE FUNCTION ` + s("tlog_notify_trigger") + `() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			PERFORM pg_notify(` + literal(NotifyChannel(schema)) + `, 'ping');
-			RETURN NEW;
+			RETURN NULL;
 		END $$`,
 		`DROP TRIGGER IF EXISTS tlog_insert_trigger ON ` + s("_trigger_log"),
-		`CREATE TRIGGER tlog_insert_trigger AFTER INSERT ON ` + s("_trigger_log") + ` FOR EACH ROW EXECUTE FUNCTION ` + s("tlog_notify_trigger") + `()`,
+		`CREATE TRIGGER tlog_insert_trigger AFTER INSERT ON ` + s("_trigger_log") + ` FOR EACH STATEMENT EXECUTE FUNCTION ` + s("tlog_notify_trigger") + `()`,
 		captureInsertFunc(schema),
 		captureUpdateFunc(schema),
 	}

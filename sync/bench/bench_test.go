@@ -1,0 +1,98 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"pgforce/migrations"
+	"pgforce/sync/bench"
+	"pgforce/sync/keyring"
+	"pgforce/sync/store/storetest"
+)
+
+func options(t testing.TB) bench.Options {
+	pool, app := storetest.Pool(t)
+	if err := migrations.Up(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	kr, _ := keyring.New(bytes.Repeat([]byte{7}, 32))
+	schema := app + "_bench"
+	t.Cleanup(func() { storetest.DropSchema(t, schema); storetest.DropSchema(t, schema+"_idle") })
+	return bench.Options{Pool: pool, Keyring: kr, DataSchema: schema, Rows: 2000, Samples: 40, Backlog: 2000,
+		PageMappings: 5, IdleMappings: 3, PollInterval: 500 * time.Millisecond}
+}
+
+// The suite measures every figure at a small size: each group produces its figures, none fails, and
+// the report prints with the reference next to each figure.
+func TestEveryFigureIsMeasuredAtASmallSize(t *testing.T) {
+	t.Parallel()
+	opts := options(t)
+	opts.Only = []string{"load", "stream", "poll", "write", "backlog", "idle"}
+	r, err := bench.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"initial load 2000 records", "initial load peak RSS", "SF→PG latency, streaming", "SF→PG latency, polling",
+		"PG→SF latency at light load", "capture-trigger overhead", "PG→SF backlog of 2000 changes", "PG→SF backlog API calls", "SF API calls per hour"}
+	got := map[string]bench.Figure{}
+	for _, f := range r.Figures {
+		if f.Measured == "failed" {
+			t.Errorf("%s failed: %s", f.Name, f.Note)
+		}
+		got[f.Name] = f
+	}
+	for _, w := range want {
+		found := false
+		for name, f := range got {
+			if strings.HasPrefix(name, w) {
+				found = true
+				if f.Value <= 0 && !strings.HasPrefix(name, "capture-trigger") {
+					t.Errorf("%s measured %v %s", name, f.Value, f.Unit)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no figure %q in %v", w, r.Figures)
+		}
+	}
+	var out strings.Builder
+	if err := r.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "raw pgx CopyFrom") || !strings.Contains(out.String(), "NOTIFY round trip") {
+		t.Fatalf("the table shows the references:\n%s", out.String())
+	}
+}
+
+// benchmarkGroup runs one figure group per iteration and reports its figures as metrics, so that
+// benchstat shows regressions: go test -bench . -benchtime 1x ./sync/bench
+func benchmarkGroup(b *testing.B, group string, size func(*bench.Options)) {
+	for b.Loop() {
+		opts := options(b)
+		opts.Rows, opts.Samples, opts.Backlog = 100_000, 1000, 100_000
+		opts.Only = []string{group}
+		if size != nil {
+			size(&opts)
+		}
+		r, err := bench.Run(context.Background(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range r.Figures {
+			if f.Measured == "failed" {
+				b.Fatalf("%s: %s", f.Name, f.Note)
+			}
+			b.ReportMetric(f.Value, strings.ReplaceAll(f.Unit, " ", "-"))
+		}
+	}
+}
+
+func BenchmarkInitialLoad(b *testing.B)       { benchmarkGroup(b, "load", nil) }
+func BenchmarkStreamingLatency(b *testing.B)  { benchmarkGroup(b, "stream", nil) }
+func BenchmarkPollingLatency(b *testing.B)    { benchmarkGroup(b, "poll", nil) }
+func BenchmarkWriteLatency(b *testing.B)      { benchmarkGroup(b, "write", nil) }
+func BenchmarkBacklogAndTrigger(b *testing.B) { benchmarkGroup(b, "backlog", nil) }
+func BenchmarkIdleCallsPerHour(b *testing.B)  { benchmarkGroup(b, "idle", nil) }
