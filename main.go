@@ -136,6 +136,13 @@ func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, er
 		SimControlToken:        getenv("PGFORCE_SIM_CONTROL_TOKEN"),
 	}.WithDefaults()
 
+	if raw := getenv("PGFORCE_LEASE_TTL"); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return cfg, fmt.Errorf("PGFORCE_LEASE_TTL must be a duration such as 10s, got %q", raw)
+		}
+		cfg.LeaseTTL = d
+	}
 	if raw := getenv("PGFORCE_SECRET_KEY"); raw != "" {
 		key, err := keyring.DecodeKey(raw)
 		if err != nil {
@@ -228,7 +235,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		defer persist.Stop()
 		sim = org.Handler()
 	}
-	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}})
+	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}, LeaseTTL: cfg.LeaseTTL})
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Defaults used when a setting is absent.
@@ -45,6 +46,10 @@ type Config struct {
 	// SimControlToken protects the embedded simulated org's control API (/sim/_sforg/...): demos and
 	// tests use it to edit records as a Salesforce user or inject faults. Empty = a random token.
 	SimControlToken string
+
+	// LeaseTTL is how long a connection's sync lease lasts without renewal: the time another instance
+	// (or this one, restarted) waits before taking over a connection whose syncer died. 0 = 10 s.
+	LeaseTTL time.Duration
 }
 
 var identRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -111,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		bad("PGFORCE_ADDR must be host:port (e.g. 127.0.0.1:8080), got %q", c.Addr)
+	}
+	if c.LeaseTTL != 0 && (c.LeaseTTL < time.Second || c.LeaseTTL > 10*time.Minute) {
+		bad("PGFORCE_LEASE_TTL must be between 1s and 10m, got %v", c.LeaseTTL)
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
