@@ -86,6 +86,9 @@ func varchar(n int) string {
 	if n <= 0 {
 		n = 255
 	}
+	if n > 10485760 {
+		return "text" // beyond Postgres's varchar limit: CREATE TABLE would fail
+	}
 	return fmt.Sprintf("varchar(%d)", n)
 }
 
