@@ -49,6 +49,7 @@ type benchOpts struct {
 	// logTo receives the engine's log instead of the test log (fuzz targets must not log through
 	// *testing.F; tests that inspect the log capture it).
 	logTo io.Writer
+	debug bool // log at debug level
 }
 
 func newBench(t testing.TB, o benchOpts) *bench {
@@ -64,7 +65,7 @@ func newBench(t testing.TB, o benchOpts) *bench {
 	b := &bench{t: t, ctx: ctx, pool: pool, kr: kr, org: org, srv: srv, schema: app + "_sf", logs: &bytes.Buffer{}}
 	t.Cleanup(func() { storetest.DropSchema(t, b.schema) })
 	level := slog.LevelWarn
-	if os.Getenv("ENGINE_DEBUG") != "" {
+	if os.Getenv("ENGINE_DEBUG") != "" || o.debug {
 		level = slog.LevelDebug
 	}
 	var logTo io.Writer = testWriter{t}
