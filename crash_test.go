@@ -237,7 +237,7 @@ func (r *crashRig) sfSnapshot(object, field string, format func(any) string) sna
 	return out
 }
 
-func text(v any) string {
+func sfText(v any) string {
 	if v == nil {
 		return ""
 	}
@@ -294,7 +294,7 @@ func TestKilledDuringInitialLoadsAndReloadsEveryRecordArrivesOnce(t *testing.T) 
 		}
 	}
 	r.waitSynced(m.ID, 2*time.Minute)
-	sf := r.sfSnapshot("Lead", "LastName", text)
+	sf := r.sfSnapshot("Lead", "LastName", sfText)
 	r.eventually("Postgres to match Salesforce", 30*time.Second, func() (bool, string) {
 		pg, n := r.pgSnapshot("lead", "lastname")
 		return same(pg, n, sf)
@@ -398,7 +398,7 @@ func TestKilledWhilePollingAndStreamingChangesConvergeWithSalesforce(t *testing.
 	}
 	close(stop)
 	changes := <-done
-	sf := r.sfSnapshot("Contact", "LastName", text)
+	sf := r.sfSnapshot("Contact", "LastName", sfText)
 	r.eventually("Postgres to match Salesforce", time.Minute, func() (bool, string) {
 		pg, n := r.pgSnapshot("contact", "lastname")
 		return same(pg, n, sf)

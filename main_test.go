@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"pgforce/sync/keyring"
 	"pgforce/sync/store/storetest"
 )
 
@@ -99,5 +102,79 @@ func TestServeAnswersHealthAndReadiness(t *testing.T) {
 	}
 	if err := p.Stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestBadSecretKeysStopStartUpClearly: a secret key that is not 32 bytes of base64, given in the
+// environment or kept in the key file, stops start-up with a message that names where it came from
+// and how to make a good one. Nothing is overwritten.
+func TestBadSecretKeysStopStartUpClearly(t *testing.T) {
+	t.Parallel()
+	b64 := func(n int) string { return base64.StdEncoding.EncodeToString(make([]byte, n)) }
+	for _, tc := range []struct {
+		name, env, file string
+		want            []string
+	}{
+		{name: "env not base64", env: "this is not base64!", want: []string{"PGFORCE_SECRET_KEY", "not valid base64", "openssl rand -base64 32"}},
+		{name: "env too short", env: b64(16), want: []string{"PGFORCE_SECRET_KEY", "32 bytes, got 16"}},
+		{name: "env too long", env: b64(64), want: []string{"PGFORCE_SECRET_KEY", "32 bytes, got 64"}},
+		{name: "file garbage", file: "\x00\xffgarbage", want: []string{"secret.key", "not valid base64"}},
+		{name: "file too short", file: b64(31), want: []string{"secret.key", "32 bytes, got 31"}},
+		{name: "file empty", file: "\n", want: []string{"secret.key", "32 bytes, got 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := testEnv(t)
+			delete(env, "PGFORCE_SECRET_KEY")
+			path := filepath.Join(env["HOME"], "secret.key")
+			env["PGFORCE_SECRET_KEY_FILE"] = path
+			if tc.env != "" {
+				env["PGFORCE_SECRET_KEY"] = tc.env
+			}
+			if tc.file != "" {
+				if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := runCmd(t, env, "", "serve")
+			if err == nil {
+				t.Fatal("start-up must fail")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if tc.file != "" {
+				if got, _ := os.ReadFile(path); string(got) != tc.file {
+					t.Error("a bad key file must be left as it is, not replaced")
+				}
+			}
+		})
+	}
+}
+
+// TestGeneratedSecretKeyFileIsPrivate: with no key configured, the generated key file is readable by
+// its owner only, in a directory only its owner can enter, and holds a valid 32-byte key.
+func TestGeneratedSecretKeyFileIsPrivate(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	delete(env, "PGFORCE_SECRET_KEY")
+	env["XDG_CONFIG_HOME"] = filepath.Join(env["HOME"], "xdg")
+	cfg, err := loadConfig(func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(env["XDG_CONFIG_HOME"], "pgforce", "secret.key")
+	st, err := os.Stat(want)
+	if cfg.SecretKeyFile != want || err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %q: %v %v", cfg.SecretKeyFile, st, err)
+	}
+	if dir, err := os.Stat(filepath.Dir(want)); err != nil || dir.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("key directory: %v %v", dir, err)
+	}
+	raw, _ := os.ReadFile(want)
+	if key, err := keyring.DecodeKey(string(raw)); err != nil || len(key) != 32 || string(key) != string(cfg.SecretKey) {
+		t.Fatalf("key file content: %v", err)
 	}
 }

@@ -33,7 +33,8 @@ func (h *Handlers) SetPollingDefault(c echo.Context) error {
 	return h.connectionAction(c, func(ctx context.Context, actor audit.Actor, id int64) error {
 		pd, ok := h.Engine.(pollingDefaulter)
 		if !ok {
-			return failure.E(failure.Unavailable, "Changing the polling default arrives with the engine; set the interval per mapping meanwhile.")
+			// Not a server fault: this engine has no such setting (the button is disabled with this reason).
+			return failure.E(failure.Conflict, "Changing the polling default arrives with the engine; set the interval per mapping meanwhile.")
 		}
 		return pd.SetPollingDefault(ctx, actor, id, minutes*60)
 	}, "New mappings will poll Salesforce every "+strconv.Itoa(minutes)+" minutes.")

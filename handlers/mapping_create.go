@@ -20,6 +20,10 @@ func (h *Handlers) CreateMapping(c echo.Context) error {
 		return failure.E(failure.Conflict, "Set up a connection first: mappings belong to a connection.")
 	}
 	ctx := c.Request().Context()
+	if _, err := c.FormParams(); err != nil {
+		// Nothing to redraw the form from: say so on an error page.
+		return failure.Wrap(err, failure.Invalid, "The form could not be read; reload the page and try again.")
+	}
 	f, ch, cfg, err := parseMappingForm(c)
 	if err == nil {
 		m, err := h.eng().CreateMapping(ctx, actorOf(c), cur.ID, f.Object, cfg)

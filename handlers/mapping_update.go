@@ -17,6 +17,10 @@ func (h *Handlers) UpdateMapping(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	if _, err := c.FormParams(); err != nil {
+		// Nothing to redraw the form from: say so on an error page.
+		return failure.Wrap(err, failure.Invalid, "The form could not be read; reload the page and try again.")
+	}
 	f, ch, cfg, err := parseMappingForm(c)
 	if err == nil {
 		var recreate []string

@@ -18,9 +18,11 @@ import (
 // that accepts the code "good" with the verifier it was started with, and no records. The engine is
 // real (and not started), so every dashboard action runs the engine's code against Postgres.
 type fakeOrgs struct {
-	mu       sync.Mutex
-	verifier string // of the last AuthCodeURL
-	objects  []mapping.Object
+	mu        sync.Mutex
+	verifier  string            // of the last AuthCodeURL
+	issued    map[string]string // state → the verifier its AuthCodeURL was made with
+	exchanged []string          // verifiers Exchange was called with, in order
+	objects   []mapping.Object
 }
 
 func newFakeOrgs() *fakeOrgs {
@@ -66,6 +68,10 @@ func (f *fakeOrgs) Open(context.Context, connection.Connection, connection.Token
 func (f *fakeOrgs) AuthCodeURL(c connection.Connection, redirectURL, state, verifier string) (string, error) {
 	f.mu.Lock()
 	f.verifier = verifier
+	if f.issued == nil {
+		f.issued = map[string]string{}
+	}
+	f.issued[state] = verifier
 	f.mu.Unlock()
 	return c.LoginURL + "/services/oauth2/authorize?" + url.Values{"state": {state}, "redirect_uri": {redirectURL}}.Encode(), nil
 }
@@ -73,6 +79,7 @@ func (f *fakeOrgs) AuthCodeURL(c connection.Connection, redirectURL, state, veri
 func (f *fakeOrgs) Exchange(_ context.Context, _ connection.Connection, _, code, verifier string) (engine.Authorization, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.exchanged = append(f.exchanged, verifier)
 	if code != "good" || verifier != f.verifier {
 		return engine.Authorization{}, failure.E(failure.Unauthenticated, "Salesforce refused the authorization code (invalid_grant).")
 	}
@@ -85,8 +92,14 @@ func (f *fakeOrgs) Password(context.Context, connection.Connection, string, stri
 
 func (f *fakeOrgs) Revoke(context.Context, connection.Connection, string) error { return nil }
 
+// The fake org's tokens: distinctive, so tests can look for them where they must not be.
+const (
+	fakeAccessToken  = "00D000000000001!AQ4AQFakeAccessToken.s3cr3t"
+	fakeRefreshToken = "5Aep861FakeRefreshToken.s3cr3t"
+)
+
 func acme() engine.Authorization {
-	return engine.Authorization{AccessToken: "at", RefreshToken: "rt", InstanceURL: "https://acme.my.salesforce.com",
+	return engine.Authorization{AccessToken: fakeAccessToken, RefreshToken: fakeRefreshToken, InstanceURL: "https://acme.my.salesforce.com",
 		OrgID: "00D000000000001AAA", OrgName: "Acme Sandbox", UserID: "005000000000001AAA", Username: "admin@acme.test"}
 }
 

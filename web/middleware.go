@@ -44,7 +44,7 @@ func limitBody(max int64) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
 			if r.ContentLength > max {
-				return failure.E(failure.Invalid, "The request is too large (limit %d MiB).", max>>20)
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is too large (limit %d MiB).", max>>20))
 			}
 			r.Body = http.MaxBytesReader(c.Response(), r.Body, max)
 			return next(c)

@@ -32,6 +32,9 @@ func New(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Log, d.Handlers)
+	// The client address (sign-in throttling, logs) is the peer's: X-Forwarded-For and X-Real-IP are
+	// set by whoever sends the request, so trusting them would let anyone dodge the per-address limit.
+	e.IPExtractor = echo.ExtractIPDirect()
 	if d.MaxBodyBytes == 0 {
 		d.MaxBodyBytes = 8 << 20
 	}

@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -200,6 +201,12 @@ var ErrBadCredentials = failure.E(failure.Unauthenticated, "The email or passwor
 // address. It returns ErrBadCredentials or a RateLimited failure.
 func (s *Service) Authenticate(ctx context.Context, email, password, clientIP string) (User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	// An email no account can have (too long to store or index, a NUL byte, invalid UTF-8) is a
+	// wrong email like any other: counted against the address, never sent to the database as a key.
+	storable := len(email) <= 254 && utf8.ValidString(email) && strings.IndexByte(email, 0) < 0
+	if !storable {
+		email = "invalid:" + keyring.HashToken(email)
+	}
 	keys := []string{"account:" + email, "ip:" + clientIP}
 	if err := s.throttle.check(ctx, s.pool, s.now(), keys); err != nil {
 		return User{}, err
@@ -207,8 +214,11 @@ func (s *Service) Authenticate(ctx context.Context, email, password, clientIP st
 	var hash string
 	var u User
 	var role string
-	err := s.pool.QueryRow(ctx, `SELECT id, email, role, created_at, last_login_at, password_hash FROM users WHERE email = $1`, email).
-		Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &u.LastLoginAt, &hash)
+	err := pgx.ErrNoRows
+	if storable {
+		err = s.pool.QueryRow(ctx, `SELECT id, email, role, created_at, last_login_at, password_hash FROM users WHERE email = $1`, email).
+			Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &u.LastLoginAt, &hash)
+	}
 	u.Role = Role(role)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("authenticate: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -26,7 +27,7 @@ var admin = audit.Actor{Name: "admin@example.com", Kind: audit.ActorUser}
 
 // bench is an engine running against real Postgres and a simulated org.
 type bench struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	pool   *pgxpool.Pool
 	kr     *keyring.Keyring
@@ -47,9 +48,13 @@ type benchOpts struct {
 	instance string
 	// pollInterval overrides the 300 ms polling interval of the tests.
 	pollInterval time.Duration
+	// logTo receives the engine's log instead of the test log (fuzz targets must not log through
+	// *testing.F; tests that inspect the log capture it).
+	logTo io.Writer
+	debug bool // log at debug level
 }
 
-func newBench(t *testing.T, o benchOpts) *bench {
+func newBench(t testing.TB, o benchOpts) *bench {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -62,11 +67,15 @@ func newBench(t *testing.T, o benchOpts) *bench {
 	b := &bench{t: t, ctx: ctx, pool: pool, kr: kr, org: org, srv: srv, schema: app + "_sf", logs: &bytes.Buffer{}}
 	t.Cleanup(func() { storetest.DropSchema(t, b.schema) })
 	level := slog.LevelWarn
-	if os.Getenv("ENGINE_DEBUG") != "" {
+	if os.Getenv("ENGINE_DEBUG") != "" || o.debug {
 		level = slog.LevelDebug
 	}
+	var logTo io.Writer = testWriter{t}
+	if o.logTo != nil {
+		logTo = o.logTo
+	}
 	b.opts = engine.Options{
-		Pool: pool, Keyring: kr, Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})),
+		Pool: pool, Keyring: kr, Log: slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level})),
 		Orgs: engine.SalesforceOrgs{App: func(connection.Connection) engine.ConnectedApp {
 			return engine.ConnectedApp{ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
 		}},
@@ -94,7 +103,7 @@ func newBench(t *testing.T, o benchOpts) *bench {
 	return b
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -85,8 +86,14 @@ func sfValue(f mapping.Field, v *string) (any, error) {
 		}
 		return n, nil
 	case "double", "currency", "percent":
-		if _, err := strconv.ParseFloat(s, 64); err != nil {
-			return nil, fmt.Errorf("%q is not a number", s)
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			// Postgres double precision also holds NaN and ±Infinity, which Salesforce (and JSON) cannot.
+			return nil, fmt.Errorf("%q is not a number Salesforce accepts", s)
+		}
+		if !json.Valid([]byte(s)) || s[0] == '+' {
+			// Accepted by Go but not JSON (hex floats, "1_0", "+1", ".5"): send Go's shortest form.
+			return json.Number(strconv.FormatFloat(n, 'g', -1, 64)), nil
 		}
 		return json.Number(s), nil
 	case "datetime":

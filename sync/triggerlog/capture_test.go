@@ -21,7 +21,7 @@ type logRow struct {
 	Old, Values          map[string]*string
 }
 
-func setup(t *testing.T, readOnly bool) (*pgxpool.Pool, string) {
+func setup(t testing.TB, readOnly bool) (*pgxpool.Pool, string) {
 	t.Helper()
 	ctx := context.Background()
 	pool, app := storetest.Pool(t)

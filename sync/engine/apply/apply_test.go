@@ -31,7 +31,7 @@ func target(schema string) apply.Target {
 	}}
 }
 
-func setup(t *testing.T) (*pgxpool.Pool, apply.Target) {
+func setup(t testing.TB) (*pgxpool.Pool, apply.Target) {
 	t.Helper()
 	ctx := context.Background()
 	pool, app := storetest.Pool(t)

@@ -97,6 +97,10 @@ func Validate(c Config, obj Object, env Env, prefix string) (Resolved, Problems)
 			add(path, "%s and %s would both become column %q", prev, f.Name, col)
 			return
 		}
+		if err := table.CheckIdentifier("column", col); err != nil {
+			add(path, "%s", failure.Message(err))
+			return
+		}
 		if _, err := table.ColumnType(f); err != nil {
 			add(path, "%s", err.Error())
 			return

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ func (s Spec) columns() ([]string, error) {
 	seen := map[string]string{}
 	for _, f := range s.Fields {
 		col := Column(f.Name)
+		if err := cmp.Or(CheckIdentifier("field", f.Name), CheckIdentifier("column", col)); err != nil {
+			return nil, failure.Wrap(err, failure.Invalid, "field %q cannot be mapped: %s", f.Name, failure.Message(err))
+		}
 		if other, dup := seen[col]; dup {
 			return nil, failure.E(failure.Invalid, "fields %s and %s would both become column %q", other, f.Name, col)
 		}
@@ -78,6 +82,9 @@ func (s Spec) columns() ([]string, error) {
 // It refuses when a table of that name exists, whoever made it: a reload truncates, it does not recreate.
 func Create(ctx context.Context, tx pgx.Tx, s Spec) error {
 	table := s.Table()
+	if err := cmp.Or(CheckIdentifier("object", s.Object), CheckIdentifier("table", table)); err != nil {
+		return failure.Wrap(err, failure.Invalid, "object %q cannot be mapped: %s", s.Object, failure.Message(err))
+	}
 	exists, ours, err := Owner(ctx, tx, s.Schema, table)
 	if err != nil {
 		return err

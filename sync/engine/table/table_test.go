@@ -37,7 +37,7 @@ func accountSpec(schema string) table.Spec {
 }
 
 // setup returns a pool and a fresh connection schema with the trigger log installed.
-func setup(t *testing.T) (*pgxpool.Pool, string) {
+func setup(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
 	pool, schema := storetest.Pool(t)
 	conn := schema + "_sf"
@@ -48,7 +48,7 @@ func setup(t *testing.T) (*pgxpool.Pool, string) {
 	return pool, conn
 }
 
-func tx(t *testing.T, pool *pgxpool.Pool, fn func(pgx.Tx) error) {
+func tx(t testing.TB, pool *pgxpool.Pool, fn func(pgx.Tx) error) {
 	t.Helper()
 	if err := store.Tx(context.Background(), pool, fn); err != nil {
 		t.Fatal(err)

@@ -6,9 +6,11 @@ package table
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/failure"
 	"pgforce/sync/triggerlog"
 )
 
@@ -84,7 +86,29 @@ func varchar(n int) string {
 	if n <= 0 {
 		n = 255
 	}
+	if n > 10485760 {
+		return "text" // beyond Postgres's varchar limit: CREATE TABLE would fail
+	}
 	return fmt.Sprintf("varchar(%d)", n)
+}
+
+// MaxIdentifierBytes is Postgres's limit on names (NAMEDATALEN-1); longer names are silently cut.
+const MaxIdentifierBytes = 63
+
+// CheckIdentifier reports why name cannot be a Postgres table or column name as it is: empty, longer
+// than Postgres keeps (it would be truncated silently, so two fields could share a column or a table
+// could end up under another name than pgforce records), a NUL byte or invalid UTF-8 (Postgres text
+// cannot hold them). what names the thing for the message ("table", "column").
+func CheckIdentifier(what, name string) error {
+	switch {
+	case name == "":
+		return failure.E(failure.Invalid, "the %s name is empty", what)
+	case strings.IndexByte(name, 0) >= 0 || !utf8.ValidString(name):
+		return failure.E(failure.Invalid, "the %s name %q holds a NUL byte or invalid UTF-8, which Postgres cannot store", what, name)
+	case len(name) > MaxIdentifierBytes:
+		return failure.E(failure.Invalid, "the %s name %q is %d bytes long; Postgres names are limited to %d bytes", what, name, len(name), MaxIdentifierBytes)
+	}
+	return nil
 }
 
 // Ident quotes an identifier for SQL: hostile names (quotes, spaces, keywords) stay data.

@@ -1,0 +1,118 @@
+package engine_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/keyring"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestTokensNeverReachTheLogOrTheDatabaseInTheClear authorizes, syncs both ways and refreshes an
+// expired access token with the engine logging at debug level: no token, old or new, appears in the
+// log or in any row pgforce stores, though each opens with the instance key.
+func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	b := newBench(t, benchOpts{seed: 31, logTo: logs, debug: true})
+	b.connState(connection.Idle)
+	b.webServerFlow()
+	b.connState(connection.Idle)
+	first, err := connection.LoadTokens(b.ctx, b.pool, b.kr, b.conn.ID)
+	if err != nil || first.AccessToken == "" || first.RefreshToken == "" {
+		t.Fatalf("tokens after authorization: %v", err)
+	}
+	m := b.createMapping("Contact", mapping.ReadWrite, "LastName")
+	b.mappingState(m.ID, mapping.DataSynced)
+	b.org.ExpireTokens()
+	b.exec(`INSERT INTO $schema.contact (lastname) VALUES ('After expiry')`)
+	b.eventually("the insert to reach Salesforce with a refreshed token", 15*time.Second, func() (bool, string) {
+		n := b.count("contact", "lastname = 'After expiry' AND _hc_lastop = 'INSERTED'")
+		return n == 1, fmt.Sprint(n)
+	})
+	second, err := connection.LoadTokens(b.ctx, b.pool, b.kr, b.conn.ID)
+	if err != nil || second.AccessToken == first.AccessToken {
+		t.Fatalf("the access token was not refreshed: %v", err)
+	}
+	var stored string
+	if err := b.pool.QueryRow(b.ctx, `SELECT concat_ws('|',
+		(SELECT string_agg(c::text, '|') FROM connections c), (SELECT string_agg(l::text, '|') FROM audit_log l),
+		(SELECT string_agg(e::text, '|') FROM events e), (SELECT string_agg(m::text, '|') FROM mappings m),
+		(SELECT string_agg(l::text, '|') FROM leases l))`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	log := logs.String()
+	if !strings.Contains(log, "level=DEBUG") {
+		t.Fatal("the engine logged nothing at debug level: the check would prove nothing")
+	}
+	for _, tok := range []string{first.AccessToken, first.RefreshToken, second.AccessToken} {
+		for where, s := range map[string]string{"the log": log, "a stored row": stored} {
+			if strings.Contains(s, tok) || strings.Contains(s, fmt.Sprintf("%x", tok)) {
+				t.Errorf("%s holds a token (%.8s…)", where, tok)
+			}
+		}
+	}
+}
+
+// webServerFlow re-authorizes the connection through the org's login and approval pages, as an admin
+// does from the dashboard (PKCE, state), so the connection holds a refresh token.
+func (b *bench) webServerFlow() {
+	b.t.Helper()
+	const redirect = "http://localhost:9/oauth/callback"
+	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
+	authURL, err := b.e.AuthorizeURL(b.ctx, b.conn.ID, redirect, state, verifier)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	u, _ := url.Parse(authURL)
+	form := u.Query()
+	form.Set("login", "1")
+	form.Set("username", "admin@pgforce.test")
+	form.Set("pw", "demo")
+	res, err := browser.PostForm(b.srv.URL+"/services/oauth2/authorize", form)
+	if err != nil || res.StatusCode != http.StatusOK {
+		b.t.Fatalf("login: %v %v", err, res)
+	}
+	res.Body.Close()
+	form.Del("login")
+	form.Set("approve", "allow")
+	res, err = browser.PostForm(b.srv.URL+"/services/oauth2/authorize", form)
+	if err != nil || res.StatusCode != http.StatusFound {
+		b.t.Fatalf("approve: %v %v", err, res)
+	}
+	res.Body.Close()
+	cb, _ := url.Parse(res.Header.Get("Location"))
+	if cb.Query().Get("state") != state {
+		b.t.Fatalf("state not echoed: %s", cb)
+	}
+	if _, err := b.e.CompleteAuthorization(b.ctx, admin, b.conn.ID, redirect, cb.Query().Get("code"), verifier); err != nil {
+		b.t.Fatal(err)
+	}
+}
