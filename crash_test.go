@@ -331,7 +331,9 @@ func TestKilledDuringAWriteBacklogEachChangeReachesSalesforceOnce(t *testing.T) 
 	var failed int
 	_ = r.pool.QueryRow(r.ctx, `SELECT count(*) FROM `+tl+` WHERE state = 'FAILED'`).Scan(&failed)
 	if failed > 0 {
-		t.Fatalf("%d changes failed", failed)
+		var action, msg string
+		_ = r.pool.QueryRow(r.ctx, `SELECT action, sf_message FROM `+tl+` WHERE state = 'FAILED' LIMIT 1`).Scan(&action, &msg)
+		t.Fatalf("%d changes failed, e.g. %s: %s", failed, action, msg)
 	}
 	// No duplicates in Salesforce: each external id once.
 	seen := map[string]int{}

@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/keyring"
 	"pgforce/sync/salesforce/sforg"
 )
 
@@ -131,9 +132,9 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	const email, password = "bench@pgforce.test", "bench password 1234"
+	// A user of this run only: an earlier run that was interrupted may have left its own.
+	email, password := "bench-"+strings.ToLower(keyring.RandomToken(6))+"@pgforce.test", keyring.RandomToken(18)
 	accounts := account.New(e.pool)
-	_ = accounts.Remove(ctx, actor, email)
 	if _, err := accounts.Create(ctx, actor, email, password, account.Admin); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/store"
@@ -315,7 +316,9 @@ func (s *syncer) fail(ctx context.Context, reason string) {
 // isTransient reports whether an error is worth retrying on its own: database outages, network
 // errors, Salesforce 5xx, locks and limits.
 func isTransient(err error) bool {
-	if failure.Is(err, failure.Unavailable) || failure.Is(err, failure.RateLimited) {
+	// A lost lease is nobody's fault: the supervisor either takes it again (this process was only
+	// slow to renew) or stops this syncer because another instance took over.
+	if failure.Is(err, failure.Unavailable) || failure.Is(err, failure.RateLimited) || errors.Is(err, lease.ErrLost) {
 		return true
 	}
 	var pgErr interface{ SQLState() string }

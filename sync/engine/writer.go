@@ -208,6 +208,9 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	if err := w.skipVanishedInserts(ctx, c, batch); err != nil {
 		return false, err
 	}
+	if err := w.resolveSFIDs(ctx, c, batch); err != nil {
+		return false, err
+	}
 	start := time.Now()
 	var sendErr error
 	if c.WriteAlgorithm == connection.Merged {
@@ -302,6 +305,43 @@ func (w *writer) skipVanishedInserts(ctx context.Context, c connection.Connectio
 		for _, ch := range batch {
 			if ch.table == name && ch.action == triggerlog.Insert && !alive[ch.recordID] {
 				ch.state, ch.message = triggerlog.Ignored, `{"message":"the row was deleted in Postgres before it reached Salesforce"}`
+			}
+		}
+	}
+	return nil
+}
+
+// resolveSFIDs fills in the sfid of updates captured before their row's insert reached Salesforce:
+// by now the insert may have been written (in an earlier batch, or before a restart) and the row
+// holds its sfid.
+func (w *writer) resolveSFIDs(ctx context.Context, c connection.Connection, batch []*change) error {
+	ids := map[string][]int64{}
+	for _, ch := range batch {
+		if ch.action == triggerlog.Update && ch.sfid == "" {
+			ids[ch.table] = append(ids[ch.table], ch.recordID)
+		}
+	}
+	for name, recs := range ids {
+		rows, err := w.s.e.opts.Pool.Query(ctx, `SELECT id, sfid FROM `+table.Ident(c.Schema, name)+` WHERE id = ANY($1) AND sfid IS NOT NULL`, recs)
+		if err != nil {
+			return fmt.Errorf("read sfids of %s: %w", name, err)
+		}
+		sfids := map[int64]string{}
+		for rows.Next() {
+			var id int64
+			var sfid string
+			if err := rows.Scan(&id, &sfid); err != nil {
+				rows.Close()
+				return err
+			}
+			sfids[id] = sfid
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, ch := range batch {
+			if ch.table == name && ch.action == triggerlog.Update && ch.sfid == "" {
+				ch.sfid = sfids[ch.recordID]
 			}
 		}
 	}

@@ -320,3 +320,37 @@ func TestInsertsWrittenWhilePollingRunsAreNeverReadBackAsSecondRows(t *testing.T
 		t.Fatalf("%d rows never got their sfid", n)
 	}
 }
+
+func TestUpdatesQueuedBehindTheirInsertsFindTheSfidInLaterBatches(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 1})
+	b.readWriteInvoices(false)
+	seeded := b.org.Records("Invoice__c")
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.connState(connection.Paused)
+	// 2,500 inserts then an update of each: more than one claimed batch, so most updates are sent
+	// in a later batch than their row's insert, captured when the row had no sfid yet.
+	b.exec(`INSERT INTO $schema.invoice__c (amount__c, status__c) SELECT g, 'Draft' FROM generate_series(1, 2500) g`)
+	b.exec(`UPDATE $schema.invoice__c SET amount__c = amount__c + 0.5 WHERE sfid IS NULL`)
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("every change written", 60*time.Second, func() (bool, string) {
+		s := b.logStates()
+		return s["NEW"]+s["PENDING"] == 0, fmt.Sprint(s)
+	})
+	if s := b.logStates(); s["FAILED"] != 0 || s["SUCCESS"] != 5000 {
+		t.Fatalf("trigger log: %v", s)
+	}
+	var updated int
+	for id, rec := range b.org.Records("Invoice__c") {
+		if a, ok := rec["Amount__c"].(float64); ok && seeded[id] == nil && a != float64(int(a)) {
+			updated++
+		}
+	}
+	if updated != 2500 {
+		t.Fatalf("%d of 2500 updates reached Salesforce", updated)
+	}
+}
