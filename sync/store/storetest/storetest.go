@@ -69,7 +69,7 @@ func EmptyPool(t testing.TB) (*pgxpool.Pool, string) {
 	schema := SchemaName(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := store.Open(ctx, store.Options{URL: URL(), Schema: schema, MaxConns: 8, AppName: "pgforce-test"})
+	pool, err := store.Open(ctx, store.Options{URL: URL(), Schema: schema, MaxConns: 8, AppName: schema}) // per test, so a test can find its own backends
 	if err != nil {
 		t.Fatalf("open test database (is Postgres running on 127.0.0.1:5432?): %v", err)
 	}

@@ -1,0 +1,127 @@
+package engine_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
+)
+
+// Salesforce faults, each injected on every kind of request while both directions have work: the
+// engine retries (or refreshes its session, or waits out the limit) and ends with both sides equal,
+// nothing failed and nothing written twice.
+func TestSalesforceFaultsAreRiddenOutWithoutLossOrDuplicates(t *testing.T) {
+	t.Parallel()
+	faults := []struct {
+		name  string
+		fault sforg.Fault
+		// reauth: the session cannot be refreshed (a password-flow connection has no refresh token),
+		// so the connection waits in NEED_AUTHENTICATION until an admin authorizes it again.
+		reauth bool
+	}{
+		{"500 UNKNOWN_EXCEPTION", sforg.Fault{Status: 500, Code: "UNKNOWN_EXCEPTION", Message: "An unexpected error occurred", Count: 2}, false},
+		{"503 SERVER_UNAVAILABLE", sforg.Fault{Status: 503, Code: "SERVER_UNAVAILABLE", Message: "Server unavailable", Count: 2}, false},
+		{"UNABLE_TO_LOCK_ROW", sforg.Fault{Status: 400, Code: "UNABLE_TO_LOCK_ROW", Message: "unable to obtain exclusive access to this record", Count: 2}, false},
+		{"REQUEST_LIMIT_EXCEEDED", sforg.Fault{Status: 403, Code: "REQUEST_LIMIT_EXCEEDED", Message: "TotalRequests Limit exceeded.", Count: 2}, false},
+		{"INVALID_SESSION_ID", sforg.Fault{Status: 401, Code: "INVALID_SESSION_ID", Message: "Session expired or invalid", Count: 1}, true},
+		{"dropped connections", sforg.Fault{Drop: true, Count: 2}, false},
+		{"slow answers", sforg.Fault{Latency: 1500 * time.Millisecond, Count: 3}, false},
+	}
+	for _, tc := range faults {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBench(t, benchOpts{seed: 1})
+			m := b.readWriteInvoices(true)
+			before := b.org.Count("Invoice__c")
+			// The same fault on the writes' path and on the polls' path.
+			paths := []string{"/composite/", "/query"}
+			if tc.reauth {
+				paths = paths[:1] // one expired session, not one per re-authorization
+			}
+			for _, path := range paths {
+				f := tc.fault
+				f.Path = path
+				if err := b.org.InjectFault(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Work in both directions while the fault lasts.
+			sfID, err := b.org.CreateAsUser("Invoice__c", map[string]any{"External_Id__c": "FAULT-SF", "Amount__c": 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) SELECT 'FAULT-PG-' || g, g, 'Draft' FROM generate_series(1, 300) g`)
+			if tc.reauth {
+				b.connState(connection.NeedAuthentication)
+				if _, err := b.e.AuthorizeWithPassword(b.ctx, admin, b.conn.ID, "admin@pgforce.test", "demo"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.eventually("both directions to arrive", 60*time.Second, func() (bool, string) {
+				s := b.logStates()
+				got := b.count("invoice__c", "sfid = $1", sfID)
+				return got == 1 && s["NEW"]+s["PENDING"] == 0, fmt.Sprintf("salesforce record in pg: %d, log %v", got, s)
+			})
+			if s := b.logStates(); s["FAILED"] != 0 {
+				t.Fatalf("changes failed under %s: %v", tc.name, s)
+			}
+			seen := map[string]int{}
+			for _, rec := range b.org.Records("Invoice__c") {
+				if ext, _ := rec["External_Id__c"].(string); strings.HasPrefix(ext, "FAULT-PG-") {
+					seen[ext]++
+				}
+			}
+			if len(seen) != 300 || b.org.Count("Invoice__c") != before+301 {
+				t.Fatalf("%d of 300 rows reached Salesforce; %d records, want %d", len(seen), b.org.Count("Invoice__c"), before+301)
+			}
+			b.mappingState(m.ID, mapping.DataSynced)
+			b.connState(connection.Idle)
+		})
+	}
+}
+
+// Postgres terminating pgforce's sessions (a failover, an admin's pg_terminate_backend) in the middle
+// of polling and writing: pgforce reconnects and nothing is lost or written twice.
+func TestTerminatedDatabaseSessionsAreReconnectedWithoutLoss(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 1})
+	m := b.readWriteInvoices(true)
+	before := b.org.Count("Invoice__c")
+	var app string
+	if err := b.pool.QueryRow(b.ctx, `SELECT current_setting('application_name')`).Scan(&app); err != nil {
+		t.Fatal(err)
+	}
+	var sfIDs []string
+	terminated := 0
+	for round := range 3 {
+		id, err := b.org.CreateAsUser("Invoice__c", map[string]any{"External_Id__c": fmt.Sprintf("PGKILL-SF-%d", round), "Amount__c": round})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sfIDs = append(sfIDs, id)
+		b.exec(fmt.Sprintf(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) SELECT 'PGKILL-%d-' || g, g, 'Draft' FROM generate_series(1, 200) g`, round))
+		var n int
+		if err := b.pool.QueryRow(b.ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		terminated += n
+	}
+	b.eventually("both directions to arrive", 60*time.Second, func() (bool, string) {
+		s := b.logStates()
+		got := b.count("invoice__c", "sfid = ANY($1)", sfIDs)
+		return got == len(sfIDs) && s["NEW"]+s["PENDING"] == 0, fmt.Sprintf("salesforce records in pg: %d, log %v", got, s)
+	})
+	if s := b.logStates(); s["FAILED"] != 0 || s["SUCCESS"] != 600 {
+		t.Fatalf("trigger log after the terminations: %v", s)
+	}
+	if got := b.org.Count("Invoice__c"); got != before+603 {
+		t.Fatalf("%d records in Salesforce, want %d (nothing twice)", got, before+603)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	b.connState(connection.Idle)
+	t.Logf("%d database sessions terminated", terminated)
+}
