@@ -270,3 +270,37 @@ func TestRecoverAfterRollbackAndCheckSchema(t *testing.T) {
 		t.Fatalf("check now: %q, orphans %q", text(d, `[data-testid="flash"]`), text(d, `[data-testid="orphans"]`))
 	}
 }
+
+// TestPollingDefaultAppliesToNewMappings: Settings sets the interval new mappings start with; the
+// Create Mapping form proposes it; out-of-range values are refused with a message.
+func TestPollingDefaultAppliesToNewMappings(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("poll", true)
+	d := b.get("/settings?conn=" + itoa(c.ID)).doc(t)
+	if _, disabled := d.Find(`[data-testid="save-polling"]`).Attr("disabled"); disabled {
+		t.Fatal("the polling default can be changed")
+	}
+	res := b.post("/connections/"+itoa(c.ID)+"/polling", url.Values{"polling_minutes": {"15"}})
+	if res.StatusCode >= 400 {
+		t.Fatalf("set polling default: %d", res.StatusCode)
+	}
+	selected := func() string {
+		return b.get("/settings?conn=" + itoa(c.ID)).doc(t).Find(`#polling-default option[selected]`).AttrOr("value", "")
+	}
+	if got := selected(); got != "15" {
+		t.Fatalf("the saved default shows as %q, want 15", got)
+	}
+	form := b.get("/mappings/new/Account").doc(t)
+	if got := form.Find(`[data-testid="polling-minutes"]`).AttrOr("value", ""); got != "15" {
+		t.Fatalf("a new mapping proposes %q minutes, want 15", got)
+	}
+	b.post("/connections/"+itoa(c.ID)+"/polling", url.Values{"polling_minutes": {"1"}})
+	if page := b.get("/settings?conn=" + itoa(c.ID)).body; !strings.Contains(page, "from 2 to 60") {
+		t.Fatal("1 minute is refused with a message")
+	}
+	if got := selected(); got != "15" {
+		t.Fatalf("after a refused change the default is %q, want 15", got)
+	}
+}

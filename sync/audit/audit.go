@@ -53,6 +53,7 @@ const (
 	ConnectionRecover   Action = "connection.recover"
 	WriteAlgorithm      Action = "connection.write_algorithm"
 	APIVersion          Action = "connection.api_version"
+	PollingDefault      Action = "connection.polling_default"
 	ConfigImport        Action = "connection.import"
 	MappingCreate       Action = "mapping.create"
 	MappingEdit         Action = "mapping.edit"
