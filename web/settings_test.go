@@ -287,7 +287,7 @@ func TestPollingDefaultAppliesToNewMappings(t *testing.T) {
 		t.Fatalf("set polling default: %d", res.StatusCode)
 	}
 	selected := func() string {
-		return b.get("/settings?conn=" + itoa(c.ID)).doc(t).Find(`#polling-default option[selected]`).AttrOr("value", "")
+		return b.get("/settings?conn="+itoa(c.ID)).doc(t).Find(`#polling-default option[selected]`).AttrOr("value", "")
 	}
 	if got := selected(); got != "15" {
 		t.Fatalf("the saved default shows as %q, want 15", got)
