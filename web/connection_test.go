@@ -187,11 +187,7 @@ func TestManageConnectionPauseResumeRecoverAndWriteAlgorithm(t *testing.T) {
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Recovering") {
 		t.Fatal("recover")
 	}
-	// The polling default waits for the engine: disabled with an explanation.
-	d = b.get("/settings").doc(t)
-	if s := d.Find(`[data-testid="save-polling"]`); !strings.Contains(s.AttrOr("title", ""), "arrives with the engine") {
-		t.Fatalf("polling default: %q", s.AttrOr("title", ""))
-	}
+	// The polling default is TestPollingDefaultAppliesToNewMappings.
 
 	// A viewer sees every control disabled, and the server refuses them anyway.
 	a.user("viewer@example.com", account.Viewer)
