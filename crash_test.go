@@ -20,6 +20,7 @@ import (
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/keyring"
 	"pgforce/sync/salesforce/sforg"
@@ -171,17 +172,7 @@ func (r *crashRig) killSoon(max time.Duration) {
 
 func (r *crashRig) eventually(what string, timeout time.Duration, cond func() (bool, string)) {
 	r.t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
-	r.t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
+	enginetest.Eventually(r.t, what, timeout, cond)
 }
 
 func (r *crashRig) mapping(object string, cfg mapping.Config) mapping.Mapping {

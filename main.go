@@ -204,6 +204,19 @@ func openDatabase(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error)
 	return pool, nil
 }
 
+// openStore opens the database (migrated) and the keyring that decrypts the stored tokens.
+func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *keyring.Keyring, error) {
+	kr, err := keyring.New(cfg.SecretKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, kr, nil
+}
+
 func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	log := newLogger(cfg, stdout)
 	pool, err := openDatabase(ctx, cfg)
@@ -513,15 +526,11 @@ func cliActor(getenv func(string) string) audit.Actor {
 // constructed but not started: no sync loop runs in the CLI process; the running `serve` picks each
 // change up through the engine's notifications.
 func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	pool, err := openDatabase(ctx, cfg)
+	pool, kr, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	kr, err := keyring.New(cfg.SecretKey)
-	if err != nil {
-		return err
-	}
 	// Warnings go to stderr so that --json output on stdout stays parseable.
 	log := newLogger(cfg, os.Stderr)
 	env := &cli.Env{
@@ -568,15 +577,11 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	opts.KeepSchemaFor = *keep
 	cfg.Schema = "pgforce_bench"
 	log := newLogger(cfg, stdout)
-	pool, err := openDatabase(ctx, cfg)
+	pool, kr, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	kr, err := keyring.New(cfg.SecretKey)
-	if err != nil {
-		return err
-	}
 	opts.Pool, opts.Keyring, opts.Log, opts.Progress = pool, kr, log, stdout
 	opts.Dashboard = func(eng *engine.Engine) (http.Handler, error) {
 		h, _ := newDashboard(cfg, log, pool, eng, nil, nil)

@@ -56,10 +56,8 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 		}
 		ids = append(ids, m.ID)
 	}
-	for _, id := range ids {
-		if _, err := e.waitMapping(ctx, id, mapping.DataSynced, 2*time.Minute, nil); err != nil {
-			return err
-		}
+	if err := e.waitAllSynced(ctx, ids); err != nil {
+		return err
 	}
 	interval := e.opts.PollInterval
 	window := 6 * interval
@@ -87,6 +85,16 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 		Reference: fmt.Sprintf("Heroku Connect: one query per mapping per interval = %.0f calls/h", ref),
 		Goal:      "≤ the reference", Met: perHour <= ref})
 	return e.eng.Pause(ctx, actor, c.ID)
+}
+
+// waitAllSynced waits for every listed mapping's initial load.
+func (e *env) waitAllSynced(ctx context.Context, ids []int64) error {
+	for _, id := range ids {
+		if _, err := e.waitMapping(ctx, id, mapping.DataSynced, 2*time.Minute, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (e *env) connState(ctx context.Context) connection.State {
@@ -121,10 +129,8 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 		}
 		ids = append(ids, m.ID)
 	}
-	for _, id := range ids {
-		if _, err := e.waitMapping(ctx, id, mapping.DataSynced, 2*time.Minute, nil); err != nil {
-			return err
-		}
+	if err := e.waitAllSynced(ctx, ids); err != nil {
+		return err
 	}
 	h, err := e.opts.Dashboard(e.eng)
 	if err != nil {

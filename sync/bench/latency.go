@@ -81,6 +81,29 @@ func (e *env) seqObject(ctx context.Context, name string) error {
 	return e.org.addObject(ctx, name, []sforg.FieldDef{{Name: "Seq__c", Type: "string", Length: 40, Nillable: true, Createable: true, Updateable: true}})
 }
 
+// arrivals maps a Seq__c object and returns a sink that hears each of its rows arrive in Postgres.
+func (e *env) arrivals(ctx context.Context, object string, cfg mapping.Config) (*sink, error) {
+	if err := e.seqObject(ctx, object); err != nil {
+		return nil, err
+	}
+	m, _, err := e.createMapping(ctx, e.conn.ID, object, cfg, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.notifyOn(ctx, m, "INSERT OR UPDATE", "NEW.seq__c IS NOT NULL"); err != nil {
+		return nil, err
+	}
+	return e.listen(ctx)
+}
+
+// createdInSalesforce sends one sample: a record created through the org's API.
+func (e *env) createdInSalesforce(ctx context.Context, object string) func(key string) (time.Time, error) {
+	return func(key string) (time.Time, error) {
+		at := time.Now()
+		return at, e.org.create(ctx, object, map[string]any{"Seq__c": key})
+	}
+}
+
 // latencies are one figure's samples.
 type latencies []time.Duration
 
@@ -136,28 +159,15 @@ func measureStreamLatency(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("NOTIFY reference: %w", err)
 	}
-	if err := e.seqObject(ctx, "Stream__c"); err != nil {
-		return err
-	}
 	cfg := mapping.NewConfig("Seq__c")
 	cfg.SFNotifyEnabled = true
-	m, _, err := e.createMapping(ctx, e.conn.ID, "Stream__c", cfg, time.Minute)
-	if err != nil {
-		return err
-	}
-	if err := e.notifyOn(ctx, m, "INSERT OR UPDATE", "NEW.seq__c IS NOT NULL"); err != nil {
-		return err
-	}
-	s, err := e.listen(ctx)
+	s, err := e.arrivals(ctx, "Stream__c", cfg)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
 	e.progress("%d records created in Salesforce, 20 ms apart", e.opts.Samples)
-	lat, err := sendAndCollect(ctx, s, e.opts.Samples, 20*time.Millisecond, 30*time.Second, "st", func(key string) (time.Time, error) {
-		at := time.Now()
-		return at, e.org.create(ctx, "Stream__c", map[string]any{"Seq__c": key})
-	})
+	lat, err := sendAndCollect(ctx, s, e.opts.Samples, 20*time.Millisecond, 30*time.Second, "st", e.createdInSalesforce(ctx, "Stream__c"))
 	if err != nil {
 		return err
 	}
@@ -194,17 +204,7 @@ func (e *env) notifyRoundTrip(ctx context.Context, n int) (latencies, error) {
 }
 
 func measurePollLatency(ctx context.Context, e *env, r *Report) error {
-	if err := e.seqObject(ctx, "Polled__c"); err != nil {
-		return err
-	}
-	m, _, err := e.createMapping(ctx, e.conn.ID, "Polled__c", mapping.NewConfig("Seq__c"), time.Minute)
-	if err != nil {
-		return err
-	}
-	if err := e.notifyOn(ctx, m, "INSERT OR UPDATE", "NEW.seq__c IS NOT NULL"); err != nil {
-		return err
-	}
-	s, err := e.listen(ctx)
+	s, err := e.arrivals(ctx, "Polled__c", mapping.NewConfig("Seq__c"))
 	if err != nil {
 		return err
 	}
@@ -213,10 +213,7 @@ func measurePollLatency(ctx context.Context, e *env, r *Report) error {
 	// Spread over three polling intervals, so samples land at every point of the cycle.
 	spacing := 3 * interval / time.Duration(e.opts.Samples)
 	e.progress("%d records created in Salesforce over %v, polled every %v", e.opts.Samples, 3*interval, interval)
-	lat, err := sendAndCollect(ctx, s, e.opts.Samples, spacing, 2*interval+30*time.Second, "po", func(key string) (time.Time, error) {
-		at := time.Now()
-		return at, e.org.create(ctx, "Polled__c", map[string]any{"Seq__c": key})
-	})
+	lat, err := sendAndCollect(ctx, s, e.opts.Samples, spacing, 2*interval+30*time.Second, "po", e.createdInSalesforce(ctx, "Polled__c"))
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/keyring"
 	"pgforce/sync/salesforce/sforg"
@@ -113,17 +114,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // eventually polls cond until it holds or the deadline passes.
 func (b *bench) eventually(what string, timeout time.Duration, cond func() (bool, string)) {
 	b.t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-	b.t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
+	enginetest.Eventually(b.t, what, timeout, cond)
 }
 
 func (b *bench) mappingState(id int64, want mapping.State) {
