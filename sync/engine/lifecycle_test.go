@@ -323,3 +323,33 @@ func TestExportThenImportOnAnotherConnection(t *testing.T) {
 		t.Fatalf("syntax error location: %v", err)
 	}
 }
+
+func TestDatabaseRollbackIsDetectedAndReloadRecovers(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 5})
+	b.connState(connection.Idle)
+	m := b.createMapping("Lead", mapping.ReadOnly, "LastName", "Company")
+	b.mappingState(m.ID, mapping.DataSynced)
+	// A first change polled normally: the worker now knows the high-water mark it stored.
+	id, err := b.org.CreateAsUser("Lead", map[string]any{"LastName": "Before", "Company": "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the first change", 10*time.Second, func() (bool, string) { return b.count("lead", "sfid = $1", id) == 1, "" })
+	// The database is restored to an earlier point: the stored high-water mark goes back an hour.
+	b.exec(`UPDATE mappings SET watermark = watermark - interval '1 hour' WHERE id = ` + fmt.Sprint(m.ID))
+	if _, err := b.org.CreateAsUser("Lead", map[string]any{"LastName": "After", "Company": "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the rollback to be flagged", 10*time.Second, func() (bool, string) {
+		got, err := b.e.Mapping(b.ctx, m.ID)
+		return err == nil && got.State.Severity() == "bad" && strings.Contains(got.StateReason, "rolled back"), string(got.State) + " " + got.StateReason
+	})
+	if err := b.e.ReloadMapping(b.ctx, admin, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	if n := b.count("lead", ""); n != b.org.Count("Lead") {
+		t.Fatalf("after the reload %d rows, %d records", n, b.org.Count("Lead"))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/failure"
 	"pgforce/sync/store"
 )
 
@@ -29,6 +30,9 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 			return nil
 		}
 	}
+	if err := w.checkRollback(m); err != nil {
+		return err
+	}
 	if m.State == mapping.DataSynced {
 		if err := w.transition(ctx, m, mapping.StartPoll, ""); err != nil {
 			return err
@@ -45,6 +49,7 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 
 	var res apply.Result
 	var fetched int
+	var committedMark *time.Time
 	unlock := w.s.tables.lock(m.Table)
 	defer unlock()
 	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
@@ -79,6 +84,7 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 		if res.MaxStamp != nil && (watermark == nil || res.MaxStamp.After(*watermark)) {
 			watermark = res.MaxStamp
 		}
+		committedMark = watermark
 		// The replay id of the change event that triggered this poll is stored with the data it led
 		// to: after a restart the stream resumes after it, and everything before is in the table.
 		tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
@@ -103,8 +109,38 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 	if err != nil {
 		return err
 	}
+	w.remember(m, committedMark)
 	w.log.Debug("polled", "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
 	return w.transition(ctx, m, mapping.Polled, "")
+}
+
+// checkRollback compares the mapping's stored high-water mark with the one this worker committed
+// last. Only a database rollback (a restore to an earlier point) moves it backwards within one load:
+// Heroku Connect's answer, which the seed prescribes, is to reload the mapping.
+func (w *worker) checkRollback(m mapping.Mapping) error {
+	if w.committed == nil || !w.loadMark.Equal(loadMark(m)) {
+		return nil
+	}
+	if m.Watermark != nil && !m.Watermark.Before(*w.committed) {
+		return nil
+	}
+	was := w.committed.UTC().Format(time.RFC3339)
+	w.committed = nil
+	return failure.E(failure.Invalid, "The database was rolled back: this mapping's high-water mark went back from %s. Reload the mapping to make the table consistent with Salesforce again.", was)
+}
+
+// remember notes the high-water mark just committed, for checkRollback.
+func (w *worker) remember(m mapping.Mapping, mark *time.Time) {
+	if mark != nil {
+		w.committed, w.loadMark = mark, loadMark(m)
+	}
+}
+
+func loadMark(m mapping.Mapping) time.Time {
+	if m.LoadStartedAt == nil {
+		return time.Time{}
+	}
+	return *m.LoadStartedAt
 }
 
 // resync finishes an edit: it loads the values of columns the edit added (or recreated) from Salesforce

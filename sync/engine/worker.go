@@ -29,7 +29,11 @@ type worker struct {
 
 	failures int
 	retryAt  time.Time
-	pollNow  atomic.Bool  // set by a change notification (accelerated mode)
+	// committed is the high-water mark this worker last stored, for the load that began at loadMark:
+	// finding an older one in the database later means the database was rolled back.
+	committed *time.Time
+	loadMark  time.Time
+	pollNow   atomic.Bool // set by a change notification (accelerated mode)
 	replayID atomic.Int64 // last change event seen for this object, stored with the next poll
 }
 
