@@ -33,8 +33,8 @@ type worker struct {
 	// finding an older one in the database later means the database was rolled back.
 	committed *time.Time
 	loadMark  time.Time
-	pollNow   atomic.Bool // set by a change notification (accelerated mode)
-	replayID atomic.Int64 // last change event seen for this object, stored with the next poll
+	pollNow   atomic.Bool  // set by a change notification (accelerated mode)
+	replayID  atomic.Int64 // last change event seen for this object, stored with the next poll
 }
 
 func newWorker(s *syncer, id int64, object string) *worker {
