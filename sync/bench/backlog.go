@@ -19,10 +19,7 @@ func measureBacklog(ctx context.Context, e *env, r *Report) error {
 		return err
 	}
 	n := e.opts.Backlog
-	if err := e.eng.Pause(ctx, actor, e.conn.ID); err != nil {
-		return err
-	}
-	if err := e.waitConn(ctx, connection.Paused); err != nil {
+	if err := e.pause(ctx); err != nil {
 		return err
 	}
 	plain := pgx.Identifier{e.schema, "unmapped_copy"}.Sanitize()

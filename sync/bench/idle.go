@@ -22,17 +22,8 @@ import (
 // measureIdleCalls counts the API calls of a connection whose mappings poll and find nothing, with
 // every other connection paused.
 func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
-	// A connection still catching up (RECOVERY) cannot be paused: let it finish first.
-	if err := until(ctx, "the bench connection to settle", 5*time.Minute, func() (bool, error) {
-		st := e.connState(ctx)
-		return st == connection.Idle || st == connection.Paused, nil
-	}); err != nil {
+	if err := e.pause(ctx); err != nil {
 		return err
-	}
-	if e.connState(ctx) != connection.Paused {
-		if err := e.eng.Pause(ctx, actor, e.conn.ID); err != nil {
-			return err
-		}
 	}
 	defer func() { _ = e.eng.Resume(context.WithoutCancel(ctx), actor, e.conn.ID) }()
 	c, err := e.eng.CreateConnection(ctx, actor, engine.NewConnection{Name: "bench idle", Schema: e.schema + "_idle", OrgType: connection.Simulated, LoginURL: e.opts.OrgURL})
@@ -85,6 +76,24 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 		Reference: fmt.Sprintf("Heroku Connect: one query per mapping per interval = %.0f calls/h", ref),
 		Goal:      "≤ the reference", Met: perHour <= ref})
 	return e.eng.Pause(ctx, actor, c.ID)
+}
+
+// pause pauses the bench connection once it is IDLE: one still writing or catching up cannot be
+// paused.
+func (e *env) pause(ctx context.Context) error {
+	if err := until(ctx, "the bench connection to settle", 5*time.Minute, func() (bool, error) {
+		st := e.connState(ctx)
+		return st == connection.Idle || st == connection.Paused, nil
+	}); err != nil {
+		return err
+	}
+	if e.connState(ctx) == connection.Paused {
+		return nil
+	}
+	if err := e.eng.Pause(ctx, actor, e.conn.ID); err != nil {
+		return err
+	}
+	return e.waitConn(ctx, connection.Paused)
 }
 
 // waitAllSynced waits for every listed mapping's initial load.

@@ -57,6 +57,18 @@ type writer struct {
 	wakeCh   chan struct{}
 	failures int
 	archived time.Time
+
+	// After a failure between claiming rows and recording their outcome, the rows are PENDING and
+	// only this writer knows them: inDoubt sends them back to the queue before anything else (they
+	// were not sent), unrecorded keeps outcomes Salesforce already gave until they are stored.
+	inDoubt    bool
+	unrecorded *unrecordedBatch
+}
+
+type unrecordedBatch struct {
+	c      connection.Connection
+	tables map[string]*writable
+	batch  []*change
 }
 
 func newWriter(s *syncer) *writer {
@@ -164,6 +176,18 @@ func (w *writer) writables(ctx context.Context, org Org, c connection.Connection
 // full batch was claimed (there may be more waiting).
 func (w *writer) step(ctx context.Context) (more bool, err error) {
 	e := w.s.e
+	if u := w.unrecorded; u != nil {
+		if err := w.record(ctx, u.c, u.tables, u.batch); err != nil {
+			return false, err
+		}
+		w.unrecorded = nil
+	}
+	if w.inDoubt {
+		if err := w.releaseInDoubt(ctx); err != nil {
+			return false, err
+		}
+		w.inDoubt = false
+	}
 	c := w.s.currentConn()
 	if !c.State.Syncing() {
 		return false, nil
@@ -206,9 +230,11 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	unlock := w.s.tables.lock(claimed...)
 	defer unlock()
 	if err := w.skipVanishedInserts(ctx, c, batch); err != nil {
+		w.inDoubt = true
 		return false, err
 	}
 	if err := w.resolveSFIDs(ctx, c, batch); err != nil {
+		w.inDoubt = true
 		return false, err
 	}
 	start := time.Now()
@@ -219,6 +245,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		sendErr = w.sendOrdered(ctx, org, tables, batch)
 	}
 	if err := w.record(ctx, c, tables, batch); err != nil {
+		w.unrecorded = &unrecordedBatch{c: c, tables: tables, batch: batch}
 		return false, err
 	}
 	w.log.Debug("wrote changes", "rows", len(batch), "took", time.Since(start))
