@@ -14,6 +14,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
+	"pgforce/sync/failure"
 	"pgforce/sync/store"
 )
 
@@ -207,10 +208,16 @@ func (w *worker) interval(m mapping.Mapping) time.Duration {
 
 // transition applies a mapping transition in its own transaction.
 func (w *worker) transition(ctx context.Context, m mapping.Mapping, t mapping.Transition, reason string) error {
-	return store.Tx(ctx, w.s.e.opts.Pool, func(tx pgx.Tx) error {
+	err := store.Tx(ctx, w.s.e.opts.Pool, func(tx pgx.Tx) error {
 		_, err := mapping.Apply(ctx, tx, m.ID, t, reason)
 		return err
 	})
+	if failure.Is(err, failure.Conflict) {
+		// An admin changed the mapping (edit, reload, abort) since this worker read it: this round's
+		// work is void, and the next round starts from the new state.
+		return fmt.Errorf("%w: %v", errAborted, err)
+	}
+	return err
 }
 
 // progress persists load progress every page; when the mapping left its loading state (aborted) the
