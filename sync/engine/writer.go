@@ -204,10 +204,11 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	for n := range tables {
 		names = append(names, n)
 	}
-	batch, err := w.claim(ctx, c, names)
+	batch, algo, err := w.claim(ctx, c, names)
 	if err != nil || len(batch) == 0 {
 		return false, err
 	}
+	c.WriteAlgorithm = algo // as stored now: it may have changed while the connection was paused
 	if c.State == connection.Idle {
 		_ = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 			_, err := connection.Apply(ctx, tx, c.ID, connection.StartWriting, "")
@@ -253,17 +254,18 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 }
 
 // claim moves the oldest waiting rows of writable tables to PENDING, under the lease fence.
-func (w *writer) claim(ctx context.Context, c connection.Connection, tables []string) ([]*change, error) {
+func (w *writer) claim(ctx context.Context, c connection.Connection, tables []string) ([]*change, connection.WriteAlgorithm, error) {
 	e := w.s.e
 	tl := table.Ident(c.Schema, "_trigger_log")
-	return store.TxResult(ctx, e.opts.Pool, func(tx pgx.Tx) ([]*change, error) {
+	var algo string
+	batch, err := store.TxResult(ctx, e.opts.Pool, func(tx pgx.Tx) ([]*change, error) {
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 			return nil, err
 		}
 		// Pause, reload and re-authorization change the connection row: holding it shared here means
 		// that once such a change has committed, no further rows are claimed under the old state.
 		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1 FOR SHARE`, c.ID).Scan(&state); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT state, write_algorithm FROM connections WHERE id = $1 FOR SHARE`, c.ID).Scan(&state, &algo); err != nil {
 			return nil, fmt.Errorf("read connection state: %w", err)
 		}
 		if !connection.State(state).Syncing() {
@@ -300,6 +302,7 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 		sortChanges(batch)
 		return batch, nil
 	})
+	return batch, connection.WriteAlgorithm(algo), err
 }
 
 func sortChanges(b []*change) {
