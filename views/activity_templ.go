@@ -41,7 +41,7 @@ func Activity(p Page, m ActivityPage, hasConn bool) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"pagehead\"><h1>Activity</h1><span class=\"muted\">last 24 hours</span></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"pagehead\"><h1>Activity</h1><span class=\"muted\">last 24 hours</span><a class=\"button\" href=\"/diagnose\" data-testid=\"open-diagnose\">Diagnose</a></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"pgforce/sync/apitoken"
+	"pgforce/sync/diagnose"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +58,7 @@ func newAppTLS(t testing.TB, tls bool) *app {
 	orgs := newFakeOrgs()
 	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: accounts, Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
-		Engine: eng, Reports: report.New(pool), Tokens: apitoken.New(pool), SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
+		Engine: eng, Reports: report.New(pool), Tokens: apitoken.New(pool), Diagnose: diagnose.Checker{Engine: eng, Reports: report.New(pool)}, SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
 	handler := web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: tls})
 	srv := httptest.NewUnstartedServer(handler)
 	if tls {

@@ -86,6 +86,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/writes/:id/retry", Admin, h.RetryWrite},
 		{http.MethodPost, "/writes/:id/ignore", Admin, h.IgnoreWrite},
 		{http.MethodGet, "/activity", Viewer, h.ShowActivity},
+		{http.MethodGet, "/diagnose", Viewer, h.ShowDiagnose},
 
 		// Settings.
 		{http.MethodGet, "/settings", Viewer, h.ShowSettings},

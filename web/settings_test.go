@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 )
@@ -302,5 +304,40 @@ func TestPollingDefaultAppliesToNewMappings(t *testing.T) {
 	}
 	if got := selected(); got != "15" {
 		t.Fatalf("after a refused change the default is %q, want 15", got)
+	}
+}
+
+// TestDiagnoseShowsEveryCheckWithItsFix: the Diagnose page (linked from Activity) runs the checks
+// of `pgforce diagnose` for the current connection, worst status first in the header.
+func TestDiagnoseShowsEveryCheckWithItsFix(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("diag", true)
+	a.mapping(c.ID, "Account", "Name")
+	if href := b.get("/activity").doc(t).Find(`[data-testid="open-diagnose"]`).AttrOr("href", ""); href != "/diagnose" {
+		t.Fatalf("Activity links to Diagnose: %q", href)
+	}
+	d := b.get("/diagnose?conn=" + itoa(c.ID)).doc(t)
+	rows := d.Find(`[data-testid="diagnose-row"]`)
+	if rows.Length() < 5 {
+		t.Fatalf("%d checks shown", rows.Length())
+	}
+	overall := strings.TrimSpace(d.Find(`[data-testid="diagnose-overall"]`).Text())
+	if overall != "GREEN" && overall != "YELLOW" && overall != "RED" {
+		t.Fatalf("overall status %q", overall)
+	}
+	worst := "GREEN"
+	rows.Each(func(_ int, r *goquery.Selection) {
+		st := r.AttrOr("data-status", "")
+		if st == "RED" || (st == "YELLOW" && worst == "GREEN") {
+			worst = st
+		}
+		if (st == "RED" || st == "YELLOW") && strings.TrimSpace(r.Find("td").Eq(3).Text()) == "" {
+			t.Errorf("%s check %q has no fix", st, r.Find("td").First().Text())
+		}
+	})
+	if overall != worst {
+		t.Fatalf("overall %s, worst check %s", overall, worst)
 	}
 }
