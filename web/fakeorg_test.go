@@ -135,6 +135,7 @@ func (o fakeOrg) BulkQuery(context.Context, string, bool, func(engine.BulkState)
 }
 
 func (o fakeOrg) Usage() (int, int) { return 120, 15000 }
+func (o fakeOrg) Calls() map[string]int { return map[string]int{"query": 3} }
 
 func (o fakeOrg) CreateMany(context.Context, string, []map[string]any) ([]engine.SaveResult, error) {
 	return nil, nil

@@ -44,3 +44,21 @@ func (e *Engine) APIUsage(ctx context.Context, connID int64) (used, max int, at 
 	}
 	return used, max, at, nil
 }
+
+// APICalls counts the Salesforce API calls this process's syncer of a connection made since it
+// started, by kind (nil when this process does not sync the connection).
+func (e *Engine) APICalls(connID int64) map[string]int {
+	e.mu.Lock()
+	s := e.syncers[connID]
+	e.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	org := s.org
+	s.mu.Unlock()
+	if org == nil {
+		return nil
+	}
+	return org.Calls()
+}

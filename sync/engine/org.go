@@ -27,6 +27,8 @@ type Org interface {
 	BulkQuery(ctx context.Context, soql string, all bool, state func(BulkState), page func(csv io.Reader) error) error
 	// Usage reports the daily API usage last seen.
 	Usage() (used, max int)
+	// Calls counts the API calls this client made, by kind (query, composite, bulk, ...).
+	Calls() map[string]int
 
 	// CreateMany, UpdateMany (each record has "Id"), UpsertMany (by an external id field) and
 	// DeleteMany write through sObject Collections, 200 records per call, allOrNone false; results are

@@ -139,6 +139,8 @@ func (o *sfOrg) BulkQuery(ctx context.Context, soql string, all bool, state func
 	return err
 }
 
+func (o *sfOrg) Calls() map[string]int { return o.c.Stats() }
+
 func (o *sfOrg) Usage() (used, max int) {
 	u, m, _ := o.c.Usage()
 	return u, m

@@ -24,6 +24,8 @@ import (
 type Engine interface {
 	Connections(ctx context.Context) ([]connection.Connection, error)
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+	// APICalls counts the calls this process's syncer made, by kind (nil when it does not sync it).
+	APICalls(connID int64) map[string]int
 }
 
 // Reports is what the collector reads from the report reader (*report.Reader implements it).
@@ -69,7 +71,7 @@ var (
 	apiUsed       = desc("salesforce_api_daily_used", "API requests the org used today (all integrations), as Salesforce last reported.", "connection")
 	apiLimit      = desc("salesforce_api_daily_limit", "The org's daily API request allowance.", "connection")
 	apiRemaining  = desc("salesforce_api_daily_remaining", "API requests left today.", "connection")
-	apiCalls      = desc("salesforce_api_calls_total", "Salesforce API calls counted by pgforce's sync statistics.", "connection")
+	apiCalls      = desc("salesforce_api_calls_total", "Salesforce API calls this process made for the connection since it started, by kind.", "connection", "kind")
 	logPending    = desc("trigger_log_pending", "Trigger-log rows waiting to be written to Salesforce (NEW, PENDING, REQUEUE).", "connection")
 	logRows       = desc("trigger_log_rows", "Rows in the live trigger log (processed rows wait there until archived).", "connection")
 	logOldest     = desc("trigger_log_oldest_pending_seconds", "Age of the oldest change waiting to be written (0 when none).", "connection")
@@ -197,7 +199,6 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	for _, c := range conns {
 		names[c.ID] = c.Name
 	}
-	calls := map[int64]int64{}
 	for _, t := range totals {
 		conn, obj := names[t.ConnectionID], objects[t.MappingID]
 		if conn == "" || obj == "" {
@@ -205,10 +206,11 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 		}
 		ch <- prometheus.MustNewConstMetric(rowsSynced, prometheus.CounterValue, float64(t.Records), conn, obj, t.Direction)
 		ch <- prometheus.MustNewConstMetric(syncErrors, prometheus.CounterValue, float64(t.Errors), conn, obj, t.Direction)
-		calls[t.ConnectionID] += t.APICalls
 	}
 	for _, c := range conns {
-		ch <- prometheus.MustNewConstMetric(apiCalls, prometheus.CounterValue, float64(calls[c.ID]), c.Name)
+		for kind, n := range k.Engine.APICalls(c.ID) {
+			ch <- prometheus.MustNewConstMetric(apiCalls, prometheus.CounterValue, float64(n), c.Name, kind)
+		}
 	}
 	return nil
 }

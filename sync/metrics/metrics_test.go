@@ -57,7 +57,7 @@ func TestMetricsReportEverySyncedMappingFromTheDatabase(t *testing.T) {
 		fmt.Sprintf(`pgforce_trigger_log_oldest_pending_seconds{%s} 0`, conn),
 		fmt.Sprintf(`pgforce_salesforce_api_daily_used{%s}`, conn),
 		fmt.Sprintf(`pgforce_salesforce_api_daily_remaining{%s}`, conn),
-		fmt.Sprintf(`pgforce_salesforce_api_calls_total{%s}`, conn),
+		fmt.Sprintf(`pgforce_salesforce_api_calls_total{%s,kind="query"}`, conn),
 		"pgforce_scrape_success 1",
 		"go_goroutines",
 		"process_start_time_seconds",
