@@ -134,7 +134,7 @@ func (o fakeOrg) BulkQuery(context.Context, string, bool, func(engine.BulkState)
 	return nil
 }
 
-func (o fakeOrg) Usage() (int, int) { return 120, 15000 }
+func (o fakeOrg) Usage() (int, int)     { return 120, 15000 }
 func (o fakeOrg) Calls() map[string]int { return map[string]int{"query": 3} }
 
 func (o fakeOrg) CreateMany(context.Context, string, []map[string]any) ([]engine.SaveResult, error) {
