@@ -148,7 +148,19 @@ func (o *Org) OrgID() string { return o.orgID }
 func (o *Org) UserID() string { return o.userID }
 
 // Handler serves the whole org: OAuth, REST, Bulk, streaming, the control API and the record browser.
-func (o *Org) Handler() http.Handler { return o.mux }
+func (o *Org) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Salesforce ignores a trailing slash on REST resources (".../sobjects/Lead/"), and clients
+		// send one; the version's resource list itself is ".../v62.0/".
+		if p := r.URL.Path; strings.HasSuffix(p, "/") && strings.Contains(p, "/services/data/v") && strings.Count(p[strings.Index(p, "/services/data/v"):], "/") > 4 {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = strings.TrimSuffix(p, "/")
+			r2.URL.RawPath = ""
+			r = r2
+		}
+		o.mux.ServeHTTP(w, r)
+	})
+}
 
 // baseURL is the org's absolute URL as the client reached it.
 func (o *Org) baseURL(r *http.Request) string {

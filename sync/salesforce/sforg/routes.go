@@ -63,6 +63,7 @@ func (o *Org) routes() {
 
 	m.HandleFunc("/services/oauth2/authorize", o.handleAuthorize)
 	m.HandleFunc("/services/oauth2/token", o.handleToken)
+	m.HandleFunc("POST /services/Soap/u/{version}", o.handleSOAPLogin)
 	m.HandleFunc("/services/oauth2/revoke", o.handleRevoke)
 	m.HandleFunc("/services/oauth2/userinfo", o.handleUserinfo)
 	m.HandleFunc("GET /id/{org}/{user}", o.handleID)

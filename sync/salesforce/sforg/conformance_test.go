@@ -1,0 +1,84 @@
+package sforg_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"testing"
+
+	"github.com/simpleforce/simpleforce"
+
+	"pgforce/sync/salesforce/sforg"
+)
+
+// A Salesforce client nobody here wrote (simpleforce) works against the simulated org unchanged:
+// SOAP login, describe, SOQL with paging, CRUD. It is the org's conformance check.
+func TestAThirdPartyClientWorksUnchanged(t *testing.T) {
+	t.Parallel()
+	log.SetOutput(io.Discard) // simpleforce logs every request through the standard logger
+	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 1, QueryPageSize: 200})
+	if err := org.Generate("Lead", 450, 2); err != nil {
+		t.Fatal(err)
+	}
+	c := simpleforce.NewClient(srv.URL, simpleforce.DefaultClientID, "62.0")
+	if err := c.LoginPassword("admin@pgforce.test", "wrong", ""); err == nil {
+		t.Fatal("a wrong password signs in")
+	}
+	if err := c.LoginPassword("admin@pgforce.test", "demo", ""); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+
+	global, err := c.DescribeGlobal()
+	if err != nil || global == nil {
+		t.Fatalf("describe global: %v", err)
+	}
+	meta := c.SObject("Lead").Describe()
+	if meta == nil || (*meta)["name"] != "Lead" {
+		t.Fatalf("describe Lead: %v", meta)
+	}
+
+	// Query with paging through nextRecordsUrl.
+	want := org.Count("Lead")
+	res, err := c.Query("SELECT Id, LastName FROM Lead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, pages := len(res.Records), 1
+	for !res.Done {
+		if res, err = c.Query(res.NextRecordsURL); err != nil {
+			t.Fatal(err)
+		}
+		got += len(res.Records)
+		pages++
+	}
+	if got != want || pages < 3 {
+		t.Fatalf("queried %d of %d leads in %d pages", got, want, pages)
+	}
+
+	// Create, read, update, delete.
+	created := c.SObject("Lead").Set("LastName", "Conformance").Set("Company", "Third Party").Create()
+	if created == nil || created.ID() == "" {
+		t.Fatal("create")
+	}
+	id := created.ID()
+	if got := c.SObject("Lead").Get(id); got == nil || got.StringField("LastName") != "Conformance" {
+		t.Fatalf("read back %v", got)
+	}
+	if c.SObject("Lead").Set("Id", id).Set("Company", "Renamed").Update() == nil {
+		t.Fatal("update")
+	}
+	if rec := org.Record("Lead", id); rec["Company"] != "Renamed" {
+		t.Fatalf("after update: %v", rec["Company"])
+	}
+	// (simpleforce builds the URL from the object's own Id, not from Delete's argument.)
+	if err := c.SObject("Lead").Set("Id", id).Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if org.Record("Lead", id) != nil {
+		t.Fatal("deleted record still there")
+	}
+	res, err = c.Query(fmt.Sprintf("SELECT Id FROM Lead WHERE Id = '%s'", id))
+	if err != nil || len(res.Records) != 0 {
+		t.Fatalf("query after delete: %v %d", err, len(res.Records))
+	}
+}
