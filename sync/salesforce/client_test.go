@@ -39,7 +39,7 @@ func (s *savedTokens) store(_ context.Context, access, refresh string) error {
 	return nil
 }
 
-func newClient(t *testing.T, opts sforg.Options) (*sforg.Org, *salesforce.Client, *savedTokens) {
+func newClient(t testing.TB, opts sforg.Options) (*sforg.Org, *salesforce.Client, *savedTokens) {
 	t.Helper()
 	org, srv := sforg.NewTestServer(t, opts)
 	a := app(srv.URL)
@@ -54,7 +54,7 @@ func newClient(t *testing.T, opts sforg.Options) (*sforg.Org, *salesforce.Client
 }
 
 // webServerFlow logs in on the org's pages like a person, approves, and exchanges the code.
-func webServerFlow(t *testing.T, a salesforce.App, base string) *salesforce.Token {
+func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Token {
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	authURL := a.AuthCodeURL("state-123", verifier)
