@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"pgforce/sync/failure"
+	"pgforce/sync/store"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +69,10 @@ type Engine struct {
 
 	mu      sync.Mutex
 	syncers map[int64]*syncer
-	wake    chan struct{}
+	// dbDownSince is when the database stopped answering (zero while it answers): the outage is
+	// recorded on each connection as DB_UNAVAILABLE once it can be written again.
+	dbDownSince time.Time
+	wake        chan struct{}
 
 	startOnce, stopOnce sync.Once
 	cancel              context.CancelFunc
@@ -181,8 +186,18 @@ func (e *Engine) reconcile(ctx context.Context) {
 	conns, err := connection.List(ctx, e.opts.Pool)
 	if err != nil {
 		e.logTransient("list connections", err)
+		if isTransient(err) && e.dbDownSince.IsZero() && ctx.Err() == nil {
+			e.dbDownSince = e.opts.Now()
+			e.log.Warn("the database is unreachable; syncing resumes when it answers again", "err", err)
+		}
 		e.stopStale()
 		return
+	}
+	if !e.dbDownSince.IsZero() {
+		e.recordOutage(ctx, conns)
+		if conns, err = connection.List(ctx, e.opts.Pool); err != nil {
+			return
+		}
 	}
 	live := map[int64]bool{}
 	for _, c := range conns {
@@ -226,6 +241,32 @@ func (e *Engine) reconcile(ctx context.Context) {
 
 // stopStale stops syncers whose lease could not be renewed for most of its lifetime: by the time it
 // expires and another instance takes over, this one has stopped.
+// recordOutage writes a database outage into each syncing connection's history: DB_UNAVAILABLE for
+// the time it lasted, then RECOVERY, which catches up on what changed meanwhile on both sides.
+func (e *Engine) recordOutage(ctx context.Context, conns []connection.Connection) {
+	from, to := e.dbDownSince, e.opts.Now()
+	reason := fmt.Sprintf("The database could not be reached from %s to %s (%s); reconnected automatically.",
+		from.UTC().Format(time.TimeOnly), to.UTC().Format(time.TimeOnly), to.Sub(from).Round(time.Second))
+	for _, c := range conns {
+		if !connection.LoseDatabase.Allowed(c.State) {
+			continue
+		}
+		err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+			if _, err := connection.Apply(ctx, tx, c.ID, connection.LoseDatabase, reason); err != nil {
+				return err
+			}
+			_, err := connection.Apply(ctx, tx, c.ID, connection.RegainDatabase, "Database reachable again: catching up on changes made meanwhile.")
+			return err
+		})
+		if err != nil && !failure.Is(err, failure.Conflict) {
+			e.logTransient("record database outage", err)
+			return // still flaky: try again next round
+		}
+	}
+	e.log.Info("the database answers again", "down", to.Sub(from).Round(time.Millisecond))
+	e.dbDownSince = time.Time{}
+}
+
 func (e *Engine) stopStale() {
 	limit := e.opts.LeaseTTL * 7 / 10
 	now := e.opts.Now()

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +137,61 @@ func TestTerminatedDatabaseSessionsAreReconnectedWithoutLoss(t *testing.T) {
 	b.mappingState(m.ID, mapping.DataSynced)
 	b.connState(connection.Idle)
 	t.Logf("%d database sessions terminated", terminated)
+}
+
+// syncLog is a log the test can wait on.
+type syncLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.buf.String(), s)
+}
+
+// The database goes away (a restart, a network cut) while both sides change: pgforce notices,
+// reconnects by itself when it is back, records the outage as DB_UNAVAILABLE in the connection's
+// history, and catches up with nothing lost or written twice.
+func TestDatabaseOutageIsRecordedAndRecoveredAutomatically(t *testing.T) {
+	t.Parallel()
+	logs := &syncLog{}
+	b := newBench(t, benchOpts{seed: 1, viaProxy: true, logTo: logs})
+	m := b.readWriteInvoices(true)
+	before := b.org.Count("Invoice__c")
+	b.proxy.down()
+	// Both sides keep changing; the application reaches the database directly.
+	sfID, err := b.org.CreateAsUser("Invoice__c", map[string]any{"External_Id__c": "OUTAGE-SF", "Amount__c": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) SELECT 'OUTAGE-PG-' || g, g, 'Draft' FROM generate_series(1, 50) g`)
+	b.eventually("pgforce to notice the outage", 30*time.Second, func() (bool, string) {
+		return logs.has("the database is unreachable"), ""
+	})
+	b.proxy.up()
+	b.eventually("both directions to catch up", 60*time.Second, func() (bool, string) {
+		s := b.logStates()
+		got := b.count("invoice__c", "sfid = $1", sfID)
+		return got == 1 && s["NEW"]+s["PENDING"] == 0, fmt.Sprintf("salesforce record in pg: %d, log %v", got, s)
+	})
+	if s := b.logStates(); s["FAILED"] != 0 || s["SUCCESS"] != 50 {
+		t.Fatalf("trigger log: %v", s)
+	}
+	if got := b.org.Count("Invoice__c"); got != before+51 {
+		t.Fatalf("%d records in Salesforce, want %d", got, before+51)
+	}
+	var reason string
+	if err := b.pool.QueryRow(b.ctx, `SELECT message FROM events WHERE connection_id = $1 AND to_state = 'DB_UNAVAILABLE'`, b.conn.ID).Scan(&reason); err != nil || !strings.Contains(reason, "could not be reached") {
+		t.Fatalf("the outage in the connection's history: %q %v", reason, err)
+	}
+	b.connState(connection.Idle)
+	b.mappingState(m.ID, mapping.DataSynced)
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"pgforce/sync/store"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,7 @@ type bench struct {
 	conn   connection.Connection
 	schema string
 	logs   *bytes.Buffer
+	proxy  *dbProxy // with viaProxy
 }
 
 type benchOpts struct {
@@ -49,6 +52,8 @@ type benchOpts struct {
 	instance string
 	// pollInterval overrides the 300 ms polling interval of the tests.
 	pollInterval time.Duration
+	// viaProxy connects the engine (not the test) to Postgres through a proxy the test can cut.
+	viaProxy bool
 	// logTo receives the engine's log instead of the test log (fuzz targets must not log through
 	// *testing.F; tests that inspect the log capture it).
 	logTo io.Writer
@@ -85,6 +90,23 @@ func newBench(t testing.TB, o benchOpts) *bench {
 	}
 	if o.pollInterval > 0 {
 		b.opts.PollInterval = o.pollInterval
+	}
+	if o.viaProxy {
+		u, err := url.Parse(storetest.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.proxy = newDBProxy(t, u.Host)
+		u.Host = b.proxy.addr
+		q := u.Query()
+		q.Set("connect_timeout", "2")
+		u.RawQuery = q.Encode()
+		enginePool, err := store.Open(ctx, store.Options{URL: u.String(), Schema: app, MaxConns: 8, AppName: app + "_engine"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(enginePool.Close)
+		b.opts.Pool = enginePool
 	}
 	b.e = engine.New(b.opts)
 	t.Cleanup(b.e.Stop)
