@@ -195,3 +195,48 @@ func TestDatabaseOutageIsRecordedAndRecoveredAutomatically(t *testing.T) {
 	b.connState(connection.Idle)
 	b.mappingState(m.ID, mapping.DataSynced)
 }
+
+// Errors Postgres raises while pgforce applies Salesforce changes to one table: a statement timeout
+// is retried until it passes; a lasting error (a full disk) stops that mapping only, with the
+// database's message, and the connection's other mappings keep syncing.
+func TestTableErrorsStayWithTheirMapping(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 1})
+	b.connState(connection.Idle)
+	leads := b.createMapping("Lead", mapping.ReadOnly, "LastName", "Company")
+	contacts := b.createMapping("Contact", mapping.ReadOnly, "LastName")
+	accounts := b.createMapping("Account", mapping.ReadOnly, "Name")
+	for _, id := range []int64{leads.ID, contacts.ID, accounts.ID} {
+		b.mappingState(id, mapping.DataSynced)
+	}
+	// Lead: the next two writes time out. Contact: every write hits a full disk.
+	// (A sequence counts the timeouts: it survives the rollback each one causes.)
+	b.exec(`CREATE SEQUENCE $schema.timeouts;
+		CREATE FUNCTION $schema.time_out() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('` + b.schema + `.timeouts') <= 2 THEN
+				RAISE EXCEPTION 'canceling statement due to statement timeout' USING ERRCODE = '57014';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER time_out BEFORE INSERT OR UPDATE ON $schema.lead FOR EACH ROW EXECUTE FUNCTION $schema.time_out();
+		CREATE FUNCTION $schema.disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100'; END $$;
+		CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON $schema.contact FOR EACH ROW EXECUTE FUNCTION $schema.disk_full();`)
+	lead, _ := b.org.CreateAsUser("Lead", map[string]any{"LastName": "Timeout", "Company": "Slow Co"})
+	_, _ = b.org.CreateAsUser("Contact", map[string]any{"LastName": "Full"})
+	account, _ := b.org.CreateAsUser("Account", map[string]any{"Name": "Unaffected"})
+	b.eventually("the Contact mapping to stop with the database's message", 20*time.Second, func() (bool, string) {
+		m, err := b.e.Mapping(b.ctx, contacts.ID)
+		return err == nil && m.State.Severity() == "bad" && strings.Contains(m.StateReason, "No space left"), string(m.State) + " " + m.StateReason
+	})
+	b.eventually("the other mappings to keep syncing", 30*time.Second, func() (bool, string) {
+		return b.count("lead", "sfid = $1", lead) == 1 && b.count("account", "sfid = $1", account) == 1, ""
+	})
+	for _, id := range []int64{leads.ID, accounts.ID} {
+		b.mappingState(id, mapping.DataSynced)
+	}
+	if c, _ := b.e.Connection(b.ctx, b.conn.ID); c.State == connection.SystemError {
+		t.Fatalf("one table's error stopped the whole connection: %s", c.StateReason)
+	}
+}
