@@ -62,7 +62,7 @@ Usage:
   pgforce user remove --email E           remove a user
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
-  pgforce sim [--addr A]                  serve a standalone simulated Salesforce org
+  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)
   pgforce help                            show this help
 
 Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:
@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		return benchCommand(ctx, cfg, rest, stdout)
-	case "sim":
+	case "sforg", "sim":
 		return simCommand(ctx, rest, stdout)
 	}
 	if cli.Handles(cmd) {
@@ -634,7 +634,7 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	return nil
 }
 
-// startChildOrg runs `pgforce sim` from this same binary and waits for its address.
+// startChildOrg runs `pgforce sforg` from this same binary and waits for its address.
 func startChildOrg(ctx context.Context) (url, token string, stop func(), err error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -642,7 +642,7 @@ func startChildOrg(ctx context.Context) (url, token string, stop func(), err err
 	}
 	token = keyring.RandomToken(16)
 	cctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(cctx, exe, "sim", "--addr", "127.0.0.1:0", "--control-token", token, "--seed", "0")
+	cmd := exec.CommandContext(cctx, exe, "sforg", "--addr", "127.0.0.1:0", "--control-token", token, "--seed", "0")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -667,13 +667,19 @@ func startChildOrg(ctx context.Context) (url, token string, stop func(), err err
 
 const simListening = "pgforce: simulated Salesforce org at "
 
-// simCommand serves a simulated org alone (for benchmarks, and for trying clients against it).
+// simCommand serves a simulated org alone at the root (for benchmarks, and for trying clients
+// against it); `pgforce sim` is an alias.
 func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("pgforce sim", flag.ContinueOnError)
+	fs := flag.NewFlagSet("pgforce sforg", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
+	addr := fs.String("addr", "127.0.0.1:7777", "address to listen on")
 	token := fs.String("control-token", "", "bearer token of the /_sforg control API (empty: generated and printed)")
 	seed := fs.Int64("seed", 1, "demo data seed (0: objects only, no records)")
+	clientID := fs.String("client-id", simClientID, "the connected app's consumer key")
+	clientSecret := fs.String("client-secret", simClientSecret, "the connected app's consumer secret")
+	user := fs.String("user", simUser, "the org user's username")
+	password := fs.String("password", simPassword, "the org user's password")
+	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -681,13 +687,15 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 		*token = keyring.RandomToken(24)
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
-	org := sforg.New(sforg.Options{Seed: *seed, ClientID: simClientID, ClientSecret: simClientSecret, Username: simUser, Password: simPassword, ControlToken: *token})
+	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
+		ControlToken: *token, DailyAPILimit: *apiLimit})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s)\n", simListening, ln.Addr(), simUser, simPassword)
+	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
+	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/simpleforce/simpleforce"
@@ -81,4 +85,30 @@ func TestAThirdPartyClientWorksUnchanged(t *testing.T) {
 	if err != nil || len(res.Records) != 0 {
 		t.Fatalf("query after delete: %v %d", err, len(res.Records))
 	}
+}
+
+// jsforce (npm), the most used Salesforce client, runs its own login (OAuth password flow), describe,
+// paged queries, CRUD, collections, upsert and Bulk 2.0 query and ingest against the org unchanged.
+// .ci/run installs it (npm ci in testdata/jsforce); without node or the package the test says how.
+func TestJSForceWorksUnchanged(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("testdata", "jsforce")
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("needs Node.js (node) for jsforce")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsforce")); err != nil {
+		t.Skipf("needs jsforce: run `npm ci` in %s (.ci/run does this)", dir)
+	}
+	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 1})
+	if err := org.Generate("Lead", 4500, 9); err != nil { // three query pages
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", "conformance.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SF_LOGIN_URL="+srv.URL)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PASS 10 steps") {
+		t.Fatalf("jsforce: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
