@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -331,4 +332,30 @@ func TestFaultsAreRetriedOrSurfacedAsClassified(t *testing.T) {
 	}
 	org.ClearFaults()
 	_ = bytes.MinRead
+}
+
+func TestCompositeFollowsReferencesInOneCall(t *testing.T) {
+	t.Parallel()
+	org, c, _ := newClient(t, sforg.Options{Seed: 1})
+	before := org.APICalls()["composite"]
+	res, err := c.Composite(context.Background(), true, []salesforce.Subrequest{
+		{Method: "POST", URL: "sobjects/Account", ReferenceID: "acct", Body: map[string]any{"Name": "Parent"}},
+		{Method: "POST", URL: "sobjects/Contact", ReferenceID: "child", Body: map[string]any{"LastName": "Child", "AccountId": "@{acct.id}"}},
+	})
+	if err != nil || len(res) != 2 || res[0].HTTPStatusCode != 201 || res[1].HTTPStatusCode != 201 {
+		t.Fatalf("composite: %v %+v", err, res)
+	}
+	var child struct{ ID string }
+	_ = json.Unmarshal(res[1].Body, &child)
+	var parent struct{ ID string }
+	_ = json.Unmarshal(res[0].Body, &parent)
+	if got := org.Record("Contact", child.ID)["AccountId"]; got != parent.ID {
+		t.Fatalf("the child points at %v, want %s", got, parent.ID)
+	}
+	if n := org.APICalls()["composite"] - before; n != 1 {
+		t.Fatalf("%d API calls, want 1", n)
+	}
+	if _, err := c.Composite(context.Background(), false, make([]salesforce.Subrequest, 26)); err == nil {
+		t.Fatal("26 subrequests are refused before sending")
+	}
 }

@@ -157,3 +157,50 @@ func (c *Client) Upsert(ctx context.Context, object, extField, extValue string, 
 	}
 	return out.ID, resp.status == http.StatusCreated, nil
 }
+
+// Subrequest is one member of a /composite request. URL is relative to the API version
+// ("sobjects/Contact"); it and Body may refer to earlier results as "@{referenceId.field}".
+type Subrequest struct {
+	Method      string `json:"method"`
+	URL         string `json:"url"`
+	ReferenceID string `json:"referenceId"`
+	Body        any    `json:"body,omitempty"`
+}
+
+// SubResponse is a subrequest's answer.
+type SubResponse struct {
+	Body           json.RawMessage   `json:"body"`
+	HTTPHeaders    map[string]string `json:"httpHeaders"`
+	HTTPStatusCode int               `json:"httpStatusCode"`
+	ReferenceID    string            `json:"referenceId"`
+}
+
+// MaxSubrequests is how many subrequests one /composite call may carry.
+const MaxSubrequests = 25
+
+// Composite runs up to 25 dependent subrequests in one API call (POST /composite): later ones use
+// earlier results through references, and allOrNone makes them one transaction. A subrequest's
+// failure is in its SubResponse, not the error.
+func (c *Client) Composite(ctx context.Context, allOrNone bool, subs []Subrequest) ([]SubResponse, error) {
+	if len(subs) == 0 || len(subs) > MaxSubrequests {
+		return nil, fmt.Errorf("salesforce: a composite request carries 1 to %d subrequests, not %d", MaxSubrequests, len(subs))
+	}
+	prefix := "/services/data/v" + c.version + "/"
+	req := struct {
+		AllOrNone        bool         `json:"allOrNone"`
+		CompositeRequest []Subrequest `json:"compositeRequest"`
+	}{AllOrNone: allOrNone}
+	for _, s := range subs {
+		if !strings.HasPrefix(s.URL, "/services/data/") {
+			s.URL = prefix + strings.TrimPrefix(s.URL, "/")
+		}
+		req.CompositeRequest = append(req.CompositeRequest, s)
+	}
+	var out struct {
+		CompositeResponse []SubResponse `json:"compositeResponse"`
+	}
+	if err := c.postJSON(ctx, "composite", "composite", req, &out, false); err != nil {
+		return nil, err
+	}
+	return out.CompositeResponse, nil
+}

@@ -223,6 +223,10 @@ func (o *Org) api(kind string, h func(w http.ResponseWriter, r *http.Request, s 
 			writeError(w, &apiError{Status: 401, Code: "INVALID_SESSION_ID", Message: "Session expired or invalid"})
 			return
 		}
+		if isSubrequest(r) {
+			h(w, r, s) // part of a composite call, counted once
+			return
+		}
 		o.mu.Lock()
 		if o.apiUsed >= o.opts.DailyAPILimit {
 			used, max := o.apiUsed, o.opts.DailyAPILimit

@@ -44,6 +44,9 @@ func (o *Org) routes() {
 	api(v("/queryAll/{$}"), "query", o.handleQuery(true))
 	api(v("/queryAll/{locator}"), "queryMore", o.handleQueryMore)
 
+	api(v("/composite"), "composite", o.handleComposite)
+	api(v("/composite/{$}"), "composite", o.handleComposite)
+	api(v("/composite/batch"), "composite", o.handleCompositeBatch)
 	api(v("/composite/sobjects"), "composite", o.handleCollections)
 	api(v("/composite/sobjects/{$}"), "composite", o.handleCollections)
 	api(v("/composite/sobjects/{object}"), "composite", o.handleCollectionObject)
