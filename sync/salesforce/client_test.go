@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -357,5 +358,29 @@ func TestCompositeFollowsReferencesInOneCall(t *testing.T) {
 	}
 	if _, err := c.Composite(context.Background(), false, make([]salesforce.Subrequest, 26)); err == nil {
 		t.Fatal("26 subrequests are refused before sending")
+	}
+}
+
+func TestGetUpdatedAndGetDeletedWindows(t *testing.T) {
+	t.Parallel()
+	org, c, _ := newClient(t, sforg.Options{Seed: 1})
+	ctx := context.Background()
+	start := time.Now().Add(-2 * time.Minute)
+	kept, _ := org.CreateAsUser("Lead", map[string]any{"LastName": "Kept", "Company": "Co"})
+	gone, _ := org.CreateAsUser("Lead", map[string]any{"LastName": "Gone", "Company": "Co"})
+	if err := org.DeleteAsUser("Lead", gone); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(2 * time.Minute)
+	ids, covered, err := c.Updated(ctx, "Lead", start, end)
+	if err != nil || !slices.Contains(ids, kept) || slices.Contains(ids, gone) || covered.IsZero() {
+		t.Fatalf("updated: %v %v %v", ids, covered, err)
+	}
+	deleted, earliest, _, err := c.Deleted(ctx, "Lead", start, end)
+	if err != nil || len(deleted) != 1 || deleted[0].ID != gone || earliest.IsZero() {
+		t.Fatalf("deleted: %+v %v %v", deleted, earliest, err)
+	}
+	if _, _, err := c.Updated(ctx, "Lead", end, start); err == nil {
+		t.Fatal("a window that ends before it starts is refused")
 	}
 }
