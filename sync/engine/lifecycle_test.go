@@ -353,3 +353,39 @@ func TestDatabaseRollbackIsDetectedAndReloadRecovers(t *testing.T) {
 		t.Fatalf("after the reload %d rows, %d records", n, b.org.Count("Lead"))
 	}
 }
+
+// A connection's share of the org's daily API allowance (Heroku Connect's sf_max_daily_api_calls) is
+// respected: once Salesforce reports usage at the share, polling waits instead of spending more.
+func TestPollingStopsAtTheConnectionsAPIAllowance(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 5})
+	b.connState(connection.Idle)
+	m := b.createMapping("Lead", mapping.ReadOnly, "LastName", "Company")
+	b.mappingState(m.ID, mapping.DataSynced)
+	b.exec(fmt.Sprintf(`UPDATE connections SET max_daily_api_calls = 500 WHERE id = %d`, b.conn.ID))
+	b.org.SetAPIUsage(600) // other integrations used the org today
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil { // the syncer re-reads the connection
+		t.Fatal(err)
+	}
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("polling to stop at the allowance", 20*time.Second, func() (bool, string) {
+		var n int
+		_ = b.pool.QueryRow(b.ctx, `SELECT count(*) FROM events WHERE mapping_id = $1 AND kind = 'throttle' AND message LIKE '%500 calls%'`, m.ID).Scan(&n)
+		return n > 0, ""
+	})
+	id, err := b.org.CreateAsUser("Lead", map[string]any{"LastName": "Unpolled", "Company": "Co"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := b.org.APICalls()["query"]
+	// Several polling intervals pass (300 ms each here); the engine's own state shows it is alive.
+	b.eventually("a few polling intervals", 5*time.Second, func() (bool, string) {
+		c, _ := b.e.Connection(b.ctx, b.conn.ID)
+		return time.Since(c.StateChangedAt) > 1500*time.Millisecond, ""
+	})
+	if b.count("lead", "sfid = $1", id) != 0 || b.org.APICalls()["query"] != calls {
+		t.Fatal("polled past the connection's API allowance")
+	}
+}
