@@ -363,7 +363,7 @@ func TestPollingStopsAtTheConnectionsAPIAllowance(t *testing.T) {
 	m := b.createMapping("Lead", mapping.ReadOnly, "LastName", "Company")
 	b.mappingState(m.ID, mapping.DataSynced)
 	b.exec(fmt.Sprintf(`UPDATE connections SET max_daily_api_calls = 500 WHERE id = %d`, b.conn.ID))
-	b.org.SetAPIUsage(600) // other integrations used the org today
+	b.org.SetAPIUsage(600)                                     // other integrations used the org today
 	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil { // the syncer re-reads the connection
 		t.Fatal(err)
 	}
