@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/url"
 	"strings"
@@ -136,6 +137,9 @@ func (o fakeOrg) BulkQuery(context.Context, string, bool, func(engine.BulkState)
 
 func (o fakeOrg) Usage() (int, int)     { return 120, 15000 }
 func (o fakeOrg) Calls() map[string]int { return map[string]int{"query": 3} }
+func (o fakeOrg) BulkWrite(context.Context, string, string, string, []byte) (engine.BulkWriteResult, error) {
+	return engine.BulkWriteResult{}, errors.New("the fake org has no Bulk API")
+}
 
 func (o fakeOrg) CreateMany(context.Context, string, []map[string]any) ([]engine.SaveResult, error) {
 	return nil, nil

@@ -25,6 +25,8 @@ type Org interface {
 	// BulkQuery runs a Bulk API 2.0 query job and calls page with each result page's CSV (header
 	// line included) as it downloads; state reports progress (job created, results ready).
 	BulkQuery(ctx context.Context, soql string, all bool, state func(BulkState), page func(csv io.Reader) error) error
+	// BulkWrite runs one Bulk API 2.0 ingest job (insert, update, upsert or delete) over CSV.
+	BulkWrite(ctx context.Context, object, operation, extIDField string, csv []byte) (BulkWriteResult, error)
 	// Usage reports the daily API usage last seen.
 	Usage() (used, max int)
 	// Calls counts the API calls this client made, by kind (query, composite, bulk, ...).
@@ -64,6 +66,13 @@ type RecordError struct {
 
 // retriableRecordCodes are per-record errors that succeed when tried again later.
 var retriableRecordCodes = map[string]bool{"UNABLE_TO_LOCK_ROW": true, "SERVER_UNAVAILABLE": true, "REQUEST_RUNNING_TOO_LONG": true}
+
+// BulkWriteResult is an ingest job's outcome: the uploaded columns and the result files' rows
+// (successful: sf__Id, sf__Created, columns…; failed: sf__Id, sf__Error, columns…).
+type BulkWriteResult struct {
+	Header                          []string
+	Successful, Failed, Unprocessed [][]string
+}
 
 // BulkState is a step of a Bulk API query job, for the mapping's state.
 type BulkState int

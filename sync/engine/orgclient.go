@@ -141,6 +141,14 @@ func (o *sfOrg) BulkQuery(ctx context.Context, soql string, all bool, state func
 
 func (o *sfOrg) Calls() map[string]int { return o.c.Stats() }
 
+func (o *sfOrg) BulkWrite(ctx context.Context, object, operation, extIDField string, csv []byte) (BulkWriteResult, error) {
+	res, err := o.c.BulkIngest(ctx, salesforce.IngestJob{Object: object, Operation: operation, ExternalIDFieldName: extIDField}, csv)
+	if err != nil {
+		return BulkWriteResult{}, err
+	}
+	return BulkWriteResult{Header: res.Header, Successful: res.Successful, Failed: res.Failed, Unprocessed: res.Unprocessed}, nil
+}
+
 func (o *sfOrg) Usage() (used, max int) {
 	u, m, _ := o.c.Usage()
 	return u, m

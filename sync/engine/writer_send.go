@@ -19,8 +19,11 @@ import (
 func (w *writer) sendOrdered(ctx context.Context, org Org, tables map[string]*writable, batch []*change) error {
 	known := map[string]map[int64]string{} // table → record id → sfid learned from inserts in this batch
 	for i := 0; i < len(batch); {
-		run := nextRun(batch[i:])
-		if err := w.sendRun(ctx, org, tables[run[0].table], run, known); err != nil {
+		run, bulk := nextRun(batch[i:]), false
+		if long := nextBulkRun(batch[i:]); len(long) >= bulkWriteMin && bulkEligible(tables[long[0].table], long[0].action) {
+			run, bulk = long, true
+		}
+		if err := w.sendRun(ctx, org, tables[run[0].table], run, known, bulk); err != nil {
 			releaseFrom(batch[i:])
 			return err
 		}
@@ -121,7 +124,7 @@ func (w *writer) sendMerged(ctx context.Context, org Org, tables map[string]*wri
 	known := map[string]map[int64]string{}
 	for i := 0; i < len(pending); {
 		run := nextRun(pending[i:])
-		if err := w.sendRun(ctx, org, tables[run[0].table], run, known); err != nil {
+		if err := w.sendRun(ctx, org, tables[run[0].table], run, known, false); err != nil {
 			releaseFrom(pending[i:])
 			return err
 		}
@@ -133,7 +136,7 @@ func (w *writer) sendMerged(ctx context.Context, org Org, tables map[string]*wri
 // sendRun writes one run (same table and action) and sets each change's outcome. It returns an error
 // only when the whole call failed in a way worth retrying; permanent whole-call failures fail the
 // run's changes with Salesforce's message.
-func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*change, known map[string]map[int64]string) error {
+func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*change, known map[string]map[int64]string, bulk bool) error {
 	if wt == nil {
 		for _, ch := range run {
 			ch.state, ch.message = triggerlog.Ignored, `{"message":"the table is no longer mapped read-write"}`
@@ -193,19 +196,29 @@ func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*chan
 	if len(send) == 0 {
 		return nil
 	}
+	if bulk && run[0].action == triggerlog.Insert {
+		for _, rec := range recs {
+			if rec[m.Config.UpsertField] == nil {
+				bulk = false // a row without its external id cannot be matched to its result: collections
+				break
+			}
+		}
+	}
 	var results []SaveResult
 	var err error
-	switch run[0].action {
-	case triggerlog.Insert:
+	switch {
+	case bulk:
+		results, err = bulkWrite(ctx, org, m, run[0].action, recs, ids)
+	case run[0].action == triggerlog.Insert:
 		if useUpsert {
 			// Upserting by the external id makes an insert safe to resend after a crash.
 			results, err = org.UpsertMany(ctx, m.Object, m.Config.UpsertField, recs)
 		} else {
 			results, err = org.CreateMany(ctx, m.Object, recs)
 		}
-	case triggerlog.Update:
+	case run[0].action == triggerlog.Update:
 		results, err = org.UpdateMany(ctx, m.Object, recs)
-	case triggerlog.Delete:
+	case run[0].action == triggerlog.Delete:
 		results, err = org.DeleteMany(ctx, ids)
 	}
 	if err != nil {

@@ -354,3 +354,70 @@ func TestUpdatesQueuedBehindTheirInsertsFindTheSfidInLaterBatches(t *testing.T) 
 		t.Fatalf("%d of 2500 updates reached Salesforce", updated)
 	}
 }
+
+// A large backlog of upserts, updates and deletes goes through Bulk API 2.0 ingest jobs (a few calls
+// per thousands of records), each record's result matched back to its row.
+func TestLargeBacklogsUseBulkIngestJobs(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 1})
+	b.readWriteInvoices(true)
+	pause := func() {
+		b.t.Helper()
+		b.connState(connection.Idle)
+		if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain := func(what string) {
+		b.t.Helper()
+		if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+			t.Fatal(err)
+		}
+		b.eventually(what, 60*time.Second, func() (bool, string) {
+			s := b.logStates()
+			return s["NEW"]+s["PENDING"] == 0, fmt.Sprint(s)
+		})
+		if s := b.logStates(); s["FAILED"] != 0 {
+			t.Fatalf("%s: %v", what, s)
+		}
+	}
+	const n = 1500
+	pause()
+	b.exec(fmt.Sprintf(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) SELECT 'BULK-' || g, g, 'Draft' FROM generate_series(1, %d) g`, n))
+	before := b.org.APICalls()
+	drain("the inserts")
+	if b.org.APICalls()["bulk"] == before["bulk"] || b.org.APICalls()["composite"]-before["composite"] > 2 {
+		t.Fatalf("inserts with an external id went through collections: %v → %v", before, b.org.APICalls())
+	}
+	if got := b.count("invoice__c", "external_id__c LIKE 'BULK-%' AND sfid IS NOT NULL AND _hc_lastop = 'INSERTED'"); got != n {
+		t.Fatalf("%d of %d rows got their sfid from the job's results", got, n)
+	}
+	pause()
+	b.exec(`UPDATE $schema.invoice__c SET amount__c = amount__c + 0.5, status__c = 'Sent' WHERE external_id__c LIKE 'BULK-%'`)
+	b.exec(`DELETE FROM $schema.invoice__c WHERE external_id__c LIKE 'BULK-%' AND amount__c > 1200.5`) // 300 deletes: collections
+	before = b.org.APICalls()
+	drain("the updates and deletes")
+	if after := b.org.APICalls(); after["bulk"] == before["bulk"] || after["composite"]-before["composite"] > 3 {
+		t.Fatalf("1,200 updates went through collections: %v → %v", before, after)
+	}
+	sent, deleted := 0, 0
+	seen := map[string]bool{}
+	for _, rec := range b.org.Records("Invoice__c") {
+		ext, _ := rec["External_Id__c"].(string)
+		if !strings.HasPrefix(ext, "BULK-") {
+			continue
+		}
+		seen[ext] = true
+		if rec["Status__c"] == "Sent" && rec["Amount__c"].(float64) != float64(int(rec["Amount__c"].(float64))) {
+			sent++
+		}
+	}
+	for i := 1201; i <= n; i++ {
+		if !seen[fmt.Sprintf("BULK-%d", i)] {
+			deleted++
+		}
+	}
+	if sent != 1200 || deleted != 300 {
+		t.Fatalf("%d of 1200 updates and %d of 300 deletes reached Salesforce", sent, deleted)
+	}
+}
