@@ -35,6 +35,12 @@ func (h *Handlers) APIShowConnection(c echo.Context) error {
 // apiConnectionAction runs pause, resume or recover and answers 202 with the connection: the
 // running syncer carries the change out.
 func (h *Handlers) apiConnectionAction(c echo.Context, op func(context.Context, audit.Actor, int64) error) error {
+	return apiAction(c, op, func(ctx context.Context, id int64) (any, error) { return h.loader().Connection(ctx, id, false) })
+}
+
+// apiAction runs an admin operation on the :id of the path and answers 202 with the resource as it
+// stands afterwards.
+func apiAction(c echo.Context, op func(context.Context, audit.Actor, int64) error, show func(context.Context, int64) (any, error)) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
@@ -43,11 +49,11 @@ func (h *Handlers) apiConnectionAction(c echo.Context, op func(context.Context, 
 	if err := op(ctx, apiActor(c), id); err != nil {
 		return err
 	}
-	rc, err := h.loader().Connection(ctx, id, false)
+	res, err := show(ctx, id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, rc)
+	return c.JSON(http.StatusAccepted, res)
 }
 
 // APIPauseConnection pauses syncing (only from IDLE).

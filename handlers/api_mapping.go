@@ -146,19 +146,7 @@ func (h *Handlers) APIDeleteMapping(c echo.Context) error {
 }
 
 func (h *Handlers) apiMappingAction(c echo.Context, op func(context.Context, audit.Actor, int64) error) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	if err := op(ctx, apiActor(c), id); err != nil {
-		return err
-	}
-	rm, err := h.loader().Mapping(ctx, id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, rm)
+	return apiAction(c, op, func(ctx context.Context, id int64) (any, error) { return h.loader().Mapping(ctx, id) })
 }
 
 // APIReloadMapping empties the table and loads every record again (202).

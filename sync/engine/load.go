@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
+	"pgforce/sync/salesforce"
 	"pgforce/sync/store"
 )
 
@@ -57,7 +58,7 @@ func latestStamp(ctx context.Context, org Org, m mapping.Mapping, now time.Time)
 		func(rec map[string]json.RawMessage) error {
 			var s string
 			if err := json.Unmarshal(rec["SystemModstamp"], &s); err == nil {
-				latest, _ = parseSFTime(s)
+				latest, _ = salesforce.ParseTime(s)
 			}
 			return nil
 		})
@@ -68,16 +69,6 @@ func latestStamp(ctx context.Context, org Org, m mapping.Mapping, now time.Time)
 		latest = now
 	}
 	return latest, nil
-}
-
-// parseSFTime parses Salesforce datetimes (2024-05-01T10:00:00.000+0000 or ...Z).
-func parseSFTime(s string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05.000Z07:00", time.RFC3339Nano} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("unrecognised Salesforce datetime %q", s)
 }
 
 // load fills the table with every record (every matching one, with a filter): the first load after

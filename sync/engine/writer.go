@@ -230,11 +230,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	}
 	unlock := w.s.tables.lock(claimed...)
 	defer unlock()
-	if err := w.skipVanishedInserts(ctx, c, batch); err != nil {
-		w.inDoubt = true
-		return false, err
-	}
-	if err := w.resolveSFIDs(ctx, c, batch); err != nil {
+	if err := w.checkRows(ctx, c, batch); err != nil {
 		w.inDoubt = true
 		return false, err
 	}
@@ -309,54 +305,28 @@ func sortChanges(b []*change) {
 	slices.SortFunc(b, func(x, y *change) int { return cmp.Compare(x.id, y.id) })
 }
 
-// skipVanishedInserts marks inserts whose row was deleted before it reached Salesforce as IGNORED:
-// the delete was captured as IGNORE (the row had no sfid), so sending the insert would leave a
-// record in Salesforce that no longer exists in Postgres.
-func (w *writer) skipVanishedInserts(ctx context.Context, c connection.Connection, batch []*change) error {
+// checkRows reads the current rows of a batch's inserts and sfid-less updates, one query per table:
+//   - an insert whose row was deleted before it reached Salesforce is IGNORED (its delete was captured
+//     as IGNORE, the row having no sfid, so sending the insert would leave a record Postgres no
+//     longer has);
+//   - an update captured before its row's insert reached Salesforce takes the sfid the row holds by
+//     now (the insert was written in an earlier batch, or before a restart).
+func (w *writer) checkRows(ctx context.Context, c connection.Connection, batch []*change) error {
+	needs := func(ch *change) bool {
+		return ch.action == triggerlog.Insert || (ch.action == triggerlog.Update && ch.sfid == "")
+	}
 	ids := map[string][]int64{}
 	for _, ch := range batch {
-		if ch.action == triggerlog.Insert {
+		if needs(ch) {
 			ids[ch.table] = append(ids[ch.table], ch.recordID)
 		}
 	}
 	for name, recs := range ids {
-		rows, err := w.s.e.opts.Pool.Query(ctx, `SELECT id FROM `+table.Ident(c.Schema, name)+` WHERE id = ANY($1)`, recs)
+		rows, err := w.s.e.opts.Pool.Query(ctx, `SELECT id, COALESCE(sfid, '') FROM `+table.Ident(c.Schema, name)+` WHERE id = ANY($1)`, recs)
 		if err != nil {
 			return fmt.Errorf("check rows of %s: %w", name, err)
 		}
-		live, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		alive := map[int64]bool{}
-		for _, id := range live {
-			alive[id] = true
-		}
-		for _, ch := range batch {
-			if ch.table == name && ch.action == triggerlog.Insert && !alive[ch.recordID] {
-				ch.state, ch.message = triggerlog.Ignored, `{"message":"the row was deleted in Postgres before it reached Salesforce"}`
-			}
-		}
-	}
-	return nil
-}
-
-// resolveSFIDs fills in the sfid of updates captured before their row's insert reached Salesforce:
-// by now the insert may have been written (in an earlier batch, or before a restart) and the row
-// holds its sfid.
-func (w *writer) resolveSFIDs(ctx context.Context, c connection.Connection, batch []*change) error {
-	ids := map[string][]int64{}
-	for _, ch := range batch {
-		if ch.action == triggerlog.Update && ch.sfid == "" {
-			ids[ch.table] = append(ids[ch.table], ch.recordID)
-		}
-	}
-	for name, recs := range ids {
-		rows, err := w.s.e.opts.Pool.Query(ctx, `SELECT id, sfid FROM `+table.Ident(c.Schema, name)+` WHERE id = ANY($1) AND sfid IS NOT NULL`, recs)
-		if err != nil {
-			return fmt.Errorf("read sfids of %s: %w", name, err)
-		}
-		sfids := map[int64]string{}
+		live := map[int64]string{}
 		for rows.Next() {
 			var id int64
 			var sfid string
@@ -364,14 +334,21 @@ func (w *writer) resolveSFIDs(ctx context.Context, c connection.Connection, batc
 				rows.Close()
 				return err
 			}
-			sfids[id] = sfid
+			live[id] = sfid
 		}
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, ch := range batch {
-			if ch.table == name && ch.action == triggerlog.Update && ch.sfid == "" {
-				ch.sfid = sfids[ch.recordID]
+			if ch.table != name || !needs(ch) {
+				continue
+			}
+			sfid, alive := live[ch.recordID]
+			switch {
+			case ch.action == triggerlog.Insert && !alive:
+				ch.state, ch.message = triggerlog.Ignored, `{"message":"the row was deleted in Postgres before it reached Salesforce"}`
+			case ch.action == triggerlog.Update:
+				ch.sfid = sfid
 			}
 		}
 	}

@@ -62,8 +62,8 @@ func (c *Client) replication(ctx context.Context, object, which string, start, e
 func ParseTime(s string) (time.Time, error) {
 	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05.000Z07:00", time.RFC3339Nano} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+			return t.UTC(), nil
 		}
 	}
-	return time.Parse(time.RFC3339, s)
+	return time.Time{}, fmt.Errorf("unrecognised Salesforce datetime %q", s)
 }
