@@ -38,9 +38,10 @@ func (h *Handlers) manageFragment(c echo.Context, id int64) (templ.Component, er
 	return views.ManageConnection(h.bare(c), m, h.now()), nil
 }
 
-// PauseConnection stops syncing (only from IDLE); database changes keep queueing in the trigger log.
+// PauseConnection stops syncing: at once from IDLE, after the work in flight otherwise (BUSY);
+// database changes keep queueing in the trigger log.
 func (h *Handlers) PauseConnection(c echo.Context) error {
-	return h.connectionAction(c, h.eng().Pause, "Paused. Database changes keep queueing in the trigger log; nothing is polled from Salesforce until you resume.")
+	return h.connectionAction(c, h.eng().Pause, "Pausing: the connection is PAUSED as soon as no write is in flight (at once when it is IDLE). Database changes keep queueing in the trigger log; nothing is polled from Salesforce until you resume.")
 }
 
 // ResumeConnection continues where the connection stopped.

@@ -157,7 +157,7 @@ func connectionView(c connection.Connection) views.ConnectionView {
 		OrgType: string(c.OrgType), LoginURL: c.LoginURL, APIVersion: c.APIVersion, WriteAlgorithm: string(c.WriteAlgorithm),
 		OrgName: c.OrgName, OrgID: c.OrgID, Username: c.Username, InstanceURL: c.InstanceURL, AuthorizedAt: c.AuthorizedAt,
 		PollingSeconds: c.PollingSeconds, Paused: c.State == connection.Paused, Authorized: c.AuthorizedAt != nil,
-		CanPause: connection.Pause.Allowed(c.State), CanResume: connection.Resume.Allowed(c.State), CanRecover: connection.Recover.Allowed(c.State),
+		CanPause: connection.Pause.Allowed(c.State) || connection.PauseWhenDone.Allowed(c.State), CanResume: connection.Resume.Allowed(c.State), CanRecover: connection.Recover.Allowed(c.State),
 		CanImport: connection.StartImport.Allowed(c.State),
 	}
 	if !v.CanImport {
@@ -167,14 +167,14 @@ func connectionView(c connection.Connection) views.ConnectionView {
 		switch c.State {
 		case connection.Paused:
 			v.PauseWhy = "The connection is already paused."
-		case connection.PollingDBChanges:
-			v.PauseWhy = "Connections can only be paused when IDLE; this one is writing database changes to Salesforce (POLLING_DB_CHANGES). Try again in a moment."
+		case connection.Busy:
+			v.PauseWhy = "The connection is already pausing: it is PAUSED as soon as the work in flight is done."
 		default:
-			v.PauseWhy = "Connections can only be paused when IDLE; this one is " + string(c.State) + "."
+			v.PauseWhy = "Connections can only be paused while syncing (IDLE, POLLING_DB_CHANGES or RECOVERY); this one is " + string(c.State) + "."
 		}
 	}
 	if !v.CanResume {
-		v.ResumeWhy = "Only a paused connection can be resumed; this one is " + string(c.State) + "."
+		v.ResumeWhy = "Only a paused (or pausing) connection can be resumed; this one is " + string(c.State) + "."
 	}
 	if !v.CanRecover {
 		v.RecoverWhy = "There is no error to recover from: the connection is " + string(c.State) + "."

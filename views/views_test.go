@@ -38,7 +38,7 @@ func disabled(s *goquery.Selection) bool { _, ok := s.Attr("disabled"); return o
 
 func TestActionButtonExplainsWhyItIsDisabled(t *testing.T) {
 	a := views.Action{URL: "/connections/1/pause", Label: "Pause", TestID: "pause", Title: "Stop syncing", Disabled: true,
-		Why: "Connections can only be paused when IDLE", Target: "#manage-connection", Fields: []views.KV{{"k", "v"}}}
+		Why: "The connection is already paused.", Target: "#manage-connection", Fields: []views.KV{{"k", "v"}}}
 	d := doc(t, views.ActionButton(viewer, a))
 	if b := d.Find(`[data-testid="pause"]`); !disabled(b) || b.AttrOr("title", "") != "Only admins can do this" {
 		t.Fatal("viewers: disabled, admins only")

@@ -178,17 +178,20 @@ func TestAPIConnectionsLifecycleAndConfiguration(t *testing.T) {
 		t.Fatalf("unknown path: %+v", e)
 	}
 
-	// Just authorized, the connection is catching up (RECOVERY): pausing is refused with the reason.
-	if e := decode[apiError](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/pause", "", 409)); e.ID != "conflict" || !strings.Contains(e.Message, "IDLE") {
-		t.Fatalf("pause while recovering: %+v", e)
-	}
-	a.b.Exec(t, `UPDATE connections SET state = 'IDLE' WHERE id = $1`, a.b.Conn.ID)
 	type conn struct {
 		State    string `json:"state"`
 		Mappings []any  `json:"mappings"`
 	}
+	// Just authorized, the connection is catching up (RECOVERY): pausing waits for the work in flight.
+	if c := decode[conn](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/pause", "", 202)); c.State != "BUSY" && c.State != "PAUSED" {
+		t.Fatalf("pause while recovering: %+v", c)
+	}
+	a.b.Exec(t, `UPDATE connections SET state = 'IDLE' WHERE id = $1`, a.b.Conn.ID)
 	if c := decode[conn](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/pause", "", 202)); c.State != "PAUSED" {
 		t.Fatalf("pause: %+v", c)
+	}
+	if e := decode[apiError](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/pause", "", 409)); e.ID != "conflict" || !strings.Contains(e.Message, "already paused") {
+		t.Fatalf("pause twice: %+v", e)
 	}
 
 	// Import while paused (dry run first), then export what was imported.
@@ -247,7 +250,7 @@ func TestAPIConnectionsLifecycleAndConfiguration(t *testing.T) {
 			byAPI = append(byAPI, e.Action)
 		}
 	}
-	if strings.Join(byAPI, " ") != "connection.pause connection.import connection.resume connection.recover" {
+	if strings.Join(byAPI, " ") != "connection.pause connection.pause connection.import connection.resume connection.recover" {
 		t.Fatalf("audit by the API token: %v", byAPI)
 	}
 	csv := a.as(apitoken.Viewer, "GET", "/api/v3/audit?format=csv&action=connection.pause", "", 200)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"pgforce/sync/account"
+	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
 )
 
@@ -126,24 +127,34 @@ func TestManageConnectionPauseResumeRecoverAndWriteAlgorithm(t *testing.T) {
 	base := "/connections/" + itoa(c.ID)
 
 	d := b.get("/settings").doc(t)
-	pause := d.Find(`[data-testid="pause"]`)
-	if _, disabled := pause.Attr("disabled"); !disabled || !strings.Contains(pause.AttrOr("title", ""), "only be paused when IDLE") {
-		t.Fatalf("pause outside IDLE: disabled with the reason, got title %q", pause.AttrOr("title", ""))
-	}
 	if _, disabled := d.Find(`[data-testid="save-write-algorithm"]`).Attr("disabled"); !disabled {
 		t.Fatal("the write algorithm needs a pause")
 	}
-	// The engine refuses too; htmx shows the reason in the flash area.
+	// Pausing while catching up: BUSY until the work in flight is done, then PAUSED.
 	res := b.htmx(http.MethodPost, base+"/pause", url.Values{})
-	if res.StatusCode != http.StatusConflict || res.Header.Get("HX-Retarget") != "#flashes" || !strings.Contains(res.body, "only be paused when IDLE") {
-		t.Fatalf("htmx pause in RECOVERY: %d %q %s", res.StatusCode, res.Header.Get("HX-Retarget"), res.body)
+	d = res.doc(t)
+	if st := text(d, `#manage-connection [data-testid="state"]`); res.StatusCode != http.StatusOK || (st != "BUSY" && st != "PAUSED") ||
+		!strings.Contains(text(d, `#flashes[hx-swap-oob]`), "Pausing") {
+		t.Fatalf("htmx pause in RECOVERY: %d %s", res.StatusCode, res.body)
+	}
+	a.connState(c.ID, connection.Paused)
+	// A refused action: htmx shows the reason in the flash area, and the button says why it is off.
+	res = b.htmx(http.MethodPost, base+"/pause", url.Values{})
+	if res.StatusCode != http.StatusConflict || res.Header.Get("HX-Retarget") != "#flashes" || !strings.Contains(res.body, "already paused") {
+		t.Fatalf("htmx pause when paused: %d %q %s", res.StatusCode, res.Header.Get("HX-Retarget"), res.body)
+	}
+	d = b.get("/settings").doc(t)
+	if pause := d.Find(`[data-testid="pause"]`); pause.AttrOr("disabled", "no") == "no" || !strings.Contains(pause.AttrOr("title", ""), "already paused") {
+		t.Fatalf("pause when paused: disabled with the reason, got title %q", pause.AttrOr("title", ""))
+	}
+	if err := a.engine.Resume(context.Background(), audit.Actor{Name: "test", Kind: audit.ActorUser}, c.ID); err != nil {
+		t.Fatal(err)
 	}
 
 	a.connState(c.ID, connection.Idle)
 	res = b.htmx(http.MethodPost, base+"/pause", url.Values{})
 	d = res.doc(t)
-	if res.StatusCode != http.StatusOK || text(d, `#manage-connection [data-testid="state"]`) != "PAUSED" ||
-		!strings.Contains(text(d, `#flashes[hx-swap-oob]`), "Paused.") {
+	if res.StatusCode != http.StatusOK || text(d, `#manage-connection [data-testid="state"]`) != "PAUSED" {
 		t.Fatalf("htmx pause: %d %s", res.StatusCode, res.body)
 	}
 	if _, disabled := d.Find(`[data-testid="resume"]`).Attr("disabled"); disabled {
@@ -174,7 +185,7 @@ func TestManageConnectionPauseResumeRecoverAndWriteAlgorithm(t *testing.T) {
 		t.Fatal("resume")
 	}
 	res = b.post(base+"/resume", url.Values{})
-	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "Only a paused connection can be resumed") {
+	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "Only a paused (or pausing) connection can be resumed") {
 		t.Fatalf("second resume: %q", msg)
 	}
 	res = b.post(base+"/write-algorithm", url.Values{"write_algorithm": {"ordered"}})

@@ -199,6 +199,9 @@ func connectionState(c connection.Connection) Result {
 	case connection.Paused:
 		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Paused since " + c.StateChangedAt.UTC().Format(time.RFC3339) + ": database changes queue, nothing is polled.",
 			Fix: "`pgforce resume` when maintenance is over."}
+	case connection.Busy:
+		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Pausing since " + c.StateChangedAt.UTC().Format(time.RFC3339) + ": the work in flight finishes, then the connection is PAUSED.",
+			Fix: "Wait a moment, or `pgforce resume` to cancel the pause."}
 	case connection.New, connection.NeedAuthentication:
 		return Result{RuleID: id, DisplayName: name, Status: Skipped, Message: string(c.State) + ": see Salesforce authorization."}
 	}

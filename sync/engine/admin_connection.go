@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -245,10 +246,16 @@ func (e *Engine) connAction(ctx context.Context, actor audit.Actor, connID int64
 	})
 }
 
-// Pause stops syncing: only from IDLE (pending operations finish first). Changes made in the database
-// keep accumulating in the trigger log; nothing is polled or streamed from Salesforce.
+// Pause stops syncing. From IDLE the connection is PAUSED at once; while a write batch or a catch-up
+// is in flight it is BUSY until that work is done (nothing new starts), then PAUSED. Changes made in
+// the database keep accumulating in the trigger log; nothing is polled or streamed from Salesforce.
 func (e *Engine) Pause(ctx context.Context, actor audit.Actor, connID int64) error {
-	return e.connAction(ctx, actor, connID, connection.Pause, audit.ConnectionPause, nil)
+	err := e.connAction(ctx, actor, connID, connection.Pause, audit.ConnectionPause, nil)
+	var te *connection.ErrTransition
+	if errors.As(err, &te) && connection.PauseWhenDone.Allowed(te.Current) {
+		err = e.connAction(ctx, actor, connID, connection.PauseWhenDone, audit.ConnectionPause, nil)
+	}
+	return err
 }
 
 // Resume continues where the connection stopped: the trigger log is drained to Salesforce and every

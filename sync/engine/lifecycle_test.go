@@ -389,3 +389,61 @@ func TestPollingStopsAtTheConnectionsAPIAllowance(t *testing.T) {
 		t.Fatal("polled past the connection's API allowance")
 	}
 }
+
+// Pausing while a write batch is in flight does not fail: the connection is BUSY (nothing new
+// starts), the batch finishes and is recorded, then the connection is PAUSED. Resume cancels a
+// pause that has not finished yet.
+func TestPauseDuringAWriteWaitsForItAsBusy(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 1})
+	b.readWriteInvoices(false)
+	holdWrite := func() {
+		t.Helper()
+		if err := b.org.InjectFault(sforg.Fault{Method: "POST", Path: "composite/sobjects", Latency: 1500 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holdWrite()
+	b.exec(`INSERT INTO $schema.invoice__c (amount__c, status__c) VALUES (101.25, 'Draft')`)
+	b.connState(connection.PollingDBChanges)
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatalf("pause while writing: %v", err)
+	}
+	if c, _ := b.e.Connection(b.ctx, b.conn.ID); c.State != connection.Busy {
+		t.Fatalf("pausing during a write: connection is %s, want BUSY", c.State)
+	}
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); !failure.Is(err, failure.Conflict) || !strings.Contains(failure.Message(err), "already pausing") {
+		t.Fatalf("pause twice: %v", err)
+	}
+	b.connState(connection.Paused)
+	if n := b.count("invoice__c", "amount__c = 101.25 AND sfid IS NOT NULL"); n != 1 {
+		t.Fatal("the write in flight was not finished and recorded before PAUSED")
+	}
+	b.exec(`INSERT INTO $schema.invoice__c (amount__c, status__c) VALUES (102.25, 'Draft')`)
+	if s := b.logStates(); s["NEW"] != 1 {
+		t.Fatalf("paused: the change should wait in the trigger log, %v", s)
+	}
+
+	// Resume while BUSY cancels the pause: back to RECOVERY, then IDLE with everything written.
+	holdWrite()
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.connState(connection.Recovery)
+	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatalf("pause while catching up: %v", err)
+	}
+	if c, _ := b.e.Connection(b.ctx, b.conn.ID); c.State != connection.Busy && c.State != connection.Paused {
+		t.Fatalf("pausing during recovery: connection is %s", c.State)
+	}
+	if err := b.e.Resume(b.ctx, admin, b.conn.ID); err != nil {
+		t.Fatalf("resume cancels a pause: %v", err)
+	}
+	b.connState(connection.Idle)
+	if n := b.count("invoice__c", "amount__c IN (101.25, 102.25) AND sfid IS NOT NULL"); n != 2 {
+		t.Fatalf("%d of 2 rows written after resuming", n)
+	}
+	if s := b.logStates(); s["NEW"]+s["PENDING"]+s["FAILED"] != 0 {
+		t.Fatalf("trigger log after resuming: %v", s)
+	}
+}

@@ -189,7 +189,25 @@ func (s *syncer) step(ctx context.Context, wg *sync.WaitGroup) error {
 	if c.State == connection.Recovery {
 		return s.finishRecovery(ctx, c, ms)
 	}
+	if c.State == connection.Busy {
+		s.finishPausing(ctx)
+	}
 	return nil
+}
+
+// finishPausing moves a pausing (BUSY) connection to PAUSED once no write batch is in flight. A
+// claim after the pause committed sees BUSY and takes nothing, so a clear writer stays clear.
+func (s *syncer) finishPausing(ctx context.Context) {
+	if s.currentConn().State != connection.Busy || (s.writer != nil && s.writer.inFlight.Load()) {
+		return
+	}
+	err := store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+		_, err := connection.Apply(ctx, tx, s.connID, connection.FinishPausing, "the work in flight is done")
+		return err
+	})
+	if err != nil && !failure.Is(err, failure.Conflict) {
+		s.e.logTransient("finish pausing", err)
+	}
 }
 
 // finishRecovery moves the connection to IDLE once every syncing mapping polled after the recovery

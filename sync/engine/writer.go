@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +64,10 @@ type writer struct {
 	// were not sent), unrecorded keeps outcomes Salesforce already gave until they are stored.
 	inDoubt    bool
 	unrecorded *unrecordedBatch
+
+	// inFlight is set from before a claim until its outcome is recorded: a pausing (BUSY) connection
+	// becomes PAUSED only when it is clear.
+	inFlight atomic.Bool
 }
 
 type unrecordedBatch struct {
@@ -176,6 +181,11 @@ func (w *writer) writables(ctx context.Context, org Org, c connection.Connection
 // full batch was claimed (there may be more waiting).
 func (w *writer) step(ctx context.Context) (more bool, err error) {
 	e := w.s.e
+	w.inFlight.Store(true)
+	defer func() {
+		w.inFlight.Store(false)
+		w.s.finishPausing(context.WithoutCancel(ctx))
+	}()
 	if u := w.unrecorded; u != nil {
 		if err := w.record(ctx, u.c, u.tables, u.batch); err != nil {
 			return false, err

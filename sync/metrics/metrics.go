@@ -45,7 +45,7 @@ var (
 // state that is not current yet.
 var (
 	connectionStates = []connection.State{connection.New, connection.Idle, connection.PollingDBChanges, connection.Paused, connection.Recovery,
-		connection.ImportConfiguration, connection.SystemError, connection.DBUnavailable, connection.NeedAuthentication}
+		connection.ImportConfiguration, connection.SystemError, connection.DBUnavailable, connection.NeedAuthentication, connection.Busy}
 	mappingStates = []mapping.State{mapping.Initial, mapping.ReloadTable, mapping.WaitBulkLoad, mapping.LoadingBulkJob, mapping.DataSynced,
 		mapping.PollingSFChanges, mapping.PollingSFBulk, mapping.SchemaChanged, mapping.Resync, mapping.Aborted, mapping.SystemError,
 		mapping.BadConfig, mapping.BulkLoadError, mapping.DBUnavailable, mapping.Unauthorized}

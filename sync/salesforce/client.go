@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,6 +165,19 @@ func (c *Client) url(path string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.instance + path
+}
+
+// answered turns a path from one of Salesforce's answers (nextRecordsUrl) into a URL: such paths are
+// relative to the host, not to the instance URL's path (which only an org mounted under a path, like
+// pgforce's "/sim", has).
+func (c *Client) answered(path string) string {
+	c.mu.Lock()
+	instance := c.instance
+	c.mu.Unlock()
+	if u, err := url.Parse(instance); err == nil && u.Host != "" && strings.HasPrefix(path, "/") {
+		return u.Scheme + "://" + u.Host + path
+	}
+	return path
 }
 
 // response is a finished call.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"slices"
@@ -168,6 +169,29 @@ func TestQueryPagesThroughTenThousandRecords(t *testing.T) {
 	var se *salesforce.Error
 	if !errors.As(err, &se) || se.Code != "INVALID_FIELD" || se.Kind != salesforce.Permanent {
 		t.Fatalf("bad query: %v", err)
+	}
+}
+
+// Salesforce's nextRecordsUrl (like every URL in its answers) is relative to the instance's host,
+// not to the instance URL's path: an org mounted under a path (pgforce's own "/sim") pages too.
+func TestQueryPagesOnAnOrgMountedUnderAPath(t *testing.T) {
+	t.Parallel()
+	org := sforg.New(sforg.Options{BasePath: "/sim"})
+	srv := httptest.NewServer(http.StripPrefix("/sim", org.Handler())) // as pgforce mounts it
+	t.Cleanup(srv.Close)
+	a := app(srv.URL + "/sim")
+	c, err := salesforce.New(context.Background(), salesforce.Options{App: a, Token: webServerFlow(t, a, srv.URL+"/sim"),
+		Store: (&savedTokens{}).store, Backoff: func(int) time.Duration { return time.Millisecond }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Generate("Contact", 4500, 3); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	total, err := c.Query(context.Background(), "SELECT Id FROM Contact", false, func(salesforce.Record) error { n++; return nil }, salesforce.BatchSize(2000))
+	if err != nil || total != 4500 || n != 4500 {
+		t.Fatalf("total %d seen %d: %v", total, n, err)
 	}
 }
 

@@ -67,7 +67,7 @@ func (c *Client) Query(ctx context.Context, soql string, all bool, fn func(Recor
 		if page.Done || page.NextRecordsURL == "" {
 			return total, nil
 		}
-		path, kind = page.NextRecordsURL, "queryMore"
+		path, kind = c.answered(page.NextRecordsURL), "queryMore"
 	}
 }
 

@@ -16,6 +16,7 @@ const (
 	SystemError         State = "SYSTEM_ERROR"         // an unexpected error stopped syncing; Recover From Error resumes
 	DBUnavailable       State = "DB_UNAVAILABLE"       // the database cannot be reached; retried automatically
 	NeedAuthentication  State = "NEED_AUTHENTICATION"  // Salesforce refused the tokens; re-authorize
+	Busy                State = "BUSY"                 // pause requested while work was in flight: nothing new starts; PAUSED when it is done
 )
 
 // Describe is the one-line explanation shown next to a state.
@@ -39,6 +40,8 @@ func (s State) Describe() string {
 		return "The database cannot be reached; pgforce retries automatically."
 	case NeedAuthentication:
 		return "Salesforce no longer accepts pgforce's authorization; re-authorize the connection."
+	case Busy:
+		return "Pausing: the write in flight finishes first and nothing new starts; the connection is PAUSED as soon as it is done. Resume cancels the pause."
 	}
 	return string(s)
 }
@@ -48,7 +51,7 @@ func (s State) Severity() string {
 	switch s {
 	case Idle:
 		return "ok"
-	case PollingDBChanges, Recovery, ImportConfiguration:
+	case PollingDBChanges, Recovery, ImportConfiguration, Busy:
 		return "info"
 	case Paused, New:
 		return "warn"
@@ -75,13 +78,15 @@ var (
 	StartWriting   = Transition{Name: "start_writing", From: []State{Idle}, To: PollingDBChanges, Quiet: true}
 	FinishWriting  = Transition{Name: "finish_writing", From: []State{PollingDBChanges}, To: Idle, Quiet: true}
 	Pause          = Transition{Name: "pause", From: []State{Idle}, To: Paused}
-	Resume         = Transition{Name: "resume", From: []State{Paused}, To: Recovery}
+	PauseWhenDone  = Transition{Name: "pause", From: []State{PollingDBChanges, Recovery}, To: Busy} // the seed: in-flight work finishes first
+	FinishPausing  = Transition{Name: "finish_pausing", From: []State{Busy}, To: Paused}
+	Resume         = Transition{Name: "resume", From: []State{Paused, Busy}, To: Recovery}
 	Recover        = Transition{Name: "recover", From: []State{SystemError, DBUnavailable, NeedAuthentication, Recovery, Idle}, To: Recovery}
 	Recovered      = Transition{Name: "recovered", From: []State{Recovery}, To: Idle}
-	Fail           = Transition{Name: "fail", From: []State{Idle, PollingDBChanges, Recovery, ImportConfiguration, DBUnavailable}, To: SystemError}
+	Fail           = Transition{Name: "fail", From: []State{Idle, PollingDBChanges, Recovery, ImportConfiguration, DBUnavailable, Busy}, To: SystemError}
 	LoseDatabase   = Transition{Name: "lose_database", From: []State{Idle, PollingDBChanges, Recovery}, To: DBUnavailable}
 	RegainDatabase = Transition{Name: "regain_database", From: []State{DBUnavailable}, To: Recovery}
-	LoseAuth       = Transition{Name: "lose_auth", From: []State{Idle, PollingDBChanges, Recovery, Paused}, To: NeedAuthentication}
+	LoseAuth       = Transition{Name: "lose_auth", From: []State{Idle, PollingDBChanges, Recovery, Paused, Busy}, To: NeedAuthentication}
 	StartImport    = Transition{Name: "start_import", From: []State{Idle, Paused, New}, To: ImportConfiguration}
 )
 

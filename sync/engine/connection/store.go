@@ -181,12 +181,12 @@ func conflictMessage(t Transition, cur State) string {
 		if cur == Paused {
 			return "The connection is already paused."
 		}
-		if cur == PollingDBChanges {
-			return "The connection is writing database changes to Salesforce (POLLING_DB_CHANGES). Connections can only be paused when IDLE; try again in a moment."
+		if cur == Busy {
+			return "The connection is already pausing (BUSY): it will be PAUSED as soon as the work in flight is done."
 		}
-		return fmt.Sprintf("Connections can only be paused when IDLE; this one is %s.", cur)
+		return fmt.Sprintf("Connections can only be paused while syncing (IDLE, POLLING_DB_CHANGES or RECOVERY); this one is %s.", cur)
 	case "resume":
-		return fmt.Sprintf("Only a paused connection can be resumed; this one is %s.", cur)
+		return fmt.Sprintf("Only a paused (or pausing) connection can be resumed; this one is %s.", cur)
 	case "recover":
 		return fmt.Sprintf("There is no error to recover from: the connection is %s.", cur)
 	}
