@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/connection"
@@ -17,6 +18,7 @@ import (
 	"pgforce/sync/failure"
 	"pgforce/sync/salesforce"
 	"pgforce/sync/store"
+	"pgforce/sync/triggerlog"
 )
 
 // soqlTime formats a SOQL datetime literal (unquoted, UTC).
@@ -81,12 +83,19 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 		return err
 	}
 	where := whereClause(m.Config.Filter())
-	expected, err := org.Count(ctx, "SELECT COUNT() FROM "+m.Object+where)
-	if err != nil {
+	// Two independent round trips: the size (REST or Bulk, progress) and the watermark to start from.
+	var expected int
+	var stamp time.Time
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		expected, err = org.Count(gctx, "SELECT COUNT() FROM "+m.Object+where)
 		return err
-	}
-	stamp, err := latestStamp(ctx, org, m, e.opts.Now())
-	if err != nil {
+	})
+	g.Go(func() (err error) {
+		stamp, err = latestStamp(gctx, org, m, e.opts.Now())
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	if _, err := e.opts.Pool.Exec(ctx, `UPDATE mappings SET load_expected = $2, load_done = 0, load_started_at = now(),
@@ -100,7 +109,7 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 	start := time.Now()
 
 	var loaded int64
-	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if err := apply.AsSync(ctx, tx); err != nil {
 			return err
 		}
@@ -110,52 +119,22 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 		if err := table.Truncate(ctx, tx, c.Schema, m.Object); err != nil {
 			return err
 		}
-		if expected > e.opts.BulkThreshold {
-			return org.BulkQuery(ctx, soql, false, func(st BulkState) {
-				tr := mapping.WaitBulk
-				if st == BulkLoading {
-					tr = mapping.LoadBulk
-				}
-				if err := w.transition(ctx, m, tr, ""); err != nil {
-					w.log.Warn("bulk state", "err", err)
-				}
-			}, func(page io.Reader) error {
-				n, err := apply.Copy(ctx, tx, tgt, page, true)
-				loaded += n
-				if err != nil {
-					return err
-				}
-				return progress.add(ctx, n)
-			})
+		if err := triggerlog.SuspendTableTriggers(ctx, tx, c.Schema, m.Table); err != nil {
+			return err
 		}
-		pr, pw := io.Pipe()
-		enc := apply.NewRecordEncoder(tgt, pw)
-		errc := make(chan error, 1)
-		go func() {
-			var batch int64
-			_, err := org.Query(ctx, soql, false, func(rec map[string]json.RawMessage) error {
-				if err := enc.Encode(rec); err != nil {
-					return err
-				}
-				if batch++; batch == 2000 {
-					batch = 0
-					return progress.add(ctx, 2000)
-				}
-				return nil
-			})
-			if err == nil {
-				err = enc.Flush()
-			}
-			pw.CloseWithError(err)
-			errc <- err
-		}()
-		n, copyErr := apply.Copy(ctx, tx, tgt, pr, false)
-		pr.CloseWithError(copyErr)
+		buildIndexes, err := table.DeferIndexes(ctx, tx, c.Schema, m.Object)
+		if err != nil {
+			return err
+		}
+		n, err := w.copyRecords(ctx, tx, org, m, tgt, soql, expected > e.opts.BulkThreshold, progress)
 		loaded = n
-		if qerr := <-errc; qerr != nil {
-			return qerr
+		if err != nil {
+			return err
 		}
-		return copyErr
+		if err := buildIndexes(ctx); err != nil {
+			return err
+		}
+		return triggerlog.ResumeTableTriggers(ctx, tx, c.Schema, m.Table)
 	})
 	if err != nil {
 		return err
@@ -182,6 +161,58 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 		w.s.wakeStream() // an accelerated mapping streams from now on
 	}
 	return err
+}
+
+// copyRecords streams the query's records into COPY: a Bulk API 2.0 job's CSV pages as they are, or
+// REST pages encoded as the same CSV. It returns the rows copied.
+func (w *worker) copyRecords(ctx context.Context, tx pgx.Tx, org Org, m mapping.Mapping, tgt apply.Target, soql string, bulk bool, progress *progress) (int64, error) {
+	if bulk {
+		var loaded int64
+		err := org.BulkQuery(ctx, soql, false, func(st BulkState) {
+			tr := mapping.WaitBulk
+			if st == BulkLoading {
+				tr = mapping.LoadBulk
+			}
+			if err := w.transition(ctx, m, tr, ""); err != nil {
+				w.log.Warn("bulk state", "err", err)
+			}
+		}, func(page io.Reader) error {
+			n, err := apply.Copy(ctx, tx, tgt, page, true)
+			loaded += n
+			if err != nil {
+				return err
+			}
+			return progress.add(ctx, n)
+		})
+		return loaded, err
+	}
+	pr, pw := io.Pipe()
+	enc := apply.NewRecordEncoder(tgt, pw)
+	errc := make(chan error, 1)
+	go func() {
+		var batch int64
+		_, err := org.Query(ctx, soql, false, func(rec map[string]json.RawMessage) error {
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+			if batch++; batch == 2000 {
+				batch = 0
+				return progress.add(ctx, 2000)
+			}
+			return nil
+		})
+		if err == nil {
+			err = enc.Flush()
+		}
+		pw.CloseWithError(err)
+		errc <- err
+	}()
+	n, copyErr := apply.Copy(ctx, tx, tgt, pr, false)
+	pr.CloseWithError(copyErr)
+	if qerr := <-errc; qerr != nil {
+		return n, qerr
+	}
+	return n, copyErr
 }
 
 func loadingStates() []string {

@@ -153,6 +153,28 @@ func captureUpdateFunc(schema string) string {
 	END $$`
 }
 
+// SuspendTableTriggers turns a mapped table's capture and status triggers off inside tx, until
+// ResumeTableTriggers or the end of tx. A load does this after truncating (so no other session can
+// write meanwhile): the triggers would skip its rows anyway, but a BEFORE ROW trigger makes COPY
+// insert row by row instead of in batches.
+func SuspendTableTriggers(ctx context.Context, tx pgx.Tx, schema, table string) error {
+	return alterTableTriggers(ctx, tx, schema, table, "DISABLE")
+}
+
+// ResumeTableTriggers turns the triggers SuspendTableTriggers turned off back on, in the same tx.
+func ResumeTableTriggers(ctx context.Context, tx pgx.Tx, schema, table string) error {
+	return alterTableTriggers(ctx, tx, schema, table, "ENABLE")
+}
+
+func alterTableTriggers(ctx context.Context, tx pgx.Tx, schema, table, verb string) error {
+	stmt := `ALTER TABLE ` + ident(schema, table) + ` ` + verb + ` TRIGGER ` + ident(FitName("hc_"+table+"_logtrigger")) +
+		`, ` + verb + ` TRIGGER ` + ident(FitName("hc_"+table+"_status_trigger"))
+	if _, err := tx.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s capture triggers on %s.%s: %w", strings.ToLower(verb), schema, table, err)
+	}
+	return nil
+}
+
 // InstallTableTriggers (re)creates the capture and status triggers of one mapped table, Heroku
 // Connect's hc_<table>_logger / hc_<table>_logtrigger and hc_<table>_status / hc_<table>_status_trigger.
 // Changes on read-only mappings are captured as READONLY and never sent.

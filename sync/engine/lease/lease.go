@@ -44,8 +44,17 @@ func (m *Manager) TTL() time.Duration { return m.ttl }
 // TryAcquire takes the connection's lease if it is free, expired, or already ours (then it renews it).
 // It returns whether this instance holds the lease now.
 func (m *Manager) TryAcquire(ctx context.Context, connID int64) (bool, error) {
+	// Renewal changes only expires_at, so it is not held up by the fence (see Check).
+	tag, err := m.pool.Exec(ctx, `UPDATE leases SET expires_at = now() + $3::interval WHERE connection_id = $1 AND holder = $2 AND expires_at > now()`,
+		connID, m.holder, m.ttl)
+	if err != nil {
+		return false, fmt.Errorf("renew lease of connection %d: %w", connID, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
 	var holder string
-	err := m.pool.QueryRow(ctx, `
+	err = m.pool.QueryRow(ctx, `
 		INSERT INTO leases AS l (connection_id, holder, acquired_at, expires_at)
 		VALUES ($1, $2, now(), now() + $3::interval)
 		ON CONFLICT (connection_id) DO UPDATE SET
@@ -77,11 +86,13 @@ func (m *Manager) Release(ctx context.Context, connID int64) error {
 var ErrLost = errors.New("lease lost: another pgforce instance now syncs this connection")
 
 // Check is the fence: called inside a transaction that changes synced state (claims trigger-log rows,
-// advances watermarks), it locks the lease row and fails unless this instance holds an unexpired
-// lease. A holder that lost its lease can therefore never commit work a new holder also does.
+// advances watermarks, loads a table), it locks the lease row and fails unless this instance holds an
+// unexpired lease. A holder that lost its lease can therefore never commit work a new holder also
+// does. The lock is FOR KEY SHARE: holder is part of a unique key (migration 005), so a takeover
+// waits for the transaction, but this instance's renewals, which change only expires_at, do not.
 func (m *Manager) Check(ctx context.Context, tx pgx.Tx, connID int64) error {
 	var ok bool
-	err := tx.QueryRow(ctx, `SELECT holder = $2 AND expires_at > now() FROM leases WHERE connection_id = $1 FOR SHARE`, connID, m.holder).Scan(&ok)
+	err := tx.QueryRow(ctx, `SELECT holder = $2 AND expires_at > now() FROM leases WHERE connection_id = $1 FOR KEY SHARE`, connID, m.holder).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
 		return ErrLost
 	}

@@ -73,3 +73,79 @@ func TestOneHolderAtATimeWithTakeoverAfterExpiry(t *testing.T) {
 		t.Fatal("a released lease is free at once")
 	}
 }
+
+// Work holds the fence for its whole transaction (a load can take minutes): the holder's renewals
+// go through meanwhile, and a takeover after expiry waits until that work has committed.
+func TestTheFenceLetsTheHolderRenewButMakesATakeoverWait(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := storetest.Pool(t)
+	var connID int64
+	if err := pool.QueryRow(ctx, `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
+		VALUES ('c', 'salesforce', 'IDLE', 'simulated', 'http://x', '62.0') RETURNING id`).Scan(&connID); err != nil {
+		t.Fatal(err)
+	}
+	a := lease.New(pool, "instance-a", 300*time.Millisecond)
+	b := lease.New(pool, "instance-b", 300*time.Millisecond)
+	if ok, err := a.TryAcquire(ctx, connID); !ok || err != nil {
+		t.Fatalf("a acquires: %v %v", ok, err)
+	}
+	work, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer work.Rollback(ctx)
+	if err := a.Check(ctx, work, connID); err != nil {
+		t.Fatal(err)
+	}
+	renew, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if ok, err := a.TryAcquire(renew, connID); !ok || err != nil {
+		t.Fatalf("the holder renews while its work holds the fence: %v %v", ok, err)
+	}
+
+	// a stops renewing; after expiry b tries to take over and must wait for a's open work.
+	var expired bool
+	for deadline := time.Now().Add(5 * time.Second); !expired; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease never expired")
+		}
+		if err := pool.QueryRow(ctx, `SELECT expires_at < now() FROM leases WHERE connection_id = $1`, connID).Scan(&expired); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := make(chan error, 1)
+	go func() {
+		ok, err := b.TryAcquire(ctx, connID)
+		if err == nil && !ok {
+			err = errors.New("b did not get the expired lease")
+		}
+		took <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leases%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-took:
+			t.Fatalf("the takeover did not wait for the old holder's work: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the takeover never started waiting")
+		}
+	}
+	if err := work.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-took; err != nil {
+		t.Fatal(err)
+	}
+	if holder, _, _ := lease.Holder(ctx, pool, connID); holder != "instance-b" {
+		t.Fatalf("holder = %q", holder)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,11 @@ func (o *Org) runQuery(q string, all bool) (*cursor, *apiError) {
 			c.rows = append(c.rows, r)
 		}
 	}
-	if b.Sorted() {
-		slices.SortStableFunc(c.rows, func(x, y *row) int { return b.Compare(rowRecord{o, t, x}, rowRecord{o, t, y}) })
+	cmp := func(x, y *row) int { return b.Compare(rowRecord{o, t, x}, rowRecord{o, t, y}) }
+	if k := max(b.Offset, 0) + b.Limit; b.Sorted() && b.Limit > 0 && k <= 1000 && k < len(c.rows) {
+		c.rows = topK(c.rows, k, cmp) // "ORDER BY SystemModstamp DESC LIMIT 1" needs no full sort
+	} else if b.Sorted() {
+		slices.SortStableFunc(c.rows, cmp)
 	}
 	if b.Offset > 0 {
 		c.rows = c.rows[min(b.Offset, len(c.rows)):]
@@ -66,6 +70,23 @@ func (o *Org) runQuery(q string, all bool) (*cursor, *apiError) {
 		c.rows = nil
 	}
 	return c, nil
+}
+
+// topK returns the first k rows in cmp order, as a stable sort followed by [:k] would.
+func topK(rows []*row, k int, cmp func(x, y *row) int) []*row {
+	top := make([]*row, 0, k+1)
+	for _, r := range rows {
+		if len(top) == k && cmp(r, top[k-1]) >= 0 {
+			continue
+		}
+		// After the rows equal to r: the earlier row stays first, as in a stable sort.
+		i := sort.Search(len(top), func(i int) bool { return cmp(top[i], r) > 0 })
+		top = slices.Insert(top, i, r)
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	return top
 }
 
 func soqlError(err error) *apiError {
