@@ -447,3 +447,53 @@ func TestPauseDuringAWriteWaitsForItAsBusy(t *testing.T) {
 		t.Fatalf("trigger log after resuming: %v", s)
 	}
 }
+
+// A reload builds the table's indexes after copying the rows: every index comes back with its name
+// and definition (Heroku Connect's, the mapping's field indexes and the ones an admin added, constraint
+// or not), and the capture triggers it turned off for the copy are on again.
+func TestReloadKeepsEveryIndexAndTurnsCaptureBackOn(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 4})
+	b.connState(connection.Idle)
+	cfg := mapping.NewConfig("LastName", "Email")
+	cfg.Access = mapping.ReadWrite
+	cfg.Indexes["Email"] = mapping.IndexOption{}
+	m, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, "Contact", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	b.exec(`CREATE INDEX "Admin's index" ON $schema.contact (lower(lastname)) WHERE email IS NOT NULL`)
+	b.exec(`ALTER TABLE $schema.contact ADD CONSTRAINT admin_unique UNIQUE (sfid, id)`)
+	indexes := func() string {
+		t.Helper()
+		var s string
+		if err := b.pool.QueryRow(b.ctx, `SELECT string_agg(indexname || ': ' || indexdef, E'\n' ORDER BY indexname) FROM pg_indexes
+			WHERE schemaname = $1 AND tablename = 'contact'`, b.schema).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := indexes()
+	if err := b.e.ReloadMapping(b.ctx, admin, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.mappingState(m.ID, mapping.DataSynced)
+	if after := indexes(); after != before {
+		t.Fatalf("indexes after the reload:\n%s\nwant:\n%s", after, before)
+	}
+	for _, want := range []string{"hcu_idx_contact_sfid", "hc_idx_contact_systemmodstamp", "hc_idx_contact_email", "Admin's index", "admin_unique", "contact_pkey"} {
+		if !strings.Contains(before, want+": ") {
+			t.Fatalf("index %s missing:\n%s", want, before)
+		}
+	}
+	var off int
+	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled = 'D'`,
+		b.schema+".contact").Scan(&off); err != nil || off != 0 {
+		t.Fatalf("%d capture triggers left off (%v)", off, err)
+	}
+	b.exec(`INSERT INTO $schema.contact (lastname, email) VALUES ('AfterReload', 'after@example.com')`)
+	b.eventually("the insert after the reload reaches Salesforce", 20*time.Second, func() (bool, string) {
+		return b.count("contact", "lastname = 'AfterReload' AND sfid IS NOT NULL") == 1, ""
+	})
+}
