@@ -167,10 +167,19 @@ func (o *Org) handleComposite(w http.ResponseWriter, r *http.Request, _ *session
 	compositeMu.Lock()
 	defer compositeMu.Unlock()
 	var snap snapshot
+	var held []Change
 	if req.AllOrNone {
 		o.mu.Lock()
 		snap = o.takeSnapshot()
+		o.held = &held
 		o.mu.Unlock()
+		defer func() { // a subrequest that panicked must not leave events held forever
+			o.mu.Lock()
+			if o.held == &held {
+				o.held = nil
+			}
+			o.mu.Unlock()
+		}()
 	}
 	results := map[string]subResult{}
 	out := make([]map[string]any, 0, len(req.CompositeRequest))
@@ -203,10 +212,17 @@ func (o *Org) handleComposite(w http.ResponseWriter, r *http.Request, _ *session
 		failed = failed || res.status >= 400
 		out = append(out, entry)
 	}
-	if req.AllOrNone && failed {
+	if req.AllOrNone {
 		o.mu.Lock()
-		o.restore(snap)
+		o.held = nil
+		if failed {
+			o.restore(snap)
+			held = nil // rolled back: no change events
+		}
 		o.mu.Unlock()
+		o.notifyChanges(held)
+	}
+	if req.AllOrNone && failed {
 		for _, e := range out {
 			if st, _ := e["httpStatusCode"].(int); st < 400 {
 				e["httpStatusCode"], e["body"], e["httpHeaders"] = 400, halted, map[string]string{}

@@ -2,6 +2,7 @@ package sforg
 
 import (
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -19,6 +20,20 @@ type compositeAnswer struct {
 func TestCompositeSubrequestsWithReferencesAndAllOrNone(t *testing.T) {
 	t.Parallel()
 	org, a := login(t, Options{Seed: 1})
+	var mu sync.Mutex
+	var events []string
+	org.OnChange(func(c Change) {
+		mu.Lock()
+		events = append(events, c.Type+" "+c.Object)
+		mu.Unlock()
+	})
+	takeEvents := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := strings.Join(events, ", ")
+		events = nil
+		return out
+	}
 	calls := org.APICalls()["composite"]
 	body := map[string]any{"allOrNone": true, "compositeRequest": []map[string]any{
 		{"method": "PATCH", "url": "/services/data/v62.0/sobjects/Account/External_Id__c/COMP-1", "referenceId": "acct", "body": map[string]any{"Name": "Composite Inc"}},
@@ -41,6 +56,9 @@ func TestCompositeSubrequestsWithReferencesAndAllOrNone(t *testing.T) {
 	if got := org.APICalls()["composite"] - calls; got != 1 {
 		t.Fatalf("a composite request is one API call, counted %d", got)
 	}
+	if got := takeEvents(); got != "CREATE Account, CREATE Contact" {
+		t.Fatalf("change events of a committed transaction: %q", got)
+	}
 
 	// allOrNone: the second subrequest fails (a required field is missing): nothing stays.
 	accounts, contacts := org.Count("Account"), org.Count("Contact")
@@ -61,6 +79,9 @@ func TestCompositeSubrequestsWithReferencesAndAllOrNone(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), "REQUIRED_FIELD_MISSING") || !strings.Contains(string(raw), "PROCESSING_HALTED") {
 		t.Fatalf("the failure and the halted subrequests: %s", raw)
+	}
+	if got := takeEvents(); got != "" {
+		t.Fatalf("a rolled-back transaction emitted change events: %q", got)
 	}
 
 	// Without allOrNone only what depends on the failure is halted.

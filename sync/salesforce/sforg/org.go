@@ -58,8 +58,11 @@ type Org struct {
 	apiUsed int
 	calls   map[string]int
 	hooks   []func(Change)
-	muts    atomic.Int64 // bumped by every change, for persistence
-	bus     *bayeux.Server
+	// held collects change events while an allOrNone /composite request runs: they are published
+	// when it commits and dropped when it rolls back, as Salesforce emits none for a rolled-back transaction.
+	held *[]Change
+	muts atomic.Int64 // bumped by every change, for persistence
+	bus  *bayeux.Server
 }
 
 // New returns an isolated in-memory org.

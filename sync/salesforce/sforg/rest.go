@@ -33,9 +33,14 @@ func (o *Org) OnChange(fn func(Change)) {
 
 // notifyChanges calls the change hooks; call without holding the lock.
 func (o *Org) notifyChanges(chs []Change) {
-	o.mu.RLock()
+	o.mu.Lock()
+	if o.held != nil {
+		*o.held = append(*o.held, chs...)
+		o.mu.Unlock()
+		return
+	}
 	hooks := slices.Clone(o.hooks)
-	o.mu.RUnlock()
+	o.mu.Unlock()
 	for _, ch := range chs {
 		for _, h := range hooks {
 			h(ch)
