@@ -465,6 +465,9 @@ func TestReloadKeepsEveryIndexAndTurnsCaptureBackOn(t *testing.T) {
 	b.mappingState(m.ID, mapping.DataSynced)
 	b.exec(`CREATE INDEX "Admin's index" ON $schema.contact (lower(lastname)) WHERE email IS NOT NULL`)
 	b.exec(`ALTER TABLE $schema.contact ADD CONSTRAINT admin_unique UNIQUE (sfid, id)`)
+	b.exec(`CREATE UNIQUE INDEX admin_replica ON $schema.contact (id)`)
+	b.exec(`ALTER TABLE $schema.contact REPLICA IDENTITY USING INDEX admin_replica`)
+	b.exec(`COMMENT ON INDEX $schema.hc_idx_contact_email IS 'kept as it is'`)
 	indexes := func() string {
 		t.Helper()
 		var s string
@@ -481,6 +484,12 @@ func TestReloadKeepsEveryIndexAndTurnsCaptureBackOn(t *testing.T) {
 	b.mappingState(m.ID, mapping.DataSynced)
 	if after := indexes(); after != before {
 		t.Fatalf("indexes after the reload:\n%s\nwant:\n%s", after, before)
+	}
+	var replica, comment string
+	if err := b.pool.QueryRow(b.ctx, `SELECT (SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass AND indisreplident),
+		obj_description($2::regclass, 'pg_class')`, b.schema+".contact", b.schema+".hc_idx_contact_email").Scan(&replica, &comment); err != nil ||
+		!strings.HasSuffix(replica, "admin_replica") || comment != "kept as it is" {
+		t.Fatalf("replica identity index %q, comment %q (%v)", replica, comment, err)
 	}
 	for _, want := range []string{"hcu_idx_contact_sfid", "hc_idx_contact_systemmodstamp", "hc_idx_contact_email", "Admin's index", "admin_unique", "contact_pkey"} {
 		if !strings.Contains(before, want+": ") {
