@@ -52,6 +52,8 @@ type benchOpts struct {
 	instance string
 	// pollInterval overrides the 300 ms polling interval of the tests.
 	pollInterval time.Duration
+	// overlap overrides the 1 s overlap window polls re-read.
+	overlap time.Duration
 	// viaProxy connects the engine (not the test) to Postgres through a proxy the test can cut.
 	viaProxy bool
 	// logTo receives the engine's log instead of the test log (fuzz targets must not log through
@@ -90,6 +92,9 @@ func newBench(t testing.TB, o benchOpts) *bench {
 	}
 	if o.pollInterval > 0 {
 		b.opts.PollInterval = o.pollInterval
+	}
+	if o.overlap > 0 {
+		b.opts.Overlap = o.overlap
 	}
 	if o.viaProxy {
 		u, err := url.Parse(storetest.URL())

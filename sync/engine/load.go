@@ -142,7 +142,7 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 	took := time.Since(start)
 	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = now(), watermark = $3, watermark_id = '',
-			last_poll_at = now(), next_poll_at = now() + make_interval(secs => $4), requested_action = NULL
+			last_poll_at = load_started_at, next_poll_at = now() + make_interval(secs => $4), requested_action = NULL
 			WHERE id = $1 AND state = ANY($5)`, m.ID, loaded, stamp, w.interval(m).Seconds(), loadingStates())
 		if err != nil {
 			return err

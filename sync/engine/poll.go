@@ -38,10 +38,7 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 			return err
 		}
 	}
-	since := e.opts.Now().Add(-e.opts.Overlap)
-	if m.Watermark != nil {
-		since = m.Watermark.Add(-e.opts.Overlap)
-	}
+	since := pollSince(m, e.opts.Now(), e.opts.Overlap)
 	tgt := target(c, m)
 	soql := "SELECT " + tgt.SelectList() + " FROM " + m.Object +
 		whereClause("SystemModstamp > "+soqlTime(since), m.Config.Filter()) + " ORDER BY SystemModstamp, Id"
@@ -87,6 +84,7 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 		committedMark = watermark
 		// The replay id of the change event that triggered this poll is stored with the data it led
 		// to: after a restart the stream resumes after it, and everything before is in the table.
+		// now() is when this transaction began, before the query ran: the next overlap counts from it.
 		tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
 			next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0))
 			WHERE id = $1 AND state = ANY($5)`,
@@ -110,8 +108,28 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 		return err
 	}
 	w.remember(m, committedMark)
-	w.log.Debug("polled", "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
+	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
 	return w.transition(ctx, m, mapping.Polled, "")
+}
+
+// pollSince is where a poll starts reading. A record can become visible after a poll with a
+// SystemModstamp from before it (Salesforce stamps a transaction when it starts, not when it commits),
+// so each poll re-reads an overlap window: the one before the previous poll began, as only a record
+// committed after that poll can have been missed. (Re-reading the window before the high-water mark
+// instead reads a burst of changes, a million-record data load say, again on every poll until newer
+// changes move the mark on.)
+func pollSince(m mapping.Mapping, now time.Time, overlap time.Duration) time.Time {
+	if m.Watermark == nil {
+		return now.Add(-overlap)
+	}
+	since := *m.Watermark
+	if m.LastPollAt == nil {
+		return since.Add(-overlap)
+	}
+	if t := m.LastPollAt.Add(-overlap); t.Before(since) {
+		since = t
+	}
+	return since
 }
 
 // checkRollback compares the mapping's stored high-water mark with the one this worker committed

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,4 +82,78 @@ func TestReadWriteMappingSendsInsertsUpdatesAndDeletes(t *testing.T) {
 		n := b.count("_trigger_log", "state = 'SUCCESS'")
 		return n == 3, fmt.Sprint(n)
 	})
+}
+
+// A burst of changes is re-read for one overlap window, not on every poll until newer changes come:
+// a million-record data load in Salesforce must not cost a million records per poll forever.
+func TestABurstOfChangesIsNotReadAgainOnEveryPoll(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	b := newBench(t, benchOpts{seed: 7, logTo: logs, debug: true, overlap: 3 * time.Second}) // polls every 300 ms
+	b.connState(connection.Idle)
+	m := b.createMapping("Account", mapping.ReadOnly, "Name")
+	b.mappingState(m.ID, mapping.DataSynced)
+	var last string
+	for i := range 30 {
+		id, err := b.org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprintf("Burst %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = id
+	}
+	// One more change in a later second moves the high-water mark a little past the burst (SOQL
+	// compares whole seconds): the burst is now inside the overlap window before the mark.
+	burstEnd, _ := b.org.Record("Account", last)["SystemModstamp"].(time.Time)
+	for !time.Now().Truncate(time.Second).After(burstEnd) {
+		time.Sleep(10 * time.Millisecond) // waiting for the clock to pass the burst's second
+	}
+	if _, err := b.org.CreateAsUser("Account", map[string]any{"Name": "Tail"}); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the burst in Postgres", 10*time.Second, func() (bool, string) {
+		n := b.count("account", "name LIKE 'Burst %' OR name = 'Tail'")
+		return n == 31, fmt.Sprint(n)
+	})
+	lastFetched := func() string {
+		lines := strings.Split(logs.String(), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if strings.Contains(lines[i], "msg=polled") && strings.Contains(lines[i], "object=Account") {
+				f := strings.Fields(lines[i][strings.Index(lines[i], "fetched="):])[0]
+				return strings.TrimPrefix(f, "fetched=")
+			}
+		}
+		return ""
+	}
+	b.eventually("polls to stop reading the burst again once the window before the last poll is past it", 15*time.Second, func() (bool, string) {
+		f := lastFetched()
+		return f == "0" || f == "1", "last poll fetched " + f // at most the Tail, in the mark's second
+	})
+}
+
+// A record that becomes visible late, stamped before the high-water mark (Salesforce stamps a
+// transaction when it starts), is still read by the next poll when its stamp is within the overlap
+// window before the previous poll.
+func TestARecordCommittedLateWithAnEarlierStampIsStillPolled(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, benchOpts{seed: 7, overlap: 30 * time.Second})
+	b.connState(connection.Idle)
+	m := b.createMapping("Account", mapping.ReadOnly, "Name")
+	b.mappingState(m.ID, mapping.DataSynced)
+	if _, err := b.org.CreateAsUser("Account", map[string]any{"Name": "On time"}); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the first record in Postgres", 10*time.Second, func() (bool, string) { return b.count("account", "name = 'On time'") == 1, "" })
+	var mark time.Time
+	if err := b.pool.QueryRow(b.ctx, `SELECT max(systemmodstamp) FROM `+b.schema+`.account`).Scan(&mark); err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("a poll after the first record", 10*time.Second, func() (bool, string) {
+		got, err := b.e.Mapping(b.ctx, m.ID)
+		return err == nil && got.LastPollAt != nil && got.Watermark != nil && !got.Watermark.Before(mark), "waiting"
+	})
+	late, err := b.org.CreateCommittedLate("Account", map[string]any{"Name": "Committed late"}, mark.Add(-5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.eventually("the late record in Postgres", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1", late) == 1, "" })
 }

@@ -7,23 +7,29 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/store"
 	"pgforce/sync/store/storetest"
 )
 
-func TestOneHolderAtATimeWithTakeoverAfterExpiry(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// twoInstances makes a connection and the lease managers of two pgforce instances with a short TTL.
+func twoInstances(t *testing.T) (*pgxpool.Pool, int64, *lease.Manager, *lease.Manager) {
+	t.Helper()
 	pool, _ := storetest.Pool(t)
 	var connID int64
-	if err := pool.QueryRow(ctx, `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
+	if err := pool.QueryRow(context.Background(), `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
 		VALUES ('c', 'salesforce', 'IDLE', 'simulated', 'http://x', '62.0') RETURNING id`).Scan(&connID); err != nil {
 		t.Fatal(err)
 	}
-	a := lease.New(pool, "instance-a", 300*time.Millisecond)
-	b := lease.New(pool, "instance-b", 300*time.Millisecond)
+	return pool, connID, lease.New(pool, "instance-a", 300*time.Millisecond), lease.New(pool, "instance-b", 300*time.Millisecond)
+}
+
+func TestOneHolderAtATimeWithTakeoverAfterExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, connID, a, b := twoInstances(t)
 
 	if ok, err := a.TryAcquire(ctx, connID); !ok || err != nil {
 		t.Fatalf("a acquires a free lease: %v %v", ok, err)
@@ -79,14 +85,7 @@ func TestOneHolderAtATimeWithTakeoverAfterExpiry(t *testing.T) {
 func TestTheFenceLetsTheHolderRenewButMakesATakeoverWait(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, _ := storetest.Pool(t)
-	var connID int64
-	if err := pool.QueryRow(ctx, `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
-		VALUES ('c', 'salesforce', 'IDLE', 'simulated', 'http://x', '62.0') RETURNING id`).Scan(&connID); err != nil {
-		t.Fatal(err)
-	}
-	a := lease.New(pool, "instance-a", 300*time.Millisecond)
-	b := lease.New(pool, "instance-b", 300*time.Millisecond)
+	pool, connID, a, b := twoInstances(t)
 	if ok, err := a.TryAcquire(ctx, connID); !ok || err != nil {
 		t.Fatalf("a acquires: %v %v", ok, err)
 	}

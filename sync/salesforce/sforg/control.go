@@ -147,6 +147,16 @@ func (o *Org) CreateAsUser(object string, fields map[string]any) (string, error)
 	return id, nil
 }
 
+// CreateCommittedLate creates a record the way a transaction that began at stampedAt and commits
+// only now does: its SystemModstamp is older than changes already visible (Salesforce stamps a
+// transaction when it starts). Pollers must still find it.
+func (o *Org) CreateCommittedLate(object string, fields map[string]any, stampedAt time.Time) (string, error) {
+	o.mu.Lock()
+	o.pinnedStamp, o.pinOnce = stampedAt.UTC().Truncate(time.Millisecond), true
+	o.mu.Unlock()
+	return o.CreateAsUser(object, fields)
+}
+
 // UpdateAsUser edits a record as a Salesforce user would.
 func (o *Org) UpdateAsUser(object, id string, fields map[string]any) error {
 	body, err := rawBody(fields)

@@ -100,6 +100,8 @@ func (o *Org) Generate(object string, n int, seed int64) error {
 	}
 	r := rand.New(rand.NewPCG(uint64(seed), 0xb07))
 	base := len(t.rows)
+	o.pinnedStamp, o.pinOnce = o.stamp(), false
+	defer func() { o.pinnedStamp = time.Time{} }()
 	for i := 0; i < n; i++ {
 		vals := map[int]any{}
 		for fi, f := range t.def.Fields {

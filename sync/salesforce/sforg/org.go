@@ -50,6 +50,11 @@ type Org struct {
 	tables    map[string]*table
 	seq       map[string]uint64
 	lastStamp time.Time
+	// pinnedStamp, when set, is the stamp of the next writes: all of one Generate call (a data load
+	// commits as one transaction, and stamping it a millisecond per record would run the clock into
+	// the future), or once, for CreateCommittedLate.
+	pinnedStamp time.Time
+	pinOnce     bool
 
 	auth    authState
 	cursors map[string]*cursor

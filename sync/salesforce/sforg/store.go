@@ -67,6 +67,12 @@ func (t *table) get(r *row, field string) any {
 // (SystemModstamp, Id) never see two writes share a millisecond out of order.
 func (o *Org) stamp() time.Time {
 	o.muts.Add(1)
+	if pinned := o.pinnedStamp; !pinned.IsZero() { // Generate's one stamp, or CreateCommittedLate's (once)
+		if o.pinOnce {
+			o.pinnedStamp, o.pinOnce = time.Time{}, false
+		}
+		return pinned
+	}
 	now := o.opts.Now().UTC().Truncate(time.Millisecond)
 	if !now.After(o.lastStamp) {
 		now = o.lastStamp.Add(time.Millisecond)
