@@ -344,6 +344,11 @@ func (bd *binder) cmp(col *Column, op string, v Value) (func(Record) bool, error
 		if got == nil {
 			return op == "!=" || op == "<>"
 		}
+		if t, ok := got.(time.Time); ok {
+			// Salesforce ignores the milliseconds of stored datetimes when filtering: a record
+			// stamped 10:00:00.250 is not "> 10:00:00Z".
+			got = t.Truncate(time.Second)
+		}
 		c := compareValues(f, got, want, false)
 		switch op {
 		case "=":

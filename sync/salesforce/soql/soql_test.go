@@ -72,7 +72,7 @@ func bind(t *testing.T, q string) *Bound {
 }
 
 func TestWhereEvaluation(t *testing.T) {
-	stamp := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	stamp := time.Date(2024, 5, 1, 10, 0, 0, 250e6, time.UTC) // Salesforce filters ignore the .250
 	r := rec{"Id": "001000000000001AAA", "Name": "Acme Corp", "NumberOfEmployees": 50.0, "IsDeleted": false, "SystemModstamp": stamp,
 		"Since__c": time.Date(2024, 5, 9, 0, 0, 0, 0, time.UTC), "Tags__c": "Gold;Partner"}
 	tests := []struct {
@@ -91,6 +91,9 @@ func TestWhereEvaluation(t *testing.T) {
 		{"SystemModstamp > 2024-05-01T09:59:59Z", true},
 		{"SystemModstamp > 2024-05-01T10:00:00.000+0000", false},
 		{"SystemModstamp >= 2024-05-01T12:00:00+02:00", true},
+		{"SystemModstamp = 2024-05-01T10:00:00Z", true},
+		{"SystemModstamp > 2024-05-01T10:00:00Z", false},
+		{"SystemModstamp < 2024-05-01T10:00:01Z", true},
 		{"Since__c = YESTERDAY", true},
 		{"Since__c = LAST_N_DAYS:3", true},
 		{"Since__c > 2024-05-08", true},
