@@ -40,6 +40,9 @@ func (e *Engine) DeleteConnection(ctx context.Context, actor audit.Actor, connID
 		if err != nil {
 			return err
 		}
+		if c.State == connection.Busy {
+			return failure.E(failure.Conflict, "The connection %s is still pausing (BUSY): delete it once it is PAUSED, in a moment.", c.Name)
+		}
 		if !stateIn(c.State, deletableStates) {
 			return failure.E(failure.Conflict, "Pause the connection %s before deleting it (it is %s).", c.Name, c.State)
 		}
