@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/store"
@@ -180,6 +181,12 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 		return
 	case failure.Is(err, failure.Unauthenticated):
 		w.s.loseAuth(ctx, err)
+		return
+	case errors.Is(err, lease.ErrLost):
+		// Another instance syncs now, or this one is renewing late: the syncer sorts the lease out,
+		// so retry soon rather than after a backoff grown by earlier failures.
+		w.retryAt = e.opts.Now().Add(e.leases.TTL() / 4)
+		w.log.Info("lease not held; will retry", "in", e.leases.TTL()/4)
 		return
 	case isTransient(err):
 		w.failures++

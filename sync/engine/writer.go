@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgxlisten"
 
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
@@ -116,6 +118,11 @@ func (w *writer) run(ctx context.Context, schema string) {
 		more, err := w.step(ctx)
 		delay := e.opts.Tick
 		switch {
+		case errors.Is(err, lease.ErrLost) && ctx.Err() == nil:
+			// The syncer sorts the lease out; retry soon, not after a backoff grown by earlier
+			// failures (with nothing new captured, nothing would wake the writer before it ends).
+			delay = e.leases.TTL() / 4
+			w.log.Info("lease not held; will retry", "in", delay)
 		case err != nil && ctx.Err() == nil:
 			w.failures++
 			delay = backoff(w.failures)
