@@ -111,6 +111,9 @@ func (w *writer) run(ctx context.Context, schema string) {
 	defer stopListening()
 	go func() { _ = listener.Listen(lctx) }()
 
+	if err := triggerlog.EnsureClaimIndex(ctx, e.opts.Pool, schema); err != nil {
+		e.logTransient("upgrade the trigger log", err)
+	}
 	if err := w.releaseInDoubt(ctx); err != nil {
 		e.logTransient("release in-doubt writes", err)
 	}
@@ -285,10 +288,10 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 			return nil, nil
 		}
 		rows, err := tx.Query(ctx, `UPDATE `+tl+` t SET state = 'PENDING', updated_at = now()
-			FROM (SELECT id FROM `+tl+` WHERE state = ANY($1) AND table_name = ANY($2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) c
+			FROM (SELECT id FROM `+tl+` WHERE state IN `+triggerlog.ClaimableStates+` AND table_name = ANY($1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) c
 			WHERE t.id = c.id
 			RETURNING t.id, t.action, t.table_name, COALESCE(t.record_id, 0), COALESCE(t.sfid, ''), hstore_to_jsonb(t."values"), hstore_to_jsonb(t.old)`,
-			triggerlog.Claim.FromStrings(), tables, claimBatch)
+			tables, claimBatch)
 		if err != nil {
 			return nil, fmt.Errorf("claim trigger log rows: %w", err)
 		}
