@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -111,9 +112,6 @@ func (w *writer) run(ctx context.Context, schema string) {
 	defer stopListening()
 	go func() { _ = listener.Listen(lctx) }()
 
-	if err := triggerlog.EnsureClaimIndex(ctx, e.opts.Pool, schema); err != nil {
-		e.logTransient("upgrade the trigger log", err)
-	}
 	if err := w.releaseInDoubt(ctx); err != nil {
 		e.logTransient("release in-doubt writes", err)
 	}
@@ -269,6 +267,19 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	return len(batch) == claimBatch, sendErr
 }
 
+// claimable selects (and locks) the oldest claimable rows of the tables in $1, at most $2: the first
+// of each claimable state in (state, id) index order, merged. One scan by id would step over every row
+// already written (35 ms per claim after a 50,000-row backlog); an IN list of states cannot be read in
+// id order from the index.
+func claimable(tl string) string {
+	parts := make([]string, 0, len(triggerlog.Claim.From))
+	for _, st := range triggerlog.Claim.From {
+		parts = append(parts, `SELECT id FROM (SELECT id FROM `+tl+` WHERE state = '`+string(st)+`' AND table_name = ANY($1)
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) s`)
+	}
+	return `SELECT id FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY id LIMIT $2`
+}
+
 // claim moves the oldest waiting rows of writable tables to PENDING, under the lease fence.
 func (w *writer) claim(ctx context.Context, c connection.Connection, tables []string) ([]*change, connection.WriteAlgorithm, error) {
 	e := w.s.e
@@ -288,7 +299,7 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 			return nil, nil
 		}
 		rows, err := tx.Query(ctx, `UPDATE `+tl+` t SET state = 'PENDING', updated_at = now()
-			FROM (SELECT id FROM `+tl+` WHERE state IN `+triggerlog.ClaimableStates+` AND table_name = ANY($1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) c
+			FROM (`+claimable(tl)+`) c
 			WHERE t.id = c.id
 			RETURNING t.id, t.action, t.table_name, COALESCE(t.record_id, 0), COALESCE(t.sfid, ''), hstore_to_jsonb(t."values"), hstore_to_jsonb(t.old)`,
 			tables, claimBatch)

@@ -2,7 +2,6 @@ package triggerlog_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -236,14 +235,5 @@ func TestTransitionsAreGuarded(t *testing.T) {
 	}
 	if triggerlog.New.Terminal() || triggerlog.Pending.Terminal() {
 		t.Fatal("NEW and PENDING are not terminal")
-	}
-}
-
-// The writer's claim names the claimable states as a literal (so the partial index applies): it must
-// be Claim's From list.
-func TestClaimableStatesAreClaimsFromStates(t *testing.T) {
-	want := "('" + strings.Join(triggerlog.Claim.FromStrings(), "', '") + "')"
-	if triggerlog.ClaimableStates != want {
-		t.Fatalf("ClaimableStates = %s, Claim.From = %s", triggerlog.ClaimableStates, want)
 	}
 }

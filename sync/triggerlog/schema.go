@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
@@ -21,35 +20,6 @@ func NotifyChannel(schema string) string { return schema + ".hc_trigger_log" }
 // WHEN get_xmlbinary() = 'base64' (the default), and Connect's sessions run with xmlbinary = 'hex', so
 // the rows it writes are never captured and never echo back to Salesforce.
 const SyncOriginSetting = "SET LOCAL xmlbinary = 'hex'"
-
-// ClaimableStates is the SQL list of the states the writer claims (Claim.From), as a literal so the
-// planner can use the partial index claimIndex creates.
-const ClaimableStates = "('NEW', 'REQUEUE')"
-
-// claimIndex lets the writer find the oldest claimable rows without stepping over every row already
-// written (after a 50,000-row backlog that walk took 35 ms per claim).
-func claimIndex(schema string) string {
-	return `CREATE INDEX IF NOT EXISTS _trigger_log_idx_claimable ON ` + ident(schema, "_trigger_log") + ` (id) WHERE state IN ` + ClaimableStates
-}
-
-// EnsureClaimIndex adds claimIndex to a schema installed by an earlier version; it only takes the
-// table's lock when the index is missing.
-func EnsureClaimIndex(ctx context.Context, db interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}, schema string) error {
-	var exists bool
-	if err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident(schema, "_trigger_log_idx_claimable")).Scan(&exists); err != nil {
-		return fmt.Errorf("look for the trigger log's claim index: %w", err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := db.Exec(ctx, claimIndex(schema)); err != nil {
-		return fmt.Errorf("create the trigger log's claim index: %w", err)
-	}
-	return nil
-}
 
 // InstallSchema creates a connection's schema with Heroku Connect's support objects: _hcmeta, the
 // trigger log and its archive, _sf_event_log, the notify trigger, the re-capture helper functions and
@@ -86,7 +56,6 @@ func InstallSchema(ctx context.Context, tx pgx.Tx, schema string) error {
 		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_state_table_name ON ` + s("_trigger_log") + ` (state, table_name) WHERE state IN ('NEW', 'PENDING')`,
 		// The writer looks for newer waiting changes of the rows it just wrote.
 		`CREATE INDEX IF NOT EXISTS _trigger_log_idx_waiting_record ON ` + s("_trigger_log") + ` (table_name, record_id, id) WHERE state IN ('NEW', 'PENDING')`,
-		claimIndex(schema),
 		`CREATE TABLE IF NOT EXISTS ` + s("_trigger_log_archive") + ` (
 			id integer NOT NULL PRIMARY KEY,
 			txid bigint,
