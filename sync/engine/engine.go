@@ -345,6 +345,11 @@ func (e *Engine) logTransient(what string, err error) {
 }
 
 // backoff returns a jittered exponential delay: 2^n seconds ±10%, capped at 2 minutes.
+// leaseRetry is how soon work refused for want of the lease is tried again. Another instance syncs
+// now, or this one is renewing late: the syncer sorts the lease out, so retry soon rather than after
+// a backoff grown by earlier failures.
+func (e *Engine) leaseRetry() time.Duration { return e.leases.TTL() / 4 }
+
 func backoff(attempt int) time.Duration {
 	if attempt > 7 {
 		attempt = 7

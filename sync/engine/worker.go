@@ -183,10 +183,8 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 		w.s.loseAuth(ctx, err)
 		return
 	case errors.Is(err, lease.ErrLost):
-		// Another instance syncs now, or this one is renewing late: the syncer sorts the lease out,
-		// so retry soon rather than after a backoff grown by earlier failures.
-		w.retryAt = e.opts.Now().Add(e.leases.TTL() / 4)
-		w.log.Info("lease not held; will retry", "in", e.leases.TTL()/4)
+		w.retryAt = e.opts.Now().Add(e.leaseRetry())
+		w.log.Info("lease not held; will retry", "in", e.leaseRetry())
 		return
 	case isTransient(err):
 		w.failures++

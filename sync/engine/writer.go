@@ -120,9 +120,8 @@ func (w *writer) run(ctx context.Context, schema string) {
 		delay := e.opts.Tick
 		switch {
 		case errors.Is(err, lease.ErrLost) && ctx.Err() == nil:
-			// The syncer sorts the lease out; retry soon, not after a backoff grown by earlier
-			// failures (with nothing new captured, nothing would wake the writer before it ends).
-			delay = e.leases.TTL() / 4
+			// With nothing new captured, nothing would wake the writer before a long backoff ends.
+			delay = e.leaseRetry()
 			w.log.Info("lease not held; will retry", "in", delay)
 		case err != nil && ctx.Err() == nil:
 			w.failures++
