@@ -17,12 +17,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"pgforce/internal/keyring"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
-	"pgforce/sync/keyring"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store/storetest"
 )

@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"pgforce/sync/keyring"
+	"pgforce/internal/keyring"
 	"pgforce/sync/store/storetest"
 )
 

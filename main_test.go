@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"pgforce/sync/keyring"
+	"pgforce/internal/keyring"
 	"pgforce/sync/store/storetest"
 )
 

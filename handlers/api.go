@@ -9,10 +9,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"pgforce/sync/apitoken"
+	"pgforce/internal/apitoken"
+	"pgforce/internal/resource"
 	"pgforce/sync/audit"
 	"pgforce/sync/failure"
-	"pgforce/sync/resource"
 )
 
 // The REST API (v3): JSON in and out, bearer tokens instead of sessions. Each handler parses the

@@ -8,8 +8,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"pgforce/internal/resource"
 	"pgforce/sync/failure"
-	"pgforce/sync/resource"
 )
 
 // APIAudit answers the audit trail as JSON, or as CSV with ?format=csv or Accept: text/csv.

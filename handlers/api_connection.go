@@ -6,8 +6,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"pgforce/internal/resource"
 	"pgforce/sync/audit"
-	"pgforce/sync/resource"
 )
 
 // APIListConnections lists every connection; ?deep=true embeds their mappings.

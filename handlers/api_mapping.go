@@ -8,10 +8,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"pgforce/internal/resource"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
-	"pgforce/sync/resource"
 )
 
 // APIListMappings lists a connection's mappings with their counts.

@@ -11,8 +11,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
 
-	"pgforce/sync/account"
-	"pgforce/sync/apitoken"
+	"pgforce/internal/account"
+	"pgforce/internal/apitoken"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
 )

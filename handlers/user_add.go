@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
 	"pgforce/sync/failure"
 	"pgforce/views"
 )

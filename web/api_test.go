@@ -12,13 +12,13 @@ import (
 	"github.com/alexedwards/scs/pgxstore"
 
 	"pgforce/handlers"
-	"pgforce/sync/account"
-	"pgforce/sync/apitoken"
+	"pgforce/internal/account"
+	"pgforce/internal/apitoken"
+	"pgforce/internal/metrics"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
-	"pgforce/sync/metrics"
 	"pgforce/sync/report"
 	"pgforce/web"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/store/storetest"
 )

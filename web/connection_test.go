@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/jackc/pgx/v5"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"

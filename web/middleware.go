@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"pgforce/handlers"
-	"pgforce/sync/account"
-	"pgforce/sync/apitoken"
+	"pgforce/internal/account"
+	"pgforce/internal/apitoken"
 	"pgforce/sync/failure"
 )
 

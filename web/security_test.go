@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/web"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
 )
 
 // eventually polls cond until it holds or the deadline passes (no fixed sleeps).

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
 	"pgforce/web"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/internal/config"
 	"pgforce/sync/audit"
-	"pgforce/sync/config"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"pgforce/sync/account"
-	"pgforce/sync/apitoken"
+	"pgforce/internal/account"
+	"pgforce/internal/apitoken"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"

@@ -23,9 +23,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgxlisten"
 
+	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
-	"pgforce/sync/keyring"
 )
 
 // Defaults.

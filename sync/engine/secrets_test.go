@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
-	"pgforce/sync/keyring"
 )
 
 type lockedBuffer struct {

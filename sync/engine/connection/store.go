@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/internal/keyring"
 	"pgforce/sync/failure"
-	"pgforce/sync/keyring"
 )
 
 // Connection is a stored connection, tokens excluded.

@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"pgforce/internal/keyring"
 	"pgforce/migrations"
-	"pgforce/sync/keyring"
 	"pgforce/sync/store"
 )
 

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"pgforce/internal/bench"
+	"pgforce/internal/keyring"
 	"pgforce/migrations"
-	"pgforce/sync/bench"
-	"pgforce/sync/keyring"
 	"pgforce/sync/store/storetest"
 )
 
@@ -68,7 +68,7 @@ func TestEveryFigureIsMeasuredAtASmallSize(t *testing.T) {
 }
 
 // benchmarkGroup runs one figure group per iteration and reports its figures as metrics, so that
-// benchstat shows regressions: go test -bench . -benchtime 1x ./sync/bench
+// benchstat shows regressions: go test -bench . -benchtime 1x ./internal/bench
 func benchmarkGroup(b *testing.B, group string, size func(*bench.Options)) {
 	for b.Loop() {
 		opts := options(b)

@@ -7,11 +7,11 @@ import (
 	"os"
 	"strconv"
 
+	"pgforce/internal/resource"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
-	"pgforce/sync/resource"
 )
 
 func (e *Env) mapping(ctx context.Context, args []string) error {

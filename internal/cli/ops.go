@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"pgforce/sync/apitoken"
+	"pgforce/internal/apitoken"
+	"pgforce/internal/resource"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
 	"pgforce/sync/failure"
-	"pgforce/sync/resource"
 )
 
 func (e *Env) export(ctx context.Context, args []string) error {

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"pgforce/sync/account"
+	"pgforce/internal/account"
+	"pgforce/internal/keyring"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
-	"pgforce/sync/keyring"
 	"pgforce/sync/salesforce/sforg"
 )
 

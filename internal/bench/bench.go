@@ -17,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"pgforce/internal/keyring"
 	"pgforce/sync/engine"
-	"pgforce/sync/keyring"
 )
 
 // Options size the run. Zero values take the defaults of the quick run (about two minutes on two

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"pgforce/sync/apitoken"
+	"pgforce/internal/apitoken"
 	"pgforce/sync/audit"
 	"pgforce/sync/failure"
 	"pgforce/sync/store/storetest"

@@ -18,12 +18,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"pgforce/internal/keyring"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
-	"pgforce/sync/keyring"
 	"pgforce/sync/salesforce/sforg"
 )
 

@@ -14,9 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"pgforce/internal/keyring"
 	"pgforce/sync/audit"
 	"pgforce/sync/failure"
-	"pgforce/sync/keyring"
 	"pgforce/sync/store"
 )
 

@@ -17,14 +17,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"pgforce/sync/apitoken"
+	"pgforce/internal/apitoken"
+	"pgforce/internal/resource"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/report"
-	"pgforce/sync/resource"
 )
 
 // Env is what the commands work with; main builds it from the configuration.

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"pgforce/internal/metrics"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
-	"pgforce/sync/metrics"
 	"pgforce/sync/report"
 )
 

@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"strings"
 
+	"pgforce/internal/resource"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/failure"
-	"pgforce/sync/resource"
 )
 
 func (e *Env) connection(ctx context.Context, args []string) error {
