@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
@@ -58,11 +58,15 @@ type Report struct {
 	Results        []Result  `json:"results"`
 }
 
-// Engine is what diagnose reads from the sync engine (*engine.Engine implements it).
-type Engine interface {
-	Connection(ctx context.Context, id int64) (connection.Connection, error)
-	Mappings(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+// Connections is what diagnose reads of connections (*admin.Connections implements it).
+type Connections interface {
+	Get(ctx context.Context, id int64) (connection.Connection, error)
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+}
+
+// Mappings is what diagnose reads of mappings (*admin.Mappings implements it).
+type Mappings interface {
+	List(ctx context.Context, connID int64) ([]mapping.Mapping, error)
 }
 
 // Reports is what diagnose reads from the database's statistics (*report.Reader implements it).
@@ -73,8 +77,9 @@ type Reports interface {
 }
 
 var (
-	_ Engine  = (*engine.Engine)(nil)
-	_ Reports = (*report.Reader)(nil)
+	_ Connections = (*admin.Connections)(nil)
+	_ Mappings    = (*admin.Mappings)(nil)
+	_ Reports     = (*report.Reader)(nil)
 )
 
 // Thresholds. Polling is stale when no poll finished for StaleFactor intervals; the trigger log is
@@ -94,9 +99,10 @@ const (
 
 // Checker runs the checks.
 type Checker struct {
-	Engine  Engine
-	Reports Reports
-	Now     func() time.Time // time.Now when nil
+	Connections Connections
+	Mappings    Mappings
+	Reports     Reports
+	Now         func() time.Time // time.Now when nil
 }
 
 // Run checks one connection.
@@ -105,11 +111,11 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 	if k.Now != nil {
 		now = k.Now()
 	}
-	c, err := k.Engine.Connection(ctx, connID)
+	c, err := k.Connections.Get(ctx, connID)
 	if err != nil {
 		return Report{}, err
 	}
-	ms, err := k.Engine.Mappings(ctx, connID)
+	ms, err := k.Mappings.List(ctx, connID)
 	if err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
@@ -129,7 +135,7 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
-	used, max, seen, err := k.Engine.APIUsage(ctx, connID)
+	used, max, seen, err := k.Connections.APIUsage(ctx, connID)
 	if err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
@@ -398,9 +404,9 @@ func apiVersion(c connection.Connection) Result {
 	const id, name = "MUST_USE_RECENT_API_VERSION", "Salesforce API version"
 	var have, want int
 	fmt.Sscanf(c.APIVersion, "%d", &have)
-	fmt.Sscanf(engine.DefaultAPIVersion, "%d", &want)
+	fmt.Sscanf(admin.DefaultAPIVersion, "%d", &want)
 	if have > 0 && want-have >= OldAPIVersionGap {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: fmt.Sprintf("The connection uses API %s; pgforce defaults to %s.", c.APIVersion, engine.DefaultAPIVersion),
+		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: fmt.Sprintf("The connection uses API %s; pgforce defaults to %s.", c.APIVersion, admin.DefaultAPIVersion),
 			Fix: "Pause, change the API version in Settings, and resume."}
 	}
 	return green(id, name, "API "+c.APIVersion+".")
