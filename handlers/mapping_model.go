@@ -182,7 +182,7 @@ func fillFields(f *views.MappingForm, obj mapping.Object, ch formChoices, drift 
 		locked := obj.Required(fd.Name)
 		return views.FieldChoice{
 			Name: fd.Name, Label: fd.Label, Type: typeText(fd), Locked: locked, Checked: locked || ch.fields[fd.Name],
-			Indexed: fd.Name == "Id" || ch.indexed[fd.Name], RequiredOnCreate: fd.RequiredOnCreate() && !locked,
+			Indexed: fd.Name == "Id" || ch.indexed[fd.Name], RequiredOnCreate: fd.RequiredOnCreate() && !locked && obj.Createable,
 			ExternalID: fd.ExternalID, Drift: retyped[strings.ToLower(fd.Name)], Recreate: ch.recreate[fd.Name],
 		}
 	}
@@ -284,6 +284,8 @@ func driftRows(m mapping.Mapping) []views.DriftRow {
 			kind = "remove"
 		case d.Widen:
 			kind = "widen"
+		case d.Required:
+			kind = "map"
 		}
 		out = append(out, views.DriftRow{Field: d.Field, Was: d.Was, Now: d.Now, Fix: d.Fix, Kind: kind})
 	}
