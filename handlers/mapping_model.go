@@ -55,20 +55,24 @@ func pgRows(tc report.TableCounts) *int64 {
 }
 
 // mappingRow is one line of the Mappings table.
-func mappingRow(m report.MappingSummary, tc report.TableCounts, now time.Time) views.MappingRow {
-	return views.MappingRow{
+func mappingRow(m report.MappingSummary, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingRow {
+	var worst *views.Problem
+	if len(problems) > 0 {
+		worst = &problems[0]
+	}
+	return views.MappingRow{Problem: worst,
 		ID: m.ID, Object: m.Object, Table: m.Table, Access: string(m.Access), Mode: modeText(m.PollingSeconds, m.Accelerated),
 		State: mappingBadge(m.State), SFRows: m.SFCount, PGRows: pgRows(tc), PGEstimated: tc.Estimated,
-		Pending: tc.Pending, Errors: tc.Errors24h, LastSync: m.LastPollAt, Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now),
+		Pending: tc.Pending, Failed: tc.Failed, LastSync: m.LastPollAt, Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now),
 	}
 }
 
 // mappingLive is the self-refreshing part of a mapping's page.
-func mappingLive(m mapping.Mapping, tc report.TableCounts, now time.Time) views.MappingLive {
-	return views.MappingLive{
+func mappingLive(m mapping.Mapping, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingLive {
+	return views.MappingLive{Problems: problems,
 		ID: m.ID, State: mappingBadge(m.State), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(),
 		Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, PGRows: pgRows(tc),
-		PGEstimated: tc.Estimated, Pending: tc.Pending, Errors: tc.Errors24h, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
+		PGEstimated: tc.Estimated, Pending: tc.Pending, Failed: tc.Failed, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
 	}
 }
 

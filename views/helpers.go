@@ -227,3 +227,12 @@ func transitional(state string) bool {
 	}
 	return false
 }
+
+func problemStatus(p Problem) string {
+	if p.Critical {
+		return "RED"
+	}
+	return "YELLOW"
+}
+
+func criticalFirst(ps []Problem) bool { return len(ps) > 0 && ps[0].Critical }
