@@ -259,7 +259,9 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs})
 
 	accounts := account.New(pool)
-	metricsHandler := metrics.Handler(&metrics.Collector{Connections: adm.Connections, Engine: eng, Reports: report.New(pool), Log: log})
+	reports := report.New(pool)
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: adm.Connections, Engine: eng, Reports: reports,
+		Health: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports}, Log: log})
 	e, closeDashboard := newDashboard(cfg, log, pool, adm, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

@@ -22,6 +22,7 @@ import (
 	"pgforce/internal/resource"
 	"pgforce/sync/admin"
 	"pgforce/sync/audit"
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
@@ -225,7 +226,12 @@ func (e *Env) table(header string, rows [][]string) error {
 }
 
 func (e *Env) loader() resource.Loader {
-	return resource.Loader{ConnReader: e.Connections, MapReader: e.Mappings, Reports: e.Reports}
+	return resource.Loader{ConnReader: e.Connections, MapReader: e.Mappings, Reports: e.Reports, Health: e.health()}
+}
+
+// health is the health model over this environment's administration and reports.
+func (e *Env) health() diagnose.Checker {
+	return diagnose.Checker{Connections: e.Connections, Mappings: e.Mappings, Reports: e.Reports, Now: e.Now}
 }
 
 // pick selects the connection a command acts on: --connection (name or id), or the only one.

@@ -156,7 +156,7 @@ func (s *Configuration) PlanImport(ctx context.Context, connID int64, raw []byte
 			continue
 		}
 		seen[strings.ToLower(em.ObjectName)] = path
-		obj, r, err := s.resolve(ctx, org, em.ObjectName, cfg, path+".config")
+		obj, r, err := s.resolve(ctx, org, em.ObjectName, cfg, nil, path+".config")
 		if err != nil {
 			var ps mapping.Problems
 			if asProblems(err, &ps) {

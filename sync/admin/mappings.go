@@ -68,7 +68,7 @@ func (s *Mappings) Describe(ctx context.Context, connID int64, object string) (m
 }
 
 // resolve validates a configuration against the org's current describe.
-func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cfg mapping.Config, prefix string) (mapping.Object, mapping.Resolved, error) {
+func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cfg mapping.Config, prev *mapping.Config, prefix string) (mapping.Object, mapping.Resolved, error) {
 	obj, err := org.Describe(ctx, object)
 	if err != nil {
 		return obj, mapping.Resolved{}, err
@@ -76,6 +76,7 @@ func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cf
 	env := mapping.Env{
 		Describe:    func(o string) (mapping.Object, error) { return org.Describe(ctx, o) },
 		CheckFilter: s.checkFilter(ctx, org),
+		Previous:    prev,
 	}
 	r, ps := mapping.Validate(cfg, obj, env, prefix)
 	if len(ps) > 0 {
@@ -109,7 +110,7 @@ func (s *Mappings) Create(ctx context.Context, actor audit.Actor, connID int64, 
 	if err != nil {
 		return mapping.Mapping{}, err
 	}
-	obj, r, err := s.resolve(ctx, org, object, cfg, "config")
+	obj, r, err := s.resolve(ctx, org, object, cfg, nil, "config")
 	if err != nil {
 		return mapping.Mapping{}, err
 	}
@@ -180,7 +181,7 @@ func (s *Mappings) Edit(ctx context.Context, actor audit.Actor, mappingID int64,
 	if err != nil {
 		return m, err
 	}
-	_, r, err := s.resolve(ctx, org, m.Object, cfg, "config")
+	_, r, err := s.resolve(ctx, org, m.Object, cfg, &m.Config, "config")
 	if err != nil {
 		return m, err
 	}
