@@ -80,7 +80,7 @@ func mappingLive(m mapping.Mapping, tc report.TableCounts, problems []views.Prob
 	return views.MappingLive{Problems: problems,
 		ID: m.ID, State: mappingBadge(m.State), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(),
 		Progress: progressOf(m.State, m.LoadDone, tc.Copying, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, SFRowsAt: m.SFCountAt, PGRows: pgRows(tc),
-		LastLoad: lastLoad(m),
+		LastLoad:    lastLoad(m),
 		PGEstimated: tc.Estimated, Pending: tc.Pending, Failed: tc.Failed, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
 	}
 }

@@ -213,8 +213,8 @@ type MappingLive struct {
 	PGRows      *int64
 	PGEstimated bool
 	Pending     int64
-	Failed      int64 // writes Salesforce refused, not resolved yet
-	LastLoad    string    // "20,081 records in 3.2 s (6,275/s)"
+	Failed      int64  // writes Salesforce refused, not resolved yet
+	LastLoad    string // "20,081 records in 3.2 s (6,275/s)"
 	LastPollAt  *time.Time
 	NextPollAt  *time.Time
 	Problems    []Problem // the health model's findings for this mapping, worst first
