@@ -13,6 +13,7 @@ import (
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce"
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/verify"
 )
 
@@ -21,7 +22,7 @@ import (
 // stamped three hours ago but for the newest, an hour ago (the table's high-water mark): a change the
 // test stamps two hours ago ("late") is one no poll would read, and one it makes now is in flight.
 type fixture struct {
-	b   *enginetest.Bench
+	b   *enginetest.Harness
 	m   mapping.Mapping
 	env verify.Env
 	tbl verify.Table
@@ -29,7 +30,7 @@ type fixture struct {
 
 func setup(t *testing.T, filter string, bulkAbove int) *fixture {
 	t.Helper()
-	b := enginetest.New(t, enginetest.Options{Start: true})
+	b := enginetest.New(t, enginetest.Options{})
 	for i := range 30 {
 		industry := []string{"Retail", "Energy", "Banking"}[i%3]
 		stamp := time.Now().Add(-3*time.Hour + time.Duration(i)*time.Second)
@@ -44,17 +45,17 @@ func setup(t *testing.T, filter string, bulkAbove int) *fixture {
 	if filter != "" {
 		cfg.PGForce = &mapping.Extra{RecordFilter: filter}
 	}
-	m, err := b.Engine.CreateMapping(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	enginetest.Eventually(t, "the Account load", 20*time.Second, func() (bool, string) {
-		m, err = b.Engine.Mapping(b.Ctx, m.ID)
+		m, err = b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return err == nil && m.State == mapping.DataSynced && m.Watermark != nil, fmt.Sprint(m.State, err)
 	})
 	b.Engine.Stop()
-	app := salesforce.App{LoginURL: b.Srv.URL, ClientID: enginetest.ClientID, ClientSecret: enginetest.ClientSecret}
-	tok, err := app.Password(b.Ctx, enginetest.User, enginetest.Password)
+	app := salesforce.App{LoginURL: b.Srv.URL, ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
+	tok, err := app.Password(b.Ctx, sforg.DemoUsername, sforg.DemoPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestRecordsThatLeftTheFilterAreExtraOnceTheirChangeIsPolled(t *testing.T) {
 func TestTheCountCheckAllowsForChangesInFlight(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "", 10000)
-	m, _ := f.b.Engine.Mapping(f.b.Ctx, f.m.ID)
+	m, _ := f.b.Admin.Mappings.Get(f.b.Ctx, f.m.ID)
 	cc, err := verify.Count(f.b.Ctx, f.env, f.tbl, m.Watermark)
 	if err != nil || cc.Drift != 0 || cc.SFRecords != cc.PGRows {
 		t.Fatalf("a synced table: %+v %v", cc, err)
@@ -296,7 +297,7 @@ func TestVerificationsThatCannotFinishSayWhyAndStartAgain(t *testing.T) {
 	}
 
 	// A process died while verifying: the next syncer of the connection requeues and finishes it.
-	f.b.Exec(t, `UPDATE verifications SET state = 'VERIFYING', holder = 'dead-instance' WHERE id = $1`, v.ID)
+	f.b.Exec(`UPDATE verifications SET state = 'VERIFYING', holder = 'dead-instance' WHERE id = $1`, v.ID)
 	if n, err := verify.Restart(f.b.Ctx, f.b.Pool, f.b.Conn.ID); err != nil || n != 1 {
 		t.Fatalf("restart: %d %v", n, err)
 	}
