@@ -60,6 +60,7 @@ const (
 	MappingDelete       Action = "mapping.delete"
 	MappingReload       Action = "mapping.reload"
 	MappingAbort        Action = "mapping.abort"
+	MappingRecover      Action = "mapping.recover"
 	OrphansRemove       Action = "mapping.remove_orphans"
 	WriteRetry          Action = "write.retry"
 	WriteIgnore         Action = "write.ignore"
