@@ -14,6 +14,7 @@ import (
 	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 )
 
 type lockedBuffer struct {
@@ -39,7 +40,7 @@ func (l *lockedBuffer) String() string {
 func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
-	b := newBench(t, benchOpts{seed: 31, logTo: logs, debug: true})
+	b := newBench(t, benchOpts{seed: 31, logTo: logs, debug: true, org: sforg.Options{RedirectURIs: []string{dashboardCallback}}})
 	b.connState(connection.Idle)
 	b.webServerFlow()
 	b.connState(connection.Idle)
@@ -79,13 +80,15 @@ func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 	}
 }
 
+// dashboardCallback is the callback of the dashboard these tests stand in for, registered with the org.
+const dashboardCallback = "http://localhost:9/oauth/callback"
+
 // webServerFlow re-authorizes the connection through the org's login and approval pages, as an admin
 // does from the dashboard (PKCE, state), so the connection holds a refresh token.
 func (b *bench) webServerFlow() {
 	b.t.Helper()
-	const redirect = "http://localhost:9/oauth/callback"
 	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
-	authURL, err := b.e.AuthorizeURL(b.ctx, b.conn.ID, redirect, state, verifier)
+	authURL, err := b.e.AuthorizeURL(b.ctx, b.conn.ID, dashboardCallback, state, verifier)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ func (b *bench) webServerFlow() {
 	if cb.Query().Get("state") != state {
 		b.t.Fatalf("state not echoed: %s", cb)
 	}
-	if _, err := b.e.CompleteAuthorization(b.ctx, admin, b.conn.ID, redirect, cb.Query().Get("code"), verifier); err != nil {
+	if _, err := b.e.CompleteAuthorization(b.ctx, admin, b.conn.ID, dashboardCallback, cb.Query().Get("code"), verifier); err != nil {
 		b.t.Fatal(err)
 	}
 }
