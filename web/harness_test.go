@@ -79,10 +79,13 @@ func (a *app) user(email string, role account.Role) {
 }
 
 // browser is a client with its own cookie jar that does not follow redirects, so tests see them.
+// Like a current browser, it says where its requests come from (Sec-Fetch-Site and Origin: this
+// site) unless a test sets one of those headers itself, or makes it an old browser that sends neither.
 type browser struct {
 	t   testing.TB
 	app *app
 	c   *http.Client
+	old bool // sends neither Sec-Fetch-Site nor Origin
 }
 
 func (a *app) browser() *browser {
@@ -113,6 +116,7 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) re
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	b.sayWhereFrom(req)
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -120,6 +124,18 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) re
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	return response{Response: res, body: string(raw)}
+}
+
+// sayWhereFrom adds the headers a current browser sends with a request from the dashboard's own
+// pages, unless the test chose them.
+func (b *browser) sayWhereFrom(req *http.Request) {
+	if b.old || req.Header.Get("Sec-Fetch-Site") != "" || req.Header.Get("Origin") != "" {
+		return
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		req.Header.Set("Origin", b.app.srv.URL)
+	}
 }
 
 func (b *browser) get(path string) response { return b.do(http.MethodGet, path, nil) }
