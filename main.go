@@ -61,6 +61,7 @@ Usage:
   pgforce user add --email E --role R     add a user (password read from stdin, or generated and printed)
   pgforce user list                       list users
   pgforce user remove --email E           remove a user
+  pgforce user unlock --email E           lift a user's sign-in delays (after failed attempts) from every address
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
   pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)
@@ -404,7 +405,7 @@ func ready(ctx context.Context, pool *pgxpool.Pool) error {
 
 func userCommand(ctx context.Context, cfg config.Config, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: pgforce user add|list|remove")
+		return errors.New("usage: pgforce user add|list|remove|unlock")
 	}
 	pool, err := openDatabase(ctx, cfg)
 	if err != nil {
@@ -455,8 +456,19 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, getenv f
 		}
 		fmt.Fprintf(stdout, "removed %s\n", *email)
 		return nil
+	case "unlock":
+		n, err := accounts.Unlock(ctx, actor, *email)
+		if err != nil {
+			return err
+		}
+		addresses := "addresses"
+		if n == 1 {
+			addresses = "address"
+		}
+		fmt.Fprintf(stdout, "unlocked %s: sign-in delays lifted for %d %s\n", strings.ToLower(strings.TrimSpace(*email)), n, addresses)
+		return nil
 	}
-	return fmt.Errorf("unknown user command %q: use add, list or remove", args[0])
+	return fmt.Errorf("unknown user command %q: use add, list, remove or unlock", args[0])
 }
 
 // readPassword takes the first line of stdin when it is piped, or generates a password when stdin

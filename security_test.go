@@ -10,6 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pgforce/internal/account"
+	"pgforce/sync/failure"
+	"pgforce/sync/store"
+	"pgforce/sync/store/storetest"
 )
 
 // authorizeAnswer asks an org's authorize endpoint for the web-server flow back to redirect, as a
@@ -99,5 +104,39 @@ func TestTheStandaloneOrgRegistersTheCallbackURLsItIsGiven(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "is not a callback URL") {
 			t.Errorf("--callback-url %q: %v", bad, err)
 		}
+	}
+}
+
+// TestAnAdminUnlocksAUserFromTheShell: `pgforce user unlock --email E` lifts the waits failed
+// sign-ins put on an account, from every address, at once.
+func TestAnAdminUnlocksAUserFromTheShell(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	t.Cleanup(func() { storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]) })
+	if _, err := runCmd(t, env, "piped password 123\n", "user", "add", "--email", "ops@example.com", "--role", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pool, err := store.Open(ctx, store.Options{URL: env["DATABASE_URL"], Schema: env["PGFORCE_DB_SCHEMA"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	accounts := account.New(pool)
+	for range 5 {
+		_, _ = accounts.Authenticate(ctx, "ops@example.com", "wrong password!", "192.0.2.50")
+	}
+	if _, err := accounts.Authenticate(ctx, "ops@example.com", "piped password 123", "192.0.2.50"); !failure.Is(err, failure.RateLimited) {
+		t.Fatalf("after five failures the address waits: %v", err)
+	}
+	out, err := runCmd(t, env, "", "user", "unlock", "--email", "Ops@Example.com")
+	if err != nil || !strings.Contains(out, "unlocked ops@example.com: sign-in delays lifted for 1 address") {
+		t.Fatalf("unlock: %v\n%s", err, out)
+	}
+	if _, err := accounts.Authenticate(ctx, "ops@example.com", "piped password 123", "192.0.2.50"); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	if _, err := runCmd(t, env, "", "user", "unlock", "--email", "nobody@example.com"); err == nil || !strings.Contains(err.Error(), "no user nobody@example.com") {
+		t.Fatalf("unlocking an unknown user: %v", err)
 	}
 }

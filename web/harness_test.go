@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -93,6 +94,17 @@ func (a *app) browser() *browser {
 	return &browser{t: a.t, app: a, c: &http.Client{Jar: jar, Transport: a.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
+}
+
+// browserFrom is a browser connecting from another loopback address (127.0.0.2, …), as a second
+// client address for the server.
+func (a *app) browserFrom(ip string) *browser {
+	b := a.browser()
+	tr := a.srv.Client().Transport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr.DialContext = d.DialContext
+	b.c.Transport = tr
+	return b
 }
 
 type response struct {
