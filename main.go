@@ -257,7 +257,8 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	defer eng.Stop()
 
 	accounts := account.New(pool)
-	metricsHandler := metrics.Handler(&metrics.Collector{Engine: eng, Reports: report.New(pool), Log: log})
+	reports := report.New(pool)
+	metricsHandler := metrics.Handler(&metrics.Collector{Engine: eng, Reports: reports, Health: diagnose.Checker{Engine: eng, Reports: reports}, Log: log})
 	e, closeDashboard := newDashboard(cfg, log, pool, eng, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

@@ -55,20 +55,24 @@ func pgRows(tc report.TableCounts) *int64 {
 }
 
 // mappingRow is one line of the Mappings table.
-func mappingRow(m report.MappingSummary, tc report.TableCounts, now time.Time) views.MappingRow {
-	return views.MappingRow{
+func mappingRow(m report.MappingSummary, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingRow {
+	var worst *views.Problem
+	if len(problems) > 0 {
+		worst = &problems[0]
+	}
+	return views.MappingRow{Problem: worst,
 		ID: m.ID, Object: m.Object, Table: m.Table, Access: string(m.Access), Mode: modeText(m.PollingSeconds, m.Accelerated),
 		State: mappingBadge(m.State), SFRows: m.SFCount, PGRows: pgRows(tc), PGEstimated: tc.Estimated,
-		Pending: tc.Pending, Errors: tc.Errors24h, LastSync: m.LastPollAt, Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now),
+		Pending: tc.Pending, Failed: tc.Failed, LastSync: m.LastPollAt, Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now),
 	}
 }
 
 // mappingLive is the self-refreshing part of a mapping's page.
-func mappingLive(m mapping.Mapping, tc report.TableCounts, now time.Time) views.MappingLive {
-	return views.MappingLive{
+func mappingLive(m mapping.Mapping, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingLive {
+	return views.MappingLive{Problems: problems,
 		ID: m.ID, State: mappingBadge(m.State), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(),
 		Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, PGRows: pgRows(tc),
-		PGEstimated: tc.Estimated, Pending: tc.Pending, Errors: tc.Errors24h, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
+		PGEstimated: tc.Estimated, Pending: tc.Pending, Failed: tc.Failed, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
 	}
 }
 
@@ -182,7 +186,7 @@ func fillFields(f *views.MappingForm, obj mapping.Object, ch formChoices, drift 
 		locked := obj.Required(fd.Name)
 		return views.FieldChoice{
 			Name: fd.Name, Label: fd.Label, Type: typeText(fd), Locked: locked, Checked: locked || ch.fields[fd.Name],
-			Indexed: fd.Name == "Id" || ch.indexed[fd.Name], RequiredOnCreate: fd.RequiredOnCreate() && !locked,
+			Indexed: fd.Name == "Id" || ch.indexed[fd.Name], RequiredOnCreate: fd.RequiredOnCreate() && !locked && obj.Createable,
 			ExternalID: fd.ExternalID, Drift: retyped[strings.ToLower(fd.Name)], Recreate: ch.recreate[fd.Name],
 		}
 	}
@@ -284,6 +288,8 @@ func driftRows(m mapping.Mapping) []views.DriftRow {
 			kind = "remove"
 		case d.Widen:
 			kind = "widen"
+		case d.Required:
+			kind = "map"
 		}
 		out = append(out, views.DriftRow{Field: d.Field, Was: d.Was, Now: d.Now, Fix: d.Fix, Kind: kind})
 	}

@@ -33,7 +33,11 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	live := mappingLive(m, counts[m.Table], now)
+	rep, err := h.Diagnose.Run(ctx, conn.ID)
+	if err != nil {
+		return err
+	}
+	live := mappingLive(m, counts[m.Table], problemViews(rep.Of(m.ID)), now)
 	if isHTMX(c) && c.QueryParam("live") == "1" {
 		if was := c.QueryParam("loading") == "1"; was != live.Loading {
 			c.Response().Header().Set("HX-Refresh", "true")

@@ -60,18 +60,35 @@ type OverviewPage struct {
 	NoMapping bool
 }
 
-// Health counts a connection's mappings by severity and lists the ones needing attention.
+// Health is the connection's health model as the Overview shows it: "Healthy" only when no check
+// found a problem, otherwise the problems, worst first, each with its fix.
 type Health struct {
-	Total, OK, Busy, Warn, Bad int
-	Unhealthy                  []MappingLink
+	Healthy  bool
+	Summary  string
+	Problems []Problem
+	// Mappings by what the data says: in sync (nothing wrong), loading, or needing attention (a
+	// problem names them, or the connection cannot sync at all).
+	Total, InSync, Loading, Attention int
+	Unhealthy                         []MappingLink
+}
+
+// Problem is one finding of the health model.
+type Problem struct {
+	Critical  bool // RED; otherwise YELLOW
+	MappingID int64
+	Object    string
+	Message   string
+	Fix       string
+	FixURL    string
 }
 
 // MappingLink is a mapping mentioned elsewhere (overview, activity).
 type MappingLink struct {
-	ID     int64
-	Object string
-	State  Badge
-	Reason string
+	ID      int64
+	Object  string
+	State   Badge
+	Reason  string
+	Problem string // the worst problem the health model found, when the state alone does not say it
 }
 
 // MappingsPage lists a connection's mappings.
@@ -94,9 +111,10 @@ type MappingRow struct {
 	PGRows      *int64
 	PGEstimated bool
 	Pending     int64
-	Errors      int64
+	Failed      int64 // writes Salesforce refused, not resolved yet
 	LastSync    *time.Time
 	Progress    *Progress
+	Problem     *Problem // the worst problem the health model found for it
 }
 
 // Progress is a running load.
@@ -193,9 +211,10 @@ type MappingLive struct {
 	PGRows      *int64
 	PGEstimated bool
 	Pending     int64
-	Errors      int64
+	Failed      int64 // writes Salesforce refused, not resolved yet
 	LastPollAt  *time.Time
 	NextPollAt  *time.Time
+	Problems    []Problem // the health model's findings for this mapping, worst first
 }
 
 // ConfigSummary is a mapping's configuration in words.

@@ -42,7 +42,7 @@ func newAPIApp(t *testing.T) *apiApp {
 	svc := apitoken.New(b.Pool)
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Engine: b.Engine, Reports: reports,
 		Tokens: svc, Diagnose: diagnose.Checker{Engine: b.Engine, Reports: reports},
-		Metrics: metrics.Handler(&metrics.Collector{Engine: b.Engine, Reports: reports})}
+		Metrics: metrics.Handler(&metrics.Collector{Engine: b.Engine, Reports: reports, Health: diagnose.Checker{Engine: b.Engine, Reports: reports}})}
 	srv := httptest.NewServer(web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h}))
 	t.Cleanup(srv.Close)
 	a := &apiApp{t: t, b: b, srv: srv, tokens: map[apitoken.Role]string{}, svc: svc}
@@ -152,6 +152,53 @@ func TestAPIEveryTokenRouteRefusesMissingBadAndRevokedTokensAndWrongRoles(t *tes
 	}
 	if checked < 15 {
 		t.Fatalf("only %d token routes in the table", checked)
+	}
+}
+
+// The API carries the health model: the same verdict and problems as the dashboard, for the
+// connection and for each mapping.
+func TestAPIConnectionsAndMappingsCarryTheirHealth(t *testing.T) {
+	t.Parallel()
+	a := newAPIApp(t)
+	id := itoa(a.b.Conn.ID)
+	m, err := a.b.Engine.CreateMapping(a.b.Ctx, enginetest.Admin, a.b.Conn.ID, "Account", mapping.NewConfig("Name"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.b.Exec(t, `UPDATE connections SET state = 'IDLE' WHERE id = $1`, a.b.Conn.ID)
+	a.b.Exec(t, `UPDATE mappings SET state = 'DATA_SYNCED', last_poll_at = now() WHERE id = $1`, m.ID)
+	type health struct {
+		Status   string `json:"status"`
+		Summary  string `json:"summary"`
+		Problems []struct {
+			RuleID    string `json:"rule_id"`
+			MappingID int64  `json:"mapping_id"`
+			FixURL    string `json:"fix_url"`
+		} `json:"problems"`
+	}
+	type conn struct {
+		Health  health `json:"health"`
+		Summary string `json:"mappings_summary_state"`
+	}
+	if c := decode[conn](t, a.as(apitoken.Viewer, "GET", "/api/v3/connections/"+id, "", 200)); c.Health.Status != "GREEN" ||
+		!strings.HasPrefix(c.Health.Summary, "Healthy") || len(c.Health.Problems) != 0 || c.Summary != "OK" {
+		t.Fatalf("a syncing connection: %+v", c)
+	}
+	a.b.Exec(t, `INSERT INTO `+a.b.Conn.Schema+`._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at)
+		VALUES ('FAILED', 'INSERT', 'account', 1, 'REQUIRED_FIELD_MISSING', now(), now())`)
+	c := decode[conn](t, a.as(apitoken.Viewer, "GET", "/api/v3/connections/"+id, "", 200))
+	if c.Health.Status != "RED" || !strings.Contains(c.Health.Summary, "Salesforce refused 1 write of Account") || c.Summary != "ERROR" ||
+		len(c.Health.Problems) != 1 || c.Health.Problems[0].MappingID != m.ID || c.Health.Problems[0].RuleID != "FAILED_WRITES" {
+		t.Fatalf("a failed write: %+v", c)
+	}
+	type mp struct {
+		Counts   struct{ Errors int64 } `json:"counts"`
+		Problems []struct {
+			RuleID string `json:"rule_id"`
+		} `json:"problems"`
+	}
+	if got := decode[mp](t, a.as(apitoken.Viewer, "GET", "/api/v3/mappings/"+itoa(m.ID), "", 200)); got.Counts.Errors != 1 || len(got.Problems) != 1 || got.Problems[0].RuleID != "FAILED_WRITES" {
+		t.Fatalf("the mapping counts its failed write and names the problem: %+v", got)
 	}
 }
 

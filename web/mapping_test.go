@@ -73,6 +73,14 @@ func TestCreateMappingFromSearchToSave(t *testing.T) {
 		t.Fatalf("polling out of range: %q", text(d, `[data-testid="error-polling_minutes"]`))
 	}
 	form.Set("polling_minutes", "5")
+	d = b.post("/mappings", form).doc(t)
+	if got := text(d, row("Region__c")+` [data-testid="error-field:Region__c"]`); got != "Account.Region__c is required to create Account records; add it or make the mapping read-only" {
+		t.Fatalf("a read/write mapping without a field Salesforce requires to create records: %q", got)
+	}
+	if box := d.Find(row("Region__c") + ` [data-testid="field-check"]`); box.AttrOr("checked", "no") == "no" || box.AttrOr("disabled", "no") == "no" {
+		t.Fatal("while Read/write is chosen, a required field's box is checked and locked")
+	}
+	form.Add("field", "Region__c")
 	res = b.post("/mappings", form)
 	loc := res.Header.Get("Location")
 	d = b.follow(res).doc(t)

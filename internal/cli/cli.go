@@ -20,6 +20,7 @@ import (
 	"pgforce/internal/apitoken"
 	"pgforce/internal/resource"
 	"pgforce/sync/audit"
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
@@ -184,7 +185,14 @@ func (e *Env) table(header string, rows [][]string) error {
 	return w.Flush()
 }
 
-func (e *Env) loader() resource.Loader { return resource.Loader{Engine: e.Engine, Reports: e.Reports} }
+func (e *Env) loader() resource.Loader {
+	return resource.Loader{Engine: e.Engine, Reports: e.Reports, Health: e.health()}
+}
+
+// health is the health model over this environment's engine and reports.
+func (e *Env) health() diagnose.Checker {
+	return diagnose.Checker{Engine: e.Engine, Reports: e.Reports, Now: e.Now}
+}
 
 // pick selects the connection a command acts on: --connection (name or id), or the only one.
 func (e *Env) pick(ctx context.Context, want string) (connection.Connection, error) {

@@ -205,6 +205,12 @@ func (e *Env) info(ctx context.Context, args []string) error {
 			fmt.Fprintln(e.Out)
 		}
 		fmt.Fprintf(e.Out, "=== %s (%s)\nState:  %s\nSchema: %s\nOrg:    %s %s\n", c.Name, c.LoginURL, c.State, c.SchemaName, orDash(c.OrganizationID), orDash(c.SFInfo.Username))
+		if c.Health != nil {
+			fmt.Fprintf(e.Out, "Health: %s %s\n", c.Health.Status, c.Health.Summary)
+			for _, p := range c.Health.Problems {
+				fmt.Fprintf(e.Out, "  %-6s %s\n         fix: %s\n", p.Status, p.Message, p.Fix)
+			}
+		}
 		if len(c.Mappings) == 0 {
 			fmt.Fprintln(e.Out, "no mappings")
 			continue
@@ -213,7 +219,7 @@ func (e *Env) info(ctx context.Context, args []string) error {
 		for _, m := range c.Mappings {
 			rows = append(rows, []string{m.ObjectName, m.State, m.Access, strconv.FormatInt(m.Counts.DB, 10), strconv.FormatInt(m.Counts.Pending, 10), strconv.FormatInt(m.Counts.Errors, 10)})
 		}
-		if err := e.table("OBJECT\tSTATE\tACCESS\tROWS\tPENDING\tERRORS", rows); err != nil {
+		if err := e.table("OBJECT\tSTATE\tACCESS\tROWS\tPENDING\tFAILED", rows); err != nil {
 			return err
 		}
 	}

@@ -106,7 +106,7 @@ func (e *Env) diagnose(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := diagnose.Checker{Engine: e.Engine, Reports: e.Reports, Now: e.Now}.Run(ctx, c.ID)
+	r, err := e.health().Run(ctx, c.ID)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
@@ -64,7 +65,7 @@ var (
 	syncErrors    = desc("mapping_sync_errors_total", "Records a mapping failed to sync, by direction.", "connection", "object", "direction")
 	tableRows     = desc("mapping_table_rows", "Rows in the mapped table (an estimate for large tables).", mLabels...)
 	pending       = desc("mapping_pending_writes", "Database changes of the mapping waiting to be written to Salesforce.", mLabels...)
-	writeErrors   = desc("mapping_write_errors_24h", "Writes Salesforce refused in the last 24 hours.", mLabels...)
+	writeErrors   = desc("mapping_failed_writes", "Writes Salesforce refused that are not resolved yet (retried, dismissed or superseded by a later successful write).", mLabels...)
 	loadDone      = desc("mapping_load_records_done", "Records loaded by the running or last (re)load.", mLabels...)
 	loadExpected  = desc("mapping_load_records_expected", "Records the running or last (re)load expects, when known.", mLabels...)
 	pollLag       = desc("mapping_poll_lag_seconds", "Seconds since the mapping last polled Salesforce.", mLabels...)
@@ -76,12 +77,20 @@ var (
 	logRows       = desc("trigger_log_rows", "Rows in the live trigger log (processed rows wait there until archived).", "connection")
 	logOldest     = desc("trigger_log_oldest_pending_seconds", "Age of the oldest change waiting to be written (0 when none).", "connection")
 	scrapeSuccess = desc("scrape_success", "1 when the database could be read for this scrape.")
+	healthy       = desc("connection_healthy", "1 when the health checks (pgforce diagnose) find no problem, 0 otherwise.", "connection")
+	problems      = desc("health_problems", "Problems the health checks find, by rule and status (RED, YELLOW); a series per rule, 0 when none.", "connection", "rule", "status")
 )
+
+// Health runs a connection's health checks (diagnose.Checker implements it).
+type Health interface {
+	Run(ctx context.Context, connID int64) (diagnose.Report, error)
+}
 
 // Collector reads the metrics at scrape time.
 type Collector struct {
 	Engine  Engine
 	Reports Reports
+	Health  Health // nil: no health metrics
 	Log     *slog.Logger
 	Now     func() time.Time // time.Now when nil
 	Timeout time.Duration    // per scrape; 10s when 0
@@ -90,7 +99,7 @@ type Collector struct {
 // Describe sends every metric's description.
 func (k *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, mapState, rowsSynced, syncErrors, tableRows, pending, writeErrors, loadDone, loadExpected,
-		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess} {
+		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess, healthy, problems} {
 		ch <- d
 	}
 }
@@ -163,7 +172,7 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			tc := counts[m.Table]
 			gauge(ch, tableRows, float64(tc.Rows), c.Name, m.Object)
 			gauge(ch, pending, float64(tc.Pending), c.Name, m.Object)
-			gauge(ch, writeErrors, float64(tc.Errors24h), c.Name, m.Object)
+			gauge(ch, writeErrors, float64(tc.Failed), c.Name, m.Object)
 			gauge(ch, loadDone, float64(m.LoadDone), c.Name, m.Object)
 			if m.LoadExpected != nil {
 				gauge(ch, loadExpected, float64(*m.LoadExpected), c.Name, m.Object)
@@ -194,6 +203,11 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			gauge(ch, apiLimit, float64(limit), c.Name)
 			gauge(ch, apiRemaining, float64(max(0, limit-used)), c.Name)
 		}
+		if k.Health != nil {
+			if err := k.health(ctx, ch, c); err != nil {
+				return err
+			}
+		}
 	}
 	names := map[int64]string{}
 	for _, c := range conns {
@@ -210,6 +224,25 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	for _, c := range conns {
 		for kind, n := range k.Engine.APICalls(c.ID) {
 			ch <- prometheus.MustNewConstMetric(apiCalls, prometheus.CounterValue, float64(n), c.Name, kind)
+		}
+	}
+	return nil
+}
+
+// health reports the health model: the same checks as the dashboard and `pgforce diagnose`.
+func (k *Collector) health(ctx context.Context, ch chan<- prometheus.Metric, c connection.Connection) error {
+	r, err := k.Health.Run(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	gauge(ch, healthy, b2f(r.Healthy()), c.Name)
+	n := map[string]int{}
+	for _, p := range r.Problems {
+		n[p.RuleID+"/"+string(p.Status)]++
+	}
+	for _, rule := range diagnose.RuleIDs() {
+		for _, st := range []diagnose.Status{diagnose.Red, diagnose.Yellow} {
+			gauge(ch, problems, float64(n[rule+"/"+string(st)]), c.Name, rule, string(st))
 		}
 	}
 	return nil

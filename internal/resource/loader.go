@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
@@ -28,10 +29,27 @@ var (
 	_ Reports = (*report.Reader)(nil)
 )
 
-// Loader builds resources, counts included, for the API and the CLI alike.
+// HealthChecker runs a connection's health checks (diagnose.Checker implements it).
+type HealthChecker interface {
+	Run(ctx context.Context, connID int64) (diagnose.Report, error)
+}
+
+// Loader builds resources, counts and health included, for the API and the CLI alike.
 type Loader struct {
 	Engine  Engine
 	Reports Reports
+	Health  HealthChecker // nil: resources carry no health
+}
+
+func (l Loader) health(ctx context.Context, connID int64) (*diagnose.Report, error) {
+	if l.Health == nil {
+		return nil, nil
+	}
+	r, err := l.Health.Run(ctx, connID)
+	if err != nil {
+		return nil, fmt.Errorf("check health: %w", err)
+	}
+	return &r, nil
 }
 
 // Connection loads a connection; deep embeds its mappings.
@@ -49,6 +67,20 @@ func (l Loader) show(ctx context.Context, c connection.Connection, deep bool) (C
 		return Connection{}, err
 	}
 	out := NewConnection(c, ms)
+	r, err := l.health(ctx, c.ID)
+	if err != nil {
+		return Connection{}, err
+	}
+	if r != nil {
+		out.Health = NewHealth(*r)
+		out.MappingsSummaryState = "OK"
+		if r.Count(diagnose.Red) > 0 {
+			out.MappingsSummaryState = "ERROR"
+		}
+		for i := range out.Mappings {
+			out.Mappings[i].Problems = r.Of(out.Mappings[i].ID)
+		}
+	}
 	if !deep {
 		out.Mappings = nil
 	}
@@ -94,9 +126,16 @@ func (l Loader) mappings(ctx context.Context, c connection.Connection) ([]Mappin
 	if err != nil {
 		return nil, fmt.Errorf("count rows of %s: %w", c.Name, err)
 	}
+	r, err := l.health(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Mapping, len(ms))
 	for i, m := range ms {
 		out[i] = NewMapping(m, counts[m.Table])
+		if r != nil {
+			out[i].Problems = r.Of(m.ID)
+		}
 	}
 	return out, nil
 }
@@ -115,7 +154,15 @@ func (l Loader) Mapping(ctx context.Context, id int64) (Mapping, error) {
 	if err != nil {
 		return Mapping{}, fmt.Errorf("count rows of %s: %w", m.Table, err)
 	}
-	return NewMapping(m, counts[m.Table]), nil
+	out := NewMapping(m, counts[m.Table])
+	r, err := l.health(ctx, c.ID)
+	if err != nil {
+		return Mapping{}, err
+	}
+	if r != nil {
+		out.Problems = r.Of(m.ID)
+	}
+	return out, nil
 }
 
 // NewImportResult shows what an import did.

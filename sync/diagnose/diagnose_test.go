@@ -1,6 +1,7 @@
 package diagnose_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,3 +118,51 @@ func TestLostAuthorizationAndStoppedMappingsAreRed(t *testing.T) {
 		t.Errorf("polling is not expected while unauthorized: %+v", res)
 	}
 }
+
+// "Healthy" is said only when no rule finds anything; each problem names its mapping and its fix.
+func TestHealthyIsClaimedOnlyWhenNothingIsWrong(t *testing.T) {
+	t.Parallel()
+	b, k, m := healthyBench(t)
+	r, err := k.Run(b.Ctx, b.Conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Healthy() || !strings.HasPrefix(r.Summary(), "Healthy") {
+		t.Fatalf("a syncing connection: %s %+v", r.Summary(), r.Problems)
+	}
+	for name, arrange := range map[string]string{
+		"a write refused three days ago":  `INSERT INTO $schema._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at) VALUES ('FAILED', 'INSERT', 'account', 1, 'REQUIRED_FIELD_MISSING', now() - interval '3 days', now() - interval '3 days')`,
+		"a mapping in SYSTEM_ERROR":       `UPDATE mappings SET state = 'SYSTEM_ERROR', state_reason = 'poll failed' WHERE id = $mapping`,
+		"a connection to re-authorize":    `UPDATE connections SET state = 'NEED_AUTHENTICATION' WHERE id = $conn`,
+		"a change waiting for 3 minutes":  `INSERT INTO $schema._trigger_log (state, action, table_name, record_id, created_at, updated_at) VALUES ('NEW', 'UPDATE', 'account', 2, now() - interval '3 minutes', now())`,
+		"a poll overdue by an interval":   `UPDATE mappings SET next_poll_at = now() - interval '11 minutes' WHERE id = $mapping`,
+		"an aborted load":                 `UPDATE mappings SET state = 'ABORTED' WHERE id = $mapping`,
+		"a field Salesforce now requires": `UPDATE mappings SET drift = '[{"field":"Phone","was":"not mapped","now":"required to create records","fix":"Account.Phone is required to create Account records","required":true}]' WHERE id = $mapping`,
+		"a paused connection":             `UPDATE connections SET state = 'PAUSED' WHERE id = $conn`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, k, m := healthyBench(t)
+			sql := strings.NewReplacer("$schema", b.Conn.Schema, "$mapping", itoa(m.ID), "$conn", itoa(b.Conn.ID)).Replace(arrange)
+			b.Exec(t, sql)
+			r, err := k.Run(b.Ctx, b.Conn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst, ok := r.Worst()
+			if r.Healthy() || !ok || strings.HasPrefix(r.Summary(), "Healthy") || r.Status == diagnose.Green {
+				t.Fatalf("claims health: %s (%s)", r.Summary(), r.Status)
+			}
+			if worst.Fix == "" || worst.FixURL == "" || worst.Message == "" || !strings.Contains(r.Summary(), strings.TrimSuffix(worst.Message, ".")) {
+				t.Fatalf("the worst problem says what to do and where: %+v", worst)
+			}
+		})
+	}
+	b.Exec(t, `INSERT INTO `+b.Conn.Schema+`._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at)
+		VALUES ('FAILED', 'INSERT', 'account', 1, 'REQUIRED_FIELD_MISSING', now() - interval '3 days', now() - interval '3 days')`)
+	if r, _ = k.Run(b.Ctx, b.Conn.ID); len(r.Of(m.ID)) != 1 || r.Of(m.ID)[0].RuleID != "FAILED_WRITES" || r.Of(m.ID)[0].FixURL != "/activity?mapping="+itoa(m.ID) ||
+		!strings.Contains(r.Summary(), "Salesforce refused 1 write of Account (the oldest 3 days ago)") {
+		t.Fatalf("a failed write belongs to its mapping until it is resolved: %s %+v", r.Summary(), r.Problems)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -153,7 +153,7 @@ func (e *Engine) PlanImport(ctx context.Context, connID int64, raw []byte) (Impo
 			continue
 		}
 		seen[strings.ToLower(em.ObjectName)] = path
-		obj, r, err := e.resolve(ctx, org, em.ObjectName, cfg, path+".config")
+		obj, r, err := e.resolve(ctx, org, em.ObjectName, cfg, nil, path+".config")
 		if err != nil {
 			var ps mapping.Problems
 			if asProblems(err, &ps) {

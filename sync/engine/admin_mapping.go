@@ -107,7 +107,7 @@ func (e *Engine) Describe(ctx context.Context, connID int64, object string) (map
 }
 
 // resolve validates a configuration against the org's current describe.
-func (e *Engine) resolve(ctx context.Context, org Org, object string, cfg mapping.Config, prefix string) (mapping.Object, mapping.Resolved, error) {
+func (e *Engine) resolve(ctx context.Context, org Org, object string, cfg mapping.Config, prev *mapping.Config, prefix string) (mapping.Object, mapping.Resolved, error) {
 	obj, err := org.Describe(ctx, object)
 	if err != nil {
 		return obj, mapping.Resolved{}, err
@@ -115,6 +115,7 @@ func (e *Engine) resolve(ctx context.Context, org Org, object string, cfg mappin
 	env := mapping.Env{
 		Describe:    func(o string) (mapping.Object, error) { return org.Describe(ctx, o) },
 		CheckFilter: e.checkFilter(ctx, org),
+		Previous:    prev,
 	}
 	r, ps := mapping.Validate(cfg, obj, env, prefix)
 	if len(ps) > 0 {
@@ -148,7 +149,7 @@ func (e *Engine) CreateMapping(ctx context.Context, actor audit.Actor, connID in
 	if err != nil {
 		return mapping.Mapping{}, err
 	}
-	obj, r, err := e.resolve(ctx, org, object, cfg, "config")
+	obj, r, err := e.resolve(ctx, org, object, cfg, nil, "config")
 	if err != nil {
 		return mapping.Mapping{}, err
 	}
@@ -219,7 +220,7 @@ func (e *Engine) EditMapping(ctx context.Context, actor audit.Actor, mappingID i
 	if err != nil {
 		return m, err
 	}
-	_, r, err := e.resolve(ctx, org, m.Object, cfg, "config")
+	_, r, err := e.resolve(ctx, org, m.Object, cfg, &m.Config, "config")
 	if err != nil {
 		return m, err
 	}

@@ -101,6 +101,12 @@ func Drift(m mapping.Mapping, obj mapping.Object) []mapping.Drift {
 		}
 		out = append(out, d)
 	}
+	if m.Config.Access == mapping.ReadWrite && obj.Createable {
+		for _, f := range mapping.MissingRequired(obj, m.Config.Fields) {
+			out = append(out, mapping.Drift{Field: f, Was: "not mapped", Now: "required to create records", Required: true,
+				Fix: mapping.RequiredMessage(m.Object, f) + ": every insert from Postgres is refused until then."})
+		}
+	}
 	return out
 }
 

@@ -63,7 +63,7 @@ func TestCountsRowsPendingAndErrorsPerTable(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	acct := pgx.Identifier{f.schema, "account"}.Sanitize()
-	// Application writes are captured (NEW); one earlier write failed, one failed two days ago.
+	// Application writes are captured (NEW); one earlier write failed, one failed two days ago, one archived.
 	f.exec(t, `INSERT INTO `+acct+` (sfid, name) VALUES ('001A', 'Acme'), ('001B', 'Globex'), (NULL, 'New Co')`)
 	tl := pgx.Identifier{f.schema, "_trigger_log"}.Sanitize()
 	f.exec(t, `INSERT INTO `+tl+` (state, action, table_name, record_id, sf_message, updated_at) VALUES
@@ -82,8 +82,8 @@ func TestCountsRowsPendingAndErrorsPerTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := got["account"]; a.Rows != 3 || a.Estimated || a.Missing || a.Pending != 3 || a.Errors24h != 2 {
-		t.Fatalf("account counts = %+v, want 3 rows exact, 3 pending, 2 errors", a)
+	if a := got["account"]; a.Rows != 3 || a.Estimated || a.Missing || a.Pending != 3 || a.OldestPending == nil || a.Failed != 3 || a.OldestFailed == nil {
+		t.Fatalf("account counts = %+v, want 3 rows exact, 3 pending, 3 unresolved failed writes (however old, archived or not)", a)
 	}
 	if c := got["contact"]; !c.Missing || c.Rows != 0 {
 		t.Fatalf("a table that does not exist = %+v", c)

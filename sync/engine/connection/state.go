@@ -25,7 +25,7 @@ func (s State) Describe() string {
 	case New:
 		return "Created; authorize pgforce with Salesforce to start syncing."
 	case Idle:
-		return "Healthy: Salesforce and the database are in sync."
+		return "Idle: no database change is being written to Salesforce right now (the health checks say whether everything is in sync)."
 	case PollingDBChanges:
 		return "Writing database changes to Salesforce."
 	case Paused:

@@ -54,6 +54,9 @@ type Drift struct {
 	Fix     string `json:"fix"`     // what the admin should do, in the seed's words
 	Widen   bool   `json:"widen"`   // fixed by Edit + Save
 	Removed bool   `json:"removed"` // the field no longer exists
+	// Required: Salesforce now requires this unmapped field to create a record, so every insert of
+	// this read/write mapping would be refused until it is mapped.
+	Required bool `json:"required,omitempty"`
 }
 
 type rowQuerier interface {
