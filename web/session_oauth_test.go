@@ -111,7 +111,7 @@ func TestSignInRateLimitCannotBeDodged(t *testing.T) {
 			t.Fatalf("guess %d: %d", i, res.StatusCode)
 		}
 	}
-	// The address is now locked: even the right password for another account is refused.
+	// The address is now over its cap: even the right password for another account is refused.
 	res := b.post("/login", url.Values{"email": {"ann@example.com"}, "password": {"long enough password"}}, "X-Forwarded-For", "192.0.2.77")
 	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.body, "your network address") {
 		t.Fatalf("after 20 failures from one address: %d %q", res.StatusCode, res.Header.Get("Retry-After"))
