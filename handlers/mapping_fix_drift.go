@@ -45,7 +45,7 @@ func (h *Handlers) FixDrift(c echo.Context) error {
 	default:
 		return failure.E(failure.Invalid, "Unknown fix %q.", fix)
 	}
-	if _, err := h.eng().EditMapping(c.Request().Context(), actorOf(c), m.ID, cfg, recreate); err != nil {
+	if _, err := h.Mappings.Edit(c.Request().Context(), actorOf(c), m.ID, cfg, recreate); err != nil {
 		return h.refuse(c, err, back)
 	}
 	return h.finish(c, done, back, nil)

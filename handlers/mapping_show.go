@@ -76,11 +76,11 @@ func (h *Handlers) mappingOf(c echo.Context) (mapping.Mapping, connection.Connec
 		return mapping.Mapping{}, connection.Connection{}, err
 	}
 	ctx := c.Request().Context()
-	m, err := h.eng().Mapping(ctx, id)
+	m, err := h.Mappings.Get(ctx, id)
 	if err != nil {
 		return m, connection.Connection{}, err
 	}
-	conn, err := h.eng().Connection(ctx, m.ConnectionID)
+	conn, err := h.Connections.Get(ctx, m.ConnectionID)
 	return m, conn, err
 }
 

@@ -65,10 +65,8 @@ func (h *Handlers) overview(c echo.Context, conn connection.Connection) (views.O
 		points = append(points, p)
 	}
 	m.Chart = views.NewActivityChart(points, now)
-	if u, ok := h.Engine.(apiUsager); ok {
-		if used, limit, at, err := u.APIUsage(ctx, conn.ID); err == nil && limit > 0 {
-			m.APIUsed, m.APILimit, m.APIAsOf = &used, &limit, &at
-		}
+	if used, limit, at, err := h.Connections.APIUsage(ctx, conn.ID); err == nil && limit > 0 {
+		m.APIUsed, m.APILimit, m.APIAsOf = &used, &limit, &at
 	}
 	return m, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"pgforce/sync/admin"
 	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
@@ -21,10 +22,14 @@ import (
 	"pgforce/sync/report"
 )
 
-// Engine is what the collector reads from the engine (*engine.Engine implements it).
-type Engine interface {
-	Connections(ctx context.Context) ([]connection.Connection, error)
+// Connections is what the collector reads of connections (*admin.Connections implements it).
+type Connections interface {
+	List(ctx context.Context) ([]connection.Connection, error)
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+}
+
+// Engine is what the collector reads from the runtime (*engine.Engine implements it).
+type Engine interface {
 	// APICalls counts the calls this process's syncer made, by kind (nil when it does not sync it).
 	APICalls(connID int64) map[string]int
 }
@@ -38,8 +43,9 @@ type Reports interface {
 }
 
 var (
-	_ Engine  = (*engine.Engine)(nil)
-	_ Reports = (*report.Reader)(nil)
+	_ Connections = (*admin.Connections)(nil)
+	_ Engine      = (*engine.Engine)(nil)
+	_ Reports     = (*report.Reader)(nil)
 )
 
 // The state gauges have a series per known state (1 for the current one), so an alert can match a
@@ -88,12 +94,13 @@ type Health interface {
 
 // Collector reads the metrics at scrape time.
 type Collector struct {
-	Engine  Engine
-	Reports Reports
-	Health  Health // nil: no health metrics
-	Log     *slog.Logger
-	Now     func() time.Time // time.Now when nil
-	Timeout time.Duration    // per scrape; 10s when 0
+	Connections Connections
+	Engine      Engine
+	Reports     Reports
+	Health      Health // nil: no health metrics
+	Log         *slog.Logger
+	Now         func() time.Time // time.Now when nil
+	Timeout     time.Duration    // per scrape; 10s when 0
 }
 
 // Describe sends every metric's description.
@@ -139,7 +146,7 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	if k.Now != nil {
 		now = k.Now()
 	}
-	conns, err := k.Engine.Connections(ctx)
+	conns, err := k.Connections.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -194,7 +201,7 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			}
 			gauge(ch, logOldest, age, c.Name)
 		}
-		used, limit, _, err := k.Engine.APIUsage(ctx, c.ID)
+		used, limit, _, err := k.Connections.APIUsage(ctx, c.ID)
 		if err != nil {
 			return err
 		}

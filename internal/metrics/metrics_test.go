@@ -34,15 +34,16 @@ func scrape(t *testing.T, h http.Handler) string {
 
 func TestMetricsReportEverySyncedMappingFromTheDatabase(t *testing.T) {
 	t.Parallel()
-	b := enginetest.New(t, enginetest.Options{Seed: 3, Start: true})
+	b := enginetest.New(t, enginetest.Options{Seed: 3})
 	cfg := mapping.NewConfig("Name", "Phone")
 	cfg.Access = mapping.ReadWrite
-	m, err := b.Engine.CreateMapping(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reports := report.New(b.Pool)
-	h := metrics.Handler(&metrics.Collector{Engine: b.Engine, Reports: reports, Health: diagnose.Checker{Engine: b.Engine, Reports: reports}})
+	h := metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
+		Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports}})
 	conn, obj := `connection="`+b.Conn.Name+`"`, `object="Account"`
 	accounts := b.Org.Count("Account")
 	want := []string{
@@ -78,8 +79,8 @@ func TestMetricsReportEverySyncedMappingFromTheDatabase(t *testing.T) {
 	})
 
 	// A change waiting in the trigger log shows as pending while the connection is paused.
-	b.Exec(t, `UPDATE connections SET state = 'PAUSED' WHERE id = $1`, b.Conn.ID)
-	b.Exec(t, `UPDATE `+b.Conn.Schema+`.account SET phone = '555' WHERE id = (SELECT min(id) FROM `+b.Conn.Schema+`.account)`)
+	b.Exec(`UPDATE connections SET state = 'PAUSED' WHERE id = $1`, b.Conn.ID)
+	b.Exec(`UPDATE ` + b.Conn.Schema + `.account SET phone = '555' WHERE id = (SELECT min(id) FROM ` + b.Conn.Schema + `.account)`)
 	body = scrape(t, h)
 	if !strings.Contains(body, fmt.Sprintf(`pgforce_mapping_pending_writes{%s,%s} 1`, conn, obj)) ||
 		!strings.Contains(body, fmt.Sprintf(`pgforce_trigger_log_pending{%s} 1`, conn)) {
@@ -94,8 +95,8 @@ func TestMetricsReportEverySyncedMappingFromTheDatabase(t *testing.T) {
 
 func TestMetricsScrapeFailureIsReportedNotHidden(t *testing.T) {
 	t.Parallel()
-	b := enginetest.New(t, enginetest.Options{})
-	h := metrics.Handler(&metrics.Collector{Engine: b.Engine, Reports: report.New(b.Pool)})
+	b := enginetest.New(t, enginetest.Options{NoStart: true})
+	h := metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: report.New(b.Pool)})
 	b.Pool.Close()
 	if body := scrape(t, h); !strings.Contains(body, "pgforce_scrape_success 0") {
 		t.Fatalf("scrape with the database gone:\n%s", body)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
@@ -122,11 +122,15 @@ func (r Report) Summary() string {
 	return p.Message
 }
 
-// Engine is what diagnose reads from the sync engine (*engine.Engine implements it).
-type Engine interface {
-	Connection(ctx context.Context, id int64) (connection.Connection, error)
-	Mappings(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+// Connections is what diagnose reads of connections (*admin.Connections implements it).
+type Connections interface {
+	Get(ctx context.Context, id int64) (connection.Connection, error)
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+}
+
+// Mappings is what diagnose reads of mappings (*admin.Mappings implements it).
+type Mappings interface {
+	List(ctx context.Context, connID int64) ([]mapping.Mapping, error)
 }
 
 // Reports is what diagnose reads from the database's statistics (*report.Reader implements it).
@@ -137,8 +141,9 @@ type Reports interface {
 }
 
 var (
-	_ Engine  = (*engine.Engine)(nil)
-	_ Reports = (*report.Reader)(nil)
+	_ Connections = (*admin.Connections)(nil)
+	_ Mappings    = (*admin.Mappings)(nil)
+	_ Reports     = (*report.Reader)(nil)
 )
 
 // Thresholds. A database change normally reaches Salesforce within seconds: one waiting longer than
@@ -156,9 +161,10 @@ const (
 
 // Checker runs the checks.
 type Checker struct {
-	Engine  Engine
-	Reports Reports
-	Now     func() time.Time // time.Now when nil
+	Connections Connections
+	Mappings    Mappings
+	Reports     Reports
+	Now         func() time.Time // time.Now when nil
 }
 
 // facts is what the rules judge: read once per run.
@@ -181,11 +187,11 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 		f.now = k.Now()
 	}
 	var err error
-	if f.conn, err = k.Engine.Connection(ctx, connID); err != nil {
+	if f.conn, err = k.Connections.Get(ctx, connID); err != nil {
 		return Report{}, err
 	}
 	c := f.conn
-	if f.ms, err = k.Engine.Mappings(ctx, connID); err != nil {
+	if f.ms, err = k.Mappings.List(ctx, connID); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
 	tables := make([]string, len(f.ms))
@@ -201,7 +207,7 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 	if f.backlog, err = k.Reports.Backlog(ctx, c.Schema); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
-	if f.apiUsed, f.apiMax, f.apiSeen, err = k.Engine.APIUsage(ctx, connID); err != nil {
+	if f.apiUsed, f.apiMax, f.apiSeen, err = k.Connections.APIUsage(ctx, connID); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
 	return assess(f), nil

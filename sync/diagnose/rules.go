@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 )
@@ -375,9 +375,9 @@ func apiVersion(f *facts) outcome {
 	c := f.conn
 	var have, want int
 	fmt.Sscanf(c.APIVersion, "%d", &have)
-	fmt.Sscanf(engine.DefaultAPIVersion, "%d", &want)
+	fmt.Sscanf(admin.DefaultAPIVersion, "%d", &want)
 	if have > 0 && want-have >= OldAPIVersionGap {
-		return outcome{problems: []Problem{{Status: Yellow, Message: fmt.Sprintf("The connection uses API %s; pgforce defaults to %s.", c.APIVersion, engine.DefaultAPIVersion),
+		return outcome{problems: []Problem{{Status: Yellow, Message: fmt.Sprintf("The connection uses API %s; pgforce defaults to %s.", c.APIVersion, admin.DefaultAPIVersion),
 			Fix: "Pause, change the API version in Settings, and resume.", FixURL: urlSettings}}}
 	}
 	return fine("API " + c.APIVersion + ".")

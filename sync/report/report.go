@@ -50,6 +50,9 @@ type TableCounts struct {
 	// admin retries or dismisses it (or a later write of the row succeeds), however old it is.
 	Failed       int64
 	OldestFailed *time.Time
+	// Copying is how many rows a load's COPY running now has written into the table: not visible to
+	// anyone else until the load commits (pg_stat_progress_copy, read without waiting for the load).
+	Copying int64
 }
 
 // Counts returns row, pending-write and unresolved failed-write counts for tables of a connection's
@@ -72,6 +75,9 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 			UNION ALL
 			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log_archive") + ` WHERE state = 'FAILED') f
 		GROUP BY table_name`)
+	b.Queue(`SELECT c.relname, p.tuples_processed, NULL::timestamptz FROM pg_stat_progress_copy p
+		JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = ANY($2) AND p.command = 'COPY FROM'`, schema, tables)
 	res := r.pool.SendBatch(ctx, b)
 	for _, t := range tables {
 		out[t] = TableCounts{Missing: true}
@@ -95,6 +101,7 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 	}{
 		{"count pending writes", func(tc *TableCounts, n int64, oldest *time.Time) { tc.Pending, tc.OldestPending = n, oldest }},
 		{"count failed writes", func(tc *TableCounts, n int64, oldest *time.Time) { tc.Failed, tc.OldestFailed = n, oldest }},
+		{"read copy progress", func(tc *TableCounts, n int64, _ *time.Time) { tc.Copying += n }},
 	}
 	for _, st := range steps {
 		rows, err := res.Query()
@@ -334,6 +341,7 @@ type MappingSummary struct {
 	PollingSeconds int
 	Accelerated    bool
 	SFCount        *int64
+	SFCountAt      *time.Time // when Salesforce said so: a load or the last count check
 	LastPollAt     *time.Time
 	LoadExpected   *int64
 	LoadDone       int64
@@ -344,7 +352,7 @@ type MappingSummary struct {
 func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingSummary, error) {
 	rows, err := r.pool.Query(ctx, `SELECT id, object_name, table_name, state, state_reason, COALESCE(config->>'access', ''),
 			COALESCE((config->>'sf_polling_seconds')::int, 0), COALESCE((config->>'sf_notify_enabled')::boolean, false),
-			sf_count, last_poll_at, load_expected, load_done, load_started_at
+			sf_count, sf_count_at, last_poll_at, load_expected, load_done, load_started_at
 		FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
 	if err != nil {
 		return nil, fmt.Errorf("list mappings: %w", err)
@@ -353,7 +361,7 @@ func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingS
 		var m MappingSummary
 		var state, access string
 		err := row.Scan(&m.ID, &m.Object, &m.Table, &state, &m.StateReason, &access, &m.PollingSeconds, &m.Accelerated,
-			&m.SFCount, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
+			&m.SFCount, &m.SFCountAt, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
 		m.State, m.Access = mapping.State(state), mapping.Access(access)
 		return m, err
 	})

@@ -23,6 +23,7 @@ import (
 	"pgforce/sync/failure"
 	"pgforce/sync/salesforce"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 )
 
 // callback is the test app's callback URL, registered with the simulated org's connected app.
@@ -48,7 +49,7 @@ func (s *savedTokens) store(_ context.Context, access, refresh string) error {
 func newClient(t testing.TB, opts sforg.Options) (*sforg.Org, *salesforce.Client, *savedTokens) {
 	t.Helper()
 	opts.RedirectURIs = []string{callback}
-	org, srv := sforg.NewTestServer(t, opts)
+	org, srv := sforgtest.NewServer(t, opts)
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	st := &savedTokens{}
@@ -100,7 +101,7 @@ func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Toke
 
 func TestAuthFlowsAndIdentity(t *testing.T) {
 	t.Parallel()
-	org, srv := sforg.NewTestServer(t, sforg.Options{RedirectURIs: []string{callback}})
+	org, srv := sforgtest.NewServer(t, sforg.Options{RedirectURIs: []string{callback}})
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	id, err := a.Identity(context.Background(), tok)

@@ -51,7 +51,7 @@ func authorizeInBrowser(t *testing.T, base string, params url.Values, approve st
 
 func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 	t.Parallel()
-	org, srv := NewTestServer(t, Options{RotateRefreshTokens: true, RedirectURIs: []string{"http://localhost/cb"}})
+	org, srv := newTestServer(t, Options{RotateRefreshTokens: true, RedirectURIs: []string{"http://localhost/cb"}})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	verifier := "a-very-long-verifier-string-of-at-least-43-characters-0123456789"
 	sum := sha256.Sum256([]byte(verifier))
@@ -129,7 +129,7 @@ func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 
 func TestTokenEndpointErrors(t *testing.T) {
 	t.Parallel()
-	_, srv := NewTestServer(t, Options{RedirectURIs: []string{"https://app.example/cb"}})
+	_, srv := newTestServer(t, Options{RedirectURIs: []string{"https://app.example/cb"}})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	tests := []struct {
 		form url.Values
@@ -162,8 +162,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
 	t.Parallel()
 	const registered = "https://app.example/oauth/callback"
-	_, srv := NewTestServer(t, Options{RedirectURIs: []string{registered, "http://localhost:1717/OauthRedirect"}})
-	_, none := NewTestServer(t, Options{})
+	_, srv := newTestServer(t, Options{RedirectURIs: []string{registered, "http://localhost:1717/OauthRedirect"}})
+	_, none := newTestServer(t, Options{})
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	refused := func(base, method string, q url.Values, code string) {
 		t.Helper()
