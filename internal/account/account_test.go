@@ -113,6 +113,22 @@ func throttled(t *testing.T) (*Service, *clock) {
 	return s, c
 }
 
+// guessWrong makes a wrong guess at email from ip that must be refused as only a wrong password.
+func guessWrong(t *testing.T, s *Service, email, ip string) {
+	t.Helper()
+	if _, err := s.Authenticate(context.Background(), email, "wrong password!", ip); err != ErrBadCredentials {
+		t.Fatalf("a wrong guess at %s from %s: %v, want only ErrBadCredentials", email, ip, err)
+	}
+}
+
+// signIn signs ann in from ip with the right password, which must work.
+func signIn(t *testing.T, s *Service, ip string) {
+	t.Helper()
+	if _, err := s.Authenticate(context.Background(), "ann@example.com", "long enough password", ip); err != nil {
+		t.Fatalf("ann from %s with the right password: %v", ip, err)
+	}
+}
+
 // wantWait checks a refusal that says to wait d (rounded up to what the message shows).
 func wantWait(t *testing.T, err error, kind failure.Kind, d time.Duration, says string) {
 	t.Helper()
@@ -138,10 +154,8 @@ func TestFailedSignInsFromOneAddressSlowThatAddressOnly(t *testing.T) {
 	t.Parallel()
 	s, c := throttled(t)
 	ctx := context.Background()
-	for i := range 4 {
-		if _, err := s.Authenticate(ctx, "ann@example.com", "wrong password!", "10.0.0.2"); err != ErrBadCredentials {
-			t.Fatalf("attempt %d: %v", i+1, err)
-		}
+	for range 4 {
+		guessWrong(t, s, "ann@example.com", "10.0.0.2")
 	}
 	// The fifth failure says the next attempt waits a second.
 	_, err := s.Authenticate(ctx, "ann@example.com", "wrong password!", "10.0.0.2")
@@ -150,9 +164,7 @@ func TestFailedSignInsFromOneAddressSlowThatAddressOnly(t *testing.T) {
 	_, err = s.Authenticate(ctx, "ann@example.com", "long enough password", "10.0.0.2")
 	wantWait(t, err, failure.RateLimited, time.Second, "for this account from your network address. Try again in 1 second.")
 	// From another address it goes straight in.
-	if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "10.0.0.3"); err != nil {
-		t.Fatalf("the right password from another address: %v", err)
-	}
+	signIn(t, s, "10.0.0.3")
 	// Each further failure doubles the wait.
 	for _, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second} {
 		c.add(time.Hour / 2) // past any wait so far, within the hour that keeps the count
@@ -170,20 +182,14 @@ func TestFailedSignInsFromOneAddressSlowThatAddressOnly(t *testing.T) {
 	wantWait(t, err, failure.Unauthenticated, 15*time.Minute, "wait 15 minutes")
 	// After the wait the right password works, and starts the count afresh.
 	c.add(15 * time.Minute)
-	if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "10.0.0.2"); err != nil {
-		t.Fatalf("after the wait: %v", err)
-	}
-	for i := range 4 {
-		if _, err := s.Authenticate(ctx, "ann@example.com", "wrong password!", "10.0.0.2"); err != ErrBadCredentials {
-			t.Fatalf("after a success, attempt %d: %v", i+1, err)
-		}
+	signIn(t, s, "10.0.0.2")
+	for range 4 {
+		guessWrong(t, s, "ann@example.com", "10.0.0.2")
 	}
 	// An hour without attempts forgets them too.
 	c.add(time.Hour + time.Second)
-	for i := range 4 {
-		if _, err := s.Authenticate(ctx, "ann@example.com", "wrong password!", "10.0.0.2"); err != ErrBadCredentials {
-			t.Fatalf("an hour later, attempt %d: %v", i+1, err)
-		}
+	for range 4 {
+		guessWrong(t, s, "ann@example.com", "10.0.0.2")
 	}
 }
 
@@ -207,9 +213,7 @@ func TestAFloodFromOneAddressCannotLockTheAccount(t *testing.T) {
 	if checked > 12 {
 		t.Fatalf("%d of 500 guesses had their password checked", checked)
 	}
-	if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "203.0.113.9"); err != nil {
-		t.Fatalf("the admin from another address after the flood: %v", err)
-	}
+	signIn(t, s, "203.0.113.9")
 }
 
 func TestAnAddressIsCappedAcrossAccounts(t *testing.T) {
@@ -218,34 +222,22 @@ func TestAnAddressIsCappedAcrossAccounts(t *testing.T) {
 	ctx := context.Background()
 	s.throttle.AddressCap = 3
 	for i := range 3 {
-		if _, err := s.Authenticate(ctx, fmt.Sprintf("user%d@example.com", i), "whatever password", "192.0.2.9"); err != ErrBadCredentials {
-			t.Fatalf("attempt %d: %v", i, err)
-		}
+		guessWrong(t, s, fmt.Sprintf("user%d@example.com", i), "192.0.2.9")
 		c.add(time.Minute)
 	}
 	// Over the cap, even the right password at another account waits for the window (from the first
 	// failure) to end.
 	_, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "192.0.2.9")
 	wantWait(t, err, failure.RateLimited, 12*time.Minute, "Too many failed sign-in attempts from your network address. Try again in 12 minutes.")
-	if _, err := s.Authenticate(ctx, "usery@example.com", "whatever password", "192.0.2.10"); err != ErrBadCredentials {
-		t.Fatalf("another address is not capped: %v", err)
-	}
+	guessWrong(t, s, "usery@example.com", "192.0.2.10")
 	c.add(12 * time.Minute)
-	if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "192.0.2.9"); err != nil {
-		t.Fatalf("after the window: %v", err)
-	}
+	signIn(t, s, "192.0.2.9")
 	// Signing in to one's own account between guesses does not reset the cap.
 	for i := range 2 {
-		if _, err := s.Authenticate(ctx, fmt.Sprintf("other%d@example.com", i), "whatever password", "192.0.2.9"); err != ErrBadCredentials {
-			t.Fatalf("guess %d: %v", i, err)
-		}
-		if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "192.0.2.9"); err != nil {
-			t.Fatalf("own sign-in %d: %v", i, err)
-		}
+		guessWrong(t, s, fmt.Sprintf("other%d@example.com", i), "192.0.2.9")
+		signIn(t, s, "192.0.2.9")
 	}
-	if _, err := s.Authenticate(ctx, "other9@example.com", "whatever password", "192.0.2.9"); err != ErrBadCredentials {
-		t.Fatalf("third guess: %v", err)
-	}
+	guessWrong(t, s, "other9@example.com", "192.0.2.9")
 	if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "192.0.2.9"); !failure.Is(err, failure.RateLimited) {
 		t.Fatalf("three guesses in the window reach the cap, whatever came between: %v", err)
 	}
@@ -258,16 +250,12 @@ func TestIPv6AddressesAreCountedBySubnet(t *testing.T) {
 	ctx := context.Background()
 	s.throttle.AddressCap = 2
 	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
-		if _, err := s.Authenticate(ctx, "x@example.com", "whatever password", ip); !failure.Is(err, failure.Unauthenticated) {
-			t.Fatalf("%s: %v", ip, err)
-		}
+		guessWrong(t, s, "x@example.com", ip)
 	}
 	if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "2001:db8:1:2::77"); !failure.Is(err, failure.RateLimited) {
 		t.Fatalf("a third address of the same /64: %v", err)
 	}
-	if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", "2001:db8:1:3::1"); err != nil {
-		t.Fatalf("another /64: %v", err)
-	}
+	signIn(t, s, "2001:db8:1:3::1")
 	for ip, want := range map[string]string{"::ffff:192.0.2.1": "192.0.2.1", "192.0.2.1": "192.0.2.1", "2001:db8::1%eth0": "2001:db8::/64", "not an ip": "not an ip"} {
 		if got := clientAddress(ip); got != want {
 			t.Errorf("clientAddress(%q) = %q, want %q", ip, got, want)
@@ -323,9 +311,7 @@ func TestUnlockLiftsAnAccountsDelaysFromEveryAddress(t *testing.T) {
 		t.Fatalf("unlock: %d addresses, %v", n, err)
 	}
 	for _, ip := range []string{"10.1.1.1", "10.1.1.2"} {
-		if _, err := s.Authenticate(ctx, "ann@example.com", "long enough password", ip); err != nil {
-			t.Fatalf("%s after unlock: %v", ip, err)
-		}
+		signIn(t, s, ip)
 	}
 	if _, err := s.Unlock(ctx, cli, "nobody@example.com"); !failure.Is(err, failure.NotFound) {
 		t.Fatalf("unlocking an unknown user: %v", err)
