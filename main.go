@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -62,6 +63,7 @@ Usage:
   pgforce user add --email E --role R     add a user (password read from stdin, or generated and printed)
   pgforce user list                       list users
   pgforce user remove --email E           remove a user
+  pgforce user unlock --email E           lift a user's sign-in delays (after failed attempts) from every address
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
   pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)
@@ -243,7 +245,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	}
 	var sim http.Handler
 	if cfg.EmbeddedOrg() {
-		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken)
+		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken, cfg.OAuthCallbackURL())
 		if err != nil {
 			return err
 		}
@@ -360,12 +362,14 @@ const (
 )
 
 // startSimulatedOrg restores the embedded org from the database (or seeds a new one) and keeps it saved.
-func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken string) (*sforg.Org, *sforg.Persister, error) {
+// Its demo connected app has one callback URL, the dashboard's: its login page sends browsers
+// nowhere else.
+func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken, callbackURL string) (*sforg.Org, *sforg.Persister, error) {
 	if controlToken == "" {
 		controlToken = keyring.RandomToken(24)
 	}
 	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ClientID: simClientID, ClientSecret: simClientSecret,
-		Username: simUser, Password: simPassword, ControlToken: controlToken})
+		Username: simUser, Password: simPassword, ControlToken: controlToken, RedirectURIs: []string{callbackURL}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -410,7 +414,7 @@ func ready(ctx context.Context, pool *pgxpool.Pool) error {
 
 func userCommand(ctx context.Context, cfg config.Config, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: pgforce user add|list|remove")
+		return errors.New("usage: pgforce user add|list|remove|unlock")
 	}
 	pool, err := openDatabase(ctx, cfg)
 	if err != nil {
@@ -461,8 +465,19 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, getenv f
 		}
 		fmt.Fprintf(stdout, "removed %s\n", *email)
 		return nil
+	case "unlock":
+		n, err := accounts.Unlock(ctx, actor, *email)
+		if err != nil {
+			return err
+		}
+		addresses := "addresses"
+		if n == 1 {
+			addresses = "address"
+		}
+		fmt.Fprintf(stdout, "unlocked %s: sign-in delays lifted for %d %s\n", strings.ToLower(strings.TrimSpace(*email)), n, addresses)
+		return nil
 	}
-	return fmt.Errorf("unknown user command %q: use add, list or remove", args[0])
+	return fmt.Errorf("unknown user command %q: use add, list, remove or unlock", args[0])
 }
 
 // readPassword takes the first line of stdin when it is piped, or generates a password when stdin
@@ -679,6 +694,20 @@ func startChildOrg(ctx context.Context) (url, token string, stop func(), err err
 
 const simListening = "pgforce: simulated Salesforce org at "
 
+// callbackURLs collects --callback-url flags; each must be an absolute URL, as in a connected app.
+type callbackURLs []string
+
+func (c *callbackURLs) String() string { return strings.Join(*c, ",") }
+
+func (c *callbackURLs) Set(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not a callback URL: give an absolute URL such as http://localhost:3000/oauth/callback, without a #fragment", v)
+	}
+	*c = append(*c, v)
+	return nil
+}
+
 // simCommand serves a simulated org alone at the root (for benchmarks, and for trying clients
 // against it); `pgforce sim` is an alias.
 func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
@@ -692,6 +721,8 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	user := fs.String("user", simUser, "the org user's username")
 	password := fs.String("password", simPassword, "the org user's password")
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
+	var callbacks callbackURLs
+	fs.Var(&callbacks, "callback-url", "a callback URL of the connected app, where the OAuth web-server flow may send the browser back (repeat for several; none: that flow is refused)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -700,7 +731,7 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
 	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
-		ControlToken: *token, DailyAPILimit: *apiLimit})
+		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -708,6 +739,11 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
 	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	if len(callbacks) == 0 {
+		fmt.Fprintln(stdout, "pgforce: no OAuth callback URL registered: the web-server flow is refused (add --callback-url URL)")
+	} else {
+		fmt.Fprintf(stdout, "pgforce: OAuth callback URLs %s\n", strings.Join(callbacks, ", "))
+	}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

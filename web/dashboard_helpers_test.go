@@ -106,6 +106,7 @@ func (b *browser) upload(path, field, filename string, content []byte, fields ur
 	_ = mw.Close()
 	req, _ := http.NewRequest(http.MethodPost, b.app.srv.URL+path, &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
+	b.sayWhereFrom(req)
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

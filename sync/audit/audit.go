@@ -43,6 +43,7 @@ type Action string
 const (
 	UserAdd             Action = "user.add"
 	UserRemove          Action = "user.remove"
+	UserUnlock          Action = "user.unlock"
 	TokenCreate         Action = "token.create"
 	TokenRevoke         Action = "token.revoke"
 	ConnectionCreate    Action = "connection.create"
