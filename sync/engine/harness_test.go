@@ -41,7 +41,8 @@ type bench struct {
 	conn   connection.Connection
 	schema string
 	logs   *bytes.Buffer
-	proxy  *dbProxy // with viaProxy
+	proxy  *dbProxy            // with viaProxy
+	pubsub *sforg.PubSubServer // with pubsub
 }
 
 type benchOpts struct {
@@ -60,6 +61,9 @@ type benchOpts struct {
 	// *testing.F; tests that inspect the log capture it).
 	logTo io.Writer
 	debug bool // log at debug level
+	// pubsub serves the org's Pub/Sub API and tells the engine where (without it the org offers
+	// none, and accelerated mappings stream over CometD).
+	pubsub bool
 }
 
 func newBench(t testing.TB, o benchOpts) *bench {
@@ -92,6 +96,18 @@ func newBench(t testing.TB, o benchOpts) *bench {
 	}
 	if o.pollInterval > 0 {
 		b.opts.PollInterval = o.pollInterval
+	}
+	if o.pubsub {
+		b.pubsub = sforg.NewPubSubServer(org, sforg.PubSubOptions{})
+		if err := b.pubsub.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.pubsub.Stop)
+		orgs := b.opts.Orgs.(engine.SalesforceOrgs)
+		orgs.PubSub = func(connection.Connection) *engine.PubSubEndpoint {
+			return &engine.PubSubEndpoint{Addr: b.pubsub.Addr(), TLS: b.pubsub.ClientTLS()}
+		}
+		b.opts.Orgs = orgs
 	}
 	if o.overlap > 0 {
 		b.opts.Overlap = o.overlap

@@ -23,6 +23,10 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 	e := w.s.e
 	w.pollNow.Store(false)
 	replayID := w.replayID.Load()
+	var pubsubReplay []byte
+	if p := w.pubsubReplay.Load(); p != nil {
+		pubsubReplay = *p
+	}
 	if max := c.MaxDailyAPICalls; max != nil {
 		if used, _ := org.Usage(); used >= *max {
 			w.retryAt = e.opts.Now().Add(10 * time.Minute)
@@ -86,9 +90,10 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 		// to: after a restart the stream resumes after it, and everything before is in the table.
 		// now() is when this transaction began, before the query ran: the next overlap counts from it.
 		tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
-			next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0))
+			next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0)),
+			pubsub_replay_id = COALESCE($7, pubsub_replay_id)
 			WHERE id = $1 AND state = ANY($5)`,
-			m.ID, watermark, res.MaxID, w.interval(m).Seconds(), []string{string(mapping.PollingSFChanges), string(mapping.PollingSFBulk)}, replayID)
+			m.ID, watermark, res.MaxID, w.interval(m).Seconds(), []string{string(mapping.PollingSFChanges), string(mapping.PollingSFBulk)}, replayID, pubsubReplay)
 		if err != nil {
 			return err
 		}

@@ -196,6 +196,10 @@ type Subscription struct {
 	Batch  int32 // events requested at a time (num_requested); default and maximum DefaultBatch
 	// OnKeepalive, when set, is called with the latest replay id of each empty keepalive response.
 	OnKeepalive func(latest []byte)
+	// OnResubscribe, when set, is called before the client subscribes again (after refreshing the
+	// session) from where it got to: after the last event, or at the tip when none arrived yet, in
+	// which case events published meanwhile are not delivered.
+	OnResubscribe func(from Replay)
 }
 
 // Subscribe streams a topic's events to fn, one at a time and in order, until ctx ends, fn returns an
@@ -221,6 +225,9 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription, fn func(ctx co
 				return rerr
 			}
 			c.opts.Logger.Info("Pub/Sub session refreshed; resubscribing", "topic", sub.Topic)
+			if sub.OnResubscribe != nil {
+				sub.OnResubscribe(state.replay)
+			}
 			continue
 		}
 		return err
