@@ -4,7 +4,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +42,7 @@ import (
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/report"
+	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
 	"pgforce/web"
@@ -62,7 +66,8 @@ Usage:
   pgforce user remove --email E           remove a user
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
-  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)
+  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org, with its Pub/Sub API on
+                                          --pubsub-addr (pgforce sforg -h)
   pgforce help                            show this help
 
 Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:
@@ -134,6 +139,9 @@ func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, er
 		SalesforceClientSecret: getenv("PGFORCE_SF_CLIENT_SECRET"),
 		LogLevel:               getenv("PGFORCE_LOG_LEVEL"),
 		SimControlToken:        getenv("PGFORCE_SIM_CONTROL_TOKEN"),
+		SalesforcePubSubAddr:   getenv("PGFORCE_SF_PUBSUB_ADDR"),
+		SalesforcePubSubCAFile: getenv("PGFORCE_SF_PUBSUB_CA_FILE"),
+		SimPubSubAddr:          getenv("PGFORCE_SIM_PUBSUB_ADDR"),
 	}.WithDefaults()
 
 	if raw := getenv("PGFORCE_LEASE_TTL"); raw != "" {
@@ -240,6 +248,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		return err
 	}
 	var sim http.Handler
+	var simPubSub *sforg.PubSubServer
 	if cfg.EmbeddedOrg() {
 		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken)
 		if err != nil {
@@ -247,8 +256,17 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		}
 		defer persist.Stop()
 		sim = org.Handler()
+		simPubSub = sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: cfg.SimPubSubAddr})
+		if err := simPubSub.Start(ctx); err != nil {
+			return fmt.Errorf("%w (PGFORCE_SIM_PUBSUB_ADDR)", err)
+		}
+		defer simPubSub.Stop()
 	}
-	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}, LeaseTTL: cfg.LeaseTTL})
+	orgs, err := salesforceOrgs(cfg, simPubSub)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs, LeaseTTL: cfg.LeaseTTL})
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
@@ -272,6 +290,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
 		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/sim (user %s, password %s)\n", cfg.BaseURL, simUser, simPassword)
+		fmt.Fprintf(stdout, "pgforce: simulated org's Pub/Sub API at %s (TLS, certificate self-signed at start)\n", simPubSub.Addr())
 	}
 
 	var metricsSrv *http.Server
@@ -379,6 +398,42 @@ func connectedApp(cfg config.Config) func(c connection.Connection) engine.Connec
 		}
 		return engine.ConnectedApp{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret}
 	}
+}
+
+// salesforceOrgs builds the engine's org clients: the connected app, and where each connection's
+// org serves the Pub/Sub API (the embedded org's own server, trusted for its self-signed
+// certificate only; for a real org Salesforce's endpoint or PGFORCE_SF_PUBSUB_ADDR).
+func salesforceOrgs(cfg config.Config, sim *sforg.PubSubServer) (engine.SalesforceOrgs, error) {
+	realTLS, err := pubSubTLS(cfg.SalesforcePubSubCAFile)
+	if err != nil {
+		return engine.SalesforceOrgs{}, err
+	}
+	embedded := strings.TrimRight(cfg.BaseURL, "/") + "/sim"
+	return engine.SalesforceOrgs{App: connectedApp(cfg), PubSub: func(c connection.Connection) *engine.PubSubEndpoint {
+		switch {
+		case c.OrgType == connection.Simulated && sim != nil && strings.TrimRight(c.LoginURL, "/") == embedded:
+			return &engine.PubSubEndpoint{Addr: sim.Addr(), TLS: sim.ClientTLS()}
+		case c.OrgType == connection.Simulated && cfg.SalesforcePubSubAddr == "":
+			return nil // a simulated org elsewhere, whose Pub/Sub API (if any) nobody configured
+		}
+		return &engine.PubSubEndpoint{Addr: cmp.Or(cfg.SalesforcePubSubAddr, pubsub.DefaultAddr), TLS: realTLS}
+	}}, nil
+}
+
+// pubSubTLS trusts the system's roots, or only the certificates of caFile.
+func pubSubTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("PGFORCE_SF_PUBSUB_CA_FILE: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("PGFORCE_SF_PUBSUB_CA_FILE: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 func explicitBaseURL(cfg config.Config) bool {
@@ -665,7 +720,10 @@ func startChildOrg(ctx context.Context) (url, token string, stop func(), err err
 	return "", "", nil, errors.New("the simulated org exited before listening")
 }
 
-const simListening = "pgforce: simulated Salesforce org at "
+const (
+	simListening       = "pgforce: simulated Salesforce org at "
+	simPubSubListening = "pgforce: Pub/Sub API at "
+)
 
 // simCommand serves a simulated org alone at the root (for benchmarks, and for trying clients
 // against it); `pgforce sim` is an alias.
@@ -680,6 +738,8 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	user := fs.String("user", simUser, "the org user's username")
 	password := fs.String("password", simPassword, "the org user's password")
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
+	pubsubAddr := fs.String("pubsub-addr", config.DefaultSimPubSubAddr, "address of the Pub/Sub API (gRPC with TLS, self-signed certificate); empty: none")
+	pubsubCert := fs.String("pubsub-cert", "", "write the Pub/Sub API's certificate (PEM) to this file, for clients to trust")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -696,6 +756,19 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
 	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	if *pubsubAddr != "" {
+		ps := sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: *pubsubAddr})
+		if err := ps.Start(ctx); err != nil {
+			return err
+		}
+		defer ps.Stop()
+		if *pubsubCert != "" {
+			if err := os.WriteFile(*pubsubCert, ps.CertificatePEM(), 0o644); err != nil {
+				return fmt.Errorf("--pubsub-cert: %w", err)
+			}
+		}
+		fmt.Fprintf(stdout, "%s%s (TLS, self-signed; its certificate: GET /_sforg/pubsub or --pubsub-cert)\n", simPubSubListening, ps.Addr())
+	}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +79,41 @@ func NewPubSubServer(org *Org, opts PubSubOptions) *PubSubServer {
 	if opts.Keepalive <= 0 {
 		opts.Keepalive = 270 * time.Second
 	}
-	return &PubSubServer{org: org, log: org.bus, opts: opts, schemas: newSchemaRegistry(), drop: make(chan struct{}), subs: map[string]int{}}
+	p := &PubSubServer{org: org, log: org.bus, opts: opts, schemas: newSchemaRegistry(), drop: make(chan struct{}), subs: map[string]int{}}
+	org.pubsub.Store(p)
+	return p
+}
+
+// pubsubControlRoutes let tests and demos in other processes find and steer the Pub/Sub API:
+// its address and certificate, corrupt events, dropped subscriptions.
+func (o *Org) pubsubControlRoutes(m *http.ServeMux) {
+	serving := func(h func(p *PubSubServer, w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+		return o.control(func(w http.ResponseWriter, r *http.Request) error {
+			p := o.pubsub.Load()
+			if p == nil || p.Addr() == "" {
+				return &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "this org serves no Pub/Sub API (pgforce sforg --pubsub-addr)"}
+			}
+			return h(p, w, r)
+		})
+	}
+	m.HandleFunc("GET /_sforg/pubsub", serving(func(p *PubSubServer, w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string]string{"address": p.Addr(), "certificate": string(p.CertificatePEM())})
+		return nil
+	}))
+	m.HandleFunc("POST /_sforg/pubsub/corrupt", serving(func(p *PubSubServer, w http.ResponseWriter, r *http.Request) error {
+		var body struct{ Count int }
+		if err := decode(r, &body); err != nil {
+			return err
+		}
+		p.CorruptNextEvents(max(body.Count, 1))
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return nil
+	}))
+	m.HandleFunc("POST /_sforg/pubsub/drop", serving(func(p *PubSubServer, w http.ResponseWriter, r *http.Request) error {
+		p.DropSubscriptions()
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return nil
+	}))
 }
 
 // Start makes the certificate, listens and serves in the background until Stop or ctx ends.
