@@ -614,10 +614,11 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	fs.IntVar(&opts.Rows, "rows", 100_000, "records of the initial load (the full run: 1000000)")
 	fs.IntVar(&opts.Samples, "samples", 1000, "latency samples per figure")
 	fs.IntVar(&opts.Backlog, "backlog", 100_000, "changes in the Postgres→Salesforce backlog")
+	fs.IntVar(&opts.Burst, "burst", 10_000, "Salesforce changes of the burst streamed over the Pub/Sub API")
 	fs.IntVar(&opts.PageMappings, "mappings", 200, "mappings on the measured Mappings page")
 	fs.IntVar(&opts.IdleMappings, "idle-mappings", 20, "mappings of the idle connection")
 	fs.DurationVar(&opts.PollInterval, "poll-interval", 5*time.Second, "polling interval of the polling figures")
-	only := fs.String("only", "", "comma-separated figure groups: load,stream,poll,write,backlog,idle,page")
+	only := fs.String("only", "", "comma-separated figure groups: load,stream,pubsub,poll,write,backlog,idle,page")
 	jsonFile := fs.String("json", "bench.json", "write the report as JSON to this file (empty: none)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
@@ -753,12 +754,12 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
-	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	var ps *sforg.PubSubServer
 	if *pubsubAddr != "" {
-		ps := sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: *pubsubAddr})
+		// Started before the org announces itself: whoever reads the announcement may ask for it.
+		ps = sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: *pubsubAddr})
 		if err := ps.Start(ctx); err != nil {
+			ln.Close()
 			return err
 		}
 		defer ps.Stop()
@@ -767,6 +768,11 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 				return fmt.Errorf("--pubsub-cert: %w", err)
 			}
 		}
+	}
+	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
+	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	if ps != nil {
 		fmt.Fprintf(stdout, "%s%s (TLS, self-signed; its certificate: GET /_sforg/pubsub or --pubsub-cert)\n", simPubSubListening, ps.Addr())
 	}
 	go func() {

@@ -49,6 +49,12 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000})
 		srv := httptest.NewServer(org.Handler())
 		e.stop = append(e.stop, srv.Close)
+		ps := sforg.NewPubSubServer(org, sforg.PubSubOptions{})
+		if err := ps.Start(ctx); err != nil {
+			srv.Close()
+			return nil, err
+		}
+		e.stop = append(e.stop, ps.Stop)
 		e.orgInProcess = true
 		opts.OrgURL, opts.ControlToken = srv.URL, token
 	}
@@ -57,10 +63,15 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	if err := e.dropSchemas(ctx); err != nil {
 		return nil, err
 	}
+	pubsub, err := e.org.pubSubEndpoint(ctx)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
 	e.eng = engine.New(engine.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, PollInterval: opts.PollInterval,
 		Orgs: engine.SalesforceOrgs{App: func(connection.Connection) engine.ConnectedApp {
 			return engine.ConnectedApp{ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
-		}}})
+		}, PubSub: func(connection.Connection) *engine.PubSubEndpoint { return pubsub }}})
 	c, err := e.eng.CreateConnection(ctx, actor, engine.NewConnection{Name: "bench", Schema: e.schema, OrgType: connection.Simulated, LoginURL: opts.OrgURL})
 	if err != nil {
 		e.close()
