@@ -44,6 +44,8 @@ type Engine interface {
 	RemoveOrphans(ctx context.Context, actor audit.Actor, connID int64, dropTables bool) (int, error)
 	CheckSchema(ctx context.Context, connID int64) error
 
+	SetStreamTransport(ctx context.Context, actor audit.Actor, connID int64, transport string) error
+
 	RetryWrite(ctx context.Context, actor audit.Actor, connID, logID int64) error
 	IgnoreWrite(ctx context.Context, actor audit.Actor, connID, logID int64) error
 }
@@ -112,6 +114,9 @@ func (noEngine) SetWriteAlgorithm(context.Context, audit.Actor, int64, connectio
 	return errNoEngine
 }
 func (noEngine) SetAPIVersion(context.Context, audit.Actor, int64, string) error { return errNoEngine }
+func (noEngine) SetStreamTransport(context.Context, audit.Actor, int64, string) error {
+	return errNoEngine
+}
 func (noEngine) Objects(context.Context, int64, string) ([]engine.ObjectSummary, error) {
 	return nil, errNoEngine
 }
