@@ -12,7 +12,7 @@ import (
 func (h *Handlers) SetStreamTransport(c echo.Context) error {
 	t := c.FormValue("stream_transport")
 	return h.connectionAction(c, func(ctx context.Context, actor audit.Actor, id int64) error {
-		return h.eng().SetStreamTransport(ctx, actor, id, t)
+		return h.Connections.SetStreamTransport(ctx, actor, id, t)
 	}, "Accelerated mappings stream over "+transportName(t)+".")
 }
 

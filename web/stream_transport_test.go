@@ -8,6 +8,7 @@ import (
 
 	"pgforce/internal/apitoken"
 	"pgforce/internal/resource"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 )
 
@@ -59,7 +60,7 @@ func TestAPIShowsTheStreamTransport(t *testing.T) {
 	a := newAPIApp(t)
 	cfg := mapping.NewConfig("Name")
 	cfg.SFNotifyEnabled = true
-	m, err := a.b.Engine.CreateMapping(a.b.Ctx, admin, a.b.Conn.ID, "Account", cfg)
+	m, err := a.b.Admin.Mappings.Create(a.b.Ctx, enginetest.Admin, a.b.Conn.ID, "Account", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,14 @@ import (
 	"net/http"
 	"time"
 
-	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/orgclient"
 )
 
 // pubSubEndpoint asks the simulated org where it serves the Pub/Sub API and trusts its certificate
 // only; nil when it serves none.
-func (o orgControl) pubSubEndpoint(ctx context.Context) (*engine.PubSubEndpoint, error) {
+func (o orgControl) pubSubEndpoint(ctx context.Context) (*orgclient.PubSubEndpoint, error) {
 	var out struct{ Address, Certificate string }
 	if err := o.do(ctx, http.MethodGet, "/pubsub", nil, &out); err != nil {
 		return nil, fmt.Errorf("the simulated org's Pub/Sub API: %w", err)
@@ -24,7 +24,7 @@ func (o orgControl) pubSubEndpoint(ctx context.Context) (*engine.PubSubEndpoint,
 	if !pool.AppendCertsFromPEM([]byte(out.Certificate)) {
 		return nil, fmt.Errorf("the simulated org's Pub/Sub API certificate is not PEM")
 	}
-	return &engine.PubSubEndpoint{Addr: out.Address, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}, nil
+	return &orgclient.PubSubEndpoint{Addr: out.Address, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}, nil
 }
 
 // burst creates n records in one transaction (a data load), each with its change event.
@@ -35,11 +35,11 @@ func (o orgControl) burst(ctx context.Context, object string, n int) error {
 // streamOver switches the bench connection's accelerated mappings to a transport and waits until m
 // streams over it.
 func (e *env) streamOver(ctx context.Context, m mapping.Mapping, transport connection.StreamTransport) error {
-	if err := e.eng.SetStreamTransport(ctx, actor, e.conn.ID, string(transport)); err != nil {
+	if err := e.adm.Connections.SetStreamTransport(ctx, actor, e.conn.ID, string(transport)); err != nil {
 		return err
 	}
 	return until(ctx, fmt.Sprintf("%s to stream over %s", m.Object, transport), time.Minute, func() (bool, error) {
-		got, err := e.eng.Mapping(ctx, m.ID)
+		got, err := e.adm.Mappings.Get(ctx, m.ID)
 		return got.StreamTransport == string(transport), err
 	})
 }
@@ -102,7 +102,7 @@ func measurePubSub(ctx context.Context, e *env, r *Report) error {
 
 // mappingOf finds the bench connection's mapping of an object.
 func (e *env) mappingOf(ctx context.Context, object string) (mapping.Mapping, error) {
-	ms, err := e.eng.Mappings(ctx, e.conn.ID)
+	ms, err := e.adm.Mappings.List(ctx, e.conn.ID)
 	if err != nil {
 		return mapping.Mapping{}, err
 	}

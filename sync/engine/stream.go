@@ -10,6 +10,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 )
 
 // streamTargets returns the accelerated mappings that should stream now: object → replay id.
@@ -78,9 +79,11 @@ func (s *syncer) stream(ctx context.Context) {
 				return
 			}
 			switch {
-			case errors.Is(err, ErrReplayGone):
+			case errors.Is(err, orgclient.ErrReplayGone):
 				// Events were lost: forget stored replay ids, resubscribe for new events and poll.
-				_, _ = s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE connection_id = $1`, s.connID)
+				if err := mapping.ForgetReplayIDs(ctx, s.e.opts.Pool, s.connID); err != nil {
+					s.e.logTransient("forget replay ids", err)
+				}
 				s.log.Warn("change events outside the replay window; catching up by polling", "err", err)
 			case failure.Is(err, failure.Unauthenticated):
 				s.loseAuth(ctx, err)

@@ -13,6 +13,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce"
 )
 
@@ -26,16 +27,16 @@ const (
 // the transport the connection's setting picks: the Pub/Sub API (auto, where the org offers it, or
 // pubsub) or CometD. Auto falls back to CometD, with a note in each mapping's history, when the org's
 // Pub/Sub API cannot be reached. The returned function stops it; done gets its end.
-func (s *syncer) startTransport(ctx context.Context, org Org, objects map[string]int64, done chan<- error) context.CancelFunc {
+func (s *syncer) startTransport(ctx context.Context, org orgclient.Org, objects map[string]int64, done chan<- error) context.CancelFunc {
 	sctx, cancel := context.WithCancel(ctx)
 	mode := s.currentConn().StreamTransport
-	ps, offers := org.(PubSubOrg)
+	ps, offers := org.(orgclient.PubSubOrg)
 	go func() {
 		if mode != connection.TransportCometD && offers {
 			targets := s.pubSubTargets(sctx, objects)
 			err := ps.StreamPubSub(sctx, replayIDs(targets), s.onPubSubSignal(sctx, targets))
-			if !errors.Is(err, ErrNoPubSub) || mode == connection.TransportPubSub {
-				if errors.Is(err, ErrNoPubSub) {
+			if !errors.Is(err, orgclient.ErrNoPubSub) || mode == connection.TransportPubSub {
+				if errors.Is(err, orgclient.ErrNoPubSub) {
 					s.notePubSubDown(sctx, targets, err, "the connection streams over the Pub/Sub API only (its setting); retrying")
 					err = failure.Wrap(err, failure.Unavailable, "Salesforce's Pub/Sub API is not reachable")
 				}
@@ -79,9 +80,9 @@ func replayIDs(targets map[string]mapping.Mapping) map[string][]byte {
 }
 
 // onPubSubSignal turns a Pub/Sub subscription's reports into polls and history.
-func (s *syncer) onPubSubSignal(ctx context.Context, targets map[string]mapping.Mapping) func(PubSubSignal) {
+func (s *syncer) onPubSubSignal(ctx context.Context, targets map[string]mapping.Mapping) func(orgclient.PubSubSignal) {
 	var subscribed atomic.Bool
-	return func(sig PubSubSignal) {
+	return func(sig orgclient.PubSubSignal) {
 		if subscribed.CompareAndSwap(false, true) {
 			// The first report means the subscriptions are up (Salesforce accepted the session).
 			s.recordTransport(ctx, slices.Collect(maps.Keys(replayIDs(targets))), streamedByPubSub)
@@ -90,24 +91,24 @@ func (s *syncer) onPubSubSignal(ctx context.Context, targets map[string]mapping.
 		m := targets[strings.ToLower(sig.Object)]
 		topic := salesforce.ChannelFor(sig.Object)
 		switch sig.Kind {
-		case SignalSubscribed:
-		case SignalChange:
+		case orgclient.SignalSubscribed:
+		case orgclient.SignalChange:
 			s.pollObjectAfter(sig.Object, sig.ReplayID)
-		case SignalSchemaChanged:
+		case orgclient.SignalSchemaChanged:
 			s.mappingEvent(ctx, m, "info", "stream", fmt.Sprintf("The schema of %s changed (fields were added or removed in Salesforce); change events are read with the new schema", topic))
 			s.pollObjectAfter(sig.Object, sig.ReplayID)
-		case SignalUnreadable:
+		case orgclient.SignalUnreadable:
 			s.mappingEvent(ctx, m, "warn", "stream", fmt.Sprintf("Could not read change event %s of %s: %s. Polling Salesforce catches the change up.", hex.EncodeToString(sig.ReplayID), topic, errText(sig.Err)))
 			s.pollObjectAfter(sig.Object, sig.ReplayID)
-		case SignalReplayLost:
+		case orgclient.SignalReplayLost:
 			s.mappingEvent(ctx, m, "warn", "stream", fmt.Sprintf("Salesforce no longer has the change events after the stored replay id of %s (%s): catching up by polling, then streaming new events.", topic, errText(sig.Err)))
 			if err := mapping.ForgetPubSubReplay(ctx, s.e.opts.Pool, s.connID, sig.Object); err != nil {
 				s.e.logTransient("forget a Pub/Sub replay id", err)
 			}
 			s.pollObjectAfter(sig.Object, nil)
-		case SignalResubscribed:
+		case orgclient.SignalResubscribed:
 			s.pollObject(sig.Object, 0) // events of the gap are not replayed: the poll covers them
-		case SignalTopicRefused:
+		case orgclient.SignalTopicRefused:
 			s.mappingEvent(ctx, m, "error", "stream", fmt.Sprintf("Salesforce's Pub/Sub API refused the topic %s (%s): %s is polled only.", topic, errText(sig.Err), sig.Object))
 		}
 	}

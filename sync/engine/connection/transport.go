@@ -1,12 +1,6 @@
 package connection
 
-import (
-	"context"
-	"fmt"
-
-	"pgforce/sync/failure"
-	"pgforce/sync/store"
-)
+import "pgforce/sync/failure"
 
 // StreamTransport picks how a connection's accelerated mappings hear of Salesforce changes.
 type StreamTransport string
@@ -25,16 +19,4 @@ func ParseStreamTransport(s string) (StreamTransport, error) {
 		return t, nil
 	}
 	return "", failure.InvalidField("stream_transport", "The streaming transport is auto, pubsub or cometd, not %q.", s)
-}
-
-// SetStreamTransport stores a connection's transport setting and returns the one it replaces.
-func SetStreamTransport(ctx context.Context, q rowQuerier, id int64, t StreamTransport) (StreamTransport, error) {
-	var before string
-	err := q.QueryRow(ctx, `UPDATE connections c SET stream_transport = $2, updated_at = now()
-		FROM (SELECT stream_transport FROM connections WHERE id = $1 FOR UPDATE) old
-		WHERE c.id = $1 RETURNING old.stream_transport`, id, string(t)).Scan(&before)
-	if err != nil {
-		return "", fmt.Errorf("set the streaming transport: %w", store.NotFound(err, "connection"))
-	}
-	return StreamTransport(before), nil
 }
