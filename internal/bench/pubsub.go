@@ -47,22 +47,7 @@ func (e *env) streamOver(ctx context.Context, m mapping.Mapping, transport conne
 // measurePubSub measures Salesforce→Postgres latency over the Pub/Sub API (the same samples as the
 // CometD figure) and how fast a burst of changes (a data load) is applied.
 func measurePubSub(ctx context.Context, e *env, r *Report) error {
-	cfg := mapping.NewConfig("Seq__c")
-	cfg.SFNotifyEnabled = true
-	s, err := e.arrivals(ctx, "PubSub__c", cfg)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	m, err := e.mappingOf(ctx, "PubSub__c")
-	if err != nil {
-		return err
-	}
-	if err := e.streamOver(ctx, m, connection.TransportPubSub); err != nil {
-		return err
-	}
-	e.progress("%d records created in Salesforce, 20 ms apart, streamed over the Pub/Sub API", e.opts.Samples)
-	lat, err := sendAndCollect(ctx, s, e.opts.Samples, 20*time.Millisecond, 30*time.Second, "ps", e.createdInSalesforce(ctx, "PubSub__c"))
+	lat, m, err := e.streamedLatency(ctx, "PubSub__c", "ps", connection.TransportPubSub)
 	if err != nil {
 		return err
 	}
