@@ -279,8 +279,8 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 	accounts := account.New(pool)
 	reports := report.New(pool)
-	metricsHandler := metrics.Handler(&metrics.Collector{Connections: adm.Connections, Engine: eng, Reports: reports,
-		Health: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports}, Log: log})
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: adm.Connections, Engine: eng, Reports: reports, Verifications: adm.Verifications,
+		Health: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports, Verifications: adm.Verifications}, Log: log})
 	e, closeDashboard := newDashboard(cfg, log, pool, adm, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -360,9 +360,10 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, adm *
 		Mappings:          adm.Mappings,
 		Configuration:     adm.Configuration,
 		Writes:            adm.Writes,
+		Verifications:     adm.Verifications,
 		Reports:           reports,
 		Tokens:            apitoken.New(pool),
-		Diagnose:          diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports},
+		Diagnose:          diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports, Verifications: adm.Verifications},
 		Metrics:           metricsHandler,
 		BaseURL:           cfg.BaseURL,
 		SimulatedOrg:      cfg.SalesforceLoginURL == "",
@@ -616,6 +617,7 @@ func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []str
 		Connections:   adm.Connections,
 		Mappings:      adm.Mappings,
 		Configuration: adm.Configuration,
+		Verifications: adm.Verifications,
 		Reports:       report.New(pool),
 		Tokens:        apitoken.New(pool),
 		Actor:         cliActor(getenv),

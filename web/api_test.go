@@ -41,10 +41,10 @@ func newAPIApp(t *testing.T) *apiApp {
 	reports := report.New(b.Pool)
 	svc := apitoken.New(b.Pool)
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Connections: b.Admin.Connections, Mappings: b.Admin.Mappings,
-		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Reports: reports,
-		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports},
+		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Verifications: b.Admin.Verifications, Reports: reports,
+		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications},
 		Metrics: metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
-			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports}})}
+			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications}})}
 	srv := httptest.NewServer(web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h}))
 	t.Cleanup(srv.Close)
 	a := &apiApp{t: t, b: b, srv: srv, tokens: map[apitoken.Role]string{}, svc: svc}

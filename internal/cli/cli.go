@@ -65,6 +65,7 @@ var (
 	_ Connections   = (*admin.Connections)(nil)
 	_ Mappings      = (*admin.Mappings)(nil)
 	_ Configuration = (*admin.Configuration)(nil)
+	_ Verifications = (*admin.Verifications)(nil)
 )
 
 // Env is what the commands work with; main builds it from the configuration.
@@ -72,6 +73,7 @@ type Env struct {
 	Connections   Connections
 	Mappings      Mappings
 	Configuration Configuration
+	Verifications Verifications
 	Reports       *report.Reader
 	Tokens        *apitoken.Service
 	Actor         audit.Actor // recorded in the audit trail
@@ -89,7 +91,7 @@ type Env struct {
 
 // Commands are the top-level commands this package handles.
 var Commands = []string{"connection", "info", "state", "pause", "resume", "recover", "export", "import", "mapping",
-	"diagnose", "audit", "write-errors", "token"}
+	"diagnose", "verify", "audit", "write-errors", "token"}
 
 // Handles reports whether cmd is one of Commands.
 func Handles(cmd string) bool {
@@ -110,6 +112,8 @@ const Usage = `  pgforce connection create --schema S [--name N] [--login-url UR
   pgforce mapping create OBJ --fields A,B [--access read_write] [--polling S] [--upsert-field F] [--config FILE]
   pgforce mapping edit OBJ [--add-fields A,B] [--remove-fields C] [--access A] [--polling S] [--config FILE]
   pgforce diagnose                                    RED/YELLOW/GREEN checks with fixes (exit 1 when RED)
+  pgforce verify [OBJ] [--repair] [--timeout D]       compare tables with Salesforce record by record (exit 1 on drift left)
+  pgforce mapping recover OBJ                         restart a mapping stopped by an error
   pgforce audit [--since D] [--until D] [--action A] > audit.csv
   pgforce write-errors [--mapping OBJ] [--hours 24]
   pgforce token create --name N --role admin|viewer|metrics | list | revoke NAME
@@ -143,6 +147,8 @@ func (e *Env) Run(ctx context.Context, cmd string, args []string) error {
 		err = e.mapping(ctx, args)
 	case "diagnose":
 		err = e.diagnose(ctx, args)
+	case "verify":
+		err = e.verifyCmd(ctx, args)
 	case "audit":
 		err = e.audit(ctx, args)
 	case "write-errors":
@@ -232,7 +238,11 @@ func (e *Env) loader() resource.Loader {
 
 // health is the health model over this environment's administration and reports.
 func (e *Env) health() diagnose.Checker {
-	return diagnose.Checker{Connections: e.Connections, Mappings: e.Mappings, Reports: e.Reports, Now: e.Now}
+	k := diagnose.Checker{Connections: e.Connections, Mappings: e.Mappings, Reports: e.Reports, Now: e.Now}
+	if e.Verifications != nil {
+		k.Verifications = e.Verifications
+	}
+	return k
 }
 
 // pick selects the connection a command acts on: --connection (name or id), or the only one.

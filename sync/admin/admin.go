@@ -3,7 +3,8 @@
 // transitions and audited in the same transaction. It never syncs anything itself: each change is
 // stored, then announced with a notification (connection.Notify) that the instance syncing the
 // connection acts on at once (package engine). The service is split by concern so that each part
-// stays small: Connections, Mappings, Configuration (import and export) and Writes (failed writes).
+// stays small: Connections, Mappings, Configuration (import and export), Writes (failed writes) and
+// Verifications (comparing tables with Salesforce).
 package admin
 
 import (
@@ -38,6 +39,7 @@ type Service struct {
 	Mappings      *Mappings
 	Configuration *Configuration
 	Writes        *Writes
+	Verifications *Verifications
 }
 
 // New returns the administration over the database in opts.
@@ -49,7 +51,7 @@ func New(opts Options) *Service {
 		opts.Now = time.Now
 	}
 	b := &base{opts: opts}
-	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}}
+	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}, Verifications: &Verifications{b}}
 }
 
 // base is what every part of the service works with.

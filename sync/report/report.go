@@ -342,6 +342,7 @@ type MappingSummary struct {
 	Accelerated    bool
 	SFCount        *int64
 	SFCountAt      *time.Time // when Salesforce said so: a load or the last count check
+	CountDrift     *int64     // the last count check's difference beyond changes in flight
 	LastPollAt     *time.Time
 	LoadExpected   *int64
 	LoadDone       int64
@@ -352,7 +353,7 @@ type MappingSummary struct {
 func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingSummary, error) {
 	rows, err := r.pool.Query(ctx, `SELECT id, object_name, table_name, state, state_reason, COALESCE(config->>'access', ''),
 			COALESCE((config->>'sf_polling_seconds')::int, 0), COALESCE((config->>'sf_notify_enabled')::boolean, false),
-			sf_count, sf_count_at, last_poll_at, load_expected, load_done, load_started_at
+			sf_count, sf_count_at, last_poll_at, load_expected, load_done, load_started_at, count_drift
 		FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
 	if err != nil {
 		return nil, fmt.Errorf("list mappings: %w", err)
@@ -361,7 +362,7 @@ func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingS
 		var m MappingSummary
 		var state, access string
 		err := row.Scan(&m.ID, &m.Object, &m.Table, &state, &m.StateReason, &access, &m.PollingSeconds, &m.Accelerated,
-			&m.SFCount, &m.SFCountAt, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
+			&m.SFCount, &m.SFCountAt, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.CountDrift)
 		m.State, m.Access = mapping.State(state), mapping.Access(access)
 		return m, err
 	})

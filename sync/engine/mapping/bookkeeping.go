@@ -79,3 +79,13 @@ func FinishBackfill(ctx context.Context, tx pgx.Tx, id int64) error {
 	}
 	return nil
 }
+
+// SaveCountCheck stores a count check: Salesforce's record count (the figure every surface shows,
+// with its age) and the difference changes in flight could not explain.
+func SaveCountCheck(ctx context.Context, q Execer, id, sfCount, drift int64) error {
+	if _, err := q.Exec(ctx, `UPDATE mappings SET sf_count = $2, sf_count_at = now(), count_checked_at = now(), count_drift = $3 WHERE id = $1`,
+		id, sfCount, drift); err != nil {
+		return fmt.Errorf("save the count check of mapping %d: %w", id, err)
+	}
+	return nil
+}

@@ -43,6 +43,8 @@ type Mapping struct {
 	NextPollAt      *time.Time
 	SFCount         *int64
 	SFCountAt       *time.Time
+	CountCheckedAt  *time.Time // the last count check (see package verify)
+	CountDrift      *int64     // records its counts differed by beyond changes in flight (0: they agreed)
 	Drift           []Drift
 	OrphanedAt      *time.Time
 	CreatedAt       time.Time
@@ -70,7 +72,7 @@ type rowQuerier interface {
 const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
 	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
 	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at,
-	pubsub_replay_id, COALESCE(stream_transport, '')`
+	pubsub_replay_id, COALESCE(stream_transport, ''), count_checked_at, count_drift`
 
 func scan(row pgx.Row) (Mapping, error) {
 	var m Mapping
@@ -79,7 +81,7 @@ func scan(row pgx.Row) (Mapping, error) {
 	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
 		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
 		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt,
-		&m.PubSubReplayID, &m.StreamTransport)
+		&m.PubSubReplayID, &m.StreamTransport, &m.CountCheckedAt, &m.CountDrift)
 	if err != nil {
 		return m, err
 	}
