@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgxlisten"
+	"golang.org/x/sync/errgroup"
 
 	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
@@ -72,9 +73,7 @@ type Engine struct {
 	dbDownSince time.Time
 	wake        chan struct{}
 
-	startOnce, stopOnce sync.Once
-	cancel              context.CancelFunc
-	done                chan struct{}
+	runner // Start and Stop: the notification listener and the supervisor
 }
 
 // New returns an engine; Start runs it.
@@ -110,7 +109,6 @@ func New(opts Options) *Engine {
 		leases:  lease.New(opts.Pool, opts.Instance, opts.LeaseTTL),
 		syncers: map[int64]*syncer{},
 		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
 	}
 }
 
@@ -119,10 +117,7 @@ func (e *Engine) Instance() string { return e.opts.Instance }
 
 // Start runs the engine in the background until Stop or until ctx ends.
 func (e *Engine) Start(ctx context.Context) error {
-	started := false
-	e.startOnce.Do(func() {
-		started = true
-		ctx, e.cancel = context.WithCancel(ctx)
+	return e.start(ctx, func(ctx context.Context, g *errgroup.Group) {
 		listener := &pgxlisten.Listener{
 			Connect: func(ctx context.Context) (*pgx.Conn, error) {
 				c, err := e.opts.Pool.Acquire(ctx)
@@ -139,30 +134,14 @@ func (e *Engine) Start(ctx context.Context) error {
 			e.dispatch(n.Payload)
 			return nil
 		}))
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = listener.Listen(ctx) }()
-		go func() { defer wg.Done(); e.supervise(ctx) }()
-		go func() { wg.Wait(); close(e.done) }()
+		g.Go(func() error { _ = listener.Listen(ctx); return nil })
+		g.Go(func() error { e.supervise(ctx); return nil })
 	})
-	if !started {
-		return errors.New("engine already started")
-	}
-	return nil
 }
 
-// Stop stops every syncer, releases leases so another instance can take over at once, and waits.
-// It is safe to call more than once, and before Start.
-func (e *Engine) Stop() {
-	e.stopOnce.Do(func() {
-		if e.cancel == nil {
-			close(e.done)
-			return
-		}
-		e.cancel()
-		<-e.done
-	})
-}
+// Stop (promoted from runner) stops every syncer, releases leases so another instance can take over
+// at once, and returns when every goroutine of the engine has ended. It is safe to call more than
+// once, and before Start.
 
 // supervise keeps a syncer running for every connection whose lease this instance holds.
 func (e *Engine) supervise(ctx context.Context) {
@@ -215,14 +194,16 @@ func (e *Engine) reconcile(ctx context.Context) {
 			s = newSyncer(e, c.ID)
 			e.syncers[c.ID] = s
 			e.log.Info("syncing connection", "connection", c.Name, "schema", c.Schema)
-			s.start(ctx)
+			if err := s.Start(ctx); err != nil {
+				e.log.Error("start syncer", "err", err)
+			}
 		case held:
 			s.renewed(e.opts.Now())
 			s.poke(0)
 		case s != nil:
 			e.log.Warn("lost the lease; another instance syncs this connection now", "connection", c.Name)
 			delete(e.syncers, c.ID)
-			go s.stop()
+			e.goStop(s)
 		}
 		e.mu.Unlock()
 	}
@@ -230,7 +211,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 	for id, s := range e.syncers {
 		if !live[id] {
 			delete(e.syncers, id)
-			go s.stop()
+			e.goStop(s)
 		}
 	}
 	e.mu.Unlock()
@@ -274,7 +255,7 @@ func (e *Engine) stopStale() {
 		if now.Sub(s.lastRenewed()) > limit {
 			e.log.Warn("cannot renew lease; stopping sync of this connection", "connection_id", id)
 			delete(e.syncers, id)
-			go s.stop()
+			e.goStop(s)
 		}
 	}
 }
@@ -289,7 +270,7 @@ func (e *Engine) stopAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.stop()
+			s.Stop()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := e.leases.Release(ctx, id); err != nil {
