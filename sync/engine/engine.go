@@ -163,7 +163,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 	conns, err := connection.List(ctx, e.opts.Pool)
 	if err != nil {
 		e.logTransient("list connections", err)
-		if isTransient(err) && e.dbDownSince.IsZero() && ctx.Err() == nil {
+		if failure.Transient(err) && e.dbDownSince.IsZero() && ctx.Err() == nil {
 			e.dbDownSince = e.opts.Now()
 			e.log.Warn("the database is unreachable; syncing resumes when it answers again", "err", err)
 		}

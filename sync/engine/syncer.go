@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -328,42 +327,26 @@ func (s *syncer) fail(ctx context.Context, reason string) {
 	s.mu.Unlock()
 }
 
-// isTransient reports whether an error is worth retrying on its own: database outages, network
-// errors, Salesforce 5xx, locks and limits.
-func isTransient(err error) bool {
-	// A lost lease is nobody's fault: the supervisor either takes it again (this process was only
-	// slow to renew) or stops this syncer because another instance took over.
-	if failure.Is(err, failure.Unavailable) || failure.Is(err, failure.RateLimited) || errors.Is(err, lease.ErrLost) {
-		return true
-	}
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) {
-		switch code := pgErr.SQLState(); {
-		case code[:2] == "08", code == "57P01", code == "57P02", code == "57P03", code == "40001", code == "40P01", code == "55P03", code == "57014":
-			return true
-		}
-		return false
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) {
-		return true
-	}
-	// pgx reports a refused or broken connection without an SQLSTATE.
-	return isConnError(err)
+// retriable reports whether work that failed with err is tried again as it is: a passing outage or
+// limit (failure.Transient), or a lease this instance was only slow to renew. A lost lease is
+// nobody's fault: the supervisor either takes it again or stops this syncer because another instance
+// took over.
+func retriable(err error) bool {
+	return failure.Transient(err) || errors.Is(err, lease.ErrLost)
 }
 
-func isConnError(err error) bool {
-	var ce interface{ SafeToRetry() bool }
-	if errors.As(err, &ce) {
-		return true
+// givesUp is the one rule by which the writer and the mapping workers stop retrying work that failed
+// attempts times in a row with err: never while it is retriable; at once when the error says what is
+// wrong (invalid, missing, conflicting, forbidden: trying again cannot help); after three attempts
+// when it is unexpected, which may be a fluke.
+func givesUp(err error, attempts int) bool {
+	if retriable(err) {
+		return false
 	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "failed to connect", "connection reset", "broken pipe", "unexpected EOF", "conn closed"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
+	if failure.KindOf(err) == failure.Internal {
+		return attempts >= 3
 	}
-	return false
+	return true
 }
 
 var errAborted = fmt.Errorf("operation aborted")

@@ -194,7 +194,7 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 		w.retryAt = e.opts.Now().Add(e.leaseRetry())
 		w.log.Info("lease not held; will retry", "in", e.leaseRetry())
 		return
-	case isTransient(err):
+	case !givesUp(err, w.failures+1):
 		w.failures++
 		delay := backoff(w.failures)
 		w.retryAt = e.opts.Now().Add(delay)

@@ -144,7 +144,7 @@ func (w *writer) run(ctx context.Context) {
 			switch {
 			case failure.Is(err, failure.Unauthenticated):
 				w.s.loseAuth(ctx, err)
-			case !isTransient(err) && w.failures >= 3:
+			case givesUp(err, w.failures):
 				// Not a passing outage: stop with SYSTEM_ERROR until an admin recovers.
 				w.s.fail(ctx, "writing to Salesforce: "+failure.Message(err)+" ("+err.Error()+")")
 			}
