@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"pgforce/internal/keyring"
+	"pgforce/sync/salesforce/sforg"
+	"time"
+)
+
+// SimulatedOrgListening starts the line `pgforce sforg` prints once it listens, followed by its URL
+// (the benchmarks read it from their child process).
+const SimulatedOrgListening = "pgforce: simulated Salesforce org at "
+
+// SimulatedOrg runs `pgforce sforg`: a simulated org alone at the root (for benchmarks, and for
+// trying clients against it); `pgforce sim` is an alias.
+func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("pgforce sforg", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:7777", "address to listen on")
+	token := fs.String("control-token", "", "bearer token of the /_sforg control API (empty: generated and printed)")
+	seed := fs.Int64("seed", 1, "demo data seed (0: objects only, no records)")
+	clientID := fs.String("client-id", sforg.DemoClientID, "the connected app's consumer key")
+	clientSecret := fs.String("client-secret", sforg.DemoClientSecret, "the connected app's consumer secret")
+	user := fs.String("user", sforg.DemoUsername, "the org user's username")
+	password := fs.String("password", sforg.DemoPassword, "the org user's password")
+	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *token == "" {
+		*token = keyring.RandomToken(24)
+		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
+	}
+	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
+		ControlToken: *token, DailyAPILimit: *apiLimit})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", SimulatedOrgListening, ln.Addr(), *user, *password, *clientID)
+	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
