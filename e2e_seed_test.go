@@ -210,9 +210,11 @@ func TestReloadAndAbortThenDeleteASlowLoad(t *testing.T) {
 	if s.scalar(`SELECT min(id) FROM $schema.lead`) != "1" || before == "" {
 		t.Fatal("a reload assigns new ids")
 	}
-	// A slow load: abort it, then delete the mapping.
+	// A load that cannot finish by itself: the org holds every query until the request is cancelled
+	// (the abort cancels the load's), so the abort always finds the mapping loading, however slowly
+	// the test gets there. Abort it, then delete the mapping.
 	s.sim("POST", "/generate", map[string]any{"Object": "Case", "Count": 3000, "Seed": 1})
-	s.sim("POST", "/faults", map[string]any{"Path": "/query", "Latency": int64(time.Second), "Count": -1})
+	s.sim("POST", "/faults", map[string]any{"Path": "/query", "Latency": int64(time.Hour), "Count": -1})
 	s.step("create-slow-mapping", 20*time.Second, func(ctx context.Context) error {
 		return createMapping(ctx, s.BaseURL, "Case", false, nil, nil)
 	})
