@@ -16,6 +16,7 @@ import (
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
+	"pgforce/sync/testsignal"
 	"sync"
 	"time"
 
@@ -58,6 +59,19 @@ type Options struct {
 	// ArchiveEvery is how often the archive job runs (default 1 minute).
 	ArchiveEvery time.Duration
 	Now          func() time.Time
+	// Signals tell tests what the runtime did; zero (every signal nil) in production.
+	Signals Signals
+}
+
+// Signals are the runtime's test hooks (package testsignal): tests wait on them instead of sleeping,
+// and a round that happened proves that nothing was done in it.
+type Signals struct {
+	LeaseAcquired *testsignal.Signal[int64] // a connection's id, when this instance starts syncing it
+	LoadFinished  *testsignal.Signal[int64] // a mapping's id, when its (re)load committed
+	PollDone      *testsignal.Signal[int64] // a mapping's id, when a poll committed
+	WorkerRound   *testsignal.Signal[int64] // a mapping's id, after each step of its worker, idle or not
+	WriterRound   *testsignal.Signal[int64] // a connection's id, after each round of its writer, idle or not
+	BatchRecorded *testsignal.Signal[int]   // a write batch's size, when its outcome is stored
 }
 
 // Engine runs syncers for the connections whose lease it holds.
@@ -193,6 +207,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 		case held && s == nil:
 			s = newSyncer(e, c.ID)
 			e.syncers[c.ID] = s
+			e.opts.Signals.LeaseAcquired.Fire(c.ID)
 			e.log.Info("syncing connection", "connection", c.Name, "schema", c.Schema)
 			if err := s.Start(ctx); err != nil {
 				e.log.Error("start syncer", "err", err)

@@ -193,9 +193,12 @@ func TestPauseOnlyFromIdleCapturesWhilePausedAndResumeCatchesUp(t *testing.T) {
 		t.Fatalf("pause twice: %v", err)
 	}
 	// While paused: database changes wait in the trigger log, Salesforce changes are not polled.
+	workers, writers := b.Signals().WorkerRound.Mark(), b.Signals().WriterRound.Mark()
 	b.Exec(`INSERT INTO $schema.contact (lastname, email) VALUES ('WhilePaused', 'p@example.com')`)
 	sfID, _ := b.Org.CreateAsUser("Contact", map[string]any{"LastName": "MadeInSalesforce"})
-	time.Sleep(3 * b.Options.PollInterval) // asserting that nothing happens needs a wait
+	// The worker looks for two polling intervals' worth of rounds, the writer twice: neither acts.
+	enginetest.Rounds(t, b.Signals().WorkerRound, "the worker's rounds while paused", workers, int(2*b.Options.PollInterval/b.Options.Tick), m.ID)
+	enginetest.Rounds(t, b.Signals().WriterRound, "the writer's rounds while paused", writers, 2, b.Conn.ID)
 	if b.Count("contact", "lastname = 'MadeInSalesforce'") != 0 {
 		t.Fatal("a paused connection polled Salesforce")
 	}

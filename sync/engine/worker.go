@@ -60,6 +60,7 @@ func (w *worker) Start(ctx context.Context) error {
 func (w *worker) run(ctx context.Context) {
 	for {
 		next, gone := w.step(ctx)
+		w.s.e.opts.Signals.WorkerRound.Fire(w.id)
 		if gone {
 			return
 		}

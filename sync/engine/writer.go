@@ -131,6 +131,7 @@ func (w *writer) run(ctx context.Context) {
 	}
 	for {
 		more, err := w.step(ctx)
+		e.opts.Signals.WriterRound.Fire(w.s.connID)
 		delay := e.opts.Tick
 		switch {
 		case errors.Is(err, lease.ErrLost) && ctx.Err() == nil:
