@@ -11,8 +11,8 @@ import (
 	"pgforce/sync/engine/mapping"
 )
 
-// newStreamingBench polls rarely, so only change events can make changes arrive quickly.
-func newStreamingBench(t *testing.T) *enginetest.Harness {
+// newStreamingHarness polls rarely, so only change events can make changes arrive quickly.
+func newStreamingHarness(t *testing.T) *enginetest.Harness {
 	b := enginetest.New(t, enginetest.Options{Seed: 6, NoStart: true})
 	b.Options.PollInterval = time.Hour
 	b.Engine = engine.New(b.Options)
@@ -25,7 +25,7 @@ func newStreamingBench(t *testing.T) *enginetest.Harness {
 
 func TestAcceleratedMappingStreamsChangesWithinASecond(t *testing.T) {
 	t.Parallel()
-	b := newStreamingBench(t)
+	b := newStreamingHarness(t)
 	b.ConnState(connection.Idle)
 	cfg := mapping.NewConfig("Name", "Industry")
 	cfg.SFNotifyEnabled = true
