@@ -86,9 +86,9 @@ func QueueWaitingByTable(b *pgx.Batch, schema string) {
 // changes (live log and archive), per table: rows of (table_name, count, min(created_at)).
 func QueueFailedByTable(b *pgx.Batch, schema string) {
 	b.Queue(`SELECT table_name, count(*), min(created_at) FROM (
-			SELECT table_name, created_at FROM `+ident(schema, "_trigger_log")+` WHERE state = `+sqlList(Failed)+`
+			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log") + ` WHERE state = ` + sqlList(Failed) + `
 			UNION ALL
-			SELECT table_name, created_at FROM `+ident(schema, "_trigger_log_archive")+` WHERE state = `+sqlList(Failed)+`) f
+			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log_archive") + ` WHERE state = ` + sqlList(Failed) + `) f
 		GROUP BY table_name`)
 }
 
