@@ -114,23 +114,18 @@ func TestTheFenceLetsTheHolderRenewButMakesATakeoverWait(t *testing.T) {
 		}
 		took <- err
 	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	enginetest.Eventually(t, "the takeover to wait for the old holder's work", 5*time.Second, func() (bool, string) {
 		var waiting bool
 		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leases%')`).Scan(&waiting); err != nil {
 			t.Fatal(err)
-		}
-		if waiting {
-			break
 		}
 		select {
 		case err := <-took:
 			t.Fatalf("the takeover did not wait for the old holder's work: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the takeover never started waiting")
-		}
-	}
+		return waiting, ""
+	})
 	if err := work.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
