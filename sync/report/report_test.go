@@ -3,6 +3,8 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +247,50 @@ func TestMappingSummariesReadTheConfigWithoutDecodingIt(t *testing.T) {
 	}
 	if c := ms[1]; c.Access != "read_write" || !c.Accelerated || c.PollingSeconds != 300 || *c.LoadExpected != 10 || c.LoadDone != 4 || c.State != "RELOAD_TABLE" {
 		t.Fatalf("contact = %+v", c)
+	}
+}
+
+// A load's COPY is counted while it runs, before anyone else can see its rows: the one source of a
+// load's progress, read without waiting for the load.
+func TestCountsSeeTheRowsARunningCopyHasWritten(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	conn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Conn().PgConn().CopyFrom(ctx, pr, `COPY `+pgx.Identifier{f.schema, "account"}.Sanitize()+` (sfid, name) FROM STDIN WITH (FORMAT csv)`)
+		done <- err
+	}()
+	for i := range 500 {
+		fmt.Fprintf(pw, "001%015d,Row %d\n", i, i)
+	}
+	var got report.TableCounts
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		counts, err := f.r.Counts(ctx, f.schema, []string{"account"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = counts["account"]; got.Copying == 500 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	if got.Copying != 500 || got.Rows != 0 {
+		t.Fatalf("while the COPY runs: %+v (want 500 copying, 0 visible)", got)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	counts, _ := f.r.Counts(ctx, f.schema, []string{"account"})
+	if c := counts["account"]; c.Copying != 0 || c.Rows != 500 {
+		t.Fatalf("after the COPY: %+v", c)
 	}
 }
