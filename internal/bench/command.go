@@ -9,11 +9,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"pgforce/internal/cli"
-	"pgforce/internal/keyring"
 	"runtime/pprof"
 	"strings"
 	"time"
+
+	"pgforce/internal/cli"
+	"pgforce/internal/keyring"
 )
 
 // Command runs `pgforce bench [flags]`: the suite over the opened pool and keyring, with the

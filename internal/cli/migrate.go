@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"pgforce/migrations"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"pgforce/migrations"
 )
 
 // Migrate runs `pgforce migrate [up | down VERSION | status]` on pgforce's own schema.

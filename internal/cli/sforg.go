@@ -8,9 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
+
 	"pgforce/internal/keyring"
 	"pgforce/sync/salesforce/sforg"
-	"time"
 )
 
 // SimulatedOrgListening starts the line `pgforce sforg` prints once it listens, followed by its URL

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"pgforce/internal/account"
-	"pgforce/sync/audit"
 	"strings"
 	"time"
+
+	"pgforce/internal/account"
+	"pgforce/sync/audit"
 )
 
 // User runs `pgforce user add|list|remove` on the accounts, recorded as actor.

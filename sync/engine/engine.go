@@ -13,10 +13,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"pgforce/sync/failure"
-	"pgforce/sync/orgclient"
-	"pgforce/sync/store"
-	"pgforce/sync/testsignal"
 	"sync"
 	"time"
 
@@ -29,6 +25,10 @@ import (
 	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
+	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
+	"pgforce/sync/store"
+	"pgforce/sync/testsignal"
 )
 
 // Defaults.
@@ -132,25 +132,30 @@ func (e *Engine) Instance() string { return e.opts.Instance }
 // Start runs the engine in the background until Stop or until ctx ends.
 func (e *Engine) Start(ctx context.Context) error {
 	return e.start(ctx, func(ctx context.Context, g *errgroup.Group) {
-		listener := &pgxlisten.Listener{
-			Connect: func(ctx context.Context) (*pgx.Conn, error) {
-				c, err := e.opts.Pool.Acquire(ctx)
-				if err != nil {
-					return nil, err
-				}
-				// The listener owns its connection for good; take it out of the pool.
-				return c.Hijack(), nil
-			},
-			LogError:       func(ctx context.Context, err error) { e.logTransient("listen for notifications", err) },
-			ReconnectDelay: time.Second,
-		}
-		listener.Handle(connection.NotifyChannel, pgxlisten.HandlerFunc(func(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
-			e.dispatch(n.Payload)
-			return nil
-		}))
+		listener := e.listener(connection.NotifyChannel, "listen for notifications", func(n *pgconn.Notification) { e.dispatch(n.Payload) })
 		g.Go(func() error { _ = listener.Listen(ctx); return nil })
 		g.Go(func() error { e.supervise(ctx); return nil })
 	})
+}
+
+// listener listens on a channel with a connection of its own, taken out of the pool for good.
+func (e *Engine) listener(channel, what string, on func(*pgconn.Notification)) *pgxlisten.Listener {
+	l := &pgxlisten.Listener{
+		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+			c, err := e.opts.Pool.Acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c.Hijack(), nil
+		},
+		LogError:       func(_ context.Context, err error) { e.logTransient(what, err) },
+		ReconnectDelay: time.Second,
+	}
+	l.Handle(channel, pgxlisten.HandlerFunc(func(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+		on(n)
+		return nil
+	}))
+	return l
 }
 
 // Stop (promoted from runner) stops every syncer, releases leases so another instance can take over

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgxlisten"
 	"golang.org/x/sync/errgroup"
 
 	"pgforce/sync/engine/connection"
@@ -94,22 +93,7 @@ func newWriter(s *syncer, schema string) *writer {
 // ctx ends.
 func (w *writer) Start(ctx context.Context) error {
 	return w.start(ctx, func(ctx context.Context, g *errgroup.Group) {
-		e := w.s.e
-		listener := &pgxlisten.Listener{
-			Connect: func(ctx context.Context) (*pgx.Conn, error) {
-				c, err := e.opts.Pool.Acquire(ctx)
-				if err != nil {
-					return nil, err
-				}
-				return c.Hijack(), nil
-			},
-			LogError:       func(_ context.Context, err error) { e.logTransient("listen to the trigger log", err) },
-			ReconnectDelay: time.Second,
-		}
-		listener.Handle(triggerlog.NotifyChannel(w.schema), pgxlisten.HandlerFunc(func(context.Context, *pgconn.Notification, *pgx.Conn) error {
-			w.poke()
-			return nil
-		}))
+		listener := w.s.e.listener(triggerlog.NotifyChannel(w.schema), "listen to the trigger log", func(*pgconn.Notification) { w.poke() })
 		g.Go(func() error { _ = listener.Listen(ctx); return nil })
 		g.Go(func() error { w.run(ctx); return nil })
 	})

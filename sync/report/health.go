@@ -3,9 +3,10 @@ package report
 import (
 	"context"
 	"fmt"
+	"time"
+
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/triggerlog"
-	"time"
 )
 
 // TableIndexes says which of the columns the sync looks rows up by are indexed in a mapped table.
