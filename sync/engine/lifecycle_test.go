@@ -235,7 +235,7 @@ func TestRevokedAuthorizationNeedsReauthenticationThenRecovers(t *testing.T) {
 	if !failure.Is(err, failure.Unauthenticated) || !strings.Contains(failure.Message(err), "re-authorize") {
 		t.Fatalf("recover without re-authorizing: %v", err)
 	}
-	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, b.Conn.ID, "admin@pgforce.test", "demo"); err != nil {
+	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, b.Conn.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	b.ConnState(connection.Idle)
@@ -297,7 +297,7 @@ func TestExportThenImportOnAnotherConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Engine.Stop(); b.Exec("DROP SCHEMA IF EXISTS " + b.Schema + "2 CASCADE") })
-	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, second.ID, "admin@pgforce.test", "demo"); err != nil {
+	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, second.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	b.Eventually("the second connection to be IDLE", 20*time.Second, func() (bool, string) {
