@@ -145,7 +145,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	cfg = cfg.Listening(ln.Addr().String())
 	var sim http.Handler
 	if cfg.EmbeddedOrg() {
-		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken)
+		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken, cfg.OAuthCallbackURL())
 		if err != nil {
 			return err
 		}
@@ -247,11 +247,13 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc s
 }
 
 // startSimulatedOrg restores the embedded org from the database (or seeds a new one) and keeps it saved.
-func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken string) (*sforg.Org, *sforg.Persister, error) {
+// Its demo connected app has one callback URL, the dashboard's: its login page sends browsers
+// nowhere else.
+func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken, callbackURL string) (*sforg.Org, *sforg.Persister, error) {
 	if controlToken == "" {
 		controlToken = keyring.RandomToken(24)
 	}
-	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ControlToken: controlToken})
+	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ControlToken: controlToken, RedirectURIs: []string{callbackURL}})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -40,6 +40,7 @@ type MappingAdmin interface {
 	PendingWrites(ctx context.Context, mappingID int64) (int64, error)
 	Reload(ctx context.Context, actor audit.Actor, mappingID int64) error
 	Abort(ctx context.Context, actor audit.Actor, mappingID int64) error
+	Recover(ctx context.Context, actor audit.Actor, mappingID int64) (mapping.State, error)
 	Delete(ctx context.Context, actor audit.Actor, mappingID int64) error
 	CheckSchema(ctx context.Context, connID int64) error
 	Orphans(ctx context.Context, connID int64) ([]mapping.Mapping, error)

@@ -207,6 +207,7 @@ type MappingLive struct {
 	Reason      string
 	StateSince  time.Time
 	Loading     bool
+	Stopped     bool // an error stopped it: Recover From Error restarts it
 	Progress    *Progress
 	SFRows      *int64
 	SFRowsAt    *time.Time // when Salesforce said so

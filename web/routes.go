@@ -77,6 +77,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/mappings/:id/reload", Viewer, h.ShowReloadMapping},
 		{http.MethodPost, "/mappings/:id/reload", Admin, h.ReloadMapping},
 		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
+		{http.MethodPost, "/mappings/:id/recover", Admin, h.RecoverMapping},
 		{http.MethodGet, "/mappings/:id/delete", Viewer, h.ShowDeleteMapping},
 		{http.MethodPost, "/mappings/:id/delete", Admin, h.DeleteMapping},
 
@@ -124,6 +125,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodDelete, "/api/v3/mappings/:id", APIWrite, h.APIDeleteMapping},
 		{http.MethodPost, "/api/v3/mappings/:id/actions/reload", APIWrite, h.APIReloadMapping},
 		{http.MethodPost, "/api/v3/mappings/:id/actions/abort", APIWrite, h.APIAbortMapping},
+		{http.MethodPost, "/api/v3/mappings/:id/actions/recover", APIWrite, h.APIRecoverMapping},
 		{http.MethodGet, "/api/v3/mappings/:id/write-errors", APIRead, h.APIMappingWriteErrors},
 		{http.MethodGet, "/api/v3/audit", APIRead, h.APIAudit},
 

@@ -50,6 +50,7 @@ type Mappings interface {
 	Edit(ctx context.Context, actor audit.Actor, mappingID int64, cfg mapping.Config, recreate []string) (mapping.Mapping, error)
 	Reload(ctx context.Context, actor audit.Actor, mappingID int64) error
 	Abort(ctx context.Context, actor audit.Actor, mappingID int64) error
+	Recover(ctx context.Context, actor audit.Actor, mappingID int64) (mapping.State, error)
 	Delete(ctx context.Context, actor audit.Actor, mappingID int64) error
 }
 
@@ -311,6 +312,7 @@ Usage:
   pgforce user add --email E --role R     add a user (password read from stdin, or generated and printed)
   pgforce user list                       list users
   pgforce user remove --email E           remove a user
+  pgforce user unlock --email E           lift a user's sign-in delays (after failed attempts) from every address
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
   pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)

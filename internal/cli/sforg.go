@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"pgforce/internal/keyring"
@@ -17,6 +19,20 @@ import (
 // SimulatedOrgListening starts the line `pgforce sforg` prints once it listens, followed by its URL
 // (the benchmarks read it from their child process).
 const SimulatedOrgListening = "pgforce: simulated Salesforce org at "
+
+// callbackURLs collects --callback-url flags; each must be an absolute URL, as in a connected app.
+type callbackURLs []string
+
+func (c *callbackURLs) String() string { return strings.Join(*c, ",") }
+
+func (c *callbackURLs) Set(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not a callback URL: give an absolute URL such as http://localhost:3000/oauth/callback, without a #fragment", v)
+	}
+	*c = append(*c, v)
+	return nil
+}
 
 // SimulatedOrg runs `pgforce sforg`: a simulated org alone at the root (for benchmarks, and for
 // trying clients against it); `pgforce sim` is an alias.
@@ -31,6 +47,8 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	user := fs.String("user", sforg.DemoUsername, "the org user's username")
 	password := fs.String("password", sforg.DemoPassword, "the org user's password")
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
+	var callbacks callbackURLs
+	fs.Var(&callbacks, "callback-url", "a callback URL of the connected app, where the OAuth web-server flow may send the browser back (repeat for several; none: that flow is refused)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,7 +57,7 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
 	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
-		ControlToken: *token, DailyAPILimit: *apiLimit})
+		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -47,6 +65,11 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", SimulatedOrgListening, ln.Addr(), *user, *password, *clientID)
 	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	if len(callbacks) == 0 {
+		fmt.Fprintln(stdout, "pgforce: no OAuth callback URL registered: the web-server flow is refused (add --callback-url URL)")
+	} else {
+		fmt.Fprintf(stdout, "pgforce: OAuth callback URLs %s\n", strings.Join(callbacks, ", "))
+	}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

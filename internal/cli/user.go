@@ -17,7 +17,7 @@ import (
 // User runs `pgforce user add|list|remove` on the accounts, recorded as actor.
 func User(ctx context.Context, accounts *account.Service, actor audit.Actor, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: pgforce user add|list|remove")
+		return errors.New("usage: pgforce user add|list|remove|unlock")
 	}
 	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -60,8 +60,19 @@ func User(ctx context.Context, accounts *account.Service, actor audit.Actor, arg
 		}
 		fmt.Fprintf(stdout, "removed %s\n", *email)
 		return nil
+	case "unlock":
+		n, err := accounts.Unlock(ctx, actor, *email)
+		if err != nil {
+			return err
+		}
+		addresses := "addresses"
+		if n == 1 {
+			addresses = "address"
+		}
+		fmt.Fprintf(stdout, "unlocked %s: sign-in delays lifted for %d %s\n", strings.ToLower(strings.TrimSpace(*email)), n, addresses)
+		return nil
 	}
-	return fmt.Errorf("unknown user command %q: use add, list or remove", args[0])
+	return fmt.Errorf("unknown user command %q: use add, list, remove or unlock", args[0])
 }
 
 // readPassword takes the first line of stdin when it is piped, or generates a password when stdin

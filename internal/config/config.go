@@ -100,6 +100,12 @@ func (c Config) TLS() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
 // public URL is https, whether TLS ends here or at a proxy in front.
 func (c Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
 
+// OAuthCallbackURL is where Salesforce sends the browser back after an authorization (the
+// connected app's callback URL).
+func (c Config) OAuthCallbackURL() string {
+	return strings.TrimRight(c.BaseURL, "/") + "/oauth/callback"
+}
+
 // EmbeddedOrg reports whether the simulated Salesforce org is the default org.
 func (c Config) EmbeddedOrg() bool { return c.SalesforceLoginURL == "" }
 

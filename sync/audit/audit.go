@@ -43,6 +43,7 @@ type Action string
 const (
 	UserAdd             Action = "user.add"
 	UserRemove          Action = "user.remove"
+	UserUnlock          Action = "user.unlock"
 	TokenCreate         Action = "token.create"
 	TokenRevoke         Action = "token.revoke"
 	ConnectionCreate    Action = "connection.create"
@@ -60,6 +61,7 @@ const (
 	MappingDelete       Action = "mapping.delete"
 	MappingReload       Action = "mapping.reload"
 	MappingAbort        Action = "mapping.abort"
+	MappingRecover      Action = "mapping.recover"
 	OrphansRemove       Action = "mapping.remove_orphans"
 	WriteRetry          Action = "write.retry"
 	WriteIgnore         Action = "write.ignore"

@@ -36,7 +36,7 @@ func SaveLoadProgress(ctx context.Context, q Execer, id, done int64) (bool, erro
 // FinishLoad records a completed load of loaded records: the high-water mark it started from, and the
 // first poll due after interval; false when the mapping is no longer loading.
 func FinishLoad(ctx context.Context, tx pgx.Tx, id, loaded int64, watermark time.Time, interval time.Duration) (bool, error) {
-	tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = now(), watermark = $3, watermark_id = '',
+	tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = clock_timestamp(), watermark = $3, watermark_id = '',
 		last_poll_at = load_started_at, next_poll_at = now() + make_interval(secs => $4), requested_action = NULL
 		WHERE id = $1 AND state = ANY($5)`, id, loaded, watermark, interval.Seconds(), lifecycle.Strings(loading...))
 	if err != nil {

@@ -301,6 +301,14 @@ func ResetForReload(ctx context.Context, tx pgx.Tx, id int64) error {
 	return nil
 }
 
+// PollNow makes the mapping's next poll due at once (a recovery catches up without waiting).
+func PollNow(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET next_poll_at = now() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("schedule a poll of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
 // ClearRequest drops what an admin asked the syncer to do (abort makes a reload request void).
 func ClearRequest(ctx context.Context, tx pgx.Tx, id int64) error {
 	if _, err := tx.Exec(ctx, `UPDATE mappings SET requested_action = NULL WHERE id = $1`, id); err != nil {

@@ -20,7 +20,7 @@ type Options struct {
 	ClientSecret string   // default DemoClientSecret
 	Username     string   // the org's user; default DemoUsername
 	Password     string   // default DemoPassword
-	RedirectURIs []string // allowed callback URLs; empty accepts any http(s) URL (the demo app)
+	RedirectURIs []string // the connected app's callback URLs, exact; none: every authorize is refused
 	// AccessTokenLifetime is how long an access token works (Salesforce's session timeout); default 2h.
 	AccessTokenLifetime time.Duration
 	RotateRefreshTokens bool  // a refresh returns a new refresh token and retires the old one
