@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +37,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/report"
+	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
 	"pgforce/web"
@@ -144,15 +147,20 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	defer ln.Close()
 	cfg = cfg.Listening(ln.Addr().String())
 	var sim http.Handler
+	var simPubSub *sforg.PubSubServer
 	if cfg.EmbeddedOrg() {
-		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken, cfg.OAuthCallbackURL())
+		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{ControlToken: cfg.SimControlToken,
+			CallbackURL: cfg.OAuthCallbackURL(), PubSubAddr: cfg.SimPubSubAddr})
 		if err != nil {
 			return err
 		}
-		defer persist.Stop()
-		sim = org.Handler()
+		defer embedded.Stop()
+		sim, simPubSub = embedded.Org.Handler(), embedded.PubSub
 	}
-	orgs := orgclient.SalesforceOrgs{App: connectedApp(cfg)}
+	orgs, err := salesforceOrgs(cfg, simPubSub)
+	if err != nil {
+		return err
+	}
 	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs, LeaseTTL: cfg.LeaseTTL})
 	if err := eng.Start(ctx); err != nil {
 		return err
@@ -176,9 +184,9 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
 		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s (user %s, password %s)\n", cfg.SimulatedLoginURL(), sforg.DemoUsername, sforg.DemoPassword)
+		fmt.Fprintf(stdout, "pgforce: simulated org's Pub/Sub API at %s (TLS, certificate self-signed at start)\n", simPubSub.Addr())
 	}
-	servers := []*http.Server{srv}
-	listeners := []net.Listener{ln}
+	servers, listeners := []*http.Server{srv}, []net.Listener{ln}
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
@@ -246,27 +254,6 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc s
 	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup
 }
 
-// startSimulatedOrg restores the embedded org from the database (or seeds a new one) and keeps it saved.
-// Its demo connected app has one callback URL, the dashboard's: its login page sends browsers
-// nowhere else.
-func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken, callbackURL string) (*sforg.Org, *sforg.Persister, error) {
-	if controlToken == "" {
-		controlToken = keyring.RandomToken(24)
-	}
-	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ControlToken: controlToken, RedirectURIs: []string{callbackURL}})
-	if err != nil {
-		return nil, nil, err
-	}
-	if !restored {
-		log.Info("created the simulated Salesforce org with demo data")
-	}
-	persist := sforg.NewPersister(org, pool, log, 2*time.Second)
-	if err := persist.Start(ctx); err != nil {
-		return nil, nil, err
-	}
-	return org, persist, nil
-}
-
 // connectedApp picks the OAuth client for a connection: the simulated org's demo app, or the real
 // connected app from the configuration.
 func connectedApp(cfg config.Config) func(c connection.Connection) orgclient.ConnectedApp {
@@ -276,6 +263,25 @@ func connectedApp(cfg config.Config) func(c connection.Connection) orgclient.Con
 		}
 		return orgclient.ConnectedApp{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret}
 	}
+}
+
+// salesforceOrgs builds the org clients: the connected app, and where each connection's org serves
+// the Pub/Sub API (the embedded org's own server, trusted for its self-signed certificate only; for
+// a real org Salesforce's endpoint or PGFORCE_SF_PUBSUB_ADDR).
+func salesforceOrgs(cfg config.Config, sim *sforg.PubSubServer) (orgclient.SalesforceOrgs, error) {
+	realTLS, err := orgclient.TrustPEMFile(cfg.SalesforcePubSubCAFile)
+	if err != nil {
+		return orgclient.SalesforceOrgs{}, fmt.Errorf("PGFORCE_SF_PUBSUB_CA_FILE: %w", err)
+	}
+	return orgclient.SalesforceOrgs{App: connectedApp(cfg), PubSub: func(c connection.Connection) *orgclient.PubSubEndpoint {
+		switch {
+		case c.OrgType == connection.Simulated && sim != nil && strings.TrimRight(c.LoginURL, "/") == cfg.SimulatedLoginURL():
+			return &orgclient.PubSubEndpoint{Addr: sim.Addr(), TLS: sim.ClientTLS()}
+		case c.OrgType == connection.Simulated && cfg.SalesforcePubSubAddr == "":
+			return nil // a simulated org elsewhere, whose Pub/Sub API (if any) nobody configured
+		}
+		return &orgclient.PubSubEndpoint{Addr: cmp.Or(cfg.SalesforcePubSubAddr, pubsub.DefaultAddr), TLS: realTLS}
+	}}, nil
 }
 
 // ready is /readyz: the database answers and its schema is current.

@@ -26,6 +26,7 @@ type ConnectionAdmin interface {
 	SetWriteAlgorithm(ctx context.Context, actor audit.Actor, connID int64, algo connection.WriteAlgorithm) error
 	SetAPIVersion(ctx context.Context, actor audit.Actor, connID int64, version string) error
 	SetPollingDefault(ctx context.Context, actor audit.Actor, connID int64, seconds int) error
+	SetStreamTransport(ctx context.Context, actor audit.Actor, connID int64, transport string) error
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
 }
 

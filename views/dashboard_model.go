@@ -27,6 +27,8 @@ type ConnectionView struct {
 	InstanceURL    string
 	AuthorizedAt   *time.Time
 	PollingSeconds int
+	// StreamTransport is the connection's setting: auto, pubsub or cometd.
+	StreamTransport string
 	// Allowed actions in the current state; Why* explain a disabled button.
 	CanPause, CanResume, CanRecover, CanImport bool
 	PauseWhy, ResumeWhy, RecoverWhy, ImportWhy string

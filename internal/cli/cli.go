@@ -315,7 +315,8 @@ Usage:
   pgforce user unlock --email E           lift a user's sign-in delays (after failed attempts) from every address
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
-  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)
+  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org, with its Pub/Sub API on
+                                          --pubsub-addr (pgforce sforg -h)
   pgforce help                            show this help
 
 Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
+	"pgforce/internal/config"
 	"pgforce/internal/keyring"
 	"pgforce/sync/salesforce/sforg"
 )
@@ -19,6 +21,9 @@ import (
 // SimulatedOrgListening starts the line `pgforce sforg` prints once it listens, followed by its URL
 // (the benchmarks read it from their child process).
 const SimulatedOrgListening = "pgforce: simulated Salesforce org at "
+
+// SimulatedPubSubListening starts the line announcing the simulated org's Pub/Sub API.
+const SimulatedPubSubListening = "pgforce: Pub/Sub API at "
 
 // callbackURLs collects --callback-url flags; each must be an absolute URL, as in a connected app.
 type callbackURLs []string
@@ -49,6 +54,8 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
 	var callbacks callbackURLs
 	fs.Var(&callbacks, "callback-url", "a callback URL of the connected app, where the OAuth web-server flow may send the browser back (repeat for several; none: that flow is refused)")
+	pubsubAddr := fs.String("pubsub-addr", config.DefaultSimPubSubAddr, "address of the Pub/Sub API (gRPC with TLS, self-signed certificate); empty: none")
+	pubsubCert := fs.String("pubsub-cert", "", "write the Pub/Sub API's certificate (PEM) to this file, for clients to trust")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,6 +69,21 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	var ps *sforg.PubSubServer
+	if *pubsubAddr != "" {
+		// Started before the org announces itself: whoever reads the announcement may ask for it.
+		ps = sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: *pubsubAddr})
+		if err := ps.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+		defer ps.Stop()
+		if *pubsubCert != "" {
+			if err := os.WriteFile(*pubsubCert, ps.CertificatePEM(), 0o644); err != nil {
+				return fmt.Errorf("--pubsub-cert: %w", err)
+			}
+		}
+	}
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", SimulatedOrgListening, ln.Addr(), *user, *password, *clientID)
 	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
@@ -69,6 +91,9 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "pgforce: no OAuth callback URL registered: the web-server flow is refused (add --callback-url URL)")
 	} else {
 		fmt.Fprintf(stdout, "pgforce: OAuth callback URLs %s\n", strings.Join(callbacks, ", "))
+	}
+	if ps != nil {
+		fmt.Fprintf(stdout, "%s%s (TLS, self-signed; its certificate: GET /_sforg/pubsub or --pubsub-cert)\n", SimulatedPubSubListening, ps.Addr())
 	}
 	go func() {
 		<-ctx.Done()

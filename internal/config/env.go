@@ -27,6 +27,9 @@ func FromEnv(getenv func(string) string, stdout io.Writer) (Config, error) {
 		SalesforceClientSecret: getenv("PGFORCE_SF_CLIENT_SECRET"),
 		LogLevel:               getenv("PGFORCE_LOG_LEVEL"),
 		SimControlToken:        getenv("PGFORCE_SIM_CONTROL_TOKEN"),
+		SalesforcePubSubAddr:   getenv("PGFORCE_SF_PUBSUB_ADDR"),
+		SalesforcePubSubCAFile: getenv("PGFORCE_SF_PUBSUB_CA_FILE"),
+		SimPubSubAddr:          getenv("PGFORCE_SIM_PUBSUB_ADDR"),
 	}.WithDefaults()
 
 	if raw := getenv("PGFORCE_LEASE_TTL"); raw != "" {

@@ -55,6 +55,7 @@ const (
 	WriteAlgorithm      Action = "connection.write_algorithm"
 	APIVersion          Action = "connection.api_version"
 	PollingDefault      Action = "connection.polling_default"
+	StreamTransport     Action = "connection.stream_transport"
 	ConfigImport        Action = "connection.import"
 	MappingCreate       Action = "mapping.create"
 	MappingEdit         Action = "mapping.edit"

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
@@ -38,6 +39,7 @@ func (s *syncer) streamTargets(ms []mapping.Mapping) map[string]int64 {
 // high-water mark.
 func (s *syncer) runStream(ctx context.Context) {
 	var current map[string]int64
+	var transport connection.StreamTransport // the setting the running subscription follows
 	stop := func() {}
 	done := make(chan error, 1)
 	running := false
@@ -56,7 +58,7 @@ func (s *syncer) runStream(ctx context.Context) {
 				want = s.streamTargets(ms)
 			}
 		}
-		if running && !sameKeys(want, current) {
+		if running && (!sameKeys(want, current) || c.StreamTransport != transport) {
 			stop()
 			<-done
 			running = false
@@ -64,8 +66,8 @@ func (s *syncer) runStream(ctx context.Context) {
 		if !running && len(want) > 0 {
 			org, err := s.openOrg(ctx)
 			if err == nil {
-				stop = s.startStream(ctx, org, want, done)
-				current = maps.Clone(want)
+				stop = s.startTransport(ctx, org, want, done)
+				current, transport = maps.Clone(want), c.StreamTransport
 				running = true
 				// A (re)subscription may have missed events: poll everything it covers now.
 				for obj := range want {
@@ -103,13 +105,6 @@ func (s *syncer) runStream(ctx context.Context) {
 		case <-time.After(s.e.opts.Tick * 10):
 		}
 	}
-}
-
-// startStream runs one subscription in the background; the returned function stops it.
-func (s *syncer) startStream(ctx context.Context, org orgclient.Org, objects map[string]int64, done chan<- error) context.CancelFunc {
-	sctx, cancel := context.WithCancel(ctx)
-	go func() { done <- org.Stream(sctx, maps.Clone(objects), s.onChangeEvent) }()
-	return cancel
 }
 
 func sameKeys(a, b map[string]int64) bool {

@@ -46,6 +46,7 @@ type syncer struct {
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 	tables          tableLocks
 	streamWake      chan struct{} // mappings changed: the change-event subscription may need to change
+	pubsubDown      atomic.Bool   // the Pub/Sub API's unavailability is in the mappings' history
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {

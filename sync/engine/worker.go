@@ -37,6 +37,8 @@ type worker struct {
 	loadMark  time.Time
 	pollNow   atomic.Bool  // set by a change notification (accelerated mode)
 	replayID  atomic.Int64 // last change event seen for this object, stored with the next poll
+	// pubsubReplay is the same for the Pub/Sub API, whose replay ids are bytes.
+	pubsubReplay atomic.Pointer[[]byte]
 }
 
 func newWorker(s *syncer, id int64, object string) *worker {

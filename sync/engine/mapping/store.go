@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,8 @@ type Mapping struct {
 	Watermark       *time.Time
 	WatermarkID     string
 	ReplayID        *int64
+	PubSubReplayID  []byte // the last Pub/Sub event covered by the table, nil = none
+	StreamTransport string // "pubsub" or "cometd" while an accelerated mapping streams, "" otherwise
 	LastPollAt      *time.Time
 	NextPollAt      *time.Time
 	SFCount         *int64
@@ -66,7 +69,8 @@ type rowQuerier interface {
 
 const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
 	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
-	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at`
+	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at,
+	pubsub_replay_id, COALESCE(stream_transport, '')`
 
 func scan(row pgx.Row) (Mapping, error) {
 	var m Mapping
@@ -74,7 +78,8 @@ func scan(row pgx.Row) (Mapping, error) {
 	var cfg, fields, drift, backfill []byte
 	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
 		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
-		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt)
+		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt,
+		&m.PubSubReplayID, &m.StreamTransport)
 	if err != nil {
 		return m, err
 	}
@@ -349,4 +354,33 @@ func ForgetReplayIDs(ctx context.Context, q Execer, connID int64) error {
 		return fmt.Errorf("forget replay ids of connection %d: %w", connID, err)
 	}
 	return nil
+}
+
+// SetStreamTransports records the transport a connection's accelerated mappings stream over:
+// objects get transport ("pubsub" or "cometd"), the connection's other mappings none.
+func SetStreamTransports(ctx context.Context, q Execer, connID int64, objects []string, transport string) error {
+	_, err := q.Exec(ctx, `UPDATE mappings SET stream_transport = CASE WHEN lower(object_name) = ANY($2) THEN $3 END
+		WHERE connection_id = $1 AND stream_transport IS DISTINCT FROM (CASE WHEN lower(object_name) = ANY($2) THEN $3 END)`,
+		connID, lowerAll(objects), transport)
+	if err != nil {
+		return fmt.Errorf("record the streaming transport: %w", err)
+	}
+	return nil
+}
+
+// ForgetPubSubReplay drops a mapping's stored Pub/Sub replay id (Salesforce no longer has the event).
+func ForgetPubSubReplay(ctx context.Context, q Execer, connID int64, object string) error {
+	_, err := q.Exec(ctx, `UPDATE mappings SET pubsub_replay_id = NULL WHERE connection_id = $1 AND lower(object_name) = lower($2)`, connID, object)
+	if err != nil {
+		return fmt.Errorf("forget the Pub/Sub replay id: %w", err)
+	}
+	return nil
+}
+
+func lowerAll(xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strings.ToLower(x)
+	}
+	return out
 }

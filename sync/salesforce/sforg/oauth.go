@@ -64,6 +64,11 @@ func (o *Org) sessionFor(r *http.Request) *session {
 	default:
 		tok = r.URL.Query().Get("oauth_token")
 	}
+	return o.sessionByToken(tok)
+}
+
+// sessionByToken is the live session of an access token, or nil.
+func (o *Org) sessionByToken(tok string) *session {
 	if tok == "" {
 		return nil
 	}

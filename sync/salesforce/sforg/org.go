@@ -68,6 +68,8 @@ type Org struct {
 	held *[]Change
 	muts atomic.Int64 // bumped by every change, for persistence
 	bus  *bayeux.Server
+	// pubsub is the org's Pub/Sub API server, when one serves it (pubsub.go).
+	pubsub atomic.Pointer[PubSubServer]
 }
 
 // New returns an isolated in-memory org.
