@@ -62,9 +62,6 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 			return err
 		}
-		if still, err := mapping.LockForSync(ctx, tx, m.ID); err != nil || !still {
-			return cmp.Or(err, errAborted) // deleted meanwhile
-		}
 		pr, pw := io.Pipe()
 		enc := apply.NewRecordEncoder(tgt, pw)
 		errc := make(chan error, 1)

@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -79,21 +78,4 @@ func FinishBackfill(ctx context.Context, tx pgx.Tx, id int64) error {
 		return fmt.Errorf("finish backfill of mapping %d: %w", id, err)
 	}
 	return nil
-}
-
-// LockForSync holds a mapping's row for the rest of a transaction that writes its table (a poll):
-// an admin's edit, reload or delete locks the row before the table, so taking the row first too
-// means the two wait for each other instead of deadlocking (the poll holding the table's rows and
-// waiting for the row, the edit holding the row and waiting for the table). FOR NO KEY UPDATE does
-// not hold up events referencing the mapping. False when the mapping is gone.
-func LockForSync(ctx context.Context, tx pgx.Tx, id int64) (bool, error) {
-	var one int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM mappings WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("lock mapping %d: %w", id, err)
-	}
-	return true, nil
 }
