@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/salesforce"
+	"pgforce/sync/triggerlog"
 )
 
 // Salesforce is what verification asks of the org (the engine adapts its client). Query returns
@@ -114,18 +115,23 @@ func Compare(ctx context.Context, env Env, tbl Table, id int64) (Result, error) 
 	}
 	judged := res.Watermark.Add(-env.Margin)
 	tbName := table.Ident(tbl.Target.Schema, tbl.name())
-	tlog := table.Ident(tbl.Target.Schema, "_trigger_log")
 
 	// The snapshot: rows with an sfid, and records with writes waiting for Salesforce.
 	for _, stmt := range []string{
 		`CREATE TEMP TABLE pgforce_verify_pg ON COMMIT DROP AS SELECT sfid::text AS id, systemmodstamp AS stamp FROM ` + tbName + ` WHERE sfid IS NOT NULL`,
-		`CREATE TEMP TABLE pgforce_verify_pending ON COMMIT DROP AS SELECT DISTINCT sfid::text AS id FROM ` + tlog +
-			` WHERE table_name = ` + quote(tbl.name()) + ` AND state IN ('NEW', 'PENDING', 'REQUEUE') AND sfid IS NOT NULL`,
+		`CREATE TEMP TABLE pgforce_verify_pending (id text PRIMARY KEY) ON COMMIT DROP`,
 		`CREATE TEMP TABLE pgforce_verify_sf (id text, stamp timestamptz, deleted boolean NOT NULL DEFAULT false) ON COMMIT DROP`,
 	} {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return res, fmt.Errorf("snapshot %s: %w", tbName, err)
 		}
+	}
+	waiting, err := triggerlog.WaitingRecords(ctx, tx, tbl.Target.Schema, tbl.name(), nil)
+	if err != nil {
+		return res, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO pgforce_verify_pending SELECT unnest($1::text[])`, waiting); err != nil {
+		return res, err
 	}
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pgforce_verify_pg`).Scan(&res.PGRows); err != nil {
 		return res, err
@@ -304,8 +310,6 @@ func quotedIDs(ids []string) string {
 	}
 	return strings.Join(q, ", ")
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // idWriter encodes REST records as the CSV rows of pgforce_verify_sf.
 type idWriter struct {

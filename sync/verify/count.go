@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"pgforce/sync/engine/table"
+	"pgforce/sync/triggerlog"
 )
 
 // CountCheck is the cheap check of every poll cycle: Salesforce's record count (filter applied)
@@ -40,12 +41,11 @@ func Count(ctx context.Context, env Env, tbl Table, mark *time.Time) (CountCheck
 			return cc, fmt.Errorf("count %s records changed since %s: %w", tbl.Target.Object, soqlTime(since), err)
 		}
 	}
-	err = env.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+table.Ident(tbl.Target.Schema, tbl.name())+` WHERE sfid IS NOT NULL),
-		(SELECT count(DISTINCT sfid) FROM `+table.Ident(tbl.Target.Schema, "_trigger_log")+`
-			WHERE table_name = $1 AND action = 'DELETE' AND state IN ('NEW', 'PENDING', 'REQUEUE') AND sfid IS NOT NULL)`,
-		tbl.name()).Scan(&cc.PGRows, &cc.Waiting)
-	if err != nil {
+	if err = env.Pool.QueryRow(ctx, `SELECT count(*) FROM `+table.Ident(tbl.Target.Schema, tbl.name())+` WHERE sfid IS NOT NULL`).Scan(&cc.PGRows); err != nil {
 		return cc, fmt.Errorf("count rows of %s: %w", tbl.name(), err)
+	}
+	if cc.Waiting, err = triggerlog.CountWaitingDeletes(ctx, env.Pool, tbl.Target.Schema, tbl.name()); err != nil {
+		return cc, err
 	}
 	diff := cc.SFRecords - (cc.PGRows + cc.Waiting)
 	if mark == nil {
