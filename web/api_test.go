@@ -431,3 +431,34 @@ func TestAPIOpenAPIDocumentDescribesEveryAPIRoute(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIVerificationIsAskedShownAndRepairedOnlyWhenDriftWasFound(t *testing.T) {
+	t.Parallel()
+	a := newAPIApp(t)
+	m, err := a.b.Admin.Mappings.Create(a.b.Ctx, enginetest.Admin, a.b.Conn.ID, "Account", mapping.NewConfig("Name"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := itoa(m.ID)
+	if e := decode[apiError](t, a.as(apitoken.Admin, "POST", "/api/v3/mappings/"+id+"/actions/verify", "", 409)); !strings.Contains(e.Message, "loading") {
+		t.Fatalf("verify while loading: %+v", e)
+	}
+	if e := decode[apiError](t, a.as(apitoken.Viewer, "GET", "/api/v3/mappings/"+id+"/verification", "", 404)); !strings.Contains(e.Message, "never verified") {
+		t.Fatalf("never verified: %+v", e)
+	}
+	a.b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE id = $1`, m.ID)
+	type ver struct {
+		ID    int64  `json:"id"`
+		State string `json:"state"`
+	}
+	v := decode[ver](t, a.as(apitoken.Admin, "POST", "/api/v3/mappings/"+id+"/actions/verify", "", 202))
+	if v.State != "REQUESTED" {
+		t.Fatalf("verify: %+v", v)
+	}
+	if got := decode[ver](t, a.as(apitoken.Viewer, "GET", "/api/v3/mappings/"+id+"/verification", "", 200)); got.ID != v.ID {
+		t.Fatalf("latest: %+v", got)
+	}
+	if e := decode[apiError](t, a.as(apitoken.Admin, "POST", "/api/v3/verifications/"+itoa(v.ID)+"/actions/repair", "", 409)); !strings.Contains(e.Message, "found drift") {
+		t.Fatalf("repair before drift: %+v", e)
+	}
+}

@@ -107,7 +107,11 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	w.remember(m, committedMark)
 	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
 	e.opts.Signals.PollDone.Fire(m.ID)
-	return w.transition(ctx, m, mapping.Polled, "")
+	if err := w.transition(ctx, m, mapping.Polled, ""); err != nil {
+		return err
+	}
+	w.countCheck(ctx, org, c, m)
+	return nil
 }
 
 // pollSince is where a poll starts reading. A record can become visible after a poll with a
