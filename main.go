@@ -241,7 +241,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	}
 	var sim http.Handler
 	if cfg.EmbeddedOrg() {
-		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken)
+		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.BaseURL+"/sim", cfg.SimControlToken)
 		if err != nil {
 			return err
 		}
@@ -350,24 +350,26 @@ const (
 	simClientSecret = "pgforce-demo-secret"
 )
 
-// startSimulatedOrg restores the embedded org from the database (or seeds a new one) and keeps it saved.
-func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken string) (*sforg.Org, *sforg.Persister, error) {
+// startSimulatedOrg restores the embedded org served at url from the database (or seeds a new one)
+// and keeps it saved. The saved state belongs to that URL: connections made to it reach only it, and
+// another instance on the same database keeps its own org.
+func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, url, controlToken string) (*sforg.Org, *sforg.Persister, error) {
 	if controlToken == "" {
 		controlToken = keyring.RandomToken(24)
 	}
-	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ClientID: simClientID, ClientSecret: simClientSecret,
+	saved, err := sforg.Restore(ctx, pool, url, sforg.Options{BasePath: "/sim", Seed: 1, ClientID: simClientID, ClientSecret: simClientSecret,
 		Username: simUser, Password: simPassword, ControlToken: controlToken})
 	if err != nil {
 		return nil, nil, err
 	}
-	if !restored {
-		log.Info("created the simulated Salesforce org with demo data")
+	if !saved.Restored {
+		log.Info("created the simulated Salesforce org with demo data", "url", url)
 	}
-	persist := sforg.NewPersister(org, pool, log, 2*time.Second)
+	persist := sforg.NewPersister(saved, pool, log, 2*time.Second)
 	if err := persist.Start(ctx); err != nil {
 		return nil, nil, err
 	}
-	return org, persist, nil
+	return saved.Org, persist, nil
 }
 
 // connectedApp picks the OAuth client for a connection: the simulated org's demo app, or the real

@@ -140,7 +140,7 @@ func (o *Org) CreateAsUser(object string, fields map[string]any) (string, error)
 	if err != nil {
 		return "", err
 	}
-	id, aerr := o.Create(object, body, "com/salesforce/api/soap/ui")
+	id, aerr := o.Create(object, body, uiOrigin)
 	if aerr != nil {
 		return "", aerr
 	}
@@ -163,7 +163,7 @@ func (o *Org) UpdateAsUser(object, id string, fields map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if aerr := o.Update(object, id, body, "com/salesforce/api/soap/ui"); aerr != nil {
+	if aerr := o.Update(object, id, body, uiOrigin); aerr != nil {
 		return aerr
 	}
 	return nil
@@ -171,7 +171,7 @@ func (o *Org) UpdateAsUser(object, id string, fields map[string]any) error {
 
 // DeleteAsUser deletes a record as a Salesforce user would.
 func (o *Org) DeleteAsUser(object, id string) error {
-	if aerr := o.Delete(object, id, "com/salesforce/api/soap/ui"); aerr != nil {
+	if aerr := o.Delete(object, id, uiOrigin); aerr != nil {
 		return aerr
 	}
 	return nil
@@ -206,6 +206,7 @@ func (o *Org) AddObject(name, label string, fields ...FieldDef) error {
 func (o *Org) RemoveObject(name string) {
 	o.mu.Lock()
 	delete(o.tables, strings.ToLower(name))
+	delete(o.cdc, strings.ToLower(name))
 	o.mu.Unlock()
 }
 
