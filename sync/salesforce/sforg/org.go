@@ -43,7 +43,7 @@ type Options struct {
 	// OverflowThreshold is how many changes one transaction publishes before the rest become
 	// overflow events (GAP_OVERFLOW); default 100,000 as in Salesforce.
 	OverflowThreshold int
-	Now             func() time.Time
+	Now               func() time.Time
 }
 
 // Org is a simulated Salesforce org.
