@@ -56,6 +56,8 @@ type ClientOptions struct {
 	// OnSubscribeError, when set, is told about each refused subscription and the session goes on
 	// with the other channels (the refused one is dropped); when nil, Run returns the error.
 	OnSubscribeError func(err *SubscribeError)
+	// OnSubscribed, when set, is told about each acknowledged subscription.
+	OnSubscribed func(channel string)
 }
 
 // Client subscribes to channels and delivers their events in order.
@@ -351,6 +353,9 @@ func (c *Client) syncSubscriptions(ctx context.Context, token, clientID string, 
 		}
 		if len(r) > 0 && !failed(r[0]) {
 			subscribed[ch] = true
+			if c.opts.OnSubscribed != nil {
+				c.opts.OnSubscribed(ch)
+			}
 			continue
 		}
 		msg := "no reply"
