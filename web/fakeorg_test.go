@@ -155,7 +155,7 @@ func (o fakeOrg) UpsertMany(context.Context, string, string, []map[string]any) (
 
 func (o fakeOrg) DeleteMany(context.Context, []string) ([]engine.SaveResult, error) { return nil, nil }
 
-func (o fakeOrg) Stream(ctx context.Context, _ map[string]int64, _ func(string, int64)) error {
+func (o fakeOrg) Stream(ctx context.Context, _ map[string]int64, _ func(engine.StreamEvent)) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

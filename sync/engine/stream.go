@@ -3,12 +3,16 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/store"
 )
 
 // streamTargets returns the accelerated mappings that should stream now: object → replay id.
@@ -30,27 +34,52 @@ func (s *syncer) streamTargets(ms []mapping.Mapping) map[string]int64 {
 	return out
 }
 
+// streamRetry is how long an object whose subscription was refused (not selected for Change Data
+// Capture) is polled only, before its subscription is tried again.
+func (s *syncer) streamRetry() time.Duration { return s.e.opts.Tick * 150 }
+
 // stream keeps a Change Data Capture subscription open for the accelerated mappings: every change
 // event makes the object's worker poll at once (the poll carries the data; the event is the signal,
-// as Heroku Connect's accelerated polling does). Regular polling continues at the interval, and any
-// gap (a lost stream, events outside the replay window) is caught by the next poll from the
-// high-water mark.
+// as Heroku Connect's accelerated polling does); a gap event makes it fetch the records it names; an
+// overflow event, poll. Regular polling continues at the interval, and any gap (a lost stream,
+// events outside the replay window) is caught by the next poll from the high-water mark. An object
+// whose subscription Salesforce refuses falls back to polling, said in its history and on its page.
 func (s *syncer) stream(ctx context.Context) {
 	var current map[string]int64
 	stop := func() {}
 	done := make(chan error, 1)
 	running := false
 	failures := 0
+	off := map[string]time.Time{} // objects not streaming → when to try again
 	defer func() { stop() }()
 	for {
 		c := s.currentConn()
 		want := map[string]int64{}
+		var ms []mapping.Mapping
 		if c.State.Syncing() {
-			if ms, err := mapping.List(ctx, s.e.opts.Pool, s.connID); err == nil {
+			var err error
+			if ms, err = mapping.List(ctx, s.e.opts.Pool, s.connID); err == nil {
 				want = s.streamTargets(ms)
 			}
 		}
-		if running && !sameKeys(want, current) {
+		restart := false
+		for _, n := range s.takeStreamNotes() {
+			if s.streamNote(ctx, ms, n, off) {
+				restart = true
+				if _, ok := want[n.Object]; ok {
+					want[n.Object] = -1 // its stored replay id was just forgotten
+				}
+			}
+		}
+		now := s.e.opts.Now()
+		for obj, retry := range off {
+			if _, ok := want[obj]; !ok {
+				delete(off, obj) // no longer accelerated: nothing to retry
+			} else if now.Before(retry) {
+				delete(want, obj)
+			}
+		}
+		if running && (restart || !sameKeys(want, current)) {
 			stop()
 			<-done
 			running = false
@@ -100,7 +129,7 @@ func (s *syncer) stream(ctx context.Context) {
 // startStream runs one subscription in the background; the returned function stops it.
 func (s *syncer) startStream(ctx context.Context, org Org, objects map[string]int64, done chan<- error) context.CancelFunc {
 	sctx, cancel := context.WithCancel(ctx)
-	go func() { done <- org.Stream(sctx, maps.Clone(objects), s.onChangeEvent) }()
+	go func() { done <- org.Stream(sctx, maps.Clone(objects), s.onStreamEvent) }()
 	return cancel
 }
 
@@ -116,9 +145,107 @@ func sameKeys(a, b map[string]int64) bool {
 	return true
 }
 
-// onChangeEvent wakes the worker of the changed object.
-func (s *syncer) onChangeEvent(object string, replayID int64) {
-	s.pollObject(object, replayID)
+// onStreamEvent acts on one change event: a poll of the object, a fetch of the records a gap event
+// names; outcomes of subscriptions go to the stream loop, which records them.
+func (s *syncer) onStreamEvent(ev StreamEvent) {
+	switch {
+	case ev.Err != nil || ev.Subscribed || ev.ChangeType == "GAP_OVERFLOW":
+		s.mu.Lock()
+		s.streamNotes = append(s.streamNotes, ev)
+		s.mu.Unlock()
+		s.wakeStream()
+		if ev.ChangeType == "GAP_OVERFLOW" {
+			s.pollObject(ev.Object, ev.ReplayID)
+		}
+	case strings.HasPrefix(ev.ChangeType, "GAP_"):
+		s.fetchRecords(ev.Object, ev.ChangeType, ev.RecordIDs, ev.ReplayID)
+	default:
+		s.pollObject(ev.Object, ev.ReplayID)
+	}
+}
+
+func (s *syncer) takeStreamNotes() []StreamEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.streamNotes
+	s.streamNotes = nil
+	return n
+}
+
+// streamNote records what a subscription reported in the mapping's history and on its page, and
+// says whether the stream must restart (to resubscribe an object from new events).
+func (s *syncer) streamNote(ctx context.Context, ms []mapping.Mapping, n StreamEvent, off map[string]time.Time) (restart bool) {
+	var m mapping.Mapping
+	for _, x := range ms {
+		if strings.EqualFold(x.Object, n.Object) && x.Config.Accelerated() {
+			m = x
+		}
+	}
+	if m.ID == 0 {
+		return false
+	}
+	interval := every(pollInterval(s.e.opts, m))
+	switch {
+	case errors.Is(n.Err, ErrNoChangeEvents):
+		off[m.Object] = s.e.opts.Now().Add(s.streamRetry())
+		note := fmt.Sprintf("Not streaming: Salesforce publishes no change events for %s (%s). Polling %s instead; select %s in Setup → Change Data Capture to stream its changes.",
+			m.Object, reason(n.Err), interval, m.Object)
+		s.setStreamNote(ctx, m, note, "warn")
+	case errors.Is(n.Err, ErrReplayGone):
+		_, _ = s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE id = $1`, m.ID)
+		s.event(ctx, m, "warn", "stream", fmt.Sprintf("Change events of %s after the stored replay id are not available (%s): resubscribed for new events and caught up by polling.", m.Object, reason(n.Err)))
+		return true
+	case n.Subscribed:
+		s.setStreamNote(ctx, m, "", "info")
+	case n.ChangeType == "GAP_OVERFLOW":
+		s.event(ctx, m, "info", "stream", fmt.Sprintf("Salesforce reported more changes to %s in one transaction than it publishes events for (overflow): caught up by polling.", m.Object))
+	}
+	return false
+}
+
+// every says how often a mapping polls, as an admin reads it.
+func every(d time.Duration) string {
+	switch {
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("every %d min", d/time.Minute)
+	case d >= time.Second:
+		return fmt.Sprintf("every %d s", d.Round(time.Second)/time.Second)
+	}
+	return "every " + d.String()
+}
+
+// reason is Salesforce's part of a subscription error.
+func reason(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+// setStreamNote stores why an accelerated mapping does not stream ("" when it does), with an event
+// in its history when that changes.
+func (s *syncer) setStreamNote(ctx context.Context, m mapping.Mapping, note, level string) {
+	err := store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE mappings SET stream_note = NULLIF($2, '') WHERE id = $1 AND stream_note IS DISTINCT FROM NULLIF($2, '')`, m.ID, note)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // unchanged: the history already says so
+		}
+		msg := note
+		if msg == "" {
+			msg = fmt.Sprintf("Streaming %s's changes again.", m.Object)
+		}
+		return mapping.RecordEvent(ctx, tx, m, level, "stream", msg)
+	})
+	if err != nil {
+		s.e.logTransient("record the stream state", err)
+	}
+}
+
+func (s *syncer) event(ctx context.Context, m mapping.Mapping, level, kind, msg string) {
+	if err := mapping.RecordEvent(ctx, s.e.opts.Pool, m, level, kind, msg); err != nil {
+		s.e.logTransient("record event", err)
+	}
 }
 
 func (s *syncer) pollObject(object string, replayID int64) {
@@ -130,6 +257,18 @@ func (s *syncer) pollObject(object string, replayID int64) {
 				w.replayID.Store(replayID)
 			}
 			w.pollNow.Store(true)
+			w.poke()
+		}
+	}
+}
+
+// fetchRecords makes the object's worker read the records a gap event names.
+func (s *syncer) fetchRecords(object, changeType string, ids []string, replayID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.workers {
+		if strings.EqualFold(w.object, object) {
+			w.gaps.add(changeType, ids, replayID)
 			w.poke()
 		}
 	}

@@ -42,6 +42,7 @@ type syncer struct {
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 	tables          tableLocks
 	streamWake      chan struct{} // mappings changed: the change-event subscription may need to change
+	streamNotes     []StreamEvent // subscription outcomes for the stream loop to record (guarded by mu)
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {

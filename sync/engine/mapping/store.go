@@ -36,6 +36,7 @@ type Mapping struct {
 	Watermark       *time.Time
 	WatermarkID     string
 	ReplayID        *int64
+	StreamNote      string // why an accelerated mapping does not stream ("" when it does)
 	LastPollAt      *time.Time
 	NextPollAt      *time.Time
 	SFCount         *int64
@@ -63,7 +64,7 @@ type rowQuerier interface {
 
 const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
 	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
-	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at`
+	watermark_id, replay_id, COALESCE(stream_note, ''), last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at`
 
 func scan(row pgx.Row) (Mapping, error) {
 	var m Mapping
@@ -71,7 +72,7 @@ func scan(row pgx.Row) (Mapping, error) {
 	var cfg, fields, drift, backfill []byte
 	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
 		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
-		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt)
+		&m.WatermarkID, &m.ReplayID, &m.StreamNote, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt)
 	if err != nil {
 		return m, err
 	}
