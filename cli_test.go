@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 	"pgforce/sync/store/storetest"
 )
 
@@ -20,7 +20,7 @@ func cliEnv(t *testing.T) (map[string]string, *sforg.Org, string) {
 	t.Helper()
 	env := testEnv(t)
 	env["USER"] = "ops"
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 3})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3})
 	t.Cleanup(func() {
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_other")
@@ -75,8 +75,8 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 
 	// Set up and authorize without a browser, then let the running serve do the syncing.
 	c := jsonOut[cliConnection](t, env, "connection", "create", "--name", "acme", "--schema", schema, "--login-url", loginURL,
-		"--org-type", "simulated", "--username", enginetest.User, "--password", enginetest.Password)
-	if c.Name != "acme" || c.SchemaName != schema || c.SFInfo.Username != enginetest.User || c.State == "NEW" {
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword)
+	if c.Name != "acme" || c.SchemaName != schema || c.SFInfo.Username != sforg.DemoUsername || c.State == "NEW" {
 		t.Fatalf("created connection: %+v", c)
 	}
 	env["PGFORCE_EXPECT_SETUP"] = "no"
@@ -260,7 +260,7 @@ func TestMetricsAddrServesWithoutATokenWhileTheAPINeedsOne(t *testing.T) {
 	env["PGFORCE_METRICS_ADDR"] = "127.0.0.1:0"
 	env["PGFORCE_EXPECT_SETUP"] = "no"
 	if _, err := runCmd(t, env, "", "connection", "create", "--name", "acme", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", loginURL,
-		"--org-type", "simulated", "--username", enginetest.User, "--password", enginetest.Password); err != nil {
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	token := jsonOut[struct {

@@ -34,10 +34,12 @@ import (
 	"pgforce/internal/keyring"
 	"pgforce/internal/metrics"
 	"pgforce/migrations"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/report"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
@@ -248,15 +250,19 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		defer persist.Stop()
 		sim = org.Handler()
 	}
-	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}, LeaseTTL: cfg.LeaseTTL})
+	orgs := orgclient.SalesforceOrgs{App: connectedApp(cfg)}
+	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs, LeaseTTL: cfg.LeaseTTL})
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
 	defer eng.Stop()
+	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs})
 
 	accounts := account.New(pool)
-	metricsHandler := metrics.Handler(&metrics.Collector{Engine: eng, Reports: report.New(pool), Log: log})
-	e, closeDashboard := newDashboard(cfg, log, pool, eng, sim, metricsHandler)
+	reports := report.New(pool)
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: adm.Connections, Engine: eng, Reports: reports,
+		Health: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports}, Log: log})
+	e, closeDashboard := newDashboard(cfg, log, pool, adm, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
@@ -321,7 +327,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 // newDashboard wires the web server: sessions in Postgres, handlers on the engine, the simulated org
 // under /sim when there is one.
-func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *engine.Engine, sim, metricsHandler http.Handler) (http.Handler, func()) {
+func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, adm *admin.Service, sim, metricsHandler http.Handler) (http.Handler, func()) {
 	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
 	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
 	reports := report.New(pool)
@@ -330,10 +336,13 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *
 		Sessions:          sessions,
 		Accounts:          account.New(pool),
 		Ready:             func(ctx context.Context) error { return ready(ctx, pool) },
-		Engine:            eng,
+		Connections:       adm.Connections,
+		Mappings:          adm.Mappings,
+		Configuration:     adm.Configuration,
+		Writes:            adm.Writes,
 		Reports:           reports,
 		Tokens:            apitoken.New(pool),
-		Diagnose:          diagnose.Checker{Engine: eng, Reports: reports},
+		Diagnose:          diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports},
 		Metrics:           metricsHandler,
 		BaseURL:           cfg.BaseURL,
 		SimulatedOrg:      cfg.SalesforceLoginURL == "",
@@ -344,10 +353,10 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *
 
 // The embedded simulated org's demo user and connected app.
 const (
-	simUser         = "admin@pgforce.test"
-	simPassword     = "demo"
-	simClientID     = "pgforce-demo"
-	simClientSecret = "pgforce-demo-secret"
+	simUser         = sforg.DemoUsername
+	simPassword     = sforg.DemoPassword
+	simClientID     = sforg.DemoClientID
+	simClientSecret = sforg.DemoClientSecret
 )
 
 // startSimulatedOrg restores the embedded org served at url from the database (or seeds a new one)
@@ -374,12 +383,12 @@ func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger
 
 // connectedApp picks the OAuth client for a connection: the simulated org's demo app, or the real
 // connected app from the configuration.
-func connectedApp(cfg config.Config) func(c connection.Connection) engine.ConnectedApp {
-	return func(c connection.Connection) engine.ConnectedApp {
+func connectedApp(cfg config.Config) func(c connection.Connection) orgclient.ConnectedApp {
+	return func(c connection.Connection) orgclient.ConnectedApp {
 		if c.OrgType == connection.Simulated {
-			return engine.ConnectedApp{ClientID: simClientID, ClientSecret: simClientSecret}
+			return orgclient.ConnectedApp{ClientID: simClientID, ClientSecret: simClientSecret}
 		}
-		return engine.ConnectedApp{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret}
+		return orgclient.ConnectedApp{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret}
 	}
 }
 
@@ -524,9 +533,9 @@ func cliActor(getenv func(string) string) audit.Actor {
 	return audit.Actor{Name: "cli:" + who, Kind: audit.ActorCLI}
 }
 
-// adminCommand runs a `heroku connect:*`-like command against the database with an engine that is
-// constructed but not started: no sync loop runs in the CLI process; the running `serve` picks each
-// change up through the engine's notifications.
+// adminCommand runs a `heroku connect:*`-like command against the database through the
+// administration: no sync runs in the CLI process; the running `serve` picks each change up through
+// its notifications.
 func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	pool, kr, err := openStore(ctx, cfg)
 	if err != nil {
@@ -535,15 +544,18 @@ func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []str
 	defer pool.Close()
 	// Warnings go to stderr so that --json output on stdout stays parseable.
 	log := newLogger(cfg, os.Stderr)
+	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgclient.SalesforceOrgs{App: connectedApp(cfg)}})
 	env := &cli.Env{
-		Engine:       engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}}),
-		Reports:      report.New(pool),
-		Tokens:       apitoken.New(pool),
-		Actor:        cliActor(getenv),
-		In:           stdin,
-		Out:          stdout,
-		LoginURL:     cfg.SalesforceLoginURL,
-		DashboardURL: cfg.BaseURL,
+		Connections:   adm.Connections,
+		Mappings:      adm.Mappings,
+		Configuration: adm.Configuration,
+		Reports:       report.New(pool),
+		Tokens:        apitoken.New(pool),
+		Actor:         cliActor(getenv),
+		In:            stdin,
+		Out:           stdout,
+		LoginURL:      cfg.SalesforceLoginURL,
+		DashboardURL:  cfg.BaseURL,
 	}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
@@ -585,8 +597,8 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	}
 	defer pool.Close()
 	opts.Pool, opts.Keyring, opts.Log, opts.Progress = pool, kr, log, stdout
-	opts.Dashboard = func(eng *engine.Engine) (http.Handler, error) {
-		h, _ := newDashboard(cfg, log, pool, eng, nil, nil)
+	opts.Dashboard = func(adm *admin.Service) (http.Handler, error) {
+		h, _ := newDashboard(cfg, log, pool, adm, nil, nil)
 		return h, nil
 	}
 	if !*inProcess {

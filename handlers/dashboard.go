@@ -20,7 +20,7 @@ const sessionConnID = "conn_id"
 // parameter (the header's switcher) changes the current connection for the session.
 func (h *Handlers) current(c echo.Context) ([]connection.Connection, *connection.Connection, error) {
 	ctx := c.Request().Context()
-	conns, err := h.eng().Connections(ctx)
+	conns, err := h.Connections.List(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

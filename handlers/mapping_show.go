@@ -33,7 +33,11 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	live := mappingLive(m, counts[m.Table], now)
+	rep, err := h.Diagnose.Run(ctx, conn.ID)
+	if err != nil {
+		return err
+	}
+	live := mappingLive(m, counts[m.Table], problemViews(rep.Of(m.ID)), now)
 	if isHTMX(c) && c.QueryParam("live") == "1" {
 		if was := c.QueryParam("loading") == "1"; was != live.Loading {
 			c.Response().Header().Set("HX-Refresh", "true")
@@ -75,11 +79,11 @@ func (h *Handlers) mappingOf(c echo.Context) (mapping.Mapping, connection.Connec
 		return mapping.Mapping{}, connection.Connection{}, err
 	}
 	ctx := c.Request().Context()
-	m, err := h.eng().Mapping(ctx, id)
+	m, err := h.Mappings.Get(ctx, id)
 	if err != nil {
 		return m, connection.Connection{}, err
 	}
-	conn, err := h.eng().Connection(ctx, m.ConnectionID)
+	conn, err := h.Connections.Get(ctx, m.ConnectionID)
 	return m, conn, err
 }
 

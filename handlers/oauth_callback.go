@@ -37,7 +37,7 @@ func (h *Handlers) OAuthCallback(c echo.Context) error {
 	if code == "" {
 		return fail("Salesforce sent no authorization code back. Nothing changed; click Authorize to try again.")
 	}
-	conn, err := h.eng().CompleteAuthorization(ctx, actorOf(c), connID, h.callbackURL(), code, verifier)
+	conn, err := h.Connections.CompleteAuthorization(ctx, actorOf(c), connID, h.callbackURL(), code, verifier)
 	if err != nil {
 		if failure.KindOf(err) == failure.Internal {
 			return err

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"pgforce/internal/apitoken"
+	"pgforce/sync/admin"
 	"pgforce/sync/diagnose"
 	"strings"
 	"sync"
@@ -21,7 +22,6 @@ import (
 	"pgforce/internal/account"
 	"pgforce/internal/keyring"
 	"pgforce/sync/audit"
-	"pgforce/sync/engine"
 	"pgforce/sync/report"
 	"pgforce/sync/store/storetest"
 	"pgforce/web"
@@ -34,7 +34,7 @@ type app struct {
 	pool     *pgxpool.Pool
 	schema   string // pgforce's own schema; connection schemas are made from it
 	accounts *account.Service
-	engine   *engine.Engine // real, not started: nothing syncs behind the tests' back
+	admin    *admin.Service // real; no sync runs, so nothing changes behind the tests' back
 	orgs     *fakeOrgs
 	h        *handlers.Handlers
 	log      *strings.Builder
@@ -56,9 +56,11 @@ func newAppTLS(t testing.TB, tls bool) *app {
 		t.Fatal(err)
 	}
 	orgs := newFakeOrgs()
-	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
+	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: accounts, Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
-		Engine: eng, Reports: report.New(pool), Tokens: apitoken.New(pool), Diagnose: diagnose.Checker{Engine: eng, Reports: report.New(pool)}, SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
+		Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Writes: adm.Writes,
+		Reports: report.New(pool), Tokens: apitoken.New(pool), Diagnose: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: report.New(pool)},
+		SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
 	handler := web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: tls})
 	srv := httptest.NewUnstartedServer(handler)
 	if tls {
@@ -68,7 +70,7 @@ func newAppTLS(t testing.TB, tls bool) *app {
 	}
 	t.Cleanup(srv.Close)
 	h.BaseURL = srv.URL
-	return &app{t: t, srv: srv, pool: pool, schema: schema, accounts: accounts, engine: eng, orgs: orgs, h: h, log: logs}
+	return &app{t: t, srv: srv, pool: pool, schema: schema, accounts: accounts, admin: adm, orgs: orgs, h: h, log: logs}
 }
 
 func (a *app) user(email string, role account.Role) {

@@ -89,7 +89,7 @@ func TestExportThenImportWithPreview(t *testing.T) {
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "1 added, 1 edited, 0 unchanged") {
 		t.Fatalf("apply: %d %s", res.StatusCode, res.body)
 	}
-	ms, _ := a.engine.Mappings(context.Background(), dst.ID)
+	ms, _ := a.admin.Mappings.List(context.Background(), dst.ID)
 	if len(ms) != 3 {
 		t.Fatalf("after import: %d mappings", len(ms))
 	}
@@ -201,7 +201,7 @@ func TestSandboxRefreshGuide(t *testing.T) {
 	if res := b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state)); res.Header.Get("Location") != loc {
 		t.Fatalf("callback returns to %q, want the guide", res.Header.Get("Location"))
 	}
-	conns, _ := a.engine.Connections(context.Background())
+	conns, _ := a.admin.Connections.List(context.Background())
 	var to connection.Connection
 	for _, c := range conns {
 		if c.Name == "refreshed" {
@@ -229,7 +229,7 @@ func TestSandboxRefreshGuide(t *testing.T) {
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Reloading 1 mapping") {
 		t.Fatal("reload step")
 	}
-	ms, _ := a.engine.Mappings(context.Background(), to.ID)
+	ms, _ := a.admin.Mappings.List(context.Background(), to.ID)
 	if len(ms) != 1 || ms[0].State != mapping.ReloadTable {
 		t.Fatalf("reloaded: %+v", ms)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/internal/keyring"
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 )
 
 // Options size the run. Zero values take the defaults of the quick run (about two minutes on two
@@ -37,7 +37,7 @@ type Options struct {
 	IdleMappings  int           // mappings of the idle connection (default 20)
 	PollInterval  time.Duration // polling interval of the polling-mode figures (default 5 s)
 	Only          []string      // figure groups to run (load, stream, poll, write, backlog, page, idle); empty: all
-	Dashboard     func(eng *engine.Engine) (http.Handler, error)
+	Dashboard     func(adm *admin.Service) (http.Handler, error)
 	Log           *slog.Logger
 	Progress      io.Writer
 	DataSchema    string // schema for the mapped tables (default "pgforce_bench_sf")

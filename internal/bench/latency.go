@@ -263,7 +263,7 @@ func measureWriteLatency(ctx context.Context, e *env, r *Report) error {
 
 // writeMapping is the read-write mapping the write figures share.
 func (e *env) writeMapping(ctx context.Context) (mapping.Mapping, error) {
-	ms, err := e.eng.Mappings(ctx, e.conn.ID)
+	ms, err := e.adm.Mappings.List(ctx, e.conn.ID)
 	if err != nil {
 		return mapping.Mapping{}, err
 	}

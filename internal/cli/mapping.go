@@ -30,9 +30,9 @@ func (e *Env) mapping(ctx context.Context, args []string) error {
 	case "delete":
 		return e.deleteMapping(ctx, args[1:])
 	case "reload":
-		return e.mappingAction(ctx, args[1:], "reload", e.Engine.ReloadMapping, "reloading: the table was emptied and every record is loaded again")
+		return e.mappingAction(ctx, args[1:], "reload", e.Mappings.Reload, "reloading: the table was emptied and every record is loaded again")
 	case "abort":
-		return e.mappingAction(ctx, args[1:], "abort", e.Engine.AbortMapping, "aborted; reload or delete it")
+		return e.mappingAction(ctx, args[1:], "abort", e.Mappings.Abort, "aborted; reload or delete it")
 	}
 	return fmt.Errorf("unknown mapping command %q: use list, state, create, edit, delete, reload or abort", args[0])
 }
@@ -203,7 +203,7 @@ func (e *Env) createMapping(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := e.Engine.CreateMapping(ctx, e.Actor, c.ID, obj, cfg)
+	m, err := e.Mappings.Create(ctx, e.Actor, c.ID, obj, cfg)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (e *Env) editMapping(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err = e.Engine.EditMapping(ctx, e.Actor, m.ID, cfg, splitList(*recreate))
+	m, err = e.Mappings.Edit(ctx, e.Actor, m.ID, cfg, splitList(*recreate))
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (e *Env) deleteMapping(ctx context.Context, args []string) error {
 	if *confirm != m.Object {
 		return failure.E(failure.Invalid, "Deleting the %s mapping drops table %s.%s and its pending writes: confirm with --confirm %s.", m.Object, c.Schema, m.Table, m.Object)
 	}
-	if err := e.Engine.DeleteMapping(ctx, e.Actor, m.ID); err != nil {
+	if err := e.Mappings.Delete(ctx, e.Actor, m.ID); err != nil {
 		return err
 	}
 	if f.json {

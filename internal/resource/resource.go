@@ -7,6 +7,7 @@ package resource
 import (
 	"time"
 
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
@@ -45,7 +46,28 @@ type Connection struct {
 	AuthorizedAt         *time.Time      `json:"auth_updated"`
 	CreatedAt            time.Time       `json:"created_at"`
 	Features             map[string]bool `json:"features"`
+	Health               *Health         `json:"health,omitempty"`
 	Mappings             []Mapping       `json:"mappings,omitempty"`
+}
+
+// Health is the health model's verdict (the same as the dashboard's and `pgforce diagnose`'s): GREEN
+// with "Healthy: ..." only when nothing is wrong, otherwise the problems, worst first.
+type Health struct {
+	Status   diagnose.Status    `json:"status"`
+	Summary  string             `json:"summary"`
+	Problems []diagnose.Problem `json:"problems"`
+}
+
+// NewHealth shows a health report (never a null list).
+func NewHealth(r diagnose.Report) *Health {
+	h := &Health{Status: r.Status, Summary: r.Summary(), Problems: r.Problems}
+	if h.Problems == nil {
+		h.Problems = []diagnose.Problem{}
+	}
+	if r.Healthy() {
+		h.Status = diagnose.Green
+	}
+	return h
 }
 
 // SFInfo is the authorized Salesforce user and org.
@@ -78,25 +100,26 @@ func NewConnection(c connection.Connection, mappings []Mapping) Connection {
 
 // Mapping is a mapping as the API shows it.
 type Mapping struct {
-	ID               int64           `json:"id"`
-	ObjectName       string          `json:"object_name"`
-	TableName        string          `json:"table_name"`
-	State            string          `json:"state"`
-	StateDescription string          `json:"state_description"`
-	StateReason      string          `json:"state_reason"`
-	Access           string          `json:"access"`
-	SFNotifyEnabled  bool            `json:"sf_notify_enabled"`
-	SFPollingSeconds int             `json:"sf_polling_seconds"`
-	UpsertField      string          `json:"upsert_field"`
-	Config           mapping.Config  `json:"config"`
-	Counts           Counts          `json:"counts"`
-	Load             *Load           `json:"load,omitempty"`
-	Drift            []mapping.Drift `json:"drift,omitempty"`
-	Orphaned         bool            `json:"orphaned"`
-	Times            Times           `json:"times"`
-	Connection       Ref             `json:"connection"`
-	CreatedAt        time.Time       `json:"created_at"`
-	UpdatedAt        time.Time       `json:"updated_at"`
+	ID               int64              `json:"id"`
+	ObjectName       string             `json:"object_name"`
+	TableName        string             `json:"table_name"`
+	State            string             `json:"state"`
+	StateDescription string             `json:"state_description"`
+	StateReason      string             `json:"state_reason"`
+	Access           string             `json:"access"`
+	SFNotifyEnabled  bool               `json:"sf_notify_enabled"`
+	SFPollingSeconds int                `json:"sf_polling_seconds"`
+	UpsertField      string             `json:"upsert_field"`
+	Config           mapping.Config     `json:"config"`
+	Counts           Counts             `json:"counts"`
+	Problems         []diagnose.Problem `json:"problems,omitempty"` // the health model's findings for it
+	Load             *Load              `json:"load,omitempty"`
+	Drift            []mapping.Drift    `json:"drift,omitempty"`
+	Orphaned         bool               `json:"orphaned"`
+	Times            Times              `json:"times"`
+	Connection       Ref                `json:"connection"`
+	CreatedAt        time.Time          `json:"created_at"`
+	UpdatedAt        time.Time          `json:"updated_at"`
 }
 
 // Counts are a mapping's row figures (Heroku Connect's counts object).
@@ -105,7 +128,7 @@ type Counts struct {
 	DBEstimated bool   `json:"db_estimated"`
 	SF          *int64 `json:"sf"`
 	Pending     int64  `json:"pending"`
-	Errors      int64  `json:"errors"` // failed writes in the last 24 hours
+	Errors      int64  `json:"errors"` // writes Salesforce refused that are not resolved yet
 }
 
 // Load is the progress of a running or last load.
@@ -133,7 +156,7 @@ func NewMapping(m mapping.Mapping, tc report.TableCounts) Mapping {
 		ID: m.ID, ObjectName: m.Object, TableName: m.Table, State: string(m.State), StateDescription: m.State.Describe(),
 		StateReason: m.StateReason, Access: string(m.Config.Access), SFNotifyEnabled: m.Config.SFNotifyEnabled,
 		SFPollingSeconds: m.Config.SFPollingSeconds, UpsertField: m.Config.UpsertField, Config: m.Config,
-		Counts: Counts{DB: tc.Rows, DBEstimated: tc.Estimated, SF: m.SFCount, Pending: tc.Pending, Errors: tc.Errors24h},
+		Counts: Counts{DB: tc.Rows, DBEstimated: tc.Estimated, SF: m.SFCount, Pending: tc.Pending, Errors: tc.Failed},
 		Drift:  m.Drift, Orphaned: m.OrphanedAt != nil, Times: Times{SFPoll: m.LastPollAt, NextSFPoll: m.NextPollAt},
 		Connection: Ref{ID: m.ConnectionID}, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}

@@ -16,6 +16,7 @@ import (
 	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 )
 
@@ -75,7 +76,7 @@ const gapBatch = 200
 // refreshGaps reads the records gap events named, by id, and writes them whatever their
 // SystemModstamp; a record named by GAP_DELETE that Salesforce no longer has at all loses its row.
 // The replay id of the gap event is stored with the rows.
-func (w *worker) refreshGaps(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping) error {
+func (w *worker) refreshGaps(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
 	ids, replay := w.gaps.take()
 	err := w.refresh(ctx, org, c, m, ids, replay)
 	if err != nil {
@@ -84,7 +85,7 @@ func (w *worker) refreshGaps(ctx context.Context, org Org, c connection.Connecti
 	return err
 }
 
-func (w *worker) refresh(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping, ids map[string]bool, replay int64) error {
+func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping, ids map[string]bool, replay int64) error {
 	e := w.s.e
 	tgt := target(c, m)
 	all := hasField(m, "IsDeleted")

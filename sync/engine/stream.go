@@ -12,6 +12,7 @@ import (
 
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 )
 
@@ -105,9 +106,11 @@ func (s *syncer) stream(ctx context.Context) {
 				return
 			}
 			switch {
-			case errors.Is(err, ErrReplayGone):
+			case errors.Is(err, orgclient.ErrReplayGone):
 				// Events were lost: forget stored replay ids, resubscribe for new events and poll.
-				_, _ = s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE connection_id = $1`, s.connID)
+				if err := mapping.ForgetReplayIDs(ctx, s.e.opts.Pool, s.connID); err != nil {
+					s.e.logTransient("forget replay ids", err)
+				}
 				s.log.Warn("change events outside the replay window; catching up by polling", "err", err)
 			case failure.Is(err, failure.Unauthenticated):
 				s.loseAuth(ctx, err)
@@ -127,7 +130,7 @@ func (s *syncer) stream(ctx context.Context) {
 }
 
 // startStream runs one subscription in the background; the returned function stops it.
-func (s *syncer) startStream(ctx context.Context, org Org, objects map[string]int64, done chan<- error) context.CancelFunc {
+func (s *syncer) startStream(ctx context.Context, org orgclient.Org, objects map[string]int64, done chan<- error) context.CancelFunc {
 	sctx, cancel := context.WithCancel(ctx)
 	go func() { done <- org.Stream(sctx, maps.Clone(objects), s.onStreamEvent) }()
 	return cancel
@@ -147,7 +150,7 @@ func sameKeys(a, b map[string]int64) bool {
 
 // onStreamEvent acts on one change event: a poll of the object, a fetch of the records a gap event
 // names; outcomes of subscriptions go to the stream loop, which records them.
-func (s *syncer) onStreamEvent(ev StreamEvent) {
+func (s *syncer) onStreamEvent(ev orgclient.StreamEvent) {
 	switch {
 	case ev.Err != nil || ev.Subscribed || ev.ChangeType == "GAP_OVERFLOW":
 		s.mu.Lock()
@@ -164,7 +167,7 @@ func (s *syncer) onStreamEvent(ev StreamEvent) {
 	}
 }
 
-func (s *syncer) takeStreamNotes() []StreamEvent {
+func (s *syncer) takeStreamNotes() []orgclient.StreamEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.streamNotes
@@ -174,7 +177,7 @@ func (s *syncer) takeStreamNotes() []StreamEvent {
 
 // streamNote records what a subscription reported in the mapping's history and on its page, and
 // says whether the stream must restart (to resubscribe an object from new events).
-func (s *syncer) streamNote(ctx context.Context, ms []mapping.Mapping, n StreamEvent, off map[string]time.Time) (restart bool) {
+func (s *syncer) streamNote(ctx context.Context, ms []mapping.Mapping, n orgclient.StreamEvent, off map[string]time.Time) (restart bool) {
 	var m mapping.Mapping
 	for _, x := range ms {
 		if strings.EqualFold(x.Object, n.Object) && x.Config.Accelerated() {
@@ -186,12 +189,12 @@ func (s *syncer) streamNote(ctx context.Context, ms []mapping.Mapping, n StreamE
 	}
 	interval := every(pollInterval(s.e.opts, m))
 	switch {
-	case errors.Is(n.Err, ErrNoChangeEvents):
+	case errors.Is(n.Err, orgclient.ErrNoChangeEvents):
 		off[m.Object] = s.e.opts.Now().Add(s.streamRetry())
 		note := fmt.Sprintf("Not streaming: Salesforce publishes no change events for %s (%s). Polling %s instead; select %s in Setup → Change Data Capture to stream its changes.",
 			m.Object, reason(n.Err), interval, m.Object)
 		s.setStreamNote(ctx, m, note, "warn")
-	case errors.Is(n.Err, ErrReplayGone):
+	case errors.Is(n.Err, orgclient.ErrReplayGone):
 		_, _ = s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE id = $1`, m.ID)
 		s.event(ctx, m, "warn", "stream", fmt.Sprintf("Change events of %s after the stored replay id are not available (%s): resubscribed for new events and caught up by polling.", m.Object, reason(n.Err)))
 		return true

@@ -10,17 +10,18 @@ import (
 
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce/sforg"
 )
 
 // newStreamingBench polls rarely, so only change events can make changes arrive quickly.
-func newStreamingBench(t *testing.T) *bench {
-	b := newBench(t, benchOpts{seed: 6, noStart: true})
-	b.opts.PollInterval = time.Hour
-	b.e = engine.New(b.opts)
-	t.Cleanup(b.e.Stop)
-	if err := b.e.Start(b.ctx); err != nil {
+func newStreamingBench(t *testing.T) *enginetest.Harness {
+	b := enginetest.New(t, enginetest.Options{Seed: 6, NoStart: true})
+	b.Options.PollInterval = time.Hour
+	b.Engine = engine.New(b.Options)
+	t.Cleanup(b.Engine.Stop)
+	if err := b.Engine.Start(b.Ctx); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -29,62 +30,62 @@ func newStreamingBench(t *testing.T) *bench {
 func TestAcceleratedMappingStreamsChangesWithinASecond(t *testing.T) {
 	t.Parallel()
 	b := newStreamingBench(t)
-	b.connState(connection.Idle)
+	b.ConnState(connection.Idle)
 	cfg := mapping.NewConfig("Name", "Industry")
 	cfg.SFNotifyEnabled = true
-	m, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, "Account", cfg)
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.mappingState(m.ID, mapping.DataSynced)
+	b.MappingState(m.ID, mapping.DataSynced)
 	// Give the subscription a moment to open; changes made before it opens are covered by the
 	// catch-up poll the engine runs when it subscribes, so this only affects the timing measured.
 	time.Sleep(300 * time.Millisecond)
 	for i := 0; i < 5; i++ {
-		id, err := b.org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprintf("Streamed %d", i)})
+		id, err := b.Org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprintf("Streamed %d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		b.eventually("the streamed insert", 5*time.Second, func() (bool, string) { return b.count("account", "sfid = $1", id) == 1, "" })
+		b.Eventually("the streamed insert", 5*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", id) == 1, "" })
 		if took := time.Since(start); took > time.Second {
 			t.Errorf("change %d took %v to arrive in accelerated mode", i, took)
 		}
 	}
-	b.eventually("the replay id stored with the data", 5*time.Second, func() (bool, string) {
-		m, _ := b.e.Mapping(b.ctx, m.ID)
+	b.Eventually("the replay id stored with the data", 5*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return m.ReplayID != nil && *m.ReplayID > 0, fmt.Sprint(m.ReplayID)
 	})
 	// The stream is lost and its events with it: the engine resubscribes and catches up by polling.
-	b.org.DropStreamingClients()
-	b.org.ForgetEventsBefore(1 << 40)
-	id, _ := b.org.CreateAsUser("Account", map[string]any{"Name": "After the gap"})
-	b.eventually("the change made during the gap", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1", id) == 1, "" })
+	b.Org.DropStreamingClients()
+	b.Org.ForgetEventsBefore(1 << 40)
+	id, _ := b.Org.CreateAsUser("Account", map[string]any{"Name": "After the gap"})
+	b.Eventually("the change made during the gap", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", id) == 1, "" })
 }
 
 // acceleratedMapping maps an object in accelerated mode and waits until it is in sync.
-func (b *bench) acceleratedMapping(object string, fields ...string) mapping.Mapping {
-	b.t.Helper()
+func acceleratedMapping(b *enginetest.Harness, object string, fields ...string) mapping.Mapping {
+	b.T.Helper()
 	cfg := mapping.NewConfig(fields...)
 	cfg.SFNotifyEnabled = true
-	m, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, object, cfg)
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, object, cfg)
 	if err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
-	b.mappingState(m.ID, mapping.DataSynced)
+	b.MappingState(m.ID, mapping.DataSynced)
 	return m
 }
 
 // history returns the mapping's events of a kind, oldest first.
-func (b *bench) history(mappingID int64, kind string) []string {
-	b.t.Helper()
-	rows, err := b.pool.Query(b.ctx, `SELECT message FROM events WHERE mapping_id = $1 AND kind = $2 ORDER BY id`, mappingID, kind)
+func history(b *enginetest.Harness, mappingID int64, kind string) []string {
+	b.T.Helper()
+	rows, err := b.Pool.Query(b.Ctx, `SELECT message FROM events WHERE mapping_id = $1 AND kind = $2 ORDER BY id`, mappingID, kind)
 	if err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
 	return out
 }
@@ -95,37 +96,37 @@ func (b *bench) history(mappingID int64, kind string) []string {
 func TestAnObjectWithoutChangeEventsFallsBackToPollingVisibly(t *testing.T) {
 	t.Parallel()
 	b := newStreamingBench(t)
-	b.connState(connection.Idle)
-	b.org.DeselectForCDC("Lead")
-	leads := b.acceleratedMapping("Lead", "LastName", "Company")
-	accounts := b.acceleratedMapping("Account", "Name")
-	b.eventually("the fallback on the Lead mapping", 20*time.Second, func() (bool, string) {
-		m, _ := b.e.Mapping(b.ctx, leads.ID)
+	b.ConnState(connection.Idle)
+	b.Org.DeselectForCDC("Lead")
+	leads := acceleratedMapping(b, "Lead", "LastName", "Company")
+	accounts := acceleratedMapping(b, "Account", "Name")
+	b.Eventually("the fallback on the Lead mapping", 20*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, leads.ID)
 		return strings.Contains(m.StreamNote, "Salesforce publishes no change events for Lead") &&
 			strings.Contains(m.StreamNote, "does not exist {/data/LeadChangeEvent}") && strings.Contains(m.StreamNote, "Change Data Capture"), m.StreamNote
 	})
-	if h := b.history(leads.ID, "stream"); len(h) != 1 || !strings.HasPrefix(h[0], "Not streaming") {
+	if h := history(b, leads.ID, "stream"); len(h) != 1 || !strings.HasPrefix(h[0], "Not streaming") {
 		t.Fatalf("history: %q", h)
 	}
 	// The other object streams although one subscription was refused (polls come once an hour).
-	id, _ := b.org.CreateAsUser("Account", map[string]any{"Name": "Streamed beside a refused one"})
-	b.eventually("the streamed account", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1", id) == 1, "" })
-	if m, _ := b.e.Mapping(b.ctx, accounts.ID); m.StreamNote != "" {
+	id, _ := b.Org.CreateAsUser("Account", map[string]any{"Name": "Streamed beside a refused one"})
+	b.Eventually("the streamed account", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", id) == 1, "" })
+	if m, _ := b.Admin.Mappings.Get(b.Ctx, accounts.ID); m.StreamNote != "" {
 		t.Fatalf("the streaming mapping says %q", m.StreamNote)
 	}
 	// The admin selects Lead for Change Data Capture: its next try subscribes, and says so.
-	if err := b.org.SelectForCDC("Lead"); err != nil {
+	if err := b.Org.SelectForCDC("Lead"); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("Lead streaming again", 30*time.Second, func() (bool, string) {
-		m, _ := b.e.Mapping(b.ctx, leads.ID)
+	b.Eventually("Lead streaming again", 30*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, leads.ID)
 		return m.StreamNote == "", m.StreamNote
 	})
-	if h := b.history(leads.ID, "stream"); len(h) != 2 || h[1] != "Streaming Lead's changes again." {
+	if h := history(b, leads.ID, "stream"); len(h) != 2 || h[1] != "Streaming Lead's changes again." {
 		t.Fatalf("history: %q", h)
 	}
-	lead, _ := b.org.CreateAsUser("Lead", map[string]any{"LastName": "Streamed", "Company": "C"})
-	b.eventually("the streamed lead", 10*time.Second, func() (bool, string) { return b.count("lead", "sfid = $1", lead) == 1, "" })
+	lead, _ := b.Org.CreateAsUser("Lead", map[string]any{"LastName": "Streamed", "Company": "C"})
+	b.Eventually("the streamed lead", 10*time.Second, func() (bool, string) { return b.Count("lead", "sfid = $1", lead) == 1, "" })
 }
 
 // A gap event (a change Salesforce made in its database, SystemModstamp unchanged, so no poll can
@@ -133,32 +134,32 @@ func TestAnObjectWithoutChangeEventsFallsBackToPollingVisibly(t *testing.T) {
 func TestGapEventsMakeTheEngineReadTheNamedRecords(t *testing.T) {
 	t.Parallel()
 	b := newStreamingBench(t)
-	b.connState(connection.Idle)
+	b.ConnState(connection.Idle)
 	// Stamped an hour ago: far behind every poll's window.
-	old, err := b.org.CreateCommittedLate("Account", map[string]any{"Name": "Archived", "Rating": "Hot"}, time.Now().Add(-time.Hour))
+	old, err := b.Org.CreateCommittedLate("Account", map[string]any{"Name": "Archived", "Rating": "Hot"}, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := b.org.CreateCommittedLate("Account", map[string]any{"Name": "Purged"}, time.Now().Add(-time.Hour))
-	m := b.acceleratedMapping("Account", "Name", "Rating")
-	b.eventually("the loaded account", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1 AND rating = 'Hot'", old) == 1, "" })
-	if _, err := b.org.Gap(sforg.GapChange{Object: "Account", Type: "UPDATE", IDs: []string{old}, Fields: map[string]any{"Rating": "Cold"}}); err != nil {
+	other, _ := b.Org.CreateCommittedLate("Account", map[string]any{"Name": "Purged"}, time.Now().Add(-time.Hour))
+	m := acceleratedMapping(b, "Account", "Name", "Rating")
+	b.Eventually("the loaded account", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1 AND rating = 'Hot'", old) == 1, "" })
+	if _, err := b.Org.Gap(sforg.GapChange{Object: "Account", Type: "UPDATE", IDs: []string{old}, Fields: map[string]any{"Rating": "Cold"}}); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the change named by the gap event", 10*time.Second, func() (bool, string) {
-		return b.count("account", "sfid = $1 AND rating = 'Cold'", old) == 1, ""
+	b.Eventually("the change named by the gap event", 10*time.Second, func() (bool, string) {
+		return b.Count("account", "sfid = $1 AND rating = 'Cold'", old) == 1, ""
 	})
-	if _, err := b.org.Gap(sforg.GapChange{Object: "Account", Type: "DELETE", IDs: []string{other}}); err != nil {
+	if _, err := b.Org.Gap(sforg.GapChange{Object: "Account", Type: "DELETE", IDs: []string{other}}); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the row of the record deleted in the database", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1", other) == 0, "" })
-	b.eventually("both gap events in the history", 5*time.Second, func() (bool, string) {
-		h := b.history(m.ID, "gap")
+	b.Eventually("the row of the record deleted in the database", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", other) == 0, "" })
+	b.Eventually("both gap events in the history", 5*time.Second, func() (bool, string) {
+		h := history(b, m.ID, "gap")
 		return len(h) == 2 && strings.Contains(h[0], "1 updated") && strings.Contains(h[1], "1 deleted"), fmt.Sprint(h)
 	})
-	b.eventually("the gap event's replay id stored", 5*time.Second, func() (bool, string) {
-		m, _ := b.e.Mapping(b.ctx, m.ID)
-		return m.ReplayID != nil && *m.ReplayID >= b.org.NewestReplayID()-1, fmt.Sprint(m.ReplayID)
+	b.Eventually("the gap event's replay id stored", 5*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return m.ReplayID != nil && *m.ReplayID >= b.Org.NewestReplayID()-1, fmt.Sprint(m.ReplayID)
 	})
 }
 
@@ -167,35 +168,35 @@ func TestGapEventsMakeTheEngineReadTheNamedRecords(t *testing.T) {
 func TestMultiRecordAndOverflowEventsReachEveryRecord(t *testing.T) {
 	t.Parallel()
 	b := newStreamingBench(t)
-	b.connState(connection.Idle)
-	m := b.acceleratedMapping("Account", "Name", "Rating")
-	ids, err := b.org.CreateManyAsUser("Account", []map[string]any{{"Name": "Mass 1"}, {"Name": "Mass 2"}, {"Name": "Mass 3"}})
+	b.ConnState(connection.Idle)
+	m := acceleratedMapping(b, "Account", "Name", "Rating")
+	ids, err := b.Org.CreateManyAsUser("Account", []map[string]any{{"Name": "Mass 1"}, {"Name": "Mass 2"}, {"Name": "Mass 3"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := "sfid = ANY($1)"
-	b.eventually("the mass-created accounts", 10*time.Second, func() (bool, string) { return b.count("account", in, ids) == 3, "" })
-	if err := b.org.UpdateManyAsUser("Account", ids, map[string]any{"Rating": "Warm"}); err != nil { // one event, three records
+	b.Eventually("the mass-created accounts", 10*time.Second, func() (bool, string) { return b.Count("account", in, ids) == 3, "" })
+	if err := b.Org.UpdateManyAsUser("Account", ids, map[string]any{"Rating": "Warm"}); err != nil { // one event, three records
 		t.Fatal(err)
 	}
-	b.eventually("the mass update", 10*time.Second, func() (bool, string) { return b.count("account", in+" AND rating = 'Warm'", ids) == 3, "" })
-	if err := b.org.DeleteManyAsUser("Account", ids); err != nil {
+	b.Eventually("the mass update", 10*time.Second, func() (bool, string) { return b.Count("account", in+" AND rating = 'Warm'", ids) == 3, "" })
+	if err := b.Org.DeleteManyAsUser("Account", ids); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the mass delete", 10*time.Second, func() (bool, string) { return b.count("account", in, ids) == 0, "" })
+	b.Eventually("the mass delete", 10*time.Second, func() (bool, string) { return b.Count("account", in, ids) == 0, "" })
 
-	b.org.SetOverflowThreshold(2)
+	b.Org.SetOverflowThreshold(2)
 	many := make([]map[string]any, 6)
 	for i := range many {
 		many[i] = map[string]any{"Name": fmt.Sprint("Overflow ", i)}
 	}
-	ids, err = b.org.CreateManyAsUser("Account", many)
+	ids, err = b.Org.CreateManyAsUser("Account", many)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("every record of the overflowing transaction", 10*time.Second, func() (bool, string) { return b.count("account", in, ids) == 6, "" })
-	b.eventually("the overflow in the history", 5*time.Second, func() (bool, string) {
-		h := b.history(m.ID, "stream")
+	b.Eventually("every record of the overflowing transaction", 10*time.Second, func() (bool, string) { return b.Count("account", in, ids) == 6, "" })
+	b.Eventually("the overflow in the history", 5*time.Second, func() (bool, string) {
+		h := history(b, m.ID, "stream")
 		return len(h) == 1 && strings.Contains(h[0], "overflow"), fmt.Sprint(h)
 	})
 }
@@ -205,32 +206,27 @@ func TestMultiRecordAndOverflowEventsReachEveryRecord(t *testing.T) {
 // and says so in the mapping's history.
 func TestAReplayIDAheadOfTheOrgIsForgottenVisibly(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 6, noStart: true, pollInterval: time.Hour})
-	b.e = engine.New(b.opts)
-	t.Cleanup(b.e.Stop)
-	if err := b.e.Start(b.ctx); err != nil {
+	b := newStreamingBench(t)
+	b.ConnState(connection.Idle)
+	m := acceleratedMapping(b, "Contact", "LastName")
+	b.Engine.Stop()
+	ahead := b.Org.NewestReplayID() + 20_000
+	b.Exec(`UPDATE mappings SET replay_id = $1 WHERE id = $2`, ahead, m.ID)
+	missed, _ := b.Org.CreateAsUser("Contact", map[string]any{"LastName": "While stopped"})
+	b.Engine = engine.New(b.Options)
+	t.Cleanup(b.Engine.Stop)
+	if err := b.Engine.Start(b.Ctx); err != nil {
 		t.Fatal(err)
 	}
-	b.connState(connection.Idle)
-	m := b.acceleratedMapping("Contact", "LastName")
-	b.e.Stop()
-	ahead := b.org.NewestReplayID() + 20_000
-	b.exec(`UPDATE mappings SET replay_id = $1 WHERE id = $2`, ahead, m.ID)
-	missed, _ := b.org.CreateAsUser("Contact", map[string]any{"LastName": "While stopped"})
-	b.e = engine.New(b.opts)
-	t.Cleanup(b.e.Stop)
-	if err := b.e.Start(b.ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.eventually("the refusal in the history", 20*time.Second, func() (bool, string) {
-		h := b.history(m.ID, "stream")
+	b.Eventually("the refusal in the history", 20*time.Second, func() (bool, string) {
+		h := history(b, m.ID, "stream")
 		return len(h) == 1 && strings.Contains(h[0], fmt.Sprintf("The replayId {%d} you provided was invalid", ahead)) && strings.Contains(h[0], "caught up by polling"), fmt.Sprint(h)
 	})
-	b.eventually("the change made while stopped", 10*time.Second, func() (bool, string) { return b.count("contact", "sfid = $1", missed) == 1, "" })
-	streamed, _ := b.org.CreateAsUser("Contact", map[string]any{"LastName": "Streamed after"})
-	b.eventually("a change streamed after resubscribing", 10*time.Second, func() (bool, string) { return b.count("contact", "sfid = $1", streamed) == 1, "" })
-	b.eventually("a replay id the org issued", 5*time.Second, func() (bool, string) {
-		m, _ := b.e.Mapping(b.ctx, m.ID)
-		return m.ReplayID != nil && *m.ReplayID <= b.org.NewestReplayID(), fmt.Sprint(m.ReplayID)
+	b.Eventually("the change made while stopped", 10*time.Second, func() (bool, string) { return b.Count("contact", "sfid = $1", missed) == 1, "" })
+	streamed, _ := b.Org.CreateAsUser("Contact", map[string]any{"LastName": "Streamed after"})
+	b.Eventually("a change streamed after resubscribing", 10*time.Second, func() (bool, string) { return b.Count("contact", "sfid = $1", streamed) == 1, "" })
+	b.Eventually("a replay id the org issued", 5*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return m.ReplayID != nil && *m.ReplayID <= b.Org.NewestReplayID(), fmt.Sprint(m.ReplayID)
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 )
 
@@ -91,7 +92,7 @@ func (w *worker) step(ctx context.Context) time.Duration {
 	if now.Before(w.retryAt) {
 		return w.retryAt.Sub(now)
 	}
-	var op func(context.Context, Org, connection.Connection, mapping.Mapping) error
+	var op func(context.Context, orgclient.Org, connection.Connection, mapping.Mapping) error
 	switch m.State {
 	case mapping.Initial, mapping.ReloadTable, mapping.WaitBulkLoad, mapping.LoadingBulkJob:
 		op = w.load

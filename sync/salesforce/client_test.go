@@ -23,6 +23,7 @@ import (
 	"pgforce/sync/failure"
 	"pgforce/sync/salesforce"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 )
 
 func app(base string) salesforce.App {
@@ -44,7 +45,7 @@ func (s *savedTokens) store(_ context.Context, access, refresh string) error {
 
 func newClient(t testing.TB, opts sforg.Options) (*sforg.Org, *salesforce.Client, *savedTokens) {
 	t.Helper()
-	org, srv := sforg.NewTestServer(t, opts)
+	org, srv := sforgtest.NewServer(t, opts)
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	st := &savedTokens{}
@@ -96,7 +97,7 @@ func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Toke
 
 func TestAuthFlowsAndIdentity(t *testing.T) {
 	t.Parallel()
-	org, srv := sforg.NewTestServer(t, sforg.Options{})
+	org, srv := sforgtest.NewServer(t, sforg.Options{})
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	id, err := a.Identity(context.Background(), tok)

@@ -1,5 +1,7 @@
 package mapping
 
+import "pgforce/sync/lifecycle"
+
 // State is a mapping's state, with Heroku Connect's names. Mapping states describe reading from
 // Salesforce; writing is the connection's business.
 type State string
@@ -84,13 +86,9 @@ func (s State) Loading() bool {
 	return false
 }
 
-// Transition is a named state change allowed only from the listed states (empty = any).
-type Transition struct {
-	Name  string
-	From  []State
-	To    State
-	Quiet bool // frequent transitions are not recorded as events
-}
+// Transition is a named change of a mapping's state (see package lifecycle); Apply makes it with a
+// compare-and-set. Preconditions see the mapping's row as m.
+type Transition = lifecycle.Transition[State]
 
 var loading = []State{Initial, ReloadTable, WaitBulkLoad, LoadingBulkJob, SchemaChanged, Resync}
 
@@ -117,27 +115,6 @@ var (
 	// Recover returns a mapping stopped by a transient cause to syncing; the next poll catches up.
 	Recover = Transition{Name: "recover", From: []State{SystemError, DBUnavailable, Unauthorized, PollingSFChanges, PollingSFBulk}, To: DataSynced}
 )
-
-// Allowed reports whether t may apply in state s.
-func (t Transition) Allowed(s State) bool {
-	if len(t.From) == 0 {
-		return true
-	}
-	for _, f := range t.From {
-		if f == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (t Transition) from() []string {
-	out := make([]string, len(t.From))
-	for i, s := range t.From {
-		out[i] = string(s)
-	}
-	return out
-}
 
 // Action is something an admin asked the syncer to do to a mapping.
 type Action string

@@ -166,7 +166,7 @@ func keys[M ~map[string]V, V any](m M) []string {
 // LastModifiedDate, and never IsDeleted or SystemModstamp.
 func TestTheOrgPublishesChangeEventsShapedAsDocumented(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{Seed: 1})
+	org, a := login(t, Options{Seed: 1, ControlToken: "test-control-token"})
 	s := subscribe(t, a.base, a.token, "/data/AccountChangeEvent", org.NewestReplayID())
 	_, body := a.do("POST", "/services/data/v62.0/sobjects/Account", map[string]any{"Name": "Shaped", "Industry": "Energy"}, "Sforce-Call-Options", "client=Shaper")
 	id := decodeJSON[map[string]any](t, body)["id"].(string)
@@ -233,7 +233,7 @@ func TestTheOrgPublishesChangeEventsShapedAsDocumented(t *testing.T) {
 // (so a client can recognise its own writes); edits made by a user in the UI come from SfdcInternalAPI.
 func TestChangeOriginNamesTheAPIVersionAndClient(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{Seed: 1})
+	org, a := login(t, Options{Seed: 1, ControlToken: "test-control-token"})
 	s := subscribe(t, a.base, a.token, "/data/AccountChangeEvent", org.NewestReplayID())
 	a.do("POST", "/services/data/v59.0/sobjects/Account", map[string]any{"Name": "REST with client"}, "Sforce-Call-Options", "client=pgforce/test, defaultNamespace=x")
 	a.do("POST", "/services/data/v62.0/sobjects/Account", map[string]any{"Name": "REST without"})
@@ -252,7 +252,7 @@ func TestChangeOriginNamesTheAPIVersionAndClient(t *testing.T) {
 
 func TestBulkAPIChangesComeFromTheBulkAPI(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{Seed: 1})
+	org, a := login(t, Options{Seed: 1, ControlToken: "test-control-token"})
 	s := subscribe(t, a.base, a.token, "/data/LeadChangeEvent", org.NewestReplayID())
 	_, body := a.do("POST", "/services/data/v62.0/jobs/ingest", map[string]any{"object": "Lead", "operation": "insert"}, "Sforce-Call-Options", "client=loader")
 	job := decodeJSON[map[string]any](t, body)["id"].(string)
@@ -267,7 +267,7 @@ func TestBulkAPIChangesComeFromTheBulkAPI(t *testing.T) {
 // to several records; different values stay separate events of one transaction.
 func TestTheSameChangeToSeveralRecordsInOneCallIsOneEvent(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{Seed: 1})
+	org, a := login(t, Options{Seed: 1, ControlToken: "test-control-token"})
 	var ids []string
 	for i := range 3 {
 		id, _ := org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprint("Merge ", i)})
@@ -305,7 +305,7 @@ func TestTheSameChangeToSeveralRecordsInOneCallIsOneEvent(t *testing.T) {
 // exist. The selection is the org's control API's to change.
 func TestOnlyEntitiesSelectedForChangeDataCapturePublish(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{Seed: 1})
+	org, a := login(t, Options{Seed: 1, ControlToken: "test-control-token"})
 	if !slices.Contains(org.CDCEntities(), "Lead") {
 		t.Fatalf("a demo org selects its objects: %v", org.CDCEntities())
 	}
@@ -352,7 +352,7 @@ func TestOnlyEntitiesSelectedForChangeDataCapturePublish(t *testing.T) {
 // entity with the empty record id (Salesforce: past 100,000 changes).
 func TestATransactionPastTheOverflowThresholdEndsInOverflowEvents(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{Seed: 1})
+	org, a := login(t, Options{Seed: 1, ControlToken: "test-control-token"})
 	if res, raw := a.do("PUT", "/_sforg/cdc", map[string]any{"overflowThreshold": 3}, "Authorization", "Bearer test-control-token"); res.StatusCode != 200 {
 		t.Fatalf("%d %s", res.StatusCode, raw)
 	}
@@ -378,7 +378,7 @@ func TestATransactionPastTheOverflowThresholdEndsInOverflowEvents(t *testing.T) 
 // change event: a gap event names the records, without their fields.
 func TestADatabaseLevelChangePublishesAGapEvent(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{Seed: 1})
+	org, a := login(t, Options{Seed: 1, ControlToken: "test-control-token"})
 	id, _ := org.CreateAsUser("Account", map[string]any{"Name": "Archived", "Rating": "Hot"})
 	before := org.Record("Account", id)
 	s := subscribe(t, a.base, a.token, "/data/AccountChangeEvent", org.NewestReplayID())

@@ -13,6 +13,7 @@ import (
 	"github.com/simpleforce/simpleforce"
 
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 )
 
 // A Salesforce client nobody here wrote (simpleforce) works against the simulated org unchanged:
@@ -20,7 +21,7 @@ import (
 func TestAThirdPartyClientWorksUnchanged(t *testing.T) {
 	t.Parallel()
 	log.SetOutput(io.Discard) // simpleforce logs every request through the standard logger
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 1, QueryPageSize: 200})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1, QueryPageSize: 200})
 	if err := org.Generate("Lead", 450, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestJSForceWorksUnchanged(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsforce")); err != nil {
 		t.Skipf("needs jsforce: run `npm ci` in %s (.ci/run does this)", dir)
 	}
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 1})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1})
 	if err := org.Generate("Lead", 4500, 9); err != nil { // three query pages
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func authorizeInBrowser(t *testing.T, base string, params url.Values, approve st
 
 func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 	t.Parallel()
-	org, srv := NewTestServer(t, Options{RotateRefreshTokens: true})
+	org, srv := newTestServer(t, Options{RotateRefreshTokens: true})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	verifier := "a-very-long-verifier-string-of-at-least-43-characters-0123456789"
 	sum := sha256.Sum256([]byte(verifier))
@@ -128,7 +128,7 @@ func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 
 func TestTokenEndpointErrors(t *testing.T) {
 	t.Parallel()
-	_, srv := NewTestServer(t, Options{RedirectURIs: []string{"https://app.example/cb"}})
+	_, srv := newTestServer(t, Options{RedirectURIs: []string{"https://app.example/cb"}})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	tests := []struct {
 		form url.Values

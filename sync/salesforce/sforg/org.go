@@ -83,16 +83,16 @@ type Org struct {
 // New returns an isolated in-memory org.
 func New(opts Options) *Org {
 	if opts.ClientID == "" {
-		opts.ClientID = "pgforce-demo"
+		opts.ClientID = DemoClientID
 	}
 	if opts.ClientSecret == "" {
-		opts.ClientSecret = "pgforce-demo-secret"
+		opts.ClientSecret = DemoClientSecret
 	}
 	if opts.Username == "" {
-		opts.Username = "admin@pgforce.test"
+		opts.Username = DemoUsername
 	}
 	if opts.Password == "" {
-		opts.Password = "demo"
+		opts.Password = DemoPassword
 	}
 	if opts.AccessTokenLifetime <= 0 {
 		opts.AccessTokenLifetime = 2 * time.Hour

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ type api struct {
 
 func login(t *testing.T, opts Options) (*Org, *api) {
 	t.Helper()
-	org, srv := NewTestServer(t, opts)
+	org, srv := newTestServer(t, opts)
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	res, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"},
 		"client_secret": {"pgforce-demo-secret"}, "username": {"admin@pgforce.test"}, "password": {"demo"}})
@@ -529,4 +530,14 @@ func TestReleaseNames(t *testing.T) {
 			t.Errorf("v%d = %s, want %s", v, got, want)
 		}
 	}
+}
+
+// newTestServer serves an org for this package's own tests (sforgtest serves everyone else's; it
+// imports this package).
+func newTestServer(t *testing.T, opts Options) (*Org, *httptest.Server) {
+	t.Helper()
+	org := New(opts)
+	srv := httptest.NewServer(org.Handler())
+	t.Cleanup(srv.Close)
+	return org, srv
 }

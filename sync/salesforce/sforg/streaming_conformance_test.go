@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 )
 
 // Streaming clients nobody here wrote work against the org unchanged, with Salesforce's own long
@@ -27,7 +28,7 @@ func TestThirdPartyStreamingClientsWorkUnchanged(t *testing.T) {
 			t.Skipf("needs %s: run `npm ci` in %s (.ci/run does this)", pkg, dir)
 		}
 	}
-	_, srv := sforg.NewTestServer(t, sforg.Options{Seed: 1})
+	_, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1})
 	cmd := exec.Command("node", "streaming.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SF_LOGIN_URL="+srv.URL)

@@ -1,4 +1,4 @@
-package engine
+package orgclient
 
 import (
 	"context"
