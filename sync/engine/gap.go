@@ -130,12 +130,11 @@ func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Co
 				return mergeErr
 			}
 			upserted, deleted = upserted+res.Upserted, deleted+res.Deleted
-			tag, err := tx.Exec(ctx, `UPDATE mappings SET replay_id = GREATEST(replay_id, NULLIF($2, 0)) WHERE id = $1 AND state = ANY($3)`,
-				m.ID, replay, []string{string(mapping.DataSynced), string(mapping.PollingSFChanges), string(mapping.PollingSFBulk)})
+			ok, err := mapping.SaveRefresh(ctx, tx, m.ID, replay)
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 0 {
+			if !ok {
 				return errAborted // reloaded or edited meanwhile
 			}
 			return addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", res.Upserted+res.Deleted, 0, e.opts.Now())

@@ -106,12 +106,6 @@ func (s *syncer) stream(ctx context.Context) {
 				return
 			}
 			switch {
-			case errors.Is(err, orgclient.ErrReplayGone):
-				// Events were lost: forget stored replay ids, resubscribe for new events and poll.
-				if err := mapping.ForgetReplayIDs(ctx, s.e.opts.Pool, s.connID); err != nil {
-					s.e.logTransient("forget replay ids", err)
-				}
-				s.log.Warn("change events outside the replay window; catching up by polling", "err", err)
 			case failure.Is(err, failure.Unauthenticated):
 				s.loseAuth(ctx, err)
 			case err != nil:
@@ -195,7 +189,9 @@ func (s *syncer) streamNote(ctx context.Context, ms []mapping.Mapping, n orgclie
 			m.Object, reason(n.Err), interval, m.Object)
 		s.setStreamNote(ctx, m, note, "warn")
 	case errors.Is(n.Err, orgclient.ErrReplayGone):
-		_, _ = s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE id = $1`, m.ID)
+		if err := mapping.ForgetReplayID(ctx, s.e.opts.Pool, m.ID); err != nil {
+			s.e.logTransient("forget a replay id", err)
+		}
 		s.event(ctx, m, "warn", "stream", fmt.Sprintf("Change events of %s after the stored replay id are not available (%s): resubscribed for new events and caught up by polling.", m.Object, reason(n.Err)))
 		return true
 	case n.Subscribed:
@@ -230,8 +226,8 @@ func reason(err error) string {
 // in its history when that changes.
 func (s *syncer) setStreamNote(ctx context.Context, m mapping.Mapping, note, level string) {
 	err := store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE mappings SET stream_note = NULLIF($2, '') WHERE id = $1 AND stream_note IS DISTINCT FROM NULLIF($2, '')`, m.ID, note)
-		if err != nil || tag.RowsAffected() == 0 {
+		changed, err := mapping.SetStreamNote(ctx, tx, m.ID, note)
+		if err != nil || !changed {
 			return err // unchanged: the history already says so
 		}
 		msg := note

@@ -334,12 +334,3 @@ func SaveDrift(ctx context.Context, q Execer, id int64, drift []Drift) error {
 	}
 	return nil
 }
-
-// ForgetReplayIDs drops the stored change-event replay ids of a connection's mappings: the events
-// after them are gone, so the stream resubscribes for new events and polls catch up.
-func ForgetReplayIDs(ctx context.Context, q Execer, connID int64) error {
-	if _, err := q.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE connection_id = $1`, connID); err != nil {
-		return fmt.Errorf("forget replay ids of connection %d: %w", connID, err)
-	}
-	return nil
-}
