@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -110,24 +109,12 @@ func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Co
 			if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 				return err
 			}
-			pr, pw := io.Pipe()
-			enc := apply.NewRecordEncoder(tgt, pw)
-			errc := make(chan error, 1)
-			go func() {
-				_, err := org.Query(ctx, soql, all, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
-				if err == nil {
-					err = enc.Flush()
-				}
-				pw.CloseWithError(err)
-				errc <- err
-			}()
-			res, mergeErr := apply.Refresh(ctx, tx, tgt, pr, gone)
-			pr.CloseWithError(mergeErr)
-			if qerr := <-errc; qerr != nil {
-				return qerr
-			}
-			if mergeErr != nil {
-				return mergeErr
+			var res apply.Result
+			if _, err := queryInto(ctx, org, tgt, soql, all, func(rows io.Reader) (err error) {
+				res, err = apply.Refresh(ctx, tx, tgt, rows, gone)
+				return err
+			}); err != nil {
+				return err
 			}
 			upserted, deleted = upserted+res.Upserted, deleted+res.Deleted
 			ok, err := mapping.SaveRefresh(ctx, tx, m.ID, replay)
