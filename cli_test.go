@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/salesforce/sforg/sforgtest"
@@ -173,6 +176,24 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 		t.Fatalf("mapping reload: %v %s", err, out)
 	}
 	waitSynced("after reload")
+
+	// Recover From Error for one mapping: refused while nothing is wrong; a stopped mapping with a
+	// loaded table catches up.
+	if _, err := runCmd(t, env, "", "mapping", "recover", "Account"); err == nil || !strings.Contains(err.Error(), "no error to recover from") {
+		t.Fatalf("recover a synced mapping: %v", err)
+	}
+	db, err := pgx.Connect(context.Background(), storetest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	if _, err := db.Exec(context.Background(), `UPDATE `+env["PGFORCE_DB_SCHEMA"]+`.mappings SET state = 'SYSTEM_ERROR' WHERE object_name = 'Account'`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd(t, env, "", "mapping", "recover", "Account"); err != nil || !strings.Contains(out, "Account: recovered: catching up") {
+		t.Fatalf("mapping recover: %v %s", err, out)
+	}
+	waitSynced("after recover")
 
 	// Destructive commands want a confirmation.
 	if _, err := runCmd(t, env, "", "mapping", "delete", "Account"); err == nil || !strings.Contains(err.Error(), "--confirm Account") {

@@ -23,6 +23,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/salesforce/sforg/sforgtest"
 	"pgforce/sync/store/storetest"
@@ -351,12 +352,44 @@ func TestKilledDuringAWriteBacklogEachChangeReachesSalesforceOnce(t *testing.T) 
 func TestKilledWhilePollingAndStreamingChangesConvergeWithSalesforce(t *testing.T) {
 	t.Parallel()
 	r := newCrashRig(t, 13)
+	r.streamContactsThroughKills("cometd")
+}
+
+// Over the Pub/Sub API the replay id is checkpointed with the data it led to: after each SIGKILL
+// pgforce resubscribes after it, and no change is lost or applied twice.
+func TestKilledWhileStreamingOverPubSubNoChangeIsLostOrDuplicated(t *testing.T) {
+	t.Parallel()
+	r := newCrashRig(t, 14)
+	ps := sforg.NewPubSubServer(r.org, sforg.PubSubOptions{})
+	if err := ps.Start(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ps.Stop)
+	ca := t.TempDir() + "/pubsub.pem"
+	if err := os.WriteFile(ca, ps.CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(r.env, "PGFORCE_SF_PUBSUB_ADDR="+ps.Addr(), "PGFORCE_SF_PUBSUB_CA_FILE="+ca)
+	m := r.streamContactsThroughKills("pubsub")
+	if n, ok := pubsub.ReplayNumber(m.PubSubReplayID); !ok || n == 0 {
+		t.Fatalf("no Pub/Sub replay id checkpointed: %v", m.PubSubReplayID)
+	}
+}
+
+// streamContactsThroughKills maps Contact in accelerated mode, streaming over transport, while
+// Salesforce users keep creating, editing and deleting contacts through every kill; then both
+// sides must hold the same records, each once.
+func (r *crashRig) streamContactsThroughKills(transport string) mapping.Mapping {
+	t := r.t
 	cfg := mapping.NewConfig("LastName", "Email")
 	cfg.SFNotifyEnabled = true
 	r.start()
 	m := r.mapping("Contact", cfg)
 	r.waitSynced(m.ID, time.Minute)
-	// Salesforce users keep creating, editing and deleting contacts through every kill.
+	r.eventually("streaming over "+transport, 30*time.Second, func() (bool, string) {
+		m, _ = r.admin.Mappings.Get(r.ctx, m.ID)
+		return m.StreamTransport == transport, m.StreamTransport
+	})
 	stop := make(chan struct{})
 	done := make(chan int)
 	go func() {
@@ -395,5 +428,13 @@ func TestKilledWhilePollingAndStreamingChangesConvergeWithSalesforce(t *testing.
 		pg, n := r.pgSnapshot("contact", "lastname")
 		return same(pg, n, sf)
 	})
-	t.Logf("%d kills; %d Salesforce changes; %d records compared", r.kills, changes, len(sf))
+	m, err := r.admin.Mappings.Get(r.ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.StreamTransport != transport {
+		t.Fatalf("streamed over %q, want %s", m.StreamTransport, transport)
+	}
+	t.Logf("%d kills over %s; %d Salesforce changes; %d records compared", r.kills, transport, changes, len(sf))
+	return m
 }

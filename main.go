@@ -4,7 +4,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -41,6 +45,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/report"
+	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
 	"pgforce/web"
@@ -62,9 +67,11 @@ Usage:
   pgforce user add --email E --role R     add a user (password read from stdin, or generated and printed)
   pgforce user list                       list users
   pgforce user remove --email E           remove a user
+  pgforce user unlock --email E           lift a user's sign-in delays (after failed attempts) from every address
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
-  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)
+  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org, with its Pub/Sub API on
+                                          --pubsub-addr (pgforce sforg -h)
   pgforce help                            show this help
 
 Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:
@@ -136,6 +143,9 @@ func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, er
 		SalesforceClientSecret: getenv("PGFORCE_SF_CLIENT_SECRET"),
 		LogLevel:               getenv("PGFORCE_LOG_LEVEL"),
 		SimControlToken:        getenv("PGFORCE_SIM_CONTROL_TOKEN"),
+		SalesforcePubSubAddr:   getenv("PGFORCE_SF_PUBSUB_ADDR"),
+		SalesforcePubSubCAFile: getenv("PGFORCE_SF_PUBSUB_CA_FILE"),
+		SimPubSubAddr:          getenv("PGFORCE_SIM_PUBSUB_ADDR"),
 	}.WithDefaults()
 
 	if raw := getenv("PGFORCE_LEASE_TTL"); raw != "" {
@@ -242,15 +252,24 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		return err
 	}
 	var sim http.Handler
+	var simPubSub *sforg.PubSubServer
 	if cfg.EmbeddedOrg() {
-		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.BaseURL+"/sim", cfg.SimControlToken)
+		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.BaseURL+"/sim", cfg.SimControlToken, cfg.OAuthCallbackURL())
 		if err != nil {
 			return err
 		}
 		defer persist.Stop()
 		sim = org.Handler()
+		simPubSub = sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: cfg.SimPubSubAddr})
+		if err := simPubSub.Start(ctx); err != nil {
+			return fmt.Errorf("%w (PGFORCE_SIM_PUBSUB_ADDR)", err)
+		}
+		defer simPubSub.Stop()
 	}
-	orgs := orgclient.SalesforceOrgs{App: connectedApp(cfg)}
+	orgs, err := salesforceOrgs(cfg, simPubSub)
+	if err != nil {
+		return err
+	}
 	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs, LeaseTTL: cfg.LeaseTTL})
 	if err := eng.Start(ctx); err != nil {
 		return err
@@ -278,6 +297,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
 		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/sim (user %s, password %s)\n", cfg.BaseURL, simUser, simPassword)
+		fmt.Fprintf(stdout, "pgforce: simulated org's Pub/Sub API at %s (TLS, certificate self-signed at start)\n", simPubSub.Addr())
 	}
 
 	var metricsSrv *http.Server
@@ -361,13 +381,14 @@ const (
 
 // startSimulatedOrg restores the embedded org served at url from the database (or seeds a new one)
 // and keeps it saved. The saved state belongs to that URL: connections made to it reach only it, and
-// another instance on the same database keeps its own org.
-func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, url, controlToken string) (*sforg.Org, *sforg.Persister, error) {
+// another instance on the same database keeps its own org. Its demo connected app has one callback
+// URL, the dashboard's: its login page sends browsers nowhere else.
+func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, url, controlToken, callbackURL string) (*sforg.Org, *sforg.Persister, error) {
 	if controlToken == "" {
 		controlToken = keyring.RandomToken(24)
 	}
 	saved, err := sforg.Restore(ctx, pool, url, sforg.Options{BasePath: "/sim", Seed: 1, ClientID: simClientID, ClientSecret: simClientSecret,
-		Username: simUser, Password: simPassword, ControlToken: controlToken})
+		Username: simUser, Password: simPassword, ControlToken: controlToken, RedirectURIs: []string{callbackURL}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -392,6 +413,42 @@ func connectedApp(cfg config.Config) func(c connection.Connection) orgclient.Con
 	}
 }
 
+// salesforceOrgs builds the engine's org clients: the connected app, and where each connection's
+// org serves the Pub/Sub API (the embedded org's own server, trusted for its self-signed
+// certificate only; for a real org Salesforce's endpoint or PGFORCE_SF_PUBSUB_ADDR).
+func salesforceOrgs(cfg config.Config, sim *sforg.PubSubServer) (orgclient.SalesforceOrgs, error) {
+	realTLS, err := pubSubTLS(cfg.SalesforcePubSubCAFile)
+	if err != nil {
+		return orgclient.SalesforceOrgs{}, err
+	}
+	embedded := strings.TrimRight(cfg.BaseURL, "/") + "/sim"
+	return orgclient.SalesforceOrgs{App: connectedApp(cfg), PubSub: func(c connection.Connection) *orgclient.PubSubEndpoint {
+		switch {
+		case c.OrgType == connection.Simulated && sim != nil && strings.TrimRight(c.LoginURL, "/") == embedded:
+			return &orgclient.PubSubEndpoint{Addr: sim.Addr(), TLS: sim.ClientTLS()}
+		case c.OrgType == connection.Simulated && cfg.SalesforcePubSubAddr == "":
+			return nil // a simulated org elsewhere, whose Pub/Sub API (if any) nobody configured
+		}
+		return &orgclient.PubSubEndpoint{Addr: cmp.Or(cfg.SalesforcePubSubAddr, pubsub.DefaultAddr), TLS: realTLS}
+	}}, nil
+}
+
+// pubSubTLS trusts the system's roots, or only the certificates of caFile.
+func pubSubTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("PGFORCE_SF_PUBSUB_CA_FILE: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("PGFORCE_SF_PUBSUB_CA_FILE: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
 func explicitBaseURL(cfg config.Config) bool {
 	return cfg.BaseURL != config.Config{Addr: cfg.Addr, TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile}.WithDefaults().BaseURL
 }
@@ -412,7 +469,7 @@ func ready(ctx context.Context, pool *pgxpool.Pool) error {
 
 func userCommand(ctx context.Context, cfg config.Config, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: pgforce user add|list|remove")
+		return errors.New("usage: pgforce user add|list|remove|unlock")
 	}
 	pool, err := openDatabase(ctx, cfg)
 	if err != nil {
@@ -463,8 +520,19 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, getenv f
 		}
 		fmt.Fprintf(stdout, "removed %s\n", *email)
 		return nil
+	case "unlock":
+		n, err := accounts.Unlock(ctx, actor, *email)
+		if err != nil {
+			return err
+		}
+		addresses := "addresses"
+		if n == 1 {
+			addresses = "address"
+		}
+		fmt.Fprintf(stdout, "unlocked %s: sign-in delays lifted for %d %s\n", strings.ToLower(strings.TrimSpace(*email)), n, addresses)
+		return nil
 	}
-	return fmt.Errorf("unknown user command %q: use add, list or remove", args[0])
+	return fmt.Errorf("unknown user command %q: use add, list, remove or unlock", args[0])
 }
 
 // readPassword takes the first line of stdin when it is piped, or generates a password when stdin
@@ -573,10 +641,11 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	fs.IntVar(&opts.Rows, "rows", 100_000, "records of the initial load (the full run: 1000000)")
 	fs.IntVar(&opts.Samples, "samples", 1000, "latency samples per figure")
 	fs.IntVar(&opts.Backlog, "backlog", 100_000, "changes in the Postgres→Salesforce backlog")
+	fs.IntVar(&opts.Burst, "burst", 10_000, "Salesforce changes of the burst streamed over the Pub/Sub API")
 	fs.IntVar(&opts.PageMappings, "mappings", 200, "mappings on the measured Mappings page")
 	fs.IntVar(&opts.IdleMappings, "idle-mappings", 20, "mappings of the idle connection")
 	fs.DurationVar(&opts.PollInterval, "poll-interval", 5*time.Second, "polling interval of the polling figures")
-	only := fs.String("only", "", "comma-separated figure groups: load,stream,poll,write,backlog,idle,page")
+	only := fs.String("only", "", "comma-separated figure groups: load,stream,pubsub,poll,write,backlog,idle,page")
 	jsonFile := fs.String("json", "bench.json", "write the report as JSON to this file (empty: none)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
@@ -679,7 +748,24 @@ func startChildOrg(ctx context.Context) (url, token string, stop func(), err err
 	return "", "", nil, errors.New("the simulated org exited before listening")
 }
 
-const simListening = "pgforce: simulated Salesforce org at "
+const (
+	simListening       = "pgforce: simulated Salesforce org at "
+	simPubSubListening = "pgforce: Pub/Sub API at "
+)
+
+// callbackURLs collects --callback-url flags; each must be an absolute URL, as in a connected app.
+type callbackURLs []string
+
+func (c *callbackURLs) String() string { return strings.Join(*c, ",") }
+
+func (c *callbackURLs) Set(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not a callback URL: give an absolute URL such as http://localhost:3000/oauth/callback, without a #fragment", v)
+	}
+	*c = append(*c, v)
+	return nil
+}
 
 // simCommand serves a simulated org alone at the root (for benchmarks, and for trying clients
 // against it); `pgforce sim` is an alias.
@@ -694,6 +780,10 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	user := fs.String("user", simUser, "the org user's username")
 	password := fs.String("password", simPassword, "the org user's password")
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
+	var callbacks callbackURLs
+	fs.Var(&callbacks, "callback-url", "a callback URL of the connected app, where the OAuth web-server flow may send the browser back (repeat for several; none: that flow is refused)")
+	pubsubAddr := fs.String("pubsub-addr", config.DefaultSimPubSubAddr, "address of the Pub/Sub API (gRPC with TLS, self-signed certificate); empty: none")
+	pubsubCert := fs.String("pubsub-cert", "", "write the Pub/Sub API's certificate (PEM) to this file, for clients to trust")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -702,14 +792,37 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
 	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
-		ControlToken: *token, DailyAPILimit: *apiLimit})
+		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	var ps *sforg.PubSubServer
+	if *pubsubAddr != "" {
+		// Started before the org announces itself: whoever reads the announcement may ask for it.
+		ps = sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: *pubsubAddr})
+		if err := ps.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+		defer ps.Stop()
+		if *pubsubCert != "" {
+			if err := os.WriteFile(*pubsubCert, ps.CertificatePEM(), 0o644); err != nil {
+				return fmt.Errorf("--pubsub-cert: %w", err)
+			}
+		}
+	}
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
 	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	if len(callbacks) == 0 {
+		fmt.Fprintln(stdout, "pgforce: no OAuth callback URL registered: the web-server flow is refused (add --callback-url URL)")
+	} else {
+		fmt.Fprintf(stdout, "pgforce: OAuth callback URLs %s\n", strings.Join(callbacks, ", "))
+	}
+	if ps != nil {
+		fmt.Fprintf(stdout, "%s%s (TLS, self-signed; its certificate: GET /_sforg/pubsub or --pubsub-cert)\n", simPubSubListening, ps.Addr())
+	}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -26,6 +26,7 @@ type ConnectionAdmin interface {
 	SetWriteAlgorithm(ctx context.Context, actor audit.Actor, connID int64, algo connection.WriteAlgorithm) error
 	SetAPIVersion(ctx context.Context, actor audit.Actor, connID int64, version string) error
 	SetPollingDefault(ctx context.Context, actor audit.Actor, connID int64, seconds int) error
+	SetStreamTransport(ctx context.Context, actor audit.Actor, connID int64, transport string) error
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
 }
 
@@ -40,6 +41,7 @@ type MappingAdmin interface {
 	PendingWrites(ctx context.Context, mappingID int64) (int64, error)
 	Reload(ctx context.Context, actor audit.Actor, mappingID int64) error
 	Abort(ctx context.Context, actor audit.Actor, mappingID int64) error
+	Recover(ctx context.Context, actor audit.Actor, mappingID int64) (mapping.State, error)
 	Delete(ctx context.Context, actor audit.Actor, mappingID int64) error
 	CheckSchema(ctx context.Context, connID int64) error
 	Orphans(ctx context.Context, connID int64) ([]mapping.Mapping, error)

@@ -159,6 +159,14 @@ func (h *Handlers) APIAbortMapping(c echo.Context) error {
 	return h.apiMappingAction(c, h.Mappings.Abort)
 }
 
+// APIRecoverMapping restarts a mapping stopped by an error (202): the load resumes or it catches up.
+func (h *Handlers) APIRecoverMapping(c echo.Context) error {
+	return h.apiMappingAction(c, func(ctx context.Context, a audit.Actor, id int64) error {
+		_, err := h.Mappings.Recover(ctx, a, id)
+		return err
+	})
+}
+
 // APIConnectionWriteErrors lists a connection's failed writes (?hours=24).
 func (h *Handlers) APIConnectionWriteErrors(c echo.Context) error {
 	id, err := idParam(c, "id")

@@ -60,7 +60,7 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 		Drift: driftRows(m), OrphanedAt: m.OrphanedAt,
 	}
 	if m.Config.Accelerated() {
-		d.Config.Mode = "accelerated (streamed), polling every " + itoa(int64(max(1, m.Config.SFPollingSeconds/60))) + " min as a safety net"
+		d.Config.Mode = "accelerated (" + streamingText(m.StreamTransport) + "), polling every " + itoa(int64(max(1, m.Config.SFPollingSeconds/60))) + " min as a safety net"
 		if m.StreamNote != "" {
 			d.Config.Mode = "accelerated, but polling only. " + m.StreamNote
 		}

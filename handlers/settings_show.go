@@ -36,7 +36,7 @@ func (h *Handlers) ShowSettings(c echo.Context) error {
 var auditActions = []audit.Action{"connection.", "mapping.", "user.", "write.",
 	audit.ConnectionCreate, audit.ConnectionAuthorize, audit.ConnectionPause, audit.ConnectionResume, audit.ConnectionRecover,
 	audit.WriteAlgorithm, audit.APIVersion, audit.ConfigImport, audit.MappingCreate, audit.MappingEdit, audit.MappingDelete,
-	audit.MappingReload, audit.MappingAbort, audit.OrphansRemove, audit.WriteRetry, audit.WriteIgnore, audit.UserAdd, audit.UserRemove}
+	audit.MappingReload, audit.MappingAbort, audit.MappingRecover, audit.OrphansRemove, audit.WriteRetry, audit.WriteIgnore, audit.UserAdd, audit.UserRemove, audit.UserUnlock}
 
 func (h *Handlers) settings(ctx context.Context, conn connection.Connection, conns []connection.Connection) (views.SettingsPage, error) {
 	cv := connectionView(conn)

@@ -27,6 +27,8 @@ type ConnectionView struct {
 	InstanceURL    string
 	AuthorizedAt   *time.Time
 	PollingSeconds int
+	// StreamTransport is the connection's setting: auto, pubsub or cometd.
+	StreamTransport string
 	// Allowed actions in the current state; Why* explain a disabled button.
 	CanPause, CanResume, CanRecover, CanImport bool
 	PauseWhy, ResumeWhy, RecoverWhy, ImportWhy string
@@ -207,6 +209,7 @@ type MappingLive struct {
 	Reason      string
 	StateSince  time.Time
 	Loading     bool
+	Stopped     bool // an error stopped it: Recover From Error restarts it
 	Progress    *Progress
 	SFRows      *int64
 	SFRowsAt    *time.Time // when Salesforce said so

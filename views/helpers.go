@@ -95,6 +95,13 @@ func pollingTitle(canAct, supported bool) string {
 	return "Save the polling default"
 }
 
+// streamTransports are the connection's transport settings for accelerated mappings.
+var streamTransports = []struct{ Value, Label string }{
+	{"auto", "the Pub/Sub API where the org offers it, CometD otherwise"},
+	{"pubsub", "the Pub/Sub API only"},
+	{"cometd", "CometD (the Streaming API) only"},
+}
+
 // pollingChoices are the polling intervals offered, in minutes (Heroku Connect: 2 to 60).
 var pollingChoices = []int{2, 5, 10, 15, 20, 30, 45, 60}
 

@@ -348,7 +348,7 @@ func TestAPIMappingsCreateEditReloadAbortAndDelete(t *testing.T) {
 	if e := decode[apiError](t, a.as(apitoken.Admin, "PATCH", "/api/v3/mappings/"+id, `{"config": {"access": "read_write"}}`, 409)); e.ID != "conflict" {
 		t.Fatalf("edit while loading: %+v", e)
 	}
-	a.b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED' WHERE id = $1`, created.ID)
+	a.b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE id = $1`, created.ID)
 	edited := decode[m](t, a.as(apitoken.Admin, "PATCH", "/api/v3/mappings/"+id, `{"config": {"access": "read_write"}}`, 200))
 	if edited.Access != "read_write" || len(edited.Config.Fields) != len(created.Config.Fields) {
 		t.Fatalf("patched: %+v (fields before %d)", edited, len(created.Config.Fields))

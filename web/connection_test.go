@@ -54,22 +54,22 @@ func TestSetUpAndAuthorizeAConnection(t *testing.T) {
 	id := conns[0].ID
 	authorize := "/connections/" + itoa(id) + "/authorize"
 
-	// Authorize: to Salesforce with a state; a wrong state is refused and spends the attempt.
+	// Authorize: to Salesforce with a state; a wrong state is refused and leaves the attempt alone.
 	res = b.post(authorize, url.Values{})
 	state := stateOf(t, res)
 	res = b.get("/oauth/callback?code=good&state=forged")
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "does not match") {
 		t.Fatal("a forged state must be refused")
 	}
-	res = b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state))
-	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "no Salesforce authorization in progress") {
-		t.Fatal("the state is single use")
-	}
-	// Cancelled at Salesforce's login page.
-	state = stateOf(t, b.post(authorize, url.Values{}))
-	res = b.get("/oauth/callback?error=access_denied&error_description=end-user+denied+authorization&state=" + url.QueryEscape(state))
+	// Cancelled at Salesforce's login page: the attempt is used up, once.
+	cancelled := "/oauth/callback?error=access_denied&error_description=end-user+denied+authorization&state=" + url.QueryEscape(state)
+	res = b.get(cancelled)
 	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "access was denied") || !strings.Contains(msg, "end-user denied") {
 		t.Fatalf("access_denied: %q", msg)
+	}
+	res = b.get(cancelled)
+	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "no Salesforce authorization in progress") {
+		t.Fatal("the state is single use")
 	}
 	// A bad code: the engine's refusal is shown.
 	state = stateOf(t, b.post(authorize, url.Values{}))

@@ -68,6 +68,10 @@ func (a *app) connState(id int64, s connection.State) {
 
 func (a *app) mappingState(id int64, s mapping.State) {
 	a.exec(`UPDATE mappings SET state = $2 WHERE id = $1`, id, string(s))
+	if !s.Loading() && s != mapping.Aborted {
+		// A settled mapping holds a completed load (the engine would not have let it settle otherwise).
+		a.exec(`UPDATE mappings SET watermark = now(), load_started_at = now(), load_finished_at = now() WHERE id = $1`, id)
+	}
 }
 
 func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
@@ -102,6 +106,7 @@ func (b *browser) upload(path, field, filename string, content []byte, fields ur
 	_ = mw.Close()
 	req, _ := http.NewRequest(http.MethodPost, b.app.srv.URL+path, &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
+	b.sayWhereFrom(req)
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

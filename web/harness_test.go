@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -81,10 +82,13 @@ func (a *app) user(email string, role account.Role) {
 }
 
 // browser is a client with its own cookie jar that does not follow redirects, so tests see them.
+// Like a current browser, it says where its requests come from (Sec-Fetch-Site and Origin: this
+// site) unless a test sets one of those headers itself, or makes it an old browser that sends neither.
 type browser struct {
 	t   testing.TB
 	app *app
 	c   *http.Client
+	old bool // sends neither Sec-Fetch-Site nor Origin
 }
 
 func (a *app) browser() *browser {
@@ -92,6 +96,17 @@ func (a *app) browser() *browser {
 	return &browser{t: a.t, app: a, c: &http.Client{Jar: jar, Transport: a.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
+}
+
+// browserFrom is a browser connecting from another loopback address (127.0.0.2, …), as a second
+// client address for the server.
+func (a *app) browserFrom(ip string) *browser {
+	b := a.browser()
+	tr := a.srv.Client().Transport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr.DialContext = d.DialContext
+	b.c.Transport = tr
+	return b
 }
 
 type response struct {
@@ -115,6 +130,7 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) re
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	b.sayWhereFrom(req)
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -122,6 +138,18 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) re
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	return response{Response: res, body: string(raw)}
+}
+
+// sayWhereFrom adds the headers a current browser sends with a request from the dashboard's own
+// pages, unless the test chose them.
+func (b *browser) sayWhereFrom(req *http.Request) {
+	if b.old || req.Header.Get("Sec-Fetch-Site") != "" || req.Header.Get("Origin") != "" {
+		return
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		req.Header.Set("Origin", b.app.srv.URL)
+	}
 }
 
 func (b *browser) get(path string) response { return b.do(http.MethodGet, path, nil) }

@@ -326,6 +326,36 @@ func TestBackgroundRefreshDoesNotKeepTheSessionAlive(t *testing.T) {
 	}
 }
 
+// A mapping stopped by an error offers Recover From Error on its page; recovering a mapping whose
+// table never finished loading resumes the load instead of calling it synced.
+func TestAStoppedMappingIsRecoveredFromItsPage(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true)
+	m := a.mapping(c.ID, "Account", "Name")
+	page := "/mappings/" + itoa(m.ID)
+	if d := b.get(page).doc(t); d.Find(`[data-testid="menu-recover"]`).Length() != 0 {
+		t.Fatal("a loading mapping offers no recovery")
+	}
+	a.exec(`UPDATE mappings SET state = 'SYSTEM_ERROR', state_reason = 'poll failed' WHERE id = $1`, m.ID)
+	d := b.get(page).doc(t)
+	if d.Find(`[data-testid="menu-recover"]`).Length() != 1 || !strings.Contains(text(d, `[data-testid="mapping-problems"]`), "(SYSTEM_ERROR) is stopped: poll failed") {
+		t.Fatalf("a stopped mapping: recover offered %d, problems %q", d.Find(`[data-testid="menu-recover"]`).Length(), text(d, `[data-testid="mapping-problems"]`))
+	}
+	res := b.post(page+"/recover", url.Values{"next": {page}})
+	if got := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(got, "its last load did not finish, so every record is loading again") {
+		t.Fatalf("recover: %q", got)
+	}
+	got, _ := a.admin.Mappings.Get(context.Background(), m.ID)
+	if got.State != mapping.ReloadTable {
+		t.Fatalf("recovered into %s", got.State)
+	}
+	if res := b.post(page+"/recover", url.Values{"next": {page}}); !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "no error to recover from") {
+		t.Fatal("recovering twice is refused with the reason")
+	}
+}
+
 // An accelerated mapping whose object Salesforce publishes no change events for says so where its
 // mode is shown, with the engine's reason.
 func TestAnAcceleratedMappingThatDoesNotStreamSaysWhyOnItsPage(t *testing.T) {

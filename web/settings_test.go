@@ -74,7 +74,7 @@ func TestExportThenImportWithPreview(t *testing.T) {
 	if !strings.Contains(text(d, `[data-testid="import-blocked"]`), "Account (INITIAL)") {
 		t.Fatalf("an import editing a loading mapping waits: %q", text(d, `[data-testid="import-blocked"]`))
 	}
-	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED' WHERE connection_id = $1`, dst.ID)
+	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE connection_id = $1`, dst.ID)
 	res = b.upload("/settings/import", "file", "cfg.json", []byte(exported), nil)
 	d = res.doc(t)
 	if text(d, `[data-testid="plan-add"]`) == "" || !strings.Contains(text(d, `[data-testid="plan-add"]`), "Contact") ||
@@ -224,7 +224,7 @@ func TestSandboxRefreshGuide(t *testing.T) {
 	if _, disabled := d.Find(`[data-testid="refresh-reload"]`).Attr("disabled"); !disabled {
 		t.Fatal("every mapping loading: nothing to reload")
 	}
-	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED' WHERE connection_id = $1`, to.ID)
+	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE connection_id = $1`, to.ID)
 	res = b.post("/connections/"+itoa(to.ID)+"/reload-all", url.Values{"next": {loc}})
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Reloading 1 mapping") {
 		t.Fatal("reload step")

@@ -52,6 +52,12 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000})
 		srv := httptest.NewServer(org.Handler())
 		e.stop = append(e.stop, srv.Close)
+		ps := sforg.NewPubSubServer(org, sforg.PubSubOptions{})
+		if err := ps.Start(ctx); err != nil {
+			srv.Close()
+			return nil, err
+		}
+		e.stop = append(e.stop, ps.Stop)
 		e.orgInProcess = true
 		opts.OrgURL, opts.ControlToken = srv.URL, token
 	}
@@ -60,9 +66,14 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	if err := e.dropSchemas(ctx); err != nil {
 		return nil, err
 	}
+	pubsub, err := e.org.pubSubEndpoint(ctx)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
 	orgs := orgclient.SalesforceOrgs{App: func(connection.Connection) orgclient.ConnectedApp {
 		return orgclient.ConnectedApp{ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
-	}}
+	}, PubSub: func(connection.Connection) *orgclient.PubSubEndpoint { return pubsub }}
 	e.eng = engine.New(engine.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, PollInterval: opts.PollInterval, Orgs: orgs})
 	e.adm = admin.New(admin.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, Orgs: orgs})
 	c, err := e.adm.Connections.Create(ctx, actor, admin.NewConnection{Name: "bench", Schema: e.schema, OrgType: connection.Simulated, LoginURL: opts.OrgURL})

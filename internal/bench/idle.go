@@ -156,11 +156,22 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	defer accounts.Remove(context.WithoutCancel(ctx), actor, email)
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: time.Minute}
-	res, err := hc.PostForm(srv.URL+"/login", url.Values{"email": {email}, "password": {password}})
+	login, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
+	if err != nil {
+		return err
+	}
+	// As a browser says, the form comes from the dashboard's own page (the dashboard refuses
+	// state changes that do not say where they come from).
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	login.Header.Set("Origin", srv.URL)
+	res, err := hc.Do(login)
 	if err != nil {
 		return err
 	}
 	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("sign in to the dashboard: %d", res.StatusCode)
+	}
 	page := fmt.Sprintf("%s/mappings?conn=%d", srv.URL, e.conn.ID)
 	get := func() (time.Duration, error) {
 		start := time.Now()

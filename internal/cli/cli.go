@@ -50,6 +50,7 @@ type Mappings interface {
 	Edit(ctx context.Context, actor audit.Actor, mappingID int64, cfg mapping.Config, recreate []string) (mapping.Mapping, error)
 	Reload(ctx context.Context, actor audit.Actor, mappingID int64) error
 	Abort(ctx context.Context, actor audit.Actor, mappingID int64) error
+	Recover(ctx context.Context, actor audit.Actor, mappingID int64) (mapping.State, error)
 	Delete(ctx context.Context, actor audit.Actor, mappingID int64) error
 }
 

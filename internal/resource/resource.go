@@ -41,6 +41,7 @@ type Connection struct {
 	LoginURL             string          `json:"login_url"`
 	APIVersion           string          `json:"api_version"`
 	WriteAlgorithm       string          `json:"write_algorithm"`
+	StreamTransport      string          `json:"stream_transport"`
 	OrganizationID       string          `json:"organization_id"`
 	SFInfo               SFInfo          `json:"sf_info"`
 	AuthorizedAt         *time.Time      `json:"auth_updated"`
@@ -91,7 +92,8 @@ func NewConnection(c connection.Connection, mappings []Mapping) Connection {
 		ID: c.ID, Name: c.Name, SchemaName: c.Schema, State: string(c.State), StateDescription: c.State.Describe(),
 		StateReason: c.StateReason, StateChangedAt: c.StateChangedAt, MappingsSummaryState: summary,
 		OrgType: string(c.OrgType), LoginURL: c.LoginURL, APIVersion: c.APIVersion, WriteAlgorithm: string(c.WriteAlgorithm),
-		OrganizationID: c.OrgID, AuthorizedAt: c.AuthorizedAt, CreatedAt: c.CreatedAt,
+		StreamTransport: string(c.StreamTransport),
+		OrganizationID:  c.OrgID, AuthorizedAt: c.AuthorizedAt, CreatedAt: c.CreatedAt,
 		SFInfo:   SFInfo{Username: c.Username, OrganizationID: c.OrgID, OrgName: c.OrgName, InstanceURL: c.InstanceURL, APIVersion: c.APIVersion},
 		Features: map[string]bool{"poll_db_no_merge": c.WriteAlgorithm == connection.Ordered},
 		Mappings: mappings,
@@ -108,6 +110,7 @@ type Mapping struct {
 	StateReason      string             `json:"state_reason"`
 	Access           string             `json:"access"`
 	SFNotifyEnabled  bool               `json:"sf_notify_enabled"`
+	StreamTransport  string             `json:"stream_transport"` // "pubsub" or "cometd" while it streams
 	SFPollingSeconds int                `json:"sf_polling_seconds"`
 	UpsertField      string             `json:"upsert_field"`
 	Config           mapping.Config     `json:"config"`
@@ -154,7 +157,7 @@ type Ref struct {
 func NewMapping(m mapping.Mapping, tc report.TableCounts) Mapping {
 	out := Mapping{
 		ID: m.ID, ObjectName: m.Object, TableName: m.Table, State: string(m.State), StateDescription: m.State.Describe(),
-		StateReason: m.StateReason, Access: string(m.Config.Access), SFNotifyEnabled: m.Config.SFNotifyEnabled,
+		StateReason: m.StateReason, Access: string(m.Config.Access), SFNotifyEnabled: m.Config.SFNotifyEnabled, StreamTransport: m.StreamTransport,
 		SFPollingSeconds: m.Config.SFPollingSeconds, UpsertField: m.Config.UpsertField, Config: m.Config,
 		Counts: Counts{DB: tc.Rows, DBEstimated: tc.Estimated, SF: m.SFCount, Pending: tc.Pending, Errors: tc.Failed},
 		Drift:  m.Drift, Orphaned: m.OrphanedAt != nil, Times: Times{SFPoll: m.LastPollAt, NextSFPoll: m.NextPollAt},

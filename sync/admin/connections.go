@@ -212,13 +212,33 @@ func recoverMappings(ctx context.Context, tx pgx.Tx, connID int64) error {
 		return err
 	}
 	for _, m := range ms {
-		if mapping.Recover.Allowed(m.State) && (m.State == mapping.SystemError || m.State == mapping.Unauthorized || m.State == mapping.DBUnavailable) {
-			if _, err := mapping.Apply(ctx, tx, m.ID, mapping.Recover, "connection recovered"); err != nil {
+		if m.State.Stopped() {
+			if _, err := recoverMapping(ctx, tx, m, "connection recovered"); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// recoverMapping restarts a mapping stopped by an error, by what its data allows: the load resumes
+// when its table holds no completed load (RELOAD_TABLE), otherwise it catches up at once
+// (POLLING_SF_CHANGES, then DATA_SYNCED when the poll is done). It never calls a table in sync that
+// the data does not show in sync.
+func recoverMapping(ctx context.Context, tx pgx.Tx, m mapping.Mapping, reason string) (mapping.State, error) {
+	t := mapping.RecoverBy(m)
+	if t.Name == mapping.RecoverLoad.Name {
+		if err := mapping.ResetForReload(ctx, tx, m.ID); err != nil {
+			return "", err
+		}
+		reason += "; its last load did not finish, so it loads again"
+	} else if err := mapping.PollNow(ctx, tx, m.ID); err != nil {
+		return "", err
+	}
+	if _, err := mapping.Apply(ctx, tx, m.ID, t, reason); err != nil {
+		return "", err
+	}
+	return t.To, nil
 }
 
 // connAction applies a connection transition with its audit entry and wakes the syncer.

@@ -205,7 +205,16 @@ func (s *Mappings) Edit(ctx context.Context, actor audit.Actor, mappingID int64,
 			return cur, err
 		}
 		backfill := fieldsNamed(r.Table, append(append([]string{}, ch.Added...), ch.Retyped...))
-		if len(backfill) > 0 {
+		if !cur.TableLoaded() {
+			// Never completely loaded (aborted, or a reload that failed): an edit cannot make it synced;
+			// it loads with its new fields.
+			if err := mapping.ResetForReload(ctx, tx, cur.ID); err != nil {
+				return cur, err
+			}
+			if _, err := mapping.Apply(ctx, tx, cur.ID, mapping.StartLoad, summarize(ch)+"; its table holds no completed load, so it loads now"); err != nil {
+				return cur, err
+			}
+		} else if len(backfill) > 0 {
 			backfill = append([]table.Field{{Name: "Id", Type: "id", Length: 18}}, backfill...)
 			if err := mapping.RequestBackfill(ctx, tx, cur.ID, backfill); err != nil {
 				return cur, err
@@ -363,4 +372,28 @@ func (s *Mappings) CheckSchema(ctx context.Context, connID int64) error {
 		return err
 	}
 	return schemacheck.Run(ctx, s.opts.Pool, org, c)
+}
+
+// Recover restarts one mapping stopped by an error (the mapping-level Recover From Error): its load
+// resumes when the load never finished, otherwise it catches up at once. It returns the state the
+// mapping went to.
+func (s *Mappings) Recover(ctx context.Context, actor audit.Actor, mappingID int64) (mapping.State, error) {
+	return store.TxResult(ctx, s.opts.Pool, func(tx pgx.Tx) (mapping.State, error) {
+		m, err := mapping.LoadForUpdate(ctx, tx, mappingID)
+		if err != nil {
+			return "", err
+		}
+		if !m.State.Stopped() {
+			return "", failure.E(failure.Conflict, "There is no error to recover from: the %s mapping is %s.", m.Object, m.State)
+		}
+		to, err := recoverMapping(ctx, tx, m, "recovered by "+actor.Name)
+		if err != nil {
+			return "", err
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &m.ConnectionID, Action: audit.MappingRecover, Target: m.Object,
+			Before: map[string]any{"state": m.State}, After: map[string]any{"state": to}}); err != nil {
+			return "", err
+		}
+		return to, connection.Notify(ctx, tx, m.ConnectionID, m.ID)
+	})
 }

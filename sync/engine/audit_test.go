@@ -155,6 +155,12 @@ func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 	step(audit.MappingAbort, true, false, func() error { return b.Admin.Mappings.Abort(b.Ctx, enginetest.Admin, m.ID) })
 	b.Org.ClearFaults()
 	b.MappingState(m.ID, mapping.Aborted)
+	b.Exec(fmt.Sprintf(`UPDATE mappings SET state = 'SYSTEM_ERROR' WHERE id = %d`, m.ID))
+	step(audit.MappingRecover, true, false, func() error {
+		_, err := b.Admin.Mappings.Recover(b.Ctx, enginetest.Admin, m.ID)
+		return err
+	})
+	b.MappingState(m.ID, mapping.DataSynced)
 	step(audit.MappingDelete, true, false, func() error { return b.Admin.Mappings.Delete(b.Ctx, enginetest.Admin, m.ID) })
 
 	// Configuration import onto the second connection, orphan removal, connection deletion.

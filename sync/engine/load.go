@@ -135,13 +135,13 @@ func (w *worker) load(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err := buildIndexes(ctx); err != nil {
 			return err
 		}
-		return triggerlog.ResumeTableTriggers(ctx, tx, c.Schema, m.Table)
-	})
-	if err != nil {
-		return err
-	}
-	took := time.Since(start)
-	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		if err := triggerlog.ResumeTableTriggers(ctx, tx, c.Schema, m.Table); err != nil {
+			return err
+		}
+		// The rows, the load's figures and DATA_SYNCED commit together: nobody sees the table loaded
+		// while the mapping says loading, or the mapping synced before its rows are there. An abort
+		// meanwhile rolls the whole load back.
+		took := time.Since(start)
 		if still, err := mapping.FinishLoad(ctx, tx, m.ID, loaded, stamp, w.interval(m)); err != nil || !still {
 			return cmp.Or(err, errAborted)
 		}
@@ -151,6 +151,7 @@ func (w *worker) load(ctx context.Context, org orgclient.Org, c connection.Conne
 		_, err = mapping.Apply(ctx, tx, m.ID, mapping.Loaded, fmt.Sprintf("loaded %d records in %s", loaded, took.Round(time.Millisecond)))
 		return err
 	})
+	took := time.Since(start)
 	if err == nil {
 		w.log.Info("load complete", "records", loaded, "took", took)
 		w.s.wakeStream() // an accelerated mapping streams from now on

@@ -25,6 +25,10 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	e := w.s.e
 	w.pollNow.Store(false)
 	replayID := w.replayID.Load()
+	var pubsubReplay []byte
+	if p := w.pubsubReplay.Load(); p != nil {
+		pubsubReplay = *p
+	}
 	if max := c.MaxDailyAPICalls; max != nil {
 		if used, _ := org.Usage(); used >= *max {
 			w.retryAt = e.opts.Now().Add(10 * time.Minute)
@@ -71,7 +75,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			watermark = res.MaxStamp
 		}
 		committedMark = watermark
-		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID})
+		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID, PubSubReplayID: pubsubReplay})
 		if err != nil || !still {
 			return cmp.Or(err, errAborted) // reloaded or edited meanwhile: drop this batch
 		}

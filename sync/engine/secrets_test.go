@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 )
 
 type lockedBuffer struct {
@@ -40,7 +41,7 @@ func (l *lockedBuffer) String() string {
 func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
-	b := enginetest.New(t, enginetest.Options{Seed: 31, LogTo: logs, Debug: true})
+	b := enginetest.New(t, enginetest.Options{Seed: 31, LogTo: logs, Debug: true, Org: sforg.Options{RedirectURIs: []string{dashboardCallback}}})
 	b.ConnState(connection.Idle)
 	webServerFlow(b)
 	b.ConnState(connection.Idle)
@@ -80,13 +81,15 @@ func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 	}
 }
 
+// dashboardCallback is the callback of the dashboard these tests stand in for, registered with the org.
+const dashboardCallback = "http://localhost:9/oauth/callback"
+
 // webServerFlow re-authorizes the connection through the org's login and approval pages, as an admin
 // does from the dashboard (PKCE, state), so the connection holds a refresh token.
 func webServerFlow(b *enginetest.Harness) {
 	b.T.Helper()
-	const redirect = "http://localhost:9/oauth/callback"
 	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
-	authURL, err := b.Admin.Connections.AuthorizeURL(b.Ctx, b.Conn.ID, redirect, state, verifier)
+	authURL, err := b.Admin.Connections.AuthorizeURL(b.Ctx, b.Conn.ID, dashboardCallback, state, verifier)
 	if err != nil {
 		b.T.Fatal(err)
 	}
@@ -113,7 +116,7 @@ func webServerFlow(b *enginetest.Harness) {
 	if cb.Query().Get("state") != state {
 		b.T.Fatalf("state not echoed: %s", cb)
 	}
-	if _, err := b.Admin.Connections.CompleteAuthorization(b.Ctx, enginetest.Admin, b.Conn.ID, redirect, cb.Query().Get("code"), verifier); err != nil {
+	if _, err := b.Admin.Connections.CompleteAuthorization(b.Ctx, enginetest.Admin, b.Conn.ID, dashboardCallback, cb.Query().Get("code"), verifier); err != nil {
 		b.T.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
@@ -47,6 +48,7 @@ func (s *syncer) streamRetry() time.Duration { return s.e.opts.Tick * 150 }
 // whose subscription Salesforce refuses falls back to polling, said in its history and on its page.
 func (s *syncer) stream(ctx context.Context) {
 	var current map[string]int64
+	var transport connection.StreamTransport // the setting the running subscription follows
 	stop := func() {}
 	done := make(chan error, 1)
 	running := false
@@ -80,7 +82,7 @@ func (s *syncer) stream(ctx context.Context) {
 				delete(want, obj)
 			}
 		}
-		if running && (restart || !sameKeys(want, current)) {
+		if running && (restart || !sameKeys(want, current) || c.StreamTransport != transport) {
 			stop()
 			<-done
 			running = false
@@ -88,8 +90,8 @@ func (s *syncer) stream(ctx context.Context) {
 		if !running && len(want) > 0 {
 			org, err := s.openOrg(ctx)
 			if err == nil {
-				stop = s.startStream(ctx, org, want, done)
-				current = maps.Clone(want)
+				stop = s.startTransport(ctx, org, want, done)
+				current, transport = maps.Clone(want), c.StreamTransport
 				running = true
 				// A (re)subscription may have missed events: poll everything it covers now.
 				for obj := range want {
@@ -121,13 +123,6 @@ func (s *syncer) stream(ctx context.Context) {
 		case <-time.After(s.e.opts.Tick * 10):
 		}
 	}
-}
-
-// startStream runs one subscription in the background; the returned function stops it.
-func (s *syncer) startStream(ctx context.Context, org orgclient.Org, objects map[string]int64, done chan<- error) context.CancelFunc {
-	sctx, cancel := context.WithCancel(ctx)
-	go func() { done <- org.Stream(sctx, maps.Clone(objects), s.onStreamEvent) }()
-	return cancel
 }
 
 func sameKeys(a, b map[string]int64) bool {

@@ -46,6 +46,7 @@ type syncer struct {
 	tables          tableLocks
 	streamWake      chan struct{}           // mappings changed: the change-event subscription may need to change
 	streamNotes     []orgclient.StreamEvent // subscription outcomes for the stream loop to record (guarded by mu)
+	pubsubDown      atomic.Bool             // the Pub/Sub API's unavailability is in the mappings' history
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {

@@ -38,6 +38,8 @@ type worker struct {
 	pollNow   atomic.Bool  // set by a change notification (accelerated mode)
 	replayID  atomic.Int64 // last change event seen for this object, stored with the next poll
 	gaps      gapQueue     // records named by gap events, to read by id
+	// pubsubReplay is the same for the Pub/Sub API, whose replay ids are bytes.
+	pubsubReplay atomic.Pointer[[]byte]
 }
 
 func newWorker(s *syncer, id int64, object string) *worker {

@@ -16,7 +16,7 @@ var (
 		Name: "something_to_recover",
 		SQL: `c.state <> '` + string(Idle) + `' OR EXISTS (SELECT 1 FROM mappings m
 			WHERE m.connection_id = c.id AND m.state = ANY(@stopped_mapping_states::text[]))`,
-		Args:    map[string]any{"stopped_mapping_states": lifecycle.Strings(mapping.SystemError, mapping.DBUnavailable, mapping.Unauthorized)},
+		Args:    map[string]any{"stopped_mapping_states": lifecycle.Strings(mapping.SystemError, mapping.DBUnavailable, mapping.Unauthorized, mapping.BulkLoadError)},
 		Message: "There is no error to recover from: the connection is IDLE and every mapping is healthy.",
 	}
 

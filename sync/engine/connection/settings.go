@@ -57,9 +57,10 @@ type Setting string
 
 // Settings.
 const (
-	WriteAlgorithmSetting Setting = "write_algorithm"
-	APIVersionSetting     Setting = "api_version"
-	PollingSetting        Setting = "polling_seconds" // the polling interval new mappings start with
+	WriteAlgorithmSetting  Setting = "write_algorithm"
+	APIVersionSetting      Setting = "api_version"
+	PollingSetting         Setting = "polling_seconds"  // the polling interval new mappings start with
+	StreamTransportSetting Setting = "stream_transport" // how accelerated mappings stream (auto, pubsub, cometd)
 )
 
 // LockSetting returns the connection's state and a setting's value, locking the row for the rest of

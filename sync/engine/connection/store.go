@@ -36,19 +36,20 @@ type Connection struct {
 	MaxDailyAPICalls *int
 	RetentionDays    int
 	CreatedAt        time.Time
+	StreamTransport  StreamTransport
 }
 
 const cols = `id, name, schema_name, state, state_reason, state_changed_at, org_type, login_url, api_version, write_algorithm,
 	instance_url, org_id, org_name, sf_username, sf_user_id, identity_url, authorized_at, polling_seconds, max_daily_api_calls,
-	trigger_log_retention_days, created_at`
+	trigger_log_retention_days, created_at, stream_transport`
 
 func scan(row pgx.Row) (Connection, error) {
 	var c Connection
-	var state, orgType, algo string
+	var state, orgType, algo, transport string
 	err := row.Scan(&c.ID, &c.Name, &c.Schema, &state, &c.StateReason, &c.StateChangedAt, &orgType, &c.LoginURL, &c.APIVersion, &algo,
 		&c.InstanceURL, &c.OrgID, &c.OrgName, &c.Username, &c.UserID, &c.IdentityURL, &c.AuthorizedAt, &c.PollingSeconds,
-		&c.MaxDailyAPICalls, &c.RetentionDays, &c.CreatedAt)
-	c.State, c.OrgType, c.WriteAlgorithm = State(state), OrgType(orgType), WriteAlgorithm(algo)
+		&c.MaxDailyAPICalls, &c.RetentionDays, &c.CreatedAt, &transport)
+	c.State, c.OrgType, c.WriteAlgorithm, c.StreamTransport = State(state), OrgType(orgType), WriteAlgorithm(algo), StreamTransport(transport)
 	return c, err
 }
 

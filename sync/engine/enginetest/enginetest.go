@@ -52,6 +52,7 @@ type Harness struct {
 	Admin     *admin.Service
 	Conn      connection.Connection // authorized
 	Proxy     *DBProxy              // with ViaProxy
+	PubSub    *sforg.PubSubServer   // with PubSub
 }
 
 // Options for New. The runtime's timings are the tests' (a 50 ms tick, a 2 s lease, polls every
@@ -70,6 +71,9 @@ type Options struct {
 	// *testing.F; tests that inspect the log capture it). Debug logs at debug level.
 	LogTo io.Writer
 	Debug bool
+	// PubSub serves the org's Pub/Sub API and tells the engine where (without it the org offers
+	// none, and accelerated mappings stream over CometD).
+	PubSub bool
 }
 
 // Orgs is the simulated org's connected app for every connection.
@@ -115,6 +119,18 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	if o.ViaProxy {
 		h.Options.Pool = h.proxiedPool(app)
+	}
+	if o.PubSub {
+		h.PubSub = sforg.NewPubSubServer(org, sforg.PubSubOptions{})
+		if err := h.PubSub.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(h.PubSub.Stop)
+		orgs := Orgs()
+		orgs.PubSub = func(connection.Connection) *orgclient.PubSubEndpoint {
+			return &orgclient.PubSubEndpoint{Addr: h.PubSub.Addr(), TLS: h.PubSub.ClientTLS()}
+		}
+		h.Options.Orgs = orgs
 	}
 	h.Engine = engine.New(h.Options)
 	t.Cleanup(h.Engine.Stop)

@@ -36,7 +36,7 @@ func SaveLoadProgress(ctx context.Context, q Execer, id, done int64) (bool, erro
 // FinishLoad records a completed load of loaded records: the high-water mark it started from, and the
 // first poll due after interval; false when the mapping is no longer loading.
 func FinishLoad(ctx context.Context, tx pgx.Tx, id, loaded int64, watermark time.Time, interval time.Duration) (bool, error) {
-	tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = now(), watermark = $3, watermark_id = '',
+	tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = clock_timestamp(), watermark = $3, watermark_id = '',
 		last_poll_at = load_started_at, next_poll_at = now() + make_interval(secs => $4), requested_action = NULL
 		WHERE id = $1 AND state = ANY($5)`, id, loaded, watermark, interval.Seconds(), lifecycle.Strings(loading...))
 	if err != nil {
@@ -51,6 +51,8 @@ type Poll struct {
 	WatermarkID string        // the Id of the last record at the mark
 	Interval    time.Duration // the next poll is due after it
 	ReplayID    int64         // the change event that triggered the poll (0: none)
+	// PubSubReplayID is the same for the Pub/Sub API (nil: none; the stored one stays).
+	PubSubReplayID []byte
 }
 
 // SavePoll stores a poll's high-water mark; false when the mapping is no longer polling. The poll
@@ -60,9 +62,10 @@ func SavePoll(ctx context.Context, tx pgx.Tx, id int64, p Poll) (bool, error) {
 	// The replay id is stored with the data the event led to: after a restart the stream resumes
 	// after it, and everything before is in the table.
 	tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
-		next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0))
+		next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0)),
+		pubsub_replay_id = COALESCE($7, pubsub_replay_id)
 		WHERE id = $1 AND state = ANY($5)`,
-		id, p.Watermark, p.WatermarkID, p.Interval.Seconds(), lifecycle.Strings(PollingSFChanges, PollingSFBulk), p.ReplayID)
+		id, p.Watermark, p.WatermarkID, p.Interval.Seconds(), lifecycle.Strings(PollingSFChanges, PollingSFBulk), p.ReplayID, p.PubSubReplayID)
 	if err != nil {
 		return false, fmt.Errorf("record poll of mapping %d: %w", id, err)
 	}

@@ -1,6 +1,10 @@
 package mapping
 
-import "pgforce/sync/lifecycle"
+import (
+	"slices"
+
+	"pgforce/sync/lifecycle"
+)
 
 // State is a mapping's state, with Heroku Connect's names. Mapping states describe reading from
 // Salesforce; writing is the connection's business.
@@ -96,14 +100,14 @@ var settled = []State{DataSynced, PollingSFChanges, PollingSFBulk, Aborted, Syst
 
 // Transitions.
 var (
-	StartLoad     = Transition{Name: "start_load", From: []State{Initial, ReloadTable}, To: ReloadTable}
+	StartLoad     = Transition{Name: "start_load", From: []State{Initial, ReloadTable, SchemaChanged}, To: ReloadTable}
 	Reload        = Transition{Name: "reload", From: settled, To: ReloadTable}
 	WaitBulk      = Transition{Name: "wait_bulk", From: []State{ReloadTable, Resync}, To: WaitBulkLoad}
 	LoadBulk      = Transition{Name: "load_bulk", From: []State{WaitBulkLoad}, To: LoadingBulkJob}
-	Loaded        = Transition{Name: "loaded", From: loading, To: DataSynced}
+	Loaded        = Transition{Name: "loaded", From: loading, To: DataSynced, Requires: []lifecycle.Precondition{tableLoaded}}
 	StartPoll     = Transition{Name: "start_poll", From: []State{DataSynced}, To: PollingSFChanges, Quiet: true}
 	StartBulkPoll = Transition{Name: "start_bulk_poll", From: []State{DataSynced, PollingSFChanges}, To: PollingSFBulk}
-	Polled        = Transition{Name: "polled", From: []State{PollingSFChanges, PollingSFBulk}, To: DataSynced, Quiet: true}
+	Polled        = Transition{Name: "polled", From: []State{PollingSFChanges, PollingSFBulk}, To: DataSynced, Quiet: true, Requires: []lifecycle.Precondition{tableLoaded}}
 	AlterSchema   = Transition{Name: "alter_schema", From: settled, To: SchemaChanged}
 	StartResync   = Transition{Name: "start_resync", From: []State{SchemaChanged}, To: Resync}
 	Abort         = Transition{Name: "abort", From: loading, To: Aborted}
@@ -112,9 +116,27 @@ var (
 	Misconfigured = Transition{Name: "misconfigured", To: BadConfig}
 	LoseDatabase  = Transition{Name: "lose_database", To: DBUnavailable}
 	LoseAuth      = Transition{Name: "lose_auth", To: Unauthorized}
-	// Recover returns a mapping stopped by a transient cause to syncing; the next poll catches up.
-	Recover = Transition{Name: "recover", From: []State{SystemError, DBUnavailable, Unauthorized, PollingSFChanges, PollingSFBulk}, To: DataSynced}
+	// RecoverPolling restarts a mapping stopped by an error whose table holds a completed load: it
+	// catches up at once (POLLING_SF_CHANGES), and is DATA_SYNCED only when that poll is done.
+	RecoverPolling = Transition{Name: "recover", From: stopped, To: PollingSFChanges, Requires: []lifecycle.Precondition{tableLoaded}}
+	// RecoverLoad restarts a mapping stopped by an error before its load finished: the load resumes.
+	RecoverLoad = Transition{Name: "recover_load", From: stopped, To: ReloadTable}
 )
+
+// stopped are the states errors leave a mapping in, which Recover From Error restarts.
+var stopped = []State{SystemError, DBUnavailable, Unauthorized, BulkLoadError}
+
+// Stopped reports whether an error stopped the mapping (Recover restarts it).
+func (s State) Stopped() bool { return slices.Contains(stopped, s) }
+
+// RecoverBy is the transition that restarts a stopped mapping given its data: a load resumes when
+// its table holds no completed load, a catch-up poll otherwise.
+func RecoverBy(m Mapping) Transition {
+	if m.TableLoaded() {
+		return RecoverPolling
+	}
+	return RecoverLoad
+}
 
 // Action is something an admin asked the syncer to do to a mapping.
 type Action string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,8 @@ type Mapping struct {
 	WatermarkID     string
 	ReplayID        *int64
 	StreamNote      string // why an accelerated mapping does not stream ("" when it does)
+	PubSubReplayID  []byte // the last Pub/Sub event covered by the table, nil = none
+	StreamTransport string // "pubsub" or "cometd" while an accelerated mapping streams, "" otherwise
 	LastPollAt      *time.Time
 	NextPollAt      *time.Time
 	SFCount         *int64
@@ -67,7 +70,8 @@ type rowQuerier interface {
 
 const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
 	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
-	watermark_id, replay_id, COALESCE(stream_note, ''), last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at`
+	watermark_id, replay_id, COALESCE(stream_note, ''), last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at,
+	pubsub_replay_id, COALESCE(stream_transport, '')`
 
 func scan(row pgx.Row) (Mapping, error) {
 	var m Mapping
@@ -75,7 +79,8 @@ func scan(row pgx.Row) (Mapping, error) {
 	var cfg, fields, drift, backfill []byte
 	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
 		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
-		&m.WatermarkID, &m.ReplayID, &m.StreamNote, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt)
+		&m.WatermarkID, &m.ReplayID, &m.StreamNote, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt,
+		&m.PubSubReplayID, &m.StreamTransport)
 	if err != nil {
 		return m, err
 	}
@@ -302,6 +307,14 @@ func ResetForReload(ctx context.Context, tx pgx.Tx, id int64) error {
 	return nil
 }
 
+// PollNow makes the mapping's next poll due at once (a recovery catches up without waiting).
+func PollNow(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET next_poll_at = now() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("schedule a poll of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
 // ClearRequest drops what an admin asked the syncer to do (abort makes a reload request void).
 func ClearRequest(ctx context.Context, tx pgx.Tx, id int64) error {
 	if _, err := tx.Exec(ctx, `UPDATE mappings SET requested_action = NULL WHERE id = $1`, id); err != nil {
@@ -333,4 +346,33 @@ func SaveDrift(ctx context.Context, q Execer, id int64, drift []Drift) error {
 		return fmt.Errorf("save field drift of mapping %d: %w", id, err)
 	}
 	return nil
+}
+
+// SetStreamTransports records the transport a connection's accelerated mappings stream over:
+// objects get transport ("pubsub" or "cometd"), the connection's other mappings none.
+func SetStreamTransports(ctx context.Context, q Execer, connID int64, objects []string, transport string) error {
+	_, err := q.Exec(ctx, `UPDATE mappings SET stream_transport = CASE WHEN lower(object_name) = ANY($2) THEN $3 END
+		WHERE connection_id = $1 AND stream_transport IS DISTINCT FROM (CASE WHEN lower(object_name) = ANY($2) THEN $3 END)`,
+		connID, lowerAll(objects), transport)
+	if err != nil {
+		return fmt.Errorf("record the streaming transport: %w", err)
+	}
+	return nil
+}
+
+// ForgetPubSubReplay drops a mapping's stored Pub/Sub replay id (Salesforce no longer has the event).
+func ForgetPubSubReplay(ctx context.Context, q Execer, connID int64, object string) error {
+	_, err := q.Exec(ctx, `UPDATE mappings SET pubsub_replay_id = NULL WHERE connection_id = $1 AND lower(object_name) = lower($2)`, connID, object)
+	if err != nil {
+		return fmt.Errorf("forget the Pub/Sub replay id: %w", err)
+	}
+	return nil
+}
+
+func lowerAll(xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strings.ToLower(x)
+	}
+	return out
 }

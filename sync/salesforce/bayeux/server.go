@@ -62,6 +62,7 @@ type event struct {
 	id       int64
 	channels []string
 	data     json.RawMessage
+	payload  json.RawMessage // data's payload alone, for the log's other readers (log.go)
 	at       time.Time
 }
 
@@ -124,7 +125,7 @@ func (s *Server) Publish(channels []string, schema string, payload json.RawMessa
 		Payload json.RawMessage  `json:"payload"`
 		Event   map[string]int64 `json:"event"`
 	}{schema, payload, map[string]int64{"replayId": id}})
-	s.events = append(s.events, event{id: id, channels: channels, data: data, at: s.opts.Now()})
+	s.events = append(s.events, event{id: id, channels: channels, data: data, payload: payload, at: s.opts.Now()})
 	s.trim()
 	s.wakeAll()
 	return id
@@ -180,6 +181,7 @@ type SavedEvent struct {
 	ID       int64
 	Channels []string
 	Data     []byte
+	Payload  []byte
 	At       time.Time
 }
 
@@ -191,7 +193,7 @@ func (s *Server) Save(keep int) SavedLog {
 	l := SavedLog{Next: s.next, Oldest: s.oldest}
 	from := max(0, len(s.events)-keep)
 	for _, e := range s.events[from:] {
-		l.Events = append(l.Events, SavedEvent{ID: e.id, Channels: e.channels, Data: e.data, At: e.at})
+		l.Events = append(l.Events, SavedEvent{ID: e.id, Channels: e.channels, Data: e.data, Payload: e.payload, At: e.at})
 	}
 	if from > 0 {
 		l.Oldest = s.events[from].id
@@ -210,7 +212,7 @@ func (s *Server) Restore(l SavedLog) {
 	s.next, s.oldest, s.events = l.Next, max(l.Oldest, 1), nil
 	for _, e := range l.Events {
 		if e.ID >= s.oldest && e.ID < s.next {
-			s.events = append(s.events, event{id: e.ID, channels: e.Channels, data: e.Data, at: e.At})
+			s.events = append(s.events, event{id: e.ID, channels: e.Channels, data: e.Data, payload: e.Payload, at: e.At})
 		}
 	}
 	if len(s.events) > 0 {

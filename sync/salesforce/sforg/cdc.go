@@ -319,7 +319,10 @@ func (o *Org) eventOf(t *table, ch Change) *cdcEvent {
 			}
 		}
 	case "UPDATE":
-		for _, name := range ch.ChangedFields {
+		// In the object's field order, LastModifiedDate last, as Salesforce lists them.
+		changed := slices.Clone(ch.ChangedFields)
+		slices.SortStableFunc(changed, func(a, b string) int { return cmp.Compare(fieldOrder(t, a), fieldOrder(t, b)) })
+		for _, name := range changed {
 			if includedInEvents(t, name) {
 				ev.fields[name] = ch.Fields[name]
 				ev.changed = append(ev.changed, changedName(t, name))
@@ -356,6 +359,15 @@ func mergeEvent(evs []*cdcEvent, ev *cdcEvent) []*cdcEvent {
 		}
 	}
 	return append(evs, ev)
+}
+
+// fieldOrder is a changed field's place in changedFields: its ordinal, LastModifiedDate after all.
+func fieldOrder(t *table, name string) int {
+	if name == "LastModifiedDate" {
+		return len(t.def.Fields)
+	}
+	i, _ := t.def.field(name)
+	return i
 }
 
 // includedInEvents reports whether a field appears in change events: not IsDeleted, SystemModstamp

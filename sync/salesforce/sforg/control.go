@@ -474,7 +474,11 @@ func (o *Org) controlRoutes(m *http.ServeMux) {
 		if req.Count <= 0 || req.Count > 5_000_000 {
 			return fmt.Errorf("count must be between 1 and 5000000")
 		}
-		if err := o.Generate(req.Object, req.Count, req.Seed); err != nil {
+		generate := o.Generate
+		if r.URL.Query().Get("events") == "true" {
+			generate = o.Burst // a data load: one change event per record
+		}
+		if err := generate(req.Object, req.Count, req.Seed); err != nil {
 			return err
 		}
 		return ok(w)

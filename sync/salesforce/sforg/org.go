@@ -20,7 +20,7 @@ type Options struct {
 	ClientSecret string   // default "pgforce-demo-secret"
 	Username     string   // the org's user; default "admin@pgforce.test"
 	Password     string   // default "demo"
-	RedirectURIs []string // allowed callback URLs; empty accepts any http(s) URL (the demo app)
+	RedirectURIs []string // the connected app's callback URLs, exact; none: every authorize is refused
 	// AccessTokenLifetime is how long an access token works (Salesforce's session timeout); default 2h.
 	AccessTokenLifetime time.Duration
 	RotateRefreshTokens bool  // a refresh returns a new refresh token and retires the old one
@@ -78,6 +78,8 @@ type Org struct {
 	// cdc holds the objects selected for Change Data Capture (lower-case names).
 	cdc        map[string]bool
 	overflowAt int
+	// pubsub is the org's Pub/Sub API server, when one serves it (pubsub.go).
+	pubsub atomic.Pointer[PubSubServer]
 }
 
 // New returns an isolated in-memory org.
