@@ -192,9 +192,14 @@ func (s *syncer) streamNote(ctx context.Context, ms []mapping.Mapping, n orgclie
 	case n.Subscribed:
 		s.setStreamNote(ctx, m, "", "info")
 	case n.ChangeType == "GAP_OVERFLOW":
-		s.event(ctx, m, "info", "stream", fmt.Sprintf("Salesforce reported more changes to %s in one transaction than it publishes events for (overflow): caught up by polling.", m.Object))
+		s.event(ctx, m, "info", "stream", overflowNote(m.Object))
 	}
 	return false
+}
+
+// overflowNote is what the history says of an overflow event.
+func overflowNote(object string) string {
+	return fmt.Sprintf("Salesforce reported more changes to %s in one transaction than it publishes events for (overflow): caught up by polling.", object)
 }
 
 // every says how often a mapping polls, as an admin reads it.

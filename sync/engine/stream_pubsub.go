@@ -93,6 +93,12 @@ func (s *syncer) onPubSubSignal(ctx context.Context, targets map[string]mapping.
 		switch sig.Kind {
 		case orgclient.SignalSubscribed:
 		case orgclient.SignalChange:
+			switch {
+			case sig.ChangeType == "GAP_OVERFLOW":
+				s.mappingEvent(ctx, m, "info", "stream", overflowNote(sig.Object))
+			case strings.HasPrefix(sig.ChangeType, "GAP_"):
+				s.fetchRecords(sig.Object, sig.ChangeType, sig.RecordIDs, 0) // changed in Salesforce's database: no poll finds them
+			}
 			s.pollObjectAfter(sig.Object, sig.ReplayID)
 		case orgclient.SignalSchemaChanged:
 			s.mappingEvent(ctx, m, "info", "stream", fmt.Sprintf("The schema of %s changed (fields were added or removed in Salesforce); change events are read with the new schema", topic))

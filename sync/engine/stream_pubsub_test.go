@@ -201,3 +201,22 @@ func TestAutoFallsBackToCometDWhenThePubSubAPIIsUnreachable(t *testing.T) {
 	b.historyHas(m, "Pub/Sub API is not available")
 	b.arrives("Over CometD instead", 5*time.Second)
 }
+
+// Over the Pub/Sub API too, a gap event makes the engine read the named records by id (a change made
+// in Salesforce's database keeps SystemModstamp, so no poll finds it).
+func TestGapEventsOverPubSubAreReadByID(t *testing.T) {
+	t.Parallel()
+	b := newPubSubBench(t, nil)
+	old, err := b.Org.CreateCommittedLate("Account", map[string]any{"Name": "Archived", "Industry": "Energy"}, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.acceleratedAccounts("pubsub")
+	b.arrives("streaming over Pub/Sub", 10*time.Second)
+	if _, err := b.Org.Gap(sforg.GapChange{Object: "Account", Type: "UPDATE", IDs: []string{old}, Fields: map[string]any{"Industry": "Banking"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the change named by the gap event", 10*time.Second, func() (bool, string) {
+		return b.Count("account", "sfid = $1 AND industry = 'Banking'", old) == 1, ""
+	})
+}

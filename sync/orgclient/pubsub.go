@@ -53,6 +53,9 @@ type PubSubSignal struct {
 	Kind     SignalKind
 	ReplayID []byte // the event's, for SignalChange, SignalUnreadable and SignalSchemaChanged
 	Err      error  // what went wrong, for SignalUnreadable, SignalReplayLost and SignalTopicRefused
+	// ChangeType and RecordIDs are a change event's header (gap events name records to read by id).
+	ChangeType string
+	RecordIDs  []string
 }
 
 // StreamPubSub subscribes to each object's topic on one gRPC connection.
@@ -116,6 +119,9 @@ func subscribeObject(ctx context.Context, client *pubsub.Client, object string, 
 		err := client.Subscribe(ctx, pubsub.Subscription{Topic: topic, Replay: start, OnResubscribe: resumed}, func(_ context.Context, e pubsub.Event) error {
 			start = pubsub.After(e.ReplayID)
 			s := PubSubSignal{Object: object, Kind: SignalChange, ReplayID: e.ReplayID}
+			if e.Change != nil {
+				s.ChangeType, s.RecordIDs = e.Change.ChangeType, e.Change.RecordIDs
+			}
 			switch {
 			case e.Err != nil:
 				s.Kind, s.Err = SignalUnreadable, e.Err
