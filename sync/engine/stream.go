@@ -142,10 +142,7 @@ func sameKeys(a, b map[string]int64) bool {
 func (s *syncer) onStreamEvent(ev orgclient.StreamEvent) {
 	switch {
 	case ev.Err != nil || ev.Subscribed || ev.ChangeType == "GAP_OVERFLOW":
-		s.mu.Lock()
-		s.streamNotes = append(s.streamNotes, ev)
-		s.mu.Unlock()
-		s.wakeStream()
+		s.noteStream(ev)
 		if ev.ChangeType == "GAP_OVERFLOW" {
 			s.pollObject(ev.Object, ev.ReplayID)
 		}
@@ -154,6 +151,14 @@ func (s *syncer) onStreamEvent(ev orgclient.StreamEvent) {
 	default:
 		s.pollObject(ev.Object, ev.ReplayID)
 	}
+}
+
+// noteStream hands a subscription's outcome to the stream loop, which records it.
+func (s *syncer) noteStream(ev orgclient.StreamEvent) {
+	s.mu.Lock()
+	s.streamNotes = append(s.streamNotes, ev)
+	s.mu.Unlock()
+	s.wakeStream()
 }
 
 func (s *syncer) takeStreamNotes() []orgclient.StreamEvent {

@@ -115,7 +115,11 @@ func (s *syncer) onPubSubSignal(ctx context.Context, targets map[string]mapping.
 		case orgclient.SignalResubscribed:
 			s.pollObject(sig.Object, 0) // events of the gap are not replayed: the poll covers them
 		case orgclient.SignalTopicRefused:
-			s.mappingEvent(ctx, m, "error", "stream", fmt.Sprintf("Salesforce's Pub/Sub API refused the topic %s (%s): %s is polled only.", topic, errText(sig.Err), sig.Object))
+			// As over CometD: polled only, said on the mapping's page, tried again later.
+			s.noteStream(orgclient.StreamEvent{Object: sig.Object,
+				Err: fmt.Errorf("%w: %s", orgclient.ErrNoChangeEvents, "the Pub/Sub API refused the topic "+topic+": "+errText(sig.Err))})
+		case orgclient.SignalTopicAccepted:
+			s.noteStream(orgclient.StreamEvent{Object: sig.Object, Subscribed: true})
 		}
 	}
 }

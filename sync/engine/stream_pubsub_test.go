@@ -220,3 +220,34 @@ func TestGapEventsOverPubSubAreReadByID(t *testing.T) {
 		return b.Count("account", "sfid = $1 AND industry = 'Banking'", old) == 1, ""
 	})
 }
+
+// Over the Pub/Sub API as over CometD, an object the org publishes no change events for (its topic
+// refused) is polled, said on its page and in its history, and streams once selected.
+func TestAnObjectWithoutChangeEventsFallsBackToPollingOverPubSub(t *testing.T) {
+	t.Parallel()
+	b := newPubSubBench(t, nil)
+	b.Org.DeselectForCDC("Lead")
+	cfg := mapping.NewConfig("LastName", "Company")
+	cfg.SFNotifyEnabled = true
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Lead", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.MappingState(m.ID, mapping.DataSynced)
+	b.Eventually("the fallback on the page", 20*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return strings.Contains(m.StreamNote, "Salesforce publishes no change events for Lead") && strings.Contains(m.StreamNote, "Pub/Sub API refused the topic /data/LeadChangeEvent"), m.StreamNote
+	})
+	if err := b.Org.SelectForCDC("Lead"); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("Lead streaming again", 30*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return m.StreamNote == "", m.StreamNote
+	})
+	if h := b.history(m); !strings.Contains(h, "Not streaming") || !strings.Contains(h, "Streaming Lead's changes again.") {
+		t.Fatalf("history: %s", h)
+	}
+	id, _ := b.Org.CreateAsUser("Lead", map[string]any{"LastName": "Streamed", "Company": "C"})
+	b.Eventually("the streamed lead", 10*time.Second, func() (bool, string) { return b.Count("lead", "sfid = $1", id) == 1, "" })
+}

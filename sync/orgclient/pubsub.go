@@ -45,6 +45,7 @@ const (
 	SignalReplayLost                      // the stored replay id is gone: resubscribed for new events
 	SignalTopicRefused                    // the topic was refused: no events for this object
 	SignalResubscribed                    // subscribed again at the tip: events may have been missed
+	SignalTopicAccepted                   // the object's topic exists: it streams
 )
 
 // PubSubSignal is one report of a Pub/Sub subscription.
@@ -75,6 +76,7 @@ func (o *sfOrg) StreamPubSub(ctx context.Context, objects map[string][]byte, fn 
 	defer client.Close()
 	// Ask once before subscribing: an unreachable endpoint or an org without the API is ErrNoPubSub
 	// (auto mode streams over CometD then), not a failure of the stream.
+	var accepted []string
 	for obj := range objects {
 		_, err := client.Topic(ctx, salesforce.ChannelFor(obj))
 		switch {
@@ -82,6 +84,8 @@ func (o *sfOrg) StreamPubSub(ctx context.Context, objects map[string][]byte, fn 
 			return fmt.Errorf("%w: %v", ErrNoPubSub, err)
 		case errors.Is(err, pubsub.ErrAuth):
 			return salesforceAuth(err)
+		case err == nil:
+			accepted = append(accepted, obj)
 		}
 	}
 	var mu sync.Mutex // fn is called from one subscription at a time
@@ -91,6 +95,9 @@ func (o *sfOrg) StreamPubSub(ctx context.Context, objects map[string][]byte, fn 
 		fn(s)
 	}
 	signal(PubSubSignal{Kind: SignalSubscribed})
+	for _, obj := range accepted {
+		signal(PubSubSignal{Object: obj, Kind: SignalTopicAccepted})
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for obj, replay := range objects {
 		g.Go(func() error { return subscribeObject(gctx, client, obj, replay, signal) })
