@@ -267,7 +267,8 @@ func (o *Org) publishTransaction(chs []Change) {
 		threshold = defaultOverflowThreshold
 	}
 	var evs []*cdcEvent
-	var overflow []Change // the first change of each entity past the threshold
+	open := map[string]*cdcEvent{} // merge key → the event still taking records of that change
+	var overflow []Change          // the first change of each entity past the threshold
 	budget := threshold
 	for _, ch := range chs {
 		t := o.table(ch.Object)
@@ -285,7 +286,9 @@ func (o *Org) publishTransaction(chs []Change) {
 			}
 			continue
 		}
-		evs = mergeEvent(evs, o.eventOf(t, ch))
+		if ev := o.eventOf(t, ch); !merge(open, ev) {
+			evs = append(evs, ev)
+		}
 	}
 	for _, ch := range overflow {
 		evs = append(evs, &cdcEvent{object: ch.Object, typ: "GAP_OVERFLOW", ids: []string{emptyRecordID}, origin: ch.Origin, commit: ch.CommitTime})
@@ -297,10 +300,14 @@ func (o *Org) publishTransaction(chs []Change) {
 	}
 	var publish []out
 	txKey := transactionKey()
+	schemas := map[*table]string{} // one per object and transaction: hashing the fields is not free
 	for i, ev := range evs {
 		t := o.table(ev.object)
+		if schemas[t] == "" {
+			schemas[t] = schemaID(t.def)
+		}
 		payload := o.payload(t, ev, txKey, i+1)
-		publish = append(publish, out{[]string{"/data/ChangeEvents", eventChannel(t.def.Name)}, schemaID(t.def), payload})
+		publish = append(publish, out{[]string{"/data/ChangeEvents", eventChannel(t.def.Name)}, schemas[t], payload})
 	}
 	o.mu.RUnlock()
 	for _, p := range publish {
@@ -329,12 +336,12 @@ func (o *Org) eventOf(t *table, ch Change) *cdcEvent {
 			}
 		}
 	}
+	if ch.Type == "CREATE" || ch.Type == "UNDELETE" {
+		return ev // a new record's values include its own name and dates: never merged
+	}
 	// The same change: same object and type, same values (LastModifiedDate to the second).
 	var key strings.Builder
 	fmt.Fprintf(&key, "%s|%s|%d|%s|", ev.object, ev.typ, ev.commit.Unix(), ev.origin)
-	if ch.Type == "CREATE" || ch.Type == "UNDELETE" {
-		key.WriteString(ev.ids[0]) // a new record's values include its own name and dates: never merged
-	}
 	names := make([]string, 0, len(ev.fields))
 	for n := range ev.fields {
 		names = append(names, n)
@@ -350,15 +357,18 @@ func (o *Org) eventOf(t *table, ch Change) *cdcEvent {
 	return ev
 }
 
-// mergeEvent adds ev to the transaction's events, into an earlier event of the same change.
-func mergeEvent(evs []*cdcEvent, ev *cdcEvent) []*cdcEvent {
-	for _, e := range evs {
-		if e.key == ev.key && len(e.ids)+len(ev.ids) <= mergeLimit {
-			e.ids = append(e.ids, ev.ids...)
-			return evs
-		}
+// merge adds ev's records to the open event of the same change and reports whether it did; else ev
+// becomes the open event of its change. Creates and undeletes are never the same change.
+func merge(open map[string]*cdcEvent, ev *cdcEvent) bool {
+	if ev.key == "" {
+		return false
 	}
-	return append(evs, ev)
+	if e := open[ev.key]; e != nil && len(e.ids)+len(ev.ids) <= mergeLimit {
+		e.ids = append(e.ids, ev.ids...)
+		return true
+	}
+	open[ev.key] = ev
+	return false
 }
 
 // fieldOrder is a changed field's place in changedFields: its ordinal, LastModifiedDate after all.
