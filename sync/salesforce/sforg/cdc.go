@@ -244,7 +244,7 @@ func apiOrigin(r *http.Request, api string) string {
 
 // ---- publishing ----
 
-// event is one change event about to be published.
+// cdcEvent is one change event about to be published.
 type cdcEvent struct {
 	object  string
 	typ     string
