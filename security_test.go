@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"pgforce/internal/account"
+	"pgforce/internal/cli"
 	"pgforce/sync/failure"
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
 	"pgforce/sync/store/storetest"
 )
@@ -22,7 +24,7 @@ import (
 func authorizeAnswer(t *testing.T, login, redirect, responseType string) (int, string, string) {
 	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	q := url.Values{"client_id": {simClientID}, "redirect_uri": {redirect}, "response_type": {responseType}, "state": {"s"}}
+	q := url.Values{"client_id": {sforg.DemoClientID}, "redirect_uri": {redirect}, "response_type": {responseType}, "state": {"s"}}
 	res, err := c.Get(login + "/services/oauth2/authorize?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +79,7 @@ func TestTheStandaloneOrgRegistersTheCallbackURLsItIsGiven(t *testing.T) {
 				t.Errorf("pgforce sforg: %v", err)
 			}
 		})
-		return out.wait(t, regexp.MustCompile(regexp.QuoteMeta(simListening)+`(http://\S+)`), 30*time.Second), out
+		return out.wait(t, regexp.MustCompile(regexp.QuoteMeta(cli.SimulatedOrgListening)+`(http://\S+)`), 30*time.Second), out
 	}
 	base, out := start("--callback-url", "http://localhost:3000/oauth/callback", "--callback-url", "myapp://auth/done")
 	out.wait(t, regexp.MustCompile(`OAuth callback URLs (http://localhost:3000/oauth/callback, myapp://auth/done)`), time.Second)

@@ -35,7 +35,14 @@ type apiApp struct {
 
 func newAPIApp(t *testing.T) *apiApp {
 	t.Helper()
-	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
+	return newAPIAppWith(t, enginetest.Options{Seed: 3, NoStart: true})
+}
+
+// newAPIAppWith is newAPIApp on a harness with other options (ViaProxy: the administration reaches
+// the database through a proxy the test can cut; sessions, tokens and reports do not).
+func newAPIAppWith(t *testing.T, o enginetest.Options) *apiApp {
+	t.Helper()
+	b := enginetest.New(t, o)
 	log := slog.New(slog.DiscardHandler)
 	sessions := web.NewSessions(pgxstore.NewWithCleanupInterval(b.Pool, 0), false, log)
 	reports := report.New(b.Pool)

@@ -194,3 +194,17 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// Listening returns the configuration once the dashboard listens on addr: with PGFORCE_ADDR's ":0",
+// the port is known only then, and links and OAuth callbacks must use it (unless PGFORCE_BASE_URL
+// names the public URL).
+func (c Config) Listening(addr string) Config {
+	explicit := c.BaseURL != Config{Addr: c.Addr, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile}.WithDefaults().BaseURL
+	if strings.HasSuffix(c.Addr, ":0") && !explicit {
+		c.BaseURL = Config{Addr: addr, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile}.WithDefaults().BaseURL
+	}
+	return c
+}
+
+// SimulatedLoginURL is where the dashboard serves the built-in simulated org.
+func (c Config) SimulatedLoginURL() string { return strings.TrimRight(c.BaseURL, "/") + "/sim" }

@@ -98,8 +98,8 @@ func webServerFlow(b *enginetest.Harness) {
 	u, _ := url.Parse(authURL)
 	form := u.Query()
 	form.Set("login", "1")
-	form.Set("username", "admin@pgforce.test")
-	form.Set("pw", "demo")
+	form.Set("username", sforg.DemoUsername)
+	form.Set("pw", sforg.DemoPassword)
 	res, err := browser.PostForm(b.Srv.URL+"/services/oauth2/authorize", form)
 	if err != nil || res.StatusCode != http.StatusOK {
 		b.T.Fatalf("login: %v %v", err, res)

@@ -46,7 +46,7 @@ func (s *syncer) streamRetry() time.Duration { return s.e.opts.Tick * 150 }
 // overflow event, poll. Regular polling continues at the interval, and any gap (a lost stream,
 // events outside the replay window) is caught by the next poll from the high-water mark. An object
 // whose subscription Salesforce refuses falls back to polling, said in its history and on its page.
-func (s *syncer) stream(ctx context.Context) {
+func (s *syncer) runStream(ctx context.Context) {
 	var current map[string]int64
 	var transport connection.StreamTransport // the setting the running subscription follows
 	stop := func() {}
@@ -54,7 +54,12 @@ func (s *syncer) stream(ctx context.Context) {
 	running := false
 	failures := 0
 	off := map[string]time.Time{} // objects not streaming → when to try again
-	defer func() { stop() }()
+	defer func() {
+		stop()
+		if running {
+			<-done // the subscription has ended before the stream returns
+		}
+	}()
 	for {
 		c := s.currentConn()
 		want := map[string]int64{}

@@ -15,8 +15,8 @@ import (
 	"pgforce/sync/salesforce/sforg"
 )
 
-// newStreamingBench polls rarely, so only change events can make changes arrive quickly.
-func newStreamingBench(t *testing.T) *enginetest.Harness {
+// newStreamingHarness polls rarely, so only change events can make changes arrive quickly.
+func newStreamingHarness(t *testing.T) *enginetest.Harness {
 	b := enginetest.New(t, enginetest.Options{Seed: 6, NoStart: true})
 	b.Options.PollInterval = time.Hour
 	b.Engine = engine.New(b.Options)
@@ -29,7 +29,7 @@ func newStreamingBench(t *testing.T) *enginetest.Harness {
 
 func TestAcceleratedMappingStreamsChangesWithinASecond(t *testing.T) {
 	t.Parallel()
-	b := newStreamingBench(t)
+	b := newStreamingHarness(t)
 	b.ConnState(connection.Idle)
 	cfg := mapping.NewConfig("Name", "Industry")
 	cfg.SFNotifyEnabled = true
@@ -38,9 +38,14 @@ func TestAcceleratedMappingStreamsChangesWithinASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.MappingState(m.ID, mapping.DataSynced)
-	// Give the subscription a moment to open; changes made before it opens are covered by the
-	// catch-up poll the engine runs when it subscribes, so this only affects the timing measured.
-	time.Sleep(300 * time.Millisecond)
+	// Polls are an hour apart: a change arriving now came by the stream, so the subscription is open
+	// before the changes whose latency is measured.
+	if _, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "Warm-up"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the first streamed change", 20*time.Second, func() (bool, string) {
+		return b.Count("account", "name = 'Warm-up'") == 1, ""
+	})
 	for i := 0; i < 5; i++ {
 		id, err := b.Org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprintf("Streamed %d", i)})
 		if err != nil {
@@ -107,7 +112,7 @@ func history(b *enginetest.Harness, mappingID int64, kind string) []string {
 // streams once the object is selected; the other accelerated mappings stream all along.
 func TestAnObjectWithoutChangeEventsFallsBackToPollingVisibly(t *testing.T) {
 	t.Parallel()
-	b := newStreamingBench(t)
+	b := newStreamingHarness(t)
 	b.ConnState(connection.Idle)
 	b.Org.DeselectForCDC("Lead")
 	leads := acceleratedMapping(b, "Lead", "LastName", "Company")
@@ -145,7 +150,7 @@ func TestAnObjectWithoutChangeEventsFallsBackToPollingVisibly(t *testing.T) {
 // find it) makes the engine read the named records by id; a gap delete removes the row.
 func TestGapEventsMakeTheEngineReadTheNamedRecords(t *testing.T) {
 	t.Parallel()
-	b := newStreamingBench(t)
+	b := newStreamingHarness(t)
 	b.ConnState(connection.Idle)
 	// Stamped an hour ago: far behind every poll's window.
 	old, err := b.Org.CreateCommittedLate("Account", map[string]any{"Name": "Archived", "Rating": "Hot"}, time.Now().Add(-time.Hour))
@@ -180,7 +185,7 @@ func TestGapEventsMakeTheEngineReadTheNamedRecords(t *testing.T) {
 // transaction than Salesforce publishes events for) reach every record they cover.
 func TestMultiRecordAndOverflowEventsReachEveryRecord(t *testing.T) {
 	t.Parallel()
-	b := newStreamingBench(t)
+	b := newStreamingHarness(t)
 	b.ConnState(connection.Idle)
 	m := acceleratedMapping(b, "Account", "Name", "Rating")
 	ids, err := b.Org.CreateManyAsUser("Account", []map[string]any{{"Name": "Mass 1"}, {"Name": "Mass 2"}, {"Name": "Mass 3"}})
@@ -219,7 +224,7 @@ func TestMultiRecordAndOverflowEventsReachEveryRecord(t *testing.T) {
 // and says so in the mapping's history.
 func TestAReplayIDAheadOfTheOrgIsForgottenVisibly(t *testing.T) {
 	t.Parallel()
-	b := newStreamingBench(t)
+	b := newStreamingHarness(t)
 	b.ConnState(connection.Idle)
 	m := acceleratedMapping(b, "Contact", "LastName")
 	b.Engine.Stop()

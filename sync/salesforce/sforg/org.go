@@ -16,10 +16,10 @@ import (
 
 // Options configure an org. Zero values take the documented defaults.
 type Options struct {
-	ClientID     string   // connected app consumer key; default "pgforce-demo"
-	ClientSecret string   // default "pgforce-demo-secret"
-	Username     string   // the org's user; default "admin@pgforce.test"
-	Password     string   // default "demo"
+	ClientID     string   // connected app consumer key; default DemoClientID
+	ClientSecret string   // default DemoClientSecret
+	Username     string   // the org's user; default DemoUsername
+	Password     string   // default DemoPassword
 	RedirectURIs []string // the connected app's callback URLs, exact; none: every authorize is refused
 	// AccessTokenLifetime is how long an access token works (Salesforce's session timeout); default 2h.
 	AccessTokenLifetime time.Duration
