@@ -203,10 +203,8 @@ func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(St
 		switch {
 		case errors.Is(err, bayeux.ErrReplayUnavailable):
 			ev.Err = fmt.Errorf("%w: %s", ErrReplayGone, err.Reason)
-		case errors.Is(err, bayeux.ErrNoChannel):
+		default: // bayeux.ErrNoChannel: the client reports no other refusal here
 			ev.Err = fmt.Errorf("%w: %s", ErrNoChangeEvents, err.Reason)
-		default:
-			ev.Err = fmt.Errorf("%w: %s", ErrNoChangeEvents, err.Error())
 		}
 		fn(ev)
 	}

@@ -53,8 +53,9 @@ type ClientOptions struct {
 	HTTPClient *http.Client
 	Token      func(ctx context.Context) (string, error)
 	Backoff    func(attempt int) time.Duration
-	// OnSubscribeError, when set, is told about each refused subscription and the session goes on
-	// with the other channels (the refused one is dropped); when nil, Run returns the error.
+	// OnSubscribeError, when set, is told about each subscription refused because its channel does not
+	// exist or its replay id is not available, and the session goes on with the other channels (the
+	// refused one is dropped); other refusals, or all when it is nil, end Run with the error.
 	OnSubscribeError func(err *SubscribeError)
 	// OnSubscribed, when set, is told about each acknowledged subscription.
 	OnSubscribed func(channel string)
@@ -372,8 +373,8 @@ func (c *Client) syncSubscriptions(ctx context.Context, token, clientID string, 
 		case strings.Contains(msg, "does not exist"):
 			se.err = ErrNoChannel
 		}
-		if c.opts.OnSubscribeError == nil {
-			return se
+		if c.opts.OnSubscribeError == nil || se.err == nil {
+			return se // a refusal of another kind ends the session: tried again after a backoff
 		}
 		c.mu.Lock()
 		if c.subs[ch] == replay {

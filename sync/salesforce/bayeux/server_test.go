@@ -3,6 +3,7 @@ package bayeux
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -366,5 +367,25 @@ func TestASavedLogContinuesItsNumbering(t *testing.T) {
 	id = w.handshake()
 	if r := w.post(subscribeMsg(id, "/data/ChangeEvents", replayFrom(1))); *r[0].Successful {
 		t.Fatalf("replay from an event the log did not keep: %+v", r[0])
+	}
+}
+
+// With OnSubscribeError set, a missing channel or a lost replay id is reported and the others go
+// on; any other refusal ends Run with it (the caller retries), instead of passing for "no events".
+func TestOnlyMissingChannelsAndLostReplayIDsAreReportedPerChannel(t *testing.T) {
+	t.Parallel()
+	w := newWire(t, ServerOptions{ChannelExists: func(ch string) bool { return ch != "/data/NopeChangeEvent" }})
+	var reported []string
+	c := NewClient(ClientOptions{URL: w.url, Token: func(context.Context) (string, error) { return "t", nil },
+		OnSubscribeError: func(err *SubscribeError) { reported = append(reported, err.Channel) }})
+	c.Subscribe("/data/NopeChangeEvent", -1)
+	c.Subscribe("data/ChangeEvents", -1) // refused for its form
+	err := c.Run(context.Background(), func(context.Context, Event) error { return nil })
+	var se *SubscribeError
+	if !errors.As(err, &se) || se.Channel != "data/ChangeEvents" || errors.Is(err, ErrNoChannel) {
+		t.Fatalf("Run ended with %v", err)
+	}
+	if len(reported) > 1 || (len(reported) == 1 && reported[0] != "/data/NopeChangeEvent") {
+		t.Fatalf("reported %v", reported)
 	}
 }
