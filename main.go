@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	var sim http.Handler
 	var simPubSub *sforg.PubSubServer
 	if cfg.EmbeddedOrg() {
-		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{ControlToken: cfg.SimControlToken,
+		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{URL: cfg.BaseURL + "/sim", ControlToken: cfg.SimControlToken,
 			CallbackURL: cfg.OAuthCallbackURL(), PubSubAddr: cfg.SimPubSubAddr})
 		if err != nil {
 			return err

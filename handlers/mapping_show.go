@@ -78,6 +78,9 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	}
 	if m.Config.Accelerated() {
 		d.Config.Mode = "accelerated (" + streamingText(m.StreamTransport) + "), polling every " + itoa(int64(max(1, m.Config.SFPollingSeconds/60))) + " min as a safety net"
+		if m.StreamNote != "" {
+			d.Config.Mode = "accelerated, but polling only. " + m.StreamNote
+		}
 	}
 	p, err := h.mappingPage(c, m.Object, conn)
 	if err != nil {

@@ -397,3 +397,27 @@ func TestTheMappingPageShowsVerificationAndAsksForRepairs(t *testing.T) {
 		t.Fatalf("repair: %q", got)
 	}
 }
+
+// An accelerated mapping whose object Salesforce publishes no change events for says so where its
+// mode is shown, with the engine's reason.
+func TestAnAcceleratedMappingThatDoesNotStreamSaysWhyOnItsPage(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true)
+	cfg := mapping.NewConfig("Name")
+	cfg.SFNotifyEnabled = true
+	m, err := a.admin.Mappings.Create(context.Background(), testAdmin, c.ID, "Account", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/mappings/" + itoa(m.ID)
+	if got := text(b.get(base).doc(t), `[data-testid="config"]`); !strings.Contains(got, "accelerated (") || strings.Contains(got, "polling only") {
+		t.Fatalf("streaming mapping: %q", got)
+	}
+	a.exec(`UPDATE mappings SET stream_note = 'Not streaming: Salesforce publishes no change events for Lead (400::The channel you requested to subscribe to does not exist {/data/LeadChangeEvent}).' WHERE id = $1`, m.ID)
+	got := text(b.get(base).doc(t), `[data-testid="config"]`)
+	if !strings.Contains(got, "accelerated, but polling only") || !strings.Contains(got, "does not exist {/data/LeadChangeEvent}") {
+		t.Fatalf("mapping that does not stream: %q", got)
+	}
+}

@@ -46,8 +46,9 @@ type syncer struct {
 	orgAuthAt       time.Time // the authorization the open org client uses
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 	tables          tableLocks
-	streamWake      chan struct{} // mappings changed: the change-event subscription may need to change
-	pubsubDown      atomic.Bool   // the Pub/Sub API's unavailability is in the mappings' history
+	streamWake      chan struct{}           // mappings changed: the change-event subscription may need to change
+	streamNotes     []orgclient.StreamEvent // subscription outcomes for the stream loop to record (guarded by mu)
+	pubsubDown      atomic.Bool             // the Pub/Sub API's unavailability is in the mappings' history
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
