@@ -243,7 +243,7 @@ func TestAReplayIDAheadOfTheOrgIsForgottenVisibly(t *testing.T) {
 	b.Eventually("the change made while stopped", 10*time.Second, func() (bool, string) { return b.Count("contact", "sfid = $1", missed) == 1, "" })
 	streamed, _ := b.Org.CreateAsUser("Contact", map[string]any{"LastName": "Streamed after"})
 	b.Eventually("a change streamed after resubscribing", 10*time.Second, func() (bool, string) { return b.Count("contact", "sfid = $1", streamed) == 1, "" })
-	b.Eventually("a replay id the org issued", 5*time.Second, func() (bool, string) {
+	b.Eventually("a replay id the org issued", 20*time.Second, func() (bool, string) {
 		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return m.ReplayID != nil && *m.ReplayID <= b.Org.NewestReplayID(), fmt.Sprint(m.ReplayID)
 	})
