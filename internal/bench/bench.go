@@ -38,7 +38,7 @@ type Options struct {
 	PageMappings  int           // mappings on the Mappings page (default 200)
 	IdleMappings  int           // mappings of the idle connection (default 20)
 	PollInterval  time.Duration // polling interval of the polling-mode figures (default 5 s)
-	Only          []string      // figure groups to run (load, stream, pubsub, poll, write, backlog, page, idle); empty: all
+	Only          []string      // figure groups to run (load, verify, stream, pubsub, poll, write, backlog, page, idle); empty: all
 	Dashboard     func(adm *admin.Service) (http.Handler, error)
 	Log           *slog.Logger
 	Progress      io.Writer
@@ -138,6 +138,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		run  func(context.Context, *env, *Report) error
 	}{
 		{"load", measureLoad},
+		{"verify", measureVerify},
 		{"stream", measureStreamLatency},
 		{"pubsub", measurePubSub},
 		{"poll", measurePollLatency},

@@ -464,9 +464,10 @@ func (o *Org) controlRoutes(m *http.ServeMux) {
 	}))
 	m.HandleFunc("POST /_sforg/generate", o.control(func(w http.ResponseWriter, r *http.Request) error {
 		var req struct {
-			Object string
-			Count  int
-			Seed   int64
+			Object     string
+			Count      int
+			Seed       int64
+			StampedAgo int // seconds: records created that long ago (no poll reads them again)
 		}
 		if err := decode(r, &req); err != nil {
 			return err
@@ -475,6 +476,10 @@ func (o *Org) controlRoutes(m *http.ServeMux) {
 			return fmt.Errorf("count must be between 1 and 5000000")
 		}
 		generate := o.Generate
+		if req.StampedAgo > 0 {
+			at := time.Now().Add(-time.Duration(req.StampedAgo) * time.Second)
+			generate = func(object string, n int, seed int64) error { return o.GenerateStamped(object, n, seed, at) }
+		}
 		if r.URL.Query().Get("events") == "true" {
 			generate = o.Burst // a data load: one change event per record
 		}

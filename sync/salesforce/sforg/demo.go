@@ -92,14 +92,21 @@ func (o *Org) mustSave(t *table, fields map[string]any) *row {
 // Generate adds n records of an object with deterministic values (Name/LastName/Company and any
 // required fields filled), for load tests and benchmarks. It returns the new ids' count.
 func (o *Org) Generate(object string, n int, seed int64) error {
-	_, err := o.generate(object, n, seed, false)
+	_, err := o.generate(object, n, seed, false, time.Time{})
+	return err
+}
+
+// GenerateStamped is Generate for records created long ago: they are stamped at, as a data load that
+// committed then would have left them.
+func (o *Org) GenerateStamped(object string, n int, seed int64, at time.Time) error {
+	_, err := o.generate(object, n, seed, false, at)
 	return err
 }
 
 // Burst adds n generated records in one transaction, as a data load through the API does, and
 // publishes a CREATE change event for each (Generate publishes none: it seeds).
 func (o *Org) Burst(object string, n int, seed int64) error {
-	changes, err := o.generate(object, n, seed, true)
+	changes, err := o.generate(object, n, seed, true, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -109,7 +116,7 @@ func (o *Org) Burst(object string, n int, seed int64) error {
 
 // generate saves the records; with events it returns their change events, to publish once the
 // lock is released.
-func (o *Org) generate(object string, n int, seed int64, events bool) ([]Change, error) {
+func (o *Org) generate(object string, n int, seed int64, events bool, at time.Time) ([]Change, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	t := o.table(object)
@@ -120,6 +127,9 @@ func (o *Org) generate(object string, n int, seed int64, events bool) ([]Change,
 	r := rand.New(rand.NewPCG(uint64(seed), 0xb07))
 	base := len(t.rows)
 	o.pinnedStamp, o.pinOnce = o.stamp(), false
+	if !at.IsZero() {
+		o.pinnedStamp = at.UTC().Truncate(time.Millisecond)
+	}
 	defer func() { o.pinnedStamp = time.Time{} }()
 	for i := 0; i < n; i++ {
 		vals := map[int]any{}
