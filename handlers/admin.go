@@ -71,6 +71,7 @@ type VerificationAdmin interface {
 	Latest(ctx context.Context, connID int64) (map[int64]verify.Verification, error)
 	LatestOf(ctx context.Context, mappingID int64) (verify.Verification, bool, error)
 	Findings(ctx context.Context, id int64, kind verify.Kind, limit int) ([]verify.Finding, error)
+	SetSchedule(ctx context.Context, actor audit.Actor, connID int64, hours int) error
 }
 
 var (

@@ -33,3 +33,18 @@ func (h *Handlers) SetPollingDefault(c echo.Context) error {
 		return h.Connections.SetPollingDefault(ctx, actor, id, minutes*60)
 	}, "New mappings will poll Salesforce every "+strconv.Itoa(minutes)+" minutes.")
 }
+
+// SetVerifySchedule changes how often each mapping is verified in full against Salesforce.
+func (h *Handlers) SetVerifySchedule(c echo.Context) error {
+	hours, err := strconv.Atoi(c.FormValue("verify_every_hours"))
+	if err != nil {
+		hours = -1 // refused with the reason below
+	}
+	msg := "Mappings are verified in full every " + strconv.Itoa(hours) + " hours."
+	if hours == 0 {
+		msg = "Mappings are no longer verified on a schedule (their counts still are, on every poll cycle)."
+	}
+	return h.connectionAction(c, func(ctx context.Context, actor audit.Actor, id int64) error {
+		return h.Verifications.SetSchedule(ctx, actor, id, hours)
+	}, msg)
+}

@@ -156,7 +156,7 @@ func connectionView(c connection.Connection) views.ConnectionView {
 		ID: c.ID, Name: c.Name, Schema: c.Schema, State: connBadge(c.State), StateReason: c.StateReason, StateSince: c.StateChangedAt,
 		OrgType: string(c.OrgType), LoginURL: c.LoginURL, APIVersion: c.APIVersion, WriteAlgorithm: string(c.WriteAlgorithm),
 		OrgName: c.OrgName, OrgID: c.OrgID, Username: c.Username, InstanceURL: c.InstanceURL, AuthorizedAt: c.AuthorizedAt,
-		PollingSeconds: c.PollingSeconds, StreamTransport: string(c.StreamTransport), Paused: c.State == connection.Paused, Authorized: c.AuthorizedAt != nil,
+		PollingSeconds: c.PollingSeconds, VerifyEvery: c.VerifyEveryHours, StreamTransport: string(c.StreamTransport), Paused: c.State == connection.Paused, Authorized: c.AuthorizedAt != nil,
 		CanPause: connection.Pause.Allowed(c.State) || connection.PauseWhenDone.Allowed(c.State), CanResume: connection.Resume.Allowed(c.State), CanRecover: connection.Recover.Allowed(c.State),
 		CanImport: connection.StartImport.Allowed(c.State),
 	}

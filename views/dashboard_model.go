@@ -27,6 +27,7 @@ type ConnectionView struct {
 	InstanceURL    string
 	AuthorizedAt   *time.Time
 	PollingSeconds int
+	VerifyEvery    int // hours between full verifications of each mapping (0: off)
 	// StreamTransport is the connection's setting: auto, pubsub or cometd.
 	StreamTransport string
 	// Allowed actions in the current state; Why* explain a disabled button.

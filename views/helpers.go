@@ -262,3 +262,9 @@ func findingText(kind string) string {
 	}
 	return kind
 }
+
+// verifyChoices are the schedules offered for full verifications.
+var verifyChoices = []struct {
+	Hours int
+	Label string
+}{{0, "never on a schedule"}, {6, "every 6 hours"}, {12, "every 12 hours"}, {24, "every night (24 h)"}, {72, "every 3 days"}, {168, "every week"}}

@@ -61,6 +61,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/connections/:id/write-algorithm", Admin, h.SetWriteAlgorithm},
 		{http.MethodPost, "/connections/:id/api-version", Admin, h.SetAPIVersion},
 		{http.MethodPost, "/connections/:id/polling", Admin, h.SetPollingDefault},
+		{http.MethodPost, "/connections/:id/verify-schedule", Admin, h.SetVerifySchedule},
 		{http.MethodPost, "/connections/:id/stream-transport", Admin, h.SetStreamTransport},
 		{http.MethodPost, "/connections/:id/import-from", Admin, h.ImportFrom},
 		{http.MethodPost, "/connections/:id/reload-all", Admin, h.ReloadAll},

@@ -341,3 +341,30 @@ func TestDiagnoseShowsEveryCheckWithItsFix(t *testing.T) {
 		t.Fatalf("overall %s, worst check %s", overall, worst)
 	}
 }
+
+// Settings sets how often mappings are verified in full; the choice is audited and bad values refused.
+func TestSettingsSetTheVerificationSchedule(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true)
+	if d := b.get("/settings").doc(t); d.Find(`#verify-every option[selected]`).AttrOr("value", "") != "24" {
+		t.Fatal("a new connection verifies every night")
+	}
+	res := b.post("/connections/"+itoa(c.ID)+"/verify-schedule", url.Values{"verify_every_hours": {"0"}, "next": {"/settings"}})
+	if got := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(got, "no longer verified on a schedule") {
+		t.Fatalf("schedule off: %q", got)
+	}
+	if got, _ := a.admin.Connections.Get(context.Background(), c.ID); got.VerifyEveryHours != 0 {
+		t.Fatalf("stored %d", got.VerifyEveryHours)
+	}
+	res = b.post("/connections/"+itoa(c.ID)+"/verify-schedule", url.Values{"verify_every_hours": {"-3"}, "next": {"/settings"}})
+	if got := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(got, "1 to 8760 hours") {
+		t.Fatalf("a bad schedule: %q", got)
+	}
+	var n int
+	_ = a.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'verification.schedule'`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("audited %d times", n)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"pgforce/sync/failure"
 )
 
@@ -25,12 +27,15 @@ func Run(ctx context.Context, env Env, tbl Table, id int64, holder string) (Resu
 	if res.Drift() > 0 {
 		t = Find
 	}
-	if err := Apply(ctx, env.Pool, id, t, summary(res)); err != nil {
-		return res, err
-	}
-	_, err = env.Pool.Exec(ctx, `UPDATE verifications SET finished_at = now(), watermark = $2, sf_records = $3, pg_rows = $4,
-		in_flight = $5, missing = $6, extra = $7, stale = $8 WHERE id = $1`,
-		id, res.Watermark, res.SFRecords, res.PGRows, res.InFlight, res.Missing, res.Extra, res.Stale)
+	// The outcome and its figures commit together: nobody reads DRIFT_FOUND with no drift counted.
+	err = pgx.BeginFunc(ctx, env.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE verifications SET finished_at = now(), watermark = $2, sf_records = $3, pg_rows = $4,
+			in_flight = $5, missing = $6, extra = $7, stale = $8 WHERE id = $1`,
+			id, res.Watermark, res.SFRecords, res.PGRows, res.InFlight, res.Missing, res.Extra, res.Stale); err != nil {
+			return err
+		}
+		return Apply(ctx, tx, id, t, summary(res))
+	})
 	return res, err
 }
 
