@@ -166,3 +166,17 @@ func TestHealthyIsClaimedOnlyWhenNothingIsWrong(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestAnAcceleratedMappingThatDoesNotStreamIsAProblem(t *testing.T) {
+	t.Parallel()
+	b, k, m := healthyBench(t)
+	b.Exec(`UPDATE mappings SET config = jsonb_set(config, '{sf_notify_enabled}', 'true'),
+		stream_note = 'Not streaming: Salesforce publishes no change events for Account.' WHERE id = $1`, m.ID)
+	r, err := k.Run(b.Ctx, b.Conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := r.Of(m.ID); len(ps) != 1 || ps[0].RuleID != "STREAMING" || ps[0].Status != diagnose.Yellow || !strings.Contains(ps[0].Message, "publishes no change events") {
+		t.Fatalf("problems: %+v", r.Problems)
+	}
+}

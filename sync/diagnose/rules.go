@@ -35,6 +35,7 @@ var rules = []rule{
 	{"FAILED_WRITES", "Failed writes", failedWrites},
 	{"TRIGGER_LOG_BACKLOG", "Writes waiting", writesWaiting},
 	{"STALE_POLLING", "Polling Salesforce", pollsOverdue},
+	{"STREAMING", "Streaming changes", notStreaming},
 	{"FIELDS_DRIFTED", "Fields changed in Salesforce", fieldsDrifted},
 	{"DATA_VERIFICATION", "Tables match Salesforce", dataVerified},
 	{"API_USAGE", "Salesforce API usage", apiUsage},
@@ -429,4 +430,32 @@ func dataVerified(f *facts) outcome {
 		return skipped("No mapping was verified or counted yet.")
 	}
 	return fine(fmt.Sprintf("%d verified and %d counted without drift.", verified, checked))
+}
+
+// notStreaming: an accelerated mapping that does not stream hears of Salesforce's changes only at its
+// polling interval.
+func notStreaming(f *facts) outcome {
+	if !f.conn.State.Syncing() {
+		return skipped("The connection is " + string(f.conn.State) + ", so nothing streams.")
+	}
+	var o outcome
+	accelerated := 0
+	for _, m := range f.ms {
+		if !m.Config.Accelerated() || m.State.Loading() || m.State.Stopped() {
+			continue
+		}
+		accelerated++
+		if m.StreamNote != "" {
+			o.problems = append(o.problems, about(m, Yellow, m.StreamNote+fmt.Sprintf(" Changes arrive at the polling interval (%s) instead.",
+				span(time.Duration(m.Config.SFPollingSeconds)*time.Second)),
+				"Select the object for Change Data Capture in Salesforce Setup (or make the mapping polling-only); pgforce subscribes again by itself.", mappingURL(m, ""), nil))
+		}
+	}
+	if len(o.problems) > 0 {
+		return o
+	}
+	if accelerated == 0 {
+		return skipped("No mapping is accelerated.")
+	}
+	return fine(fmt.Sprintf("%d accelerated %s streaming.", accelerated, plural(accelerated, "mapping is", "mappings are")))
 }
