@@ -20,7 +20,7 @@ func cliEnv(t *testing.T) (map[string]string, *sforg.Org, string) {
 	t.Helper()
 	env := testEnv(t)
 	env["USER"] = "ops"
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 3})
+	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 3, AllowPasswordFlow: true})
 	t.Cleanup(func() {
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_other")

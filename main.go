@@ -337,7 +337,7 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *
 		Metrics:           metricsHandler,
 		BaseURL:           cfg.BaseURL,
 		SimulatedOrg:      cfg.SalesforceLoginURL == "",
-		SimulatedLoginURL: strings.TrimRight(cfg.BaseURL, "/") + "/sim",
+		SimulatedLoginURL: simLoginURL(cfg),
 	}
 	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup
 }
@@ -350,13 +350,19 @@ const (
 	simClientSecret = "pgforce-demo-secret"
 )
 
+// simLoginURL is the embedded org's generic login host (login.salesforce.com's role); the tokens it
+// hands out name the org's instance (/sim, its My Domain), where pgforce then sends every call.
+func simLoginURL(cfg config.Config) string { return strings.TrimRight(cfg.BaseURL, "/") + "/sim/login" }
+
 // startSimulatedOrg restores the embedded org from the database (or seeds a new one) and keeps it saved.
 func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken string) (*sforg.Org, *sforg.Persister, error) {
 	if controlToken == "" {
 		controlToken = keyring.RandomToken(24)
 	}
+	// The demo lets `pgforce connection create --username --password` sign in: it allows the OAuth
+	// username-password flow, which real orgs created since Summer '23 block.
 	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ClientID: simClientID, ClientSecret: simClientSecret,
-		Username: simUser, Password: simPassword, ControlToken: controlToken})
+		Username: simUser, Password: simPassword, ControlToken: controlToken, AllowPasswordFlow: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -545,7 +551,7 @@ func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []str
 	}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
-		env.OrgType, env.LoginURL = connection.Simulated, strings.TrimRight(cfg.BaseURL, "/")+"/sim"
+		env.OrgType, env.LoginURL = connection.Simulated, simLoginURL(cfg)
 	}
 	return env.Run(ctx, cmd, args)
 }
@@ -680,6 +686,8 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	user := fs.String("user", simUser, "the org user's username")
 	password := fs.String("password", simPassword, "the org user's password")
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
+	passwordFlow := fs.Bool("password-flow", true, "allow the OAuth username-password flow (real orgs created since Summer '23 block it)")
+	soapLogin := fs.Bool("soap-login", false, "allow SOAP API login() up to API 64.0 (new real orgs disable it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -688,14 +696,14 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
 	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
-		ControlToken: *token, DailyAPILimit: *apiLimit})
+		ControlToken: *token, DailyAPILimit: *apiLimit, AllowPasswordFlow: *passwordFlow, AllowSOAPLogin: *soapLogin})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
-	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s/login (or the instance itself), instance (REST, Bulk, CometD) http://%[1]s, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

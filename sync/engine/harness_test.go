@@ -71,6 +71,7 @@ func newBench(t testing.TB, o benchOpts) *bench {
 	if o.org.Seed == 0 {
 		o.org.Seed = o.seed
 	}
+	o.org.AllowPasswordFlow = true
 	org, srv := sforg.NewTestServer(t, o.org)
 	b := &bench{t: t, ctx: ctx, pool: pool, kr: kr, org: org, srv: srv, schema: app + "_sf", logs: &bytes.Buffer{}}
 	t.Cleanup(func() { storetest.DropSchema(t, b.schema) })
@@ -115,7 +116,7 @@ func newBench(t testing.TB, o benchOpts) *bench {
 	}
 	b.e = engine.New(b.opts)
 	t.Cleanup(b.e.Stop)
-	c, err := b.e.CreateConnection(ctx, admin, engine.NewConnection{Schema: b.schema, OrgType: connection.Simulated, LoginURL: srv.URL})
+	c, err := b.e.CreateConnection(ctx, admin, engine.NewConnection{Schema: b.schema, OrgType: connection.Simulated, LoginURL: srv.URL + "/login"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Toke
 
 func TestAuthFlowsAndIdentity(t *testing.T) {
 	t.Parallel()
-	org, srv := sforg.NewTestServer(t, sforg.Options{})
+	org, srv := sforg.NewTestServer(t, sforg.Options{AllowPasswordFlow: true})
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	id, err := a.Identity(context.Background(), tok)

@@ -69,14 +69,14 @@ func New(t testing.TB, o Options) *Bench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: o.Seed})
+	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: o.Seed, AllowPasswordFlow: true})
 	b := &Bench{Ctx: ctx, Pool: pool, AppSch: app, Keyring: kr, Key: key, Org: org, Srv: srv}
 	t.Cleanup(func() { storetest.DropSchema(t, app+"_sf") })
 	b.Options = engine.Options{Pool: pool, Keyring: kr, Orgs: Orgs(), Log: slog.New(slog.DiscardHandler),
 		Tick: 50 * time.Millisecond, LeaseTTL: 2 * time.Second, PollInterval: 300 * time.Millisecond, Overlap: time.Second}
 	b.Engine = engine.New(b.Options)
 	t.Cleanup(b.Engine.Stop)
-	c, err := b.Engine.CreateConnection(ctx, Admin, engine.NewConnection{Schema: app + "_sf", OrgType: connection.Simulated, LoginURL: srv.URL})
+	c, err := b.Engine.CreateConnection(ctx, Admin, engine.NewConnection{Schema: app + "_sf", OrgType: connection.Simulated, LoginURL: srv.URL + "/login"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,7 @@ func (o *Org) CreateAsUser(object string, fields map[string]any) (string, error)
 // transaction when it starts). Pollers must still find it.
 func (o *Org) CreateCommittedLate(object string, fields map[string]any, stampedAt time.Time) (string, error) {
 	o.mu.Lock()
-	o.pinnedStamp, o.pinOnce = stampedAt.UTC().Truncate(time.Millisecond), true
+	o.pinnedStamp, o.pinOnce = stampedAt.UTC().Truncate(time.Second), true
 	o.mu.Unlock()
 	return o.CreateAsUser(object, fields)
 }

@@ -100,12 +100,12 @@ func (o *Org) Generate(object string, n int, seed int64) error {
 	}
 	r := rand.New(rand.NewPCG(uint64(seed), 0xb07))
 	base := len(t.rows)
-	o.pinnedStamp, o.pinOnce = o.stamp(), false
-	defer func() { o.pinnedStamp = time.Time{} }()
+	defer o.transaction()() // a data load commits as one transaction: one stamp
 	for i := 0; i < n; i++ {
 		vals := map[int]any{}
 		for fi, f := range t.def.Fields {
-			if !f.Createable {
+			// Optional parts of compound fields (addresses, geolocations) stay empty, as in most imports.
+			if !f.Createable || (f.Nillable && f.Compound != "" && f.Compound != "Name") {
 				continue
 			}
 			switch {
@@ -114,6 +114,12 @@ func (o *Org) Generate(object string, n int, seed int64) error {
 			case f.Type == "reference":
 			case f.Type == "picklist" && len(f.Picklist) > 0:
 				vals[fi] = f.Picklist[r.IntN(len(f.Picklist))]
+			case f.Type == "multipicklist" && len(f.Picklist) > 0:
+				vals[fi] = f.Picklist[r.IntN(len(f.Picklist))]
+			case f.Type == "time":
+				vals[fi] = time.Date(1970, 1, 1, r.IntN(24), r.IntN(4)*15, 0, 0, time.UTC)
+			case f.Type == "base64":
+				vals[fi] = []byte(fmt.Sprintf("generated %s %d", t.def.Name, base+i+1))
 			case f.Type == "boolean":
 				vals[fi] = r.IntN(2) == 0
 			case f.Type == "int":
@@ -127,7 +133,7 @@ func (o *Org) Generate(object string, n int, seed int64) error {
 			case f.Type == "email":
 				vals[fi] = fmt.Sprintf("user%d@example.com", base+i)
 			case f.Type == "textarea" && f.Length > 1000:
-			case f.Type == "string" || f.Type == "textarea" || f.Type == "phone" || f.Type == "url" || f.Type == "combobox":
+			case f.Type == "string" || f.Type == "textarea" || f.Type == "phone" || f.Type == "url" || f.Type == "combobox" || f.Type == "encryptedstring":
 				s := fmt.Sprintf("%s %s %d", pick(r, companyWords), pick(r, lastNames), base+i+1)
 				if f.Length > 0 && len(s) > f.Length {
 					s = s[:f.Length]

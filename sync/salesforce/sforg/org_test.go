@@ -22,8 +22,10 @@ type api struct {
 
 func login(t *testing.T, opts Options) (*Org, *api) {
 	t.Helper()
+	opts.AllowPasswordFlow = true
 	org, srv := NewTestServer(t, opts)
-	a := &api{t: t, base: srv.URL, c: srv.Client()}
+	// Sign in at the generic login host (login.salesforce.com's role); the data is at the instance.
+	a := &api{t: t, base: srv.URL + "/login", c: srv.Client()}
 	res, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"},
 		"client_secret": {"pgforce-demo-secret"}, "username": {"admin@pgforce.test"}, "password": {"demo"}})
 	if res.StatusCode != 200 {
@@ -31,7 +33,10 @@ func login(t *testing.T, opts Options) (*Org, *api) {
 	}
 	var tok map[string]string
 	_ = json.Unmarshal(body, &tok)
-	a.token = tok["access_token"]
+	a.token, a.base = tok["access_token"], tok["instance_url"]
+	if a.base != srv.URL {
+		t.Fatalf("instance_url %q, want the org's root %q", a.base, srv.URL)
+	}
 	return org, a
 }
 
