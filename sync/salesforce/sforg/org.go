@@ -133,14 +133,19 @@ func (o *Org) reset() {
 	o.cursors, o.jobs, o.faults, o.calls, o.apiUsed = map[string]*cursor{}, map[string]*bulkJob{}, nil, map[string]int{}, 0
 	profiles := o.table("Profile")
 	admin := o.mustSave(profiles, map[string]any{"Name": "System Administrator", "UserType": "Standard"})
-	o.mustSave(profiles, map[string]any{"Name": "Standard User", "UserType": "Standard"})
+	standard := o.mustSave(profiles, map[string]any{"Name": "Standard User", "UserType": "Standard"})
 	users := o.table("User")
-	u := o.mustSave(users, map[string]any{
-		"Username": o.opts.Username, "LastName": "Admin", "FirstName": "Org", "Email": o.opts.Username, "Alias": "oadmin",
-		"IsActive": true, "Title": "System Administrator", "TimeZoneSidKey": "GMT", "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8",
-		"LanguageLocaleKey": "en_US", "ProfileId": profiles.id(admin), "UserType": "Standard",
-	})
-	o.userID = users.id(u)
+	user := func(username, first, last, alias, title string, profile *row) *row {
+		return o.mustSave(users, map[string]any{
+			"Username": username, "LastName": last, "FirstName": first, "Email": username, "Alias": alias, "IsActive": true, "Title": title,
+			"TimeZoneSidKey": "GMT", "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
+			"ProfileId": profiles.id(profile), "UserType": "Standard",
+		})
+	}
+	// The org's user (the integration user pgforce signs in as) and a sales rep who owns records of
+	// their own: without View All Data those are not visible to the integration user.
+	o.userID = users.id(user(o.opts.Username, "Org", "Admin", "oadmin", "System Administrator", admin))
+	user("sales@pgforce.test", "Sam", "Seller", "sseller", "Account Executive", standard)
 	for _, t := range o.tables {
 		for _, r := range t.rows { // the first records predate the user who created them
 			for _, f := range []string{"CreatedById", "LastModifiedById", "OwnerId"} {

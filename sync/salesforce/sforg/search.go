@@ -117,8 +117,9 @@ func (o *Org) writeSearch(w http.ResponseWriter, version string, s *soql.Search)
 	if len(returning) == 0 { // every searchable object, Ids only
 		for _, name := range o.objectNames() {
 			if t := o.readable(name); t != nil && !t.def.System && t.def.Name != "Attachment" {
-				q, _ := soql.Parse("SELECT Id FROM "+t.def.Name, o.opts.Now())
-				returning = append(returning, soql.Returning{Object: t.def.Name, Query: q})
+				if q, err := soql.Parse("SELECT Id FROM "+t.def.Name, o.opts.Now()); err == nil {
+					returning = append(returning, soql.Returning{Object: t.def.Name, Query: q})
+				}
 			}
 		}
 	}

@@ -78,6 +78,10 @@ func TestAggregatesWithoutGroupByGiveOneAggregateResult(t *testing.T) {
 	if len(r.Records) != 1 || string(r.Records[0]["expr0"]) != "0" || string(r.Records[0]["expr1"]) != "null" {
 		t.Fatalf("empty aggregate: %+v", r.Records)
 	}
+	// Order is a reserved word and an object.
+	if r := a.query("SELECT Id FROM Order ORDER BY OrderNumber"); r.TotalSize != 0 {
+		t.Fatalf("orders %+v", r)
+	}
 	// COUNT() stays what it was: totalSize, no records.
 	if r := a.query("SELECT COUNT() FROM Account"); r.TotalSize != n || len(r.Records) != 0 {
 		t.Fatalf("COUNT(): %+v", r)

@@ -258,7 +258,7 @@ func (p *parser) query(sub bool) (*Query, error) {
 		return nil, err
 	}
 	obj := p.next()
-	if obj.kind != tIdent || p.isReserved(obj) {
+	if obj.kind != tIdent { // any name, reserved or not: Order is an object
 		return nil, p.unexpected(obj)
 	}
 	q.Object = FieldRef{obj.text, obj.pos}
@@ -551,7 +551,7 @@ func (p *parser) typeOf() (*TypeOf, error) {
 	for p.isKW(p.peek(), "WHEN") {
 		p.next()
 		typ := p.next()
-		if typ.kind != tIdent || p.isReserved(typ) {
+		if typ.kind != tIdent {
 			return nil, p.unexpected(typ)
 		}
 		if err := p.expectKW("THEN"); err != nil {

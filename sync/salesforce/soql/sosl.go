@@ -120,7 +120,7 @@ func braced(s string) (string, string, error) {
 // returning reads Obj or Obj(fields [WHERE …] [ORDER BY …] [LIMIT n]) as a SOQL query.
 func (p *parser) returning() (Returning, error) {
 	obj := p.next()
-	if obj.kind != tIdent || p.isReserved(obj) {
+	if obj.kind != tIdent {
 		return Returning{}, searchError("unexpected token: %s", obj.text)
 	}
 	soql := "SELECT Id FROM " + obj.text
