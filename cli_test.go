@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"pgforce/sync/engine/enginetest"
+	"github.com/jackc/pgx/v5"
+
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 	"pgforce/sync/store/storetest"
 )
 
@@ -20,7 +23,7 @@ func cliEnv(t *testing.T) (map[string]string, *sforg.Org, string) {
 	t.Helper()
 	env := testEnv(t)
 	env["USER"] = "ops"
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 3, AllowPasswordFlow: true})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3, AllowPasswordFlow: true})
 	t.Cleanup(func() {
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_other")
@@ -75,8 +78,8 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 
 	// Set up and authorize without a browser, then let the running serve do the syncing.
 	c := jsonOut[cliConnection](t, env, "connection", "create", "--name", "acme", "--schema", schema, "--login-url", loginURL,
-		"--org-type", "simulated", "--username", enginetest.User, "--password", enginetest.Password)
-	if c.Name != "acme" || c.SchemaName != schema || c.SFInfo.Username != enginetest.User || c.State == "NEW" {
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword)
+	if c.Name != "acme" || c.SchemaName != schema || c.SFInfo.Username != sforg.DemoUsername || c.State == "NEW" {
 		t.Fatalf("created connection: %+v", c)
 	}
 	env["PGFORCE_EXPECT_SETUP"] = "no"
@@ -174,6 +177,24 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 	}
 	waitSynced("after reload")
 
+	// Recover From Error for one mapping: refused while nothing is wrong; a stopped mapping with a
+	// loaded table catches up.
+	if _, err := runCmd(t, env, "", "mapping", "recover", "Account"); err == nil || !strings.Contains(err.Error(), "no error to recover from") {
+		t.Fatalf("recover a synced mapping: %v", err)
+	}
+	db, err := pgx.Connect(context.Background(), storetest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	if _, err := db.Exec(context.Background(), `UPDATE `+env["PGFORCE_DB_SCHEMA"]+`.mappings SET state = 'SYSTEM_ERROR' WHERE object_name = 'Account'`); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd(t, env, "", "mapping", "recover", "Account"); err != nil || !strings.Contains(out, "Account: recovered: catching up") {
+		t.Fatalf("mapping recover: %v %s", err, out)
+	}
+	waitSynced("after recover")
+
 	// Destructive commands want a confirmation.
 	if _, err := runCmd(t, env, "", "mapping", "delete", "Account"); err == nil || !strings.Contains(err.Error(), "--confirm Account") {
 		t.Fatalf("delete without confirmation: %v", err)
@@ -260,7 +281,7 @@ func TestMetricsAddrServesWithoutATokenWhileTheAPINeedsOne(t *testing.T) {
 	env["PGFORCE_METRICS_ADDR"] = "127.0.0.1:0"
 	env["PGFORCE_EXPECT_SETUP"] = "no"
 	if _, err := runCmd(t, env, "", "connection", "create", "--name", "acme", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", loginURL,
-		"--org-type", "simulated", "--username", enginetest.User, "--password", enginetest.Password); err != nil {
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	token := jsonOut[struct {

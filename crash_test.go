@@ -18,12 +18,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/internal/keyring"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
-	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 	"pgforce/sync/store/storetest"
 )
 
@@ -54,7 +56,7 @@ type crashRig struct {
 	org    *sforg.Org
 	orgURL string
 	pool   *pgxpool.Pool
-	admin  *engine.Engine // administrative calls only (never started), as the CLI does
+	admin  *admin.Service
 	conn   connection.Connection
 	schema string
 	env    []string
@@ -71,27 +73,25 @@ func newCrashRig(t *testing.T, seed int64) *crashRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: seed, AllowPasswordFlow: true})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: seed, AllowPasswordFlow: true})
 	pool, app := storetest.Pool(t)
 	key := bytes.Repeat([]byte{byte(seed)}, 32)
 	kr, _ := keyring.New(key)
 	r := &crashRig{t: t, ctx: ctx, org: org, orgURL: srv.URL, pool: pool, schema: app + "_sf", out: &bytes.Buffer{}}
 	t.Cleanup(func() { storetest.DropSchema(t, r.schema) })
-	r.admin = engine.New(engine.Options{Pool: pool, Keyring: kr, Orgs: engine.SalesforceOrgs{App: func(connection.Connection) engine.ConnectedApp {
-		return engine.ConnectedApp{ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
-	}}})
-	c, err := r.admin.CreateConnection(ctx, crashAdmin, engine.NewConnection{Schema: r.schema, OrgType: connection.Simulated, LoginURL: srv.URL})
+	r.admin = admin.New(admin.Options{Pool: pool, Keyring: kr, Orgs: enginetest.Orgs()})
+	c, err := r.admin.Connections.Create(ctx, crashAdmin, admin.NewConnection{Schema: r.schema, OrgType: connection.Simulated, LoginURL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.conn, err = r.admin.AuthorizeWithPassword(ctx, crashAdmin, c.ID, "admin@pgforce.test", "demo"); err != nil {
+	if r.conn, err = r.admin.Connections.AuthorizeWithPassword(ctx, crashAdmin, c.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	r.env = append(os.Environ(), crashChildEnv+"=1",
 		"DATABASE_URL="+storetest.URL(), "PGFORCE_DB_SCHEMA="+app, "PGFORCE_ADDR=127.0.0.1:0",
 		"PGFORCE_SECRET_KEY="+base64.StdEncoding.EncodeToString(key), "PGFORCE_LOG_LEVEL=warn", "PGFORCE_LEASE_TTL=1s",
 		// A real org's settings: no embedded org in the child; the test's org answers instead.
-		"PGFORCE_SF_LOGIN_URL="+srv.URL, "PGFORCE_SF_CLIENT_ID=pgforce-demo", "PGFORCE_SF_CLIENT_SECRET=pgforce-demo-secret")
+		"PGFORCE_SF_LOGIN_URL="+srv.URL, "PGFORCE_SF_CLIENT_ID="+sforg.DemoClientID, "PGFORCE_SF_CLIENT_SECRET="+sforg.DemoClientSecret)
 	t.Cleanup(func() {
 		r.stopChild()
 		if t.Failed() {
@@ -177,7 +177,7 @@ func (r *crashRig) eventually(what string, timeout time.Duration, cond func() (b
 
 func (r *crashRig) mapping(object string, cfg mapping.Config) mapping.Mapping {
 	r.t.Helper()
-	m, err := r.admin.CreateMapping(r.ctx, crashAdmin, r.conn.ID, object, cfg)
+	m, err := r.admin.Mappings.Create(r.ctx, crashAdmin, r.conn.ID, object, cfg)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func (r *crashRig) mapping(object string, cfg mapping.Config) mapping.Mapping {
 func (r *crashRig) waitSynced(id int64, timeout time.Duration) {
 	r.t.Helper()
 	r.eventually("the mapping to be DATA_SYNCED", timeout, func() (bool, string) {
-		m, err := r.admin.Mapping(r.ctx, id)
+		m, err := r.admin.Mappings.Get(r.ctx, id)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -279,7 +279,7 @@ func TestKilledDuringInitialLoadsAndReloadsEveryRecordArrivesOnce(t *testing.T) 
 		r.start()
 		if i < *kills-1 {
 			r.waitSynced(m.ID, time.Minute)
-			if err := r.admin.ReloadMapping(r.ctx, crashAdmin, m.ID); err != nil {
+			if err := r.admin.Mappings.Reload(r.ctx, crashAdmin, m.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -352,12 +352,44 @@ func TestKilledDuringAWriteBacklogEachChangeReachesSalesforceOnce(t *testing.T) 
 func TestKilledWhilePollingAndStreamingChangesConvergeWithSalesforce(t *testing.T) {
 	t.Parallel()
 	r := newCrashRig(t, 13)
+	r.streamContactsThroughKills("cometd")
+}
+
+// Over the Pub/Sub API the replay id is checkpointed with the data it led to: after each SIGKILL
+// pgforce resubscribes after it, and no change is lost or applied twice.
+func TestKilledWhileStreamingOverPubSubNoChangeIsLostOrDuplicated(t *testing.T) {
+	t.Parallel()
+	r := newCrashRig(t, 14)
+	ps := sforg.NewPubSubServer(r.org, sforg.PubSubOptions{})
+	if err := ps.Start(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ps.Stop)
+	ca := t.TempDir() + "/pubsub.pem"
+	if err := os.WriteFile(ca, ps.CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(r.env, "PGFORCE_SF_PUBSUB_ADDR="+ps.Addr(), "PGFORCE_SF_PUBSUB_CA_FILE="+ca)
+	m := r.streamContactsThroughKills("pubsub")
+	if n, ok := pubsub.ReplayNumber(m.PubSubReplayID); !ok || n == 0 {
+		t.Fatalf("no Pub/Sub replay id checkpointed: %v", m.PubSubReplayID)
+	}
+}
+
+// streamContactsThroughKills maps Contact in accelerated mode, streaming over transport, while
+// Salesforce users keep creating, editing and deleting contacts through every kill; then both
+// sides must hold the same records, each once.
+func (r *crashRig) streamContactsThroughKills(transport string) mapping.Mapping {
+	t := r.t
 	cfg := mapping.NewConfig("LastName", "Email")
 	cfg.SFNotifyEnabled = true
 	r.start()
 	m := r.mapping("Contact", cfg)
 	r.waitSynced(m.ID, time.Minute)
-	// Salesforce users keep creating, editing and deleting contacts through every kill.
+	r.eventually("streaming over "+transport, 30*time.Second, func() (bool, string) {
+		m, _ = r.admin.Mappings.Get(r.ctx, m.ID)
+		return m.StreamTransport == transport, m.StreamTransport
+	})
 	stop := make(chan struct{})
 	done := make(chan int)
 	go func() {
@@ -396,5 +428,13 @@ func TestKilledWhilePollingAndStreamingChangesConvergeWithSalesforce(t *testing.
 		pg, n := r.pgSnapshot("contact", "lastname")
 		return same(pg, n, sf)
 	})
-	t.Logf("%d kills; %d Salesforce changes; %d records compared", r.kills, changes, len(sf))
+	m, err := r.admin.Mappings.Get(r.ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.StreamTransport != transport {
+		t.Fatalf("streamed over %q, want %s", m.StreamTransport, transport)
+	}
+	t.Logf("%d kills over %s; %d Salesforce changes; %d records compared", r.kills, transport, changes, len(sf))
+	return m
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"pgforce/sync/salesforce/sforg"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func connectedProduct(t *testing.T) (*product, context.Context) {
 		screenshot(t, ctx, "failed-setup-connection")
 		t.Fatalf("set up connection: %v", err)
 	}
-	if err := authorizeWithSimulatedOrg(ctx, "admin@pgforce.test", "demo"); err != nil {
+	if err := authorizeWithSimulatedOrg(ctx, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		screenshot(t, ctx, "failed-authorize")
 		t.Fatalf("authorize: %v", err)
 	}

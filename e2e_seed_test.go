@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store/storetest"
 )
 
@@ -45,7 +46,7 @@ func newSeedProduct(t *testing.T) *seedProduct {
 		screenshot(t, ctx, "failed-setup-connection")
 		t.Fatalf("set up connection: %v", err)
 	}
-	if err := authorizeWithSimulatedOrg(ctx, "admin@pgforce.test", "demo"); err != nil {
+	if err := authorizeWithSimulatedOrg(ctx, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		screenshot(t, ctx, "failed-authorize")
 		t.Fatalf("authorize: %v", err)
 	}
@@ -296,7 +297,7 @@ func TestExportImportOrphansAuditAndViewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { storetest.DropSchema(t, s.schema+"_b") })
-	if err := authorizeWithSimulatedOrg(s.ctx, "admin@pgforce.test", "demo"); err != nil {
+	if err := authorizeWithSimulatedOrg(s.ctx, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	s.eventually("the second connection to be IDLE", 15*time.Second, func() bool {

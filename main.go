@@ -4,7 +4,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,11 +38,14 @@ import (
 	"pgforce/internal/keyring"
 	"pgforce/internal/metrics"
 	"pgforce/migrations"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/report"
+	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
 	"pgforce/web"
@@ -60,9 +67,11 @@ Usage:
   pgforce user add --email E --role R     add a user (password read from stdin, or generated and printed)
   pgforce user list                       list users
   pgforce user remove --email E           remove a user
+  pgforce user unlock --email E           lift a user's sign-in delays (after failed attempts) from every address
   pgforce migrate [up|down N|status]      manage pgforce's own schema
   pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
-  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org (pgforce sforg -h)
+  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org, with its Pub/Sub API on
+                                          --pubsub-addr (pgforce sforg -h)
   pgforce help                            show this help
 
 Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:
@@ -134,6 +143,9 @@ func loadConfig(getenv func(string) string, stdout io.Writer) (config.Config, er
 		SalesforceClientSecret: getenv("PGFORCE_SF_CLIENT_SECRET"),
 		LogLevel:               getenv("PGFORCE_LOG_LEVEL"),
 		SimControlToken:        getenv("PGFORCE_SIM_CONTROL_TOKEN"),
+		SalesforcePubSubAddr:   getenv("PGFORCE_SF_PUBSUB_ADDR"),
+		SalesforcePubSubCAFile: getenv("PGFORCE_SF_PUBSUB_CA_FILE"),
+		SimPubSubAddr:          getenv("PGFORCE_SIM_PUBSUB_ADDR"),
 	}.WithDefaults()
 
 	if raw := getenv("PGFORCE_LEASE_TTL"); raw != "" {
@@ -240,23 +252,36 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		return err
 	}
 	var sim http.Handler
+	var simPubSub *sforg.PubSubServer
 	if cfg.EmbeddedOrg() {
-		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken)
+		org, persist, err := startSimulatedOrg(ctx, pool, log, cfg.SimControlToken, cfg.OAuthCallbackURL())
 		if err != nil {
 			return err
 		}
 		defer persist.Stop()
 		sim = org.Handler()
+		simPubSub = sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: cfg.SimPubSubAddr})
+		if err := simPubSub.Start(ctx); err != nil {
+			return fmt.Errorf("%w (PGFORCE_SIM_PUBSUB_ADDR)", err)
+		}
+		defer simPubSub.Stop()
 	}
-	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}, LeaseTTL: cfg.LeaseTTL})
+	orgs, err := salesforceOrgs(cfg, simPubSub)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs, LeaseTTL: cfg.LeaseTTL})
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
 	defer eng.Stop()
+	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs})
 
 	accounts := account.New(pool)
-	metricsHandler := metrics.Handler(&metrics.Collector{Engine: eng, Reports: report.New(pool), Log: log})
-	e, closeDashboard := newDashboard(cfg, log, pool, eng, sim, metricsHandler)
+	reports := report.New(pool)
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: adm.Connections, Engine: eng, Reports: reports,
+		Health: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports}, Log: log})
+	e, closeDashboard := newDashboard(cfg, log, pool, adm, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
@@ -272,6 +297,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
 		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/sim (user %s, password %s)\n", cfg.BaseURL, simUser, simPassword)
+		fmt.Fprintf(stdout, "pgforce: simulated org's Pub/Sub API at %s (TLS, certificate self-signed at start)\n", simPubSub.Addr())
 	}
 
 	var metricsSrv *http.Server
@@ -321,7 +347,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 
 // newDashboard wires the web server: sessions in Postgres, handlers on the engine, the simulated org
 // under /sim when there is one.
-func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *engine.Engine, sim, metricsHandler http.Handler) (http.Handler, func()) {
+func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, adm *admin.Service, sim, metricsHandler http.Handler) (http.Handler, func()) {
 	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
 	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
 	reports := report.New(pool)
@@ -330,10 +356,13 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *
 		Sessions:          sessions,
 		Accounts:          account.New(pool),
 		Ready:             func(ctx context.Context) error { return ready(ctx, pool) },
-		Engine:            eng,
+		Connections:       adm.Connections,
+		Mappings:          adm.Mappings,
+		Configuration:     adm.Configuration,
+		Writes:            adm.Writes,
 		Reports:           reports,
 		Tokens:            apitoken.New(pool),
-		Diagnose:          diagnose.Checker{Engine: eng, Reports: reports},
+		Diagnose:          diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports},
 		Metrics:           metricsHandler,
 		BaseURL:           cfg.BaseURL,
 		SimulatedOrg:      cfg.SalesforceLoginURL == "",
@@ -344,10 +373,10 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, eng *
 
 // The embedded simulated org's demo user and connected app.
 const (
-	simUser         = "admin@pgforce.test"
-	simPassword     = "demo"
-	simClientID     = "pgforce-demo"
-	simClientSecret = "pgforce-demo-secret"
+	simUser         = sforg.DemoUsername
+	simPassword     = sforg.DemoPassword
+	simClientID     = sforg.DemoClientID
+	simClientSecret = sforg.DemoClientSecret
 )
 
 // simLoginURL is the embedded org's generic login host (login.salesforce.com's role); the tokens it
@@ -355,14 +384,16 @@ const (
 func simLoginURL(cfg config.Config) string { return strings.TrimRight(cfg.BaseURL, "/") + "/sim/login" }
 
 // startSimulatedOrg restores the embedded org from the database (or seeds a new one) and keeps it saved.
-func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken string) (*sforg.Org, *sforg.Persister, error) {
+// Its demo connected app has one callback URL, the dashboard's: its login page sends browsers
+// nowhere else.
+func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, controlToken, callbackURL string) (*sforg.Org, *sforg.Persister, error) {
 	if controlToken == "" {
 		controlToken = keyring.RandomToken(24)
 	}
 	// The demo lets `pgforce connection create --username --password` sign in: it allows the OAuth
 	// username-password flow, which real orgs created since Summer '23 block.
 	org, restored, err := sforg.Restore(ctx, pool, sforg.Options{BasePath: "/sim", Seed: 1, ClientID: simClientID, ClientSecret: simClientSecret,
-		Username: simUser, Password: simPassword, ControlToken: controlToken, AllowPasswordFlow: true})
+		Username: simUser, Password: simPassword, ControlToken: controlToken, RedirectURIs: []string{callbackURL}, AllowPasswordFlow: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -378,13 +409,49 @@ func startSimulatedOrg(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger
 
 // connectedApp picks the OAuth client for a connection: the simulated org's demo app, or the real
 // connected app from the configuration.
-func connectedApp(cfg config.Config) func(c connection.Connection) engine.ConnectedApp {
-	return func(c connection.Connection) engine.ConnectedApp {
+func connectedApp(cfg config.Config) func(c connection.Connection) orgclient.ConnectedApp {
+	return func(c connection.Connection) orgclient.ConnectedApp {
 		if c.OrgType == connection.Simulated {
-			return engine.ConnectedApp{ClientID: simClientID, ClientSecret: simClientSecret}
+			return orgclient.ConnectedApp{ClientID: simClientID, ClientSecret: simClientSecret}
 		}
-		return engine.ConnectedApp{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret}
+		return orgclient.ConnectedApp{ClientID: cfg.SalesforceClientID, ClientSecret: cfg.SalesforceClientSecret}
 	}
+}
+
+// salesforceOrgs builds the engine's org clients: the connected app, and where each connection's
+// org serves the Pub/Sub API (the embedded org's own server, trusted for its self-signed
+// certificate only; for a real org Salesforce's endpoint or PGFORCE_SF_PUBSUB_ADDR).
+func salesforceOrgs(cfg config.Config, sim *sforg.PubSubServer) (orgclient.SalesforceOrgs, error) {
+	realTLS, err := pubSubTLS(cfg.SalesforcePubSubCAFile)
+	if err != nil {
+		return orgclient.SalesforceOrgs{}, err
+	}
+	embedded := strings.TrimRight(cfg.BaseURL, "/") + "/sim"
+	return orgclient.SalesforceOrgs{App: connectedApp(cfg), PubSub: func(c connection.Connection) *orgclient.PubSubEndpoint {
+		switch {
+		case c.OrgType == connection.Simulated && sim != nil && strings.TrimSuffix(strings.TrimRight(c.LoginURL, "/"), "/login") == embedded:
+			return &orgclient.PubSubEndpoint{Addr: sim.Addr(), TLS: sim.ClientTLS()}
+		case c.OrgType == connection.Simulated && cfg.SalesforcePubSubAddr == "":
+			return nil // a simulated org elsewhere, whose Pub/Sub API (if any) nobody configured
+		}
+		return &orgclient.PubSubEndpoint{Addr: cmp.Or(cfg.SalesforcePubSubAddr, pubsub.DefaultAddr), TLS: realTLS}
+	}}, nil
+}
+
+// pubSubTLS trusts the system's roots, or only the certificates of caFile.
+func pubSubTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("PGFORCE_SF_PUBSUB_CA_FILE: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("PGFORCE_SF_PUBSUB_CA_FILE: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 func explicitBaseURL(cfg config.Config) bool {
@@ -407,7 +474,7 @@ func ready(ctx context.Context, pool *pgxpool.Pool) error {
 
 func userCommand(ctx context.Context, cfg config.Config, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: pgforce user add|list|remove")
+		return errors.New("usage: pgforce user add|list|remove|unlock")
 	}
 	pool, err := openDatabase(ctx, cfg)
 	if err != nil {
@@ -458,8 +525,19 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, getenv f
 		}
 		fmt.Fprintf(stdout, "removed %s\n", *email)
 		return nil
+	case "unlock":
+		n, err := accounts.Unlock(ctx, actor, *email)
+		if err != nil {
+			return err
+		}
+		addresses := "addresses"
+		if n == 1 {
+			addresses = "address"
+		}
+		fmt.Fprintf(stdout, "unlocked %s: sign-in delays lifted for %d %s\n", strings.ToLower(strings.TrimSpace(*email)), n, addresses)
+		return nil
 	}
-	return fmt.Errorf("unknown user command %q: use add, list or remove", args[0])
+	return fmt.Errorf("unknown user command %q: use add, list, remove or unlock", args[0])
 }
 
 // readPassword takes the first line of stdin when it is piped, or generates a password when stdin
@@ -528,9 +606,9 @@ func cliActor(getenv func(string) string) audit.Actor {
 	return audit.Actor{Name: "cli:" + who, Kind: audit.ActorCLI}
 }
 
-// adminCommand runs a `heroku connect:*`-like command against the database with an engine that is
-// constructed but not started: no sync loop runs in the CLI process; the running `serve` picks each
-// change up through the engine's notifications.
+// adminCommand runs a `heroku connect:*`-like command against the database through the
+// administration: no sync runs in the CLI process; the running `serve` picks each change up through
+// its notifications.
 func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	pool, kr, err := openStore(ctx, cfg)
 	if err != nil {
@@ -539,15 +617,18 @@ func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []str
 	defer pool.Close()
 	// Warnings go to stderr so that --json output on stdout stays parseable.
 	log := newLogger(cfg, os.Stderr)
+	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgclient.SalesforceOrgs{App: connectedApp(cfg)}})
 	env := &cli.Env{
-		Engine:       engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: engine.SalesforceOrgs{App: connectedApp(cfg)}}),
-		Reports:      report.New(pool),
-		Tokens:       apitoken.New(pool),
-		Actor:        cliActor(getenv),
-		In:           stdin,
-		Out:          stdout,
-		LoginURL:     cfg.SalesforceLoginURL,
-		DashboardURL: cfg.BaseURL,
+		Connections:   adm.Connections,
+		Mappings:      adm.Mappings,
+		Configuration: adm.Configuration,
+		Reports:       report.New(pool),
+		Tokens:        apitoken.New(pool),
+		Actor:         cliActor(getenv),
+		In:            stdin,
+		Out:           stdout,
+		LoginURL:      cfg.SalesforceLoginURL,
+		DashboardURL:  cfg.BaseURL,
 	}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
@@ -565,10 +646,11 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	fs.IntVar(&opts.Rows, "rows", 100_000, "records of the initial load (the full run: 1000000)")
 	fs.IntVar(&opts.Samples, "samples", 1000, "latency samples per figure")
 	fs.IntVar(&opts.Backlog, "backlog", 100_000, "changes in the Postgres→Salesforce backlog")
+	fs.IntVar(&opts.Burst, "burst", 10_000, "Salesforce changes of the burst streamed over the Pub/Sub API")
 	fs.IntVar(&opts.PageMappings, "mappings", 200, "mappings on the measured Mappings page")
 	fs.IntVar(&opts.IdleMappings, "idle-mappings", 20, "mappings of the idle connection")
 	fs.DurationVar(&opts.PollInterval, "poll-interval", 5*time.Second, "polling interval of the polling figures")
-	only := fs.String("only", "", "comma-separated figure groups: load,stream,poll,write,backlog,idle,page")
+	only := fs.String("only", "", "comma-separated figure groups: load,stream,pubsub,poll,write,backlog,idle,page")
 	jsonFile := fs.String("json", "bench.json", "write the report as JSON to this file (empty: none)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
@@ -589,8 +671,8 @@ func benchCommand(ctx context.Context, cfg config.Config, args []string, stdout 
 	}
 	defer pool.Close()
 	opts.Pool, opts.Keyring, opts.Log, opts.Progress = pool, kr, log, stdout
-	opts.Dashboard = func(eng *engine.Engine) (http.Handler, error) {
-		h, _ := newDashboard(cfg, log, pool, eng, nil, nil)
+	opts.Dashboard = func(adm *admin.Service) (http.Handler, error) {
+		h, _ := newDashboard(cfg, log, pool, adm, nil, nil)
 		return h, nil
 	}
 	if !*inProcess {
@@ -671,7 +753,24 @@ func startChildOrg(ctx context.Context) (url, token string, stop func(), err err
 	return "", "", nil, errors.New("the simulated org exited before listening")
 }
 
-const simListening = "pgforce: simulated Salesforce org at "
+const (
+	simListening       = "pgforce: simulated Salesforce org at "
+	simPubSubListening = "pgforce: Pub/Sub API at "
+)
+
+// callbackURLs collects --callback-url flags; each must be an absolute URL, as in a connected app.
+type callbackURLs []string
+
+func (c *callbackURLs) String() string { return strings.Join(*c, ",") }
+
+func (c *callbackURLs) Set(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not a callback URL: give an absolute URL such as http://localhost:3000/oauth/callback, without a #fragment", v)
+	}
+	*c = append(*c, v)
+	return nil
+}
 
 // simCommand serves a simulated org alone at the root (for benchmarks, and for trying clients
 // against it); `pgforce sim` is an alias.
@@ -688,6 +787,10 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
 	passwordFlow := fs.Bool("password-flow", true, "allow the OAuth username-password flow (real orgs created since Summer '23 block it)")
 	soapLogin := fs.Bool("soap-login", false, "allow SOAP API login() up to API 64.0 (new real orgs disable it)")
+	var callbacks callbackURLs
+	fs.Var(&callbacks, "callback-url", "a callback URL of the connected app, where the OAuth web-server flow may send the browser back (repeat for several; none: that flow is refused)")
+	pubsubAddr := fs.String("pubsub-addr", config.DefaultSimPubSubAddr, "address of the Pub/Sub API (gRPC with TLS, self-signed certificate); empty: none")
+	pubsubCert := fs.String("pubsub-cert", "", "write the Pub/Sub API's certificate (PEM) to this file, for clients to trust")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -696,14 +799,37 @@ func simCommand(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
 	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
-		ControlToken: *token, DailyAPILimit: *apiLimit, AllowPasswordFlow: *passwordFlow, AllowSOAPLogin: *soapLogin})
+		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks, AllowPasswordFlow: *passwordFlow, AllowSOAPLogin: *soapLogin})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	var ps *sforg.PubSubServer
+	if *pubsubAddr != "" {
+		// Started before the org announces itself: whoever reads the announcement may ask for it.
+		ps = sforg.NewPubSubServer(org, sforg.PubSubOptions{Addr: *pubsubAddr})
+		if err := ps.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+		defer ps.Stop()
+		if *pubsubCert != "" {
+			if err := os.WriteFile(*pubsubCert, ps.CertificatePEM(), 0o644); err != nil {
+				return fmt.Errorf("--pubsub-cert: %w", err)
+			}
+		}
+	}
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", simListening, ln.Addr(), *user, *password, *clientID)
 	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s/login (or the instance itself), instance (REST, Bulk, CometD) http://%[1]s, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	if len(callbacks) == 0 {
+		fmt.Fprintln(stdout, "pgforce: no OAuth callback URL registered: the web-server flow is refused (add --callback-url URL)")
+	} else {
+		fmt.Fprintf(stdout, "pgforce: OAuth callback URLs %s\n", strings.Join(callbacks, ", "))
+	}
+	if ps != nil {
+		fmt.Fprintf(stdout, "%s%s (TLS, self-signed; its certificate: GET /_sforg/pubsub or --pubsub-cert)\n", simPubSubListening, ps.Addr())
+	}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -25,7 +25,7 @@ func (h *Handlers) ShowActivity(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	since := h.now().Add(-24 * time.Hour)
-	ms, err := h.eng().Mappings(ctx, cur.ID)
+	ms, err := h.Mappings.List(ctx, cur.ID)
 	if err != nil {
 		return err
 	}

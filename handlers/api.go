@@ -27,7 +27,7 @@ func apiActor(c echo.Context) audit.Actor {
 
 // loader builds resources from the engine and reports.
 func (h *Handlers) loader() resource.Loader {
-	return resource.Loader{Engine: h.eng(), Reports: h.Reports}
+	return resource.Loader{ConnReader: h.Connections, MapReader: h.Mappings, Reports: h.Reports, Health: h.Diagnose}
 }
 
 // decodeJSON reads a request body into v, refusing unknown fields so typos are not silently ignored.

@@ -58,17 +58,17 @@ func apiAction(c echo.Context, op func(context.Context, audit.Actor, int64) erro
 
 // APIPauseConnection pauses syncing (only from IDLE).
 func (h *Handlers) APIPauseConnection(c echo.Context) error {
-	return h.apiConnectionAction(c, h.eng().Pause)
+	return h.apiConnectionAction(c, h.Connections.Pause)
 }
 
 // APIResumeConnection resumes a paused connection.
 func (h *Handlers) APIResumeConnection(c echo.Context) error {
-	return h.apiConnectionAction(c, h.eng().Resume)
+	return h.apiConnectionAction(c, h.Connections.Resume)
 }
 
 // APIRecoverConnection clears an error state (Heroku Connect's restart).
 func (h *Handlers) APIRecoverConnection(c echo.Context) error {
-	return h.apiConnectionAction(c, h.eng().Recover)
+	return h.apiConnectionAction(c, h.Connections.Recover)
 }
 
 // APIExportConfig answers a connection's configuration in Heroku Connect's export format.
@@ -77,7 +77,7 @@ func (h *Handlers) APIExportConfig(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := h.eng().ExportConfig(c.Request().Context(), id)
+	raw, err := h.Configuration.Export(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (h *Handlers) APIImportConfig(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if c.QueryParam("dry_run") == "true" {
-		plan, err := h.eng().PlanImport(ctx, id, raw)
+		plan, err := h.Configuration.PlanImport(ctx, id, raw)
 		if err == nil && len(plan.Problems) > 0 {
 			err = plan.Problems.Failure()
 		}
@@ -105,7 +105,7 @@ func (h *Handlers) APIImportConfig(c echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, resource.NewImportResult(plan))
 	}
-	plan, err := h.eng().ApplyImport(ctx, apiActor(c), id, raw)
+	plan, err := h.Configuration.ApplyImport(ctx, apiActor(c), id, raw)
 	if err != nil {
 		return err
 	}
@@ -117,9 +117,6 @@ func (h *Handlers) APIDiagnose(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return err
-	}
-	if h.Diagnose == nil {
-		return errNoEngine
 	}
 	r, err := h.Diagnose.Run(c.Request().Context(), id)
 	if err != nil {

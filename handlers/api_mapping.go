@@ -47,7 +47,7 @@ func (h *Handlers) APICreateMapping(c echo.Context) error {
 		return failure.E(failure.Invalid, `The body needs "object_name" and "config" (Heroku Connect's mapping config).`)
 	}
 	ctx := c.Request().Context()
-	m, err := h.eng().CreateMapping(ctx, apiActor(c), id, req.ObjectName, *req.Config)
+	m, err := h.Mappings.Create(ctx, apiActor(c), id, req.ObjectName, *req.Config)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (h *Handlers) APIUpdateMapping(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	cur, err := h.eng().Mapping(ctx, id)
+	cur, err := h.Mappings.Get(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (h *Handlers) APIUpdateMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := h.eng().EditMapping(ctx, apiActor(c), id, cfg, req.Recreate)
+	m, err := h.Mappings.Edit(ctx, apiActor(c), id, cfg, req.Recreate)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (h *Handlers) APIDeleteMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.eng().DeleteMapping(c.Request().Context(), apiActor(c), id); err != nil {
+	if err := h.Mappings.Delete(c.Request().Context(), apiActor(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -151,12 +151,20 @@ func (h *Handlers) apiMappingAction(c echo.Context, op func(context.Context, aud
 
 // APIReloadMapping empties the table and loads every record again (202).
 func (h *Handlers) APIReloadMapping(c echo.Context) error {
-	return h.apiMappingAction(c, h.eng().ReloadMapping)
+	return h.apiMappingAction(c, h.Mappings.Reload)
 }
 
 // APIAbortMapping stops a running load (202).
 func (h *Handlers) APIAbortMapping(c echo.Context) error {
-	return h.apiMappingAction(c, h.eng().AbortMapping)
+	return h.apiMappingAction(c, h.Mappings.Abort)
+}
+
+// APIRecoverMapping restarts a mapping stopped by an error (202): the load resumes or it catches up.
+func (h *Handlers) APIRecoverMapping(c echo.Context) error {
+	return h.apiMappingAction(c, func(ctx context.Context, a audit.Actor, id int64) error {
+		_, err := h.Mappings.Recover(ctx, a, id)
+		return err
+	})
 }
 
 // APIConnectionWriteErrors lists a connection's failed writes (?hours=24).
@@ -165,7 +173,7 @@ func (h *Handlers) APIConnectionWriteErrors(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := h.eng().Connection(c.Request().Context(), id)
+	conn, err := h.Connections.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -179,11 +187,11 @@ func (h *Handlers) APIMappingWriteErrors(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	m, err := h.eng().Mapping(ctx, id)
+	m, err := h.Mappings.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	conn, err := h.eng().Connection(ctx, m.ConnectionID)
+	conn, err := h.Connections.Get(ctx, m.ConnectionID)
 	if err != nil {
 		return err
 	}

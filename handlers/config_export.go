@@ -19,7 +19,7 @@ func (h *Handlers) ShowExport(c echo.Context) error {
 	if cur == nil {
 		return seeOther(c, "/settings")
 	}
-	ms, err := h.eng().Mappings(c.Request().Context(), cur.ID)
+	ms, err := h.Mappings.List(c.Request().Context(), cur.ID)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func (h *Handlers) ExportConfig(c echo.Context) error {
 	if cur == nil {
 		return seeOther(c, "/settings")
 	}
-	raw, err := h.eng().ExportConfig(c.Request().Context(), cur.ID)
+	raw, err := h.Configuration.Export(c.Request().Context(), cur.ID)
 	if err != nil {
 		return err
 	}

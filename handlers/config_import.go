@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/failure"
 	"pgforce/views"
@@ -62,7 +62,7 @@ func (h *Handlers) PreviewImport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	plan, err := h.eng().PlanImport(c.Request().Context(), cur.ID, raw)
+	plan, err := h.Configuration.PlanImport(c.Request().Context(), cur.ID, raw)
 	if err != nil {
 		if failure.KindOf(err) == failure.Internal {
 			return err
@@ -86,7 +86,7 @@ func (h *Handlers) ApplyImport(c echo.Context) error {
 		return failure.E(failure.Conflict, "There is no connection to import into.")
 	}
 	raw := []byte(c.FormValue("config"))
-	plan, err := h.eng().ApplyImport(c.Request().Context(), actorOf(c), cur.ID, raw)
+	plan, err := h.Configuration.ApplyImport(c.Request().Context(), actorOf(c), cur.ID, raw)
 	if err != nil {
 		if failure.KindOf(err) == failure.Internal {
 			return err
@@ -104,14 +104,14 @@ func (h *Handlers) ApplyImport(c echo.Context) error {
 
 // importBlocked says why an import cannot be applied right now: the connection's state, or a mapping
 // it edits that is loading.
-func (h *Handlers) importBlocked(c echo.Context, conn connection.Connection, plan engine.ImportPlan) (string, error) {
+func (h *Handlers) importBlocked(c echo.Context, conn connection.Connection, plan admin.ImportPlan) (string, error) {
 	if why := connectionView(conn).ImportWhy; why != "" {
 		return why, nil
 	}
 	if len(plan.Edit) == 0 {
 		return "", nil
 	}
-	ms, err := h.eng().Mappings(c.Request().Context(), conn.ID)
+	ms, err := h.Mappings.List(c.Request().Context(), conn.ID)
 	if err != nil {
 		return "", err
 	}
@@ -129,7 +129,7 @@ func (h *Handlers) importBlocked(c echo.Context, conn connection.Connection, pla
 	return "The import edits mappings that are loading: " + strings.Join(busy, ", ") + ". Wait until they finish, or abort them, then upload again.", nil
 }
 
-func importPreview(connID int64, connName, fileName string, raw []byte, plan engine.ImportPlan) views.ImportPreview {
+func importPreview(connID int64, connName, fileName string, raw []byte, plan admin.ImportPlan) views.ImportPreview {
 	m := views.ImportPreview{ConnID: connID, ConnName: connName, FileName: fileName, Raw: string(raw), Unchanged: plan.Unchanged, Notes: plan.Notes}
 	for _, a := range plan.Add {
 		m.Add = append(m.Add, views.PlannedRow{Object: a.Object, Changes: a.Changes})
@@ -143,7 +143,7 @@ func importPreview(connID int64, connName, fileName string, raw []byte, plan eng
 	return m
 }
 
-func importSummary(plan engine.ImportPlan) string {
+func importSummary(plan admin.ImportPlan) string {
 	return "Imported the configuration: " + itoa(int64(len(plan.Add))) + " added, " + itoa(int64(len(plan.Edit))) + " edited, " +
 		itoa(int64(len(plan.Unchanged))) + " unchanged. New mappings are loading every record."
 }

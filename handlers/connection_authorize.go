@@ -26,7 +26,7 @@ func (h *Handlers) AuthorizeConnection(c echo.Context) error {
 	}
 	back := nextOr(c, "/settings")
 	state, verifier := randomString(24), randomString(32)
-	url, err := h.eng().AuthorizeURL(c.Request().Context(), id, h.callbackURL(), state, verifier)
+	url, err := h.Connections.AuthorizeURL(c.Request().Context(), id, h.callbackURL(), state, verifier)
 	if err != nil {
 		return h.refuse(c, err, back)
 	}

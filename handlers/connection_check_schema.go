@@ -12,7 +12,7 @@ func (h *Handlers) CheckSchema(c echo.Context) error {
 		return err
 	}
 	back := nextOr(c, "/settings#orphans")
-	if err := h.eng().CheckSchema(c.Request().Context(), id); err != nil {
+	if err := h.Mappings.CheckSchema(c.Request().Context(), id); err != nil {
 		return h.refuse(c, err, back)
 	}
 	return h.finish(c, "Checked the mappings against Salesforce: orphaned mappings and changed field definitions are listed where they apply.", back, nil)

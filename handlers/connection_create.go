@@ -7,7 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/failure"
 	"pgforce/views"
@@ -19,7 +19,7 @@ func (h *Handlers) CreateConnection(c echo.Context) error {
 	f.Name, f.Schema = strings.TrimSpace(c.FormValue("name")), strings.TrimSpace(c.FormValue("schema"))
 	f.OrgType, f.LoginURL, f.APIVersion = c.FormValue("org_type"), strings.TrimSpace(c.FormValue("login_url")), c.FormValue("api_version")
 	f.Next = safeNextOrEmpty(c.FormValue("next"))
-	n := engine.NewConnection{Name: f.Name, Schema: f.Schema, OrgType: connection.OrgType(f.OrgType), LoginURL: f.LoginURL, APIVersion: f.APIVersion}
+	n := admin.NewConnection{Name: f.Name, Schema: f.Schema, OrgType: connection.OrgType(f.OrgType), LoginURL: f.LoginURL, APIVersion: f.APIVersion}
 	if n.OrgType == connection.Simulated {
 		if !h.SimulatedOrg {
 			n.OrgType = ""
@@ -27,7 +27,7 @@ func (h *Handlers) CreateConnection(c echo.Context) error {
 			n.LoginURL = h.SimulatedLoginURL
 		}
 	}
-	conn, err := h.eng().CreateConnection(c.Request().Context(), actorOf(c), n)
+	conn, err := h.Connections.Create(c.Request().Context(), actorOf(c), n)
 	if err != nil {
 		if failure.KindOf(err) == failure.Internal {
 			return err

@@ -21,11 +21,11 @@ func (h *Handlers) ImportFrom(c echo.Context) error {
 		return failure.E(failure.Invalid, "Choose the connection to import from.")
 	}
 	ctx := c.Request().Context()
-	raw, err := h.eng().ExportConfig(ctx, from)
+	raw, err := h.Configuration.Export(ctx, from)
 	if err != nil {
 		return h.refuse(c, err, back)
 	}
-	plan, err := h.eng().ApplyImport(ctx, actorOf(c), id, raw)
+	plan, err := h.Configuration.ApplyImport(ctx, actorOf(c), id, raw)
 	if err != nil {
 		return h.refuse(c, err, back)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/views"
 )
@@ -27,7 +27,7 @@ func (h *Handlers) ShowNewConnection(c echo.Context) error {
 		f.Schema = ""
 	}
 	if id, err := strconv.ParseInt(c.QueryParam("refresh_from"), 10, 64); err == nil {
-		old, err := h.eng().Connection(c.Request().Context(), id)
+		old, err := h.Connections.Get(c.Request().Context(), id)
 		if err != nil {
 			return err
 		}
@@ -43,7 +43,7 @@ func (h *Handlers) ShowNewConnection(c echo.Context) error {
 
 // connectionForm is the empty Setup Connection form.
 func (h *Handlers) connectionForm() views.ConnectionForm {
-	f := views.ConnectionForm{Schema: "salesforce", OrgType: string(connection.Production), APIVersion: engine.DefaultAPIVersion,
+	f := views.ConnectionForm{Schema: "salesforce", OrgType: string(connection.Production), APIVersion: admin.DefaultAPIVersion,
 		APIVersions: apiVersions(""), Simulated: h.SimulatedOrg, SimulatedURL: h.SimulatedLoginURL, Errors: views.FormErrors{}}
 	if h.SimulatedOrg {
 		f.OrgType = string(connection.Simulated)
@@ -55,7 +55,7 @@ func (h *Handlers) connectionForm() views.ConnectionForm {
 func apiVersions(current string) []string {
 	var out []string
 	found := current == ""
-	for v := 64; v >= engine.MinAPIVersion; v-- {
+	for v := 64; v >= admin.MinAPIVersion; v-- {
 		s := strconv.Itoa(v) + ".0"
 		out = append(out, s)
 		found = found || s == current

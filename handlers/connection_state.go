@@ -27,7 +27,7 @@ func (h *Handlers) connectionAction(c echo.Context, op func(ctx context.Context,
 // manageFragment redraws Settings → Manage connection for a connection.
 func (h *Handlers) manageFragment(c echo.Context, id int64) (templ.Component, error) {
 	ctx := c.Request().Context()
-	conn, err := h.eng().Connection(ctx, id)
+	conn, err := h.Connections.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -41,15 +41,15 @@ func (h *Handlers) manageFragment(c echo.Context, id int64) (templ.Component, er
 // PauseConnection stops syncing: at once from IDLE, after the work in flight otherwise (BUSY);
 // database changes keep queueing in the trigger log.
 func (h *Handlers) PauseConnection(c echo.Context) error {
-	return h.connectionAction(c, h.eng().Pause, "Pausing: the connection is PAUSED as soon as no write is in flight (at once when it is IDLE). Database changes keep queueing in the trigger log; nothing is polled from Salesforce until you resume.")
+	return h.connectionAction(c, h.Connections.Pause, "Pausing: the connection is PAUSED as soon as no write is in flight (at once when it is IDLE). Database changes keep queueing in the trigger log; nothing is polled from Salesforce until you resume.")
 }
 
 // ResumeConnection continues where the connection stopped.
 func (h *Handlers) ResumeConnection(c echo.Context) error {
-	return h.connectionAction(c, h.eng().Resume, "Resumed: queued database changes are being written and Salesforce is polled for what changed meanwhile.")
+	return h.connectionAction(c, h.Connections.Resume, "Resumed: queued database changes are being written and Salesforce is polled for what changed meanwhile.")
 }
 
 // RecoverConnection clears an error state after checking its cause is gone, and resumes syncing.
 func (h *Handlers) RecoverConnection(c echo.Context) error {
-	return h.connectionAction(c, h.eng().Recover, "Recovering: the error is cleared and syncing resumes.")
+	return h.connectionAction(c, h.Connections.Recover, "Recovering: the error is cleared and syncing resumes.")
 }

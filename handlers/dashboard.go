@@ -20,7 +20,7 @@ const sessionConnID = "conn_id"
 // parameter (the header's switcher) changes the current connection for the session.
 func (h *Handlers) current(c echo.Context) ([]connection.Connection, *connection.Connection, error) {
 	ctx := c.Request().Context()
-	conns, err := h.eng().Connections(ctx)
+	conns, err := h.Connections.List(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,7 +156,7 @@ func connectionView(c connection.Connection) views.ConnectionView {
 		ID: c.ID, Name: c.Name, Schema: c.Schema, State: connBadge(c.State), StateReason: c.StateReason, StateSince: c.StateChangedAt,
 		OrgType: string(c.OrgType), LoginURL: c.LoginURL, APIVersion: c.APIVersion, WriteAlgorithm: string(c.WriteAlgorithm),
 		OrgName: c.OrgName, OrgID: c.OrgID, Username: c.Username, InstanceURL: c.InstanceURL, AuthorizedAt: c.AuthorizedAt,
-		PollingSeconds: c.PollingSeconds, Paused: c.State == connection.Paused, Authorized: c.AuthorizedAt != nil,
+		PollingSeconds: c.PollingSeconds, StreamTransport: string(c.StreamTransport), Paused: c.State == connection.Paused, Authorized: c.AuthorizedAt != nil,
 		CanPause: connection.Pause.Allowed(c.State) || connection.PauseWhenDone.Allowed(c.State), CanResume: connection.Resume.Allowed(c.State), CanRecover: connection.Recover.Allowed(c.State),
 		CanImport: connection.StartImport.Allowed(c.State),
 	}

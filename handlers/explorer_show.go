@@ -23,7 +23,7 @@ func (h *Handlers) ShowExplorer(c echo.Context) error {
 		return render(c, http.StatusOK, views.Explorer(p, m, false))
 	}
 	ctx := c.Request().Context()
-	ms, err := h.eng().Mappings(ctx, cur.ID)
+	ms, err := h.Mappings.List(ctx, cur.ID)
 	if err != nil {
 		return err
 	}

@@ -42,8 +42,11 @@ type Handlers struct {
 	// Ready reports whether the product can serve traffic (database reachable, migrations current).
 	Ready func(ctx context.Context) error
 
-	// Engine runs the sync; nil until it is wired (pages then show that there is no connection).
-	Engine Engine
+	// The administration: every change to connections, mappings and failed writes.
+	Connections   ConnectionAdmin
+	Mappings      MappingAdmin
+	Configuration ConfigurationAdmin
+	Writes        WriteAdmin
 	// Reports answers the dashboard's read-only queries.
 	Reports Reports
 	// BaseURL is the dashboard's public URL; the OAuth callback is BaseURL + "/oauth/callback".

@@ -11,7 +11,7 @@ func (h *Handlers) AbortMapping(c echo.Context) error {
 		return err
 	}
 	back := nextOr(c, "/mappings/"+itoa(m.ID))
-	if err := h.eng().AbortMapping(c.Request().Context(), actorOf(c), m.ID); err != nil {
+	if err := h.Mappings.Abort(c.Request().Context(), actorOf(c), m.ID); err != nil {
 		return h.refuse(c, err, back)
 	}
 	return h.finish(c, "Aborted the "+m.Object+" load. Reload the mapping to sync it again, or delete it.", back, nil)

@@ -34,7 +34,7 @@ func (h *Handlers) confirmMapping(c echo.Context, verb string) (views.Page, view
 		return views.Page{}, views.MappingConfirm{}, err
 	}
 	ctx := c.Request().Context()
-	pending, err := h.eng().PendingWrites(ctx, m.ID)
+	pending, err := h.Mappings.PendingWrites(ctx, m.ID)
 	if err != nil {
 		return views.Page{}, views.MappingConfirm{}, err
 	}

@@ -26,7 +26,7 @@ func (h *Handlers) CreateMapping(c echo.Context) error {
 	}
 	f, ch, cfg, err := parseMappingForm(c)
 	if err == nil {
-		m, err := h.eng().CreateMapping(ctx, actorOf(c), cur.ID, f.Object, cfg)
+		m, err := h.Mappings.Create(ctx, actorOf(c), cur.ID, f.Object, cfg)
 		if err == nil {
 			h.flash(c, "success", "Created the "+m.Object+" mapping: table "+cur.Schema+"."+m.Table+" is being created and every record loaded.")
 			return seeOther(c, "/mappings/"+itoa(m.ID))
@@ -36,7 +36,7 @@ func (h *Handlers) CreateMapping(c echo.Context) error {
 		}
 		problemErrors(err, f.Errors)
 	}
-	obj, derr := h.eng().Describe(ctx, cur.ID, f.Object)
+	obj, derr := h.Mappings.Describe(ctx, cur.ID, f.Object)
 	if derr != nil {
 		return derr
 	}

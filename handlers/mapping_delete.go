@@ -10,7 +10,7 @@ func (h *Handlers) DeleteMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.eng().DeleteMapping(c.Request().Context(), actorOf(c), m.ID); err != nil {
+	if err := h.Mappings.Delete(c.Request().Context(), actorOf(c), m.ID); err != nil {
 		return h.refuse(c, err, "/mappings/"+itoa(m.ID)+"/delete")
 	}
 	return h.finish(c, "Deleted the "+m.Object+" mapping and dropped table "+conn.Schema+"."+m.Table+".", "/mappings", nil)

@@ -15,7 +15,7 @@ func (h *Handlers) ShowEditMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	obj, err := h.eng().Describe(c.Request().Context(), conn.ID, m.Object)
+	obj, err := h.Mappings.Describe(c.Request().Context(), conn.ID, m.Object)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,8 @@ import (
 
 // FixDrift applies the fix for a field whose definition changed in Salesforce, in one click: a longer
 // field is applied by saving the mapping unchanged (the seed's Edit + Save); a changed type drops and
-// re-adds the column (the seed's two edits in one); a removed field is unmapped.
+// re-adds the column (the seed's two edits in one); a removed field is unmapped; a field Salesforce
+// now requires to create records is mapped.
 func (h *Handlers) FixDrift(c echo.Context) error {
 	m, _, err := h.mappingOf(c)
 	if err != nil {
@@ -38,10 +39,13 @@ func (h *Handlers) FixDrift(c echo.Context) error {
 			cfg.UpsertField = ""
 		}
 		done = "Unmapped " + field + " and dropped its column."
+	case "map":
+		cfg.Fields[field] = struct{}{}
+		done = "Mapped " + field + "; its values are being loaded from Salesforce."
 	default:
 		return failure.E(failure.Invalid, "Unknown fix %q.", fix)
 	}
-	if _, err := h.eng().EditMapping(c.Request().Context(), actorOf(c), m.ID, cfg, recreate); err != nil {
+	if _, err := h.Mappings.Edit(c.Request().Context(), actorOf(c), m.ID, cfg, recreate); err != nil {
 		return h.refuse(c, err, back)
 	}
 	return h.finish(c, done, back, nil)

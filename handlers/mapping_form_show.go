@@ -19,7 +19,7 @@ func (h *Handlers) ShowMappingForm(c echo.Context) error {
 		return seeOther(c, "/connections/new")
 	}
 	ctx := c.Request().Context()
-	ms, err := h.eng().Mappings(ctx, cur.ID)
+	ms, err := h.Mappings.List(ctx, cur.ID)
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (h *Handlers) ShowMappingForm(c echo.Context) error {
 			return seeOther(c, "/mappings/"+itoa(mp.ID))
 		}
 	}
-	obj, err := h.eng().Describe(ctx, cur.ID, c.Param("object"))
+	obj, err := h.Mappings.Describe(ctx, cur.ID, c.Param("object"))
 	if err != nil {
 		return err
 	}

@@ -25,17 +25,25 @@ func modeText(pollingSeconds int, accelerated bool) string {
 	return fmt.Sprintf("every %d min", max(1, pollingSeconds/60))
 }
 
-// progressOf computes a running load's progress, rate and remaining time.
-func progressOf(state mapping.State, done int64, expected *int64, started *time.Time, now time.Time) *views.Progress {
+// progressOf computes a running load's progress, rate and remaining time from one source: the rows
+// the load has copied so far — the pages it finished (done) plus what the COPY running now has written
+// (copying; a REST load is one COPY, a Bulk API load one per result page). A rate needs a few seconds
+// of loading to mean anything.
+func progressOf(state mapping.State, done, copying int64, expected *int64, started *time.Time, now time.Time) *views.Progress {
 	if !state.Loading() {
 		return nil
+	}
+	if state == mapping.LoadingBulkJob {
+		done += copying
+	} else {
+		done = max(done, copying)
 	}
 	p := &views.Progress{Done: done}
 	if expected != nil {
 		p.Expected = *expected
 	}
 	if started != nil {
-		if secs := now.Sub(*started).Seconds(); secs >= 1 && done > 0 {
+		if secs := now.Sub(*started).Seconds(); secs >= 2 && done > 0 {
 			p.Rate = float64(done) / secs
 			if p.Expected > done {
 				p.ETA = time.Duration(float64(p.Expected-done) / p.Rate * float64(time.Second))
@@ -55,21 +63,39 @@ func pgRows(tc report.TableCounts) *int64 {
 }
 
 // mappingRow is one line of the Mappings table.
-func mappingRow(m report.MappingSummary, tc report.TableCounts, now time.Time) views.MappingRow {
-	return views.MappingRow{
+func mappingRow(m report.MappingSummary, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingRow {
+	var worst *views.Problem
+	if len(problems) > 0 {
+		worst = &problems[0]
+	}
+	return views.MappingRow{Problem: worst,
 		ID: m.ID, Object: m.Object, Table: m.Table, Access: string(m.Access), Mode: modeText(m.PollingSeconds, m.Accelerated),
 		State: mappingBadge(m.State), SFRows: m.SFCount, PGRows: pgRows(tc), PGEstimated: tc.Estimated,
-		Pending: tc.Pending, Errors: tc.Errors24h, LastSync: m.LastPollAt, Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now),
+		Pending: tc.Pending, Failed: tc.Failed, LastSync: m.LastPollAt, Progress: progressOf(m.State, m.LoadDone, tc.Copying, m.LoadExpected, m.LoadStartedAt, now), SFRowsAt: m.SFCountAt,
 	}
 }
 
 // mappingLive is the self-refreshing part of a mapping's page.
-func mappingLive(m mapping.Mapping, tc report.TableCounts, now time.Time) views.MappingLive {
-	return views.MappingLive{
-		ID: m.ID, State: mappingBadge(m.State), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(),
-		Progress: progressOf(m.State, m.LoadDone, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, PGRows: pgRows(tc),
-		PGEstimated: tc.Estimated, Pending: tc.Pending, Errors: tc.Errors24h, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
+func mappingLive(m mapping.Mapping, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingLive {
+	return views.MappingLive{Problems: problems,
+		ID: m.ID, State: mappingBadge(m.State), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(), Stopped: m.State.Stopped(),
+		Progress: progressOf(m.State, m.LoadDone, tc.Copying, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, SFRowsAt: m.SFCountAt, PGRows: pgRows(tc),
+		LastLoad:    lastLoad(m),
+		PGEstimated: tc.Estimated, Pending: tc.Pending, Failed: tc.Failed, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
 	}
+}
+
+// lastLoad says how the last completed load went ("" while none completed or one runs).
+func lastLoad(m mapping.Mapping) string {
+	if m.State.Loading() || m.LoadStartedAt == nil || m.LoadFinishedAt == nil || m.LoadFinishedAt.Before(*m.LoadStartedAt) {
+		return ""
+	}
+	took := m.LoadFinishedAt.Sub(*m.LoadStartedAt)
+	s := fmt.Sprintf("%s records in %s", views.Count(m.LoadDone), views.Duration(took))
+	if took >= 2*time.Second && m.LoadDone > 0 {
+		s += " (" + views.Rate(float64(m.LoadDone)/took.Seconds()) + ")"
+	}
+	return s
 }
 
 // typeText shows a Salesforce field type: "string(255)", "reference → Account".
@@ -182,7 +208,7 @@ func fillFields(f *views.MappingForm, obj mapping.Object, ch formChoices, drift 
 		locked := obj.Required(fd.Name)
 		return views.FieldChoice{
 			Name: fd.Name, Label: fd.Label, Type: typeText(fd), Locked: locked, Checked: locked || ch.fields[fd.Name],
-			Indexed: fd.Name == "Id" || ch.indexed[fd.Name], RequiredOnCreate: fd.RequiredOnCreate() && !locked,
+			Indexed: fd.Name == "Id" || ch.indexed[fd.Name], RequiredOnCreate: fd.RequiredOnCreate() && !locked && obj.Createable,
 			ExternalID: fd.ExternalID, Drift: retyped[strings.ToLower(fd.Name)], Recreate: ch.recreate[fd.Name],
 		}
 	}
@@ -284,6 +310,8 @@ func driftRows(m mapping.Mapping) []views.DriftRow {
 			kind = "remove"
 		case d.Widen:
 			kind = "widen"
+		case d.Required:
+			kind = "map"
 		}
 		out = append(out, views.DriftRow{Field: d.Field, Was: d.Was, Now: d.Now, Fix: d.Fix, Kind: kind})
 	}

@@ -23,7 +23,7 @@ func (h *Handlers) ShowNewMapping(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	m := views.ObjectPicker{Query: strings.TrimSpace(c.QueryParam("q"))}
-	objects, err := h.eng().Objects(ctx, cur.ID, m.Query)
+	objects, err := h.Mappings.Objects(ctx, cur.ID, m.Query)
 	if err != nil {
 		if failure.KindOf(err) == failure.Internal {
 			return err
@@ -32,7 +32,7 @@ func (h *Handlers) ShowNewMapping(c echo.Context) error {
 	}
 	mapped := map[string]int64{}
 	if len(objects) > 0 {
-		ms, err := h.eng().Mappings(ctx, cur.ID)
+		ms, err := h.Mappings.List(ctx, cur.ID)
 		if err != nil {
 			return err
 		}

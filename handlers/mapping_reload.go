@@ -11,7 +11,7 @@ func (h *Handlers) ReloadMapping(c echo.Context) error {
 		return err
 	}
 	back := "/mappings/" + itoa(m.ID)
-	if err := h.eng().ReloadMapping(c.Request().Context(), actorOf(c), m.ID); err != nil {
+	if err := h.Mappings.Reload(c.Request().Context(), actorOf(c), m.ID); err != nil {
 		return h.refuse(c, err, back)
 	}
 	return h.finish(c, "Reloading "+m.Object+": "+conn.Schema+"."+m.Table+" was emptied and every record is being loaded again.", back, nil)

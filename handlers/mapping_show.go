@@ -33,7 +33,11 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	live := mappingLive(m, counts[m.Table], now)
+	rep, err := h.Diagnose.Run(ctx, conn.ID)
+	if err != nil {
+		return err
+	}
+	live := mappingLive(m, counts[m.Table], problemViews(rep.Of(m.ID)), now)
 	if isHTMX(c) && c.QueryParam("live") == "1" {
 		if was := c.QueryParam("loading") == "1"; was != live.Loading {
 			c.Response().Header().Set("HX-Refresh", "true")
@@ -56,7 +60,7 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 		Drift: driftRows(m), OrphanedAt: m.OrphanedAt,
 	}
 	if m.Config.Accelerated() {
-		d.Config.Mode = "accelerated (streamed), polling every " + itoa(int64(max(1, m.Config.SFPollingSeconds/60))) + " min as a safety net"
+		d.Config.Mode = "accelerated (" + streamingText(m.StreamTransport) + "), polling every " + itoa(int64(max(1, m.Config.SFPollingSeconds/60))) + " min as a safety net"
 	}
 	p, err := h.mappingPage(c, m.Object, conn)
 	if err != nil {
@@ -72,11 +76,11 @@ func (h *Handlers) mappingOf(c echo.Context) (mapping.Mapping, connection.Connec
 		return mapping.Mapping{}, connection.Connection{}, err
 	}
 	ctx := c.Request().Context()
-	m, err := h.eng().Mapping(ctx, id)
+	m, err := h.Mappings.Get(ctx, id)
 	if err != nil {
 		return m, connection.Connection{}, err
 	}
-	conn, err := h.eng().Connection(ctx, m.ConnectionID)
+	conn, err := h.Connections.Get(ctx, m.ConnectionID)
 	return m, conn, err
 }
 

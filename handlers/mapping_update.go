@@ -28,7 +28,7 @@ func (h *Handlers) UpdateMapping(c echo.Context) error {
 			recreate = append(recreate, name)
 		}
 		slices.Sort(recreate)
-		saved, err := h.eng().EditMapping(ctx, actorOf(c), m.ID, cfg, recreate)
+		saved, err := h.Mappings.Edit(ctx, actorOf(c), m.ID, cfg, recreate)
 		if err == nil {
 			h.flash(c, "success", "Saved the "+saved.Object+" mapping (revision "+itoa(int64(saved.Revision))+"). "+saved.State.Describe())
 			return seeOther(c, "/mappings/"+itoa(m.ID))
@@ -38,7 +38,7 @@ func (h *Handlers) UpdateMapping(c echo.Context) error {
 		}
 		problemErrors(err, f.Errors)
 	}
-	obj, derr := h.eng().Describe(ctx, conn.ID, m.Object)
+	obj, derr := h.Mappings.Describe(ctx, conn.ID, m.Object)
 	if derr != nil {
 		return derr
 	}

@@ -40,7 +40,7 @@ func (h *Handlers) ReloadAll(c echo.Context) error {
 	}
 	back := nextOr(c, "/mappings")
 	ctx := c.Request().Context()
-	ms, err := h.eng().Mappings(ctx, id)
+	ms, err := h.Mappings.List(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (h *Handlers) ReloadAll(c echo.Context) error {
 		if m.State.Loading() || m.State == mapping.Initial {
 			continue
 		}
-		if err := h.eng().ReloadMapping(ctx, actorOf(c), m.ID); err != nil {
+		if err := h.Mappings.Reload(ctx, actorOf(c), m.ID); err != nil {
 			return h.refuse(c, err, back)
 		}
 		n++

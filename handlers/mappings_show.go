@@ -25,10 +25,14 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		rep, err := h.Diagnose.Run(c.Request().Context(), cur.ID)
+		if err != nil {
+			return err
+		}
 		now := h.now()
 		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(ms))}
 		for _, mp := range ms {
-			m.Rows = append(m.Rows, mappingRow(mp, counts[mp.Table], now))
+			m.Rows = append(m.Rows, mappingRow(mp, counts[mp.Table], problemViews(rep.Of(mp.ID)), now))
 		}
 	}
 	if live {

@@ -8,36 +8,37 @@ import (
 	"pgforce/sync/failure"
 )
 
-// OAuthCallback completes an authorization: the state must match the one kept in the session (single
-// use), then the code is exchanged. Refusals at Salesforce's login page come back as clear messages.
+// OAuthCallback completes an authorization: the state must match the one kept in the session, and
+// only then is the authorization in progress used up (single use) and the code exchanged. A response
+// with another state (stale, from another tab, or a link from another site) changes nothing, so it
+// cannot cancel the admin's authorization. Refusals at Salesforce's login page come back as clear
+// messages.
 func (h *Handlers) OAuthCallback(c echo.Context) error {
 	ctx := c.Request().Context()
-	state := h.Sessions.PopString(ctx, sessionOAuthState)
-	verifier := h.Sessions.PopString(ctx, sessionOAuthVerifier)
-	connID := h.Sessions.GetInt64(ctx, sessionOAuthConn)
-	h.Sessions.Remove(ctx, sessionOAuthConn)
-	next := h.Sessions.PopString(ctx, sessionOAuthNext)
-	if next == "" {
-		next = "/"
-	}
 	fail := func(msg string) error {
 		h.flash(c, "error", msg)
 		return seeOther(c, "/settings")
 	}
+	state := h.Sessions.GetString(ctx, sessionOAuthState)
+	connID := h.Sessions.GetInt64(ctx, sessionOAuthConn)
 	if state == "" || connID == 0 {
 		return fail("There is no Salesforce authorization in progress in this session (the link was already used, or the session ended). Nothing changed; click Authorize to start again.")
 	}
-	if e := c.QueryParam("error"); e != "" {
-		return fail(oauthErrorMessage(e, c.QueryParam("error_description")))
-	}
 	if subtle.ConstantTimeCompare([]byte(state), []byte(c.QueryParam("state"))) != 1 {
 		return fail("This authorization response does not match the one pgforce asked for (it is stale, or came from another tab). Nothing changed; click Authorize to start again.")
+	}
+	verifier := h.Sessions.PopString(ctx, sessionOAuthVerifier)
+	next := h.Sessions.PopString(ctx, sessionOAuthNext)
+	h.Sessions.Remove(ctx, sessionOAuthState)
+	h.Sessions.Remove(ctx, sessionOAuthConn)
+	if e := c.QueryParam("error"); e != "" {
+		return fail(oauthErrorMessage(e, c.QueryParam("error_description")))
 	}
 	code := c.QueryParam("code")
 	if code == "" {
 		return fail("Salesforce sent no authorization code back. Nothing changed; click Authorize to try again.")
 	}
-	conn, err := h.eng().CompleteAuthorization(ctx, actorOf(c), connID, h.callbackURL(), code, verifier)
+	conn, err := h.Connections.CompleteAuthorization(ctx, actorOf(c), connID, h.callbackURL(), code, verifier)
 	if err != nil {
 		if failure.KindOf(err) == failure.Internal {
 			return err

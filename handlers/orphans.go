@@ -18,7 +18,7 @@ func (h *Handlers) ShowRemoveOrphans(c echo.Context) error {
 	if cur == nil {
 		return seeOther(c, "/settings")
 	}
-	orphans, err := h.eng().Orphans(c.Request().Context(), cur.ID)
+	orphans, err := h.Mappings.Orphans(c.Request().Context(), cur.ID)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (h *Handlers) RemoveOrphans(c echo.Context) error {
 		return failure.E(failure.Conflict, "There is no connection.")
 	}
 	drop := c.FormValue("drop_tables") == "1"
-	n, err := h.eng().RemoveOrphans(c.Request().Context(), actorOf(c), cur.ID, drop)
+	n, err := h.Mappings.RemoveOrphans(c.Request().Context(), actorOf(c), cur.ID, drop)
 	if err != nil {
 		return h.refuse(c, err, "/settings#orphans")
 	}

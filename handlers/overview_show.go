@@ -45,22 +45,11 @@ func (h *Handlers) overview(c echo.Context, conn connection.Connection) (views.O
 		return m, err
 	}
 	m.NoMapping = len(ms) == 0
-	for _, mp := range ms {
-		m.Health.Total++
-		switch mp.State.Severity() {
-		case "ok":
-			m.Health.OK++
-			continue
-		case "info":
-			m.Health.Busy++
-			continue
-		case "warn":
-			m.Health.Warn++
-		default:
-			m.Health.Bad++
-		}
-		m.Health.Unhealthy = append(m.Health.Unhealthy, views.MappingLink{ID: mp.ID, Object: mp.Object, State: mappingBadge(mp.State), Reason: mp.StateReason})
+	rep, err := h.Diagnose.Run(ctx, conn.ID)
+	if err != nil {
+		return m, err
 	}
+	m.Health = healthView(rep, ms, conn)
 	buckets, err := h.Reports.Activity(ctx, conn.ID, now.Add(-24*time.Hour))
 	if err != nil {
 		return m, err
@@ -76,10 +65,8 @@ func (h *Handlers) overview(c echo.Context, conn connection.Connection) (views.O
 		points = append(points, p)
 	}
 	m.Chart = views.NewActivityChart(points, now)
-	if u, ok := h.Engine.(apiUsager); ok {
-		if used, limit, at, err := u.APIUsage(ctx, conn.ID); err == nil && limit > 0 {
-			m.APIUsed, m.APILimit, m.APIAsOf = &used, &limit, &at
-		}
+	if used, limit, at, err := h.Connections.APIUsage(ctx, conn.ID); err == nil && limit > 0 {
+		m.APIUsed, m.APILimit, m.APIAsOf = &used, &limit, &at
 	}
 	return m, nil
 }

@@ -20,11 +20,11 @@ func (h *Handlers) ShowRecord(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	m, err := h.eng().Mapping(ctx, mid)
+	m, err := h.Mappings.Get(ctx, mid)
 	if err != nil {
 		return err
 	}
-	conn, err := h.eng().Connection(ctx, m.ConnectionID)
+	conn, err := h.Connections.Get(ctx, m.ConnectionID)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,10 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -88,12 +91,33 @@ func seeOther(c echo.Context, url string) error {
 	return c.Redirect(http.StatusSeeOther, url)
 }
 
-// safeNext keeps post-login redirects on this site: only absolute paths, never "//host" or "/\host".
+// safeNext keeps redirects (after sign-in, an action or an authorization) on this site: a path that
+// starts with exactly one "/", with no scheme or host, and no control character or backslash anywhere,
+// as written or percent-decoded. Browsers drop tabs and newlines from a Location and read "\" as "/",
+// so "/<TAB>/evil.example" or "/%5Cevil.example" would leave the site. Anything else becomes "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !localPath(next) {
 		return "/"
 	}
 	return next
+}
+
+func localPath(next string) bool {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	decoded, err := url.PathUnescape(next)
+	if err != nil || !utf8.ValidString(decoded) {
+		return false
+	}
+	unsafe := func(r rune) bool { return r == '\\' || unicode.IsControl(r) }
+	for _, s := range []string{next, decoded} {
+		if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsFunc(s, unsafe) {
+			return false
+		}
+	}
+	return true
 }
 
 // bare is the layout model for fragments: who is signed in, without taking the pending flashes

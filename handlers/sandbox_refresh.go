@@ -22,24 +22,24 @@ func (h *Handlers) ShowSandboxRefresh(c echo.Context) error {
 	if err != nil {
 		return failure.E(failure.NotFound, "Choose the connection to recreate from Settings.")
 	}
-	from, err := h.eng().Connection(ctx, fromID)
+	from, err := h.Connections.Get(ctx, fromID)
 	if err != nil {
 		return err
 	}
-	fromMappings, err := h.eng().Mappings(ctx, from.ID)
+	fromMappings, err := h.Mappings.List(ctx, from.ID)
 	if err != nil {
 		return err
 	}
 	m := views.SandboxRefresh{From: connectionView(from), FromMappings: len(fromMappings), Exported: h.Sessions.GetBool(ctx, sessionExported(from.ID))}
-	_, m.CanDelete = h.Engine.(connectionDeleter)
+	m.CanDelete = true
 	if toID, err := strconv.ParseInt(c.QueryParam("to"), 10, 64); err == nil {
-		to, err := h.eng().Connection(ctx, toID)
+		to, err := h.Connections.Get(ctx, toID)
 		if err != nil {
 			return err
 		}
 		tv := connectionView(to)
 		m.To = &tv
-		ms, err := h.eng().Mappings(ctx, to.ID)
+		ms, err := h.Mappings.List(ctx, to.ID)
 		if err != nil {
 			return err
 		}

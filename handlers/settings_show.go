@@ -36,20 +36,20 @@ func (h *Handlers) ShowSettings(c echo.Context) error {
 var auditActions = []audit.Action{"connection.", "mapping.", "user.", "write.",
 	audit.ConnectionCreate, audit.ConnectionAuthorize, audit.ConnectionPause, audit.ConnectionResume, audit.ConnectionRecover,
 	audit.WriteAlgorithm, audit.APIVersion, audit.ConfigImport, audit.MappingCreate, audit.MappingEdit, audit.MappingDelete,
-	audit.MappingReload, audit.MappingAbort, audit.OrphansRemove, audit.WriteRetry, audit.WriteIgnore, audit.UserAdd, audit.UserRemove}
+	audit.MappingReload, audit.MappingAbort, audit.MappingRecover, audit.OrphansRemove, audit.WriteRetry, audit.WriteIgnore, audit.UserAdd, audit.UserRemove, audit.UserUnlock}
 
 func (h *Handlers) settings(ctx context.Context, conn connection.Connection, conns []connection.Connection) (views.SettingsPage, error) {
 	cv := connectionView(conn)
 	m := views.SettingsPage{Conn: &cv, APIVersions: apiVersions(conn.APIVersion), SimulatedOrg: h.SimulatedOrg,
 		AuditSince: h.now().AddDate(0, 0, -30).Format("2006-01-02"), AuditUntil: h.now().Format("2006-01-02")}
-	_, m.CanSetPolling = h.Engine.(pollingDefaulter)
+	m.CanSetPolling = true
 	for _, a := range auditActions {
 		m.AuditActions = append(m.AuditActions, string(a))
 	}
 	for _, cc := range conns {
 		m.Conns = append(m.Conns, connectionView(cc))
 	}
-	orphans, err := h.eng().Orphans(ctx, conn.ID)
+	orphans, err := h.Mappings.Orphans(ctx, conn.ID)
 	if err != nil {
 		return m, err
 	}

@@ -12,12 +12,12 @@ import (
 
 // RetryWrite sends a failed write again (re-captured from the row's current values).
 func (h *Handlers) RetryWrite(c echo.Context) error {
-	return h.writeAction(c, "Retrying write %d: the row's current values are queued for Salesforce.", h.eng().RetryWrite)
+	return h.writeAction(c, "Retrying write %d: the row's current values are queued for Salesforce.", h.Writes.Retry)
 }
 
 // IgnoreWrite dismisses a failed write; the row keeps its values in Postgres.
 func (h *Handlers) IgnoreWrite(c echo.Context) error {
-	return h.writeAction(c, "Ignored failed write %d.", h.eng().IgnoreWrite)
+	return h.writeAction(c, "Ignored failed write %d.", h.Writes.Ignore)
 }
 
 func (h *Handlers) writeAction(c echo.Context, done string, op func(ctx context.Context, actor audit.Actor, connID, logID int64) error) error {

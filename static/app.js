@@ -25,6 +25,19 @@
     if (el.matches && el.matches("select[data-autosubmit]") && el.form) { el.form.requestSubmit(); }
   });
 
+  // A read/write mapping must map the fields Salesforce requires to create a record: while
+  // Read/write is chosen their boxes are checked and locked, and a hidden copy sends the field.
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (!el.matches || !el.matches("input[name=access]") || !el.form) { return; }
+    var rw = el.form.querySelector("input[name=access]:checked").value === "read_write";
+    el.form.querySelectorAll("input[data-required-create]").forEach(function (box) {
+      if (rw) { box.checked = true; }
+      box.disabled = rw;
+    });
+    el.form.querySelectorAll("input[data-required-create-copy]").forEach(function (copy) { copy.disabled = !rw; });
+  });
+
   // <input data-filter="#table"> hides the table's rows that do not contain the typed text.
   document.addEventListener("input", function (ev) {
     var el = ev.target;

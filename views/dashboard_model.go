@@ -27,6 +27,8 @@ type ConnectionView struct {
 	InstanceURL    string
 	AuthorizedAt   *time.Time
 	PollingSeconds int
+	// StreamTransport is the connection's setting: auto, pubsub or cometd.
+	StreamTransport string
 	// Allowed actions in the current state; Why* explain a disabled button.
 	CanPause, CanResume, CanRecover, CanImport bool
 	PauseWhy, ResumeWhy, RecoverWhy, ImportWhy string
@@ -60,18 +62,35 @@ type OverviewPage struct {
 	NoMapping bool
 }
 
-// Health counts a connection's mappings by severity and lists the ones needing attention.
+// Health is the connection's health model as the Overview shows it: "Healthy" only when no check
+// found a problem, otherwise the problems, worst first, each with its fix.
 type Health struct {
-	Total, OK, Busy, Warn, Bad int
-	Unhealthy                  []MappingLink
+	Healthy  bool
+	Summary  string
+	Problems []Problem
+	// Mappings by what the data says: in sync (nothing wrong), loading, or needing attention (a
+	// problem names them, or the connection cannot sync at all).
+	Total, InSync, Loading, Attention int
+	Unhealthy                         []MappingLink
+}
+
+// Problem is one finding of the health model.
+type Problem struct {
+	Critical  bool // RED; otherwise YELLOW
+	MappingID int64
+	Object    string
+	Message   string
+	Fix       string
+	FixURL    string
 }
 
 // MappingLink is a mapping mentioned elsewhere (overview, activity).
 type MappingLink struct {
-	ID     int64
-	Object string
-	State  Badge
-	Reason string
+	ID      int64
+	Object  string
+	State   Badge
+	Reason  string
+	Problem string // the worst problem the health model found, when the state alone does not say it
 }
 
 // MappingsPage lists a connection's mappings.
@@ -91,12 +110,14 @@ type MappingRow struct {
 	Mode        string // "every 10 min" or "accelerated"
 	State       Badge
 	SFRows      *int64
+	SFRowsAt    *time.Time // when Salesforce said so
 	PGRows      *int64
 	PGEstimated bool
 	Pending     int64
-	Errors      int64
+	Failed      int64 // writes Salesforce refused, not resolved yet
 	LastSync    *time.Time
 	Progress    *Progress
+	Problem     *Problem // the worst problem the health model found for it
 }
 
 // Progress is a running load.
@@ -188,14 +209,18 @@ type MappingLive struct {
 	Reason      string
 	StateSince  time.Time
 	Loading     bool
+	Stopped     bool // an error stopped it: Recover From Error restarts it
 	Progress    *Progress
 	SFRows      *int64
+	SFRowsAt    *time.Time // when Salesforce said so
 	PGRows      *int64
 	PGEstimated bool
 	Pending     int64
-	Errors      int64
+	Failed      int64  // writes Salesforce refused, not resolved yet
+	LastLoad    string // "20,081 records in 3.2 s (6,275/s)"
 	LastPollAt  *time.Time
 	NextPollAt  *time.Time
+	Problems    []Problem // the health model's findings for this mapping, worst first
 }
 
 // ConfigSummary is a mapping's configuration in words.

@@ -95,6 +95,13 @@ func pollingTitle(canAct, supported bool) string {
 	return "Save the polling default"
 }
 
+// streamTransports are the connection's transport settings for accelerated mappings.
+var streamTransports = []struct{ Value, Label string }{
+	{"auto", "the Pub/Sub API where the org offers it, CometD otherwise"},
+	{"pubsub", "the Pub/Sub API only"},
+	{"cometd", "CometD (the Streaming API) only"},
+}
+
 // pollingChoices are the polling intervals offered, in minutes (Heroku Connect: 2 to 60).
 var pollingChoices = []int{2, 5, 10, 15, 20, 30, 45, 60}
 
@@ -150,12 +157,14 @@ func driftLabel(kind string) string {
 		return "Recreate column"
 	case "remove":
 		return "Unmap field"
+	case "map":
+		return "Map field"
 	}
 	return "Fix"
 }
 
 func driftClass(kind string) string {
-	if kind == "widen" {
+	if kind == "widen" || kind == "map" {
 		return "primary"
 	}
 	return "danger"
@@ -169,6 +178,8 @@ func driftTitle(kind string) string {
 		return "Drop the column and add it again with the new type, then load its values from Salesforce (the column's current values are replaced)"
 	case "remove":
 		return "Remove the field from the mapping and drop its column"
+	case "map":
+		return "Add the field to the mapping and load its values from Salesforce; no data is lost"
 	}
 	return ""
 }
@@ -223,3 +234,12 @@ func transitional(state string) bool {
 	}
 	return false
 }
+
+func problemStatus(p Problem) string {
+	if p.Critical {
+		return "RED"
+	}
+	return "YELLOW"
+}
+
+func criticalFirst(ps []Problem) bool { return len(ps) > 0 && ps[0].Critical }

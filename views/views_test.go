@@ -63,7 +63,7 @@ func TestMappingsTableShowsStateCountsAndProgress(t *testing.T) {
 	m := views.MappingsPage{ConnID: 1, Rows: []views.MappingRow{
 		{ID: 1, Object: "Account", Table: "account", Access: "read_write", Mode: "accelerated",
 			State: views.Badge{Label: "DATA_SYNCED", Severity: "ok", Title: "In sync"}, SFRows: n(1500000), PGRows: n(1499990), PGEstimated: true,
-			Pending: 3, Errors: 2, LastSync: &synced},
+			Pending: 3, Failed: 2, LastSync: &synced},
 		{ID: 2, Object: "Contact", Table: "contact", Access: "read_only", Mode: "every 10 min",
 			State: views.Badge{Label: "RELOAD_TABLE", Severity: "info", Title: "Loading"}, Progress: &views.Progress{Done: 40, Expected: 160}},
 	}}

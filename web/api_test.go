@@ -27,7 +27,7 @@ import (
 // connection is authorized against a simulated org; tokens of every role are ready.
 type apiApp struct {
 	t      *testing.T
-	b      *enginetest.Bench
+	b      *enginetest.Harness
 	srv    *httptest.Server
 	tokens map[apitoken.Role]string
 	svc    *apitoken.Service
@@ -35,14 +35,16 @@ type apiApp struct {
 
 func newAPIApp(t *testing.T) *apiApp {
 	t.Helper()
-	b := enginetest.New(t, enginetest.Options{Seed: 3})
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
 	log := slog.New(slog.DiscardHandler)
 	sessions := web.NewSessions(pgxstore.NewWithCleanupInterval(b.Pool, 0), false, log)
 	reports := report.New(b.Pool)
 	svc := apitoken.New(b.Pool)
-	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Engine: b.Engine, Reports: reports,
-		Tokens: svc, Diagnose: diagnose.Checker{Engine: b.Engine, Reports: reports},
-		Metrics: metrics.Handler(&metrics.Collector{Engine: b.Engine, Reports: reports})}
+	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Connections: b.Admin.Connections, Mappings: b.Admin.Mappings,
+		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Reports: reports,
+		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports},
+		Metrics: metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
+			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports}})}
 	srv := httptest.NewServer(web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h}))
 	t.Cleanup(srv.Close)
 	a := &apiApp{t: t, b: b, srv: srv, tokens: map[apitoken.Role]string{}, svc: svc}
@@ -155,6 +157,53 @@ func TestAPIEveryTokenRouteRefusesMissingBadAndRevokedTokensAndWrongRoles(t *tes
 	}
 }
 
+// The API carries the health model: the same verdict and problems as the dashboard, for the
+// connection and for each mapping.
+func TestAPIConnectionsAndMappingsCarryTheirHealth(t *testing.T) {
+	t.Parallel()
+	a := newAPIApp(t)
+	id := itoa(a.b.Conn.ID)
+	m, err := a.b.Admin.Mappings.Create(a.b.Ctx, enginetest.Admin, a.b.Conn.ID, "Account", mapping.NewConfig("Name"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.b.Exec(`UPDATE connections SET state = 'IDLE' WHERE id = $1`, a.b.Conn.ID)
+	a.b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED', last_poll_at = now() WHERE id = $1`, m.ID)
+	type health struct {
+		Status   string `json:"status"`
+		Summary  string `json:"summary"`
+		Problems []struct {
+			RuleID    string `json:"rule_id"`
+			MappingID int64  `json:"mapping_id"`
+			FixURL    string `json:"fix_url"`
+		} `json:"problems"`
+	}
+	type conn struct {
+		Health  health `json:"health"`
+		Summary string `json:"mappings_summary_state"`
+	}
+	if c := decode[conn](t, a.as(apitoken.Viewer, "GET", "/api/v3/connections/"+id, "", 200)); c.Health.Status != "GREEN" ||
+		!strings.HasPrefix(c.Health.Summary, "Healthy") || len(c.Health.Problems) != 0 || c.Summary != "OK" {
+		t.Fatalf("a syncing connection: %+v", c)
+	}
+	a.b.Exec(`INSERT INTO ` + a.b.Conn.Schema + `._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at)
+		VALUES ('FAILED', 'INSERT', 'account', 1, 'REQUIRED_FIELD_MISSING', now(), now())`)
+	c := decode[conn](t, a.as(apitoken.Viewer, "GET", "/api/v3/connections/"+id, "", 200))
+	if c.Health.Status != "RED" || !strings.Contains(c.Health.Summary, "Salesforce refused 1 write of Account") || c.Summary != "ERROR" ||
+		len(c.Health.Problems) != 1 || c.Health.Problems[0].MappingID != m.ID || c.Health.Problems[0].RuleID != "FAILED_WRITES" {
+		t.Fatalf("a failed write: %+v", c)
+	}
+	type mp struct {
+		Counts   struct{ Errors int64 } `json:"counts"`
+		Problems []struct {
+			RuleID string `json:"rule_id"`
+		} `json:"problems"`
+	}
+	if got := decode[mp](t, a.as(apitoken.Viewer, "GET", "/api/v3/mappings/"+itoa(m.ID), "", 200)); got.Counts.Errors != 1 || len(got.Problems) != 1 || got.Problems[0].RuleID != "FAILED_WRITES" {
+		t.Fatalf("the mapping counts its failed write and names the problem: %+v", got)
+	}
+}
+
 func TestAPIConnectionsLifecycleAndConfiguration(t *testing.T) {
 	t.Parallel()
 	a := newAPIApp(t)
@@ -186,7 +235,7 @@ func TestAPIConnectionsLifecycleAndConfiguration(t *testing.T) {
 	if c := decode[conn](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/pause", "", 202)); c.State != "BUSY" && c.State != "PAUSED" {
 		t.Fatalf("pause while recovering: %+v", c)
 	}
-	a.b.Exec(t, `UPDATE connections SET state = 'IDLE' WHERE id = $1`, a.b.Conn.ID)
+	a.b.Exec(`UPDATE connections SET state = 'IDLE' WHERE id = $1`, a.b.Conn.ID)
 	if c := decode[conn](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/pause", "", 202)); c.State != "PAUSED" {
 		t.Fatalf("pause: %+v", c)
 	}
@@ -203,7 +252,7 @@ func TestAPIConnectionsLifecycleAndConfiguration(t *testing.T) {
 	if r := decode[result](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/import?dry_run=true", cfg, 200)); len(r.Added) != 1 {
 		t.Fatalf("dry run: %+v", r)
 	}
-	if ms, _ := a.b.Engine.Mappings(a.b.Ctx, a.b.Conn.ID); len(ms) != 0 {
+	if ms, _ := a.b.Admin.Mappings.List(a.b.Ctx, a.b.Conn.ID); len(ms) != 0 {
 		t.Fatal("a dry run must change nothing")
 	}
 	if r := decode[result](t, a.as(apitoken.Admin, "POST", "/api/v3/connections/"+id+"/actions/import", cfg, 200)); len(r.Added) != 1 || r.Added[0] != "Account" {
@@ -299,7 +348,7 @@ func TestAPIMappingsCreateEditReloadAbortAndDelete(t *testing.T) {
 	if e := decode[apiError](t, a.as(apitoken.Admin, "PATCH", "/api/v3/mappings/"+id, `{"config": {"access": "read_write"}}`, 409)); e.ID != "conflict" {
 		t.Fatalf("edit while loading: %+v", e)
 	}
-	a.b.Exec(t, `UPDATE mappings SET state = 'DATA_SYNCED' WHERE id = $1`, created.ID)
+	a.b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE id = $1`, created.ID)
 	edited := decode[m](t, a.as(apitoken.Admin, "PATCH", "/api/v3/mappings/"+id, `{"config": {"access": "read_write"}}`, 200))
 	if edited.Access != "read_write" || len(edited.Config.Fields) != len(created.Config.Fields) {
 		t.Fatalf("patched: %+v (fields before %d)", edited, len(created.Config.Fields))
@@ -319,7 +368,7 @@ func TestAPIMappingsCreateEditReloadAbortAndDelete(t *testing.T) {
 	}
 
 	// Failed writes are listed per connection and per mapping.
-	a.b.Exec(t, `INSERT INTO `+a.b.Conn.Schema+`._trigger_log (state, action, table_name, record_id, sf_message, updated_at)
+	a.b.Exec(`INSERT INTO ` + a.b.Conn.Schema + `._trigger_log (state, action, table_name, record_id, sf_message, updated_at)
 		VALUES ('FAILED', 'UPDATE', 'account', 7, 'REQUIRED_FIELD_MISSING: Name', now())`)
 	for _, path := range []string{"/api/v3/connections/" + conn + "/write-errors", "/api/v3/mappings/" + id + "/write-errors?hours=1"} {
 		we := decode[struct {

@@ -15,14 +15,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/internal/account"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
-	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/store/storetest"
 )
 
-var admin = audit.Actor{Name: "test", Kind: audit.ActorSystem}
+var testAdmin = audit.Actor{Name: "test", Kind: audit.ActorSystem}
 
 // connection creates a connection whose schema belongs to this test (dropped at the end), authorized
 // against the fake org unless told otherwise.
@@ -31,12 +31,12 @@ func (a *app) connection(suffix string, authorize bool) connection.Connection {
 	ctx := context.Background()
 	schema := a.schema + "_" + suffix
 	a.t.Cleanup(func() { storetest.DropSchema(a.t, schema) })
-	c, err := a.engine.CreateConnection(ctx, admin, engine.NewConnection{Name: "conn " + suffix, Schema: schema, OrgType: connection.Sandbox})
+	c, err := a.admin.Connections.Create(ctx, testAdmin, admin.NewConnection{Name: "conn " + suffix, Schema: schema, OrgType: connection.Sandbox})
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	if authorize {
-		if c, err = a.engine.AuthorizeWithPassword(ctx, admin, c.ID, "u", "p"); err != nil {
+		if c, err = a.admin.Connections.AuthorizeWithPassword(ctx, testAdmin, c.ID, "u", "p"); err != nil {
 			a.t.Fatal(err)
 		}
 	}
@@ -46,7 +46,7 @@ func (a *app) connection(suffix string, authorize bool) connection.Connection {
 // mapping maps an object of the fake org through the engine.
 func (a *app) mapping(connID int64, object string, fields ...string) mapping.Mapping {
 	a.t.Helper()
-	m, err := a.engine.CreateMapping(context.Background(), admin, connID, object, mapping.NewConfig(fields...))
+	m, err := a.admin.Mappings.Create(context.Background(), testAdmin, connID, object, mapping.NewConfig(fields...))
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -68,6 +68,10 @@ func (a *app) connState(id int64, s connection.State) {
 
 func (a *app) mappingState(id int64, s mapping.State) {
 	a.exec(`UPDATE mappings SET state = $2 WHERE id = $1`, id, string(s))
+	if !s.Loading() && s != mapping.Aborted {
+		// A settled mapping holds a completed load (the engine would not have let it settle otherwise).
+		a.exec(`UPDATE mappings SET watermark = now(), load_started_at = now(), load_finished_at = now() WHERE id = $1`, id)
+	}
 }
 
 func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
@@ -102,6 +106,7 @@ func (b *browser) upload(path, field, filename string, content []byte, fields ur
 	_ = mw.Close()
 	req, _ := http.NewRequest(http.MethodPost, b.app.srv.URL+path, &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
+	b.sayWhereFrom(req)
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

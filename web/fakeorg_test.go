@@ -9,10 +9,10 @@ import (
 	"strings"
 	"sync"
 
-	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 )
 
 // fakeOrgs stands in for Salesforce in dashboard tests: an org with a few objects, an OAuth flow
@@ -62,7 +62,7 @@ func (f *fakeOrgs) describe(object string) (mapping.Object, error) {
 	return mapping.Object{}, failure.E(failure.NotFound, "sObject type '%s' is not supported.", object)
 }
 
-func (f *fakeOrgs) Open(context.Context, connection.Connection, connection.Tokens, func(context.Context, string, string) error) (engine.Org, error) {
+func (f *fakeOrgs) Open(context.Context, connection.Connection, connection.Tokens, func(context.Context, string, string) error) (orgclient.Org, error) {
 	return fakeOrg{f}, nil
 }
 
@@ -77,17 +77,17 @@ func (f *fakeOrgs) AuthCodeURL(c connection.Connection, redirectURL, state, veri
 	return c.LoginURL + "/services/oauth2/authorize?" + url.Values{"state": {state}, "redirect_uri": {redirectURL}}.Encode(), nil
 }
 
-func (f *fakeOrgs) Exchange(_ context.Context, _ connection.Connection, _, code, verifier string) (engine.Authorization, error) {
+func (f *fakeOrgs) Exchange(_ context.Context, _ connection.Connection, _, code, verifier string) (orgclient.Authorization, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.exchanged = append(f.exchanged, verifier)
 	if code != "good" || verifier != f.verifier {
-		return engine.Authorization{}, failure.E(failure.Unauthenticated, "Salesforce refused the authorization code (invalid_grant).")
+		return orgclient.Authorization{}, failure.E(failure.Unauthenticated, "Salesforce refused the authorization code (invalid_grant).")
 	}
 	return acme(), nil
 }
 
-func (f *fakeOrgs) Password(context.Context, connection.Connection, string, string) (engine.Authorization, error) {
+func (f *fakeOrgs) Password(context.Context, connection.Connection, string, string) (orgclient.Authorization, error) {
 	return acme(), nil
 }
 
@@ -99,19 +99,19 @@ const (
 	fakeRefreshToken = "5Aep861FakeRefreshToken.s3cr3t"
 )
 
-func acme() engine.Authorization {
-	return engine.Authorization{AccessToken: fakeAccessToken, RefreshToken: fakeRefreshToken, InstanceURL: "https://acme.my.salesforce.com",
+func acme() orgclient.Authorization {
+	return orgclient.Authorization{AccessToken: fakeAccessToken, RefreshToken: fakeRefreshToken, InstanceURL: "https://acme.my.salesforce.com",
 		OrgID: "00D000000000001AAA", OrgName: "Acme Sandbox", UserID: "005000000000001AAA", Username: "admin@acme.test"}
 }
 
 type fakeOrg struct{ f *fakeOrgs }
 
-func (o fakeOrg) Objects(context.Context) ([]engine.ObjectSummary, error) {
+func (o fakeOrg) Objects(context.Context) ([]orgclient.ObjectSummary, error) {
 	o.f.mu.Lock()
 	defer o.f.mu.Unlock()
-	var out []engine.ObjectSummary
+	var out []orgclient.ObjectSummary
 	for _, ob := range o.f.objects {
-		out = append(out, engine.ObjectSummary{Name: ob.Name, Label: ob.Label, Custom: strings.HasSuffix(ob.Name, "__c"), Queryable: true, Createable: true, Updateable: true})
+		out = append(out, orgclient.ObjectSummary{Name: ob.Name, Label: ob.Label, Custom: strings.HasSuffix(ob.Name, "__c"), Queryable: true, Createable: true, Updateable: true})
 	}
 	return out, nil
 }
@@ -131,29 +131,31 @@ func (o fakeOrg) Query(context.Context, string, bool, func(map[string]json.RawMe
 	return 0, nil
 }
 
-func (o fakeOrg) BulkQuery(context.Context, string, bool, func(engine.BulkState), func(io.Reader) error) error {
+func (o fakeOrg) BulkQuery(context.Context, string, bool, func(orgclient.BulkState), func(io.Reader) error) error {
 	return nil
 }
 
 func (o fakeOrg) Usage() (int, int)     { return 120, 15000 }
 func (o fakeOrg) Calls() map[string]int { return map[string]int{"query": 3} }
-func (o fakeOrg) BulkWrite(context.Context, string, string, string, []byte) (engine.BulkWriteResult, error) {
-	return engine.BulkWriteResult{}, errors.New("the fake org has no Bulk API")
+func (o fakeOrg) BulkWrite(context.Context, string, string, string, []byte) (orgclient.BulkWriteResult, error) {
+	return orgclient.BulkWriteResult{}, errors.New("the fake org has no Bulk API")
 }
 
-func (o fakeOrg) CreateMany(context.Context, string, []map[string]any) ([]engine.SaveResult, error) {
+func (o fakeOrg) CreateMany(context.Context, string, []map[string]any) ([]orgclient.SaveResult, error) {
 	return nil, nil
 }
 
-func (o fakeOrg) UpdateMany(context.Context, string, []map[string]any) ([]engine.SaveResult, error) {
+func (o fakeOrg) UpdateMany(context.Context, string, []map[string]any) ([]orgclient.SaveResult, error) {
 	return nil, nil
 }
 
-func (o fakeOrg) UpsertMany(context.Context, string, string, []map[string]any) ([]engine.SaveResult, error) {
+func (o fakeOrg) UpsertMany(context.Context, string, string, []map[string]any) ([]orgclient.SaveResult, error) {
 	return nil, nil
 }
 
-func (o fakeOrg) DeleteMany(context.Context, []string) ([]engine.SaveResult, error) { return nil, nil }
+func (o fakeOrg) DeleteMany(context.Context, []string) ([]orgclient.SaveResult, error) {
+	return nil, nil
+}
 
 func (o fakeOrg) Stream(ctx context.Context, _ map[string]int64, _ func(string, int64)) error {
 	<-ctx.Done()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"pgforce/internal/apitoken"
+	"pgforce/sync/admin"
 	"pgforce/sync/diagnose"
 	"strings"
 	"sync"
@@ -21,7 +23,6 @@ import (
 	"pgforce/internal/account"
 	"pgforce/internal/keyring"
 	"pgforce/sync/audit"
-	"pgforce/sync/engine"
 	"pgforce/sync/report"
 	"pgforce/sync/store/storetest"
 	"pgforce/web"
@@ -34,7 +35,7 @@ type app struct {
 	pool     *pgxpool.Pool
 	schema   string // pgforce's own schema; connection schemas are made from it
 	accounts *account.Service
-	engine   *engine.Engine // real, not started: nothing syncs behind the tests' back
+	admin    *admin.Service // real; no sync runs, so nothing changes behind the tests' back
 	orgs     *fakeOrgs
 	h        *handlers.Handlers
 	log      *strings.Builder
@@ -56,9 +57,11 @@ func newAppTLS(t testing.TB, tls bool) *app {
 		t.Fatal(err)
 	}
 	orgs := newFakeOrgs()
-	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
+	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: accounts, Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
-		Engine: eng, Reports: report.New(pool), Tokens: apitoken.New(pool), Diagnose: diagnose.Checker{Engine: eng, Reports: report.New(pool)}, SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
+		Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Writes: adm.Writes,
+		Reports: report.New(pool), Tokens: apitoken.New(pool), Diagnose: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: report.New(pool)},
+		SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
 	handler := web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: tls})
 	srv := httptest.NewUnstartedServer(handler)
 	if tls {
@@ -68,7 +71,7 @@ func newAppTLS(t testing.TB, tls bool) *app {
 	}
 	t.Cleanup(srv.Close)
 	h.BaseURL = srv.URL
-	return &app{t: t, srv: srv, pool: pool, schema: schema, accounts: accounts, engine: eng, orgs: orgs, h: h, log: logs}
+	return &app{t: t, srv: srv, pool: pool, schema: schema, accounts: accounts, admin: adm, orgs: orgs, h: h, log: logs}
 }
 
 func (a *app) user(email string, role account.Role) {
@@ -79,10 +82,13 @@ func (a *app) user(email string, role account.Role) {
 }
 
 // browser is a client with its own cookie jar that does not follow redirects, so tests see them.
+// Like a current browser, it says where its requests come from (Sec-Fetch-Site and Origin: this
+// site) unless a test sets one of those headers itself, or makes it an old browser that sends neither.
 type browser struct {
 	t   testing.TB
 	app *app
 	c   *http.Client
+	old bool // sends neither Sec-Fetch-Site nor Origin
 }
 
 func (a *app) browser() *browser {
@@ -90,6 +96,17 @@ func (a *app) browser() *browser {
 	return &browser{t: a.t, app: a, c: &http.Client{Jar: jar, Transport: a.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
+}
+
+// browserFrom is a browser connecting from another loopback address (127.0.0.2, …), as a second
+// client address for the server.
+func (a *app) browserFrom(ip string) *browser {
+	b := a.browser()
+	tr := a.srv.Client().Transport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr.DialContext = d.DialContext
+	b.c.Transport = tr
+	return b
 }
 
 type response struct {
@@ -113,6 +130,7 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) re
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	b.sayWhereFrom(req)
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -120,6 +138,18 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) re
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	return response{Response: res, body: string(raw)}
+}
+
+// sayWhereFrom adds the headers a current browser sends with a request from the dashboard's own
+// pages, unless the test chose them.
+func (b *browser) sayWhereFrom(req *http.Request) {
+	if b.old || req.Header.Get("Sec-Fetch-Site") != "" || req.Header.Get("Origin") != "" {
+		return
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		req.Header.Set("Origin", b.app.srv.URL)
+	}
 }
 
 func (b *browser) get(path string) response { return b.do(http.MethodGet, path, nil) }

@@ -73,13 +73,21 @@ func TestCreateMappingFromSearchToSave(t *testing.T) {
 		t.Fatalf("polling out of range: %q", text(d, `[data-testid="error-polling_minutes"]`))
 	}
 	form.Set("polling_minutes", "5")
+	d = b.post("/mappings", form).doc(t)
+	if got := text(d, row("Region__c")+` [data-testid="error-field:Region__c"]`); got != "Account.Region__c is required to create Account records; add it or make the mapping read-only" {
+		t.Fatalf("a read/write mapping without a field Salesforce requires to create records: %q", got)
+	}
+	if box := d.Find(row("Region__c") + ` [data-testid="field-check"]`); box.AttrOr("checked", "no") == "no" || box.AttrOr("disabled", "no") == "no" {
+		t.Fatal("while Read/write is chosen, a required field's box is checked and locked")
+	}
+	form.Add("field", "Region__c")
 	res = b.post("/mappings", form)
 	loc := res.Header.Get("Location")
 	d = b.follow(res).doc(t)
 	if !strings.HasPrefix(loc, "/mappings/") || !strings.Contains(text(d, `[data-testid="flash"]`), "Created the Account mapping") {
 		t.Fatalf("create: %q %q", loc, text(d, `[data-testid="flash"]`))
 	}
-	ms, _ := a.engine.Mappings(context.Background(), c.ID)
+	ms, _ := a.admin.Mappings.List(context.Background(), c.ID)
 	var m mapping.Mapping
 	for _, x := range ms {
 		if x.Object == "Account" {
@@ -199,7 +207,7 @@ func TestMappingDetailReloadAbortDelete(t *testing.T) {
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Reloading Account") {
 		t.Fatal("reload flash")
 	}
-	if n, _ := a.engine.PendingWrites(context.Background(), m.ID); n != 0 {
+	if n, _ := a.admin.Mappings.PendingWrites(context.Background(), m.ID); n != 0 {
 		t.Fatalf("pending after reload: %d", n)
 	}
 	a.mappingState(m.ID, mapping.DataSynced)
@@ -236,7 +244,7 @@ func TestEditMappingAndFixDrift(t *testing.T) {
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Saved the Account mapping (revision 2)") {
 		t.Fatalf("edit: %d %.300s", res.StatusCode, res.body)
 	}
-	got, _ := a.engine.Mapping(context.Background(), m.ID)
+	got, _ := a.admin.Mappings.Get(context.Background(), m.ID)
 	if _, ok := got.Config.Fields["Phone"]; ok {
 		t.Fatal("Phone removed")
 	}
@@ -315,5 +323,35 @@ func TestBackgroundRefreshDoesNotKeepTheSessionAlive(t *testing.T) {
 	a.exec(`UPDATE sessions SET expiry = now() - interval '1 second'`)
 	if res := b.htmx(http.MethodGet, "/mappings?live=1", nil); res.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(res.Header.Get("HX-Redirect"), "/login") {
 		t.Fatalf("expired session while polling: %d %v", res.StatusCode, res.Header)
+	}
+}
+
+// A mapping stopped by an error offers Recover From Error on its page; recovering a mapping whose
+// table never finished loading resumes the load instead of calling it synced.
+func TestAStoppedMappingIsRecoveredFromItsPage(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true)
+	m := a.mapping(c.ID, "Account", "Name")
+	page := "/mappings/" + itoa(m.ID)
+	if d := b.get(page).doc(t); d.Find(`[data-testid="menu-recover"]`).Length() != 0 {
+		t.Fatal("a loading mapping offers no recovery")
+	}
+	a.exec(`UPDATE mappings SET state = 'SYSTEM_ERROR', state_reason = 'poll failed' WHERE id = $1`, m.ID)
+	d := b.get(page).doc(t)
+	if d.Find(`[data-testid="menu-recover"]`).Length() != 1 || !strings.Contains(text(d, `[data-testid="mapping-problems"]`), "(SYSTEM_ERROR) is stopped: poll failed") {
+		t.Fatalf("a stopped mapping: recover offered %d, problems %q", d.Find(`[data-testid="menu-recover"]`).Length(), text(d, `[data-testid="mapping-problems"]`))
+	}
+	res := b.post(page+"/recover", url.Values{"next": {page}})
+	if got := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(got, "its last load did not finish, so every record is loading again") {
+		t.Fatalf("recover: %q", got)
+	}
+	got, _ := a.admin.Mappings.Get(context.Background(), m.ID)
+	if got.State != mapping.ReloadTable {
+		t.Fatalf("recovered into %s", got.State)
+	}
+	if res := b.post(page+"/recover", url.Values{"next": {page}}); !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "no error to recover from") {
+		t.Fatal("recovering twice is refused with the reason")
 	}
 }

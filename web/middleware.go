@@ -54,17 +54,34 @@ func limitBody(max int64) echo.MiddlewareFunc {
 
 // crossOriginProtection refuses state-changing requests sent by another site (Go's
 // CrossOriginProtection: Sec-Fetch-Site, else Origin vs Host). No token is needed in pages, which
-// suits htmx and plain forms alike.
+// suits htmx and plain forms alike. It guards the dashboard, whose requests carry the session cookie;
+// the bearer-token API is outside it.
+//
+// Go lets through a request with neither header (it cannot be from a current browser, which sends
+// Sec-Fetch-Site, or Origin on every POST). A browser old enough to send neither could still be made
+// to post a form from another site with the admin's cookie, so such requests are refused too: the
+// dashboard is only used from a browser, and scripts use the API.
 func crossOriginProtection() echo.MiddlewareFunc {
 	cop := http.NewCrossOriginProtection()
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := cop.Check(c.Request()); err != nil {
+			r := c.Request()
+			if err := cop.Check(r); err != nil {
 				return failure.Wrap(err, failure.Forbidden, "This request came from another site and was refused.")
+			}
+			if changesState(r.Method) && r.Header.Get("Sec-Fetch-Site") == "" && r.Header.Get("Origin") == "" {
+				return failure.E(failure.Forbidden, "This request was refused: it did not say which site sent it (no Origin or Sec-Fetch-Site header). "+
+					"Use the dashboard from a current browser; scripts use the REST API with a token.")
 			}
 			return next(c)
 		}
 	}
+}
+
+// changesState reports whether a request method may change something (the methods Go's
+// CrossOriginProtection checks).
+func changesState(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
 }
 
 // respondInside turns handler errors into responses while the session middleware is still wrapping

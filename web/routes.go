@@ -61,6 +61,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/connections/:id/write-algorithm", Admin, h.SetWriteAlgorithm},
 		{http.MethodPost, "/connections/:id/api-version", Admin, h.SetAPIVersion},
 		{http.MethodPost, "/connections/:id/polling", Admin, h.SetPollingDefault},
+		{http.MethodPost, "/connections/:id/stream-transport", Admin, h.SetStreamTransport},
 		{http.MethodPost, "/connections/:id/import-from", Admin, h.ImportFrom},
 		{http.MethodPost, "/connections/:id/reload-all", Admin, h.ReloadAll},
 		{http.MethodPost, "/connections/:id/check-schema", Admin, h.CheckSchema},
@@ -77,6 +78,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/mappings/:id/reload", Viewer, h.ShowReloadMapping},
 		{http.MethodPost, "/mappings/:id/reload", Admin, h.ReloadMapping},
 		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
+		{http.MethodPost, "/mappings/:id/recover", Admin, h.RecoverMapping},
 		{http.MethodGet, "/mappings/:id/delete", Viewer, h.ShowDeleteMapping},
 		{http.MethodPost, "/mappings/:id/delete", Admin, h.DeleteMapping},
 
@@ -124,6 +126,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodDelete, "/api/v3/mappings/:id", APIWrite, h.APIDeleteMapping},
 		{http.MethodPost, "/api/v3/mappings/:id/actions/reload", APIWrite, h.APIReloadMapping},
 		{http.MethodPost, "/api/v3/mappings/:id/actions/abort", APIWrite, h.APIAbortMapping},
+		{http.MethodPost, "/api/v3/mappings/:id/actions/recover", APIWrite, h.APIRecoverMapping},
 		{http.MethodGet, "/api/v3/mappings/:id/write-errors", APIRead, h.APIMappingWriteErrors},
 		{http.MethodGet, "/api/v3/audit", APIRead, h.APIAudit},
 

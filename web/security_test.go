@@ -12,6 +12,8 @@ import (
 	"golang.org/x/net/html"
 
 	"pgforce/internal/account"
+	"pgforce/internal/apitoken"
+	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/web"
@@ -210,6 +212,71 @@ func TestCrossSiteRequestsAreRefusedOnEveryAction(t *testing.T) {
 	t.Logf("%d actions refuse cross-site requests", covered)
 }
 
+// TestStateChangesThatDoNotSayWhereTheyComeFromAreRefused: a browser old enough to send neither
+// Origin nor Sec-Fetch-Site could be made to post a form from another site with the admin's cookie, so
+// every cookie-authenticated action refuses such requests (signing in too). Bearer-token API calls
+// carry no cookie authority and stay allowed without either header; so do reads.
+func TestStateChangesThatDoNotSayWhereTheyComeFromAreRefused(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.admin.old = true
+	anon := s.browser()
+	anon.old = true
+	before := s.state(t)
+	covered := 0
+	for _, r := range web.Routes(nil) {
+		if !changesState(r) {
+			continue
+		}
+		path := s.path(r)
+		form := url.Values{"email": {"admin@example.com"}, "password": {"long enough password"}, "confirm": {"yes"}}
+		for _, b := range []*browser{s.admin, anon} {
+			res := b.do(r.Method, path, form)
+			if r.Access.Bearer() {
+				if res.StatusCode != http.StatusUnauthorized {
+					t.Errorf("%s %s without Origin and Sec-Fetch-Site, no token: %d, want 401", r.Method, path, res.StatusCode)
+				}
+				continue
+			}
+			covered++
+			if res.StatusCode != http.StatusForbidden || !strings.Contains(res.body, "did not say which site sent it") {
+				t.Errorf("%s %s without Origin and Sec-Fetch-Site: %d, want 403\n%.300s", r.Method, path, res.StatusCode, res.body)
+			}
+		}
+	}
+	if after := s.state(t); after != before {
+		t.Fatal("a request that did not say where it came from changed something")
+	}
+	// Reads need neither header, and the admin is still signed in.
+	if res := s.admin.get("/settings"); res.StatusCode != http.StatusOK {
+		t.Fatalf("GET without the headers: %d", res.StatusCode)
+	}
+	// Either header alone, from this site, is enough.
+	s.admin.old = false
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", s.srv.URL}} {
+		if res := s.admin.post("/connections/"+itoa(s.conn.ID)+"/pause", url.Values{}, hdr...); res.StatusCode != http.StatusSeeOther {
+			t.Errorf("pause with only %s: %d", hdr[0], res.StatusCode)
+		}
+		s.connState(s.conn.ID, connection.Idle)
+	}
+	// A script with an API token sends neither header and is not refused.
+	_, secret, err := apitoken.New(s.pool).Create(context.Background(), audit.System, "script", apitoken.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/api/v3/connections/"+itoa(s.conn.ID)+"/actions/pause", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("API pause with a token and neither header: %d, want 202", res.StatusCode)
+	}
+	t.Logf("%d cookie-authenticated requests refused", covered)
+}
+
 // TestEveryPageHasAStrictCSPAndNoInlineScript: the policy forbids inline script, and no page relies
 // on it (an inline <script> or on* handler would be both blocked and a sign of markup built by hand).
 func TestEveryPageHasAStrictCSPAndNoInlineScript(t *testing.T) {
@@ -352,6 +419,7 @@ func (b *browser) raw(method, path, contentType string, body []byte, headers ...
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	b.sayWhereFrom(req)
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

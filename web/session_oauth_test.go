@@ -111,7 +111,7 @@ func TestSignInRateLimitCannotBeDodged(t *testing.T) {
 			t.Fatalf("guess %d: %d", i, res.StatusCode)
 		}
 	}
-	// The address is now locked: even the right password for another account is refused.
+	// The address is now over its cap: even the right password for another account is refused.
 	res := b.post("/login", url.Values{"email": {"ann@example.com"}, "password": {"long enough password"}}, "X-Forwarded-For", "192.0.2.77")
 	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(res.body, "your network address") {
 		t.Fatalf("after 20 failures from one address: %d %q", res.StatusCode, res.Header.Get("Retry-After"))
@@ -121,6 +121,58 @@ func TestSignInRateLimitCannotBeDodged(t *testing.T) {
 		if res := a.browser().post("/login", url.Values{"email": {email}, "password": {"x"}}); res.StatusCode >= 500 {
 			t.Fatalf("email %.20q: %d", email, res.StatusCode)
 		}
+	}
+}
+
+// TestAFloodOfWrongPasswordsCannotLockTheAdminOut: however many wrong passwords one address sends
+// for the only admin, the admin signs in from another address at once; the flooding address is
+// slowed (429 with Retry-After, even with the right password) and, across accounts, capped.
+func TestAFloodOfWrongPasswordsCannotLockTheAdminOut(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.user("admin@example.com", account.Admin)
+	// Waits of an hour and more: what the test sees does not depend on how fast it runs.
+	slow := account.DefaultThrottle
+	slow.BaseDelay = time.Hour
+	slow.MaxDelay = 2 * time.Hour
+	slow.Forget = 3 * time.Hour
+	a.h.Accounts = account.NewWithThrottle(a.pool, slow)
+	flood := a.browser() // from 127.0.0.1
+	refused := 0
+	for i := range 60 {
+		res := flood.post("/login", url.Values{"email": {"admin@example.com"}, "password": {fmt.Sprintf("guess number %d", i)}})
+		switch res.StatusCode {
+		case http.StatusUnauthorized:
+		case http.StatusTooManyRequests:
+			refused++
+			if res.Header.Get("Retry-After") == "" || !strings.Contains(res.body, "Too many failed sign-in attempts for this account from your network address") {
+				t.Fatalf("guess %d: 429 without Retry-After or the reason", i)
+			}
+		default:
+			t.Fatalf("guess %d: %d", i, res.StatusCode)
+		}
+	}
+	if refused != 55 {
+		t.Fatalf("%d of 60 guesses were refused unchecked, want all but the five free ones", refused)
+	}
+	if res := flood.post("/login", url.Values{"email": {"admin@example.com"}, "password": {"long enough password"}}); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the right password from the flooding address within its wait: %d", res.StatusCode)
+	}
+	elsewhere := a.browserFrom("127.0.0.2")
+	res := elsewhere.post("/login", url.Values{"email": {"admin@example.com"}, "password": {"long enough password"}})
+	if res.StatusCode != http.StatusSeeOther || elsewhere.get("/").StatusCode != http.StatusOK {
+		t.Fatalf("the admin from another address after the flood: %d\n%.300s", res.StatusCode, res.body)
+	}
+	// Spread over other accounts, the flood meets the address's cap.
+	for i := range 25 {
+		flood.post("/login", url.Values{"email": {fmt.Sprintf("guess%d@example.com", i)}, "password": {"wrong wrong wrong"}})
+	}
+	res = flood.post("/login", url.Values{"email": {"someone@example.com"}, "password": {"wrong wrong wrong"}})
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(res.body, "Too many failed sign-in attempts from your network address") {
+		t.Fatalf("the flooding address over its cap: %d", res.StatusCode)
+	}
+	if res := a.browserFrom("127.0.0.3").post("/login", url.Values{"email": {"admin@example.com"}, "password": {"long enough password"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a third address is not capped: %d", res.StatusCode)
 	}
 }
 

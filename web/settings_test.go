@@ -74,7 +74,7 @@ func TestExportThenImportWithPreview(t *testing.T) {
 	if !strings.Contains(text(d, `[data-testid="import-blocked"]`), "Account (INITIAL)") {
 		t.Fatalf("an import editing a loading mapping waits: %q", text(d, `[data-testid="import-blocked"]`))
 	}
-	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED' WHERE connection_id = $1`, dst.ID)
+	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE connection_id = $1`, dst.ID)
 	res = b.upload("/settings/import", "file", "cfg.json", []byte(exported), nil)
 	d = res.doc(t)
 	if text(d, `[data-testid="plan-add"]`) == "" || !strings.Contains(text(d, `[data-testid="plan-add"]`), "Contact") ||
@@ -89,7 +89,7 @@ func TestExportThenImportWithPreview(t *testing.T) {
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "1 added, 1 edited, 0 unchanged") {
 		t.Fatalf("apply: %d %s", res.StatusCode, res.body)
 	}
-	ms, _ := a.engine.Mappings(context.Background(), dst.ID)
+	ms, _ := a.admin.Mappings.List(context.Background(), dst.ID)
 	if len(ms) != 3 {
 		t.Fatalf("after import: %d mappings", len(ms))
 	}
@@ -201,7 +201,7 @@ func TestSandboxRefreshGuide(t *testing.T) {
 	if res := b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state)); res.Header.Get("Location") != loc {
 		t.Fatalf("callback returns to %q, want the guide", res.Header.Get("Location"))
 	}
-	conns, _ := a.engine.Connections(context.Background())
+	conns, _ := a.admin.Connections.List(context.Background())
 	var to connection.Connection
 	for _, c := range conns {
 		if c.Name == "refreshed" {
@@ -224,12 +224,12 @@ func TestSandboxRefreshGuide(t *testing.T) {
 	if _, disabled := d.Find(`[data-testid="refresh-reload"]`).Attr("disabled"); !disabled {
 		t.Fatal("every mapping loading: nothing to reload")
 	}
-	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED' WHERE connection_id = $1`, to.ID)
+	a.exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE connection_id = $1`, to.ID)
 	res = b.post("/connections/"+itoa(to.ID)+"/reload-all", url.Values{"next": {loc}})
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Reloading 1 mapping") {
 		t.Fatal("reload step")
 	}
-	ms, _ := a.engine.Mappings(context.Background(), to.ID)
+	ms, _ := a.admin.Mappings.List(context.Background(), to.ID)
 	if len(ms) != 1 || ms[0].State != mapping.ReloadTable {
 		t.Fatalf("reloaded: %+v", ms)
 	}

@@ -101,10 +101,15 @@ func TestIdleSessionExpires(t *testing.T) {
 	}
 }
 
-func TestWrongPasswordThenLockout(t *testing.T) {
+// TestWrongPasswordsThenAWait: the sign-in page says why it refuses: a wrong password, then (after
+// the free attempts) how long to wait, and during the wait 429 with Retry-After.
+func TestWrongPasswordsThenAWait(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	a.user("ann@example.com", account.Admin)
+	slow := account.DefaultThrottle
+	slow.BaseDelay, slow.MaxDelay, slow.Forget = time.Hour, 2*time.Hour, 3*time.Hour // no test runs into the wait's end
+	a.h.Accounts = account.NewWithThrottle(a.pool, slow)
 	b := a.browser()
 	for i := range 4 {
 		res := b.post("/login", url.Values{"email": {"ann@example.com"}, "password": {"nope nope nope"}})
@@ -113,9 +118,13 @@ func TestWrongPasswordThenLockout(t *testing.T) {
 		}
 	}
 	res := b.post("/login", url.Values{"email": {"ann@example.com"}, "password": {"nope nope nope"}})
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.body, "After several failed attempts, wait 60 minutes before the next one.") {
+		t.Fatalf("fifth attempt: %d\n%s", res.StatusCode, text(res.doc(t), `[role="alert"]`))
+	}
+	res = b.post("/login", url.Values{"email": {"ann@example.com"}, "password": {"long enough password"}})
 	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" ||
-		!strings.Contains(res.body, "Too many failed sign-in attempts for this account. Try again in 15 minutes.") {
-		t.Fatalf("lockout: %d %q", res.StatusCode, res.Header.Get("Retry-After"))
+		!strings.Contains(res.body, "Too many failed sign-in attempts for this account from your network address. Try again in 60 minutes.") {
+		t.Fatalf("during the wait: %d %q", res.StatusCode, res.Header.Get("Retry-After"))
 	}
 }
 

@@ -57,9 +57,12 @@ type Service struct {
 	now      func() time.Time
 }
 
-// New returns a Service over the pgforce schema.
-func New(pool *pgxpool.Pool) *Service {
-	return &Service{pool: pool, throttle: DefaultThrottle, now: time.Now}
+// New returns a Service over the pgforce schema, throttling sign-ins with DefaultThrottle.
+func New(pool *pgxpool.Pool) *Service { return NewWithThrottle(pool, DefaultThrottle) }
+
+// NewWithThrottle returns a Service that throttles sign-ins with t.
+func NewWithThrottle(pool *pgxpool.Pool, t Throttle) *Service {
+	return &Service{pool: pool, throttle: t, now: time.Now}
 }
 
 // NormalizeEmail trims and lower-cases an address and checks its shape.
@@ -197,24 +200,27 @@ func (s *Service) Remove(ctx context.Context, actor audit.Actor, email string) e
 // ErrBadCredentials is returned for an unknown account or a wrong password alike.
 var ErrBadCredentials = failure.E(failure.Unauthenticated, "The email or password is not correct.")
 
-// Authenticate checks an email and password, applying the throttle per account and per client
-// address. It returns ErrBadCredentials or a RateLimited failure.
+// Authenticate checks an email and password from a client address, applying the throttle (see
+// Throttle). It returns ErrBadCredentials, the same refusal with the wait the throttle now imposes
+// on the next attempt, or a RateLimited failure saying when to try again.
 func (s *Service) Authenticate(ctx context.Context, email, password, clientIP string) (User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	// An email no account can have (too long to store or index, a NUL byte, invalid UTF-8) is a
-	// wrong email like any other: counted against the address, never sent to the database as a key.
+	// wrong email like any other: counted, but never sent to the database as itself.
 	storable := len(email) <= 254 && utf8.ValidString(email) && strings.IndexByte(email, 0) < 0
+	key := email
 	if !storable {
-		email = "invalid:" + keyring.HashToken(email)
+		key = "invalid:" + keyring.HashToken(email)
 	}
-	keys := []string{"account:" + email, "ip:" + clientIP}
-	if err := s.throttle.check(ctx, s.pool, s.now(), keys); err != nil {
+	address := clientAddress(clientIP)
+	wait, err := s.throttle.claim(ctx, s.pool, s.now(), key, address)
+	if err != nil {
 		return User{}, err
 	}
 	var hash string
 	var u User
 	var role string
-	err := pgx.ErrNoRows
+	err = pgx.ErrNoRows
 	if storable {
 		err = s.pool.QueryRow(ctx, `SELECT id, email, role, created_at, last_login_at, password_hash FROM users WHERE email = $1`, email).
 			Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &u.LastLoginAt, &hash)
@@ -228,18 +234,45 @@ func (s *Service) Authenticate(ctx context.Context, email, password, clientIP st
 		hash = ""
 	}
 	if hash == "" || !CheckPassword(hash, password) {
-		if ferr := s.throttle.fail(ctx, s.pool, s.now(), keys); ferr != nil {
-			return User{}, ferr
+		if wait > 0 {
+			return User{}, &failure.Error{Kind: failure.Unauthenticated, After: wait,
+				Message: ErrBadCredentials.Message + " After several failed attempts, wait " + waitText(wait) + " before the next one."}
 		}
 		return User{}, ErrBadCredentials
 	}
-	if err := s.throttle.reset(ctx, s.pool, keys[0]); err != nil {
+	if err := s.throttle.succeeded(ctx, s.pool, key, address); err != nil {
 		return User{}, err
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, u.ID); err != nil {
 		return User{}, fmt.Errorf("record login: %w", err)
 	}
 	return u, nil
+}
+
+// Unlock lifts the sign-in delays of a user's account from every address, for an admin helping a
+// user whose own mistakes (or someone's guesses from the same address) made them wait. It returns
+// the number of addresses that had attempts; the change is audited.
+func (s *Service) Unlock(ctx context.Context, actor audit.Actor, email string) (int64, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = store.Tx(ctx, s.pool, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)`, email).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return failure.E(failure.NotFound, "There is no user %s.", email)
+		}
+		if n, err = s.throttle.unlock(ctx, tx, email); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Actor: actor, Action: audit.UserUnlock, Target: email,
+			Detail: fmt.Sprintf("sign-in delays lifted for %d address(es)", n)})
+	})
+	return n, err
 }
 
 // NewSetupLink replaces any outstanding setup token with a new one, valid once for 24 hours, and

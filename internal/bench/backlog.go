@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/triggerlog"
 )
 
 // measureBacklog queues n inserts while the connection is paused (timing the capture trigger against
@@ -58,18 +59,17 @@ func measureBacklog(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	tl := pgx.Identifier{e.schema, "_trigger_log"}.Sanitize()
 	e.progress("resuming with %d changes waiting", n)
 	start := time.Now()
-	if err := e.eng.Resume(ctx, actor, e.conn.ID); err != nil {
+	if err := e.adm.Connections.Resume(ctx, actor, e.conn.ID); err != nil {
 		return err
 	}
 	// Watch through the partial index of waiting rows, at a pace that does not load the database.
 	last := time.Now()
 	deadline := time.Now().Add(30 * time.Minute)
 	for {
-		var waiting bool
-		if err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tl+` WHERE state IN ('NEW', 'PENDING'))`).Scan(&waiting); err != nil {
+		waiting, err := triggerlog.AnyWaiting(ctx, e.pool, e.schema)
+		if err != nil {
 			return err
 		}
 		if !waiting {
@@ -80,8 +80,7 @@ func measureBacklog(ctx context.Context, e *env, r *Report) error {
 		}
 		if time.Since(last) > 5*time.Second {
 			last = time.Now()
-			var done int
-			_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM `+tl+` WHERE state = 'SUCCESS'`).Scan(&done)
+			done, _ := triggerlog.CountInState(ctx, e.pool, e.schema, triggerlog.Success)
 			e.progress("%d of %d written", done, n)
 		}
 		select {
@@ -95,8 +94,8 @@ func measureBacklog(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	var failed int
-	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM `+tl+` WHERE state = 'FAILED'`).Scan(&failed); err != nil {
+	failed, err := triggerlog.CountInState(ctx, e.pool, e.schema, triggerlog.Failed)
+	if err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -126,7 +125,7 @@ func measureBacklog(ctx context.Context, e *env, r *Report) error {
 
 func (e *env) waitConn(ctx context.Context, want connection.State) error {
 	return until(ctx, "the connection to be "+string(want), time.Minute, func() (bool, error) {
-		c, err := e.eng.Connection(ctx, e.conn.ID)
+		c, err := e.adm.Connections.Get(ctx, e.conn.ID)
 		return err == nil && c.State == want, err
 	})
 }

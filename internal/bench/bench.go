@@ -1,5 +1,6 @@
 // Package bench measures pgforce against references taken in the same run: the initial load against
-// a raw COPY, Salesforce→Postgres latency against a NOTIFY round trip, Postgres→Salesforce latency and
+// a raw COPY, Salesforce→Postgres latency against a NOTIFY round trip (over CometD, over the Pub/Sub
+// API, and polling; with a burst of changes over the Pub/Sub API), Postgres→Salesforce latency and
 // backlog throughput against the fewest possible API calls, the capture trigger against an unmapped
 // table, the dashboard's Mappings page, and idle API calls against Heroku Connect's one query per
 // mapping per polling interval. `pgforce bench` prints the table; the go test benchmarks of the engine
@@ -18,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/internal/keyring"
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 )
 
 // Options size the run. Zero values take the defaults of the quick run (about two minutes on two
@@ -33,11 +34,12 @@ type Options struct {
 	Rows          int           // initial load records (default 100,000)
 	Samples       int           // latency samples per figure (default 1,000)
 	Backlog       int           // Postgres→Salesforce backlog changes (default 100,000)
+	Burst         int           // Salesforce changes of the Pub/Sub burst (default 10,000)
 	PageMappings  int           // mappings on the Mappings page (default 200)
 	IdleMappings  int           // mappings of the idle connection (default 20)
 	PollInterval  time.Duration // polling interval of the polling-mode figures (default 5 s)
-	Only          []string      // figure groups to run (load, stream, poll, write, backlog, page, idle); empty: all
-	Dashboard     func(eng *engine.Engine) (http.Handler, error)
+	Only          []string      // figure groups to run (load, stream, pubsub, poll, write, backlog, page, idle); empty: all
+	Dashboard     func(adm *admin.Service) (http.Handler, error)
 	Log           *slog.Logger
 	Progress      io.Writer
 	DataSchema    string // schema for the mapped tables (default "pgforce_bench_sf")
@@ -53,6 +55,9 @@ func (o *Options) defaults() {
 	}
 	if o.Backlog <= 0 {
 		o.Backlog = 100_000
+	}
+	if o.Burst <= 0 {
+		o.Burst = 10_000
 	}
 	if o.PageMappings <= 0 {
 		o.PageMappings = 200
@@ -134,6 +139,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}{
 		{"load", measureLoad},
 		{"stream", measureStreamLatency},
+		{"pubsub", measurePubSub},
 		{"poll", measurePollLatency},
 		{"write", measureWriteLatency},
 		{"backlog", measureBacklog},

@@ -19,11 +19,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/internal/keyring"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce/sforg"
 )
 
@@ -35,6 +37,7 @@ type env struct {
 	pool   *pgxpool.Pool
 	org    orgControl
 	eng    *engine.Engine
+	adm    *admin.Service
 	conn   connection.Connection
 	schema string
 	stop   []func()
@@ -49,6 +52,12 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000, AllowPasswordFlow: true})
 		srv := httptest.NewServer(org.Handler())
 		e.stop = append(e.stop, srv.Close)
+		ps := sforg.NewPubSubServer(org, sforg.PubSubOptions{})
+		if err := ps.Start(ctx); err != nil {
+			srv.Close()
+			return nil, err
+		}
+		e.stop = append(e.stop, ps.Stop)
 		e.orgInProcess = true
 		opts.OrgURL, opts.ControlToken = srv.URL, token
 	}
@@ -57,16 +66,22 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	if err := e.dropSchemas(ctx); err != nil {
 		return nil, err
 	}
-	e.eng = engine.New(engine.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, PollInterval: opts.PollInterval,
-		Orgs: engine.SalesforceOrgs{App: func(connection.Connection) engine.ConnectedApp {
-			return engine.ConnectedApp{ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
-		}}})
-	c, err := e.eng.CreateConnection(ctx, actor, engine.NewConnection{Name: "bench", Schema: e.schema, OrgType: connection.Simulated, LoginURL: opts.OrgURL})
+	pubsub, err := e.org.pubSubEndpoint(ctx)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	orgs := orgclient.SalesforceOrgs{App: func(connection.Connection) orgclient.ConnectedApp {
+		return orgclient.ConnectedApp{ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
+	}, PubSub: func(connection.Connection) *orgclient.PubSubEndpoint { return pubsub }}
+	e.eng = engine.New(engine.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, PollInterval: opts.PollInterval, Orgs: orgs})
+	e.adm = admin.New(admin.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, Orgs: orgs})
+	c, err := e.adm.Connections.Create(ctx, actor, admin.NewConnection{Name: "bench", Schema: e.schema, OrgType: connection.Simulated, LoginURL: opts.OrgURL})
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("create the bench connection: %w", err)
 	}
-	if c, err = e.eng.AuthorizeWithPassword(ctx, actor, c.ID, "admin@pgforce.test", "demo"); err != nil {
+	if c, err = e.adm.Connections.AuthorizeWithPassword(ctx, actor, c.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		e.close()
 		return nil, fmt.Errorf("authorize the bench connection: %w", err)
 	}
@@ -86,7 +101,7 @@ func (e *env) dropSchemas(ctx context.Context) error {
 			return fmt.Errorf("drop %s: %w", s, err)
 		}
 	}
-	if _, err := e.pool.Exec(ctx, `DELETE FROM connections WHERE schema_name = ANY($1)`, []string{e.schema, e.schema + "_idle"}); err != nil {
+	if err := connection.DeleteInSchemas(ctx, e.pool, []string{e.schema, e.schema + "_idle"}); err != nil {
 		return fmt.Errorf("remove earlier bench connections: %w", err)
 	}
 	return nil
@@ -108,7 +123,7 @@ func (e *env) progress(format string, args ...any) {
 // createMapping maps an object and waits until its initial load is done.
 func (e *env) createMapping(ctx context.Context, connID int64, object string, cfg mapping.Config, timeout time.Duration) (mapping.Mapping, time.Duration, error) {
 	start := time.Now()
-	m, err := e.eng.CreateMapping(ctx, actor, connID, object, cfg)
+	m, err := e.adm.Mappings.Create(ctx, actor, connID, object, cfg)
 	if err != nil {
 		return m, 0, fmt.Errorf("map %s: %w", object, err)
 	}
@@ -120,7 +135,7 @@ func (e *env) createMapping(ctx context.Context, connID int64, object string, cf
 func (e *env) waitMapping(ctx context.Context, id int64, want mapping.State, timeout time.Duration, tick func(mapping.Mapping)) (mapping.Mapping, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		m, err := e.eng.Mapping(ctx, id)
+		m, err := e.adm.Mappings.Get(ctx, id)
 		if err != nil {
 			return m, err
 		}

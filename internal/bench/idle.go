@@ -13,7 +13,7 @@ import (
 
 	"pgforce/internal/account"
 	"pgforce/internal/keyring"
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce/sforg"
@@ -25,12 +25,12 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 	if err := e.pause(ctx); err != nil {
 		return err
 	}
-	defer func() { _ = e.eng.Resume(context.WithoutCancel(ctx), actor, e.conn.ID) }()
-	c, err := e.eng.CreateConnection(ctx, actor, engine.NewConnection{Name: "bench idle", Schema: e.schema + "_idle", OrgType: connection.Simulated, LoginURL: e.opts.OrgURL})
+	defer func() { _ = e.adm.Connections.Resume(context.WithoutCancel(ctx), actor, e.conn.ID) }()
+	c, err := e.adm.Connections.Create(ctx, actor, admin.NewConnection{Name: "bench idle", Schema: e.schema + "_idle", OrgType: connection.Simulated, LoginURL: e.opts.OrgURL})
 	if err != nil {
 		return err
 	}
-	if _, err := e.eng.AuthorizeWithPassword(ctx, actor, c.ID, "admin@pgforce.test", "demo"); err != nil {
+	if _, err := e.adm.Connections.AuthorizeWithPassword(ctx, actor, c.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		return err
 	}
 	n := e.opts.IdleMappings
@@ -41,7 +41,7 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 		if err := e.org.addObject(ctx, name, []sforg.FieldDef{{Name: "Note__c", Type: "string", Length: 80, Nillable: true, Createable: true, Updateable: true}}); err != nil {
 			return err
 		}
-		m, err := e.eng.CreateMapping(ctx, actor, c.ID, name, mapping.NewConfig("Name", "Note__c"))
+		m, err := e.adm.Mappings.Create(ctx, actor, c.ID, name, mapping.NewConfig("Name", "Note__c"))
 		if err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 		Measured:  fmt.Sprintf("%.0f calls/h at a %v interval (%d calls in %v; %.0f calls/h at a 10-minute interval)", perHour, interval, calls, window, at10),
 		Reference: fmt.Sprintf("Heroku Connect: one query per mapping per interval = %.0f calls/h", ref),
 		Goal:      "≤ the reference", Met: perHour <= ref})
-	return e.eng.Pause(ctx, actor, c.ID)
+	return e.adm.Connections.Pause(ctx, actor, c.ID)
 }
 
 // pause pauses the bench connection once it is IDLE: one still writing or catching up cannot be
@@ -90,7 +90,7 @@ func (e *env) pause(ctx context.Context) error {
 	if e.connState(ctx) == connection.Paused {
 		return nil
 	}
-	if err := e.eng.Pause(ctx, actor, e.conn.ID); err != nil {
+	if err := e.adm.Connections.Pause(ctx, actor, e.conn.ID); err != nil {
 		return err
 	}
 	return e.waitConn(ctx, connection.Paused)
@@ -107,7 +107,7 @@ func (e *env) waitAllSynced(ctx context.Context, ids []int64) error {
 }
 
 func (e *env) connState(ctx context.Context) connection.State {
-	c, _ := e.eng.Connection(ctx, e.conn.ID)
+	c, _ := e.adm.Connections.Get(ctx, e.conn.ID)
 	return c.State
 }
 
@@ -116,7 +116,7 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	if e.opts.Dashboard == nil {
 		return fmt.Errorf("no dashboard to measure in this run")
 	}
-	have, err := e.eng.Mappings(ctx, e.conn.ID)
+	have, err := e.adm.Mappings.List(ctx, e.conn.ID)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 		if err := e.org.addObject(ctx, name, fields); err != nil {
 			return err
 		}
-		m, err := e.eng.CreateMapping(ctx, actor, e.conn.ID, name, mapping.NewConfig("Name", "F00__c", "F01__c"))
+		m, err := e.adm.Mappings.Create(ctx, actor, e.conn.ID, name, mapping.NewConfig("Name", "F00__c", "F01__c"))
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	if err := e.waitAllSynced(ctx, ids); err != nil {
 		return err
 	}
-	h, err := e.opts.Dashboard(e.eng)
+	h, err := e.opts.Dashboard(e.adm)
 	if err != nil {
 		return err
 	}
@@ -156,11 +156,22 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	defer accounts.Remove(context.WithoutCancel(ctx), actor, email)
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: time.Minute}
-	res, err := hc.PostForm(srv.URL+"/login", url.Values{"email": {email}, "password": {password}})
+	login, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
+	if err != nil {
+		return err
+	}
+	// As a browser says, the form comes from the dashboard's own page (the dashboard refuses
+	// state changes that do not say where they come from).
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	login.Header.Set("Origin", srv.URL)
+	res, err := hc.Do(login)
 	if err != nil {
 		return err
 	}
 	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("sign in to the dashboard: %d", res.StatusCode)
+	}
 	page := fmt.Sprintf("%s/mappings?conn=%d", srv.URL, e.conn.ID)
 	get := func() (time.Duration, error) {
 		start := time.Now()

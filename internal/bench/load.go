@@ -134,8 +134,8 @@ func (e *env) orgWhere() string {
 
 // fetchOnly runs the load's Bulk query and discards the results: the Salesforce side of the load.
 func (e *env) fetchOnly(ctx context.Context, object string) (time.Duration, error) {
-	app := salesforce.App{LoginURL: e.opts.OrgURL, ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
-	tok, err := app.Password(ctx, "admin@pgforce.test", "demo")
+	app := salesforce.App{LoginURL: e.opts.OrgURL, ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
+	tok, err := app.Password(ctx, sforg.DemoUsername, sforg.DemoPassword)
 	if err != nil {
 		return 0, err
 	}

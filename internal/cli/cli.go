@@ -1,7 +1,8 @@
 // Package cli holds pgforce's administrative commands, the counterparts of Heroku Connect's
 // `heroku connect:*`: connections, mappings, import/export, diagnose, the audit trail, write errors
-// and API tokens. Commands act on the database directly through an engine that is not started; the
-// running `pgforce serve` picks every change up through its notifications. Failures are returned as
+// and API tokens. Commands act on the database through the administration (package admin); no sync
+// runs in the CLI process: the running `pgforce serve` picks every change up through its
+// notifications. Failures are returned as
 // one-line errors (main prints them and exits non-zero); --json prints the REST API's shapes.
 package cli
 
@@ -19,22 +20,63 @@ import (
 
 	"pgforce/internal/apitoken"
 	"pgforce/internal/resource"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
-	"pgforce/sync/engine"
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/report"
 )
 
+// Connections is what the commands ask of connections (*admin.Connections implements it).
+type Connections interface {
+	Create(ctx context.Context, actor audit.Actor, n admin.NewConnection) (connection.Connection, error)
+	List(ctx context.Context) ([]connection.Connection, error)
+	Get(ctx context.Context, id int64) (connection.Connection, error)
+	AuthorizeWithPassword(ctx context.Context, actor audit.Actor, connID int64, username, password string) (connection.Connection, error)
+	Pause(ctx context.Context, actor audit.Actor, connID int64) error
+	Resume(ctx context.Context, actor audit.Actor, connID int64) error
+	Recover(ctx context.Context, actor audit.Actor, connID int64) error
+	Delete(ctx context.Context, actor audit.Actor, connID int64, dropSchema bool) error
+	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+}
+
+// Mappings is what the commands ask of mappings (*admin.Mappings implements it).
+type Mappings interface {
+	List(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+	Get(ctx context.Context, id int64) (mapping.Mapping, error)
+	Create(ctx context.Context, actor audit.Actor, connID int64, object string, cfg mapping.Config) (mapping.Mapping, error)
+	Edit(ctx context.Context, actor audit.Actor, mappingID int64, cfg mapping.Config, recreate []string) (mapping.Mapping, error)
+	Reload(ctx context.Context, actor audit.Actor, mappingID int64) error
+	Abort(ctx context.Context, actor audit.Actor, mappingID int64) error
+	Recover(ctx context.Context, actor audit.Actor, mappingID int64) (mapping.State, error)
+	Delete(ctx context.Context, actor audit.Actor, mappingID int64) error
+}
+
+// Configuration is what export and import ask (*admin.Configuration implements it).
+type Configuration interface {
+	Export(ctx context.Context, connID int64) ([]byte, error)
+	PlanImport(ctx context.Context, connID int64, raw []byte) (admin.ImportPlan, error)
+	ApplyImport(ctx context.Context, actor audit.Actor, connID int64, raw []byte) (admin.ImportPlan, error)
+}
+
+var (
+	_ Connections   = (*admin.Connections)(nil)
+	_ Mappings      = (*admin.Mappings)(nil)
+	_ Configuration = (*admin.Configuration)(nil)
+)
+
 // Env is what the commands work with; main builds it from the configuration.
 type Env struct {
-	Engine  *engine.Engine // constructed but not started
-	Reports *report.Reader
-	Tokens  *apitoken.Service
-	Actor   audit.Actor // recorded in the audit trail
-	In      io.Reader   // passwords and confirmations
-	Out     io.Writer
+	Connections   Connections
+	Mappings      Mappings
+	Configuration Configuration
+	Reports       *report.Reader
+	Tokens        *apitoken.Service
+	Actor         audit.Actor // recorded in the audit trail
+	In            io.Reader   // passwords and confirmations
+	Out           io.Writer
 
 	// Where new connections log in when --login-url is not given: the configured real org, or the
 	// simulated org served by `pgforce serve` under /sim.
@@ -88,11 +130,11 @@ func (e *Env) Run(ctx context.Context, cmd string, args []string) error {
 	case "state":
 		err = e.state(ctx, args)
 	case "pause":
-		err = e.lifecycle(ctx, args, "pause", e.Engine.Pause)
+		err = e.lifecycle(ctx, args, "pause", e.Connections.Pause)
 	case "resume":
-		err = e.lifecycle(ctx, args, "resume", e.Engine.Resume)
+		err = e.lifecycle(ctx, args, "resume", e.Connections.Resume)
 	case "recover":
-		err = e.lifecycle(ctx, args, "recover", e.Engine.Recover)
+		err = e.lifecycle(ctx, args, "recover", e.Connections.Recover)
 	case "export":
 		err = e.export(ctx, args)
 	case "import":
@@ -184,11 +226,18 @@ func (e *Env) table(header string, rows [][]string) error {
 	return w.Flush()
 }
 
-func (e *Env) loader() resource.Loader { return resource.Loader{Engine: e.Engine, Reports: e.Reports} }
+func (e *Env) loader() resource.Loader {
+	return resource.Loader{ConnReader: e.Connections, MapReader: e.Mappings, Reports: e.Reports, Health: e.health()}
+}
+
+// health is the health model over this environment's administration and reports.
+func (e *Env) health() diagnose.Checker {
+	return diagnose.Checker{Connections: e.Connections, Mappings: e.Mappings, Reports: e.Reports, Now: e.Now}
+}
 
 // pick selects the connection a command acts on: --connection (name or id), or the only one.
 func (e *Env) pick(ctx context.Context, want string) (connection.Connection, error) {
-	cs, err := e.Engine.Connections(ctx)
+	cs, err := e.Connections.List(ctx)
 	if err != nil {
 		return connection.Connection{}, err
 	}
@@ -215,7 +264,7 @@ func (e *Env) pick(ctx context.Context, want string) (connection.Connection, err
 
 // pickMapping finds a mapping of a connection by object name (case-insensitive) or id.
 func (e *Env) pickMapping(ctx context.Context, c connection.Connection, want string) (mapping.Mapping, error) {
-	ms, err := e.Engine.Mappings(ctx, c.ID)
+	ms, err := e.Mappings.List(ctx, c.ID)
 	if err != nil {
 		return mapping.Mapping{}, err
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"pgforce/internal/resource"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
-	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/failure"
 )
@@ -37,7 +37,7 @@ func (e *Env) createConnection(ctx context.Context, args []string) error {
 	schema := f.String("schema", "", "database schema for the mapped tables")
 	loginURL := f.String("login-url", "", "the org's login URL (default: the configured org)")
 	orgType := f.String("org-type", "", "production, sandbox, custom or simulated (default: from the login URL)")
-	apiVersion := f.String("api-version", "", "Salesforce API version (default "+engine.DefaultAPIVersion+")")
+	apiVersion := f.String("api-version", "", "Salesforce API version (default "+admin.DefaultAPIVersion+")")
 	username := f.String("username", "", "Salesforce username: authorize now, without a browser")
 	password := f.String("password", "", "Salesforce password (+ security token); read from stdin when omitted with --username")
 	if err := f.parse(args); err != nil {
@@ -46,7 +46,7 @@ func (e *Env) createConnection(ctx context.Context, args []string) error {
 	if strings.TrimSpace(*schema) == "" {
 		return failure.InvalidField("schema", "usage: pgforce connection create --schema S (the database schema for the mapped tables)")
 	}
-	n := engine.NewConnection{Name: *name, Schema: *schema, OrgType: connection.OrgType(*orgType), LoginURL: *loginURL, APIVersion: *apiVersion}
+	n := admin.NewConnection{Name: *name, Schema: *schema, OrgType: connection.OrgType(*orgType), LoginURL: *loginURL, APIVersion: *apiVersion}
 	if n.LoginURL == "" {
 		n.LoginURL = e.LoginURL
 		if n.OrgType == "" {
@@ -56,7 +56,7 @@ func (e *Env) createConnection(ctx context.Context, args []string) error {
 	if n.OrgType == "" {
 		n.OrgType = orgTypeOf(n.LoginURL)
 	}
-	c, err := e.Engine.CreateConnection(ctx, e.Actor, n)
+	c, err := e.Connections.Create(ctx, e.Actor, n)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (e *Env) createConnection(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		if c, err = e.Engine.AuthorizeWithPassword(ctx, e.Actor, c.ID, *username, pw); err != nil {
+		if c, err = e.Connections.AuthorizeWithPassword(ctx, e.Actor, c.ID, *username, pw); err != nil {
 			return failure.Wrap(err, failure.KindOf(err), "Connection %s was created but not authorized: %s", c.Name, failure.Message(err))
 		}
 	}
@@ -93,9 +93,9 @@ func (e *Env) createConnection(ctx context.Context, args []string) error {
 // orgTypeOf infers the org type from a login URL.
 func orgTypeOf(loginURL string) connection.OrgType {
 	switch strings.TrimRight(loginURL, "/") {
-	case engine.ProductionLoginURL:
+	case admin.ProductionLoginURL:
 		return connection.Production
-	case engine.SandboxLoginURL:
+	case admin.SandboxLoginURL:
 		return connection.Sandbox
 	}
 	if strings.HasPrefix(loginURL, "http://") {
@@ -159,7 +159,7 @@ func (e *Env) deleteConnection(ctx context.Context, args []string) error {
 	if *confirm != c.Name {
 		return failure.E(failure.Invalid, "Deleting connection %s removes its mappings%s: confirm with --confirm %s.", c.Name, map[bool]string{true: " and drops schema " + c.Schema, false: ""}[*drop], c.Name)
 	}
-	if err := e.Engine.DeleteConnection(ctx, e.Actor, c.ID, *drop); err != nil {
+	if err := e.Connections.Delete(ctx, e.Actor, c.ID, *drop); err != nil {
 		return err
 	}
 	if f.json {
@@ -205,6 +205,12 @@ func (e *Env) info(ctx context.Context, args []string) error {
 			fmt.Fprintln(e.Out)
 		}
 		fmt.Fprintf(e.Out, "=== %s (%s)\nState:  %s\nSchema: %s\nOrg:    %s %s\n", c.Name, c.LoginURL, c.State, c.SchemaName, orDash(c.OrganizationID), orDash(c.SFInfo.Username))
+		if c.Health != nil {
+			fmt.Fprintf(e.Out, "Health: %s %s\n", c.Health.Status, c.Health.Summary)
+			for _, p := range c.Health.Problems {
+				fmt.Fprintf(e.Out, "  %-6s %s\n         fix: %s\n", p.Status, p.Message, p.Fix)
+			}
+		}
 		if len(c.Mappings) == 0 {
 			fmt.Fprintln(e.Out, "no mappings")
 			continue
@@ -213,7 +219,7 @@ func (e *Env) info(ctx context.Context, args []string) error {
 		for _, m := range c.Mappings {
 			rows = append(rows, []string{m.ObjectName, m.State, m.Access, strconv.FormatInt(m.Counts.DB, 10), strconv.FormatInt(m.Counts.Pending, 10), strconv.FormatInt(m.Counts.Errors, 10)})
 		}
-		if err := e.table("OBJECT\tSTATE\tACCESS\tROWS\tPENDING\tERRORS", rows); err != nil {
+		if err := e.table("OBJECT\tSTATE\tACCESS\tROWS\tPENDING\tFAILED", rows); err != nil {
 			return err
 		}
 	}
@@ -260,7 +266,7 @@ func (e *Env) lifecycle(ctx context.Context, args []string, verb string, op func
 		}
 		return e.printJSON(rc)
 	}
-	c, err = e.Engine.Connection(ctx, c.ID)
+	c, err = e.Connections.Get(ctx, c.ID)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 
 func (e *Env) mapping(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: pgforce mapping list|state|create|edit|delete|reload|abort")
+		return fmt.Errorf("usage: pgforce mapping list|state|create|edit|delete|reload|abort|recover")
 	}
 	switch args[0] {
 	case "list":
@@ -30,11 +30,18 @@ func (e *Env) mapping(ctx context.Context, args []string) error {
 	case "delete":
 		return e.deleteMapping(ctx, args[1:])
 	case "reload":
-		return e.mappingAction(ctx, args[1:], "reload", e.Engine.ReloadMapping, "reloading: the table was emptied and every record is loaded again")
+		return e.mappingAction(ctx, args[1:], "reload", e.Mappings.Reload, func() string { return "reloading: the table was emptied and every record is loaded again" })
 	case "abort":
-		return e.mappingAction(ctx, args[1:], "abort", e.Engine.AbortMapping, "aborted; reload or delete it")
+		return e.mappingAction(ctx, args[1:], "abort", e.Mappings.Abort, func() string { return "aborted; reload or delete it" })
+	case "recover":
+		var to mapping.State
+		op := func(ctx context.Context, a audit.Actor, id int64) (err error) {
+			to, err = e.Mappings.Recover(ctx, a, id)
+			return err
+		}
+		return e.mappingAction(ctx, args[1:], "recover", op, func() string { return recoveredText(to) })
 	}
-	return fmt.Errorf("unknown mapping command %q: use list, state, create, edit, delete, reload or abort", args[0])
+	return fmt.Errorf("unknown mapping command %q: use list, state, create, edit, delete, reload, abort or recover", args[0])
 }
 
 // target parses a mapping command's flags and finds its connection and mapping.
@@ -203,7 +210,7 @@ func (e *Env) createMapping(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := e.Engine.CreateMapping(ctx, e.Actor, c.ID, obj, cfg)
+	m, err := e.Mappings.Create(ctx, e.Actor, c.ID, obj, cfg)
 	if err != nil {
 		return err
 	}
@@ -227,7 +234,7 @@ func (e *Env) editMapping(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err = e.Engine.EditMapping(ctx, e.Actor, m.ID, cfg, splitList(*recreate))
+	m, err = e.Mappings.Edit(ctx, e.Actor, m.ID, cfg, splitList(*recreate))
 	if err != nil {
 		return err
 	}
@@ -248,7 +255,7 @@ func (e *Env) deleteMapping(ctx context.Context, args []string) error {
 	if *confirm != m.Object {
 		return failure.E(failure.Invalid, "Deleting the %s mapping drops table %s.%s and its pending writes: confirm with --confirm %s.", m.Object, c.Schema, m.Table, m.Object)
 	}
-	if err := e.Engine.DeleteMapping(ctx, e.Actor, m.ID); err != nil {
+	if err := e.Mappings.Delete(ctx, e.Actor, m.ID); err != nil {
 		return err
 	}
 	if f.json {
@@ -258,7 +265,15 @@ func (e *Env) deleteMapping(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (e *Env) mappingAction(ctx context.Context, args []string, verb string, op func(context.Context, audit.Actor, int64) error, done string) error {
+// recoveredText says what a mapping recovery did.
+func recoveredText(to mapping.State) string {
+	if to == mapping.ReloadTable {
+		return "recovered: its last load did not finish, so it is loading again (RELOAD_TABLE)"
+	}
+	return "recovered: catching up on changes now (" + string(to) + "), DATA_SYNCED once the poll is done"
+}
+
+func (e *Env) mappingAction(ctx context.Context, args []string, verb string, op func(context.Context, audit.Actor, int64) error, done func() string) error {
 	f := newFlags("mapping " + verb)
 	_, m, err := e.target(ctx, f, args, verb+" OBJECT")
 	if err != nil {
@@ -270,6 +285,6 @@ func (e *Env) mappingAction(ctx context.Context, args []string, verb string, op 
 	if f.json {
 		return e.printMapping(ctx, m.ID, true)
 	}
-	fmt.Fprintf(e.Out, "%s: %s\n", m.Object, done)
+	fmt.Fprintf(e.Out, "%s: %s\n", m.Object, done())
 	return nil
 }

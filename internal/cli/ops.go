@@ -26,7 +26,7 @@ func (e *Env) export(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	raw, err := e.Engine.ExportConfig(ctx, c.ID)
+	raw, err := e.Configuration.Export(ctx, c.ID)
 	if err != nil {
 		return err
 	}
@@ -64,12 +64,12 @@ func (e *Env) importConfig(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := e.Engine.PlanImport(ctx, c.ID, raw)
+	plan, err := e.Configuration.PlanImport(ctx, c.ID, raw)
 	if err == nil && len(plan.Problems) > 0 {
 		err = plan.Problems.Failure()
 	}
 	if err == nil && !*dryRun {
-		plan, err = e.Engine.ApplyImport(ctx, e.Actor, c.ID, raw)
+		plan, err = e.Configuration.ApplyImport(ctx, e.Actor, c.ID, raw)
 	}
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (e *Env) diagnose(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := diagnose.Checker{Engine: e.Engine, Reports: e.Reports, Now: e.Now}.Run(ctx, c.ID)
+	r, err := e.health().Run(ctx, c.ID)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,8 @@ const (
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/pgforce?sslmode=disable"
 	DefaultAddr        = "127.0.0.1:8080"
 	DefaultSchema      = "pgforce"
+	// DefaultSimPubSubAddr lets the system pick a free port for the simulated org's Pub/Sub API.
+	DefaultSimPubSubAddr = "127.0.0.1:0"
 )
 
 // Config is everything pgforce needs to start.
@@ -42,6 +44,16 @@ type Config struct {
 	SalesforceClientSecret string
 
 	LogLevel string // debug, info, warn, error
+
+	// SalesforcePubSubAddr is where a real org's Pub/Sub API is (host:port); empty = Salesforce's,
+	// api.pubsub.salesforce.com:7443. SalesforcePubSubCAFile, when set, is a PEM file of the
+	// certificates to trust for it instead of the system's (a TLS-inspecting proxy, a test org).
+	SalesforcePubSubAddr   string
+	SalesforcePubSubCAFile string
+
+	// SimPubSubAddr is where the embedded simulated org serves its Pub/Sub API, with a self-signed
+	// certificate made at start; default a free port on 127.0.0.1.
+	SimPubSubAddr string
 
 	// SimControlToken protects the embedded simulated org's control API (/sim/_sforg/...): demos and
 	// tests use it to edit records as a Salesforce user or inject faults. Empty = a random token.
@@ -75,6 +87,9 @@ func (c Config) WithDefaults() Config {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.SimPubSubAddr == "" {
+		c.SimPubSubAddr = DefaultSimPubSubAddr
+	}
 	return c
 }
 
@@ -99,6 +114,12 @@ func (c Config) TLS() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
 // SecureCookies reports whether cookies must carry Secure and the __Host- prefix: whenever the
 // public URL is https, whether TLS ends here or at a proxy in front.
 func (c Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// OAuthCallbackURL is where Salesforce sends the browser back after an authorization (the
+// connected app's callback URL).
+func (c Config) OAuthCallbackURL() string {
+	return strings.TrimRight(c.BaseURL, "/") + "/oauth/callback"
+}
 
 // EmbeddedOrg reports whether the simulated Salesforce org is the default org.
 func (c Config) EmbeddedOrg() bool { return c.SalesforceLoginURL == "" }
@@ -145,6 +166,17 @@ func (c Config) Validate() error {
 		if c.SalesforceClientID == "" || c.SalesforceClientSecret == "" {
 			bad("PGFORCE_SF_CLIENT_ID and PGFORCE_SF_CLIENT_SECRET are required with PGFORCE_SF_LOGIN_URL")
 		}
+	}
+	for _, a := range []struct{ name, value string }{{"PGFORCE_SF_PUBSUB_ADDR", c.SalesforcePubSubAddr}, {"PGFORCE_SIM_PUBSUB_ADDR", c.SimPubSubAddr}} {
+		if a.value == "" {
+			continue
+		}
+		if host, port, err := net.SplitHostPort(a.value); err != nil || host == "" || port == "" {
+			bad("%s must be host:port (e.g. api.pubsub.salesforce.com:7443), got %q", a.name, a.value)
+		}
+	}
+	if c.SalesforcePubSubCAFile != "" && c.SalesforcePubSubAddr == "" && c.SalesforceLoginURL == "" {
+		bad("PGFORCE_SF_PUBSUB_CA_FILE is for a real org's Pub/Sub API: set PGFORCE_SF_LOGIN_URL (or PGFORCE_SF_PUBSUB_ADDR) too")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

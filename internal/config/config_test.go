@@ -20,6 +20,9 @@ func TestDefaultsAreValid(t *testing.T) {
 	if !c.EmbeddedOrg() {
 		t.Fatal("without a Salesforce login URL the simulated org is the default")
 	}
+	if c.SimPubSubAddr != "127.0.0.1:0" || c.SalesforcePubSubAddr != "" {
+		t.Fatalf("the simulated org's Pub/Sub API takes a free loopback port, a real org Salesforce's endpoint: %+v", c)
+	}
 }
 
 func TestValidationNamesTheVariableToFix(t *testing.T) {
@@ -44,6 +47,9 @@ func TestValidationNamesTheVariableToFix(t *testing.T) {
 			c.SalesforceLoginURL, c.SalesforceClientID, c.SalesforceClientSecret = "login.salesforce.com", "id", "secret"
 		}, "PGFORCE_SF_LOGIN_URL must be an absolute URL"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "PGFORCE_LOG_LEVEL must be one of"},
+		{"pub/sub address without port", func(c *Config) { c.SalesforcePubSubAddr = "api.pubsub.salesforce.com" }, "PGFORCE_SF_PUBSUB_ADDR must be host:port"},
+		{"simulated pub/sub address without host", func(c *Config) { c.SimPubSubAddr = ":7443" }, "PGFORCE_SIM_PUBSUB_ADDR must be host:port"},
+		{"pub/sub CA without a real org", func(c *Config) { c.SalesforcePubSubCAFile = "ca.pem" }, "PGFORCE_SF_PUBSUB_CA_FILE is for a real org"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,16 +14,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"pgforce/sync/admin"
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
 )
 
-// Engine is what the collector reads from the engine (*engine.Engine implements it).
-type Engine interface {
-	Connections(ctx context.Context) ([]connection.Connection, error)
+// Connections is what the collector reads of connections (*admin.Connections implements it).
+type Connections interface {
+	List(ctx context.Context) ([]connection.Connection, error)
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+}
+
+// Engine is what the collector reads from the runtime (*engine.Engine implements it).
+type Engine interface {
 	// APICalls counts the calls this process's syncer made, by kind (nil when it does not sync it).
 	APICalls(connID int64) map[string]int
 }
@@ -37,8 +43,9 @@ type Reports interface {
 }
 
 var (
-	_ Engine  = (*engine.Engine)(nil)
-	_ Reports = (*report.Reader)(nil)
+	_ Connections = (*admin.Connections)(nil)
+	_ Engine      = (*engine.Engine)(nil)
+	_ Reports     = (*report.Reader)(nil)
 )
 
 // The state gauges have a series per known state (1 for the current one), so an alert can match a
@@ -64,7 +71,7 @@ var (
 	syncErrors    = desc("mapping_sync_errors_total", "Records a mapping failed to sync, by direction.", "connection", "object", "direction")
 	tableRows     = desc("mapping_table_rows", "Rows in the mapped table (an estimate for large tables).", mLabels...)
 	pending       = desc("mapping_pending_writes", "Database changes of the mapping waiting to be written to Salesforce.", mLabels...)
-	writeErrors   = desc("mapping_write_errors_24h", "Writes Salesforce refused in the last 24 hours.", mLabels...)
+	writeErrors   = desc("mapping_failed_writes", "Writes Salesforce refused that are not resolved yet (retried, dismissed or superseded by a later successful write).", mLabels...)
 	loadDone      = desc("mapping_load_records_done", "Records loaded by the running or last (re)load.", mLabels...)
 	loadExpected  = desc("mapping_load_records_expected", "Records the running or last (re)load expects, when known.", mLabels...)
 	pollLag       = desc("mapping_poll_lag_seconds", "Seconds since the mapping last polled Salesforce.", mLabels...)
@@ -76,21 +83,30 @@ var (
 	logRows       = desc("trigger_log_rows", "Rows in the live trigger log (processed rows wait there until archived).", "connection")
 	logOldest     = desc("trigger_log_oldest_pending_seconds", "Age of the oldest change waiting to be written (0 when none).", "connection")
 	scrapeSuccess = desc("scrape_success", "1 when the database could be read for this scrape.")
+	healthy       = desc("connection_healthy", "1 when the health checks (pgforce diagnose) find no problem, 0 otherwise.", "connection")
+	problems      = desc("health_problems", "Problems the health checks find, by rule and status (RED, YELLOW); a series per rule, 0 when none.", "connection", "rule", "status")
 )
+
+// Health runs a connection's health checks (diagnose.Checker implements it).
+type Health interface {
+	Run(ctx context.Context, connID int64) (diagnose.Report, error)
+}
 
 // Collector reads the metrics at scrape time.
 type Collector struct {
-	Engine  Engine
-	Reports Reports
-	Log     *slog.Logger
-	Now     func() time.Time // time.Now when nil
-	Timeout time.Duration    // per scrape; 10s when 0
+	Connections Connections
+	Engine      Engine
+	Reports     Reports
+	Health      Health // nil: no health metrics
+	Log         *slog.Logger
+	Now         func() time.Time // time.Now when nil
+	Timeout     time.Duration    // per scrape; 10s when 0
 }
 
 // Describe sends every metric's description.
 func (k *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, mapState, rowsSynced, syncErrors, tableRows, pending, writeErrors, loadDone, loadExpected,
-		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess} {
+		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess, healthy, problems} {
 		ch <- d
 	}
 }
@@ -130,7 +146,7 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	if k.Now != nil {
 		now = k.Now()
 	}
-	conns, err := k.Engine.Connections(ctx)
+	conns, err := k.Connections.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -163,7 +179,7 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			tc := counts[m.Table]
 			gauge(ch, tableRows, float64(tc.Rows), c.Name, m.Object)
 			gauge(ch, pending, float64(tc.Pending), c.Name, m.Object)
-			gauge(ch, writeErrors, float64(tc.Errors24h), c.Name, m.Object)
+			gauge(ch, writeErrors, float64(tc.Failed), c.Name, m.Object)
 			gauge(ch, loadDone, float64(m.LoadDone), c.Name, m.Object)
 			if m.LoadExpected != nil {
 				gauge(ch, loadExpected, float64(*m.LoadExpected), c.Name, m.Object)
@@ -185,7 +201,7 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			}
 			gauge(ch, logOldest, age, c.Name)
 		}
-		used, limit, _, err := k.Engine.APIUsage(ctx, c.ID)
+		used, limit, _, err := k.Connections.APIUsage(ctx, c.ID)
 		if err != nil {
 			return err
 		}
@@ -193,6 +209,11 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			gauge(ch, apiUsed, float64(used), c.Name)
 			gauge(ch, apiLimit, float64(limit), c.Name)
 			gauge(ch, apiRemaining, float64(max(0, limit-used)), c.Name)
+		}
+		if k.Health != nil {
+			if err := k.health(ctx, ch, c); err != nil {
+				return err
+			}
 		}
 	}
 	names := map[int64]string{}
@@ -210,6 +231,25 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	for _, c := range conns {
 		for kind, n := range k.Engine.APICalls(c.ID) {
 			ch <- prometheus.MustNewConstMetric(apiCalls, prometheus.CounterValue, float64(n), c.Name, kind)
+		}
+	}
+	return nil
+}
+
+// health reports the health model: the same checks as the dashboard and `pgforce diagnose`.
+func (k *Collector) health(ctx context.Context, ch chan<- prometheus.Metric, c connection.Connection) error {
+	r, err := k.Health.Run(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	gauge(ch, healthy, b2f(r.Healthy()), c.Name)
+	n := map[string]int{}
+	for _, p := range r.Problems {
+		n[p.RuleID+"/"+string(p.Status)]++
+	}
+	for _, rule := range diagnose.RuleIDs() {
+		for _, st := range []diagnose.Status{diagnose.Red, diagnose.Yellow} {
+			gauge(ch, problems, float64(n[rule+"/"+string(st)]), c.Name, rule, string(st))
 		}
 	}
 	return nil

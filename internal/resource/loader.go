@@ -4,18 +4,23 @@ import (
 	"context"
 	"fmt"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
 )
 
-// Engine is what the loader reads from the engine (*engine.Engine implements it).
-type Engine interface {
-	Connections(ctx context.Context) ([]connection.Connection, error)
-	Connection(ctx context.Context, id int64) (connection.Connection, error)
-	Mappings(ctx context.Context, connID int64) ([]mapping.Mapping, error)
-	Mapping(ctx context.Context, id int64) (mapping.Mapping, error)
+// ConnectionReader is what the loader reads of connections (*admin.Connections implements it).
+type ConnectionReader interface {
+	List(ctx context.Context) ([]connection.Connection, error)
+	Get(ctx context.Context, id int64) (connection.Connection, error)
+}
+
+// MappingReader is what the loader reads of mappings (*admin.Mappings implements it).
+type MappingReader interface {
+	List(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+	Get(ctx context.Context, id int64) (mapping.Mapping, error)
 }
 
 // Reports is what the loader reads from the report reader (*report.Reader implements it).
@@ -24,19 +29,38 @@ type Reports interface {
 }
 
 var (
-	_ Engine  = (*engine.Engine)(nil)
-	_ Reports = (*report.Reader)(nil)
+	_ ConnectionReader = (*admin.Connections)(nil)
+	_ MappingReader    = (*admin.Mappings)(nil)
+	_ Reports          = (*report.Reader)(nil)
 )
 
-// Loader builds resources, counts included, for the API and the CLI alike.
+// HealthChecker runs a connection's health checks (diagnose.Checker implements it).
+type HealthChecker interface {
+	Run(ctx context.Context, connID int64) (diagnose.Report, error)
+}
+
+// Loader builds resources, counts and health included, for the API and the CLI alike.
 type Loader struct {
-	Engine  Engine
-	Reports Reports
+	ConnReader ConnectionReader
+	MapReader  MappingReader
+	Reports    Reports
+	Health     HealthChecker // nil: resources carry no health
+}
+
+func (l Loader) health(ctx context.Context, connID int64) (*diagnose.Report, error) {
+	if l.Health == nil {
+		return nil, nil
+	}
+	r, err := l.Health.Run(ctx, connID)
+	if err != nil {
+		return nil, fmt.Errorf("check health: %w", err)
+	}
+	return &r, nil
 }
 
 // Connection loads a connection; deep embeds its mappings.
 func (l Loader) Connection(ctx context.Context, id int64, deep bool) (Connection, error) {
-	c, err := l.Engine.Connection(ctx, id)
+	c, err := l.ConnReader.Get(ctx, id)
 	if err != nil {
 		return Connection{}, err
 	}
@@ -49,6 +73,20 @@ func (l Loader) show(ctx context.Context, c connection.Connection, deep bool) (C
 		return Connection{}, err
 	}
 	out := NewConnection(c, ms)
+	r, err := l.health(ctx, c.ID)
+	if err != nil {
+		return Connection{}, err
+	}
+	if r != nil {
+		out.Health = NewHealth(*r)
+		out.MappingsSummaryState = "OK"
+		if r.Count(diagnose.Red) > 0 {
+			out.MappingsSummaryState = "ERROR"
+		}
+		for i := range out.Mappings {
+			out.Mappings[i].Problems = r.Of(out.Mappings[i].ID)
+		}
+	}
 	if !deep {
 		out.Mappings = nil
 	}
@@ -57,7 +95,7 @@ func (l Loader) show(ctx context.Context, c connection.Connection, deep bool) (C
 
 // Connections loads every connection; deep embeds their mappings.
 func (l Loader) Connections(ctx context.Context, deep bool) ([]Connection, error) {
-	cs, err := l.Engine.Connections(ctx)
+	cs, err := l.ConnReader.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +112,7 @@ func (l Loader) Connections(ctx context.Context, deep bool) ([]Connection, error
 
 // Mappings loads a connection's mappings with their counts.
 func (l Loader) Mappings(ctx context.Context, connID int64) ([]Mapping, error) {
-	c, err := l.Engine.Connection(ctx, connID)
+	c, err := l.ConnReader.Get(ctx, connID)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +120,7 @@ func (l Loader) Mappings(ctx context.Context, connID int64) ([]Mapping, error) {
 }
 
 func (l Loader) mappings(ctx context.Context, c connection.Connection) ([]Mapping, error) {
-	ms, err := l.Engine.Mappings(ctx, c.ID)
+	ms, err := l.MapReader.List(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -94,20 +132,27 @@ func (l Loader) mappings(ctx context.Context, c connection.Connection) ([]Mappin
 	if err != nil {
 		return nil, fmt.Errorf("count rows of %s: %w", c.Name, err)
 	}
+	r, err := l.health(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Mapping, len(ms))
 	for i, m := range ms {
 		out[i] = NewMapping(m, counts[m.Table])
+		if r != nil {
+			out[i].Problems = r.Of(m.ID)
+		}
 	}
 	return out, nil
 }
 
 // Mapping loads one mapping with its counts.
 func (l Loader) Mapping(ctx context.Context, id int64) (Mapping, error) {
-	m, err := l.Engine.Mapping(ctx, id)
+	m, err := l.MapReader.Get(ctx, id)
 	if err != nil {
 		return Mapping{}, err
 	}
-	c, err := l.Engine.Connection(ctx, m.ConnectionID)
+	c, err := l.ConnReader.Get(ctx, m.ConnectionID)
 	if err != nil {
 		return Mapping{}, err
 	}
@@ -115,11 +160,19 @@ func (l Loader) Mapping(ctx context.Context, id int64) (Mapping, error) {
 	if err != nil {
 		return Mapping{}, fmt.Errorf("count rows of %s: %w", m.Table, err)
 	}
-	return NewMapping(m, counts[m.Table]), nil
+	out := NewMapping(m, counts[m.Table])
+	r, err := l.health(ctx, c.ID)
+	if err != nil {
+		return Mapping{}, err
+	}
+	if r != nil {
+		out.Problems = r.Of(m.ID)
+	}
+	return out, nil
 }
 
 // NewImportResult shows what an import did.
-func NewImportResult(p engine.ImportPlan) ImportResult {
+func NewImportResult(p admin.ImportPlan) ImportResult {
 	r := ImportResult{Added: []string{}, Edited: []string{}, Unchanged: p.Unchanged, Notes: p.Notes}
 	for _, a := range p.Add {
 		r.Added = append(r.Added, a.Object)

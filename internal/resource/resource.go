@@ -7,6 +7,7 @@ package resource
 import (
 	"time"
 
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
@@ -40,12 +41,34 @@ type Connection struct {
 	LoginURL             string          `json:"login_url"`
 	APIVersion           string          `json:"api_version"`
 	WriteAlgorithm       string          `json:"write_algorithm"`
+	StreamTransport      string          `json:"stream_transport"`
 	OrganizationID       string          `json:"organization_id"`
 	SFInfo               SFInfo          `json:"sf_info"`
 	AuthorizedAt         *time.Time      `json:"auth_updated"`
 	CreatedAt            time.Time       `json:"created_at"`
 	Features             map[string]bool `json:"features"`
+	Health               *Health         `json:"health,omitempty"`
 	Mappings             []Mapping       `json:"mappings,omitempty"`
+}
+
+// Health is the health model's verdict (the same as the dashboard's and `pgforce diagnose`'s): GREEN
+// with "Healthy: ..." only when nothing is wrong, otherwise the problems, worst first.
+type Health struct {
+	Status   diagnose.Status    `json:"status"`
+	Summary  string             `json:"summary"`
+	Problems []diagnose.Problem `json:"problems"`
+}
+
+// NewHealth shows a health report (never a null list).
+func NewHealth(r diagnose.Report) *Health {
+	h := &Health{Status: r.Status, Summary: r.Summary(), Problems: r.Problems}
+	if h.Problems == nil {
+		h.Problems = []diagnose.Problem{}
+	}
+	if r.Healthy() {
+		h.Status = diagnose.Green
+	}
+	return h
 }
 
 // SFInfo is the authorized Salesforce user and org.
@@ -69,7 +92,8 @@ func NewConnection(c connection.Connection, mappings []Mapping) Connection {
 		ID: c.ID, Name: c.Name, SchemaName: c.Schema, State: string(c.State), StateDescription: c.State.Describe(),
 		StateReason: c.StateReason, StateChangedAt: c.StateChangedAt, MappingsSummaryState: summary,
 		OrgType: string(c.OrgType), LoginURL: c.LoginURL, APIVersion: c.APIVersion, WriteAlgorithm: string(c.WriteAlgorithm),
-		OrganizationID: c.OrgID, AuthorizedAt: c.AuthorizedAt, CreatedAt: c.CreatedAt,
+		StreamTransport: string(c.StreamTransport),
+		OrganizationID:  c.OrgID, AuthorizedAt: c.AuthorizedAt, CreatedAt: c.CreatedAt,
 		SFInfo:   SFInfo{Username: c.Username, OrganizationID: c.OrgID, OrgName: c.OrgName, InstanceURL: c.InstanceURL, APIVersion: c.APIVersion},
 		Features: map[string]bool{"poll_db_no_merge": c.WriteAlgorithm == connection.Ordered},
 		Mappings: mappings,
@@ -78,25 +102,27 @@ func NewConnection(c connection.Connection, mappings []Mapping) Connection {
 
 // Mapping is a mapping as the API shows it.
 type Mapping struct {
-	ID               int64           `json:"id"`
-	ObjectName       string          `json:"object_name"`
-	TableName        string          `json:"table_name"`
-	State            string          `json:"state"`
-	StateDescription string          `json:"state_description"`
-	StateReason      string          `json:"state_reason"`
-	Access           string          `json:"access"`
-	SFNotifyEnabled  bool            `json:"sf_notify_enabled"`
-	SFPollingSeconds int             `json:"sf_polling_seconds"`
-	UpsertField      string          `json:"upsert_field"`
-	Config           mapping.Config  `json:"config"`
-	Counts           Counts          `json:"counts"`
-	Load             *Load           `json:"load,omitempty"`
-	Drift            []mapping.Drift `json:"drift,omitempty"`
-	Orphaned         bool            `json:"orphaned"`
-	Times            Times           `json:"times"`
-	Connection       Ref             `json:"connection"`
-	CreatedAt        time.Time       `json:"created_at"`
-	UpdatedAt        time.Time       `json:"updated_at"`
+	ID               int64              `json:"id"`
+	ObjectName       string             `json:"object_name"`
+	TableName        string             `json:"table_name"`
+	State            string             `json:"state"`
+	StateDescription string             `json:"state_description"`
+	StateReason      string             `json:"state_reason"`
+	Access           string             `json:"access"`
+	SFNotifyEnabled  bool               `json:"sf_notify_enabled"`
+	StreamTransport  string             `json:"stream_transport"` // "pubsub" or "cometd" while it streams
+	SFPollingSeconds int                `json:"sf_polling_seconds"`
+	UpsertField      string             `json:"upsert_field"`
+	Config           mapping.Config     `json:"config"`
+	Counts           Counts             `json:"counts"`
+	Problems         []diagnose.Problem `json:"problems,omitempty"` // the health model's findings for it
+	Load             *Load              `json:"load,omitempty"`
+	Drift            []mapping.Drift    `json:"drift,omitempty"`
+	Orphaned         bool               `json:"orphaned"`
+	Times            Times              `json:"times"`
+	Connection       Ref                `json:"connection"`
+	CreatedAt        time.Time          `json:"created_at"`
+	UpdatedAt        time.Time          `json:"updated_at"`
 }
 
 // Counts are a mapping's row figures (Heroku Connect's counts object).
@@ -105,7 +131,7 @@ type Counts struct {
 	DBEstimated bool   `json:"db_estimated"`
 	SF          *int64 `json:"sf"`
 	Pending     int64  `json:"pending"`
-	Errors      int64  `json:"errors"` // failed writes in the last 24 hours
+	Errors      int64  `json:"errors"` // writes Salesforce refused that are not resolved yet
 }
 
 // Load is the progress of a running or last load.
@@ -131,9 +157,9 @@ type Ref struct {
 func NewMapping(m mapping.Mapping, tc report.TableCounts) Mapping {
 	out := Mapping{
 		ID: m.ID, ObjectName: m.Object, TableName: m.Table, State: string(m.State), StateDescription: m.State.Describe(),
-		StateReason: m.StateReason, Access: string(m.Config.Access), SFNotifyEnabled: m.Config.SFNotifyEnabled,
+		StateReason: m.StateReason, Access: string(m.Config.Access), SFNotifyEnabled: m.Config.SFNotifyEnabled, StreamTransport: m.StreamTransport,
 		SFPollingSeconds: m.Config.SFPollingSeconds, UpsertField: m.Config.UpsertField, Config: m.Config,
-		Counts: Counts{DB: tc.Rows, DBEstimated: tc.Estimated, SF: m.SFCount, Pending: tc.Pending, Errors: tc.Errors24h},
+		Counts: Counts{DB: tc.Rows, DBEstimated: tc.Estimated, SF: m.SFCount, Pending: tc.Pending, Errors: tc.Failed},
 		Drift:  m.Drift, Orphaned: m.OrphanedAt != nil, Times: Times{SFPoll: m.LastPollAt, NextSFPoll: m.NextPollAt},
 		Connection: Ref{ID: m.ConnectionID}, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}

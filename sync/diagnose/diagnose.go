@@ -1,17 +1,21 @@
-// Package diagnose checks a connection's health the way Heroku Connect's `connect:diagnose` does:
-// each check is RED, YELLOW, GREEN or SKIPPED, with a message saying what was found and the fix. It
-// only reads (through the engine and the report reader), so the CLI, the API and the dashboard can
-// all run it at any time; the checks are written once, here.
+// Package diagnose is pgforce's health model: what is wrong with a connection and its mappings,
+// derived from the data each time it is asked (states, the trigger log, polls, drift, API usage), never
+// from what a component last said about itself. Every surface shows the same model: the Overview and
+// the mapping pages (Problems, worst first, each with its fix), the Diagnose page, `pgforce diagnose`
+// and `pgforce info`, the REST API and the metrics. Results keep the shape of Heroku Connect's
+// `connect:diagnose` (RED, YELLOW, GREEN or SKIPPED per rule). It only reads, so anything may run it
+// at any time.
 package diagnose
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
-	"pgforce/sync/engine"
+	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
@@ -40,7 +44,7 @@ func (s Status) rank() int {
 	return 0
 }
 
-// Result is one check's outcome. The JSON names follow Heroku Connect's diagnose API, plus fix.
+// Result is one rule's outcome. The JSON names follow Heroku Connect's diagnose API, plus fix.
 type Result struct {
 	RuleID      string `json:"rule_id"`
 	DisplayName string `json:"display_name"`
@@ -49,20 +53,84 @@ type Result struct {
 	Fix         string `json:"fix,omitempty"` // what to do about a RED or YELLOW result
 }
 
-// Report is every check of one connection.
+// Problem is one thing wrong, found in the data: a RED or YELLOW finding of a rule, about the
+// connection (MappingID 0) or one mapping, with what to do and where.
+type Problem struct {
+	RuleID    string     `json:"rule_id"`
+	Status    Status     `json:"status"`
+	MappingID int64      `json:"mapping_id,omitempty"`
+	Object    string     `json:"object,omitempty"`
+	Message   string     `json:"message"`
+	Fix       string     `json:"fix"`
+	FixURL    string     `json:"fix_url,omitempty"` // the dashboard page where it is fixed
+	Since     *time.Time `json:"since,omitempty"`   // when it started, where the data says
+}
+
+// Report is every rule of one connection, and the problems they found, worst first.
 type Report struct {
 	ConnectionID   int64     `json:"connection_id"`
 	ConnectionName string    `json:"connection_name"`
 	Status         Status    `json:"status"` // the worst result
 	CheckedAt      time.Time `json:"checked_at"`
 	Results        []Result  `json:"results"`
+	Problems       []Problem `json:"problems"`
 }
 
-// Engine is what diagnose reads from the sync engine (*engine.Engine implements it).
-type Engine interface {
-	Connection(ctx context.Context, id int64) (connection.Connection, error)
-	Mappings(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+// Healthy reports whether no rule found anything wrong.
+func (r Report) Healthy() bool { return len(r.Problems) == 0 }
+
+// Worst returns the problem to fix first.
+func (r Report) Worst() (Problem, bool) {
+	if len(r.Problems) == 0 {
+		return Problem{}, false
+	}
+	return r.Problems[0], true
+}
+
+// Of returns the problems of one mapping, worst first.
+func (r Report) Of(mappingID int64) []Problem {
+	var out []Problem
+	for _, p := range r.Problems {
+		if p.MappingID == mappingID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Count returns how many problems have the given status.
+func (r Report) Count(s Status) int {
+	n := 0
+	for _, p := range r.Problems {
+		if p.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Summary is the one line every surface leads with: "Healthy" only when nothing is wrong, otherwise
+// the worst problem.
+func (r Report) Summary() string {
+	p, ok := r.Worst()
+	if !ok {
+		return "Healthy: every check passed."
+	}
+	if more := len(r.Problems) - 1; more > 0 {
+		return fmt.Sprintf("%s (and %d more %s)", strings.TrimSuffix(p.Message, "."), more, plural(more, "problem", "problems"))
+	}
+	return p.Message
+}
+
+// Connections is what diagnose reads of connections (*admin.Connections implements it).
+type Connections interface {
+	Get(ctx context.Context, id int64) (connection.Connection, error)
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+}
+
+// Mappings is what diagnose reads of mappings (*admin.Mappings implements it).
+type Mappings interface {
+	List(ctx context.Context, connID int64) ([]mapping.Mapping, error)
 }
 
 // Reports is what diagnose reads from the database's statistics (*report.Reader implements it).
@@ -73,335 +141,136 @@ type Reports interface {
 }
 
 var (
-	_ Engine  = (*engine.Engine)(nil)
-	_ Reports = (*report.Reader)(nil)
+	_ Connections = (*admin.Connections)(nil)
+	_ Mappings    = (*admin.Mappings)(nil)
+	_ Reports     = (*report.Reader)(nil)
 )
 
-// Thresholds. Polling is stale when no poll finished for StaleFactor intervals; the trigger log is
-// backed up when its oldest pending change waits longer than BacklogAge (writes normally go out
-// within seconds, at most two minutes).
+// Thresholds. A database change normally reaches Salesforce within seconds: one waiting longer than
+// WaitAge (while nothing is paused) means writing is stuck. A poll is overdue once it is late by a
+// whole interval (at least OverdueMin), and badly overdue after thirty.
 const (
-	StaleFactor       = 3
-	BacklogAge        = 10 * time.Minute
-	BacklogAgeRed     = time.Hour
-	APIUsageYellow    = 0.75
-	APIUsageRed       = 0.90
-	OldAPIVersionGap  = 3 // major versions behind pgforce's default
-	docWriteErrors    = "Fix the rows (or the Salesforce rule refusing them), then retry or ignore each write in Explorer, or `pgforce write-errors` to list them."
-	docReauthorize    = "Re-authorize the connection in Settings (or `pgforce connection create` anew with credentials), then `pgforce recover`."
-	docRecoverMapping = "Look at the mapping's recent errors; `pgforce recover` restarts mappings stopped by transient errors, `pgforce mapping reload NAME` reloads one."
+	WaitAge          = 2 * time.Minute
+	WaitAgeRed       = time.Hour
+	OverdueMin       = time.Minute
+	OverdueRedFactor = 30
+	APIUsageYellow   = 0.75
+	APIUsageRed      = 0.90
+	OldAPIVersionGap = 3 // major versions behind pgforce's default
 )
 
 // Checker runs the checks.
 type Checker struct {
-	Engine  Engine
-	Reports Reports
-	Now     func() time.Time // time.Now when nil
+	Connections Connections
+	Mappings    Mappings
+	Reports     Reports
+	Now         func() time.Time // time.Now when nil
+}
+
+// facts is what the rules judge: read once per run.
+type facts struct {
+	now     time.Time
+	conn    connection.Connection
+	ms      []mapping.Mapping
+	counts  map[string]report.TableCounts
+	indexes map[string]report.TableIndexes
+	backlog report.Backlog
+	apiUsed int
+	apiMax  int
+	apiSeen time.Time
 }
 
 // Run checks one connection.
 func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
-	now := time.Now()
+	f := facts{now: time.Now()}
 	if k.Now != nil {
-		now = k.Now()
+		f.now = k.Now()
 	}
-	c, err := k.Engine.Connection(ctx, connID)
-	if err != nil {
+	var err error
+	if f.conn, err = k.Connections.Get(ctx, connID); err != nil {
 		return Report{}, err
 	}
-	ms, err := k.Engine.Mappings(ctx, connID)
-	if err != nil {
+	c := f.conn
+	if f.ms, err = k.Mappings.List(ctx, connID); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
-	tables := make([]string, len(ms))
-	for i, m := range ms {
+	tables := make([]string, len(f.ms))
+	for i, m := range f.ms {
 		tables[i] = m.Table
 	}
-	counts, err := k.Reports.Counts(ctx, c.Schema, tables)
-	if err != nil {
+	if f.counts, err = k.Reports.Counts(ctx, c.Schema, tables); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
-	indexes, err := k.Reports.SyncIndexes(ctx, c.Schema, tables)
-	if err != nil {
+	if f.indexes, err = k.Reports.SyncIndexes(ctx, c.Schema, tables); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
-	backlog, err := k.Reports.Backlog(ctx, c.Schema)
-	if err != nil {
+	if f.backlog, err = k.Reports.Backlog(ctx, c.Schema); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
-	used, max, seen, err := k.Engine.APIUsage(ctx, connID)
-	if err != nil {
+	if f.apiUsed, f.apiMax, f.apiSeen, err = k.Connections.APIUsage(ctx, connID); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
-	r := Report{ConnectionID: c.ID, ConnectionName: c.Name, CheckedAt: now.UTC(), Results: []Result{
-		authorization(c, ms),
-		connectionState(c),
-		mappingsInError(ms),
-		failedWrites(ms, counts),
-		stalePolling(c, ms, now),
-		apiUsage(used, max, seen),
-		missingIndexes(ms, indexes),
-		triggerLogBacklog(c, backlog, now),
-		fieldsDrifted(ms),
-		apiVersion(c),
-	}}
-	r.Status = Skipped
-	for _, res := range r.Results {
+	return assess(f), nil
+}
+
+// assess runs every rule over the facts.
+func assess(f facts) Report {
+	r := Report{ConnectionID: f.conn.ID, ConnectionName: f.conn.Name, CheckedAt: f.now.UTC(), Status: Skipped}
+	for _, ru := range rules {
+		o := ru.check(&f)
+		res := Result{RuleID: ru.id, DisplayName: ru.name}
+		switch {
+		case len(o.problems) > 0:
+			for i := range o.problems {
+				o.problems[i].RuleID = ru.id
+			}
+			res.Status, res.Message, res.Fix = summarize(o.problems)
+			r.Problems = append(r.Problems, o.problems...)
+		case o.skipped != "":
+			res.Status, res.Message = Skipped, o.skipped
+		default:
+			res.Status, res.Message = Green, o.green
+		}
 		if res.Status.rank() > r.Status.rank() {
 			r.Status = res.Status
 		}
+		r.Results = append(r.Results, res)
 	}
-	return r, nil
+	order := map[string]int{}
+	for i, ru := range rules {
+		order[ru.id] = i
+	}
+	slices.SortStableFunc(r.Problems, func(a, b Problem) int {
+		return cmp.Or(b.Status.rank()-a.Status.rank(), order[a.RuleID]-order[b.RuleID], strings.Compare(a.Object, b.Object))
+	})
+	return r
 }
 
-func green(id, name, msg string) Result {
-	return Result{RuleID: id, DisplayName: name, Status: Green, Message: msg}
+// summarize folds a rule's problems into its Heroku Connect-shaped result.
+func summarize(ps []Problem) (Status, string, string) {
+	status := Yellow
+	var msgs, fixes []string
+	for _, p := range ps {
+		if p.Status.rank() > status.rank() {
+			status = p.Status
+		}
+		if len(msgs) < 5 {
+			msgs = append(msgs, p.Message)
+		}
+		if !slices.Contains(fixes, p.Fix) && len(fixes) < 3 {
+			fixes = append(fixes, p.Fix)
+		}
+	}
+	msg := strings.Join(msgs, " ")
+	if len(ps) > len(msgs) {
+		msg += fmt.Sprintf(" And %d more.", len(ps)-len(msgs))
+	}
+	return status, msg, strings.Join(fixes, " ")
 }
 
-func names(xs []string) string {
-	sort.Strings(xs)
-	if len(xs) > 5 {
-		return strings.Join(xs[:5], ", ") + fmt.Sprintf(" and %d more", len(xs)-5)
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	return strings.Join(xs, ", ")
-}
-
-// authorization: Salesforce must accept the stored tokens.
-func authorization(c connection.Connection, ms []mapping.Mapping) Result {
-	const id, name = "SALESFORCE_AUTHORIZATION", "Salesforce authorization"
-	if c.State == connection.New || c.AuthorizedAt == nil {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "The connection was never authorized with Salesforce, so nothing syncs.",
-			Fix: "Authorize it in the dashboard, or create it with `pgforce connection create --username U --password P`."}
-	}
-	var refused []string
-	for _, m := range ms {
-		if m.State == mapping.Unauthorized {
-			refused = append(refused, m.Object)
-		}
-	}
-	if c.State == connection.NeedAuthentication || len(refused) > 0 {
-		msg := "Salesforce no longer accepts pgforce's tokens (" + c.Username + ")."
-		if len(refused) > 0 {
-			msg += " Mappings stopped: " + names(refused) + "."
-		}
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: msg, Fix: docReauthorize}
-	}
-	return green(id, name, "Authorized as "+c.Username+" on org "+c.OrgID+".")
-}
-
-// connectionState: the connection should be syncing.
-func connectionState(c connection.Connection) Result {
-	const id, name = "CONNECTION_STATE", "Connection state"
-	switch c.State {
-	case connection.SystemError, connection.DBUnavailable:
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: fmt.Sprintf("%s: %s", c.State, c.StateReason),
-			Fix: "Check the cause in Activity, then `pgforce recover`."}
-	case connection.Paused:
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Paused since " + c.StateChangedAt.UTC().Format(time.RFC3339) + ": database changes queue, nothing is polled.",
-			Fix: "`pgforce resume` when maintenance is over."}
-	case connection.Busy:
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Pausing since " + c.StateChangedAt.UTC().Format(time.RFC3339) + ": the work in flight finishes, then the connection is PAUSED.",
-			Fix: "Wait a moment, or `pgforce resume` to cancel the pause."}
-	case connection.New, connection.NeedAuthentication:
-		return Result{RuleID: id, DisplayName: name, Status: Skipped, Message: string(c.State) + ": see Salesforce authorization."}
-	}
-	return green(id, name, string(c.State)+": "+c.State.Describe())
-}
-
-// mappingsInError: every mapping should be syncing.
-func mappingsInError(ms []mapping.Mapping) Result {
-	const id, name = "MAPPINGS_IN_ERROR", "Mappings in error"
-	if len(ms) == 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Skipped, Message: "The connection has no mappings."}
-	}
-	var bad, aborted []string
-	for _, m := range ms {
-		switch {
-		case m.State == mapping.Aborted:
-			aborted = append(aborted, m.Object)
-		case m.State.Severity() == "bad" && m.State != mapping.Unauthorized:
-			bad = append(bad, fmt.Sprintf("%s (%s)", m.Object, m.State))
-		}
-	}
-	if len(bad) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: fmt.Sprintf("%d of %d mappings stopped: %s.", len(bad), len(ms), names(bad)), Fix: docRecoverMapping}
-	}
-	if len(aborted) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Aborted, not syncing: " + names(aborted) + ".",
-			Fix: "Reload the aborted mappings (`pgforce mapping reload NAME`) or delete them."}
-	}
-	return green(id, name, fmt.Sprintf("All %d mappings are syncing or loading.", len(ms)))
-}
-
-// failedWrites: writes Salesforce refused in the last 24 hours need someone to look at them.
-func failedWrites(ms []mapping.Mapping, counts map[string]report.TableCounts) Result {
-	const id, name = "FAILED_WRITES", "Failed writes (24 h)"
-	var total int64
-	var where []string
-	for _, m := range ms {
-		if n := counts[m.Table].Errors24h; n > 0 {
-			total += n
-			where = append(where, fmt.Sprintf("%s %d", m.Object, n))
-		}
-	}
-	if total > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: fmt.Sprintf("Salesforce refused %d writes: %s. pgforce does not retry them on its own.", total, names(where)), Fix: docWriteErrors}
-	}
-	return green(id, name, "No write failed in the last 24 hours.")
-}
-
-// stalePolling: a syncing mapping should have polled within a few of its intervals.
-func stalePolling(c connection.Connection, ms []mapping.Mapping, now time.Time) Result {
-	const id, name = "STALE_POLLING", "Polling Salesforce"
-	if !c.State.Syncing() {
-		return Result{RuleID: id, DisplayName: name, Status: Skipped, Message: "The connection is " + string(c.State) + ", so nothing polls."}
-	}
-	var stale, veryStale []string
-	polling := 0
-	for _, m := range ms {
-		switch m.State {
-		case mapping.DataSynced, mapping.PollingSFChanges, mapping.PollingSFBulk:
-		default:
-			continue
-		}
-		polling++
-		interval := time.Duration(m.Config.SFPollingSeconds) * time.Second
-		if interval <= 0 {
-			interval = mapping.DefaultPollingSeconds * time.Second
-		}
-		since := m.StateChangedAt
-		if m.LastPollAt != nil {
-			since = *m.LastPollAt
-		}
-		age := now.Sub(since)
-		switch {
-		case age > 10*StaleFactor*interval:
-			veryStale = append(veryStale, fmt.Sprintf("%s (last poll %s ago)", m.Object, age.Round(time.Minute)))
-		case age > StaleFactor*interval:
-			stale = append(stale, fmt.Sprintf("%s (last poll %s ago)", m.Object, age.Round(time.Minute)))
-		}
-	}
-	fix := "Check that `pgforce serve` is running and can reach Salesforce (Activity shows poll errors); `pgforce recover` restarts stopped work."
-	if len(veryStale) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: "Salesforce changes are not being read: " + names(append(veryStale, stale...)) + ".", Fix: fix}
-	}
-	if len(stale) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Polls are late: " + names(stale) + ".", Fix: fix}
-	}
-	if polling == 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Skipped, Message: "No mapping is polling yet."}
-	}
-	return green(id, name, fmt.Sprintf("%d mappings polled on time.", polling))
-}
-
-// apiUsage: the org's daily API allowance is shared with every other integration.
-func apiUsage(used, max int, seen time.Time) Result {
-	const id, name = "API_USAGE", "Salesforce API usage"
-	if max <= 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Skipped, Message: "Salesforce has not reported the daily API usage yet."}
-	}
-	share := float64(used) / float64(max)
-	msg := fmt.Sprintf("%d of %d daily API requests used (%.0f%%) as of %s.", used, max, share*100, seen.UTC().Format(time.RFC3339))
-	fix := "Raise polling intervals or turn off accelerated polling for busy mappings, set a daily API limit for pgforce in Settings, or buy more API capacity."
-	switch {
-	case share >= APIUsageRed:
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: msg, Fix: fix}
-	case share >= APIUsageYellow:
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: msg, Fix: fix}
-	}
-	return green(id, name, msg)
-}
-
-// missingIndexes: every poll looks rows up by sfid and every read is bounded by systemmodstamp; without
-// indexes each poll scans the table.
-func missingIndexes(ms []mapping.Mapping, idx map[string]report.TableIndexes) Result {
-	const id, name = "SYNC_INDEXES", "Indexes on sfid and systemmodstamp"
-	var red, yellow []string
-	checked := 0
-	for _, m := range ms {
-		ti := idx[m.Table]
-		if ti.Missing {
-			continue
-		}
-		checked++
-		if !ti.SFIDUnique {
-			red = append(red, m.Table+".sfid (unique)")
-		}
-		if !ti.SystemModstamp {
-			yellow = append(yellow, m.Table+".systemmodstamp")
-		}
-	}
-	fix := "Edit and save the mapping (pgforce recreates hcu_idx_<table>_sfid and hc_idx_<table>_systemmodstamp), or create the indexes by hand."
-	if len(red) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: "Missing: " + names(append(red, yellow...)) + ". Without a unique sfid index, duplicates can appear and every poll scans the table.", Fix: fix}
-	}
-	if len(yellow) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Missing: " + names(yellow) + ".", Fix: fix}
-	}
-	if checked == 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Skipped, Message: "No mapped table exists yet."}
-	}
-	return green(id, name, fmt.Sprintf("All %d tables have both indexes.", checked))
-}
-
-// triggerLogBacklog: database changes normally reach Salesforce within seconds.
-func triggerLogBacklog(c connection.Connection, b report.Backlog, now time.Time) Result {
-	const id, name = "TRIGGER_LOG_BACKLOG", "Trigger log backlog"
-	if b.Pending == 0 {
-		return green(id, name, "No database change is waiting to be written.")
-	}
-	age := time.Duration(0)
-	if b.OldestPending != nil {
-		age = now.Sub(*b.OldestPending)
-	}
-	msg := fmt.Sprintf("%d changes wait to be written to Salesforce; the oldest for %s.", b.Pending, age.Round(time.Second))
-	if c.State == connection.Paused {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: msg + " The connection is paused.", Fix: "`pgforce resume` writes them."}
-	}
-	fix := "Check that `pgforce serve` runs and the connection is IDLE; failed writes block nothing, but an unauthorized or stopped connection writes nothing."
-	switch {
-	case age > BacklogAgeRed:
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: msg, Fix: fix}
-	case age > BacklogAge:
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: msg, Fix: fix}
-	}
-	return green(id, name, msg)
-}
-
-// fieldsDrifted: Salesforce field definitions changed since the tables were built.
-func fieldsDrifted(ms []mapping.Mapping) Result {
-	const id, name = "FIELDS_DRIFTED", "Fields changed in Salesforce"
-	var drifted, orphans, fixes []string
-	for _, m := range ms {
-		if m.OrphanedAt != nil {
-			orphans = append(orphans, m.Object)
-		}
-		for _, d := range m.Drift {
-			drifted = append(drifted, m.Object+"."+d.Field)
-			if len(fixes) < 3 {
-				fixes = append(fixes, m.Object+"."+d.Field+": "+d.Fix)
-			}
-		}
-	}
-	if len(orphans) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Red, Message: "Objects no longer in Salesforce (renamed or deleted): " + names(orphans) + ".",
-			Fix: "Remove the orphaned mappings in Settings → Orphaned mappings (keep or drop their tables)."}
-	}
-	if len(drifted) > 0 {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: "Definitions changed: " + names(drifted) + ".", Fix: strings.Join(fixes, " ")}
-	}
-	return green(id, name, "Every mapped field matches its Salesforce definition (as of the last schema check).")
-}
-
-// apiVersion: Heroku Connect's MUST_USE_RECENT_API_VERSION.
-func apiVersion(c connection.Connection) Result {
-	const id, name = "MUST_USE_RECENT_API_VERSION", "Salesforce API version"
-	var have, want int
-	fmt.Sscanf(c.APIVersion, "%d", &have)
-	fmt.Sscanf(engine.DefaultAPIVersion, "%d", &want)
-	if have > 0 && want-have >= OldAPIVersionGap {
-		return Result{RuleID: id, DisplayName: name, Status: Yellow, Message: fmt.Sprintf("The connection uses API %s; pgforce defaults to %s.", c.APIVersion, engine.DefaultAPIVersion),
-			Fix: "Pause, change the API version in Settings, and resume."}
-	}
-	return green(id, name, "API "+c.APIVersion+".")
+	return many
 }

@@ -1,6 +1,7 @@
 package diagnose_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,16 +12,16 @@ import (
 )
 
 // healthyBench is an authorized, IDLE connection with an Account mapping that just polled.
-func healthyBench(t *testing.T) (*enginetest.Bench, diagnose.Checker, mapping.Mapping) {
+func healthyBench(t *testing.T) (*enginetest.Harness, diagnose.Checker, mapping.Mapping) {
 	t.Helper()
-	b := enginetest.New(t, enginetest.Options{Seed: 3})
-	m, err := b.Engine.CreateMapping(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", mapping.NewConfig("Name"))
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", mapping.NewConfig("Name"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Exec(t, `UPDATE connections SET state = 'IDLE' WHERE id = $1`, b.Conn.ID)
-	b.Exec(t, `UPDATE mappings SET state = 'DATA_SYNCED', last_poll_at = now() WHERE id = $1`, m.ID)
-	return b, diagnose.Checker{Engine: b.Engine, Reports: report.New(b.Pool)}, m
+	b.Exec(`UPDATE connections SET state = 'IDLE' WHERE id = $1`, b.Conn.ID)
+	b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED', last_poll_at = now() WHERE id = $1`, m.ID)
+	return b, diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: report.New(b.Pool)}, m
 }
 
 func result(t *testing.T, r diagnose.Report, rule string) diagnose.Result {
@@ -58,13 +59,13 @@ func TestEveryProblemIsReportedWithItsFix(t *testing.T) {
 	t.Parallel()
 	b, k, m := healthyBench(t)
 	sch := b.Conn.Schema
-	b.Exec(t, `INSERT INTO `+sch+`._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at)
+	b.Exec(`INSERT INTO ` + sch + `._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at)
 		VALUES ('FAILED', 'UPDATE', 'account', 1, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', now(), now()),
 		       ('NEW', 'UPDATE', 'account', 2, NULL, now() - interval '2 hours', now() - interval '2 hours')`)
-	b.Exec(t, `DROP INDEX `+sch+`.hcu_idx_account_sfid`)
-	b.Exec(t, `UPDATE mappings SET last_poll_at = now() - interval '2 hours',
+	b.Exec(`DROP INDEX ` + sch + `.hcu_idx_account_sfid`)
+	b.Exec(`UPDATE mappings SET last_poll_at = now() - interval '2 hours',
 		drift = '[{"field":"Name","was":"varchar(255)","now":"varchar(300)","fix":"Edit the mapping and click Save.","widen":true}]' WHERE id = $1`, m.ID)
-	b.Exec(t, `INSERT INTO api_usage (connection_id, used, max) VALUES ($1, 95000, 100000)`, b.Conn.ID)
+	b.Exec(`INSERT INTO api_usage (connection_id, used, max) VALUES ($1, 95000, 100000)`, b.Conn.ID)
 
 	r, err := k.Run(b.Ctx, b.Conn.ID)
 	if err != nil {
@@ -101,8 +102,8 @@ func TestEveryProblemIsReportedWithItsFix(t *testing.T) {
 func TestLostAuthorizationAndStoppedMappingsAreRed(t *testing.T) {
 	t.Parallel()
 	b, k, m := healthyBench(t)
-	b.Exec(t, `UPDATE connections SET state = 'NEED_AUTHENTICATION' WHERE id = $1`, b.Conn.ID)
-	b.Exec(t, `UPDATE mappings SET state = 'BAD_CONFIG', state_changed_at = now() - interval '1 day' WHERE id = $1`, m.ID)
+	b.Exec(`UPDATE connections SET state = 'NEED_AUTHENTICATION' WHERE id = $1`, b.Conn.ID)
+	b.Exec(`UPDATE mappings SET state = 'BAD_CONFIG', state_changed_at = now() - interval '1 day' WHERE id = $1`, m.ID)
 	r, err := k.Run(b.Ctx, b.Conn.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -117,3 +118,51 @@ func TestLostAuthorizationAndStoppedMappingsAreRed(t *testing.T) {
 		t.Errorf("polling is not expected while unauthorized: %+v", res)
 	}
 }
+
+// "Healthy" is said only when no rule finds anything; each problem names its mapping and its fix.
+func TestHealthyIsClaimedOnlyWhenNothingIsWrong(t *testing.T) {
+	t.Parallel()
+	b, k, m := healthyBench(t)
+	r, err := k.Run(b.Ctx, b.Conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Healthy() || !strings.HasPrefix(r.Summary(), "Healthy") {
+		t.Fatalf("a syncing connection: %s %+v", r.Summary(), r.Problems)
+	}
+	for name, arrange := range map[string]string{
+		"a write refused three days ago":  `INSERT INTO $schema._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at) VALUES ('FAILED', 'INSERT', 'account', 1, 'REQUIRED_FIELD_MISSING', now() - interval '3 days', now() - interval '3 days')`,
+		"a mapping in SYSTEM_ERROR":       `UPDATE mappings SET state = 'SYSTEM_ERROR', state_reason = 'poll failed' WHERE id = $mapping`,
+		"a connection to re-authorize":    `UPDATE connections SET state = 'NEED_AUTHENTICATION' WHERE id = $conn`,
+		"a change waiting for 3 minutes":  `INSERT INTO $schema._trigger_log (state, action, table_name, record_id, created_at, updated_at) VALUES ('NEW', 'UPDATE', 'account', 2, now() - interval '3 minutes', now())`,
+		"a poll overdue by an interval":   `UPDATE mappings SET next_poll_at = now() - interval '11 minutes' WHERE id = $mapping`,
+		"an aborted load":                 `UPDATE mappings SET state = 'ABORTED' WHERE id = $mapping`,
+		"a field Salesforce now requires": `UPDATE mappings SET drift = '[{"field":"Phone","was":"not mapped","now":"required to create records","fix":"Account.Phone is required to create Account records","required":true}]' WHERE id = $mapping`,
+		"a paused connection":             `UPDATE connections SET state = 'PAUSED' WHERE id = $conn`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, k, m := healthyBench(t)
+			sql := strings.NewReplacer("$schema", b.Conn.Schema, "$mapping", itoa(m.ID), "$conn", itoa(b.Conn.ID)).Replace(arrange)
+			b.Exec(sql)
+			r, err := k.Run(b.Ctx, b.Conn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst, ok := r.Worst()
+			if r.Healthy() || !ok || strings.HasPrefix(r.Summary(), "Healthy") || r.Status == diagnose.Green {
+				t.Fatalf("claims health: %s (%s)", r.Summary(), r.Status)
+			}
+			if worst.Fix == "" || worst.FixURL == "" || worst.Message == "" || !strings.Contains(r.Summary(), strings.TrimSuffix(worst.Message, ".")) {
+				t.Fatalf("the worst problem says what to do and where: %+v", worst)
+			}
+		})
+	}
+	b.Exec(`INSERT INTO ` + b.Conn.Schema + `._trigger_log (state, action, table_name, record_id, sf_message, created_at, updated_at)
+		VALUES ('FAILED', 'INSERT', 'account', 1, 'REQUIRED_FIELD_MISSING', now() - interval '3 days', now() - interval '3 days')`)
+	if r, _ = k.Run(b.Ctx, b.Conn.ID); len(r.Of(m.ID)) != 1 || r.Of(m.ID)[0].RuleID != "FAILED_WRITES" || r.Of(m.ID)[0].FixURL != "/activity?mapping="+itoa(m.ID) ||
+		!strings.Contains(r.Summary(), "Salesforce refused 1 write of Account (the oldest 3 days ago)") {
+		t.Fatalf("a failed write belongs to its mapping until it is resolved: %s %+v", r.Summary(), r.Problems)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -6,38 +6,39 @@ import (
 
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 )
 
-func schemaExists(b *bench) bool {
-	b.t.Helper()
+func schemaExists(b *enginetest.Harness) bool {
+	b.T.Helper()
 	var n int
-	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, b.schema).Scan(&n); err != nil {
-		b.t.Fatal(err)
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, b.Schema).Scan(&n); err != nil {
+		b.T.Fatal(err)
 	}
 	return n == 1
 }
 
 func TestDeleteConnectionIsRefusedWhileSyncingWorkCouldBeInFlight(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 3, noStart: true})
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
 	// Just authorized: the connection is RECOVERY, catching up, so it cannot be deleted yet.
-	err := b.e.DeleteConnection(b.ctx, admin, b.conn.ID, true)
+	err := b.Admin.Connections.Delete(b.Ctx, enginetest.Admin, b.Conn.ID, true)
 	if !failure.Is(err, failure.Conflict) || !strings.Contains(err.Error(), "Pause the connection") {
 		t.Fatalf("delete while RECOVERY: %v", err)
 	}
-	if err := b.e.DeleteConnection(b.ctx, admin, 987654, true); !failure.Is(err, failure.NotFound) {
+	if err := b.Admin.Connections.Delete(b.Ctx, enginetest.Admin, 987654, true); !failure.Is(err, failure.NotFound) {
 		t.Fatalf("delete unknown connection: %v", err)
 	}
 }
 
 func TestDeleteConnectionRefusesWhileAMappingLoads(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 3, noStart: true})
-	m := b.createMapping("Account", mapping.ReadOnly, "Name") // INITIAL: nothing runs, so it stays loading
-	b.exec(`UPDATE connections SET state = 'PAUSED' WHERE id = $1`, b.conn.ID)
-	err := b.e.DeleteConnection(b.ctx, admin, b.conn.ID, true)
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name") // INITIAL: nothing runs, so it stays loading
+	b.Exec(`UPDATE connections SET state = 'PAUSED' WHERE id = $1`, b.Conn.ID)
+	err := b.Admin.Connections.Delete(b.Ctx, enginetest.Admin, b.Conn.ID, true)
 	if !failure.Is(err, failure.Conflict) || !strings.Contains(err.Error(), "Abort it") {
 		t.Fatalf("delete while %s loads: %v", m.Object, err)
 	}
@@ -45,35 +46,35 @@ func TestDeleteConnectionRefusesWhileAMappingLoads(t *testing.T) {
 
 func TestDeletePausedConnectionDropsItsSchemaOnlyWhenAsked(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 3})
-	b.connState(connection.Idle)
-	m := b.createMapping("Account", mapping.ReadWrite, "Name")
-	b.mappingState(m.ID, mapping.DataSynced)
-	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+	b := enginetest.New(t, enginetest.Options{Seed: 3})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Account", mapping.ReadWrite, "Name")
+	b.MappingState(m.ID, mapping.DataSynced)
+	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
 		t.Fatal(err)
 	}
 
-	if err := b.e.DeleteConnection(b.ctx, admin, b.conn.ID, false); err != nil {
+	if err := b.Admin.Connections.Delete(b.Ctx, enginetest.Admin, b.Conn.ID, false); err != nil {
 		t.Fatalf("delete keeping the schema: %v", err)
 	}
-	if _, err := b.e.Connection(b.ctx, b.conn.ID); !failure.Is(err, failure.NotFound) {
+	if _, err := b.Admin.Connections.Get(b.Ctx, b.Conn.ID); !failure.Is(err, failure.NotFound) {
 		t.Fatalf("connection still there: %v", err)
 	}
-	if _, err := b.e.Mapping(b.ctx, m.ID); !failure.Is(err, failure.NotFound) {
+	if _, err := b.Admin.Mappings.Get(b.Ctx, m.ID); !failure.Is(err, failure.NotFound) {
 		t.Fatalf("mapping still there: %v", err)
 	}
-	if !schemaExists(b) || b.count("account", "") == 0 {
+	if !schemaExists(b) || b.Count("account", "") == 0 {
 		t.Fatal("the kept schema must keep its tables and data")
 	}
 	// Without triggers, application writes no longer queue changes nobody will send.
-	before := b.count("_trigger_log", "")
-	b.exec(`UPDATE $schema.account SET name = 'after delete'`)
-	if after := b.count("_trigger_log", ""); after != before {
+	before := b.Count("_trigger_log", "")
+	b.Exec(`UPDATE $schema.account SET name = 'after delete'`)
+	if after := b.Count("_trigger_log", ""); after != before {
 		t.Fatalf("capture triggers still fire: trigger log %d → %d", before, after)
 	}
 	var entries int
-	_ = b.pool.QueryRow(b.ctx, `SELECT count(*) FROM audit_log WHERE action = $1 AND connection_id = $2 AND detail LIKE '%kept%'`,
-		string(audit.ConnectionDelete), b.conn.ID).Scan(&entries)
+	_ = b.Pool.QueryRow(b.Ctx, `SELECT count(*) FROM audit_log WHERE action = $1 AND connection_id = $2 AND detail LIKE '%kept%'`,
+		string(audit.ConnectionDelete), b.Conn.ID).Scan(&entries)
 	if entries != 1 {
 		t.Fatalf("audit entries for the deletion: %d", entries)
 	}
@@ -81,12 +82,12 @@ func TestDeletePausedConnectionDropsItsSchemaOnlyWhenAsked(t *testing.T) {
 
 func TestDeleteConnectionWithDropSchemaRemovesTheTables(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 3})
-	b.connState(connection.Idle)
-	if err := b.e.Pause(b.ctx, admin, b.conn.ID); err != nil {
+	b := enginetest.New(t, enginetest.Options{Seed: 3})
+	b.ConnState(connection.Idle)
+	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.e.DeleteConnection(b.ctx, admin, b.conn.ID, true); err != nil {
+	if err := b.Admin.Connections.Delete(b.Ctx, enginetest.Admin, b.Conn.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if schemaExists(b) {

@@ -8,9 +8,10 @@ import (
 
 	"pgforce/internal/account"
 	"pgforce/internal/apitoken"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
-	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce/sforg"
 )
@@ -20,12 +21,12 @@ import (
 // changes one.
 func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 1})
-	b.connState(connection.Idle)
-	conn := b.conn.ID
+	b := enginetest.New(t, enginetest.Options{Seed: 1})
+	b.ConnState(connection.Idle)
+	conn := b.Conn.ID
 	lastID := func() int64 {
 		var id int64
-		_ = b.pool.QueryRow(b.ctx, `SELECT COALESCE(max(id), 0) FROM audit_log`).Scan(&id)
+		_ = b.Pool.QueryRow(b.Ctx, `SELECT COALESCE(max(id), 0) FROM audit_log`).Scan(&id)
 		return id
 	}
 	type row struct {
@@ -34,7 +35,7 @@ func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 		before, after []byte
 	}
 	since := func(id int64) []row {
-		rows, err := b.pool.Query(b.ctx, `SELECT action, actor, connection_id, before, after FROM audit_log WHERE id > $1 ORDER BY id`, id)
+		rows, err := b.Pool.Query(b.Ctx, `SELECT action, actor, connection_id, before, after FROM audit_log WHERE id > $1 ORDER BY id`, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 			t.Fatalf("%s left %d audit rows, want 1", want, len(mine))
 		}
 		r := mine[0]
-		if r.actor != admin.Name {
+		if r.actor != enginetest.Admin.Name {
 			t.Errorf("%s: actor %q", want, r.actor)
 		}
 		if onConnection && (r.connID == nil || *r.connID == 0) {
@@ -80,86 +81,94 @@ func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 	}
 
 	// Users and API tokens.
-	users, tokens := account.New(b.pool), apitoken.New(b.pool)
+	users, tokens := account.New(b.Pool), apitoken.New(b.Pool)
 	step(audit.UserAdd, false, false, func() error {
-		_, err := users.Create(b.ctx, admin, "someone@example.com", "long enough password", account.Viewer)
+		_, err := users.Create(b.Ctx, enginetest.Admin, "someone@example.com", "long enough password", account.Viewer)
 		return err
 	})
-	step(audit.UserRemove, false, false, func() error { return users.Remove(b.ctx, admin, "someone@example.com") })
+	step(audit.UserRemove, false, false, func() error { return users.Remove(b.Ctx, enginetest.Admin, "someone@example.com") })
 	step(audit.TokenCreate, false, false, func() error {
-		_, _, err := tokens.Create(b.ctx, admin, "ci", apitoken.Viewer)
+		_, _, err := tokens.Create(b.Ctx, enginetest.Admin, "ci", apitoken.Viewer)
 		return err
 	})
-	step(audit.TokenRevoke, false, false, func() error { return tokens.Revoke(b.ctx, admin, "ci") })
+	step(audit.TokenRevoke, false, false, func() error { return tokens.Revoke(b.Ctx, enginetest.Admin, "ci") })
 
 	// The connection's life.
 	var second connection.Connection
 	step(audit.ConnectionCreate, true, false, func() (err error) {
-		second, err = b.e.CreateConnection(b.ctx, admin, engine.NewConnection{Schema: b.schema + "_two", OrgType: connection.Simulated, LoginURL: b.srv.URL})
+		second, err = b.Admin.Connections.Create(b.Ctx, enginetest.Admin, admin.NewConnection{Schema: b.Schema + "_two", OrgType: connection.Simulated, LoginURL: b.Srv.URL})
 		return err
 	})
 	step(audit.ConnectionAuthorize, true, false, func() error {
-		_, err := b.e.AuthorizeWithPassword(b.ctx, admin, second.ID, "admin@pgforce.test", "demo")
+		_, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, second.ID, "admin@pgforce.test", "demo")
 		return err
 	})
-	step(audit.ConnectionPause, true, false, func() error { return b.e.Pause(b.ctx, admin, conn) })
-	step(audit.WriteAlgorithm, true, true, func() error { return b.e.SetWriteAlgorithm(b.ctx, admin, conn, connection.Merged) })
-	step(audit.APIVersion, true, true, func() error { return b.e.SetAPIVersion(b.ctx, admin, conn, "61.0") })
-	step(audit.ConnectionResume, true, false, func() error { return b.e.Resume(b.ctx, admin, conn) })
-	step(audit.PollingDefault, true, true, func() error { return b.e.SetPollingDefault(b.ctx, admin, conn, 15*60) })
-	b.connState(connection.Idle)
-	b.exec(fmt.Sprintf(`UPDATE connections SET state = 'SYSTEM_ERROR', state_reason = 'injected' WHERE id = %d`, conn))
-	step(audit.ConnectionRecover, true, false, func() error { return b.e.Recover(b.ctx, admin, conn) })
-	b.connState(connection.Idle)
+	step(audit.ConnectionPause, true, false, func() error { return b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, conn) })
+	step(audit.WriteAlgorithm, true, true, func() error {
+		return b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, conn, connection.Merged)
+	})
+	step(audit.APIVersion, true, true, func() error { return b.Admin.Connections.SetAPIVersion(b.Ctx, enginetest.Admin, conn, "61.0") })
+	step(audit.ConnectionResume, true, false, func() error { return b.Admin.Connections.Resume(b.Ctx, enginetest.Admin, conn) })
+	step(audit.PollingDefault, true, true, func() error { return b.Admin.Connections.SetPollingDefault(b.Ctx, enginetest.Admin, conn, 15*60) })
+	b.ConnState(connection.Idle)
+	b.Exec(fmt.Sprintf(`UPDATE connections SET state = 'SYSTEM_ERROR', state_reason = 'injected' WHERE id = %d`, conn))
+	step(audit.ConnectionRecover, true, false, func() error { return b.Admin.Connections.Recover(b.Ctx, enginetest.Admin, conn) })
+	b.ConnState(connection.Idle)
 
 	// Mappings.
 	var m mapping.Mapping
 	step(audit.MappingCreate, true, false, func() (err error) {
 		cfg := mapping.NewConfig("Amount__c", "External_Id__c", "Status__c")
 		cfg.Access, cfg.UpsertField = mapping.ReadWrite, "External_Id__c"
-		m, err = b.e.CreateMapping(b.ctx, admin, conn, "Invoice__c", cfg)
+		m, err = b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, conn, "Invoice__c", cfg)
 		return err
 	})
-	b.mappingState(m.ID, mapping.DataSynced)
+	b.MappingState(m.ID, mapping.DataSynced)
 	step(audit.MappingEdit, true, true, func() error {
 		cfg := mapping.NewConfig("Amount__c", "External_Id__c", "Status__c", "Due_Date__c")
 		cfg.Access, cfg.UpsertField = mapping.ReadWrite, "External_Id__c"
-		_, err := b.e.EditMapping(b.ctx, admin, m.ID, cfg, nil)
+		_, err := b.Admin.Mappings.Edit(b.Ctx, enginetest.Admin, m.ID, cfg, nil)
 		return err
 	})
-	b.mappingState(m.ID, mapping.DataSynced)
+	b.MappingState(m.ID, mapping.DataSynced)
 	// A write Salesforce refuses (a validation rule), then retried and ignored.
-	b.exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('AUDIT-NEG', -1)`)
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('AUDIT-NEG', -1)`)
 	var failed int64
-	b.eventually("the refused write", 10*time.Second, func() (bool, string) {
-		err := b.pool.QueryRow(b.ctx, `SELECT id FROM `+b.schema+`._trigger_log WHERE state = 'FAILED'`).Scan(&failed)
+	b.Eventually("the refused write", 10*time.Second, func() (bool, string) {
+		err := b.Pool.QueryRow(b.Ctx, `SELECT id FROM `+b.Schema+`._trigger_log WHERE state = 'FAILED'`).Scan(&failed)
 		return err == nil, fmt.Sprint(err)
 	})
-	step(audit.WriteRetry, true, false, func() error { return b.e.RetryWrite(b.ctx, admin, conn, failed) })
+	step(audit.WriteRetry, true, false, func() error { return b.Admin.Writes.Retry(b.Ctx, enginetest.Admin, conn, failed) })
 	var again int64
-	b.eventually("the retried write to fail again", 10*time.Second, func() (bool, string) {
-		err := b.pool.QueryRow(b.ctx, `SELECT id FROM `+b.schema+`._trigger_log WHERE state = 'FAILED' AND id > $1`, failed).Scan(&again)
+	b.Eventually("the retried write to fail again", 10*time.Second, func() (bool, string) {
+		err := b.Pool.QueryRow(b.Ctx, `SELECT id FROM `+b.Schema+`._trigger_log WHERE state = 'FAILED' AND id > $1`, failed).Scan(&again)
 		return err == nil, fmt.Sprint(err)
 	})
-	step(audit.WriteIgnore, true, false, func() error { return b.e.IgnoreWrite(b.ctx, admin, conn, again) })
+	step(audit.WriteIgnore, true, false, func() error { return b.Admin.Writes.Ignore(b.Ctx, enginetest.Admin, conn, again) })
 	// Reload, then abort a reload slowed down by the org.
-	step(audit.MappingReload, true, false, func() error { return b.e.ReloadMapping(b.ctx, admin, m.ID) })
-	b.mappingState(m.ID, mapping.DataSynced)
-	_ = b.org.InjectFault(sforg.Fault{Path: "/query", Latency: 2 * time.Second, Count: -1})
-	if err := b.e.ReloadMapping(b.ctx, admin, m.ID); err != nil {
+	step(audit.MappingReload, true, false, func() error { return b.Admin.Mappings.Reload(b.Ctx, enginetest.Admin, m.ID) })
+	b.MappingState(m.ID, mapping.DataSynced)
+	_ = b.Org.InjectFault(sforg.Fault{Path: "/query", Latency: 2 * time.Second, Count: -1})
+	if err := b.Admin.Mappings.Reload(b.Ctx, enginetest.Admin, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	step(audit.MappingAbort, true, false, func() error { return b.e.AbortMapping(b.ctx, admin, m.ID) })
-	b.org.ClearFaults()
-	b.mappingState(m.ID, mapping.Aborted)
-	step(audit.MappingDelete, true, false, func() error { return b.e.DeleteMapping(b.ctx, admin, m.ID) })
+	step(audit.MappingAbort, true, false, func() error { return b.Admin.Mappings.Abort(b.Ctx, enginetest.Admin, m.ID) })
+	b.Org.ClearFaults()
+	b.MappingState(m.ID, mapping.Aborted)
+	b.Exec(fmt.Sprintf(`UPDATE mappings SET state = 'SYSTEM_ERROR' WHERE id = %d`, m.ID))
+	step(audit.MappingRecover, true, false, func() error {
+		_, err := b.Admin.Mappings.Recover(b.Ctx, enginetest.Admin, m.ID)
+		return err
+	})
+	b.MappingState(m.ID, mapping.DataSynced)
+	step(audit.MappingDelete, true, false, func() error { return b.Admin.Mappings.Delete(b.Ctx, enginetest.Admin, m.ID) })
 
 	// Configuration import onto the second connection, orphan removal, connection deletion.
 	cfg := mapping.NewConfig("Name")
-	if _, err := b.e.CreateMapping(b.ctx, admin, conn, "Account", cfg); err != nil {
+	if _, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, conn, "Account", cfg); err != nil {
 		t.Fatal(err)
 	}
-	exported, err := b.e.ExportConfig(b.ctx, conn)
+	exported, err := b.Admin.Configuration.Export(b.Ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,32 +176,32 @@ func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 	if err := json.Unmarshal(exported, &probe); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the second connection to be idle", 20*time.Second, func() (bool, string) {
-		c, err := b.e.Connection(b.ctx, second.ID)
+	b.Eventually("the second connection to be idle", 20*time.Second, func() (bool, string) {
+		c, err := b.Admin.Connections.Get(b.Ctx, second.ID)
 		return err == nil && c.State == connection.Idle, fmt.Sprint(c.State, err)
 	})
 	step(audit.ConfigImport, true, false, func() error {
-		_, err := b.e.ApplyImport(b.ctx, admin, second.ID, exported)
+		_, err := b.Admin.Configuration.ApplyImport(b.Ctx, enginetest.Admin, second.ID, exported)
 		return err
 	})
-	if err := b.org.AddObject("Gadget__c", "Gadget"); err != nil {
+	if err := b.Org.AddObject("Gadget__c", "Gadget"); err != nil {
 		t.Fatal(err)
 	}
-	g, err := b.e.CreateMapping(b.ctx, admin, conn, "Gadget__c", mapping.NewConfig("Name"))
+	g, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, conn, "Gadget__c", mapping.NewConfig("Name"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.mappingState(g.ID, mapping.DataSynced)
-	b.org.RemoveObject("Gadget__c")
-	if err := b.e.CheckSchema(b.ctx, conn); err != nil {
+	b.MappingState(g.ID, mapping.DataSynced)
+	b.Org.RemoveObject("Gadget__c")
+	if err := b.Admin.Mappings.CheckSchema(b.Ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	step(audit.OrphansRemove, true, false, func() error {
-		_, err := b.e.RemoveOrphans(b.ctx, admin, conn, true)
+		_, err := b.Admin.Mappings.RemoveOrphans(b.Ctx, enginetest.Admin, conn, true)
 		return err
 	})
-	b.eventually("the second connection to settle", 30*time.Second, func() (bool, string) {
-		ms, _ := b.e.Mappings(b.ctx, second.ID)
+	b.Eventually("the second connection to settle", 30*time.Second, func() (bool, string) {
+		ms, _ := b.Admin.Mappings.List(b.Ctx, second.ID)
 		for _, x := range ms {
 			if x.State.Loading() {
 				return false, string(x.State)
@@ -200,10 +209,10 @@ func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 		}
 		return true, ""
 	})
-	if err := b.e.Pause(b.ctx, admin, second.ID); err != nil {
+	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, second.ID); err != nil {
 		t.Fatal(err)
 	}
-	step(audit.ConnectionDelete, true, false, func() error { return b.e.DeleteConnection(b.ctx, admin, second.ID, true) })
+	step(audit.ConnectionDelete, true, false, func() error { return b.Admin.Connections.Delete(b.Ctx, enginetest.Admin, second.ID, true) })
 
 	t.Logf("%d action kinds audited", len(covered))
 }

@@ -1,7 +1,9 @@
-// Package engine is pgforce's sync engine: it keeps each connection's mapped tables in step with its
-// Salesforce org, and offers the administrative operations the dashboard, CLI and API call. Exactly one
-// instance syncs a connection at a time (a lease); every instance may serve administrative calls,
-// which take effect through the database and a notification.
+// Package engine is pgforce's sync runtime: it keeps each connection's mapped tables in step with its
+// Salesforce org. A supervisor runs a syncer for every connection whose lease this instance holds
+// (exactly one instance syncs a connection at a time); a syncer runs a worker per mapping (loads,
+// polls, backfills), a writer (the trigger log to Salesforce) and a change-event stream. The
+// administration (package admin) changes connections and mappings through the database and tells
+// the runtime with a notification.
 package engine
 
 import (
@@ -12,9 +14,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,14 +34,13 @@ const (
 	DefaultTick          = 2 * time.Second
 	DefaultBulkThreshold = 10000 // records above which loads use the Bulk API, as Heroku Connect does
 	DefaultOverlap       = 60 * time.Second
-	notifyChannel        = "pgforce_engine"
 )
 
 // Options configure the engine.
 type Options struct {
 	Pool     *pgxpool.Pool
 	Keyring  *keyring.Keyring
-	Orgs     Orgs
+	Orgs     orgclient.Orgs
 	Log      *slog.Logger
 	Instance string        // unique name of this process for leases; generated when empty
 	LeaseTTL time.Duration // default lease.DefaultTTL
@@ -64,8 +64,6 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 	leases *lease.Manager
-
-	orgs orgCache // clients for administrative calls
 
 	mu      sync.Mutex
 	syncers map[int64]*syncer
@@ -137,7 +135,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			LogError:       func(ctx context.Context, err error) { e.logTransient("listen for notifications", err) },
 			ReconnectDelay: time.Second,
 		}
-		listener.Handle(notifyChannel, pgxlisten.HandlerFunc(func(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+		listener.Handle(connection.NotifyChannel, pgxlisten.HandlerFunc(func(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
 			e.dispatch(n.Payload)
 			return nil
 		}))
@@ -308,15 +306,9 @@ func (e *Engine) dispatch(payload string) {
 	case e.wake <- struct{}{}:
 	default:
 	}
-	kind, rest, _ := strings.Cut(payload, ":")
-	connPart, mapPart, _ := strings.Cut(rest, ":")
-	connID, err := strconv.ParseInt(connPart, 10, 64)
-	if err != nil {
+	connID, mappingID, ok := connection.ParseNotice(payload)
+	if !ok {
 		return
-	}
-	var mappingID int64
-	if kind == "mapping" {
-		mappingID, _ = strconv.ParseInt(mapPart, 10, 64)
 	}
 	e.mu.Lock()
 	s := e.syncers[connID]
@@ -324,16 +316,6 @@ func (e *Engine) dispatch(payload string) {
 	if s != nil {
 		s.poke(mappingID)
 	}
-}
-
-// notify tells every instance that a connection or mapping changed (sent when tx commits).
-func notify(ctx context.Context, tx pgx.Tx, connID, mappingID int64) error {
-	payload := fmt.Sprintf("conn:%d", connID)
-	if mappingID != 0 {
-		payload = fmt.Sprintf("mapping:%d:%d", connID, mappingID)
-	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, payload)
-	return err
 }
 
 // logTransient logs errors expected during outages at warn level.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 )
 
@@ -12,7 +13,7 @@ import (
 // (it would change every query the filter is pasted into), is refused with the reason.
 func TestRecordFiltersAreCheckedAsSalesforceChecksThem(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 2, noStart: true})
+	b := enginetest.New(t, enginetest.Options{Seed: 2, NoStart: true})
 	withFilter := func(filter string, fields ...string) mapping.Config {
 		cfg := mapping.NewConfig(fields...)
 		cfg.Access = mapping.ReadOnly
@@ -35,7 +36,7 @@ func TestRecordFiltersAreCheckedAsSalesforceChecksThem(t *testing.T) {
 		"Id IN (SELECT AccountId FROM Nope)": "sObject type 'Nope' is not supported",
 	}
 	for filter, want := range invalid {
-		_, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, "Account", withFilter(filter, "Name"))
+		_, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", withFilter(filter, "Name"))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("filter %q: got %v, want an error containing %q", filter, err, want)
 		}
@@ -47,7 +48,7 @@ func TestRecordFiltersAreCheckedAsSalesforceChecksThem(t *testing.T) {
 		"Case":        "Id NOT IN (SELECT ParentId FROM Case WHERE ParentId != null)",
 	}
 	for object, filter := range valid {
-		if _, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, object, withFilter(filter, "Name")); err != nil && !strings.Contains(err.Error(), "Name") {
+		if _, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, object, withFilter(filter, "Name")); err != nil && !strings.Contains(err.Error(), "Name") {
 			t.Errorf("%s filter %q refused: %v", object, filter, err)
 		}
 	}

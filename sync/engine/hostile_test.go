@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
@@ -24,8 +25,8 @@ func hostileField(name, typ string, length int) sforg.FieldDef {
 // Salesforce as they are, and never break a statement.
 func TestHostileNamesAndValuesSyncFaithfully(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 21})
-	b.connState(connection.Idle)
+	b := enginetest.New(t, enginetest.Options{Seed: 21})
+	b.ConnState(connection.Idle)
 	fields := []sforg.FieldDef{
 		hostileField("Select__c", "string", 255),
 		hostileField("From__c", "textarea", 131072),
@@ -35,7 +36,7 @@ func TestHostileNamesAndValuesSyncFaithfully(t *testing.T) {
 		hostileField("User__c", "datetime", 0),
 		hostileField("Desc__c", "boolean", 0),
 	}
-	if err := b.org.AddObject("Table__c", "Table", fields...); err != nil {
+	if err := b.Org.AddObject("Table__c", "Table", fields...); err != nil {
 		t.Fatal(err)
 	}
 	script := `<script>alert("x")</script><img src=x onerror=alert(1)>`
@@ -51,18 +52,18 @@ func TestHostileNamesAndValuesSyncFaithfully(t *testing.T) {
 	}
 	ids := make([]string, len(records))
 	for i, rec := range records {
-		id, err := b.org.CreateAsUser("Table__c", rec)
+		id, err := b.Org.CreateAsUser("Table__c", rec)
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
 		ids[i] = id
 	}
-	m := b.createMapping("Table__c", mapping.ReadWrite, "Select__c", "From__c", "Where__c", "Group__c", "Order__c", "User__c", "Desc__c")
-	b.mappingState(m.ID, mapping.DataSynced)
+	m := b.CreateMapping("Table__c", mapping.ReadWrite, "Select__c", "From__c", "Where__c", "Group__c", "Order__c", "User__c", "Desc__c")
+	b.MappingState(m.ID, mapping.DataSynced)
 	if m.Table != "table__c" {
 		t.Fatalf("table name %q", m.Table)
 	}
-	tbl := table.Ident(b.schema, "table__c")
+	tbl := table.Ident(b.Schema, "table__c")
 	check := func(sfid string, want map[string]any) {
 		t.Helper()
 		var sel, from *string
@@ -70,12 +71,12 @@ func TestHostileNamesAndValuesSyncFaithfully(t *testing.T) {
 		var group *int64
 		var order, user *time.Time
 		var desc *bool
-		err := b.pool.QueryRow(b.ctx, `SELECT "select__c", "from__c", "where__c", "group__c", "order__c", "user__c", "desc__c" FROM `+tbl+` WHERE sfid = $1`, sfid).
+		err := b.Pool.QueryRow(b.Ctx, `SELECT "select__c", "from__c", "where__c", "group__c", "order__c", "user__c", "desc__c" FROM `+tbl+` WHERE sfid = $1`, sfid).
 			Scan(&sel, &from, &where, &group, &order, &user, &desc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		org := b.org.Record("Table__c", sfid)
+		org := b.Org.Record("Table__c", sfid)
 		if got, w := deref(sel), strings.ReplaceAll(fmt.Sprint(org["Select__c"]), "\x00", ""); got != w {
 			t.Errorf("%s Select__c: %q, Salesforce has %q", sfid, got, w)
 		}
@@ -104,17 +105,17 @@ func TestHostileNamesAndValuesSyncFaithfully(t *testing.T) {
 
 	// Back the other way: hostile values written in Postgres reach Salesforce as they are.
 	back := `</td><script>fetch("//evil")</script> it's "quoted" \N \. ` + strings.Repeat("é", 1000)
-	b.exec(`UPDATE `+tbl+` SET "select__c" = $2, "from__c" = $3, "where__c" = $4 WHERE sfid = $1`, ids[0], back[:200], back, -0.5)
-	b.eventually("the hostile update to reach Salesforce", 15*time.Second, func() (bool, string) {
-		rec := b.org.Record("Table__c", ids[0])
+	b.Exec(`UPDATE `+tbl+` SET "select__c" = $2, "from__c" = $3, "where__c" = $4 WHERE sfid = $1`, ids[0], back[:200], back, -0.5)
+	b.Eventually("the hostile update to reach Salesforce", 15*time.Second, func() (bool, string) {
+		rec := b.Org.Record("Table__c", ids[0])
 		return rec["From__c"] == back && rec["Select__c"] == back[:200] && rec["Where__c"] == -0.5, fmt.Sprintf("%.60v", rec["From__c"])
 	})
 	// A value Salesforce cannot take (NaN) fails its own row with a message; the rest still syncs.
-	b.exec(`UPDATE `+tbl+` SET "where__c" = 'NaN' WHERE sfid = $1`, ids[1])
-	b.exec(`UPDATE `+tbl+` SET "select__c" = 'after NaN' WHERE sfid = $1`, ids[2])
-	b.eventually("the NaN row to fail and the other to succeed", 15*time.Second, func() (bool, string) {
-		failed := b.count("_trigger_log", `state = 'FAILED' AND sfid = $1 AND sf_message LIKE '%not a number%'`, ids[1])
-		return failed == 1 && b.org.Record("Table__c", ids[2])["Select__c"] == "after NaN", fmt.Sprint(failed)
+	b.Exec(`UPDATE `+tbl+` SET "where__c" = 'NaN' WHERE sfid = $1`, ids[1])
+	b.Exec(`UPDATE `+tbl+` SET "select__c" = 'after NaN' WHERE sfid = $1`, ids[2])
+	b.Eventually("the NaN row to fail and the other to succeed", 15*time.Second, func() (bool, string) {
+		failed := b.Count("_trigger_log", `state = 'FAILED' AND sfid = $1 AND sf_message LIKE '%not a number%'`, ids[1])
+		return failed == 1 && b.Org.Record("Table__c", ids[2])["Select__c"] == "after NaN", fmt.Sprint(failed)
 	})
 }
 
@@ -131,18 +132,18 @@ func deref[T any](p *T) T {
 // with the rows in a table of exactly that name, or is refused with a message naming the problem.
 func TestObjectsNamedToBreakSQLAreSyncedOrRefusedClearly(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 22})
-	b.connState(connection.Idle)
+	b := enginetest.New(t, enginetest.Options{Seed: 22})
+	b.ConnState(connection.Idle)
 	names := []string{`Qu"ote__c`, "Spa ce__c", "Ünïcødé__c", "Limit", `Semi;colon--__c`, strings.Repeat("Long", 16) + "__c"}
 	for i, name := range names {
 		field := []string{`Fi"eld__c`, "Fi eld__c", "Fïeld__c", "Offset__c", "x;--__c", strings.Repeat("F", 70) + "__c"}[i]
-		if err := b.org.AddObject(name, "Hostile", hostileField(field, "string", 80)); err != nil {
+		if err := b.Org.AddObject(name, "Hostile", hostileField(field, "string", 80)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.org.CreateAsUser(name, map[string]any{field: `<b>"x"</b>`}); err != nil {
+		if _, err := b.Org.CreateAsUser(name, map[string]any{field: `<b>"x"</b>`}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		m, err := b.e.CreateMapping(b.ctx, admin, b.conn.ID, name, mapping.NewConfig(field))
+		m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, name, mapping.NewConfig(field))
 		if err != nil {
 			if failure.KindOf(err) == failure.Internal || failure.Message(err) == "" {
 				t.Errorf("object %q field %q: refused without an explanation: %v", name, field, err)
@@ -153,14 +154,14 @@ func TestObjectsNamedToBreakSQLAreSyncedOrRefusedClearly(t *testing.T) {
 		if m.Table != table.Name(name) {
 			t.Errorf("object %q: table %q", name, m.Table)
 		}
-		b.eventually("the "+name+" mapping to settle", 20*time.Second, func() (bool, string) {
-			got, err := b.e.Mapping(b.ctx, m.ID)
+		b.Eventually("the "+name+" mapping to settle", 20*time.Second, func() (bool, string) {
+			got, err := b.Admin.Mappings.Get(b.Ctx, m.ID)
 			if err != nil {
 				return false, err.Error()
 			}
 			return got.State == mapping.DataSynced || got.State.Severity() == "bad", fmt.Sprintf("%s %s", got.State, got.StateReason)
 		})
-		got, _ := b.e.Mapping(b.ctx, m.ID)
+		got, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
 		if got.State != mapping.DataSynced {
 			// Salesforce itself would never accept such a name; an explained error state is acceptable,
 			// a Postgres syntax error is not.
@@ -171,7 +172,7 @@ func TestObjectsNamedToBreakSQLAreSyncedOrRefusedClearly(t *testing.T) {
 			continue
 		}
 		var v string
-		if err := b.pool.QueryRow(b.ctx, `SELECT `+table.Ident(table.Column(field))+` FROM `+table.Ident(b.schema, m.Table)).Scan(&v); err != nil || v != `<b>"x"</b>` {
+		if err := b.Pool.QueryRow(b.Ctx, `SELECT `+table.Ident(table.Column(field))+` FROM `+table.Ident(b.Schema, m.Table)).Scan(&v); err != nil || v != `<b>"x"</b>` {
 			t.Errorf("object %q: value %q (%v)", name, v, err)
 		}
 	}

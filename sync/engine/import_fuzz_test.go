@@ -7,18 +7,19 @@ import (
 	"strings"
 	"testing"
 
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/failure"
 )
 
 // snapshot is everything an import may change: the mappings and the tables of the connection schema.
-func (b *bench) snapshot(t testing.TB) string {
+func snapshot(b *enginetest.Harness, t testing.TB) string {
 	t.Helper()
 	var s string
-	err := b.pool.QueryRow(b.ctx, `SELECT
+	err := b.Pool.QueryRow(b.Ctx, `SELECT
 		COALESCE((SELECT json_agg(json_build_array(object_name, table_name, state, config) ORDER BY id)::text FROM mappings WHERE connection_id = $1), '')
 		|| '|' || COALESCE((SELECT string_agg(table_name || ':' || column_name, ',' ORDER BY table_name, column_name)
 			FROM information_schema.columns WHERE table_schema = $2), '')
-		|| '|' || (SELECT state FROM connections WHERE id = $1)`, b.conn.ID, b.schema).Scan(&s)
+		|| '|' || (SELECT state FROM connections WHERE id = $1)`, b.Conn.ID, b.Schema).Scan(&s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,19 +47,19 @@ func FuzzImportIsAllOrNothing(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	b := newBench(f, benchOpts{seed: 11, noStart: true, logTo: io.Discard})
+	b := enginetest.New(f, enginetest.Options{Seed: 11, NoStart: true, LogTo: io.Discard})
 	// The engine is not running (nothing loads behind the fuzzer); imports need a healthy connection.
-	b.exec(`UPDATE connections SET state = 'IDLE' WHERE id = $1`, b.conn.ID)
+	b.Exec(`UPDATE connections SET state = 'IDLE' WHERE id = $1`, b.Conn.ID)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		before := b.snapshot(t)
-		plan, err := b.e.ApplyImport(b.ctx, admin, b.conn.ID, raw)
+		before := snapshot(b, t)
+		plan, err := b.Admin.Configuration.ApplyImport(b.Ctx, enginetest.Admin, b.Conn.ID, raw)
 		if err == nil {
 			if len(plan.Problems) > 0 {
 				t.Fatalf("applied despite problems: %v", plan.Problems)
 			}
 			return
 		}
-		if after := b.snapshot(t); after != before {
+		if after := snapshot(b, t); after != before {
 			t.Fatalf("a refused import (%v) changed the configuration:\nbefore %s\nafter  %s", err, before, after)
 		}
 		if failure.KindOf(err) == failure.Internal {
@@ -82,22 +83,22 @@ func FuzzImportIsAllOrNothing(f *testing.F) {
 // same transaction, must be rolled back with it.
 func TestImportThatFailsHalfwayAppliesNothing(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 12, noStart: true})
-	b.exec(`UPDATE connections SET state = 'IDLE' WHERE id = $1`, b.conn.ID)
-	b.exec(`CREATE TABLE $schema.contact (id int)`)
-	before := b.snapshot(t)
+	b := enginetest.New(t, enginetest.Options{Seed: 12, NoStart: true})
+	b.Exec(`UPDATE connections SET state = 'IDLE' WHERE id = $1`, b.Conn.ID)
+	b.Exec(`CREATE TABLE $schema.contact (id int)`)
+	before := snapshot(b, t)
 	raw := `{"version": 1, "mappings": [
 		{"object_name": "Account", "config": {"access": "read_only", "fields": {"Name": {}}, "indexes": {}}},
 		{"object_name": "Contact", "config": {"access": "read_only", "fields": {"LastName": {}}, "indexes": {}}}]}`
-	plan, err := b.e.PlanImport(b.ctx, b.conn.ID, []byte(raw))
+	plan, err := b.Admin.Configuration.PlanImport(b.Ctx, b.Conn.ID, []byte(raw))
 	if err != nil || len(plan.Add) != 2 || len(plan.Problems) != 0 {
 		t.Fatalf("the plan should accept the file: %+v %v", plan, err)
 	}
-	_, err = b.e.ApplyImport(b.ctx, admin, b.conn.ID, []byte(raw))
+	_, err = b.Admin.Configuration.ApplyImport(b.Ctx, enginetest.Admin, b.Conn.ID, []byte(raw))
 	if err == nil || !strings.Contains(failure.Message(err), "not created by pgforce") {
 		t.Fatalf("apply: %v", err)
 	}
-	if after := b.snapshot(t); after != before {
+	if after := snapshot(b, t); after != before {
 		t.Fatalf("half an import was applied:\nbefore %s\nafter  %s", before, after)
 	}
 }

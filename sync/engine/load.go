@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
@@ -54,7 +56,7 @@ func hasField(m mapping.Mapping, name string) bool {
 // latestStamp returns the newest SystemModstamp in the org for the object: the high-water mark a load
 // starts from, on Salesforce's clock. Changes made during the load are newer and the first poll
 // fetches them.
-func latestStamp(ctx context.Context, org Org, m mapping.Mapping, now time.Time) (time.Time, error) {
+func latestStamp(ctx context.Context, org orgclient.Org, m mapping.Mapping, now time.Time) (time.Time, error) {
 	var latest time.Time
 	_, err := org.Query(ctx, fmt.Sprintf("SELECT SystemModstamp FROM %s ORDER BY SystemModstamp DESC LIMIT 1", m.Object), false,
 		func(rec map[string]json.RawMessage) error {
@@ -77,7 +79,7 @@ func latestStamp(ctx context.Context, org Org, m mapping.Mapping, now time.Time)
 // creating a mapping and every reload. Up to BulkThreshold records it pages through the REST API;
 // above, it runs a Bulk API 2.0 query job. Rows stream into COPY inside one transaction, so an abort
 // or a crash leaves the table as it was before the load began.
-func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping) error {
+func (w *worker) load(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
 	e := w.s.e
 	if err := w.transition(ctx, m, mapping.StartLoad, ""); err != nil && m.State != mapping.WaitBulkLoad && m.State != mapping.LoadingBulkJob {
 		return err
@@ -98,9 +100,8 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if _, err := e.opts.Pool.Exec(ctx, `UPDATE mappings SET load_expected = $2, load_done = 0, load_started_at = now(),
-		load_finished_at = NULL, sf_count = $2, sf_count_at = now() WHERE id = $1`, m.ID, expected); err != nil {
-		return fmt.Errorf("record load size: %w", err)
+	if err := mapping.RecordLoadSize(ctx, e.opts.Pool, m.ID, expected); err != nil {
+		return err
 	}
 	w.event(ctx, m, "info", "load", fmt.Sprintf("Loading %d %s records via the %s API", expected, m.Object, map[bool]string{true: "Bulk", false: "REST"}[expected > e.opts.BulkThreshold]))
 	tgt := target(c, m)
@@ -134,21 +135,15 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 		if err := buildIndexes(ctx); err != nil {
 			return err
 		}
-		return triggerlog.ResumeTableTriggers(ctx, tx, c.Schema, m.Table)
-	})
-	if err != nil {
-		return err
-	}
-	took := time.Since(start)
-	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = now(), watermark = $3, watermark_id = '',
-			last_poll_at = load_started_at, next_poll_at = now() + make_interval(secs => $4), requested_action = NULL
-			WHERE id = $1 AND state = ANY($5)`, m.ID, loaded, stamp, w.interval(m).Seconds(), loadingStates())
-		if err != nil {
+		if err := triggerlog.ResumeTableTriggers(ctx, tx, c.Schema, m.Table); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return errAborted
+		// The rows, the load's figures and DATA_SYNCED commit together: nobody sees the table loaded
+		// while the mapping says loading, or the mapping synced before its rows are there. An abort
+		// meanwhile rolls the whole load back.
+		took := time.Since(start)
+		if still, err := mapping.FinishLoad(ctx, tx, m.ID, loaded, stamp, w.interval(m)); err != nil || !still {
+			return cmp.Or(err, errAborted)
 		}
 		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", loaded, 0, e.opts.Now()); err != nil {
 			return err
@@ -156,6 +151,7 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 		_, err = mapping.Apply(ctx, tx, m.ID, mapping.Loaded, fmt.Sprintf("loaded %d records in %s", loaded, took.Round(time.Millisecond)))
 		return err
 	})
+	took := time.Since(start)
 	if err == nil {
 		w.log.Info("load complete", "records", loaded, "took", took)
 		w.s.wakeStream() // an accelerated mapping streams from now on
@@ -165,12 +161,12 @@ func (w *worker) load(ctx context.Context, org Org, c connection.Connection, m m
 
 // copyRecords streams the query's records into COPY: a Bulk API 2.0 job's CSV pages as they are, or
 // REST pages encoded as the same CSV. It returns the rows copied.
-func (w *worker) copyRecords(ctx context.Context, tx pgx.Tx, org Org, m mapping.Mapping, tgt apply.Target, soql string, bulk bool, progress *progress) (int64, error) {
+func (w *worker) copyRecords(ctx context.Context, tx pgx.Tx, org orgclient.Org, m mapping.Mapping, tgt apply.Target, soql string, bulk bool, progress *progress) (int64, error) {
 	if bulk {
 		var loaded int64
-		err := org.BulkQuery(ctx, soql, false, func(st BulkState) {
+		err := org.BulkQuery(ctx, soql, false, func(st orgclient.BulkState) {
 			tr := mapping.WaitBulk
-			if st == BulkLoading {
+			if st == orgclient.BulkLoading {
 				tr = mapping.LoadBulk
 			}
 			if err := w.transition(ctx, m, tr, ""); err != nil {
@@ -215,11 +211,6 @@ func (w *worker) copyRecords(ctx context.Context, tx pgx.Tx, org Org, m mapping.
 	return n, copyErr
 }
 
-func loadingStates() []string {
-	return []string{string(mapping.Initial), string(mapping.ReloadTable), string(mapping.WaitBulkLoad), string(mapping.LoadingBulkJob),
-		string(mapping.SchemaChanged), string(mapping.Resync)}
-}
-
 // interval is the mapping's polling interval.
 func (w *worker) interval(m mapping.Mapping) time.Duration {
 	if d := w.s.e.opts.PollInterval; d > 0 {
@@ -254,12 +245,9 @@ func newProgress(e *Engine, id int64) *progress { return &progress{e: e, id: id}
 
 func (p *progress) add(ctx context.Context, n int64) error {
 	p.done += n
-	tag, err := p.e.opts.Pool.Exec(ctx, `UPDATE mappings SET load_done = $2 WHERE id = $1 AND state = ANY($3)`, p.id, p.done, loadingStates())
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return errAborted
+	still, err := mapping.SaveLoadProgress(ctx, p.e.opts.Pool, p.id, p.done)
+	if err != nil || !still {
+		return cmp.Or(err, errAborted)
 	}
 	return nil
 }

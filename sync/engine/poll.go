@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,16 +14,21 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 )
 
 // poll reads records changed in Salesforce since the high-water mark (minus an overlap window) with one
 // queryAll, which also returns deleted records, and merges them into the table. The new high-water
 // mark is stored in the same transaction as the rows, so a crash can never skip changes.
-func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping) error {
+func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
 	e := w.s.e
 	w.pollNow.Store(false)
 	replayID := w.replayID.Load()
+	var pubsubReplay []byte
+	if p := w.pubsubReplay.Load(); p != nil {
+		pubsubReplay = *p
+	}
 	if max := c.MaxDailyAPICalls; max != nil {
 		if used, _ := org.Usage(); used >= *max {
 			w.retryAt = e.opts.Now().Add(10 * time.Minute)
@@ -82,18 +88,9 @@ func (w *worker) poll(ctx context.Context, org Org, c connection.Connection, m m
 			watermark = res.MaxStamp
 		}
 		committedMark = watermark
-		// The replay id of the change event that triggered this poll is stored with the data it led
-		// to: after a restart the stream resumes after it, and everything before is in the table.
-		// now() is when this transaction began, before the query ran: the next overlap counts from it.
-		tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
-			next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0))
-			WHERE id = $1 AND state = ANY($5)`,
-			m.ID, watermark, res.MaxID, w.interval(m).Seconds(), []string{string(mapping.PollingSFChanges), string(mapping.PollingSFBulk)}, replayID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return errAborted // reloaded or edited meanwhile: drop this batch
+		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID, PubSubReplayID: pubsubReplay})
+		if err != nil || !still {
+			return cmp.Or(err, errAborted) // reloaded or edited meanwhile: drop this batch
 		}
 		changed := res.Upserted + res.Deleted
 		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", changed, 0, e.opts.Now()); err != nil {
@@ -163,7 +160,7 @@ func loadMark(m mapping.Mapping) time.Time {
 
 // resync finishes an edit: it loads the values of columns the edit added (or recreated) from Salesforce
 // into the existing rows, then the mapping is in sync again.
-func (w *worker) resync(ctx context.Context, org Org, c connection.Connection, m mapping.Mapping) error {
+func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
 	e := w.s.e
 	if m.State == mapping.SchemaChanged {
 		if err := w.transition(ctx, m, mapping.StartResync, ""); err != nil {
@@ -207,7 +204,7 @@ func (w *worker) resync(ctx context.Context, org Org, c connection.Connection, m
 		w.event(ctx, m, "info", "resync", fmt.Sprintf("Loaded new columns of %d %s rows", n, m.Object))
 	}
 	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE mappings SET requested_action = NULL, backfill = NULL WHERE id = $1`, m.ID); err != nil {
+		if err := mapping.FinishBackfill(ctx, tx, m.ID); err != nil {
 			return err
 		}
 		_, err := mapping.Apply(ctx, tx, m.ID, mapping.Loaded, "")

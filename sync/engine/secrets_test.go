@@ -13,7 +13,9 @@ import (
 
 	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 )
 
 type lockedBuffer struct {
@@ -39,28 +41,28 @@ func (l *lockedBuffer) String() string {
 func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
-	b := newBench(t, benchOpts{seed: 31, logTo: logs, debug: true})
-	b.connState(connection.Idle)
-	b.webServerFlow()
-	b.connState(connection.Idle)
-	first, err := connection.LoadTokens(b.ctx, b.pool, b.kr, b.conn.ID)
+	b := enginetest.New(t, enginetest.Options{Seed: 31, LogTo: logs, Debug: true, Org: sforg.Options{RedirectURIs: []string{dashboardCallback}}})
+	b.ConnState(connection.Idle)
+	webServerFlow(b)
+	b.ConnState(connection.Idle)
+	first, err := connection.LoadTokens(b.Ctx, b.Pool, b.Keyring, b.Conn.ID)
 	if err != nil || first.AccessToken == "" || first.RefreshToken == "" {
 		t.Fatalf("tokens after authorization: %v", err)
 	}
-	m := b.createMapping("Contact", mapping.ReadWrite, "LastName")
-	b.mappingState(m.ID, mapping.DataSynced)
-	b.org.ExpireTokens()
-	b.exec(`INSERT INTO $schema.contact (lastname) VALUES ('After expiry')`)
-	b.eventually("the insert to reach Salesforce with a refreshed token", 15*time.Second, func() (bool, string) {
-		n := b.count("contact", "lastname = 'After expiry' AND _hc_lastop = 'INSERTED'")
+	m := b.CreateMapping("Contact", mapping.ReadWrite, "LastName")
+	b.MappingState(m.ID, mapping.DataSynced)
+	b.Org.ExpireTokens()
+	b.Exec(`INSERT INTO $schema.contact (lastname) VALUES ('After expiry')`)
+	b.Eventually("the insert to reach Salesforce with a refreshed token", 15*time.Second, func() (bool, string) {
+		n := b.Count("contact", "lastname = 'After expiry' AND _hc_lastop = 'INSERTED'")
 		return n == 1, fmt.Sprint(n)
 	})
-	second, err := connection.LoadTokens(b.ctx, b.pool, b.kr, b.conn.ID)
+	second, err := connection.LoadTokens(b.Ctx, b.Pool, b.Keyring, b.Conn.ID)
 	if err != nil || second.AccessToken == first.AccessToken {
 		t.Fatalf("the access token was not refreshed: %v", err)
 	}
 	var stored string
-	if err := b.pool.QueryRow(b.ctx, `SELECT concat_ws('|',
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT concat_ws('|',
 		(SELECT string_agg(c::text, '|') FROM connections c), (SELECT string_agg(l::text, '|') FROM audit_log l),
 		(SELECT string_agg(e::text, '|') FROM events e), (SELECT string_agg(m::text, '|') FROM mappings m),
 		(SELECT string_agg(l::text, '|') FROM leases l))`).Scan(&stored); err != nil {
@@ -79,15 +81,17 @@ func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 	}
 }
 
+// dashboardCallback is the callback of the dashboard these tests stand in for, registered with the org.
+const dashboardCallback = "http://localhost:9/oauth/callback"
+
 // webServerFlow re-authorizes the connection through the org's login and approval pages, as an admin
 // does from the dashboard (PKCE, state), so the connection holds a refresh token.
-func (b *bench) webServerFlow() {
-	b.t.Helper()
-	const redirect = "http://localhost:9/oauth/callback"
+func webServerFlow(b *enginetest.Harness) {
+	b.T.Helper()
 	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
-	authURL, err := b.e.AuthorizeURL(b.ctx, b.conn.ID, redirect, state, verifier)
+	authURL, err := b.Admin.Connections.AuthorizeURL(b.Ctx, b.Conn.ID, dashboardCallback, state, verifier)
 	if err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -96,23 +100,23 @@ func (b *bench) webServerFlow() {
 	form.Set("login", "1")
 	form.Set("username", "admin@pgforce.test")
 	form.Set("pw", "demo")
-	res, err := browser.PostForm(b.srv.URL+"/services/oauth2/authorize", form)
+	res, err := browser.PostForm(b.Srv.URL+"/services/oauth2/authorize", form)
 	if err != nil || res.StatusCode != http.StatusOK {
-		b.t.Fatalf("login: %v %v", err, res)
+		b.T.Fatalf("login: %v %v", err, res)
 	}
 	res.Body.Close()
 	form.Del("login")
 	form.Set("approve", "allow")
-	res, err = browser.PostForm(b.srv.URL+"/services/oauth2/authorize", form)
+	res, err = browser.PostForm(b.Srv.URL+"/services/oauth2/authorize", form)
 	if err != nil || res.StatusCode != http.StatusFound {
-		b.t.Fatalf("approve: %v %v", err, res)
+		b.T.Fatalf("approve: %v %v", err, res)
 	}
 	res.Body.Close()
 	cb, _ := url.Parse(res.Header.Get("Location"))
 	if cb.Query().Get("state") != state {
-		b.t.Fatalf("state not echoed: %s", cb)
+		b.T.Fatalf("state not echoed: %s", cb)
 	}
-	if _, err := b.e.CompleteAuthorization(b.ctx, admin, b.conn.ID, redirect, cb.Query().Get("code"), verifier); err != nil {
-		b.t.Fatal(err)
+	if _, err := b.Admin.Connections.CompleteAuthorization(b.Ctx, enginetest.Admin, b.Conn.ID, dashboardCallback, cb.Query().Get("code"), verifier); err != nil {
+		b.T.Fatal(err)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 )
 
 // streamTargets returns the accelerated mappings that should stream now: object → replay id.
@@ -37,6 +39,7 @@ func (s *syncer) streamTargets(ms []mapping.Mapping) map[string]int64 {
 // high-water mark.
 func (s *syncer) stream(ctx context.Context) {
 	var current map[string]int64
+	var transport connection.StreamTransport // the setting the running subscription follows
 	stop := func() {}
 	done := make(chan error, 1)
 	running := false
@@ -50,7 +53,7 @@ func (s *syncer) stream(ctx context.Context) {
 				want = s.streamTargets(ms)
 			}
 		}
-		if running && !sameKeys(want, current) {
+		if running && (!sameKeys(want, current) || c.StreamTransport != transport) {
 			stop()
 			<-done
 			running = false
@@ -58,8 +61,8 @@ func (s *syncer) stream(ctx context.Context) {
 		if !running && len(want) > 0 {
 			org, err := s.openOrg(ctx)
 			if err == nil {
-				stop = s.startStream(ctx, org, want, done)
-				current = maps.Clone(want)
+				stop = s.startTransport(ctx, org, want, done)
+				current, transport = maps.Clone(want), c.StreamTransport
 				running = true
 				// A (re)subscription may have missed events: poll everything it covers now.
 				for obj := range want {
@@ -76,9 +79,11 @@ func (s *syncer) stream(ctx context.Context) {
 				return
 			}
 			switch {
-			case errors.Is(err, ErrReplayGone):
+			case errors.Is(err, orgclient.ErrReplayGone):
 				// Events were lost: forget stored replay ids, resubscribe for new events and poll.
-				_, _ = s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE connection_id = $1`, s.connID)
+				if err := mapping.ForgetReplayIDs(ctx, s.e.opts.Pool, s.connID); err != nil {
+					s.e.logTransient("forget replay ids", err)
+				}
 				s.log.Warn("change events outside the replay window; catching up by polling", "err", err)
 			case failure.Is(err, failure.Unauthenticated):
 				s.loseAuth(ctx, err)
@@ -95,13 +100,6 @@ func (s *syncer) stream(ctx context.Context) {
 		case <-time.After(s.e.opts.Tick * 10):
 		}
 	}
-}
-
-// startStream runs one subscription in the background; the returned function stops it.
-func (s *syncer) startStream(ctx context.Context, org Org, objects map[string]int64, done chan<- error) context.CancelFunc {
-	sctx, cancel := context.WithCancel(ctx)
-	go func() { done <- org.Stream(sctx, maps.Clone(objects), s.onChangeEvent) }()
-	return cancel
 }
 
 func sameKeys(a, b map[string]int64) bool {

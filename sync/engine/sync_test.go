@@ -8,80 +8,81 @@ import (
 	"time"
 
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce/sforg"
 )
 
 func TestCreateMappingLoadsThenPollsChangesAndDeletes(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 7})
-	b.connState(connection.Idle)
-	m := b.createMapping("Account", mapping.ReadOnly, "Name", "Industry", "NumberOfEmployees", "CreatedDate", "External_Id__c")
-	b.mappingState(m.ID, mapping.DataSynced)
-	if got, want := b.count("account", ""), b.org.Count("Account"); got != want || got == 0 {
+	b := enginetest.New(t, enginetest.Options{Seed: 7})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name", "Industry", "NumberOfEmployees", "CreatedDate", "External_Id__c")
+	b.MappingState(m.ID, mapping.DataSynced)
+	if got, want := b.Count("account", ""), b.Org.Count("Account"); got != want || got == 0 {
 		t.Fatalf("loaded %d rows, org has %d", got, want)
 	}
-	if n := b.count("account", "_hc_lastop = 'SYNCED' AND sfid IS NOT NULL AND systemmodstamp IS NOT NULL"); n != b.org.Count("Account") {
+	if n := b.Count("account", "_hc_lastop = 'SYNCED' AND sfid IS NOT NULL AND systemmodstamp IS NOT NULL"); n != b.Org.Count("Account") {
 		t.Fatalf("every loaded row is SYNCED with sfid and systemmodstamp: %d", n)
 	}
 
 	// A change in Salesforce reaches Postgres at the next poll.
 	var id string
-	for k := range b.org.Records("Account") {
+	for k := range b.Org.Records("Account") {
 		id = k
 		break
 	}
-	if err := b.org.UpdateAsUser("Account", id, map[string]any{"Name": "Renamed in Salesforce", "NumberOfEmployees": 42}); err != nil {
+	if err := b.Org.UpdateAsUser("Account", id, map[string]any{"Name": "Renamed in Salesforce", "NumberOfEmployees": 42}); err != nil {
 		t.Fatal(err)
 	}
-	newID, err := b.org.CreateAsUser("Account", map[string]any{"Name": "Brand New"})
+	newID, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "Brand New"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the edit and the insert to arrive", 10*time.Second, func() (bool, string) {
-		n := b.count("account", "(sfid = $1 AND name = 'Renamed in Salesforce' AND numberofemployees = 42) OR (sfid = $2 AND name = 'Brand New')", id, newID)
+	b.Eventually("the edit and the insert to arrive", 10*time.Second, func() (bool, string) {
+		n := b.Count("account", "(sfid = $1 AND name = 'Renamed in Salesforce' AND numberofemployees = 42) OR (sfid = $2 AND name = 'Brand New')", id, newID)
 		return n == 2, fmt.Sprint(n)
 	})
 	// A delete in Salesforce removes the row.
-	if err := b.org.DeleteAsUser("Account", newID); err != nil {
+	if err := b.Org.DeleteAsUser("Account", newID); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the delete to arrive", 10*time.Second, func() (bool, string) {
-		n := b.count("account", "sfid = $1", newID)
+	b.Eventually("the delete to arrive", 10*time.Second, func() (bool, string) {
+		n := b.Count("account", "sfid = $1", newID)
 		return n == 0, fmt.Sprint(n)
 	})
 	// Nothing of this was captured for Salesforce: no echo.
-	if n := b.count("_trigger_log", ""); n != 0 {
+	if n := b.Count("_trigger_log", ""); n != 0 {
 		t.Fatalf("%d trigger log rows from pgforce's own writes", n)
 	}
 }
 
 func TestReadWriteMappingSendsInsertsUpdatesAndDeletes(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{})
-	b.connState(connection.Idle)
-	m := b.createMapping("Contact", mapping.ReadWrite, "LastName", "FirstName", "Email")
-	b.mappingState(m.ID, mapping.DataSynced)
+	b := enginetest.New(t, enginetest.Options{})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Contact", mapping.ReadWrite, "LastName", "FirstName", "Email")
+	b.MappingState(m.ID, mapping.DataSynced)
 
-	b.exec(`INSERT INTO $schema.contact (lastname, firstname, email) VALUES ('Lovelace', 'Ada', 'ada@example.com')`)
+	b.Exec(`INSERT INTO $schema.contact (lastname, firstname, email) VALUES ('Lovelace', 'Ada', 'ada@example.com')`)
 	var sfid string
-	b.eventually("the insert to reach Salesforce and its sfid to come back", 10*time.Second, func() (bool, string) {
+	b.Eventually("the insert to reach Salesforce and its sfid to come back", 10*time.Second, func() (bool, string) {
 		var lastop string
-		err := b.pool.QueryRow(b.ctx, `SELECT coalesce(sfid, ''), coalesce(_hc_lastop, '') FROM `+b.schema+`.contact WHERE lastname = 'Lovelace'`).Scan(&sfid, &lastop)
+		err := b.Pool.QueryRow(b.Ctx, `SELECT coalesce(sfid, ''), coalesce(_hc_lastop, '') FROM `+b.Schema+`.contact WHERE lastname = 'Lovelace'`).Scan(&sfid, &lastop)
 		return err == nil && sfid != "" && lastop == "INSERTED", lastop
 	})
-	if rec := b.org.Record("Contact", sfid); rec == nil || rec["Email"] != "ada@example.com" {
+	if rec := b.Org.Record("Contact", sfid); rec == nil || rec["Email"] != "ada@example.com" {
 		t.Fatalf("Salesforce record %v", rec)
 	}
-	b.exec(`UPDATE $schema.contact SET email = 'countess@example.com' WHERE sfid = $1`, sfid)
-	b.eventually("the update", 10*time.Second, func() (bool, string) {
-		rec := b.org.Record("Contact", sfid)
+	b.Exec(`UPDATE $schema.contact SET email = 'countess@example.com' WHERE sfid = $1`, sfid)
+	b.Eventually("the update", 10*time.Second, func() (bool, string) {
+		rec := b.Org.Record("Contact", sfid)
 		return rec != nil && rec["Email"] == "countess@example.com", fmt.Sprint(rec["Email"])
 	})
-	b.exec(`DELETE FROM $schema.contact WHERE sfid = $1`, sfid)
-	b.eventually("the delete", 10*time.Second, func() (bool, string) { return b.org.Record("Contact", sfid) == nil, "" })
-	b.eventually("every change SUCCESS", 10*time.Second, func() (bool, string) {
-		n := b.count("_trigger_log", "state = 'SUCCESS'")
+	b.Exec(`DELETE FROM $schema.contact WHERE sfid = $1`, sfid)
+	b.Eventually("the delete", 10*time.Second, func() (bool, string) { return b.Org.Record("Contact", sfid) == nil, "" })
+	b.Eventually("every change SUCCESS", 10*time.Second, func() (bool, string) {
+		n := b.Count("_trigger_log", "state = 'SUCCESS'")
 		return n == 3, fmt.Sprint(n)
 	})
 }
@@ -91,13 +92,13 @@ func TestReadWriteMappingSendsInsertsUpdatesAndDeletes(t *testing.T) {
 func TestABurstOfChangesIsNotReadAgainOnEveryPoll(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
-	b := newBench(t, benchOpts{seed: 7, logTo: logs, debug: true, overlap: 3 * time.Second}) // polls every 300 ms
-	b.connState(connection.Idle)
-	m := b.createMapping("Account", mapping.ReadOnly, "Name")
-	b.mappingState(m.ID, mapping.DataSynced)
+	b := enginetest.New(t, enginetest.Options{Seed: 7, LogTo: logs, Debug: true, Overlap: 3 * time.Second}) // polls every 300 ms
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name")
+	b.MappingState(m.ID, mapping.DataSynced)
 	var last string
 	for i := range 30 {
-		id, err := b.org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprintf("Burst %d", i)})
+		id, err := b.Org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprintf("Burst %d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,15 +106,15 @@ func TestABurstOfChangesIsNotReadAgainOnEveryPoll(t *testing.T) {
 	}
 	// One more change in a later second moves the high-water mark a little past the burst (SOQL
 	// compares whole seconds): the burst is now inside the overlap window before the mark.
-	burstEnd, _ := b.org.Record("Account", last)["SystemModstamp"].(time.Time)
+	burstEnd, _ := b.Org.Record("Account", last)["SystemModstamp"].(time.Time)
 	for !time.Now().Truncate(time.Second).After(burstEnd) {
 		time.Sleep(10 * time.Millisecond) // waiting for the clock to pass the burst's second
 	}
-	if _, err := b.org.CreateAsUser("Account", map[string]any{"Name": "Tail"}); err != nil {
+	if _, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "Tail"}); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the burst in Postgres", 10*time.Second, func() (bool, string) {
-		n := b.count("account", "name LIKE 'Burst %' OR name = 'Tail'")
+	b.Eventually("the burst in Postgres", 10*time.Second, func() (bool, string) {
+		n := b.Count("account", "name LIKE 'Burst %' OR name = 'Tail'")
 		return n == 31, fmt.Sprint(n)
 	})
 	lastFetched := func() string {
@@ -126,7 +127,7 @@ func TestABurstOfChangesIsNotReadAgainOnEveryPoll(t *testing.T) {
 		}
 		return ""
 	}
-	b.eventually("polls to stop reading the burst again once the window before the last poll is past it", 15*time.Second, func() (bool, string) {
+	b.Eventually("polls to stop reading the burst again once the window before the last poll is past it", 15*time.Second, func() (bool, string) {
 		f := lastFetched()
 		return f == "0" || f == "1", "last poll fetched " + f // at most the Tail, in the mark's second
 	})
@@ -137,27 +138,27 @@ func TestABurstOfChangesIsNotReadAgainOnEveryPoll(t *testing.T) {
 // window before the previous poll.
 func TestARecordCommittedLateWithAnEarlierStampIsStillPolled(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, benchOpts{seed: 7, overlap: 30 * time.Second})
-	b.connState(connection.Idle)
-	m := b.createMapping("Account", mapping.ReadOnly, "Name")
-	b.mappingState(m.ID, mapping.DataSynced)
-	if _, err := b.org.CreateAsUser("Account", map[string]any{"Name": "On time"}); err != nil {
+	b := enginetest.New(t, enginetest.Options{Seed: 7, Overlap: 30 * time.Second})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name")
+	b.MappingState(m.ID, mapping.DataSynced)
+	if _, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "On time"}); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the first record in Postgres", 10*time.Second, func() (bool, string) { return b.count("account", "name = 'On time'") == 1, "" })
+	b.Eventually("the first record in Postgres", 10*time.Second, func() (bool, string) { return b.Count("account", "name = 'On time'") == 1, "" })
 	var mark time.Time
-	if err := b.pool.QueryRow(b.ctx, `SELECT max(systemmodstamp) FROM `+b.schema+`.account`).Scan(&mark); err != nil {
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT max(systemmodstamp) FROM `+b.Schema+`.account`).Scan(&mark); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("a poll after the first record", 10*time.Second, func() (bool, string) {
-		got, err := b.e.Mapping(b.ctx, m.ID)
+	b.Eventually("a poll after the first record", 10*time.Second, func() (bool, string) {
+		got, err := b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return err == nil && got.LastPollAt != nil && got.Watermark != nil && !got.Watermark.Before(mark), "waiting"
 	})
-	late, err := b.org.CreateCommittedLate("Account", map[string]any{"Name": "Committed late"}, mark.Add(-5*time.Second))
+	late, err := b.Org.CreateCommittedLate("Account", map[string]any{"Name": "Committed late"}, mark.Add(-5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the late record in Postgres", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1", late) == 1, "" })
+	b.Eventually("the late record in Postgres", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", late) == 1, "" })
 }
 
 // Salesforce stamps SystemModstamp in whole seconds, and changes made within one second tie. Two
@@ -170,43 +171,43 @@ func TestSameSecondChangesAcrossPollBoundariesAllArrive(t *testing.T) {
 	second := time.Now().UTC().Truncate(time.Second)
 	clock.Store(second.UnixNano())
 	orgNow := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-	b := newBench(t, benchOpts{seed: 7, overlap: 30 * time.Second, org: sforg.Options{Now: orgNow}})
-	b.connState(connection.Idle)
-	m := b.createMapping("Account", mapping.ReadOnly, "Name")
-	b.mappingState(m.ID, mapping.DataSynced)
+	b := enginetest.New(t, enginetest.Options{Seed: 7, Overlap: 30 * time.Second, Org: sforg.Options{Now: orgNow}})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name")
+	b.MappingState(m.ID, mapping.DataSynced)
 	var id string
-	for k := range b.org.Records("Account") {
+	for k := range b.Org.Records("Account") {
 		id = k
 		break
 	}
 	pollAfter := func(what string) {
 		t.Helper()
 		start := time.Now()
-		b.eventually(what, 10*time.Second, func() (bool, string) {
-			got, err := b.e.Mapping(b.ctx, m.ID)
+		b.Eventually(what, 10*time.Second, func() (bool, string) {
+			got, err := b.Admin.Mappings.Get(b.Ctx, m.ID)
 			return err == nil && got.LastPollAt != nil && got.LastPollAt.After(start), "waiting for a poll"
 		})
 	}
 
-	if err := b.org.UpdateAsUser("Account", id, map[string]any{"Name": "First edit"}); err != nil {
+	if err := b.Org.UpdateAsUser("Account", id, map[string]any{"Name": "First edit"}); err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the first edit", 10*time.Second, func() (bool, string) { return b.count("account", "sfid = $1 AND name = 'First edit'", id) == 1, "" })
+	b.Eventually("the first edit", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1 AND name = 'First edit'", id) == 1, "" })
 	pollAfter("a poll that read the second the edit was stamped in")
-	if stamp := b.org.Record("Account", id)["SystemModstamp"].(time.Time); !stamp.Equal(second) || stamp.Nanosecond() != 0 {
+	if stamp := b.Org.Record("Account", id)["SystemModstamp"].(time.Time); !stamp.Equal(second) || stamp.Nanosecond() != 0 {
 		t.Fatalf("SystemModstamp %v, want the whole second %v", stamp, second)
 	}
 
 	// The same second again: a second edit and a new record, tied with what the last poll saw.
-	if err := b.org.UpdateAsUser("Account", id, map[string]any{"Name": "Second edit"}); err != nil {
+	if err := b.Org.UpdateAsUser("Account", id, map[string]any{"Name": "Second edit"}); err != nil {
 		t.Fatal(err)
 	}
-	newcomer, err := b.org.CreateAsUser("Account", map[string]any{"Name": "Tied newcomer"})
+	newcomer, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "Tied newcomer"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.eventually("the tied edit and record", 10*time.Second, func() (bool, string) {
-		n := b.count("account", "(sfid = $1 AND name = 'Second edit') OR (sfid = $2 AND name = 'Tied newcomer')", id, newcomer)
+	b.Eventually("the tied edit and record", 10*time.Second, func() (bool, string) {
+		n := b.Count("account", "(sfid = $1 AND name = 'Second edit') OR (sfid = $2 AND name = 'Tied newcomer')", id, newcomer)
 		return n == 2, fmt.Sprint(n)
 	})
 
@@ -214,7 +215,7 @@ func TestSameSecondChangesAcrossPollBoundariesAllArrive(t *testing.T) {
 	pollAfter("a poll after the tied changes arrived")
 	events := func() int {
 		var n int
-		if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM events WHERE mapping_id = $1 AND kind = 'poll'`, m.ID).Scan(&n); err != nil {
+		if err := b.Pool.QueryRow(b.Ctx, `SELECT count(*) FROM events WHERE mapping_id = $1 AND kind = 'poll'`, m.ID).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -15,8 +15,11 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/schemacheck"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
+	"pgforce/sync/triggerlog"
 )
 
 // syncer syncs one connection while this instance holds its lease: it runs a worker per mapping, owns
@@ -33,7 +36,7 @@ type syncer struct {
 
 	mu      sync.Mutex
 	workers map[int64]*worker
-	org     Org
+	org     orgclient.Org
 	conn    connection.Connection
 
 	nextSchemaCheck time.Time
@@ -42,6 +45,7 @@ type syncer struct {
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 	tables          tableLocks
 	streamWake      chan struct{} // mappings changed: the change-event subscription may need to change
+	pubsubDown      atomic.Bool   // the Pub/Sub API's unavailability is in the mappings' history
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
@@ -173,7 +177,7 @@ func (s *syncer) step(ctx context.Context, wg *sync.WaitGroup) error {
 	if c.State.Syncing() && !s.e.opts.Now().Before(s.nextSchemaCheck) {
 		org, err := s.openOrg(ctx)
 		if err == nil {
-			err = s.checkSchema(ctx, org, c)
+			err = schemacheck.Run(ctx, s.e.opts.Pool, org, c)
 		}
 		if failure.Is(err, failure.Unauthenticated) {
 			s.loseAuth(ctx, err)
@@ -181,7 +185,7 @@ func (s *syncer) step(ctx context.Context, wg *sync.WaitGroup) error {
 			s.e.logTransient("check mappings against Salesforce", err)
 		}
 		if err == nil {
-			s.nextSchemaCheck = s.e.opts.Now().Add(SchemaCheckInterval)
+			s.nextSchemaCheck = s.e.opts.Now().Add(schemacheck.Interval)
 		} else {
 			s.nextSchemaCheck = s.e.opts.Now().Add(time.Minute)
 		}
@@ -210,33 +214,22 @@ func (s *syncer) finishPausing(ctx context.Context) {
 	}
 }
 
-// finishRecovery moves the connection to IDLE once every syncing mapping polled after the recovery
-// began (the seed: resuming "retrieves changes made in Salesforce using polling, including mappings
-// that normally use the Streaming API").
+// finishRecovery moves the connection to IDLE once it caught up (Recovered's preconditions: every
+// syncing mapping polled since the recovery began and no database change waits to be written).
 func (s *syncer) finishRecovery(ctx context.Context, c connection.Connection, ms []mapping.Mapping) error {
+	var written []string
 	for _, m := range ms {
-		switch m.State {
-		case mapping.DataSynced, mapping.PollingSFChanges, mapping.PollingSFBulk:
-			if m.LastPollAt == nil || m.LastPollAt.Before(c.StateChangedAt) {
-				return nil
-			}
+		if m.Config.Access == mapping.ReadWrite {
+			written = append(written, m.Table)
 		}
 	}
-	if pending, err := s.pendingWrites(ctx, c); err != nil || pending > 0 {
-		return err
-	}
 	return store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
-		_, err := connection.Apply(ctx, tx, c.ID, connection.Recovered, "caught up")
+		_, err := connection.Apply(ctx, tx, c.ID, connection.Recovered.With(triggerlog.WritesDone(c.Schema, written)), "caught up")
 		if failure.Is(err, failure.Conflict) {
-			return nil // someone paused or failed it meanwhile
+			return nil // not caught up yet, or someone paused or failed it meanwhile
 		}
 		return err
 	})
-}
-
-// pendingWrites counts trigger-log rows waiting to be written to Salesforce; the writer drains them.
-func (s *syncer) pendingWrites(ctx context.Context, c connection.Connection) (int, error) {
-	return pendingWrites(ctx, s.e.opts.Pool, c)
 }
 
 // currentConn returns the connection as last read.
@@ -248,7 +241,7 @@ func (s *syncer) currentConn() connection.Connection {
 
 // openOrg returns the connection's org client, opening it from the stored tokens when needed. The
 // connection is read again with its tokens, so the client knows exactly which authorization it uses.
-func (s *syncer) openOrg(ctx context.Context) (Org, error) {
+func (s *syncer) openOrg(ctx context.Context) (orgclient.Org, error) {
 	s.mu.Lock()
 	org := s.org
 	s.mu.Unlock()
@@ -293,17 +286,9 @@ func (s *syncer) loseAuth(ctx context.Context, cause error) {
 	usedAuth := s.orgAuthAt
 	s.mu.Unlock()
 	// A client opened before a re-authorization fails with the old tokens: that says nothing about
-	// the new ones (checked in the transaction below).
+	// the new ones (a precondition of the transition).
 	err := store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
-		// Only the authorization the failing client used may be declared lost (compare-and-set).
-		var authorizedAt *time.Time
-		if err := tx.QueryRow(ctx, `SELECT authorized_at FROM connections WHERE id = $1 FOR UPDATE`, s.connID).Scan(&authorizedAt); err != nil {
-			return err
-		}
-		if authorizedAt != nil && authorizedAt.After(usedAuth) {
-			return nil
-		}
-		_, err := connection.Apply(ctx, tx, s.connID, connection.LoseAuth, failure.Message(cause))
+		_, err := connection.Apply(ctx, tx, s.connID, connection.LoseAuth.With(connection.AuthorizedNoLaterThan(usedAuth)), failure.Message(cause))
 		return err
 	})
 	if err != nil && !failure.Is(err, failure.Conflict) {

@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 )
 
@@ -36,6 +37,8 @@ type worker struct {
 	loadMark  time.Time
 	pollNow   atomic.Bool  // set by a change notification (accelerated mode)
 	replayID  atomic.Int64 // last change event seen for this object, stored with the next poll
+	// pubsubReplay is the same for the Pub/Sub API, whose replay ids are bytes.
+	pubsubReplay atomic.Pointer[[]byte]
 }
 
 func newWorker(s *syncer, id int64, object string) *worker {
@@ -90,7 +93,7 @@ func (w *worker) step(ctx context.Context) time.Duration {
 	if now.Before(w.retryAt) {
 		return w.retryAt.Sub(now)
 	}
-	var op func(context.Context, Org, connection.Connection, mapping.Mapping) error
+	var op func(context.Context, orgclient.Org, connection.Connection, mapping.Mapping) error
 	switch m.State {
 	case mapping.Initial, mapping.ReloadTable, mapping.WaitBulkLoad, mapping.LoadingBulkJob:
 		op = w.load

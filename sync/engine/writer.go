@@ -1,14 +1,10 @@
 package engine
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +17,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
 )
@@ -41,12 +38,19 @@ type change struct {
 	values   map[string]*string
 	old      map[string]*string
 
-	state   triggerlog.State
+	// outcome is what becomes of the change (Succeed, Fail, Merge, Skip, or Release: a retriable
+	// failure, back to NEW with its order kept); zero until decided.
+	outcome triggerlog.Transition
 	message string // Salesforce's error, as JSON, for FAILED rows
 	newSFID string // the record created by an insert
 	lastop  string // what the table row's _hc_lastop becomes
-	retry   bool   // a retriable failure: back to NEW, order kept
 }
+
+// decided reports whether the change's outcome is known.
+func (ch *change) decided() bool { return ch.outcome.Name != "" }
+
+// released reports whether the change goes back to the queue.
+func (ch *change) released() bool { return ch.outcome.Name == triggerlog.Release.Name }
 
 // writable is a read-write mapping as the writer needs it.
 type writable struct {
@@ -155,17 +159,13 @@ func (w *writer) run(ctx context.Context, schema string) {
 	}
 }
 
-// releaseInDoubt puts rows left PENDING by a crashed or replaced writer back in the queue. They are
-// sent again: updates and deletes are idempotent, and inserts are upserts when the mapping has an
-// external id, so a change whose acknowledgement was lost does not create a duplicate.
+// releaseInDoubt puts rows left PENDING by a crashed or replaced writer back in the queue.
 func (w *writer) releaseInDoubt(ctx context.Context) error {
-	c := w.s.currentConn()
-	_, err := w.s.e.opts.Pool.Exec(ctx, `UPDATE `+table.Ident(c.Schema, "_trigger_log")+` SET state = 'NEW', updated_at = now() WHERE state = 'PENDING'`)
-	return err
+	return triggerlog.ReleaseClaimed(ctx, w.s.e.opts.Pool, w.s.currentConn().Schema)
 }
 
 // writables returns the connection's read-write mappings that may be written now, by table name.
-func (w *writer) writables(ctx context.Context, org Org, c connection.Connection) (map[string]*writable, error) {
+func (w *writer) writables(ctx context.Context, org orgclient.Org, c connection.Connection) (map[string]*writable, error) {
 	ms, err := mapping.List(ctx, w.s.e.opts.Pool, c.ID)
 	if err != nil {
 		return nil, err
@@ -266,73 +266,33 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	return len(batch) == claimBatch, sendErr
 }
 
-// claimable selects (and locks) the oldest claimable rows of the tables in $1, at most $2: the first
-// of each claimable state in (state, id) index order, merged. One scan by id would step over every row
-// already written (35 ms per claim after a 50,000-row backlog); an IN list of states cannot be read in
-// id order from the index.
-func claimable(tl string) string {
-	parts := make([]string, 0, len(triggerlog.Claim.From))
-	for _, st := range triggerlog.Claim.From {
-		parts = append(parts, `SELECT id FROM (SELECT id FROM `+tl+` WHERE state = '`+string(st)+`' AND table_name = ANY($1)
-			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) s`)
-	}
-	return `SELECT id FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY id LIMIT $2`
-}
-
 // claim moves the oldest waiting rows of writable tables to PENDING, under the lease fence.
 func (w *writer) claim(ctx context.Context, c connection.Connection, tables []string) ([]*change, connection.WriteAlgorithm, error) {
 	e := w.s.e
-	tl := table.Ident(c.Schema, "_trigger_log")
-	var algo string
+	var algo connection.WriteAlgorithm
 	batch, err := store.TxResult(ctx, e.opts.Pool, func(tx pgx.Tx) ([]*change, error) {
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 			return nil, err
 		}
-		// Pause, reload and re-authorization change the connection row: holding it shared here means
-		// that once such a change has committed, no further rows are claimed under the old state.
-		var state string
-		if err := tx.QueryRow(ctx, `SELECT state, write_algorithm FROM connections WHERE id = $1 FOR SHARE`, c.ID).Scan(&state, &algo); err != nil {
-			return nil, fmt.Errorf("read connection state: %w", err)
+		var state connection.State
+		var err error
+		if state, algo, err = connection.LockShared(ctx, tx, c.ID); err != nil {
+			return nil, err
 		}
-		if !connection.State(state).Syncing() {
+		if !state.Syncing() {
 			return nil, nil
 		}
-		rows, err := tx.Query(ctx, `UPDATE `+tl+` t SET state = 'PENDING', updated_at = now()
-			FROM (`+claimable(tl)+`) c
-			WHERE t.id = c.id
-			RETURNING t.id, t.action, t.table_name, COALESCE(t.record_id, 0), COALESCE(t.sfid, ''), hstore_to_jsonb(t."values"), hstore_to_jsonb(t.old)`,
-			tables, claimBatch)
-		if err != nil {
-			return nil, fmt.Errorf("claim trigger log rows: %w", err)
-		}
-		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*change, error) {
-			ch := &change{}
-			var action string
-			var values, old []byte
-			if err := r.Scan(&ch.id, &action, &ch.table, &ch.recordID, &ch.sfid, &values, &old); err != nil {
-				return nil, err
-			}
-			ch.action = triggerlog.Action(action)
-			if values != nil {
-				_ = json.Unmarshal(values, &ch.values)
-			}
-			if old != nil {
-				_ = json.Unmarshal(old, &ch.old)
-			}
-			return ch, nil
-		})
+		claimed, err := triggerlog.ClaimBatch(ctx, tx, c.Schema, tables, claimBatch)
 		if err != nil {
 			return nil, err
 		}
-		// The UPDATE returns rows in no particular order; the log's order is the capture order.
-		sortChanges(batch)
+		batch := make([]*change, len(claimed))
+		for i, cl := range claimed {
+			batch[i] = &change{id: cl.ID, action: cl.Action, table: cl.Table, recordID: cl.RecordID, sfid: cl.SFID, values: cl.Values, old: cl.Old}
+		}
 		return batch, nil
 	})
-	return batch, connection.WriteAlgorithm(algo), err
-}
-
-func sortChanges(b []*change) {
-	slices.SortFunc(b, func(x, y *change) int { return cmp.Compare(x.id, y.id) })
+	return batch, algo, err
 }
 
 // checkRows reads the current rows of a batch's inserts and sfid-less updates, one query per table:
@@ -376,7 +336,7 @@ func (w *writer) checkRows(ctx context.Context, c connection.Connection, batch [
 			sfid, alive := live[ch.recordID]
 			switch {
 			case ch.action == triggerlog.Insert && !alive:
-				ch.state, ch.message = triggerlog.Ignored, `{"message":"the row was deleted in Postgres before it reached Salesforce"}`
+				ch.outcome, ch.message = triggerlog.Skip, `{"message":"the row was deleted in Postgres before it reached Salesforce"}`
 			case ch.action == triggerlog.Update:
 				ch.sfid = sfid
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/triggerlog"
 )
 
@@ -18,11 +19,6 @@ import (
 // go through one Bulk API 2.0 ingest job instead of collections of 200: a large backlog then costs a
 // handful of calls per job instead of one per 200 records.
 const bulkWriteMin = 1000
-
-// bulkUnprocessed marks a record an ingest job did not get to: it is sent again, in order.
-const bulkUnprocessed = "BULK_RECORD_UNPROCESSED"
-
-func init() { retriableRecordCodes[bulkUnprocessed] = true }
 
 // nextBulkRun is nextRun without the collection limit.
 func nextBulkRun(b []*change) []*change {
@@ -49,7 +45,7 @@ func bulkEligible(wt *writable, action triggerlog.Action) bool {
 }
 
 // bulkWrite sends one run as an ingest job and returns each record's result in send order.
-func bulkWrite(ctx context.Context, org Org, m mapping.Mapping, action triggerlog.Action, recs []map[string]any, ids []string) ([]SaveResult, error) {
+func bulkWrite(ctx context.Context, org orgclient.Org, m mapping.Mapping, action triggerlog.Action, recs []map[string]any, ids []string) ([]orgclient.SaveResult, error) {
 	op, key := "", "Id"
 	switch action {
 	case triggerlog.Insert:
@@ -75,23 +71,23 @@ func bulkWrite(ctx context.Context, org Org, m mapping.Mapping, action triggerlo
 	if col < 0 {
 		return nil, fmt.Errorf("salesforce: the ingest results have no %s column", key)
 	}
-	byKey := map[string]SaveResult{}
+	byKey := map[string]orgclient.SaveResult{}
 	for _, row := range res.Successful {
 		if len(row) > col+2 {
-			byKey[row[col+2]] = SaveResult{ID: row[0], Success: true, Created: row[1] == "true"}
+			byKey[row[col+2]] = orgclient.SaveResult{ID: row[0], Success: true, Created: row[1] == "true"}
 		}
 	}
 	for _, row := range res.Failed {
 		if len(row) > col+2 {
 			code, msg, _ := strings.Cut(row[1], ":")
-			byKey[row[col+2]] = SaveResult{ID: row[0], Errors: []RecordError{{StatusCode: code, Message: strings.TrimSpace(msg)}}}
+			byKey[row[col+2]] = orgclient.SaveResult{ID: row[0], Errors: []orgclient.RecordError{{StatusCode: code, Message: strings.TrimSpace(msg)}}}
 		}
 	}
-	out := make([]SaveResult, len(keys))
+	out := make([]orgclient.SaveResult, len(keys))
 	for i, k := range keys {
 		r, ok := byKey[k]
 		if !ok {
-			r = SaveResult{Errors: []RecordError{{StatusCode: bulkUnprocessed, Message: "The Bulk API job did not process this record; it is sent again."}}}
+			r = orgclient.SaveResult{Errors: []orgclient.RecordError{{StatusCode: orgclient.BulkUnprocessed, Message: "The Bulk API job did not process this record; it is sent again."}}}
 		}
 		out[i] = r
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/triggerlog"
 )
 
@@ -16,7 +17,7 @@ import (
 // together in one collection call (up to 200), but a record never appears twice in one call and a
 // record's changes never overtake each other. After a retriable failure the failed change and every
 // later one go back to the queue untouched, so the order holds on the next round.
-func (w *writer) sendOrdered(ctx context.Context, org Org, tables map[string]*writable, batch []*change) error {
+func (w *writer) sendOrdered(ctx context.Context, org orgclient.Org, tables map[string]*writable, batch []*change) error {
 	known := map[string]map[int64]string{} // table → record id → sfid learned from inserts in this batch
 	for i := 0; i < len(batch); {
 		run, bulk := nextRun(batch[i:]), false
@@ -28,7 +29,7 @@ func (w *writer) sendOrdered(ctx context.Context, org Org, tables map[string]*wr
 			return err
 		}
 		for j, ch := range run {
-			if ch.retry {
+			if ch.released() {
 				releaseFrom(batch[i+j:])
 				return nil
 			}
@@ -57,8 +58,8 @@ func nextRun(b []*change) []*change {
 // releaseFrom marks changes not yet decided as retriable, so they return to NEW in order.
 func releaseFrom(b []*change) {
 	for _, ch := range b {
-		if ch.state == "" {
-			ch.retry = true
+		if !ch.decided() {
+			ch.outcome = triggerlog.Release
 		}
 	}
 }
@@ -66,7 +67,7 @@ func releaseFrom(b []*change) {
 // sendMerged folds each record's pending changes into one write (later values win; insert then
 // delete cancels out; anything then delete is a delete), marks folded rows MERGED, then writes
 // inserts, updates and deletes in collections.
-func (w *writer) sendMerged(ctx context.Context, org Org, tables map[string]*writable, batch []*change) error {
+func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[string]*writable, batch []*change) error {
 	type key struct {
 		table string
 		rec   int64
@@ -84,8 +85,8 @@ func (w *writer) sendMerged(ctx context.Context, org Org, tables map[string]*wri
 		switch {
 		case ch.action == triggerlog.Delete && head.action == triggerlog.Insert && head.sfid == "":
 			// Created and deleted before it ever reached Salesforce: nothing to send.
-			head.state, head.lastop = triggerlog.Merged, ""
-			ch.state = triggerlog.Merged
+			head.outcome, head.lastop = triggerlog.Merge, ""
+			ch.outcome = triggerlog.Merge
 			delete(heads, k)
 			continue
 		case ch.action == triggerlog.Delete:
@@ -104,12 +105,12 @@ func (w *writer) sendMerged(ctx context.Context, org Org, tables map[string]*wri
 				head.sfid = ch.sfid
 			}
 		}
-		ch.state = triggerlog.Merged
+		ch.outcome = triggerlog.Merge
 		ch.message = fmt.Sprintf(`{"merged_into":%d}`, head.id)
 	}
 	var pending []*change
 	for _, ch := range order {
-		if ch.state == "" {
+		if !ch.decided() {
 			pending = append(pending, ch)
 		}
 	}
@@ -136,10 +137,10 @@ func (w *writer) sendMerged(ctx context.Context, org Org, tables map[string]*wri
 // sendRun writes one run (same table and action) and sets each change's outcome. It returns an error
 // only when the whole call failed in a way worth retrying; permanent whole-call failures fail the
 // run's changes with Salesforce's message.
-func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*change, known map[string]map[int64]string, bulk bool) error {
+func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, run []*change, known map[string]map[int64]string, bulk bool) error {
 	if wt == nil {
 		for _, ch := range run {
-			ch.state, ch.message = triggerlog.Ignored, `{"message":"the table is no longer mapped read-write"}`
+			ch.outcome, ch.message = triggerlog.Skip, `{"message":"the table is no longer mapped read-write"}`
 		}
 		return nil
 	}
@@ -152,7 +153,7 @@ func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*chan
 	var ids []string
 	useUpsert := false
 	for _, ch := range run {
-		if ch.state != "" {
+		if ch.decided() {
 			continue // decided before sending (e.g. its row is gone)
 		}
 		if ch.sfid == "" {
@@ -180,14 +181,14 @@ func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*chan
 				continue
 			}
 			if len(rec) == 0 {
-				ch.state, ch.message = triggerlog.Ignored, `{"message":"no field Salesforce lets pgforce update changed"}`
+				ch.outcome, ch.message = triggerlog.Skip, `{"message":"no field Salesforce lets pgforce update changed"}`
 				continue
 			}
 			rec["Id"] = ch.sfid
 			send, recs = append(send, ch), append(recs, rec)
 		case triggerlog.Delete:
 			if ch.sfid == "" {
-				ch.state = triggerlog.Ignored
+				ch.outcome = triggerlog.Skip
 				continue
 			}
 			send, ids = append(send, ch), append(ids, ch.sfid)
@@ -204,7 +205,7 @@ func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*chan
 			}
 		}
 	}
-	var results []SaveResult
+	var results []orgclient.SaveResult
 	var err error
 	switch {
 	case bulk:
@@ -237,7 +238,7 @@ func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*chan
 		res := results[i]
 		switch {
 		case res.Success:
-			ch.state = triggerlog.Success
+			ch.outcome = triggerlog.Succeed
 			switch ch.action {
 			case triggerlog.Insert:
 				ch.newSFID, ch.lastop = res.ID, "INSERTED"
@@ -248,23 +249,23 @@ func (w *writer) sendRun(ctx context.Context, org Org, wt *writable, run []*chan
 				ch.lastop = "DELETED"
 			}
 		case ch.action == triggerlog.Delete && hasCode(res.Errors, "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
-			ch.state, ch.lastop = triggerlog.Success, "DELETED" // already gone: the delete's effect holds
+			ch.outcome, ch.lastop = triggerlog.Succeed, "DELETED" // already gone: the delete's effect holds
 		case retriable(res.Errors):
-			ch.retry = true
+			ch.outcome = triggerlog.Release
 		default:
 			b, _ := json.Marshal(res.Errors)
-			ch.state, ch.message, ch.lastop = triggerlog.Failed, string(b), "FAILED"
+			ch.outcome, ch.message, ch.lastop = triggerlog.Fail, string(b), "FAILED"
 		}
 	}
 	return nil
 }
 
 func fail(ch *change, code, msg string) {
-	b, _ := json.Marshal([]RecordError{{StatusCode: code, Message: msg}})
-	ch.state, ch.message, ch.lastop = triggerlog.Failed, string(b), "FAILED"
+	b, _ := json.Marshal([]orgclient.RecordError{{StatusCode: code, Message: msg}})
+	ch.outcome, ch.message, ch.lastop = triggerlog.Fail, string(b), "FAILED"
 }
 
-func hasCode(errs []RecordError, codes ...string) bool {
+func hasCode(errs []orgclient.RecordError, codes ...string) bool {
 	for _, e := range errs {
 		for _, c := range codes {
 			if strings.EqualFold(e.StatusCode, c) {
@@ -275,9 +276,9 @@ func hasCode(errs []RecordError, codes ...string) bool {
 	return false
 }
 
-func retriable(errs []RecordError) bool {
+func retriable(errs []orgclient.RecordError) bool {
 	for _, e := range errs {
-		if retriableRecordCodes[e.StatusCode] {
+		if e.Retriable() {
 			return true
 		}
 	}

@@ -38,23 +38,30 @@ const ExactCountBelow = 1000
 // pendingStates are trigger-log states of changes not yet written to Salesforce.
 var pendingStates = []string{"NEW", "PENDING", "REQUEUE"}
 
-// TableCounts are the per-mapping figures of the Mappings page.
+// TableCounts are the per-mapping figures of the Mappings page, the health model and the metrics:
+// one source for each figure.
 type TableCounts struct {
-	Rows      int64
-	Estimated bool // Rows is the planner's estimate, not an exact count
-	Missing   bool // the table does not exist (yet)
-	Pending   int64
-	Errors24h int64
+	Rows          int64
+	Estimated     bool // Rows is the planner's estimate, not an exact count
+	Missing       bool // the table does not exist (yet)
+	Pending       int64
+	OldestPending *time.Time // capture time of the oldest change waiting to be written
+	// Failed counts writes Salesforce refused that are not resolved: a FAILED entry counts until an
+	// admin retries or dismisses it (or a later write of the row succeeds), however old it is.
+	Failed       int64
+	OldestFailed *time.Time
+	// Copying is how many rows a load's COPY running now has written into the table: not visible to
+	// anyone else until the load commits (pg_stat_progress_copy, read without waiting for the load).
+	Copying int64
 }
 
-// Counts returns row, pending-write and 24-hour write-error counts for tables of a connection's
+// Counts returns row, pending-write and unresolved failed-write counts for tables of a connection's
 // schema, keyed by table name, in two round trips whatever the number of tables.
 func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (map[string]TableCounts, error) {
 	out := make(map[string]TableCounts, len(tables))
 	if len(tables) == 0 {
 		return out, nil
 	}
-	since := r.now().Add(-24 * time.Hour)
 	b := &pgx.Batch{}
 	// An empty file holds no rows for sure (count 0 without scanning); otherwise the statistics' live
 	// tuples (kept current as transactions commit) or the planner's estimate, whichever is larger.
@@ -62,44 +69,51 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 			ELSE GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples)::bigint END
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables)
-	b.Queue(`SELECT table_name, count(*) FROM `+ident(schema, "_trigger_log")+` WHERE state = ANY($1) GROUP BY table_name`, pendingStates)
-	b.Queue(`SELECT table_name, count(*) FROM (
-			SELECT table_name FROM `+ident(schema, "_trigger_log")+` WHERE state = 'FAILED' AND updated_at >= $1
+	b.Queue(`SELECT table_name, count(*), min(created_at) FROM `+ident(schema, "_trigger_log")+` WHERE state = ANY($1) GROUP BY table_name`, pendingStates)
+	b.Queue(`SELECT table_name, count(*), min(created_at) FROM (
+			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log") + ` WHERE state = 'FAILED'
 			UNION ALL
-			SELECT table_name FROM `+ident(schema, "_trigger_log_archive")+` WHERE state = 'FAILED' AND updated_at >= $1) f
-		GROUP BY table_name`, since)
+			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log_archive") + ` WHERE state = 'FAILED') f
+		GROUP BY table_name`)
+	b.Queue(`SELECT c.relname, p.tuples_processed, NULL::timestamptz FROM pg_stat_progress_copy p
+		JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = ANY($2) AND p.command = 'COPY FROM'`, schema, tables)
 	res := r.pool.SendBatch(ctx, b)
 	for _, t := range tables {
 		out[t] = TableCounts{Missing: true}
 	}
 	var exact []string
+	err := eachPair(res, func(table string, n int64) {
+		tc := out[table]
+		tc.Missing, tc.Rows, tc.Estimated = false, max(n, 0), n >= ExactCountBelow
+		if n >= 0 && !tc.Estimated {
+			exact = append(exact, table)
+		}
+		out[table] = tc
+	})
+	if err != nil {
+		res.Close()
+		return nil, fmt.Errorf("estimate table sizes: %w", err)
+	}
 	steps := []struct {
 		what string
-		fn   func(table string, n int64)
+		fn   func(tc *TableCounts, n int64, oldest *time.Time)
 	}{
-		{"estimate table sizes", func(table string, n int64) {
-			tc := out[table]
-			tc.Missing, tc.Rows, tc.Estimated = false, max(n, 0), n >= ExactCountBelow
-			if n >= 0 && !tc.Estimated {
-				exact = append(exact, table)
-			}
-			out[table] = tc
-		}},
-		{"count pending writes", func(table string, n int64) {
-			if tc, ok := out[table]; ok {
-				tc.Pending = n
-				out[table] = tc
-			}
-		}},
-		{"count write errors", func(table string, n int64) {
-			if tc, ok := out[table]; ok {
-				tc.Errors24h = n
-				out[table] = tc
-			}
-		}},
+		{"count pending writes", func(tc *TableCounts, n int64, oldest *time.Time) { tc.Pending, tc.OldestPending = n, oldest }},
+		{"count failed writes", func(tc *TableCounts, n int64, oldest *time.Time) { tc.Failed, tc.OldestFailed = n, oldest }},
+		{"read copy progress", func(tc *TableCounts, n int64, _ *time.Time) { tc.Copying += n }},
 	}
 	for _, st := range steps {
-		if err := eachPair(res, st.fn); err != nil {
+		rows, err := res.Query()
+		if err == nil {
+			err = eachOldest(rows, func(table string, n int64, oldest *time.Time) {
+				if tc, ok := out[table]; ok {
+					st.fn(&tc, n, oldest)
+					out[table] = tc
+				}
+			})
+		}
+		if err != nil {
 			res.Close()
 			return nil, fmt.Errorf("%s: %w", st.what, err)
 		}
@@ -138,6 +152,21 @@ func eachPair(res pgx.BatchResults, fn func(string, int64)) error {
 		return err
 	}
 	return collectPairs(rows, fn)
+}
+
+// eachOldest reads (table, count, oldest) rows.
+func eachOldest(rows pgx.Rows, fn func(string, int64, *time.Time)) error {
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var n int64
+		var oldest *time.Time
+		if err := rows.Scan(&name, &n, &oldest); err != nil {
+			return err
+		}
+		fn(name, n, oldest)
+	}
+	return rows.Err()
 }
 
 func collectPairs(rows pgx.Rows, fn func(string, int64)) error {
@@ -312,6 +341,7 @@ type MappingSummary struct {
 	PollingSeconds int
 	Accelerated    bool
 	SFCount        *int64
+	SFCountAt      *time.Time // when Salesforce said so: a load or the last count check
 	LastPollAt     *time.Time
 	LoadExpected   *int64
 	LoadDone       int64
@@ -322,7 +352,7 @@ type MappingSummary struct {
 func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingSummary, error) {
 	rows, err := r.pool.Query(ctx, `SELECT id, object_name, table_name, state, state_reason, COALESCE(config->>'access', ''),
 			COALESCE((config->>'sf_polling_seconds')::int, 0), COALESCE((config->>'sf_notify_enabled')::boolean, false),
-			sf_count, last_poll_at, load_expected, load_done, load_started_at
+			sf_count, sf_count_at, last_poll_at, load_expected, load_done, load_started_at
 		FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
 	if err != nil {
 		return nil, fmt.Errorf("list mappings: %w", err)
@@ -331,7 +361,7 @@ func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingS
 		var m MappingSummary
 		var state, access string
 		err := row.Scan(&m.ID, &m.Object, &m.Table, &state, &m.StateReason, &access, &m.PollingSeconds, &m.Accelerated,
-			&m.SFCount, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
+			&m.SFCount, &m.SFCountAt, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
 		m.State, m.Access = mapping.State(state), mapping.Access(access)
 		return m, err
 	})

@@ -3,6 +3,8 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +65,7 @@ func TestCountsRowsPendingAndErrorsPerTable(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	acct := pgx.Identifier{f.schema, "account"}.Sanitize()
-	// Application writes are captured (NEW); one earlier write failed, one failed two days ago.
+	// Application writes are captured (NEW); one earlier write failed, one failed two days ago, one archived.
 	f.exec(t, `INSERT INTO `+acct+` (sfid, name) VALUES ('001A', 'Acme'), ('001B', 'Globex'), (NULL, 'New Co')`)
 	tl := pgx.Identifier{f.schema, "_trigger_log"}.Sanitize()
 	f.exec(t, `INSERT INTO `+tl+` (state, action, table_name, record_id, sf_message, updated_at) VALUES
@@ -82,8 +84,8 @@ func TestCountsRowsPendingAndErrorsPerTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := got["account"]; a.Rows != 3 || a.Estimated || a.Missing || a.Pending != 3 || a.Errors24h != 2 {
-		t.Fatalf("account counts = %+v, want 3 rows exact, 3 pending, 2 errors", a)
+	if a := got["account"]; a.Rows != 3 || a.Estimated || a.Missing || a.Pending != 3 || a.OldestPending == nil || a.Failed != 3 || a.OldestFailed == nil {
+		t.Fatalf("account counts = %+v, want 3 rows exact, 3 pending, 3 unresolved failed writes (however old, archived or not)", a)
 	}
 	if c := got["contact"]; !c.Missing || c.Rows != 0 {
 		t.Fatalf("a table that does not exist = %+v", c)
@@ -245,5 +247,50 @@ func TestMappingSummariesReadTheConfigWithoutDecodingIt(t *testing.T) {
 	}
 	if c := ms[1]; c.Access != "read_write" || !c.Accelerated || c.PollingSeconds != 300 || *c.LoadExpected != 10 || c.LoadDone != 4 || c.State != "RELOAD_TABLE" {
 		t.Fatalf("contact = %+v", c)
+	}
+}
+
+// A load's COPY is counted while it runs, before anyone else can see its rows: the one source of a
+// load's progress, read without waiting for the load.
+func TestCountsSeeTheRowsARunningCopyHasWritten(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	conn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Conn().PgConn().CopyFrom(ctx, pr, `COPY `+pgx.Identifier{f.schema, "account"}.Sanitize()+` (sfid, name) FROM STDIN WITH (FORMAT csv)`)
+		done <- err
+	}()
+	for i := range 500 {
+		fmt.Fprintf(pw, "001%015d,Row %d\n", i, i)
+	}
+	var got report.TableCounts
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		counts, err := f.r.Counts(ctx, f.schema, []string{"account"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = counts["account"]; got.Copying == 500 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	if got.Copying != 500 || got.Rows != 0 {
+		t.Fatalf("while the COPY runs: %+v (want 500 copying, 0 visible)", got)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	counts, _ := f.r.Counts(ctx, f.schema, []string{"account"})
+	if c := counts["account"]; c.Copying != 0 || c.Rows != 500 {
+		t.Fatalf("after the COPY: %+v", c)
 	}
 }

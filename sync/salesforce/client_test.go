@@ -23,10 +23,14 @@ import (
 	"pgforce/sync/failure"
 	"pgforce/sync/salesforce"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 )
 
+// callback is the test app's callback URL, registered with the simulated org's connected app.
+const callback = "http://localhost:9/cb"
+
 func app(base string) salesforce.App {
-	return salesforce.App{LoginURL: base, ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret", RedirectURL: "http://localhost:9/cb"}
+	return salesforce.App{LoginURL: base, ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret", RedirectURL: callback}
 }
 
 // savedTokens records what the client asked to persist.
@@ -44,7 +48,8 @@ func (s *savedTokens) store(_ context.Context, access, refresh string) error {
 
 func newClient(t testing.TB, opts sforg.Options) (*sforg.Org, *salesforce.Client, *savedTokens) {
 	t.Helper()
-	org, srv := sforg.NewTestServer(t, opts)
+	opts.RedirectURIs = []string{callback}
+	org, srv := sforgtest.NewServer(t, opts)
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	st := &savedTokens{}
@@ -96,7 +101,7 @@ func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Toke
 
 func TestAuthFlowsAndIdentity(t *testing.T) {
 	t.Parallel()
-	org, srv := sforg.NewTestServer(t, sforg.Options{AllowPasswordFlow: true})
+	org, srv := sforgtest.NewServer(t, sforg.Options{RedirectURIs: []string{callback}, AllowPasswordFlow: true})
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	id, err := a.Identity(context.Background(), tok)
@@ -176,7 +181,7 @@ func TestQueryPagesThroughTenThousandRecords(t *testing.T) {
 // not to the instance URL's path: an org mounted under a path (pgforce's own "/sim") pages too.
 func TestQueryPagesOnAnOrgMountedUnderAPath(t *testing.T) {
 	t.Parallel()
-	org := sforg.New(sforg.Options{BasePath: "/sim"})
+	org := sforg.New(sforg.Options{BasePath: "/sim", RedirectURIs: []string{callback}})
 	srv := httptest.NewServer(http.StripPrefix("/sim", org.Handler())) // as pgforce mounts it
 	t.Cleanup(srv.Close)
 	a := app(srv.URL + "/sim")

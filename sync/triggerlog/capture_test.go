@@ -225,7 +225,7 @@ func TestTransitionsAreGuarded(t *testing.T) {
 	if !triggerlog.Claim.Allowed(triggerlog.New) || triggerlog.Claim.Allowed(triggerlog.Success) {
 		t.Fatal("claim takes NEW, never SUCCESS")
 	}
-	if !triggerlog.Retry.Allowed(triggerlog.Failed) || triggerlog.Retry.Allowed(triggerlog.Pending) {
+	if !triggerlog.Resend.Allowed(triggerlog.Failed) || triggerlog.Resend.Allowed(triggerlog.Pending) {
 		t.Fatal("only a FAILED write can be retried")
 	}
 	for _, s := range []triggerlog.State{triggerlog.Success, triggerlog.Failed, triggerlog.Merged, triggerlog.ReadOnly} {

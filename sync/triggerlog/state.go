@@ -3,6 +3,8 @@
 // them, and the states a captured change goes through on its way to Salesforce.
 package triggerlog
 
+import "pgforce/sync/lifecycle"
+
 // State is the state of one captured change (column _trigger_log.state, varchar(8)).
 type State string
 
@@ -30,6 +32,9 @@ const (
 	Delete Action = "DELETE"
 )
 
+// States lists every state, in the order above.
+var States = []State{New, Pending, Success, Failed, Ignore, Ignored, Merged, ReadOnly, Requeue, Requeued}
+
 // Terminal reports whether a state is final (the row may move to the archive).
 func (s State) Terminal() bool {
 	switch s {
@@ -39,41 +44,30 @@ func (s State) Terminal() bool {
 	return false
 }
 
-// Transition is a named, guarded state change: the SQL update applies only to rows in From.
-type Transition struct {
-	Name string
-	From []State
-	To   State
-}
+// Waiting reports whether a change in this state is still to be written to Salesforce.
+func (s State) Waiting() bool { return s == New || s == Pending || s == Requeue }
 
-// The transitions the writer and the dashboard may make. Each is applied with a compare-and-set
-// (WHERE state = ANY(From)), so a row changed by someone else is never overwritten.
+// Transition is a named change of a trigger-log row's state (see package lifecycle), applied with a
+// compare-and-set (WHERE state = ANY(From)), so a row changed by someone else is never overwritten.
+// Preconditions see the row as t.
+type Transition = lifecycle.Transition[State]
+
+// The transitions the writer and the admins make. The writer claims captured changes, then records
+// one outcome per claimed change (Succeed, Fail, Release, Merge or Skip); admins dismiss or resend
+// failed ones.
 var (
-	Claim   = Transition{"claim", []State{New, Requeue}, Pending}
-	Succeed = Transition{"succeed", []State{Pending}, Success}
-	Fail    = Transition{"fail", []State{Pending}, Failed}
-	Release = Transition{"release", []State{Pending}, New} // a retriable failure: back in the queue, order kept
-	Merge   = Transition{"merge", []State{New, Pending}, Merged}
-	Dismiss = Transition{"dismiss", []State{Failed}, Ignored}
-	Retry   = Transition{"retry", []State{Failed}, Requeue}
-	Skip    = Transition{"skip", []State{New, Pending}, Ignored} // e.g. pending writes dropped by reload/delete
+	Claim   = Transition{Name: "claim", From: []State{New, Requeue}, To: Pending}
+	Succeed = Transition{Name: "succeed", From: []State{Pending}, To: Success}
+	Fail    = Transition{Name: "fail", From: []State{Pending}, To: Failed}
+	// Release puts a change back in the queue, its order kept: a retriable failure, or a change that
+	// was claimed but not sent (in doubt after a crash).
+	Release = Transition{Name: "release", From: []State{Pending}, To: New}
+	// Merge folds a change into a later one of the same record (merged writes).
+	Merge = Transition{Name: "merge", From: []State{Pending}, To: Merged}
+	// Skip sets aside a change there is nothing to send for (its row is gone, no writable field
+	// changed, the table is no longer mapped read-write).
+	Skip    = Transition{Name: "skip", From: []State{Pending}, To: Ignored}
+	Dismiss = Transition{Name: "dismiss", From: []State{Failed}, To: Ignored}
+	// Resend marks a failed change whose row was captured again as a new change.
+	Resend = Transition{Name: "resend", From: []State{Failed}, To: Requeued}
 )
-
-// Allowed reports whether t may apply to a row in state s.
-func (t Transition) Allowed(s State) bool {
-	for _, f := range t.From {
-		if f == s {
-			return true
-		}
-	}
-	return false
-}
-
-// FromStrings returns From as strings for SQL parameters.
-func (t Transition) FromStrings() []string {
-	out := make([]string, len(t.From))
-	for i, s := range t.From {
-		out[i] = string(s)
-	}
-	return out
-}

@@ -2,6 +2,10 @@
 // states (each a compare-and-set in SQL, recorded as an event), and its stored settings and tokens.
 package connection
 
+import (
+	"pgforce/sync/lifecycle"
+)
+
 // State is a connection's state, with Heroku Connect's names.
 type State string
 
@@ -25,7 +29,7 @@ func (s State) Describe() string {
 	case New:
 		return "Created; authorize pgforce with Salesforce to start syncing."
 	case Idle:
-		return "Healthy: Salesforce and the database are in sync."
+		return "Idle: no database change is being written to Salesforce right now (the health checks say whether everything is in sync)."
 	case PollingDBChanges:
 		return "Writing database changes to Salesforce."
 	case Paused:
@@ -64,13 +68,9 @@ func (s State) Syncing() bool {
 	return s == Idle || s == PollingDBChanges || s == Recovery
 }
 
-// Transition is a named state change allowed only from the listed states.
-type Transition struct {
-	Name  string
-	From  []State // empty = any state
-	To    State
-	Quiet bool // frequent transitions (write batches) are not recorded as events
-}
+// Transition is a named change of a connection's state (see package lifecycle); Apply makes it with
+// a compare-and-set. Preconditions see the connection's row as c.
+type Transition = lifecycle.Transition[State]
 
 // Transitions. Each is applied with a compare-and-set guard on the current state.
 var (
@@ -81,35 +81,14 @@ var (
 	PauseWhenDone  = Transition{Name: "pause", From: []State{PollingDBChanges, Recovery}, To: Busy} // the seed: in-flight work finishes first
 	FinishPausing  = Transition{Name: "finish_pausing", From: []State{Busy}, To: Paused}
 	Resume         = Transition{Name: "resume", From: []State{Paused, Busy}, To: Recovery}
-	Recover        = Transition{Name: "recover", From: []State{SystemError, DBUnavailable, NeedAuthentication, Recovery, Idle}, To: Recovery}
-	Recovered      = Transition{Name: "recovered", From: []State{Recovery}, To: Idle}
+	Recover        = Transition{Name: "recover", From: []State{SystemError, DBUnavailable, NeedAuthentication, Recovery, Idle}, To: Recovery, Requires: []lifecycle.Precondition{somethingToRecover}}
+	Recovered      = Transition{Name: "recovered", From: []State{Recovery}, To: Idle, Requires: []lifecycle.Precondition{polledSinceRecovery}}
 	Fail           = Transition{Name: "fail", From: []State{Idle, PollingDBChanges, Recovery, ImportConfiguration, DBUnavailable, Busy}, To: SystemError}
 	LoseDatabase   = Transition{Name: "lose_database", From: []State{Idle, PollingDBChanges, Recovery}, To: DBUnavailable}
 	RegainDatabase = Transition{Name: "regain_database", From: []State{DBUnavailable}, To: Recovery}
 	LoseAuth       = Transition{Name: "lose_auth", From: []State{Idle, PollingDBChanges, Recovery, Paused, Busy}, To: NeedAuthentication}
 	StartImport    = Transition{Name: "start_import", From: []State{Idle, Paused, New}, To: ImportConfiguration}
 )
-
-// Allowed reports whether t may apply in state s.
-func (t Transition) Allowed(s State) bool {
-	if len(t.From) == 0 {
-		return true
-	}
-	for _, f := range t.From {
-		if f == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (t Transition) from() []string {
-	out := make([]string, len(t.From))
-	for i, s := range t.From {
-		out[i] = string(s)
-	}
-	return out
-}
 
 // WriteAlgorithm is how pending database changes are written to Salesforce.
 type WriteAlgorithm string

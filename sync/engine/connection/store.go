@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"pgforce/internal/keyring"
 	"pgforce/sync/failure"
@@ -35,19 +36,20 @@ type Connection struct {
 	MaxDailyAPICalls *int
 	RetentionDays    int
 	CreatedAt        time.Time
+	StreamTransport  StreamTransport
 }
 
 const cols = `id, name, schema_name, state, state_reason, state_changed_at, org_type, login_url, api_version, write_algorithm,
 	instance_url, org_id, org_name, sf_username, sf_user_id, identity_url, authorized_at, polling_seconds, max_daily_api_calls,
-	trigger_log_retention_days, created_at`
+	trigger_log_retention_days, created_at, stream_transport`
 
 func scan(row pgx.Row) (Connection, error) {
 	var c Connection
-	var state, orgType, algo string
+	var state, orgType, algo, transport string
 	err := row.Scan(&c.ID, &c.Name, &c.Schema, &state, &c.StateReason, &c.StateChangedAt, &orgType, &c.LoginURL, &c.APIVersion, &algo,
 		&c.InstanceURL, &c.OrgID, &c.OrgName, &c.Username, &c.UserID, &c.IdentityURL, &c.AuthorizedAt, &c.PollingSeconds,
-		&c.MaxDailyAPICalls, &c.RetentionDays, &c.CreatedAt)
-	c.State, c.OrgType, c.WriteAlgorithm = State(state), OrgType(orgType), WriteAlgorithm(algo)
+		&c.MaxDailyAPICalls, &c.RetentionDays, &c.CreatedAt, &transport)
+	c.State, c.OrgType, c.WriteAlgorithm, c.StreamTransport = State(state), OrgType(orgType), WriteAlgorithm(algo), StreamTransport(transport)
 	return c, err
 }
 
@@ -55,6 +57,11 @@ func scan(row pgx.Row) (Connection, error) {
 type rowQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Execer is a pool or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 // Load loads a connection by id from a pool or transaction.
@@ -125,33 +132,20 @@ func LoadTokens(ctx context.Context, q rowQuerier, kr *keyring.Keyring, id int64
 	return t, nil
 }
 
-// ErrTransition is returned when a transition is not allowed in the current state.
-type ErrTransition struct {
-	Transition Transition
-	Current    State
-}
-
-func (e *ErrTransition) Error() string {
-	return fmt.Sprintf("cannot %s a connection in state %s", e.Transition.Name, e.Current)
-}
-
-// Apply moves the connection through t with a compare-and-set on its state and records the event in
-// the same transaction. It returns the previous state, or an *ErrTransition (wrapped as a Conflict)
-// when the connection is not in one of t.From.
+// Apply moves the connection through t with a compare-and-set on its state and t's preconditions,
+// and records the event in the same transaction. It returns the previous state, or a Conflict
+// failure whose cause is a *lifecycle.Refusal when the connection is not in one of t.From or a
+// precondition does not hold.
 func Apply(ctx context.Context, tx pgx.Tx, id int64, t Transition, reason string) (State, error) {
+	args := pgx.NamedArgs{"id": id, "to": string(t.To), "reason": reason}
 	var prev string
 	err := tx.QueryRow(ctx, `
-		WITH cur AS (SELECT state FROM connections WHERE id = $1 FOR UPDATE)
-		UPDATE connections c SET state = $2, state_reason = $3, state_changed_at = now(), updated_at = now()
-		FROM cur WHERE c.id = $1 AND (cardinality($4::text[]) = 0 OR cur.state = ANY($4))
-		RETURNING cur.state`, id, string(t.To), reason, t.from()).Scan(&prev)
+		WITH cur AS (SELECT state FROM connections WHERE id = @id FOR UPDATE)
+		UPDATE connections c SET state = @to, state_reason = @reason, state_changed_at = now(), updated_at = now()
+		FROM cur WHERE c.id = @id AND `+t.Guard("cur.state", args)+`
+		RETURNING cur.state`, args).Scan(&prev)
 	if errors.Is(err, pgx.ErrNoRows) {
-		var cur string
-		if err := tx.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1`, id).Scan(&cur); err != nil {
-			return "", failure.E(failure.NotFound, "connection %d not found", id)
-		}
-		e := &ErrTransition{Transition: t, Current: State(cur)}
-		return State(cur), &failure.Error{Kind: failure.Conflict, Message: conflictMessage(t, State(cur)), Err: e}
+		return refusal(ctx, tx, id, t, args)
 	}
 	if err != nil {
 		return "", fmt.Errorf("connection %d %s: %w", id, t.Name, err)
@@ -172,6 +166,35 @@ func Apply(ctx context.Context, tx pgx.Tx, id int64, t Transition, reason string
 		}
 	}
 	return State(prev), nil
+}
+
+// Check tells whether t would apply to the connection now, without applying it: nil, or the Conflict
+// Apply would return. Callers check before slow work (a call to the org) that would be wasted.
+func Check(ctx context.Context, q rowQuerier, id int64, t Transition) error {
+	args := pgx.NamedArgs{"id": id}
+	var cur string
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT c.state, `+t.Guard("c.state", args)+` FROM connections c WHERE c.id = @id`, args).Scan(&cur, &ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return failure.E(failure.NotFound, "connection %d not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("check %s of connection %d: %w", t.Name, id, err)
+	}
+	if ok {
+		return nil
+	}
+	_, err = refusal(ctx, q, id, t, args)
+	return err
+}
+
+// refusal explains why t did not apply to the connection: its state, or an unmet precondition.
+func refusal(ctx context.Context, q rowQuerier, id int64, t Transition, args pgx.NamedArgs) (State, error) {
+	var cur string
+	if err := q.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1`, id).Scan(&cur); err != nil {
+		return "", failure.E(failure.NotFound, "connection %d not found", id)
+	}
+	return State(cur), t.Explain(ctx, q, State(cur), "connections c WHERE c.id = @id", args, conflictMessage(t, State(cur)))
 }
 
 // conflictMessage explains, in the seed's terms, why an action is not possible now.

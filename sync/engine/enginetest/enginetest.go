@@ -1,65 +1,90 @@
-// Package enginetest sets up a real engine for tests of the surfaces built on it (CLI, API, metrics,
-// diagnose): a fresh migrated schema in the test database, a simulated Salesforce org on a loopback
-// port, and one connection authorized against it. The engine is not started unless asked, so nothing
-// syncs behind a test's back and states can be arranged exactly.
+// Package enginetest is the one harness for tests of the sync runtime and of the surfaces built on it
+// (administration, CLI, API, metrics, diagnose): a fresh migrated schema in the test database, a
+// simulated Salesforce org on a loopback port, the administration, and one connection authorized
+// against the org. The engine runs unless NoStart is set (then nothing syncs behind a test's back and
+// states can be arranged exactly).
 package enginetest
 
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/internal/keyring"
+	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
+	"pgforce/sync/store"
 	"pgforce/sync/store/storetest"
 )
 
 // Admin is the actor tests act as.
 var Admin = audit.Actor{Name: "admin@example.com", Kind: audit.ActorUser}
 
-// Simulated org credentials and connected app.
-const (
-	User, Password         = "admin@pgforce.test", "demo"
-	ClientID, ClientSecret = "pgforce-demo", "pgforce-demo-secret"
-)
-
-// Bench is an engine over real Postgres and a simulated org.
-type Bench struct {
-	Ctx     context.Context
-	Pool    *pgxpool.Pool
-	AppSch  string // pgforce's own schema
-	Keyring *keyring.Keyring
-	Key     []byte
-	Org     *sforg.Org
-	Srv     *httptest.Server
-	Engine  *engine.Engine
-	Options engine.Options
-	Conn    connection.Connection // authorized; its schema is AppSch + "_sf"
+// Harness is the runtime and the administration over real Postgres and a simulated org.
+type Harness struct {
+	T         testing.TB
+	Ctx       context.Context
+	Pool      *pgxpool.Pool // the tests' pool (never through the proxy)
+	AppSchema string        // pgforce's own schema
+	Schema    string        // the connection's schema
+	Keyring   *keyring.Keyring
+	Key       []byte
+	Org       *sforg.Org
+	Srv       *httptest.Server
+	Engine    *engine.Engine
+	Options   engine.Options
+	Admin     *admin.Service
+	Conn      connection.Connection // authorized
+	Proxy     *DBProxy              // with ViaProxy
+	PubSub    *sforg.PubSubServer   // with PubSub
 }
 
-// Options for New.
+// Options for New. The runtime's timings are the tests' (a 50 ms tick, a 2 s lease, polls every
+// 300 ms re-reading a 1 s overlap); the fields below change what a test needs changed.
 type Options struct {
-	Seed  int64 // simulated org's demo data (0 = none)
-	Start bool  // run the sync loops
+	Seed     int64         // the simulated org's demo data (0 = none)
+	Org      sforg.Options // the simulated org's options (Seed above wins when set)
+	NoStart  bool          // do not run the sync loops
+	Instance string        // the engine's lease holder name
+	// PollInterval and Overlap override the 300 ms polling interval and the 1 s overlap window.
+	PollInterval, Overlap time.Duration
+	// ViaProxy connects the engine and the administration (not the test) to Postgres through a proxy
+	// the test can cut.
+	ViaProxy bool
+	// LogTo receives the engine's log instead of the test log (fuzz targets must not log through
+	// *testing.F; tests that inspect the log capture it). Debug logs at debug level.
+	LogTo io.Writer
+	Debug bool
+	// PubSub serves the org's Pub/Sub API and tells the engine where (without it the org offers
+	// none, and accelerated mappings stream over CometD).
+	PubSub bool
 }
 
 // Orgs is the simulated org's connected app for every connection.
-func Orgs() engine.SalesforceOrgs {
-	return engine.SalesforceOrgs{App: func(connection.Connection) engine.ConnectedApp {
-		return engine.ConnectedApp{ClientID: ClientID, ClientSecret: ClientSecret}
+func Orgs() orgclient.SalesforceOrgs {
+	return orgclient.SalesforceOrgs{App: func(connection.Connection) orgclient.ConnectedApp {
+		return orgclient.ConnectedApp{ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
 	}}
 }
 
-// New builds the bench; everything it made is removed when the test ends.
-func New(t testing.TB, o Options) *Bench {
+// New builds the harness; everything it made is removed when the test ends.
+func New(t testing.TB, o Options) *Harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -69,37 +94,118 @@ func New(t testing.TB, o Options) *Bench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: o.Seed, AllowPasswordFlow: true})
-	b := &Bench{Ctx: ctx, Pool: pool, AppSch: app, Keyring: kr, Key: key, Org: org, Srv: srv}
-	t.Cleanup(func() { storetest.DropSchema(t, app+"_sf") })
-	b.Options = engine.Options{Pool: pool, Keyring: kr, Orgs: Orgs(), Log: slog.New(slog.DiscardHandler),
+	if o.Seed != 0 {
+		o.Org.Seed = o.Seed
+	}
+	o.Org.AllowPasswordFlow = true // the harness authorizes with the username-password flow
+	org, srv := sforgtest.NewServer(t, o.Org)
+	h := &Harness{T: t, Ctx: ctx, Pool: pool, AppSchema: app, Schema: app + "_sf", Keyring: kr, Key: key, Org: org, Srv: srv}
+	t.Cleanup(func() { storetest.DropSchema(t, h.Schema) })
+	level := slog.LevelWarn
+	if os.Getenv("ENGINE_DEBUG") != "" || o.Debug {
+		level = slog.LevelDebug
+	}
+	var logTo io.Writer = testWriter{t}
+	if o.LogTo != nil {
+		logTo = o.LogTo
+	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
+	h.Options = engine.Options{Pool: pool, Keyring: kr, Orgs: Orgs(), Log: log, Instance: o.Instance,
 		Tick: 50 * time.Millisecond, LeaseTTL: 2 * time.Second, PollInterval: 300 * time.Millisecond, Overlap: time.Second}
-	b.Engine = engine.New(b.Options)
-	t.Cleanup(b.Engine.Stop)
-	c, err := b.Engine.CreateConnection(ctx, Admin, engine.NewConnection{Schema: app + "_sf", OrgType: connection.Simulated, LoginURL: srv.URL + "/login"})
+	if o.PollInterval > 0 {
+		h.Options.PollInterval = o.PollInterval
+	}
+	if o.Overlap > 0 {
+		h.Options.Overlap = o.Overlap
+	}
+	if o.ViaProxy {
+		h.Options.Pool = h.proxiedPool(app)
+	}
+	if o.PubSub {
+		h.PubSub = sforg.NewPubSubServer(org, sforg.PubSubOptions{})
+		if err := h.PubSub.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(h.PubSub.Stop)
+		orgs := Orgs()
+		orgs.PubSub = func(connection.Connection) *orgclient.PubSubEndpoint {
+			return &orgclient.PubSubEndpoint{Addr: h.PubSub.Addr(), TLS: h.PubSub.ClientTLS()}
+		}
+		h.Options.Orgs = orgs
+	}
+	h.Engine = engine.New(h.Options)
+	t.Cleanup(h.Engine.Stop)
+	h.Admin = admin.New(admin.Options{Pool: h.Options.Pool, Keyring: kr, Orgs: h.Options.Orgs, Log: log})
+	c, err := h.Admin.Connections.Create(ctx, Admin, admin.NewConnection{Schema: h.Schema, OrgType: connection.Simulated, LoginURL: srv.URL + "/login"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Conn, err = b.Engine.AuthorizeWithPassword(ctx, Admin, c.ID, User, Password); err != nil {
+	if h.Conn, err = h.Admin.Connections.AuthorizeWithPassword(ctx, Admin, c.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
-	if o.Start {
-		if err := b.Engine.Start(ctx); err != nil {
+	if !o.NoStart {
+		if err := h.Engine.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return b
+	return h
 }
 
-// Exec runs SQL to arrange a test's state.
-func (b *Bench) Exec(t testing.TB, sql string, args ...any) {
-	t.Helper()
-	if _, err := b.Pool.Exec(b.Ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
+// proxiedPool opens a pool on the app schema through a proxy the test can cut.
+func (h *Harness) proxiedPool(app string) *pgxpool.Pool {
+	u, err := url.Parse(storetest.URL())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	h.Proxy = NewDBProxy(h.T, u.Host)
+	u.Host = h.Proxy.Addr
+	q := u.Query()
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	pool, err := store.Open(h.Ctx, store.Options{URL: u.String(), Schema: app, MaxConns: 8, AppName: app + "_engine"})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	h.T.Cleanup(pool.Close)
+	return pool
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Exec runs SQL to arrange a test's state; $schema stands for the connection's schema.
+func (h *Harness) Exec(sql string, args ...any) {
+	h.T.Helper()
+	if _, err := h.Pool.Exec(h.Ctx, strings.ReplaceAll(sql, "$schema", h.Schema), args...); err != nil {
+		h.T.Fatalf("%s: %v", sql, err)
 	}
 }
 
-// Eventually polls cond until it holds or the deadline passes.
+// Count counts the rows of a table of the connection's schema matching where (all when empty).
+func (h *Harness) Count(table string, where string, args ...any) int {
+	h.T.Helper()
+	var n int
+	q := `SELECT count(*) FROM ` + h.Schema + `.` + table
+	if where != "" {
+		q += " WHERE " + where
+	}
+	if err := h.Pool.QueryRow(h.Ctx, q, args...).Scan(&n); err != nil {
+		h.T.Fatal(err)
+	}
+	return n
+}
+
+// Eventually waits until cond holds (see Eventually).
+func (h *Harness) Eventually(what string, timeout time.Duration, cond func() (bool, string)) {
+	h.T.Helper()
+	Eventually(h.T, what, timeout, cond)
+}
+
+// Eventually polls cond until it holds or the deadline passes, for conditions no signal announces.
 func Eventually(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -113,4 +219,40 @@ func Eventually(t testing.TB, what string, timeout time.Duration, cond func() (b
 		time.Sleep(20 * time.Millisecond) // polling with a deadline
 	}
 	t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
+}
+
+// MappingState waits until a mapping is in state want.
+func (h *Harness) MappingState(id int64, want mapping.State) {
+	h.T.Helper()
+	h.Eventually(fmt.Sprintf("mapping %d to be %s", id, want), 20*time.Second, func() (bool, string) {
+		m, err := h.Admin.Mappings.Get(h.Ctx, id)
+		if err != nil {
+			return false, err.Error()
+		}
+		return m.State == want, fmt.Sprintf("%s %s", m.State, m.StateReason)
+	})
+}
+
+// ConnState waits until the connection is in state want.
+func (h *Harness) ConnState(want connection.State) {
+	h.T.Helper()
+	h.Eventually("connection to be "+string(want), 20*time.Second, func() (bool, string) {
+		c, err := h.Admin.Connections.Get(h.Ctx, h.Conn.ID)
+		if err != nil {
+			return false, err.Error()
+		}
+		return c.State == want, string(c.State) + " " + c.StateReason
+	})
+}
+
+// CreateMapping maps an object of the org with the given access and fields.
+func (h *Harness) CreateMapping(object string, access mapping.Access, fields ...string) mapping.Mapping {
+	h.T.Helper()
+	cfg := mapping.NewConfig(fields...)
+	cfg.Access = access
+	m, err := h.Admin.Mappings.Create(h.Ctx, Admin, h.Conn.ID, object, cfg)
+	if err != nil {
+		h.T.Fatalf("create mapping %s: %v", object, err)
+	}
+	return m
 }

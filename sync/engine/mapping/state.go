@@ -1,5 +1,11 @@
 package mapping
 
+import (
+	"slices"
+
+	"pgforce/sync/lifecycle"
+)
+
 // State is a mapping's state, with Heroku Connect's names. Mapping states describe reading from
 // Salesforce; writing is the connection's business.
 type State string
@@ -84,13 +90,9 @@ func (s State) Loading() bool {
 	return false
 }
 
-// Transition is a named state change allowed only from the listed states (empty = any).
-type Transition struct {
-	Name  string
-	From  []State
-	To    State
-	Quiet bool // frequent transitions are not recorded as events
-}
+// Transition is a named change of a mapping's state (see package lifecycle); Apply makes it with a
+// compare-and-set. Preconditions see the mapping's row as m.
+type Transition = lifecycle.Transition[State]
 
 var loading = []State{Initial, ReloadTable, WaitBulkLoad, LoadingBulkJob, SchemaChanged, Resync}
 
@@ -98,14 +100,14 @@ var settled = []State{DataSynced, PollingSFChanges, PollingSFBulk, Aborted, Syst
 
 // Transitions.
 var (
-	StartLoad     = Transition{Name: "start_load", From: []State{Initial, ReloadTable}, To: ReloadTable}
+	StartLoad     = Transition{Name: "start_load", From: []State{Initial, ReloadTable, SchemaChanged}, To: ReloadTable}
 	Reload        = Transition{Name: "reload", From: settled, To: ReloadTable}
 	WaitBulk      = Transition{Name: "wait_bulk", From: []State{ReloadTable, Resync}, To: WaitBulkLoad}
 	LoadBulk      = Transition{Name: "load_bulk", From: []State{WaitBulkLoad}, To: LoadingBulkJob}
-	Loaded        = Transition{Name: "loaded", From: loading, To: DataSynced}
+	Loaded        = Transition{Name: "loaded", From: loading, To: DataSynced, Requires: []lifecycle.Precondition{tableLoaded}}
 	StartPoll     = Transition{Name: "start_poll", From: []State{DataSynced}, To: PollingSFChanges, Quiet: true}
 	StartBulkPoll = Transition{Name: "start_bulk_poll", From: []State{DataSynced, PollingSFChanges}, To: PollingSFBulk}
-	Polled        = Transition{Name: "polled", From: []State{PollingSFChanges, PollingSFBulk}, To: DataSynced, Quiet: true}
+	Polled        = Transition{Name: "polled", From: []State{PollingSFChanges, PollingSFBulk}, To: DataSynced, Quiet: true, Requires: []lifecycle.Precondition{tableLoaded}}
 	AlterSchema   = Transition{Name: "alter_schema", From: settled, To: SchemaChanged}
 	StartResync   = Transition{Name: "start_resync", From: []State{SchemaChanged}, To: Resync}
 	Abort         = Transition{Name: "abort", From: loading, To: Aborted}
@@ -114,29 +116,26 @@ var (
 	Misconfigured = Transition{Name: "misconfigured", To: BadConfig}
 	LoseDatabase  = Transition{Name: "lose_database", To: DBUnavailable}
 	LoseAuth      = Transition{Name: "lose_auth", To: Unauthorized}
-	// Recover returns a mapping stopped by a transient cause to syncing; the next poll catches up.
-	Recover = Transition{Name: "recover", From: []State{SystemError, DBUnavailable, Unauthorized, PollingSFChanges, PollingSFBulk}, To: DataSynced}
+	// RecoverPolling restarts a mapping stopped by an error whose table holds a completed load: it
+	// catches up at once (POLLING_SF_CHANGES), and is DATA_SYNCED only when that poll is done.
+	RecoverPolling = Transition{Name: "recover", From: stopped, To: PollingSFChanges, Requires: []lifecycle.Precondition{tableLoaded}}
+	// RecoverLoad restarts a mapping stopped by an error before its load finished: the load resumes.
+	RecoverLoad = Transition{Name: "recover_load", From: stopped, To: ReloadTable}
 )
 
-// Allowed reports whether t may apply in state s.
-func (t Transition) Allowed(s State) bool {
-	if len(t.From) == 0 {
-		return true
-	}
-	for _, f := range t.From {
-		if f == s {
-			return true
-		}
-	}
-	return false
-}
+// stopped are the states errors leave a mapping in, which Recover From Error restarts.
+var stopped = []State{SystemError, DBUnavailable, Unauthorized, BulkLoadError}
 
-func (t Transition) from() []string {
-	out := make([]string, len(t.From))
-	for i, s := range t.From {
-		out[i] = string(s)
+// Stopped reports whether an error stopped the mapping (Recover restarts it).
+func (s State) Stopped() bool { return slices.Contains(stopped, s) }
+
+// RecoverBy is the transition that restarts a stopped mapping given its data: a load resumes when
+// its table holds no completed load, a catch-up poll otherwise.
+func RecoverBy(m Mapping) Transition {
+	if m.TableLoaded() {
+		return RecoverPolling
 	}
-	return out
+	return RecoverLoad
 }
 
 // Action is something an admin asked the syncer to do to a mapping.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,8 @@ type Mapping struct {
 	Watermark       *time.Time
 	WatermarkID     string
 	ReplayID        *int64
+	PubSubReplayID  []byte // the last Pub/Sub event covered by the table, nil = none
+	StreamTransport string // "pubsub" or "cometd" while an accelerated mapping streams, "" otherwise
 	LastPollAt      *time.Time
 	NextPollAt      *time.Time
 	SFCount         *int64
@@ -54,6 +57,9 @@ type Drift struct {
 	Fix     string `json:"fix"`     // what the admin should do, in the seed's words
 	Widen   bool   `json:"widen"`   // fixed by Edit + Save
 	Removed bool   `json:"removed"` // the field no longer exists
+	// Required: Salesforce now requires this unmapped field to create a record, so every insert of
+	// this read/write mapping would be refused until it is mapped.
+	Required bool `json:"required,omitempty"`
 }
 
 type rowQuerier interface {
@@ -63,7 +69,8 @@ type rowQuerier interface {
 
 const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
 	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
-	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at`
+	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at,
+	pubsub_replay_id, COALESCE(stream_transport, '')`
 
 func scan(row pgx.Row) (Mapping, error) {
 	var m Mapping
@@ -71,7 +78,8 @@ func scan(row pgx.Row) (Mapping, error) {
 	var cfg, fields, drift, backfill []byte
 	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
 		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
-		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt)
+		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt,
+		&m.PubSubReplayID, &m.StreamTransport)
 	if err != nil {
 		return m, err
 	}
@@ -166,22 +174,24 @@ func SaveConfig(ctx context.Context, tx pgx.Tx, id int64, cfg Config, fields []t
 	return nil
 }
 
-// Apply moves the mapping through t with a compare-and-set on its state, recording the event in the
-// same transaction; it returns a Conflict failure when the mapping is not in one of t.From.
+// Apply moves the mapping through t with a compare-and-set on its state and t's preconditions,
+// recording the event in the same transaction; it returns a Conflict failure (its cause a
+// *lifecycle.Refusal) when the mapping is not in one of t.From or a precondition does not hold.
 func Apply(ctx context.Context, tx pgx.Tx, id int64, t Transition, reason string) (State, error) {
+	args := pgx.NamedArgs{"id": id, "to": string(t.To), "reason": reason}
 	var prev, object string
 	var connID int64
 	err := tx.QueryRow(ctx, `
-		WITH cur AS (SELECT state, object_name, connection_id FROM mappings WHERE id = $1 FOR UPDATE)
-		UPDATE mappings m SET state = $2, state_reason = $3, state_changed_at = now(), updated_at = now()
-		FROM cur WHERE m.id = $1 AND (cardinality($4::text[]) = 0 OR cur.state = ANY($4))
-		RETURNING cur.state, cur.object_name, cur.connection_id`, id, string(t.To), reason, t.from()).Scan(&prev, &object, &connID)
+		WITH cur AS (SELECT state, object_name, connection_id FROM mappings WHERE id = @id FOR UPDATE)
+		UPDATE mappings m SET state = @to, state_reason = @reason, state_changed_at = now(), updated_at = now()
+		FROM cur WHERE m.id = @id AND `+t.Guard("cur.state", args)+`
+		RETURNING cur.state, cur.object_name, cur.connection_id`, args).Scan(&prev, &object, &connID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var cur string
 		if err := tx.QueryRow(ctx, `SELECT state, object_name FROM mappings WHERE id = $1`, id).Scan(&cur, &object); err != nil {
 			return "", failure.E(failure.NotFound, "mapping %d not found", id)
 		}
-		return State(cur), failure.E(failure.Conflict, "%s", conflictMessage(t, object, State(cur)))
+		return State(cur), t.Explain(ctx, tx, State(cur), "mappings m WHERE m.id = @id", args, conflictMessage(t, object, State(cur)))
 	}
 	if err != nil {
 		return "", fmt.Errorf("mapping %d %s: %w", id, t.Name, err)
@@ -257,4 +267,120 @@ func RecordEvent(ctx context.Context, q Execer, m Mapping, level, kind, message 
 		return fmt.Errorf("record mapping event: %w", err)
 	}
 	return nil
+}
+
+// Delete removes a mapping (its events and statistics go with it, ON DELETE CASCADE).
+func Delete(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM mappings WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete mapping %d: %w", id, err)
+	}
+	return nil
+}
+
+// LockOrphans returns a connection's orphaned mappings (their object is gone from Salesforce),
+// locked for the rest of the transaction.
+func LockOrphans(ctx context.Context, tx pgx.Tx, connID int64) ([]Mapping, error) {
+	rows, err := tx.Query(ctx, `SELECT `+cols+` FROM mappings WHERE connection_id = $1 AND orphaned_at IS NOT NULL ORDER BY object_name FOR UPDATE`, connID)
+	if err != nil {
+		return nil, fmt.Errorf("list orphaned mappings: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Mapping, error) { return scan(r) })
+}
+
+// RequestBackfill asks the syncer to load the values of fields an edit added (RESYNC).
+func RequestBackfill(ctx context.Context, tx pgx.Tx, id int64, fields []table.Field) error {
+	raw, _ := json.Marshal(fields)
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET backfill = $2, requested_action = $3 WHERE id = $1`, id, raw, string(ActionResync)); err != nil {
+		return fmt.Errorf("request backfill of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
+// ResetForReload forgets a mapping's high-water mark and load figures and asks the syncer to load
+// every record again.
+func ResetForReload(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET watermark = NULL, watermark_id = '', load_done = 0, load_expected = NULL,
+		load_started_at = NULL, load_finished_at = NULL, requested_action = $2 WHERE id = $1`, id, string(ActionReload)); err != nil {
+		return fmt.Errorf("reset mapping %d for a reload: %w", id, err)
+	}
+	return nil
+}
+
+// PollNow makes the mapping's next poll due at once (a recovery catches up without waiting).
+func PollNow(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET next_poll_at = now() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("schedule a poll of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
+// ClearRequest drops what an admin asked the syncer to do (abort makes a reload request void).
+func ClearRequest(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET requested_action = NULL WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("clear the request of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetOrphaned flags a mapping whose object no longer exists in Salesforce, or clears the flag.
+func SetOrphaned(ctx context.Context, q Execer, id int64, orphaned bool) error {
+	sql := `UPDATE mappings SET orphaned_at = NULL WHERE id = $1`
+	if orphaned {
+		sql = `UPDATE mappings SET orphaned_at = now() WHERE id = $1`
+	}
+	if _, err := q.Exec(ctx, sql, id); err != nil {
+		return fmt.Errorf("flag mapping %d as orphaned: %w", id, err)
+	}
+	return nil
+}
+
+// SaveDrift stores the fields whose Salesforce definition changed since the table was built (none:
+// the flag is cleared).
+func SaveDrift(ctx context.Context, q Execer, id int64, drift []Drift) error {
+	var val any
+	if len(drift) > 0 {
+		val, _ = json.Marshal(drift)
+	}
+	if _, err := q.Exec(ctx, `UPDATE mappings SET drift = $2 WHERE id = $1`, id, val); err != nil {
+		return fmt.Errorf("save field drift of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
+// ForgetReplayIDs drops the stored change-event replay ids of a connection's mappings: the events
+// after them are gone, so the stream resubscribes for new events and polls catch up.
+func ForgetReplayIDs(ctx context.Context, q Execer, connID int64) error {
+	if _, err := q.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE connection_id = $1`, connID); err != nil {
+		return fmt.Errorf("forget replay ids of connection %d: %w", connID, err)
+	}
+	return nil
+}
+
+// SetStreamTransports records the transport a connection's accelerated mappings stream over:
+// objects get transport ("pubsub" or "cometd"), the connection's other mappings none.
+func SetStreamTransports(ctx context.Context, q Execer, connID int64, objects []string, transport string) error {
+	_, err := q.Exec(ctx, `UPDATE mappings SET stream_transport = CASE WHEN lower(object_name) = ANY($2) THEN $3 END
+		WHERE connection_id = $1 AND stream_transport IS DISTINCT FROM (CASE WHEN lower(object_name) = ANY($2) THEN $3 END)`,
+		connID, lowerAll(objects), transport)
+	if err != nil {
+		return fmt.Errorf("record the streaming transport: %w", err)
+	}
+	return nil
+}
+
+// ForgetPubSubReplay drops a mapping's stored Pub/Sub replay id (Salesforce no longer has the event).
+func ForgetPubSubReplay(ctx context.Context, q Execer, connID int64, object string) error {
+	_, err := q.Exec(ctx, `UPDATE mappings SET pubsub_replay_id = NULL WHERE connection_id = $1 AND lower(object_name) = lower($2)`, connID, object)
+	if err != nil {
+		return fmt.Errorf("forget the Pub/Sub replay id: %w", err)
+	}
+	return nil
+}
+
+func lowerAll(xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strings.ToLower(x)
+	}
+	return out
 }

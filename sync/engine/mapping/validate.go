@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,6 +45,10 @@ type Env struct {
 	Describe func(object string) (Object, error)
 	// CheckFilter validates a record filter (a SOQL WHERE condition) against the object.
 	CheckFilter func(object, where string) error
+	// Previous is the configuration an edit replaces (nil when creating). Required fields it already
+	// lacked while read/write (Salesforce made them required later) are reported as drift and do not
+	// block an edit that does not fix them: each fix stands alone.
+	Previous *Config
 }
 
 // Resolved is a validated configuration with canonical names and the table it needs.
@@ -140,6 +145,17 @@ func Validate(c Config, obj Object, env Env, prefix string) (Resolved, Problems)
 		addField(path, f.Name, tableField(f, f.Name))
 	}
 	out.Fields = fields
+	if out.Access == ReadWrite && obj.Createable {
+		var before []string
+		if p := env.Previous; p != nil && p.Access == ReadWrite {
+			before = MissingRequired(obj, p.Fields)
+		}
+		for _, f := range MissingRequired(obj, fields) {
+			if !slices.Contains(before, f) {
+				add("fields."+f, "%s", RequiredMessage(obj.Name, f))
+			}
+		}
+	}
 
 	// Indexes: only on mapped fields; Id is unique, SystemModstamp is not.
 	idx := map[string]IndexOption{}
@@ -182,6 +198,24 @@ func Validate(c Config, obj Object, env Env, prefix string) (Resolved, Problems)
 		}
 	}
 	return Resolved{Config: out, Table: tbl}, ps
+}
+
+// MissingRequired lists the fields Salesforce needs to create a record of obj (createable, not
+// nillable, no default) that are not among mapped. A read/write mapping without them would see
+// every insert from Postgres refused with REQUIRED_FIELD_MISSING.
+func MissingRequired(obj Object, mapped map[string]struct{}) []string {
+	var out []string
+	for _, f := range obj.Fields {
+		if f.RequiredOnCreate() && canonical(mapped, f.Name) == "" {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// RequiredMessage explains one missing required field the same way on every surface.
+func RequiredMessage(object, field string) string {
+	return fmt.Sprintf("%s.%s is required to create %s records; add it or make the mapping read-only", object, field, object)
 }
 
 func canonical(fields map[string]struct{}, name string) string {

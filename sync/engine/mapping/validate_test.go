@@ -115,6 +115,36 @@ func TestReadWriteNeedsAWritableObject(t *testing.T) {
 	}
 }
 
+func TestReadWriteMappingsMustMapTheFieldsSalesforceRequiresToCreateARecord(t *testing.T) {
+	contact := Object{Name: "Contact", Queryable: true, Createable: true, Updateable: true, Fields: []Field{
+		{Name: "Id", Type: "id", Length: 18},
+		{Name: "SystemModstamp", Type: "datetime"},
+		{Name: "LastName", Type: "string", Length: 80, Createable: true, Updateable: true},
+		{Name: "FirstName", Type: "string", Length: 40, Createable: true, Updateable: true, Nillable: true},
+		{Name: "OwnerId", Type: "reference", Length: 18, Createable: true, DefaultedOnCreate: true, ReferenceTo: []string{"User"}},
+		{Name: "Name", Type: "string", Length: 121}, // compound, not createable
+	}}
+	c := NewConfig("FirstName")
+	c.Access = ReadWrite
+	_, ps := Validate(c, contact, env(), "config")
+	if len(ps) != 1 || ps[0].Path != "config.fields.LastName" ||
+		ps[0].Message != "Contact.LastName is required to create Contact records; add it or make the mapping read-only" {
+		t.Fatalf("a read/write Contact mapping without LastName: %v", ps)
+	}
+	if _, ps := Validate(c, contact, env(), "config"); strings.Contains(ps.Error(), "OwnerId") {
+		t.Fatalf("a field Salesforce defaults on create is not required: %v", ps)
+	}
+	c.Access = ReadOnly
+	if _, ps := Validate(c, contact, env(), "config"); len(ps) != 0 {
+		t.Fatalf("a read-only mapping needs no field to create records: %v", ps)
+	}
+	c = NewConfig("lastname")
+	c.Access = ReadWrite
+	if _, ps := Validate(c, contact, env(), "config"); len(ps) != 0 {
+		t.Fatalf("LastName mapped (any case): %v", ps)
+	}
+}
+
 func TestRecordFilterIsChecked(t *testing.T) {
 	c := NewConfig("Name")
 	c.PGForce = &Extra{RecordFilter: "Nmae = 'x'"}

@@ -53,6 +53,7 @@ type event struct {
 	id       int64
 	channels []string
 	data     json.RawMessage
+	payload  json.RawMessage // data's payload alone, for the log's other readers (log.go)
 	at       time.Time
 }
 
@@ -107,7 +108,7 @@ func (s *Server) Publish(channels []string, schema string, payload json.RawMessa
 	id := s.next
 	s.next++
 	data, _ := json.Marshal(map[string]any{"schema": schema, "event": map[string]int64{"replayId": id}, "payload": payload})
-	s.events = append(s.events, event{id: id, channels: channels, data: data, at: s.opts.Now()})
+	s.events = append(s.events, event{id: id, channels: channels, data: data, payload: payload, at: s.opts.Now()})
 	s.trim()
 	close(s.wake)
 	s.wake = make(chan struct{})

@@ -14,7 +14,7 @@ import (
 // for a wrong password; the org setting turns it on, also at runtime.
 func TestPasswordFlowIsBlockedUnlessTheOrgAllowsIt(t *testing.T) {
 	t.Parallel()
-	org, srv := NewTestServer(t, Options{})
+	org, srv := newTestServer(t, Options{})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	login := url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"}, "client_secret": {"pgforce-demo-secret"},
 		"username": {"admin@pgforce.test"}, "password": {"demo"}}
@@ -35,7 +35,7 @@ func TestPasswordFlowIsBlockedUnlessTheOrgAllowsIt(t *testing.T) {
 // sent back to the callback with invalid_request and never gets a code.
 func TestTheConnectedAppRequiresPKCE(t *testing.T) {
 	t.Parallel()
-	_, srv := NewTestServer(t, Options{})
+	_, srv := newTestServer(t, Options{RedirectURIs: []string{"http://localhost/cb"}})
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	params := url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {"http://localhost/cb"}, "state": {"s1"}}
 	res, err := noRedirect.Get(srv.URL + "/login/services/oauth2/authorize?" + params.Encode())
@@ -99,11 +99,11 @@ func TestSOAPLoginIsRefusedFromAPI65AndWhenDisabled(t *testing.T) {
 		_, _ = io.Copy(b, res.Body)
 		return res.StatusCode, b.String()
 	}
-	_, off := NewTestServer(t, Options{})
+	_, off := newTestServer(t, Options{})
 	if code, body := soap(t, off.URL+"/login", "62.0"); code != 500 || !strings.Contains(body, "INVALID_OPERATION") || !strings.Contains(body, "disabled") {
 		t.Fatalf("disabled SOAP login: %d %s", code, body)
 	}
-	_, on := NewTestServer(t, Options{AllowSOAPLogin: true})
+	_, on := newTestServer(t, Options{AllowSOAPLogin: true})
 	if code, body := soap(t, on.URL+"/login", "64.0"); code != 200 || !strings.Contains(body, "<sessionId>") || !strings.Contains(body, "<serverUrl>"+on.URL+"/services/Soap/u/64.0/") {
 		t.Fatalf("SOAP login at 64.0: %d %s", code, body)
 	}
@@ -141,7 +141,7 @@ func TestAPIVersionsUpToTheCurrentRelease(t *testing.T) {
 // refresh token. Token introspection tells a token's scopes.
 func TestScopesAndTokenIntrospection(t *testing.T) {
 	t.Parallel()
-	org, a := login(t, Options{})
+	org, a := login(t, Options{RedirectURIs: []string{"http://localhost/cb"}})
 	res, raw := a.form("/services/oauth2/introspect", url.Values{"token": {a.token}, "client_id": {"pgforce-demo"}, "client_secret": {"pgforce-demo-secret"}})
 	info := decodeJSON[map[string]any](t, raw)
 	if res.StatusCode != 200 || info["active"] != true || info["scope"] != "api id" || info["token_type"] != "access_token" {

@@ -8,6 +8,7 @@ import (
 
 	"pgforce/sync/salesforce"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 )
 
 // BenchmarkBulkQueryMillion streams a 1M-record Bulk API 2.0 query out of the org (the org must never
@@ -15,7 +16,7 @@ import (
 // go test -run '^$' -bench BulkQueryMillion -benchtime 1x ./sync/salesforce/sforg
 func BenchmarkBulkQueryMillion(b *testing.B) {
 	const n = 1_000_000
-	org, srv := sforg.NewTestServer(b, sforg.Options{})
+	org, srv := sforgtest.NewServer(b, sforg.Options{})
 	if err := org.Generate("Lead", n, 1); err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/simpleforce/simpleforce"
 
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/salesforce/sforg/sforgtest"
 )
 
 // A Salesforce client nobody here wrote (simpleforce) works against the simulated org unchanged:
@@ -21,7 +22,7 @@ func TestAThirdPartyClientWorksUnchanged(t *testing.T) {
 	t.Parallel()
 	log.SetOutput(io.Discard) // simpleforce logs every request through the standard logger
 	// simpleforce signs in with SOAP login(), which new orgs disable (and API 65.0 removed).
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 1, QueryPageSize: 200, AllowSOAPLogin: true})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1, QueryPageSize: 200, AllowSOAPLogin: true})
 	if err := org.Generate("Lead", 450, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestJSForceWorksUnchanged(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsforce")); err != nil {
 		t.Skipf("needs jsforce: run `npm ci` in %s (.ci/run does this)", dir)
 	}
-	org, srv := sforg.NewTestServer(t, sforg.Options{Seed: 1, AllowPasswordFlow: true})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1, AllowPasswordFlow: true})
 	if err := org.Generate("Lead", 4500, 9); err != nil { // three query pages
 		t.Fatal(err)
 	}

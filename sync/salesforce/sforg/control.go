@@ -151,10 +151,28 @@ func (o *Org) CreateAsUser(object string, fields map[string]any) (string, error)
 // only now does: its SystemModstamp is older than changes already visible (Salesforce stamps a
 // transaction when it starts). Pollers must still find it.
 func (o *Org) CreateCommittedLate(object string, fields map[string]any, stampedAt time.Time) (string, error) {
+	o.pin(stampedAt)
+	return o.CreateAsUser(object, fields)
+}
+
+// UpdateCommittedLate and DeleteCommittedLate change a record the way a transaction that began at
+// stampedAt and commits only now does (see CreateCommittedLate). With stampedAt before a poll's
+// overlap window, pollers never see the change: only a verification finds it.
+func (o *Org) UpdateCommittedLate(object, id string, fields map[string]any, stampedAt time.Time) error {
+	o.pin(stampedAt)
+	return o.UpdateAsUser(object, id, fields)
+}
+
+// DeleteCommittedLate: see UpdateCommittedLate.
+func (o *Org) DeleteCommittedLate(object, id string, stampedAt time.Time) error {
+	o.pin(stampedAt)
+	return o.DeleteAsUser(object, id)
+}
+
+func (o *Org) pin(stampedAt time.Time) {
 	o.mu.Lock()
 	o.pinnedStamp, o.pinOnce = stampedAt.UTC().Truncate(time.Second), true
 	o.mu.Unlock()
-	return o.CreateAsUser(object, fields)
 }
 
 // UpdateAsUser edits a record as a Salesforce user would.
@@ -373,7 +391,11 @@ func (o *Org) controlRoutes(m *http.ServeMux) {
 		if req.Count <= 0 || req.Count > 5_000_000 {
 			return fmt.Errorf("count must be between 1 and 5000000")
 		}
-		if err := o.Generate(req.Object, req.Count, req.Seed); err != nil {
+		generate := o.Generate
+		if r.URL.Query().Get("events") == "true" {
+			generate = o.Burst // a data load: one change event per record
+		}
+		if err := generate(req.Object, req.Count, req.Seed); err != nil {
 			return err
 		}
 		return ok(w)

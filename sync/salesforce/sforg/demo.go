@@ -92,12 +92,31 @@ func (o *Org) mustSave(t *table, fields map[string]any) *row {
 // Generate adds n records of an object with deterministic values (Name/LastName/Company and any
 // required fields filled), for load tests and benchmarks. It returns the new ids' count.
 func (o *Org) Generate(object string, n int, seed int64) error {
+	_, err := o.generate(object, n, seed, false)
+	return err
+}
+
+// Burst adds n generated records in one transaction, as a data load through the API does, and
+// publishes a CREATE change event for each (Generate publishes none: it seeds).
+func (o *Org) Burst(object string, n int, seed int64) error {
+	changes, err := o.generate(object, n, seed, true)
+	if err != nil {
+		return err
+	}
+	o.notifyChanges(changes)
+	return nil
+}
+
+// generate saves the records; with events it returns their change events, to publish once the
+// lock is released.
+func (o *Org) generate(object string, n int, seed int64, events bool) ([]Change, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	t := o.table(object)
 	if t == nil {
-		return fmt.Errorf("no object %s", object)
+		return nil, fmt.Errorf("no object %s", object)
 	}
+	var changes []Change
 	r := rand.New(rand.NewPCG(uint64(seed), 0xb07))
 	base := len(t.rows)
 	defer o.transaction()() // a data load commits as one transaction: one stamp
@@ -141,9 +160,13 @@ func (o *Org) Generate(object string, n int, seed int64) error {
 				vals[fi] = s
 			}
 		}
-		if _, _, err := o.save(t, nil, vals, o.userID); err != nil {
-			return fmt.Errorf("generate %s record %d: %w", object, i, err)
+		saved, _, err := o.save(t, nil, vals, o.userID)
+		if err != nil {
+			return nil, fmt.Errorf("generate %s record %d: %w", object, i, err)
+		}
+		if events {
+			changes = append(changes, o.changeOf(t, saved, "CREATE", nonNull(t, saved, nil), "com/salesforce/api/bulk"))
 		}
 	}
-	return nil
+	return changes, nil
 }

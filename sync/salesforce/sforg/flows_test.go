@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -50,7 +51,7 @@ func authorizeInBrowser(t *testing.T, base string, params url.Values, approve st
 
 func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 	t.Parallel()
-	org, srv := NewTestServer(t, Options{RotateRefreshTokens: true})
+	org, srv := newTestServer(t, Options{RotateRefreshTokens: true, RedirectURIs: []string{"http://localhost/cb"}})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	verifier := "a-very-long-verifier-string-of-at-least-43-characters-0123456789"
 	sum := sha256.Sum256([]byte(verifier))
@@ -128,7 +129,7 @@ func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 
 func TestTokenEndpointErrors(t *testing.T) {
 	t.Parallel()
-	_, srv := NewTestServer(t, Options{RedirectURIs: []string{"https://app.example/cb"}})
+	_, srv := newTestServer(t, Options{RedirectURIs: []string{"https://app.example/cb"}})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	tests := []struct {
 		form url.Values
@@ -151,5 +152,82 @@ func TestTokenEndpointErrors(t *testing.T) {
 	res, err := srv.Client().Get(srv.URL + "/services/oauth2/authorize?response_type=code&client_id=pgforce-demo&redirect_uri=https://evil.example/cb")
 	if err != nil || res.StatusCode != 400 {
 		t.Fatalf("unregistered redirect_uri must be refused: %v", res.StatusCode)
+	}
+}
+
+// TestAuthorizeRedirectsOnlyToARegisteredCallback: the login page never sends a browser to a
+// redirect_uri the connected app has not registered (exactly as written), not even with an error;
+// like Salesforce, it shows error=redirect_uri_mismatch on its own page. An org with no callback
+// registered refuses every authorization.
+func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
+	t.Parallel()
+	const registered = "https://app.example/oauth/callback"
+	_, srv := newTestServer(t, Options{RedirectURIs: []string{registered, "http://localhost:1717/OauthRedirect"}})
+	_, none := newTestServer(t, Options{})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	refused := func(base, method string, q url.Values, code string) {
+		t.Helper()
+		var res *http.Response
+		var err error
+		if method == http.MethodGet {
+			res, err = c.Get(base + "/services/oauth2/authorize?" + q.Encode())
+		} else {
+			form := url.Values{"login": {"1"}, "username": {"admin@pgforce.test"}, "pw": {"demo"}, "approve": {"allow"}}
+			for k, v := range q {
+				form[k] = v
+			}
+			res, err = c.PostForm(base+"/services/oauth2/authorize", form)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" || !strings.Contains(string(body), "error="+code+"&amp;error_description=") ||
+			!strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s %v: %d Location %q, want 400 with an error=%s page and no redirect\n%s", method, q, res.StatusCode, res.Header.Get("Location"), code, body)
+		}
+	}
+	for _, redirect := range []string{"https://evil.example/x", "", "https://app.example/oauth/callback/", "https://app.example/oauth/callback?x=1",
+		"https://APP.example/oauth/callback", "http://app.example/oauth/callback", "https://app.example/oauth/callback#x", "https://app.example.evil.example/oauth/callback",
+		"//evil.example", "/oauth/callback", "javascript:alert(1)"} {
+		for _, rt := range []string{"code", "token", "bogus"} { // also the answers that would redirect with an error
+			q := url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {rt}, "state": {"s"}}
+			refused(srv.URL, http.MethodGet, q, "redirect_uri_mismatch")
+			refused(srv.URL, http.MethodPost, q, "redirect_uri_mismatch")
+		}
+		// An unknown client is refused on the page too, whatever its redirect_uri.
+		refused(srv.URL, http.MethodGet, url.Values{"client_id": {"other-app"}, "redirect_uri": {redirect}, "response_type": {"code"}}, "invalid_client_id")
+	}
+	for _, redirect := range []string{registered, "http://localhost/cb", "https://evil.example/x"} {
+		refused(none.URL, http.MethodGet, url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {"code"}}, "redirect_uri_mismatch")
+	}
+
+	// A registered callback gets the login page, and errors go back to it with the state.
+	challenge := url.Values{"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode() // the app requires PKCE
+	for _, redirect := range []string{registered, "http://localhost:1717/OauthRedirect"} {
+		res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {"code"}}.Encode() + "&" + challenge)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("registered %s: %v %v", redirect, err, res)
+		}
+		res.Body.Close()
+	}
+	res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {registered}, "response_type": {"token"}, "state": {"s"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusFound || loc.Host != "app.example" || loc.Query().Get("error") != "unsupported_response_type" || loc.Query().Get("state") != "s" {
+		t.Fatalf("an error for a registered callback goes back to it: %d %s", res.StatusCode, loc)
+	}
+	// The authorization code is bound to its callback: exchanging it for another fails.
+	cb := authorizeInBrowser(t, srv.URL, url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {registered},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}, "allow")
+	a := &api{t: t, base: srv.URL, c: srv.Client()}
+	res, raw := a.form("/services/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "client_id": {"pgforce-demo"},
+		"client_secret": {"pgforce-demo-secret"}, "redirect_uri": {"http://localhost:1717/OauthRedirect"}})
+	if res.StatusCode != 400 || !strings.Contains(string(raw), "redirect_uri_mismatch") {
+		t.Fatalf("exchange for another callback: %d %s", res.StatusCode, raw)
 	}
 }

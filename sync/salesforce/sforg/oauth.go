@@ -66,6 +66,11 @@ func (o *Org) sessionFor(r *http.Request) *session {
 	default:
 		tok = r.URL.Query().Get("oauth_token")
 	}
+	return o.sessionByToken(tok)
+}
+
+// sessionByToken is the live session of an access token, or nil.
+func (o *Org) sessionByToken(tok string) *session {
 	if tok == "" {
 		return nil
 	}
@@ -335,12 +340,15 @@ func (o *Org) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	q := r.Form
 	clientID, redirect, state := q.Get("client_id"), q.Get("redirect_uri"), q.Get("state")
+	// Until both the client and its callback are known, nothing is sent to redirect_uri, errors
+	// included: Salesforce shows these two on its own error page, so the login page cannot be used
+	// to bounce a browser anywhere.
 	if clientID != o.opts.ClientID {
-		http.Error(w, "error=invalid_client_id&error_description=client identifier invalid", http.StatusBadRequest)
+		o.authorizeError(w, "invalid_client_id", "client identifier invalid")
 		return
 	}
-	if !o.redirectAllowed(redirect) {
-		http.Error(w, "error=redirect_uri_mismatch&error_description=redirect_uri must match configuration", http.StatusBadRequest)
+	if !slices.Contains(o.opts.RedirectURIs, redirect) {
+		o.authorizeError(w, "redirect_uri_mismatch", "redirect_uri must match configuration")
 		return
 	}
 	back := func(params url.Values) {
@@ -410,17 +418,22 @@ func (o *Org) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	_ = authorizePage.Execute(w, page)
 }
 
-func (o *Org) redirectAllowed(u string) bool {
-	if len(o.opts.RedirectURIs) > 0 {
-		for _, a := range o.opts.RedirectURIs {
-			if a == u {
-				return true
-			}
-		}
-		return false
-	}
-	p, err := url.Parse(u)
-	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
+var authorizeErrorPage = template.Must(template.New("authorize-error").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Error | Salesforce (simulated)</title>
+<link rel="stylesheet" href="{{.Base}}/_sforg/org.css"></head>
+<body><main class="narrow"><h1>Remote Access Error</h1><p class="note">Simulated org · pgforce</p>
+<p class="error" role="alert" id="error">{{.Query}}</p>
+{{if .Mismatch}}<p class="note">The connected app's callback URLs: {{range $i, $u := .Registered}}{{if $i}}, {{end}}<code>{{$u}}</code>{{else}}none registered{{end}}.</p>{{end}}
+</main></body></html>`))
+
+// authorizeError answers the authorize endpoint's client and callback errors as Salesforce does: an
+// error page showing error=…&error_description=…, never a redirect.
+func (o *Org) authorizeError(w http.ResponseWriter, code, desc string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = authorizeErrorPage.Execute(w, map[string]any{"Base": o.opts.BasePath, "Mismatch": code == "redirect_uri_mismatch", "Registered": o.opts.RedirectURIs,
+		"Query": "error=" + code + "&error_description=" + url.PathEscape(desc)})
 }
 
 const loginCookie = "sid_sim"

@@ -22,7 +22,7 @@ type Options struct {
 	ClientSecret string   // default "pgforce-demo-secret"
 	Username     string   // the org's user; default "admin@pgforce.test"
 	Password     string   // default "demo"
-	RedirectURIs []string // allowed callback URLs; empty accepts any http(s) URL (the demo app)
+	RedirectURIs []string // the connected app's callback URLs, exact; none: every authorize is refused
 	// AllowPasswordFlow turns on "Allow OAuth Username-Password Flows" (off, as in orgs created since
 	// Summer '23); the embedded demo and `pgforce sforg` turn it on.
 	AllowPasswordFlow bool
@@ -78,21 +78,23 @@ type Org struct {
 	held *[]Change
 	muts atomic.Int64 // bumped by every change, for persistence
 	bus  *bayeux.Server
+	// pubsub is the org's Pub/Sub API server, when one serves it (pubsub.go).
+	pubsub atomic.Pointer[PubSubServer]
 }
 
 // New returns an isolated in-memory org.
 func New(opts Options) *Org {
 	if opts.ClientID == "" {
-		opts.ClientID = "pgforce-demo"
+		opts.ClientID = DemoClientID
 	}
 	if opts.ClientSecret == "" {
-		opts.ClientSecret = "pgforce-demo-secret"
+		opts.ClientSecret = DemoClientSecret
 	}
 	if opts.Username == "" {
-		opts.Username = "admin@pgforce.test"
+		opts.Username = DemoUsername
 	}
 	if opts.Password == "" {
-		opts.Password = "demo"
+		opts.Password = DemoPassword
 	}
 	if opts.AccessTokenLifetime <= 0 {
 		opts.AccessTokenLifetime = 2 * time.Hour

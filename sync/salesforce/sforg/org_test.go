@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ type api struct {
 func login(t *testing.T, opts Options) (*Org, *api) {
 	t.Helper()
 	opts.AllowPasswordFlow = true
-	org, srv := NewTestServer(t, opts)
+	org, srv := newTestServer(t, opts)
 	// Sign in at the generic login host (login.salesforce.com's role); the data is at the instance.
 	a := &api{t: t, base: srv.URL + "/login", c: srv.Client()}
 	res, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"},
@@ -534,4 +535,14 @@ func TestReleaseNames(t *testing.T) {
 			t.Errorf("v%d = %s, want %s", v, got, want)
 		}
 	}
+}
+
+// newTestServer serves an org for this package's own tests (sforgtest serves everyone else's; it
+// imports this package).
+func newTestServer(t *testing.T, opts Options) (*Org, *httptest.Server) {
+	t.Helper()
+	org := New(opts)
+	srv := httptest.NewServer(org.Handler())
+	t.Cleanup(srv.Close)
+	return org, srv
 }

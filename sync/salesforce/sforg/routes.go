@@ -80,6 +80,7 @@ func (o *Org) routes() {
 	m.HandleFunc("GET /id/{org}/{user}", o.handleID)
 
 	o.streaming(m)
+	o.pubsubControlRoutes(m)
 	o.controlRoutes(m)
 	o.uiRoutes(m)
 }

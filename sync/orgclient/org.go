@@ -1,4 +1,7 @@
-package engine
+// Package orgclient is a Salesforce org as the sync sees it: the Org interface the runtime and the
+// administration call, and its implementation over the Salesforce client (salesforce.go). Neither
+// ever knows whether the org is real or simulated.
+package orgclient
 
 import (
 	"context"
@@ -11,8 +14,8 @@ import (
 	"pgforce/sync/engine/mapping"
 )
 
-// Org is what the engine needs from a Salesforce org. *salesforce.Client implements it through an
-// adapter (orgclient.go); the engine never knows whether the org is real or simulated.
+// Org is what the sync needs from a Salesforce org. *salesforce.Client implements it through an
+// adapter (salesforce.go).
 type Org interface {
 	// Objects lists the org's objects (describe global).
 	Objects(ctx context.Context) ([]ObjectSummary, error)
@@ -64,8 +67,15 @@ type RecordError struct {
 	Fields     []string `json:"fields"`
 }
 
+// BulkUnprocessed marks a record an ingest job did not get to: it is sent again, in order.
+const BulkUnprocessed = "BULK_RECORD_UNPROCESSED"
+
 // retriableRecordCodes are per-record errors that succeed when tried again later.
-var retriableRecordCodes = map[string]bool{"UNABLE_TO_LOCK_ROW": true, "SERVER_UNAVAILABLE": true, "REQUEST_RUNNING_TOO_LONG": true}
+var retriableRecordCodes = map[string]bool{"UNABLE_TO_LOCK_ROW": true, "SERVER_UNAVAILABLE": true, "REQUEST_RUNNING_TOO_LONG": true, BulkUnprocessed: true}
+
+// Retriable reports whether Salesforce's refusal of a record is one that succeeds when tried again
+// later (a lock, a busy server).
+func (e RecordError) Retriable() bool { return retriableRecordCodes[e.StatusCode] }
 
 // BulkWriteResult is an ingest job's outcome: the uploaded columns and the result files' rows
 // (successful: sf__Id, sf__Created, columns…; failed: sf__Id, sf__Error, columns…).

@@ -1,4 +1,4 @@
-package engine
+package admin
 
 import (
 	"bytes"
@@ -21,6 +21,9 @@ import (
 	"pgforce/sync/failure"
 	"pgforce/sync/store"
 )
+
+// Configuration exports and imports a connection's configuration in Heroku Connect's JSON format.
+type Configuration struct{ *base }
 
 // Export is Heroku Connect's configuration export (version 1).
 type Export struct {
@@ -46,19 +49,19 @@ type ExportConnection struct {
 	Features          map[string]bool `json:"features"`
 }
 
-// ExportConfig returns a connection's configuration in Heroku Connect's JSON format.
-func (e *Engine) ExportConfig(ctx context.Context, connID int64) ([]byte, error) {
-	c, err := connection.Load(ctx, e.opts.Pool, connID)
+// Export returns a connection's configuration in Heroku Connect's JSON format.
+func (s *Configuration) Export(ctx context.Context, connID int64) ([]byte, error) {
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return nil, err
 	}
-	ms, err := mapping.List(ctx, e.opts.Pool, connID)
+	ms, err := mapping.List(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return nil, err
 	}
 	out := Export{Version: 1, Mappings: []ExportMapping{}, Connection: ExportConnection{
 		AppName: "pgforce", OrganizationID: c.OrgID, Name: "pgforce:" + c.Name + ":" + c.Schema,
-		ExportedAt: e.opts.Now().UTC().Format("2006-01-02T15:04:05.000000-07:00"), APIVersion: c.APIVersion,
+		ExportedAt: s.opts.Now().UTC().Format("2006-01-02T15:04:05.000000-07:00"), APIVersion: c.APIVersion,
 		Features: map[string]bool{"poll_db_no_merge": c.WriteAlgorithm == connection.Ordered, "disable_bulk_writes": false,
 			"poll_external_ids": false, "rest_count_only": false, "ucs_basic_collation_index": false},
 	}}
@@ -96,7 +99,7 @@ type PlannedMapping struct {
 const maxImportBytes = 5 << 20
 
 // PlanImport parses and validates an export against the org without changing anything.
-func (e *Engine) PlanImport(ctx context.Context, connID int64, raw []byte) (ImportPlan, error) {
+func (s *Configuration) PlanImport(ctx context.Context, connID int64, raw []byte) (ImportPlan, error) {
 	var plan ImportPlan
 	if len(raw) > maxImportBytes {
 		return plan, failure.E(failure.Invalid, "The file is too large (limit %d MiB).", maxImportBytes>>20)
@@ -116,15 +119,15 @@ func (e *Engine) PlanImport(ctx context.Context, connID int64, raw []byte) (Impo
 	if in.Mappings == nil {
 		plan.Problems = append(plan.Problems, mapping.Problem{Path: "mappings", Message: "is missing"})
 	}
-	c, err := connection.Load(ctx, e.opts.Pool, connID)
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return plan, err
 	}
-	org, err := e.orgFor(ctx, c)
+	org, err := s.orgFor(ctx, c)
 	if err != nil {
 		return plan, err
 	}
-	existing, err := mapping.List(ctx, e.opts.Pool, connID)
+	existing, err := mapping.List(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return plan, err
 	}
@@ -153,7 +156,7 @@ func (e *Engine) PlanImport(ctx context.Context, connID int64, raw []byte) (Impo
 			continue
 		}
 		seen[strings.ToLower(em.ObjectName)] = path
-		obj, r, err := e.resolve(ctx, org, em.ObjectName, cfg, path+".config")
+		obj, r, err := s.resolve(ctx, org, em.ObjectName, cfg, nil, path+".config")
 		if err != nil {
 			var ps mapping.Problems
 			if asProblems(err, &ps) {
@@ -295,32 +298,32 @@ func diffConfig(a, b mapping.Config) []string {
 
 // ApplyImport validates the file again and applies the whole plan in one transaction: either every
 // mapping is added or edited, or none is. Syncing starts at once.
-func (e *Engine) ApplyImport(ctx context.Context, actor audit.Actor, connID int64, raw []byte) (ImportPlan, error) {
-	plan, err := e.PlanImport(ctx, connID, raw)
+func (s *Configuration) ApplyImport(ctx context.Context, actor audit.Actor, connID int64, raw []byte) (ImportPlan, error) {
+	plan, err := s.PlanImport(ctx, connID, raw)
 	if err != nil {
 		return plan, err
 	}
 	if len(plan.Problems) > 0 {
 		return plan, plan.Problems.Failure()
 	}
-	c, err := connection.Load(ctx, e.opts.Pool, connID)
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return plan, err
 	}
-	now := e.opts.Now().UTC()
-	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+	now := s.opts.Now().UTC()
+	err = store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
 		prev, err := connection.Apply(ctx, tx, connID, connection.StartImport, fmt.Sprintf("%d to add, %d to edit", len(plan.Add), len(plan.Edit)))
 		if err != nil {
 			return err
 		}
 		for _, pm := range plan.Add {
 			pm.config.AppliedAt = &now
-			if _, err := e.insertMapping(ctx, tx, c, pm.Object, mapping.Resolved{Config: pm.config, Table: pm.fields}); err != nil {
+			if _, err := s.insertMapping(ctx, tx, c, pm.Object, mapping.Resolved{Config: pm.config, Table: pm.fields}); err != nil {
 				return fmt.Errorf("add %s: %w", pm.Object, err)
 			}
 		}
 		for _, pm := range plan.Edit {
-			if err := e.importEdit(ctx, tx, c, pm, now); err != nil {
+			if err := s.importEdit(ctx, tx, c, pm, now); err != nil {
 				return fmt.Errorf("edit %s: %w", pm.Object, err)
 			}
 		}
@@ -340,7 +343,7 @@ func (e *Engine) ApplyImport(ctx context.Context, actor audit.Actor, connID int6
 			After: json.RawMessage(raw), Detail: fmt.Sprintf("added: %s; edited: %s", orNone(adds), orNone(edits))}); err != nil {
 			return err
 		}
-		return notify(ctx, tx, connID, 0)
+		return connection.Notify(ctx, tx, connID, 0)
 	})
 	return plan, err
 }
@@ -352,7 +355,7 @@ func orNone(xs []string) string {
 	return strings.Join(xs, ", ")
 }
 
-func (e *Engine) importEdit(ctx context.Context, tx pgx.Tx, c connection.Connection, pm PlannedMapping, now time.Time) error {
+func (s *Configuration) importEdit(ctx context.Context, tx pgx.Tx, c connection.Connection, pm PlannedMapping, now time.Time) error {
 	cur, err := mapping.ByObject(ctx, tx, c.ID, pm.Object)
 	if err != nil {
 		return err
@@ -375,77 +378,8 @@ func (e *Engine) importEdit(ctx context.Context, tx pgx.Tx, c connection.Connect
 	}
 	if added := fieldsNamed(pm.fields, ch.Added); len(added) > 0 {
 		backfill := append([]table.Field{{Name: "Id", Type: "id", Length: 18}}, added...)
-		_, err := tx.Exec(ctx, `UPDATE mappings SET backfill = $2, requested_action = 'resync' WHERE id = $1`, cur.ID, backfill)
-		return err
+		return mapping.RequestBackfill(ctx, tx, cur.ID, backfill)
 	}
 	_, err = mapping.Apply(ctx, tx, cur.ID, mapping.Loaded, summarize(ch))
 	return err
-}
-
-// Orphans lists mappings whose Salesforce object no longer exists.
-func (e *Engine) Orphans(ctx context.Context, connID int64) ([]mapping.Mapping, error) {
-	ms, err := mapping.List(ctx, e.opts.Pool, connID)
-	if err != nil {
-		return nil, err
-	}
-	var out []mapping.Mapping
-	for _, m := range ms {
-		if m.OrphanedAt != nil {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
-// RemoveOrphans deletes the configuration of orphaned mappings; their tables are dropped only when
-// dropTables is set (the admin confirmed), otherwise kept for the data they hold.
-func (e *Engine) RemoveOrphans(ctx context.Context, actor audit.Actor, connID int64, dropTables bool) (int, error) {
-	return store.TxResult(ctx, e.opts.Pool, func(tx pgx.Tx) (int, error) {
-		c, err := connection.Load(ctx, tx, connID)
-		if err != nil {
-			return 0, err
-		}
-		rows, err := tx.Query(ctx, `SELECT id, object_name, table_name FROM mappings WHERE connection_id = $1 AND orphaned_at IS NOT NULL FOR UPDATE`, connID)
-		if err != nil {
-			return 0, err
-		}
-		type orphan struct {
-			id            int64
-			object, table string
-		}
-		orphans, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (orphan, error) {
-			var o orphan
-			return o, r.Scan(&o.id, &o.object, &o.table)
-		})
-		if err != nil {
-			return 0, err
-		}
-		var names []string
-		for _, o := range orphans {
-			if _, err := discardPendingWrites(ctx, tx, c.Schema, o.table); err != nil {
-				return 0, err
-			}
-			if dropTables {
-				if err := table.Drop(ctx, tx, c.Schema, o.object); err != nil {
-					return 0, err
-				}
-			}
-			if _, err := tx.Exec(ctx, `DELETE FROM mappings WHERE id = $1`, o.id); err != nil {
-				return 0, err
-			}
-			names = append(names, o.object)
-		}
-		if len(orphans) == 0 {
-			return 0, failure.E(failure.Conflict, "There are no orphaned mappings to remove.")
-		}
-		detail := "tables kept"
-		if dropTables {
-			detail = "tables dropped"
-		}
-		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &connID, Action: audit.OrphansRemove,
-			Target: strings.Join(names, ", "), Detail: detail}); err != nil {
-			return 0, err
-		}
-		return len(orphans), notify(ctx, tx, connID, 0)
-	})
 }

@@ -1,4 +1,8 @@
-package engine
+// Package schemacheck compares a connection's mappings with its org's describe: mappings whose object
+// is gone (orphans) and fields whose definition changed since the table was built (drift). Nothing is
+// changed automatically: the mapping is flagged with the fix the seed prescribes. The syncer runs it
+// every SchemaCheckInterval; an admin runs it on demand.
+package schemacheck
 
 import (
 	"context"
@@ -8,20 +12,21 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 )
 
-// SchemaCheckInterval is how often a syncer compares its mappings with the org's describe.
-const SchemaCheckInterval = 6 * time.Hour
+// Interval is how often a syncer compares its mappings with the org's describe.
+const Interval = 6 * time.Hour
 
-// checkSchema detects orphaned mappings (objects removed or renamed in Salesforce) and field drift
-// (field definitions changed since the table was built). Nothing is changed automatically: the
-// mapping is flagged with the fix the seed prescribes.
-func (s *syncer) checkSchema(ctx context.Context, org Org, c connection.Connection) error {
+// Run detects orphaned mappings (objects removed or renamed in Salesforce) and field drift of a
+// connection's mappings, and flags them.
+func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connection.Connection) error {
 	objects, err := org.Objects(ctx)
 	if err != nil {
 		return err
@@ -30,19 +35,19 @@ func (s *syncer) checkSchema(ctx context.Context, org Org, c connection.Connecti
 	for _, o := range objects {
 		exists[strings.ToLower(o.Name)] = true
 	}
-	ms, err := mapping.List(ctx, s.e.opts.Pool, c.ID)
+	ms, err := mapping.List(ctx, pool, c.ID)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
 		if !exists[strings.ToLower(m.Object)] {
-			if err := s.markOrphan(ctx, m); err != nil {
+			if err := markOrphan(ctx, pool, m); err != nil {
 				return err
 			}
 			continue
 		}
 		if m.OrphanedAt != nil {
-			if _, err := s.e.opts.Pool.Exec(ctx, `UPDATE mappings SET orphaned_at = NULL WHERE id = $1`, m.ID); err != nil {
+			if err := mapping.SetOrphaned(ctx, pool, m.ID, false); err != nil {
 				return err
 			}
 		}
@@ -50,19 +55,19 @@ func (s *syncer) checkSchema(ctx context.Context, org Org, c connection.Connecti
 		if err != nil {
 			return err
 		}
-		if err := s.recordDrift(ctx, m, Drift(m, obj)); err != nil {
+		if err := recordDrift(ctx, pool, m, Drift(m, obj)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *syncer) markOrphan(ctx context.Context, m mapping.Mapping) error {
+func markOrphan(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping) error {
 	if m.OrphanedAt != nil {
 		return nil
 	}
-	return store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE mappings SET orphaned_at = now() WHERE id = $1`, m.ID); err != nil {
+	return store.Tx(ctx, pool, func(tx pgx.Tx) error {
+		if err := mapping.SetOrphaned(ctx, tx, m.ID, true); err != nil {
 			return err
 		}
 		if !m.State.Loading() {
@@ -101,6 +106,12 @@ func Drift(m mapping.Mapping, obj mapping.Object) []mapping.Drift {
 		}
 		out = append(out, d)
 	}
+	if m.Config.Access == mapping.ReadWrite && obj.Createable {
+		for _, f := range mapping.MissingRequired(obj, m.Config.Fields) {
+			out = append(out, mapping.Drift{Field: f, Was: "not mapped", Now: "required to create records", Required: true,
+				Fix: mapping.RequiredMessage(m.Object, f) + ": every insert from Postgres is refused until then."})
+		}
+	}
 	return out
 }
 
@@ -116,18 +127,14 @@ func widensType(was, now string) bool {
 	return err == nil && n > o
 }
 
-func (s *syncer) recordDrift(ctx context.Context, m mapping.Mapping, drift []mapping.Drift) error {
+func recordDrift(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping, drift []mapping.Drift) error {
 	before, _ := json.Marshal(m.Drift)
 	after, _ := json.Marshal(drift)
 	if string(before) == string(after) || (len(m.Drift) == 0 && len(drift) == 0) {
 		return nil
 	}
-	var val any
-	if len(drift) > 0 {
-		val = after
-	}
-	return store.Tx(ctx, s.e.opts.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE mappings SET drift = $2 WHERE id = $1`, m.ID, val); err != nil {
+	return store.Tx(ctx, pool, func(tx pgx.Tx) error {
+		if err := mapping.SaveDrift(ctx, tx, m.ID, drift); err != nil {
 			return err
 		}
 		if len(drift) == 0 {
@@ -139,18 +146,4 @@ func (s *syncer) recordDrift(ctx context.Context, m mapping.Mapping, drift []map
 		}
 		return mapping.RecordEvent(ctx, tx, m, "warn", "drift", fmt.Sprintf("Field definitions changed in Salesforce: %s. Nothing was changed; see the mapping for the fix.", strings.Join(names, ", ")))
 	})
-}
-
-// CheckSchema runs orphan and drift detection for a connection now (the dashboard's "check now").
-func (e *Engine) CheckSchema(ctx context.Context, connID int64) error {
-	c, err := connection.Load(ctx, e.opts.Pool, connID)
-	if err != nil {
-		return err
-	}
-	org, err := e.orgFor(ctx, c)
-	if err != nil {
-		return err
-	}
-	s := &syncer{e: e, connID: connID, log: e.log}
-	return s.checkSchema(ctx, org, c)
 }

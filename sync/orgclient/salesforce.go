@@ -1,4 +1,4 @@
-package engine
+package orgclient
 
 import (
 	"context"
@@ -27,6 +27,9 @@ type SalesforceOrgs struct {
 	// App returns the connected app for a connection's org type and login URL.
 	App        func(c connection.Connection) ConnectedApp
 	HTTPClient *http.Client
+	// PubSub says where a connection's org serves the Pub/Sub API; nil (or a nil answer) = nowhere,
+	// and accelerated mappings stream over CometD.
+	PubSub func(c connection.Connection) *PubSubEndpoint
 }
 
 func (s SalesforceOrgs) app(c connection.Connection, redirectURL string) salesforce.App {
@@ -46,7 +49,11 @@ func (s SalesforceOrgs) Open(ctx context.Context, c connection.Connection, token
 	if err != nil {
 		return nil, err
 	}
-	return &sfOrg{c: client}, nil
+	org := &sfOrg{c: client}
+	if s.PubSub != nil {
+		org.pubsub = s.PubSub(c)
+	}
+	return org, nil
 }
 
 // AuthCodeURL is the authorize URL for the connection's org.
@@ -89,8 +96,11 @@ func (s SalesforceOrgs) Revoke(ctx context.Context, c connection.Connection, tok
 	return s.app(c, "").Revoke(ctx, token)
 }
 
-// sfOrg adapts *salesforce.Client to Org.
-type sfOrg struct{ c *salesforce.Client }
+// sfOrg adapts *salesforce.Client to Org (and PubSubOrg).
+type sfOrg struct {
+	c      *salesforce.Client
+	pubsub *PubSubEndpoint
+}
 
 func (o *sfOrg) Objects(ctx context.Context) ([]ObjectSummary, error) {
 	objs, err := o.c.DescribeGlobal(ctx)

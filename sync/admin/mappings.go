@@ -1,4 +1,4 @@
-package engine
+package admin
 
 import (
 	"context"
@@ -6,72 +6,33 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/schemacheck"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce/soql"
 	"pgforce/sync/store"
+	"pgforce/sync/triggerlog"
 )
 
-// orgCache keeps one org client per connection for administrative calls (describes are cached there).
-type orgCache struct {
-	mu      sync.Mutex
-	clients map[int64]cachedOrg
-}
-
-type cachedOrg struct {
-	key string
-	org Org
-}
-
-// orgFor returns an org client for administrative calls on a connection.
-func (e *Engine) orgFor(ctx context.Context, c connection.Connection) (Org, error) {
-	if c.State == connection.New || c.AuthorizedAt == nil {
-		return nil, failure.E(failure.Conflict, "Authorize the connection with Salesforce first.")
-	}
-	key := fmt.Sprintf("%s|%s", c.AuthorizedAt.Format(time.RFC3339Nano), c.APIVersion)
-	e.orgs.mu.Lock()
-	if e.orgs.clients == nil {
-		e.orgs.clients = map[int64]cachedOrg{}
-	}
-	if co, ok := e.orgs.clients[c.ID]; ok && co.key == key {
-		e.orgs.mu.Unlock()
-		return co.org, nil
-	}
-	e.orgs.mu.Unlock()
-	tokens, err := connection.LoadTokens(ctx, e.opts.Pool, e.opts.Keyring, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	org, err := e.opts.Orgs.Open(ctx, c, tokens, func(ctx context.Context, access, refresh string) error {
-		return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
-			return connection.SaveTokens(ctx, tx, e.opts.Keyring, c.ID, connection.Tokens{AccessToken: access, RefreshToken: refresh})
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	e.orgs.mu.Lock()
-	e.orgs.clients[c.ID] = cachedOrg{key: key, org: org}
-	e.orgs.mu.Unlock()
-	return org, nil
-}
+// Mappings administers mappings: what can be mapped, creating, editing, reloading, aborting and
+// deleting them, and the orphans and field drift the schema check finds.
+type Mappings struct{ *base }
 
 // Objects lists the objects of a connection's org that can be mapped, filtered by a search term
 // (name or label, case-insensitive), with whether each is already mapped.
-func (e *Engine) Objects(ctx context.Context, connID int64, search string) ([]ObjectSummary, error) {
-	c, err := connection.Load(ctx, e.opts.Pool, connID)
+func (s *Mappings) Objects(ctx context.Context, connID int64, search string) ([]orgclient.ObjectSummary, error) {
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return nil, err
 	}
-	org, err := e.orgFor(ctx, c)
+	org, err := s.orgFor(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +41,7 @@ func (e *Engine) Objects(ctx context.Context, connID int64, search string) ([]Ob
 		return nil, err
 	}
 	search = strings.ToLower(strings.TrimSpace(search))
-	var out []ObjectSummary
+	var out []orgclient.ObjectSummary
 	for _, o := range all {
 		if !o.Queryable {
 			continue
@@ -95,12 +56,12 @@ func (e *Engine) Objects(ctx context.Context, connID int64, search string) ([]Ob
 }
 
 // Describe returns an object's fields for the field picker.
-func (e *Engine) Describe(ctx context.Context, connID int64, object string) (mapping.Object, error) {
-	c, err := connection.Load(ctx, e.opts.Pool, connID)
+func (s *Mappings) Describe(ctx context.Context, connID int64, object string) (mapping.Object, error) {
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return mapping.Object{}, err
 	}
-	org, err := e.orgFor(ctx, c)
+	org, err := s.orgFor(ctx, c)
 	if err != nil {
 		return mapping.Object{}, err
 	}
@@ -108,14 +69,15 @@ func (e *Engine) Describe(ctx context.Context, connID int64, object string) (map
 }
 
 // resolve validates a configuration against the org's current describe.
-func (e *Engine) resolve(ctx context.Context, org Org, object string, cfg mapping.Config, prefix string) (mapping.Object, mapping.Resolved, error) {
+func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cfg mapping.Config, prev *mapping.Config, prefix string) (mapping.Object, mapping.Resolved, error) {
 	obj, err := org.Describe(ctx, object)
 	if err != nil {
 		return obj, mapping.Resolved{}, err
 	}
 	env := mapping.Env{
 		Describe:    func(o string) (mapping.Object, error) { return org.Describe(ctx, o) },
-		CheckFilter: e.checkFilter(ctx, org),
+		CheckFilter: s.checkFilter(ctx, org),
+		Previous:    prev,
 	}
 	r, ps := mapping.Validate(cfg, obj, env, prefix)
 	if len(ps) > 0 {
@@ -126,11 +88,11 @@ func (e *Engine) resolve(ctx context.Context, org Org, object string, cfg mappin
 
 // checkFilter validates a record filter by asking Salesforce to count the matching records: the org
 // itself is the authority on its SOQL, and the admin sees how many records the filter keeps.
-func (e *Engine) checkFilter(ctx context.Context, org Org) func(object, where string) error {
+func (s *base) checkFilter(ctx context.Context, org orgclient.Org) func(object, where string) error {
 	return func(object, where string) error {
 		// The filter is pasted into every query of the mapping: it must be one condition on its
 		// own ("A = 1) OR (B = 2" or "A = 1 LIMIT 5" would change those queries).
-		if _, err := soql.ParseCondition(where, e.opts.Now()); err != nil {
+		if _, err := soql.ParseCondition(where, s.opts.Now()); err != nil {
 			code := "MALFORMED_QUERY"
 			if se, ok := err.(*soql.Error); ok {
 				code = se.Code
@@ -145,35 +107,35 @@ func (e *Engine) checkFilter(ctx context.Context, org Org) func(object, where st
 	}
 }
 
-// CreateMapping creates the table and starts loading every record (every matching one with a filter).
-func (e *Engine) CreateMapping(ctx context.Context, actor audit.Actor, connID int64, object string, cfg mapping.Config) (mapping.Mapping, error) {
-	c, err := connection.Load(ctx, e.opts.Pool, connID)
+// Create creates the table and starts loading every record (every matching one with a filter).
+func (s *Mappings) Create(ctx context.Context, actor audit.Actor, connID int64, object string, cfg mapping.Config) (mapping.Mapping, error) {
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
 	if err != nil {
 		return mapping.Mapping{}, err
 	}
-	org, err := e.orgFor(ctx, c)
+	org, err := s.orgFor(ctx, c)
 	if err != nil {
 		return mapping.Mapping{}, err
 	}
-	obj, r, err := e.resolve(ctx, org, object, cfg, "config")
+	obj, r, err := s.resolve(ctx, org, object, cfg, nil, "config")
 	if err != nil {
 		return mapping.Mapping{}, err
 	}
-	now := e.opts.Now().UTC()
+	now := s.opts.Now().UTC()
 	r.Config.AppliedAt = &now
-	return store.TxResult(ctx, e.opts.Pool, func(tx pgx.Tx) (mapping.Mapping, error) {
-		m, err := e.insertMapping(ctx, tx, c, obj.Name, r)
+	return store.TxResult(ctx, s.opts.Pool, func(tx pgx.Tx) (mapping.Mapping, error) {
+		m, err := s.insertMapping(ctx, tx, c, obj.Name, r)
 		if err != nil {
 			return m, err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &c.ID, Action: audit.MappingCreate, Target: obj.Name, After: r.Config}); err != nil {
 			return m, err
 		}
-		return m, notify(ctx, tx, c.ID, m.ID)
+		return m, connection.Notify(ctx, tx, c.ID, m.ID)
 	})
 }
 
-func (e *Engine) insertMapping(ctx context.Context, tx pgx.Tx, c connection.Connection, object string, r mapping.Resolved) (mapping.Mapping, error) {
+func (s *base) insertMapping(ctx context.Context, tx pgx.Tx, c connection.Connection, object string, r mapping.Resolved) (mapping.Mapping, error) {
 	m, err := mapping.Insert(ctx, tx, c.ID, object, r.Config, r.Table)
 	if err != nil {
 		return m, err
@@ -197,42 +159,42 @@ func specOf(c connection.Connection, m mapping.Mapping) table.Spec {
 	return table.Spec{Schema: c.Schema, Object: m.Object, Fields: m.AppliedFields, Indexes: indexSpec(m.Config), ReadOnly: m.Config.Access == mapping.ReadOnly}
 }
 
-// Mapping returns one mapping.
-func (e *Engine) Mapping(ctx context.Context, id int64) (mapping.Mapping, error) {
-	return mapping.Load(ctx, e.opts.Pool, id)
+// Get returns one mapping.
+func (s *Mappings) Get(ctx context.Context, id int64) (mapping.Mapping, error) {
+	return mapping.Load(ctx, s.opts.Pool, id)
 }
 
-// Mappings lists a connection's mappings.
-func (e *Engine) Mappings(ctx context.Context, connID int64) ([]mapping.Mapping, error) {
-	return mapping.List(ctx, e.opts.Pool, connID)
+// List lists a connection's mappings.
+func (s *Mappings) List(ctx context.Context, connID int64) ([]mapping.Mapping, error) {
+	return mapping.List(ctx, s.opts.Pool, connID)
 }
 
-// EditMapping applies a new configuration with ALTER TABLE and loads the values of added fields.
+// Edit applies a new configuration with ALTER TABLE and loads the values of added fields.
 // Fields listed in recreate whose type changed in Salesforce get their column dropped and re-added
 // (the seed's two edits in one).
-func (e *Engine) EditMapping(ctx context.Context, actor audit.Actor, mappingID int64, cfg mapping.Config, recreate []string) (mapping.Mapping, error) {
-	m, err := mapping.Load(ctx, e.opts.Pool, mappingID)
+func (s *Mappings) Edit(ctx context.Context, actor audit.Actor, mappingID int64, cfg mapping.Config, recreate []string) (mapping.Mapping, error) {
+	m, err := mapping.Load(ctx, s.opts.Pool, mappingID)
 	if err != nil {
 		return m, err
 	}
 	if m.State.Loading() {
 		return m, failure.E(failure.Conflict, "The %s mapping is busy (%s); abort it or wait until it finishes before editing.", m.Object, m.State)
 	}
-	c, err := connection.Load(ctx, e.opts.Pool, m.ConnectionID)
+	c, err := connection.Load(ctx, s.opts.Pool, m.ConnectionID)
 	if err != nil {
 		return m, err
 	}
-	org, err := e.orgFor(ctx, c)
+	org, err := s.orgFor(ctx, c)
 	if err != nil {
 		return m, err
 	}
-	_, r, err := e.resolve(ctx, org, m.Object, cfg, "config")
+	_, r, err := s.resolve(ctx, org, m.Object, cfg, &m.Config, "config")
 	if err != nil {
 		return m, err
 	}
-	now := e.opts.Now().UTC()
+	now := s.opts.Now().UTC()
 	r.Config.AppliedAt = &now
-	return store.TxResult(ctx, e.opts.Pool, func(tx pgx.Tx) (mapping.Mapping, error) {
+	return store.TxResult(ctx, s.opts.Pool, func(tx pgx.Tx) (mapping.Mapping, error) {
 		cur, err := mapping.LoadForUpdate(ctx, tx, mappingID)
 		if err != nil {
 			return cur, err
@@ -250,9 +212,18 @@ func (e *Engine) EditMapping(ctx context.Context, actor audit.Actor, mappingID i
 			return cur, err
 		}
 		backfill := fieldsNamed(r.Table, append(append([]string{}, ch.Added...), ch.Retyped...))
-		if len(backfill) > 0 {
+		if !cur.TableLoaded() {
+			// Never completely loaded (aborted, or a reload that failed): an edit cannot make it synced;
+			// it loads with its new fields.
+			if err := mapping.ResetForReload(ctx, tx, cur.ID); err != nil {
+				return cur, err
+			}
+			if _, err := mapping.Apply(ctx, tx, cur.ID, mapping.StartLoad, summarize(ch)+"; its table holds no completed load, so it loads now"); err != nil {
+				return cur, err
+			}
+		} else if len(backfill) > 0 {
 			backfill = append([]table.Field{{Name: "Id", Type: "id", Length: 18}}, backfill...)
-			if _, err := tx.Exec(ctx, `UPDATE mappings SET backfill = $2, requested_action = 'resync' WHERE id = $1`, cur.ID, backfill); err != nil {
+			if err := mapping.RequestBackfill(ctx, tx, cur.ID, backfill); err != nil {
 				return cur, err
 			}
 		} else if _, err := mapping.Apply(ctx, tx, cur.ID, mapping.Loaded, summarize(ch)); err != nil {
@@ -262,7 +233,7 @@ func (e *Engine) EditMapping(ctx context.Context, actor audit.Actor, mappingID i
 			Before: cur.Config, After: r.Config, Detail: summarize(ch)}); err != nil {
 			return cur, err
 		}
-		if err := notify(ctx, tx, c.ID, cur.ID); err != nil {
+		if err := connection.Notify(ctx, tx, c.ID, cur.ID); err != nil {
 			return cur, err
 		}
 		return mapping.Load(ctx, tx, cur.ID)
@@ -298,35 +269,23 @@ func summarize(ch table.Change) string {
 	return strings.Join(parts, "; ")
 }
 
-// discardPendingWrites removes a table's changes not yet written to Salesforce (reload and delete
-// destroy them, as the seed warns).
-func discardPendingWrites(ctx context.Context, tx pgx.Tx, schema, tableName string) (int64, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM `+table.Ident(schema, "_trigger_log")+` WHERE table_name = $1 AND state IN ('NEW', 'PENDING', 'REQUEUE')`, tableName)
-	if err != nil {
-		return 0, fmt.Errorf("discard pending writes of %s: %w", tableName, err)
-	}
-	return tag.RowsAffected(), nil
-}
-
 // PendingWrites counts a mapping's changes not yet written to Salesforce (for confirmations).
-func (e *Engine) PendingWrites(ctx context.Context, mappingID int64) (int64, error) {
-	m, err := mapping.Load(ctx, e.opts.Pool, mappingID)
+func (s *Mappings) PendingWrites(ctx context.Context, mappingID int64) (int64, error) {
+	m, err := mapping.Load(ctx, s.opts.Pool, mappingID)
 	if err != nil {
 		return 0, err
 	}
-	c, err := connection.Load(ctx, e.opts.Pool, m.ConnectionID)
+	c, err := connection.Load(ctx, s.opts.Pool, m.ConnectionID)
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	err = e.opts.Pool.QueryRow(ctx, `SELECT count(*) FROM `+table.Ident(c.Schema, "_trigger_log")+` WHERE table_name = $1 AND state IN ('NEW', 'PENDING', 'REQUEUE')`, m.Table).Scan(&n)
-	return n, err
+	return triggerlog.CountWaiting(ctx, s.opts.Pool, c.Schema, []string{m.Table})
 }
 
-// ReloadMapping empties the table, destroys its pending writes and loads every record again (new id
+// Reload empties the table, destroys its pending writes and loads every record again (new id
 // values). Refused while the mapping is loading: abort first.
-func (e *Engine) ReloadMapping(ctx context.Context, actor audit.Actor, mappingID int64) error {
-	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+func (s *Mappings) Reload(ctx context.Context, actor audit.Actor, mappingID int64) error {
+	return store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
 		m, err := mapping.LoadForUpdate(ctx, tx, mappingID)
 		if err != nil {
 			return err
@@ -338,28 +297,27 @@ func (e *Engine) ReloadMapping(ctx context.Context, actor audit.Actor, mappingID
 		if _, err := mapping.Apply(ctx, tx, m.ID, mapping.Reload, "reload requested by "+actor.Name); err != nil {
 			return err
 		}
-		dropped, err := discardPendingWrites(ctx, tx, c.Schema, m.Table)
+		dropped, err := triggerlog.DiscardWaiting(ctx, tx, c.Schema, m.Table)
 		if err != nil {
 			return err
 		}
 		if err := table.Truncate(ctx, tx, c.Schema, m.Object); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE mappings SET watermark = NULL, watermark_id = '', load_done = 0, load_expected = NULL,
-			load_started_at = NULL, load_finished_at = NULL, requested_action = 'reload' WHERE id = $1`, m.ID); err != nil {
+		if err := mapping.ResetForReload(ctx, tx, m.ID); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &c.ID, Action: audit.MappingReload, Target: m.Object,
 			Detail: fmt.Sprintf("table truncated; %d pending writes discarded", dropped)}); err != nil {
 			return err
 		}
-		return notify(ctx, tx, c.ID, m.ID)
+		return connection.Notify(ctx, tx, c.ID, m.ID)
 	})
 }
 
-// AbortMapping cancels whatever runs on a loading mapping and leaves it ABORTED (reload or delete it).
-func (e *Engine) AbortMapping(ctx context.Context, actor audit.Actor, mappingID int64) error {
-	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+// Abort cancels whatever runs on a loading mapping and leaves it ABORTED (reload or delete it).
+func (s *Mappings) Abort(ctx context.Context, actor audit.Actor, mappingID int64) error {
+	return store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
 		m, err := mapping.LoadForUpdate(ctx, tx, mappingID)
 		if err != nil {
 			return err
@@ -367,20 +325,20 @@ func (e *Engine) AbortMapping(ctx context.Context, actor audit.Actor, mappingID 
 		if _, err := mapping.Apply(ctx, tx, m.ID, mapping.Abort, "aborted by "+actor.Name); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE mappings SET requested_action = NULL WHERE id = $1`, m.ID); err != nil {
+		if err := mapping.ClearRequest(ctx, tx, m.ID); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &m.ConnectionID, Action: audit.MappingAbort, Target: m.Object,
 			Before: map[string]any{"state": m.State}}); err != nil {
 			return err
 		}
-		return notify(ctx, tx, m.ConnectionID, m.ID)
+		return connection.Notify(ctx, tx, m.ConnectionID, m.ID)
 	})
 }
 
-// DeleteMapping drops the table and the mapping's pending writes. Refused while loading: abort first.
-func (e *Engine) DeleteMapping(ctx context.Context, actor audit.Actor, mappingID int64) error {
-	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+// Delete drops the table and the mapping's pending writes. Refused while loading: abort first.
+func (s *Mappings) Delete(ctx context.Context, actor audit.Actor, mappingID int64) error {
+	return store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
 		m, err := mapping.LoadForUpdate(ctx, tx, mappingID)
 		if err != nil {
 			return err
@@ -392,20 +350,57 @@ func (e *Engine) DeleteMapping(ctx context.Context, actor audit.Actor, mappingID
 		if err != nil {
 			return err
 		}
-		dropped, err := discardPendingWrites(ctx, tx, c.Schema, m.Table)
+		dropped, err := triggerlog.DiscardWaiting(ctx, tx, c.Schema, m.Table)
 		if err != nil {
 			return err
 		}
 		if err := table.Drop(ctx, tx, c.Schema, m.Object); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM mappings WHERE id = $1`, m.ID); err != nil {
+		if err := mapping.Delete(ctx, tx, m.ID); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &c.ID, Action: audit.MappingDelete, Target: m.Object,
 			Before: m.Config, Detail: fmt.Sprintf("table %s.%s dropped; %d pending writes discarded", c.Schema, m.Table, dropped)}); err != nil {
 			return err
 		}
-		return notify(ctx, tx, c.ID, 0)
+		return connection.Notify(ctx, tx, c.ID, 0)
+	})
+}
+
+// CheckSchema runs orphan and drift detection for a connection now (the dashboard's "check now").
+func (s *Mappings) CheckSchema(ctx context.Context, connID int64) error {
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
+	if err != nil {
+		return err
+	}
+	org, err := s.orgFor(ctx, c)
+	if err != nil {
+		return err
+	}
+	return schemacheck.Run(ctx, s.opts.Pool, org, c)
+}
+
+// Recover restarts one mapping stopped by an error (the mapping-level Recover From Error): its load
+// resumes when the load never finished, otherwise it catches up at once. It returns the state the
+// mapping went to.
+func (s *Mappings) Recover(ctx context.Context, actor audit.Actor, mappingID int64) (mapping.State, error) {
+	return store.TxResult(ctx, s.opts.Pool, func(tx pgx.Tx) (mapping.State, error) {
+		m, err := mapping.LoadForUpdate(ctx, tx, mappingID)
+		if err != nil {
+			return "", err
+		}
+		if !m.State.Stopped() {
+			return "", failure.E(failure.Conflict, "There is no error to recover from: the %s mapping is %s.", m.Object, m.State)
+		}
+		to, err := recoverMapping(ctx, tx, m, "recovered by "+actor.Name)
+		if err != nil {
+			return "", err
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &m.ConnectionID, Action: audit.MappingRecover, Target: m.Object,
+			Before: map[string]any{"state": m.State}, After: map[string]any{"state": to}}); err != nil {
+			return "", err
+		}
+		return to, connection.Notify(ctx, tx, m.ConnectionID, m.ID)
 	})
 }

@@ -1,4 +1,4 @@
-package engine_test
+package enginetest
 
 import (
 	"io"
@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// dbProxy stands between pgforce and Postgres so a test can take the database away (every session
+// DBProxy stands between pgforce and Postgres so a test can take the database away (every session
 // cut, new ones refused) and bring it back on the same address: a restart or network loss as pgforce
 // sees it, without touching the server other tests share.
-type dbProxy struct {
+type DBProxy struct {
 	t      testing.TB
-	addr   string
+	Addr   string // where to connect instead of the server
 	target string
 
 	mu    sync.Mutex
@@ -20,18 +20,19 @@ type dbProxy struct {
 	conns map[net.Conn]bool
 }
 
-func newDBProxy(t testing.TB, target string) *dbProxy {
+// NewDBProxy forwards connections to target until the test ends.
+func NewDBProxy(t testing.TB, target string) *DBProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &dbProxy{t: t, addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
+	p := &DBProxy{t: t, Addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
 	p.serve(ln)
-	t.Cleanup(p.down)
+	t.Cleanup(p.Down)
 	return p
 }
 
-func (p *dbProxy) serve(ln net.Listener) {
+func (p *DBProxy) serve(ln net.Listener) {
 	p.mu.Lock()
 	p.ln = ln
 	p.mu.Unlock()
@@ -46,7 +47,7 @@ func (p *dbProxy) serve(ln net.Listener) {
 	}()
 }
 
-func (p *dbProxy) pipe(c net.Conn) {
+func (p *DBProxy) pipe(c net.Conn) {
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
 		c.Close()
@@ -66,8 +67,8 @@ func (p *dbProxy) pipe(c net.Conn) {
 	c.Close()
 }
 
-// down cuts every session and refuses new ones.
-func (p *dbProxy) down() {
+// Down cuts every session and refuses new ones.
+func (p *DBProxy) Down() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
@@ -80,9 +81,9 @@ func (p *dbProxy) down() {
 	p.conns = map[net.Conn]bool{}
 }
 
-// up accepts sessions again on the same address.
-func (p *dbProxy) up() {
-	ln, err := net.Listen("tcp", p.addr)
+// Up accepts sessions again on the same address.
+func (p *DBProxy) Up() {
+	ln, err := net.Listen("tcp", p.Addr)
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
-package engine
+package admin
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,30 +21,26 @@ import (
 // a write batch or a recovery in half.
 var deletableStates = []connection.State{connection.New, connection.Idle, connection.Paused}
 
-// DeleteConnection removes a connection, its mappings, events and leases (retiring the old connection
+// Delete removes a connection, its mappings, events and leases (retiring the old connection
 // after a sandbox refresh, or a connection set up by mistake). With dropSchema the connection's
 // schema goes too, mapped tables and trigger log included; without it the tables stay for the data
 // they hold, but their capture triggers are removed so application writes stop queueing changes that
 // nothing would ever send. Refused unless the connection is NEW, IDLE or PAUSED and no mapping is
 // loading: pause it (or abort the loads) first.
-func (e *Engine) DeleteConnection(ctx context.Context, actor audit.Actor, connID int64, dropSchema bool) error {
+func (s *Connections) Delete(ctx context.Context, actor audit.Actor, connID int64, dropSchema bool) error {
 	// The refresh token is revoked after the commit, best effort: a deleted connection must not leave
 	// a live grant in the org, but an unreachable org must not block the deletion either.
-	tokens, _ := connection.LoadTokens(ctx, e.opts.Pool, e.opts.Keyring, connID)
+	tokens, _ := connection.LoadTokens(ctx, s.opts.Pool, s.opts.Keyring, connID)
 	var deleted connection.Connection
-	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
-		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1 FOR UPDATE`, connID).Scan(&state); err != nil {
-			return store.NotFound(err, fmt.Sprintf("connection %d", connID))
-		}
-		c, err := connection.Load(ctx, tx, connID)
+	err := store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
+		c, err := connection.LoadForUpdate(ctx, tx, connID)
 		if err != nil {
 			return err
 		}
 		if c.State == connection.Busy {
 			return failure.E(failure.Conflict, "The connection %s is still pausing (BUSY): delete it once it is PAUSED, in a moment.", c.Name)
 		}
-		if !stateIn(c.State, deletableStates) {
+		if !slices.Contains(deletableStates, c.State) {
 			return failure.E(failure.Conflict, "Pause the connection %s before deleting it (it is %s).", c.Name, c.State)
 		}
 		ms, err := mapping.List(ctx, tx, connID)
@@ -67,8 +64,8 @@ func (e *Engine) DeleteConnection(ctx context.Context, actor audit.Actor, connID
 			}
 		}
 		// Mappings, events, leases and sync statistics go with the row (ON DELETE CASCADE).
-		if _, err := tx.Exec(ctx, `DELETE FROM connections WHERE id = $1`, connID); err != nil {
-			return fmt.Errorf("delete connection %s: %w", c.Name, err)
+		if err := connection.Delete(ctx, tx, connID); err != nil {
+			return err
 		}
 		detail := fmt.Sprintf("%d mappings removed; schema %s kept with its tables", len(ms), c.Schema)
 		if dropSchema {
@@ -80,29 +77,18 @@ func (e *Engine) DeleteConnection(ctx context.Context, actor audit.Actor, connID
 		}
 		deleted = c
 		// Every instance reconciles on the notification and stops the connection's syncer.
-		return notify(ctx, tx, connID, 0)
+		return connection.Notify(ctx, tx, connID, 0)
 	})
 	if err != nil {
 		return err
 	}
-	e.orgs.mu.Lock()
-	delete(e.orgs.clients, connID)
-	e.orgs.mu.Unlock()
+	s.forget(connID)
 	if tokens.RefreshToken != "" {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := e.opts.Orgs.Revoke(rctx, deleted, tokens.RefreshToken); err != nil {
-			e.log.Warn("revoke the deleted connection's Salesforce token", "connection", deleted.Name, "err", err)
+		if err := s.opts.Orgs.Revoke(rctx, deleted, tokens.RefreshToken); err != nil {
+			s.opts.Log.Warn("revoke the deleted connection's Salesforce token", "connection", deleted.Name, "err", err)
 		}
 	}
 	return nil
-}
-
-func stateIn(s connection.State, states []connection.State) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

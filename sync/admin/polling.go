@@ -1,4 +1,4 @@
-package engine
+package admin
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/audit"
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/failure"
 	"pgforce/sync/store"
 )
@@ -18,16 +19,16 @@ const (
 
 // SetPollingDefault sets the polling interval new mappings of a connection start with. Existing
 // mappings keep theirs (each is edited on its own), so nothing needs a pause.
-func (e *Engine) SetPollingDefault(ctx context.Context, actor audit.Actor, connID int64, seconds int) error {
+func (s *Connections) SetPollingDefault(ctx context.Context, actor audit.Actor, connID int64, seconds int) error {
 	if seconds < MinPollingSeconds || seconds > MaxPollingSeconds || seconds%60 != 0 {
 		return failure.InvalidField("polling_minutes", "The polling interval is a whole number of minutes from 2 to 60.")
 	}
-	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
-		var before int
-		if err := tx.QueryRow(ctx, `SELECT polling_seconds FROM connections WHERE id = $1 FOR UPDATE`, connID).Scan(&before); err != nil {
-			return store.NotFound(err, "connection")
+	return store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
+		_, before, err := connection.LockSetting(ctx, tx, connID, connection.PollingSetting)
+		if err != nil {
+			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE connections SET polling_seconds = $2, updated_at = now() WHERE id = $1`, connID, seconds); err != nil {
+		if err := connection.SaveSetting(ctx, tx, connID, connection.PollingSetting, seconds); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &connID, Action: audit.PollingDefault,

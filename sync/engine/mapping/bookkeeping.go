@@ -1,0 +1,81 @@
+package mapping
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/lifecycle"
+)
+
+// What a syncer stores while it loads and polls a mapping. Every update that records progress is
+// guarded by the state the work runs in: when an admin aborted, reloaded or edited the mapping
+// meanwhile, it matches nothing and the caller learns that its work is void (false).
+
+// RecordLoadSize notes that a load of expected records begins now.
+func RecordLoadSize(ctx context.Context, q Execer, id int64, expected int) error {
+	if _, err := q.Exec(ctx, `UPDATE mappings SET load_expected = $2, load_done = 0, load_started_at = now(),
+		load_finished_at = NULL, sf_count = $2, sf_count_at = now() WHERE id = $1`, id, expected); err != nil {
+		return fmt.Errorf("record load size: %w", err)
+	}
+	return nil
+}
+
+// SaveLoadProgress stores how many records a running load copied; false when the mapping is no
+// longer loading.
+func SaveLoadProgress(ctx context.Context, q Execer, id, done int64) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE mappings SET load_done = $2 WHERE id = $1 AND state = ANY($3)`, id, done, lifecycle.Strings(loading...))
+	if err != nil {
+		return false, fmt.Errorf("save load progress of mapping %d: %w", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// FinishLoad records a completed load of loaded records: the high-water mark it started from, and the
+// first poll due after interval; false when the mapping is no longer loading.
+func FinishLoad(ctx context.Context, tx pgx.Tx, id, loaded int64, watermark time.Time, interval time.Duration) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE mappings SET load_done = $2, load_finished_at = clock_timestamp(), watermark = $3, watermark_id = '',
+		last_poll_at = load_started_at, next_poll_at = now() + make_interval(secs => $4), requested_action = NULL
+		WHERE id = $1 AND state = ANY($5)`, id, loaded, watermark, interval.Seconds(), lifecycle.Strings(loading...))
+	if err != nil {
+		return false, fmt.Errorf("record finished load of mapping %d: %w", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// Poll is what a finished poll stores, in the transaction of the rows it merged.
+type Poll struct {
+	Watermark   *time.Time    // the new high-water mark
+	WatermarkID string        // the Id of the last record at the mark
+	Interval    time.Duration // the next poll is due after it
+	ReplayID    int64         // the change event that triggered the poll (0: none)
+	// PubSubReplayID is the same for the Pub/Sub API (nil: none; the stored one stays).
+	PubSubReplayID []byte
+}
+
+// SavePoll stores a poll's high-water mark; false when the mapping is no longer polling. The poll
+// counts as having begun when its transaction did (now()), before the query ran: the next overlap
+// window counts from it.
+func SavePoll(ctx context.Context, tx pgx.Tx, id int64, p Poll) (bool, error) {
+	// The replay id is stored with the data the event led to: after a restart the stream resumes
+	// after it, and everything before is in the table.
+	tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
+		next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0)),
+		pubsub_replay_id = COALESCE($7, pubsub_replay_id)
+		WHERE id = $1 AND state = ANY($5)`,
+		id, p.Watermark, p.WatermarkID, p.Interval.Seconds(), lifecycle.Strings(PollingSFChanges, PollingSFBulk), p.ReplayID, p.PubSubReplayID)
+	if err != nil {
+		return false, fmt.Errorf("record poll of mapping %d: %w", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// FinishBackfill forgets the fields an edit added once their values are loaded.
+func FinishBackfill(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET requested_action = NULL, backfill = NULL WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("finish backfill of mapping %d: %w", id, err)
+	}
+	return nil
+}

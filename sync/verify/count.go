@@ -1,0 +1,64 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"pgforce/sync/engine/table"
+)
+
+// CountCheck is the cheap check of every poll cycle: Salesforce's record count (filter applied)
+// against the table's rows that have an sfid, plus deletes waiting to be written (their rows are gone,
+// their records not yet). Records Salesforce changed after the high-water mark explain a difference up
+// to their number; Drift is what they cannot explain (0 when the counts agree).
+type CountCheck struct {
+	SFRecords int64 // records in Salesforce now
+	PGRows    int64 // rows with an sfid
+	Waiting   int64 // deletes waiting to be written to Salesforce
+	Changed   int64 // records (deleted ones included) changed after the mark
+	Drift     int64
+	At        time.Time
+}
+
+// Count runs the count check of a table whose high-water mark is mark (nil: never loaded). It costs
+// two API calls.
+func Count(ctx context.Context, env Env, tbl Table, mark *time.Time) (CountCheck, error) {
+	cc := CountCheck{At: env.now()}
+	count := func(soql string, all bool) (int64, error) {
+		n, err := env.SF.Query(ctx, soql, all, func(map[string]json.RawMessage) error { return nil })
+		return int64(n), err
+	}
+	var err error
+	if cc.SFRecords, err = count("SELECT COUNT() FROM "+tbl.Target.Object+tbl.where(), false); err != nil {
+		return cc, fmt.Errorf("count %s records: %w", tbl.Target.Object, err)
+	}
+	if mark != nil {
+		since := mark.Add(-env.Margin)
+		if cc.Changed, err = count("SELECT COUNT() FROM "+tbl.Target.Object+" WHERE SystemModstamp > "+soqlTime(since), tbl.HasDeleted); err != nil {
+			return cc, fmt.Errorf("count %s records changed since %s: %w", tbl.Target.Object, soqlTime(since), err)
+		}
+	}
+	err = env.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+table.Ident(tbl.Target.Schema, tbl.name())+` WHERE sfid IS NOT NULL),
+		(SELECT count(DISTINCT sfid) FROM `+table.Ident(tbl.Target.Schema, "_trigger_log")+`
+			WHERE table_name = $1 AND action = 'DELETE' AND state IN ('NEW', 'PENDING', 'REQUEUE') AND sfid IS NOT NULL)`,
+		tbl.name()).Scan(&cc.PGRows, &cc.Waiting)
+	if err != nil {
+		return cc, fmt.Errorf("count rows of %s: %w", tbl.name(), err)
+	}
+	diff := cc.SFRecords - (cc.PGRows + cc.Waiting)
+	if mark == nil {
+		cc.Drift = diff // never loaded: nothing explains a difference
+	} else if abs(diff) > cc.Changed {
+		cc.Drift = diff
+	}
+	return cc, nil
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
