@@ -21,7 +21,7 @@ type pubsubBench struct{ *enginetest.Harness }
 // newPubSubBench polls rarely, so only change events can make changes arrive quickly; the org
 // serves its Pub/Sub API.
 func newPubSubBench(t *testing.T, configure func(*engine.Options)) *pubsubBench {
-	b := &pubsubBench{enginetest.New(t, enginetest.Options{Seed: 6, NoStart: true, PubSub: true})}
+	b := &pubsubBench{enginetest.New(t, enginetest.Options{Seed: 6, NoStart: true, PubSub: true, Org: sforg.Options{RedirectURIs: []string{dashboardCallback}}})}
 	b.Options.PollInterval = time.Hour
 	if configure != nil {
 		configure(&b.Options)
