@@ -35,6 +35,17 @@ type savedOrg struct {
 	Grants    []string
 	Sessions  map[string]snapSession
 	APIUsed   int
+	// Settings and the grants' scopes; absent from snapshots of earlier versions (Options apply).
+	Settings    *snapSettings
+	GrantScopes map[string]string
+}
+
+// snapSettings is orgSettings, exported for gob.
+type snapSettings struct {
+	PasswordFlow, SOAPLogin, PKCERequired, MyDomain, APIEnabled, ViewAllData bool
+	Scopes                                                                   []string
+	MaxVersion                                                               int
+	Objects                                                                  map[string]ObjectAccess
 }
 
 type snapRow struct {
@@ -46,6 +57,7 @@ type snapRow struct {
 type snapSession struct {
 	Expires time.Time
 	Refresh string
+	Scope   string
 }
 
 // Save writes the org's state (compact gob).
@@ -62,13 +74,18 @@ func (o *Org) Save(w io.Writer) error {
 		}
 		s.Rows[t.def.Name], s.AutoNum[t.def.Name] = rows, t.autoNum
 	}
+	st := o.settings
+	s.Settings = &snapSettings{PasswordFlow: st.passwordFlow, SOAPLogin: st.soapLogin, PKCERequired: st.pkceRequired, MyDomain: st.myDomain,
+		APIEnabled: st.apiEnabled, ViewAllData: st.viewAllData, Scopes: st.scopes, MaxVersion: st.maxVersion, Objects: st.objects}
+	s.GrantScopes = map[string]string{}
 	for rt, g := range o.auth.grants {
 		if !g.revoked {
 			s.Grants = append(s.Grants, rt)
+			s.GrantScopes[rt] = g.scope
 		}
 	}
 	for at, sess := range o.auth.sessions {
-		ss := snapSession{Expires: sess.expires}
+		ss := snapSession{Expires: sess.expires, Scope: sess.scope}
 		if sess.grant != nil {
 			ss.Refresh = sess.grant.refresh
 		}
@@ -118,12 +135,72 @@ func Load(r io.Reader, opts Options) (*Org, error) {
 		o.tables[lower(def.Name)] = t
 	}
 	for _, rt := range s.Grants {
-		o.auth.grants[rt] = &grant{refresh: rt}
+		o.auth.grants[rt] = &grant{refresh: rt, scope: s.GrantScopes[rt]}
 	}
 	for at, ss := range s.Sessions {
-		o.auth.sessions[at] = &session{userID: o.userID, expires: ss.Expires, grant: o.auth.grants[ss.Refresh]}
+		o.auth.sessions[at] = &session{userID: o.userID, expires: ss.Expires, grant: o.auth.grants[ss.Refresh], scope: ss.Scope}
 	}
+	if st := s.Settings; st != nil {
+		o.settings = orgSettings{passwordFlow: st.PasswordFlow, soapLogin: st.SOAPLogin, pkceRequired: st.PKCERequired, myDomain: st.MyDomain,
+			apiEnabled: st.APIEnabled, viewAllData: st.ViewAllData, scopes: st.Scopes, maxVersion: st.MaxVersion, objects: st.Objects}
+		if o.settings.objects == nil {
+			o.settings.objects = map[string]ObjectAccess{}
+		}
+		if o.settings.maxVersion < minVersionNumber || o.settings.maxVersion > latestVersionNumber {
+			o.settings.maxVersion = latestVersionNumber
+		}
+	}
+	o.upgrade()
+	o.syncPermissionRow()
 	return o, nil
+}
+
+// upgrade brings a restored org's built-in objects up to this release, as a Salesforce release
+// does: objects and fields added since the org was saved appear (empty), fields of the same type
+// take the current metadata (child relationship names, compound fields, picklist values), and what an
+// admin changed or added (a field's new type, new fields, validation rules) stays.
+func (o *Org) upgrade() {
+	for _, cur := range standardObjects(o.opts.Now().UTC()) {
+		t := o.table(cur.Name)
+		if t == nil {
+			o.tables[lower(cur.Name)] = newTable(cur)
+			continue
+		}
+		old := t.def
+		def := *cur
+		def.Fields, def.KeyPrefix, def.Rules, def.Modified = nil, old.KeyPrefix, old.Rules, old.Modified
+		for _, f := range cur.Fields {
+			if _, was := old.field(f.Name); was != nil && was.Type != f.Type {
+				f = was // the admin changed its type
+			}
+			def.Fields = append(def.Fields, f)
+		}
+		for _, f := range old.Fields {
+			if !cur.has(f.Name) {
+				def.Fields = append(def.Fields, f)
+			}
+		}
+		def.reindex()
+		nt := newTable(&def)
+		nt.autoNum = t.autoNum
+		for _, r := range t.rows {
+			vals := make([]any, len(def.Fields))
+			for i, f := range old.Fields {
+				if j, _ := def.field(f.Name); j >= 0 && i < len(r.vals) {
+					vals[j] = r.vals[i]
+				}
+			}
+			r.vals = vals
+			nt.rows = append(nt.rows, r)
+			nt.byID[nt.id(r)] = r
+			for i, idx := range nt.unique {
+				if str, ok := r.vals[i].(string); ok && str != "" && !r.deleted {
+					idx[lower(str)] = r
+				}
+			}
+		}
+		o.tables[lower(def.Name)] = nt
+	}
 }
 
 // Persister keeps an org's state in a Postgres table, so the embedded demo org survives restarts: it
