@@ -75,3 +75,14 @@ func (c *Client) Query(ctx context.Context, soql string, all bool, fn func(Recor
 func (c *Client) Count(ctx context.Context, soql string) (int, error) {
 	return c.Query(ctx, soql, false, func(Record) error { return nil })
 }
+
+// Search runs SOSL (FIND {…} …) and returns the records found, in Salesforce's order.
+func (c *Client) Search(ctx context.Context, sosl string) ([]Record, error) {
+	var out struct {
+		SearchRecords []Record `json:"searchRecords"`
+	}
+	if err := c.getJSON(ctx, "search?q="+url.QueryEscape(sosl), "search", &out); err != nil {
+		return nil, err
+	}
+	return out.SearchRecords, nil
+}
