@@ -314,3 +314,18 @@ func TestMetricsAddrServesWithoutATokenWhileTheAPINeedsOne(t *testing.T) {
 		t.Fatalf("API through serve: %d %+v %v", res.StatusCode, conns, err)
 	}
 }
+
+// An org that blocks the OAuth username-password flow (every org created since Summer '23) refuses
+// `connection create --username --password` as it refuses a wrong password: the message says both.
+func TestCLIPasswordLoginRefusedByTheOrgSaysWhy(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	_, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3}) // a new org's defaults: the flow is blocked
+	t.Cleanup(func() { storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf"); storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]) })
+	_, err := runCmd(t, env, "", "connection", "create", "--name", "blocked", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", srv.URL+"/login",
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword)
+	if err == nil || !strings.Contains(err.Error(), "not authorized") || !strings.Contains(err.Error(), "Allow OAuth Username-Password Flows") ||
+		!strings.Contains(err.Error(), "Settings → Authorize") {
+		t.Fatalf("a blocked password flow: %v", err)
+	}
+}
