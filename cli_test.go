@@ -321,7 +321,10 @@ func TestCLIPasswordLoginRefusedByTheOrgSaysWhy(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	_, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3}) // a new org's defaults: the flow is blocked
-	t.Cleanup(func() { storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf"); storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]) })
+	t.Cleanup(func() {
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"])
+	})
 	_, err := runCmd(t, env, "", "connection", "create", "--name", "blocked", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", srv.URL+"/login",
 		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword)
 	if err == nil || !strings.Contains(err.Error(), "not authorized") || !strings.Contains(err.Error(), "Allow OAuth Username-Password Flows") ||
