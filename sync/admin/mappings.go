@@ -195,7 +195,7 @@ func (s *Mappings) Edit(ctx context.Context, actor audit.Actor, mappingID int64,
 	now := s.opts.Now().UTC()
 	r.Config.AppliedAt = &now
 	return store.TxResult(ctx, s.opts.Pool, func(tx pgx.Tx) (mapping.Mapping, error) {
-		cur, err := mapping.LoadForUpdate(ctx, tx, mappingID)
+		cur, err := lockForTableChange(ctx, tx, mappingID, "The %s mapping is busy (%s); abort it or wait until it finishes before editing.")
 		if err != nil {
 			return cur, err
 		}
@@ -286,7 +286,7 @@ func (s *Mappings) PendingWrites(ctx context.Context, mappingID int64) (int64, e
 // values). Refused while the mapping is loading: abort first.
 func (s *Mappings) Reload(ctx context.Context, actor audit.Actor, mappingID int64) error {
 	return store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
-		m, err := mapping.LoadForUpdate(ctx, tx, mappingID)
+		m, err := lockForTableChange(ctx, tx, mappingID, "The %s mapping is busy (%s). Abort it first, or wait until it finishes.")
 		if err != nil {
 			return err
 		}
@@ -339,7 +339,7 @@ func (s *Mappings) Abort(ctx context.Context, actor audit.Actor, mappingID int64
 // Delete drops the table and the mapping's pending writes. Refused while loading: abort first.
 func (s *Mappings) Delete(ctx context.Context, actor audit.Actor, mappingID int64) error {
 	return store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
-		m, err := mapping.LoadForUpdate(ctx, tx, mappingID)
+		m, err := lockForTableChange(ctx, tx, mappingID, "The %s mapping is loading data (%s). Abort it before deleting it.")
 		if err != nil {
 			return err
 		}
@@ -403,4 +403,25 @@ func (s *Mappings) Recover(ctx context.Context, actor audit.Actor, mappingID int
 		}
 		return to, connection.Notify(ctx, tx, m.ConnectionID, m.ID)
 	})
+}
+
+// lockForTableChange locks a mapping's table, then its row, for an admin change to both (edit,
+// reload, delete): in the order polls and loads take them, so the two never deadlock. A loading
+// mapping is refused at once (the load holds its table until it is done); busy words the refusal.
+func lockForTableChange(ctx context.Context, tx pgx.Tx, mappingID int64, busy string) (mapping.Mapping, error) {
+	m, err := mapping.Load(ctx, tx, mappingID)
+	if err != nil {
+		return m, err
+	}
+	if m.State.Loading() {
+		return m, failure.E(failure.Conflict, busy, m.Object, m.State)
+	}
+	c, err := connection.Load(ctx, tx, m.ConnectionID)
+	if err != nil {
+		return m, err
+	}
+	if err := table.Lock(ctx, tx, c.Schema, m.Object); err != nil {
+		return m, err
+	}
+	return mapping.LoadForUpdate(ctx, tx, mappingID)
 }

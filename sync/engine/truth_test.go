@@ -135,3 +135,44 @@ func TestEditingAnAbortedMappingLoadsIt(t *testing.T) {
 		t.Fatalf("after the edit the table holds %d of %d records", n, b.Org.Count("Account"))
 	}
 }
+
+// A reload, an edit or a delete takes the table before the mapping's row, as polls do (they write the
+// table, then the mapping's bookkeeping): an admin change that lands while a poll is merging waits for
+// it, and neither fails with a deadlock.
+func TestAnAdminChangeDuringAPollWaitsForItInsteadOfDeadlocking(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name")
+	b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE id = $1`, m.ID)
+	poll, err := b.Pool.Begin(b.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poll.Rollback(b.Ctx)
+	if _, err := poll.Exec(b.Ctx, `SET LOCAL xmlbinary = 'hex'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := poll.Exec(b.Ctx, `INSERT INTO `+b.Schema+`.account (sfid, name) VALUES ('001000000000POLLA', 'merged by a poll')`); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- b.Admin.Mappings.Reload(b.Ctx, enginetest.Admin, m.ID) }()
+	b.Eventually("the reload to wait for the poll's table lock", 10e9, func() (bool, string) {
+		var waiting int
+		err := b.Pool.QueryRow(b.Ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass($1)`, b.Schema+".account").Scan(&waiting)
+		return err == nil && waiting > 0, fmt.Sprint(waiting, err)
+	})
+	// The poll's bookkeeping: it updates the mapping's row while holding the table.
+	if _, err := poll.Exec(b.Ctx, `UPDATE mappings SET last_poll_at = now() WHERE id = $1`, m.ID); err != nil {
+		t.Fatalf("the poll deadlocked with the reload: %v", err)
+	}
+	if err := poll.Commit(b.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reloaded; err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if n := b.Count("account", ""); n != 0 {
+		t.Fatalf("the reload emptied the table after the poll: %d rows", n)
+	}
+}

@@ -299,6 +299,24 @@ func Truncate(ctx context.Context, tx pgx.Tx, schema, object string) error {
 	return nil
 }
 
+// Lock takes a mapped table's ACCESS EXCLUSIVE lock for the rest of the transaction (nothing when
+// the table does not exist). Changing a table's shape or contents and its mapping's row together must
+// take the table first: polls and loads hold the table and then update the mapping, so taking the
+// mapping's row first deadlocks with them.
+func Lock(ctx context.Context, tx pgx.Tx, schema, object string) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, Ident(schema, Name(object))).Scan(&exists); err != nil {
+		return fmt.Errorf("look up %s.%s: %w", schema, Name(object), err)
+	}
+	if !exists {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+Ident(schema, Name(object))+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("lock %s.%s: %w", schema, Name(object), err)
+	}
+	return nil
+}
+
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func sortedKeys[V any](m map[string]V) []string {
