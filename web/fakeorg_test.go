@@ -93,6 +93,10 @@ func (f *fakeOrgs) Password(context.Context, connection.Connection, string, stri
 
 func (f *fakeOrgs) Revoke(context.Context, connection.Connection, string) error { return nil }
 
+func (f *fakeOrgs) Inspect(context.Context, connection.Connection, connection.Tokens, func(context.Context, string, string) error, string) (orgclient.Inspector, error) {
+	return nil, errors.New("the fake org cannot be inspected")
+}
+
 // The fake org's tokens: distinctive, so tests can look for them where they must not be.
 const (
 	fakeAccessToken  = "00D000000000001!AQ4AQFakeAccessToken.s3cr3t"

@@ -46,6 +46,11 @@ func (c *Client) Query(ctx context.Context, soql string, all bool, fn func(Recor
 	if all {
 		resource = "queryAll"
 	}
+	return c.query(ctx, resource, soql, h, fn)
+}
+
+// query runs SOQL on a query resource (query, queryAll, tooling/query), page by page.
+func (c *Client) query(ctx context.Context, resource, soql string, h http.Header, fn func(Record) error) (int, error) {
 	path := resource + "?q=" + url.QueryEscape(soql)
 	kind := "query"
 	total := 0
@@ -85,4 +90,10 @@ func (c *Client) Search(ctx context.Context, sosl string) ([]Record, error) {
 		return nil, err
 	}
 	return out.SearchRecords, nil
+}
+
+// ToolingQuery runs SOQL against the Tooling API (metadata objects such as PlatformEventChannelMember).
+// It follows nextRecordsUrl as Query does.
+func (c *Client) ToolingQuery(ctx context.Context, soql string, fn func(Record) error) (int, error) {
+	return c.query(ctx, "tooling/query", soql, http.Header{}, fn)
 }

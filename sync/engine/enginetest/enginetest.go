@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -255,4 +257,42 @@ func (h *Harness) CreateMapping(object string, access mapping.Access, fields ...
 		h.T.Fatalf("create mapping %s: %v", object, err)
 	}
 	return m
+}
+
+// WebServerFlow re-authorizes the connection through the org's login and approval pages, as an
+// admin does from the dashboard (PKCE, state), so the connection holds a refresh token. The org
+// must have callback among its RedirectURIs.
+func (h *Harness) WebServerFlow(callback string) {
+	h.T.Helper()
+	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
+	authURL, err := h.Admin.Connections.AuthorizeURL(h.Ctx, h.Conn.ID, callback, state, verifier)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	u, _ := url.Parse(authURL)
+	form := u.Query()
+	form.Set("login", "1")
+	form.Set("username", sforg.DemoUsername)
+	form.Set("pw", sforg.DemoPassword)
+	res, err := browser.PostForm(u.Scheme+"://"+u.Host+u.Path, form)
+	if err != nil || res.StatusCode != http.StatusOK {
+		h.T.Fatalf("login: %v %v", err, res)
+	}
+	res.Body.Close()
+	form.Del("login")
+	form.Set("approve", "allow")
+	res, err = browser.PostForm(u.Scheme+"://"+u.Host+u.Path, form)
+	if err != nil || res.StatusCode != http.StatusFound {
+		h.T.Fatalf("approve: %v %v", err, res)
+	}
+	res.Body.Close()
+	cb, _ := url.Parse(res.Header.Get("Location"))
+	if cb.Query().Get("state") != state {
+		h.T.Fatalf("state not echoed: %s", cb)
+	}
+	if h.Conn, err = h.Admin.Connections.CompleteAuthorization(h.Ctx, Admin, h.Conn.ID, callback, cb.Query().Get("code"), verifier); err != nil {
+		h.T.Fatal(err)
+	}
 }

@@ -214,3 +214,26 @@ func TestIntegrationUserPermissions(t *testing.T) {
 	res, raw = a.do("GET", "/services/data/v62.0/limits", nil)
 	wantError(t, res, raw, 403, "API_CURRENTLY_DISABLED")
 }
+
+// The Tooling API lists the entities selected for Change Data Capture, as a real org's
+// PlatformEventChannelMember does; the REST API does not know the object.
+func TestToolingQueryListsTheChangeDataCaptureSelection(t *testing.T) {
+	t.Parallel()
+	_, a := login(t, Options{})
+	res, raw := a.do("GET", "/services/data/v62.0/tooling/query?q="+url.QueryEscape("SELECT SelectedEntity, EventChannel FROM PlatformEventChannelMember WHERE SelectedEntity = 'AccountChangeEvent'"), nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("tooling query: %d %s", res.StatusCode, raw)
+	}
+	page := decodeJSON[struct {
+		TotalSize int              `json:"totalSize"`
+		Records   []map[string]any `json:"records"`
+	}](t, raw)
+	if page.TotalSize != 1 || page.Records[0]["SelectedEntity"] != "AccountChangeEvent" || page.Records[0]["EventChannel"] != "ChangeEvents" {
+		t.Fatalf("selection: %s", raw)
+	}
+	if _, raw := a.do("GET", "/services/data/v62.0/tooling/query?q="+url.QueryEscape("SELECT SelectedEntity FROM PlatformEventChannelMember WHERE SelectedEntity = 'Invoice__ChangeEvent'"), nil); !strings.Contains(string(raw), `"totalSize":1`) {
+		t.Fatalf("a custom object's change event entity: %s", raw)
+	}
+	res, raw = a.do("GET", "/services/data/v62.0/query?q="+url.QueryEscape("SELECT SelectedEntity FROM PlatformEventChannelMember"), nil)
+	wantError(t, res, raw, 400, "INVALID_TYPE")
+}

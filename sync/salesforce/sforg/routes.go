@@ -46,6 +46,8 @@ func (o *Org) routes() {
 	api(v("/queryAll/{$}"), "query", o.handleQuery(true))
 	api(v("/queryAll/{locator}"), "queryMore", o.handleQueryMore)
 
+	api(v("/tooling/query"), "tooling", o.handleToolingQuery)
+	api(v("/tooling/query/{$}"), "tooling", o.handleToolingQuery)
 	api(v("/search"), "search", o.handleSearch)
 	api(v("/search/{$}"), "search", o.handleSearch)
 	api(v("/parameterizedSearch"), "search", o.handleParameterizedSearch)
