@@ -1,24 +1,70 @@
 package doctor_test
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
 	"pgforce/sync/diagnose"
 	"pgforce/sync/doctor"
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce/sforg"
 )
 
 // callback is the dashboard's OAuth callback these tests stand in for, registered with the org.
 const callback = "http://localhost:9/oauth/callback"
 
+// orgOptions: the org knows the callback and opens its control API to the tests.
+var orgOptions = sforg.Options{RedirectURIs: []string{callback}, ControlToken: "doctor-test"}
+
+// control changes the org through its HTTP control API (/_sforg/...), as an admin changes Setup.
+func control(t *testing.T, h *enginetest.Harness, method, path string, body any) {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(h.Ctx, method, h.Srv.URL+path, strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+orgOptions.ControlToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if got, _ := io.ReadAll(res.Body); res.StatusCode != 200 {
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, got)
+	}
+}
+
+func settings(t *testing.T, h *enginetest.Harness, s map[string]any) {
+	t.Helper()
+	control(t, h, "PATCH", "/_sforg/settings", s)
+}
+
+func access(t *testing.T, h *enginetest.Harness, object string, a map[string]bool) {
+	t.Helper()
+	control(t, h, "PUT", "/_sforg/objects/"+object+"/access", a)
+}
+
+func usage(t *testing.T, h *enginetest.Harness, used int) {
+	t.Helper()
+	control(t, h, "POST", "/_sforg/usage", map[string]int{"Used": used})
+}
+
 // newDoctor connects a simulated org through the web-server flow (as the dashboard does) and maps
 // Account read/write and accelerated, Contact read-only.
 func newDoctor(t *testing.T) (*enginetest.Harness, doctor.Doctor) {
 	t.Helper()
-	h := enginetest.New(t, enginetest.Options{Seed: 2, NoStart: true, Org: sforg.Options{RedirectURIs: []string{callback}}})
+	h := enginetest.New(t, enginetest.Options{Seed: 2, NoStart: true, Org: orgOptions})
 	h.WebServerFlow(callback)
 	accounts := mapping.NewConfig("Name", "Industry")
 	accounts.Access, accounts.SFNotifyEnabled = mapping.ReadWrite, true
@@ -64,13 +110,11 @@ func TestAnOrgSetUpAsTheREADMESaysPassesEveryCheck(t *testing.T) {
 	}
 }
 
-// Each problem the doctor looks for, produced in the org through its settings (the control API's
-// PATCH /_sforg/settings and PUT /_sforg/objects/{name}/access do the same over HTTP), is reported
-// with its status and fix; set back, the check passes again.
+// Each problem the doctor looks for, produced through the org's control API as an admin would in
+// Setup, is reported with its status and fix; set back, the check passes again.
 func TestEachProblemIsFoundAndExplained(t *testing.T) {
 	t.Parallel()
 	h, d := newDoctor(t)
-	off, on := false, true
 	fixed := func(apply func()) {
 		t.Helper()
 		apply()
@@ -78,38 +122,35 @@ func TestEachProblemIsFoundAndExplained(t *testing.T) {
 			t.Fatalf("after the fix: %s %+v", r.Status, r.Results)
 		}
 	}
+	full := map[string]bool{"read": true, "create": true, "edit": true, "delete": true}
 	for _, tc := range []struct {
 		name   string
-		break_ func() error
+		break_ func()
 		rule   string
 		status diagnose.Status
 		says   string
 		fix    string
 		undo   func()
 	}{
-		{"API disabled", func() error { return h.Org.Configure(sforg.Settings{APIEnabled: &off}) }, "api_enabled", diagnose.Red, "API_CURRENTLY_DISABLED", "API Enabled",
-			func() { _ = h.Org.Configure(sforg.Settings{APIEnabled: &on}) }},
-		{"View All Data revoked", func() error { return h.Org.Configure(sforg.Settings{ViewAllData: &off}) }, "view_all_data", diagnose.Yellow, "lacks View All Data", "View All Data",
-			func() { _ = h.Org.Configure(sforg.Settings{ViewAllData: &on}) }},
-		{"read only on a read/write mapping", func() error { return h.Org.SetObjectAccess("Account", sforg.ObjectAccess{Read: true}) }, "object_access:Account", diagnose.Red,
+		{"API disabled", func() { settings(t, h, map[string]any{"apiEnabled": false}) }, "api_enabled", diagnose.Red, "API_CURRENTLY_DISABLED", "API Enabled",
+			func() { settings(t, h, map[string]any{"apiEnabled": true}) }},
+		{"View All Data revoked", func() { settings(t, h, map[string]any{"viewAllData": false}) }, "view_all_data", diagnose.Yellow, "lacks View All Data", "View All Data",
+			func() { settings(t, h, map[string]any{"viewAllData": true}) }},
+		{"read only on a read/write mapping", func() { access(t, h, "Account", map[string]bool{"read": true}) }, "object_access:Account", diagnose.Red,
 			"lacks Create, Edit, Delete on Account", "Object Settings → Account: grant Create, Edit, Delete",
-			func() {
-				_ = h.Org.SetObjectAccess("Account", sforg.ObjectAccess{Read: true, Create: true, Edit: true, Delete: true})
-			}},
-		{"no read", func() error { return h.Org.SetObjectAccess("Contact", sforg.ObjectAccess{}) }, "object_access:Contact", diagnose.Red, "cannot read Contact", "grant Read",
-			func() { _ = h.Org.SetObjectAccess("Contact", sforg.ObjectAccess{Read: true}) }},
-		{"API allowance nearly spent", func() error { h.Org.SetAPIUsage(95000); return nil }, "api_usage", diagnose.Red, "of 100000 daily API requests used", "polling",
-			func() { h.Org.SetAPIUsage(0) }},
-		{"API allowance getting low", func() error { h.Org.SetAPIUsage(80000); return nil }, "api_usage", diagnose.Yellow, "(80%)", "polling",
-			func() { h.Org.SetAPIUsage(0) }},
-		{"no My Domain", func() error { return h.Org.Configure(sforg.Settings{MyDomain: &off}) }, "my_domain", diagnose.Yellow, "no My Domain", "Setup → My Domain",
-			func() { _ = h.Org.Configure(sforg.Settings{MyDomain: &on}) }},
-		{"PKCE not required", func() error { return h.Org.Configure(sforg.Settings{PKCERequired: &off}) }, "pkce", diagnose.Yellow, "does not require PKCE", "Require Proof Key for Code Exchange",
-			func() { _ = h.Org.Configure(sforg.Settings{PKCERequired: &on}) }},
+			func() { access(t, h, "Account", full) }},
+		{"no read", func() { access(t, h, "Contact", map[string]bool{}) }, "object_access:Contact", diagnose.Red, "cannot read Contact", "grant Read",
+			func() { access(t, h, "Contact", map[string]bool{"read": true}) }},
+		{"API allowance nearly spent", func() { usage(t, h, 95000) }, "api_usage", diagnose.Red, "of 100000 daily API requests used", "polling",
+			func() { usage(t, h, 0) }},
+		{"API allowance getting low", func() { usage(t, h, 80000) }, "api_usage", diagnose.Yellow, "(80%)", "polling",
+			func() { usage(t, h, 0) }},
+		{"no My Domain", func() { settings(t, h, map[string]any{"myDomain": false}) }, "my_domain", diagnose.Yellow, "no My Domain", "Setup → My Domain",
+			func() { settings(t, h, map[string]any{"myDomain": true}) }},
+		{"PKCE not required", func() { settings(t, h, map[string]any{"pkceRequired": false}) }, "pkce", diagnose.Yellow, "does not require PKCE", "Require Proof Key for Code Exchange",
+			func() { settings(t, h, map[string]any{"pkceRequired": true}) }},
 	} {
-		if err := tc.break_(); err != nil {
-			t.Fatal(err)
-		}
+		tc.break_()
 		r, byID := run(t, h, d)
 		got := byID[tc.rule]
 		if got.Status != tc.status || !strings.Contains(got.Message, tc.says) || !strings.Contains(got.Fix, tc.fix) || r.Status.Worse(tc.status) {
@@ -130,10 +171,7 @@ func TestEachProblemIsFoundAndExplained(t *testing.T) {
 func TestAnUnofferedVersionAndAMissingRefreshScopeAreRed(t *testing.T) {
 	t.Parallel()
 	h, d := newDoctor(t)
-	old := 59
-	if err := h.Org.Configure(sforg.Settings{MaxVersion: &old}); err != nil {
-		t.Fatal(err)
-	}
+	settings(t, h, map[string]any{"maxVersion": 59})
 	r, byID := run(t, h, d)
 	if got := byID["api_version"]; got.Status != diagnose.Red || !strings.Contains(got.Message, "does not offer") || !strings.Contains(got.Message, "to 59.0") || r.Status != diagnose.Red {
 		t.Fatalf("unoffered version: %+v", got)
@@ -141,10 +179,7 @@ func TestAnUnofferedVersionAndAMissingRefreshScopeAreRed(t *testing.T) {
 	if byID["pkce"].Status != diagnose.Skipped {
 		t.Fatalf("the checks that need the API are skipped: %+v", byID["pkce"])
 	}
-	latest := 68
-	if err := h.Org.Configure(sforg.Settings{MaxVersion: &latest, Scopes: []string{"api", "id"}}); err != nil {
-		t.Fatal(err)
-	}
+	settings(t, h, map[string]any{"maxVersion": 68, "scopes": []string{"api", "id"}})
 	h.WebServerFlow(callback) // the connection is authorized anew with what the app now grants
 	_, byID = run(t, h, d)
 	if got := byID["oauth_scopes"]; got.Status != diagnose.Red || !strings.Contains(got.Message, "lacks refresh_token") || !strings.Contains(got.Fix, "Selected OAuth Scopes") {
@@ -154,11 +189,41 @@ func TestAnUnofferedVersionAndAMissingRefreshScopeAreRed(t *testing.T) {
 
 func TestBeforeTheFirstMappingTheObjectChecksWait(t *testing.T) {
 	t.Parallel()
-	h := enginetest.New(t, enginetest.Options{Seed: 2, NoStart: true, Org: sforg.Options{RedirectURIs: []string{callback}}})
+	h := enginetest.New(t, enginetest.Options{Seed: 2, NoStart: true, Org: orgOptions})
 	h.WebServerFlow(callback)
 	d := doctor.Doctor{Inspection: h.Admin.Inspection, Mappings: h.Admin.Mappings, RedirectURL: callback}
 	r, byID := run(t, h, d)
 	if byID["object_access"].Status != diagnose.Skipped || byID["cdc_selection"].Status != diagnose.Skipped || r.Status != diagnose.Green {
 		t.Fatalf("no mappings: %s %+v", r.Status, r.Results)
+	}
+}
+
+// selection stands in for the org's Change Data Capture selection until the simulated org's own
+// control of it (the streaming side's) is in main: the org's inspector, with fewer entities selected.
+type selection struct {
+	doctor.Inspection
+	selected []string
+}
+
+type selectedInspector struct {
+	orgclient.Inspector
+	selected []string
+}
+
+func (s selection) Org(ctx context.Context, connID int64, redirectURL string) (orgclient.Inspector, connection.Connection, error) {
+	in, c, err := s.Inspection.Org(ctx, connID, redirectURL)
+	return selectedInspector{in, s.selected}, c, err
+}
+
+func (s selectedInspector) CDCEntities(context.Context) ([]string, error) { return s.selected, nil }
+
+func TestAnAcceleratedMappingOfAnUnselectedObjectIsYellow(t *testing.T) {
+	t.Parallel()
+	h, d := newDoctor(t)
+	d.Inspection = selection{d.Inspection, []string{"Contact"}}
+	r, byID := run(t, h, d)
+	got := byID["cdc_selection"]
+	if got.Status != diagnose.Yellow || r.Status != diagnose.Yellow || !strings.Contains(got.Message, "Account is not selected") || !strings.Contains(got.Fix, "move Account to Selected Entities") {
+		t.Fatalf("unselected: %s %+v", r.Status, got)
 	}
 }
