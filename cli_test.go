@@ -332,3 +332,50 @@ func TestCLIPasswordLoginRefusedByTheOrgSaysWhy(t *testing.T) {
 		t.Fatalf("a blocked password flow: %v", err)
 	}
 }
+
+// `pgforce doctor` checks the connected org's setup: every check with its finding, fixes under
+// RED and YELLOW ones, exit status 1 when one is RED (a username-password connection cannot
+// refresh its session), -q for the problems only, --json for the API's report.
+func TestCLIDoctorChecksTheOrgSetup(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	env["PGFORCE_BASE_URL"] = "http://localhost:3999"
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3, AllowPasswordFlow: true, RedirectURIs: []string{"http://localhost:3999/oauth/callback"}})
+	t.Cleanup(func() {
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"])
+	})
+	if out, err := runCmd(t, env, "", "connection", "create", "--name", "doc", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", srv.URL+"/login",
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword); err != nil {
+		t.Fatalf("connection create: %v\n%s", err, out)
+	}
+	out, err := runCmd(t, env, "", "doctor")
+	if err == nil || !strings.Contains(err.Error(), "doctor found RED checks for connection doc") {
+		t.Fatalf("RED exits non-zero: %v\n%s", err, out)
+	}
+	for _, want := range []string{"=== doc: RED", "GREEN   API enabled:", "GREEN   PKCE:", "SKIPPED Object permissions: No mappings yet",
+		"RED     Connected app scopes: The connection holds no refresh token", "fix: Authorize the connection in the dashboard (Settings → Authorize)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := org.Configure(sforg.Settings{ViewAllData: new(bool)}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = runCmd(t, env, "", "doctor", "-q")
+	if !strings.Contains(out, "YELLOW  View All Data: The integration user lacks View All Data") || strings.Contains(out, "GREEN") {
+		t.Fatalf("doctor -q shows the problems only:\n%s", out)
+	}
+	out, _ = runCmd(t, env, "", "doctor", "--json")
+	var r struct {
+		Status  string `json:"status"`
+		Results []struct {
+			RuleID string `json:"rule_id"`
+			Status string `json:"status"`
+			Fix    string `json:"fix"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Status != "RED" || len(r.Results) < 9 {
+		t.Fatalf("doctor --json: %v\n%s", err, out)
+	}
+}

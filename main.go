@@ -41,6 +41,7 @@ import (
 	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/orgclient"
@@ -363,12 +364,19 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, adm *
 		Reports:           reports,
 		Tokens:            apitoken.New(pool),
 		Diagnose:          diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports},
+		Doctor:            orgDoctor(cfg, adm),
 		Metrics:           metricsHandler,
 		BaseURL:           cfg.BaseURL,
 		SimulatedOrg:      cfg.SalesforceLoginURL == "",
 		SimulatedLoginURL: simLoginURL(cfg),
 	}
 	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup
+}
+
+// orgDoctor checks connected orgs' setup; its PKCE probe names the dashboard's OAuth callback, as the
+// dashboard's authorizations do.
+func orgDoctor(cfg config.Config, adm *admin.Service) doctor.Doctor {
+	return doctor.Doctor{Inspection: adm.Inspection, Mappings: adm.Mappings, RedirectURL: cfg.OAuthCallbackURL()}
 }
 
 // The embedded simulated org's demo user and connected app.
@@ -622,6 +630,7 @@ func adminCommand(ctx context.Context, cfg config.Config, cmd string, args []str
 		Connections:   adm.Connections,
 		Mappings:      adm.Mappings,
 		Configuration: adm.Configuration,
+		Doctor:        orgDoctor(cfg, adm),
 		Reports:       report.New(pool),
 		Tokens:        apitoken.New(pool),
 		Actor:         cliActor(getenv),

@@ -135,7 +135,7 @@ func Diagnose(p Page, m DiagnosePage, hasConn bool) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p class=\"muted\">The checks Heroku Connect runs: each RED or YELLOW result says how to fix it. The same report is <code>pgforce diagnose</code> and <code>GET /api/v3/connections/:id/diagnose</code>.</p><table class=\"grid\" data-testid=\"diagnose-table\"><thead><tr><th>Check</th><th>Status</th><th>Finding</th><th>Fix</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p class=\"muted\">The checks Heroku Connect runs: each RED or YELLOW result says how to fix it. The same report is <code>pgforce diagnose</code> and <code>GET /api/v3/connections/:id/diagnose</code>. <a href=\"/doctor\" data-testid=\"open-doctor\">Org setup</a> checks the Salesforce side (permissions, connected app, API version).</p><table class=\"grid\" data-testid=\"diagnose-table\"><thead><tr><th>Check</th><th>Status</th><th>Finding</th><th>Fix</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -17,9 +17,11 @@ import (
 	"pgforce/internal/metrics"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/web"
 )
 
@@ -33,9 +35,12 @@ type apiApp struct {
 	svc    *apitoken.Service
 }
 
+// apiCallback is the dashboard callback the org knows (the doctor's PKCE probe names it).
+const apiCallback = "http://localhost:9/oauth/callback"
+
 func newAPIApp(t *testing.T) *apiApp {
 	t.Helper()
-	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true, Org: sforg.Options{RedirectURIs: []string{apiCallback}}})
 	log := slog.New(slog.DiscardHandler)
 	sessions := web.NewSessions(pgxstore.NewWithCleanupInterval(b.Pool, 0), false, log)
 	reports := report.New(b.Pool)
@@ -43,6 +48,7 @@ func newAPIApp(t *testing.T) *apiApp {
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Connections: b.Admin.Connections, Mappings: b.Admin.Mappings,
 		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Reports: reports,
 		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports},
+		Doctor: doctor.Doctor{Inspection: b.Admin.Inspection, Mappings: b.Admin.Mappings, RedirectURL: apiCallback},
 		Metrics: metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
 			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports}})}
 	srv := httptest.NewServer(web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h}))

@@ -23,6 +23,7 @@ import (
 	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
@@ -67,11 +68,17 @@ var (
 	_ Configuration = (*admin.Configuration)(nil)
 )
 
+// Doctor checks how a connection's org is set up (doctor.Doctor implements it).
+type Doctor interface {
+	Run(ctx context.Context, connID int64) (doctor.Report, error)
+}
+
 // Env is what the commands work with; main builds it from the configuration.
 type Env struct {
 	Connections   Connections
 	Mappings      Mappings
 	Configuration Configuration
+	Doctor        Doctor
 	Reports       *report.Reader
 	Tokens        *apitoken.Service
 	Actor         audit.Actor // recorded in the audit trail
@@ -89,7 +96,7 @@ type Env struct {
 
 // Commands are the top-level commands this package handles.
 var Commands = []string{"connection", "info", "state", "pause", "resume", "recover", "export", "import", "mapping",
-	"diagnose", "audit", "write-errors", "token"}
+	"diagnose", "doctor", "audit", "write-errors", "token"}
 
 // Handles reports whether cmd is one of Commands.
 func Handles(cmd string) bool {
@@ -110,6 +117,7 @@ const Usage = `  pgforce connection create --schema S [--name N] [--login-url UR
   pgforce mapping create OBJ --fields A,B [--access read_write] [--polling S] [--upsert-field F] [--config FILE]
   pgforce mapping edit OBJ [--add-fields A,B] [--remove-fields C] [--access A] [--polling S] [--config FILE]
   pgforce diagnose                                    RED/YELLOW/GREEN checks with fixes (exit 1 when RED)
+  pgforce doctor                                      the org's setup checked in Salesforce, same style (exit 1 when RED)
   pgforce audit [--since D] [--until D] [--action A] > audit.csv
   pgforce write-errors [--mapping OBJ] [--hours 24]
   pgforce token create --name N --role admin|viewer|metrics | list | revoke NAME
@@ -143,6 +151,8 @@ func (e *Env) Run(ctx context.Context, cmd string, args []string) error {
 		err = e.mapping(ctx, args)
 	case "diagnose":
 		err = e.diagnose(ctx, args)
+	case "doctor":
+		err = e.doctor(ctx, args)
 	case "audit":
 		err = e.audit(ctx, args)
 	case "write-errors":
@@ -300,6 +310,6 @@ func splitList(s string) []string {
 	return out
 }
 
-// errRed makes diagnose fail the command when a check is RED, so monitoring scripts can alert on
-// the exit status alone.
-var errRed = errors.New("diagnose found RED checks")
+// errRed makes diagnose and doctor fail the command when a check is RED, so monitoring scripts can
+// alert on the exit status alone.
+var errRed = errors.New("found RED checks")

@@ -53,16 +53,18 @@ type Report struct {
 
 // Fixes in Setup, written once.
 const (
-	fixAPI      = "Give the integration user the API Enabled permission (Setup → Permission Sets → a set assigned to the user → System Permissions), or use an edition with API access."
-	fixAuth     = "Authorize the connection again in Settings (or `pgforce connection create` with --username and --password)."
-	fixViewAll  = "Assign the integration user a permission set with View All Data (or View All on each mapped object): records it cannot see are not synced."
-	fixObject   = "Setup → Permission Sets → a set assigned to the integration user → Object Settings → %s: grant %s."
-	fixCDC      = "Setup → Integrations → Change Data Capture: move %s to Selected Entities. Until then these mappings poll."
-	fixVersion  = "Set the connection's API version to one the org offers (Settings → API version), or leave it empty for the newest."
-	fixMyDomain = "Deploy My Domain (Setup → My Domain), then authorize the connection again with the My Domain login URL so pgforce uses it."
-	fixScopes   = "Edit the connected app (Setup → App Manager → the app → Edit → Selected OAuth Scopes): add %s, then authorize the connection again."
-	fixPKCE     = "Edit the connected app (Setup → App Manager → the app → Edit): select Require Proof Key for Code Exchange (PKCE). pgforce always sends a challenge."
-	fixAPIUsage = "Lower polling frequencies (Mappings → Edit), turn on accelerated mappings, or ask Salesforce for a larger allowance; `pgforce diagnose` shows pgforce's share."
+	fixAPI         = "Give the integration user the API Enabled permission (Setup → Permission Sets → a set assigned to the user → System Permissions), or use an edition with API access."
+	fixAuth        = "Authorize the connection again in Settings (or `pgforce connection create` with --username and --password)."
+	fixViewAll     = "Assign the integration user a permission set with View All Data (or View All on each mapped object): records it cannot see are not synced."
+	fixObject      = "Setup → Permission Sets → a set assigned to the integration user → Object Settings → %s: grant %s."
+	fixCDC         = "Setup → Integrations → Change Data Capture: move %s to Selected Entities. Until then these mappings poll."
+	fixVersion     = "Set the connection's API version to one the org offers (Settings → API version), or leave it empty for the newest."
+	fixMyDomain    = "Deploy My Domain (Setup → My Domain), then authorize the connection again with the My Domain login URL so pgforce uses it."
+	fixScopes      = "Edit the connected app (Setup → App Manager → the app → Edit → Selected OAuth Scopes): add %s, then authorize the connection again in the dashboard (Settings → Authorize)."
+	fixRefresh     = "Authorize the connection in the dashboard (Settings → Authorize): the web-server flow issues a refresh token, so pgforce renews the session itself."
+	fixScopesFirst = "If the connected app does not offer %s, add it first: Setup → App Manager → the app → Edit → Selected OAuth Scopes."
+	fixPKCE        = "Edit the connected app (Setup → App Manager → the app → Edit): select Require Proof Key for Code Exchange (PKCE). pgforce always sends a challenge."
+	fixAPIUsage    = "Lower polling frequencies (Mappings → Edit), turn on accelerated mappings, or ask Salesforce for a larger allowance; `pgforce diagnose` shows pgforce's share."
 )
 
 // retirementGap is how many releases behind the newest a version may be before it nears retirement
@@ -332,21 +334,22 @@ func scopes(ctx context.Context, in orgclient.Inspector) diagnose.Result {
 	has := func(s ...string) bool {
 		return slices.ContainsFunc(got, func(g string) bool { return slices.Contains(s, g) || g == "full" })
 	}
-	var missing []string
-	if !has("api") {
-		missing = append(missing, "api (Manage user data via APIs)")
-	}
-	if !has("refresh_token", "offline_access") {
-		missing = append(missing, "refresh_token (Perform requests at any time)")
-	}
-	if len(missing) > 0 {
-		why := "without api no call is allowed"
-		if has("api") {
-			why = "without refresh_token the connection stops when the session expires (2 hours by default)"
+	switch refresh := has("refresh_token", "offline_access"); {
+	case !has("api"):
+		missing := "api (Manage user data via APIs)"
+		if !refresh && !in.Refreshable() {
+			missing += " and refresh_token (Perform requests at any time)"
 		}
-		return result(id, name, diagnose.Red, fmt.Sprintf(fixScopes, strings.Join(missing, " and ")), "The connection's token lacks %s: %s. It has %s.", strings.Join(missing, " and "), why, strings.Join(got, " "))
+		return result(id, name, diagnose.Red, fmt.Sprintf(fixScopes, missing), "The connection's token lacks %s: without api no call is allowed. It has %s.", missing, strings.Join(got, " "))
+	case !in.Refreshable():
+		msg := "The connection holds no refresh token: it stops when the session expires (2 hours by default)."
+		if refresh {
+			return result(id, name, diagnose.Red, fixRefresh, "%s It was authorized with a username and password, a flow that issues none.", msg)
+		}
+		return result(id, name, diagnose.Red, fixRefresh+" "+fmt.Sprintf(fixScopesFirst, "refresh_token (Perform requests at any time)"),
+			"%s Its token (%s) lacks refresh_token: the connected app does not grant it, or the connection was authorized with a username and password, a flow that issues none.", msg, strings.Join(got, " "))
 	}
-	return result(id, name, diagnose.Green, "", "The connection's token has the scopes pgforce needs: %s.", strings.Join(got, " "))
+	return result(id, name, diagnose.Green, "", "The connection's token has the scopes pgforce needs, and a refresh token: %s.", strings.Join(got, " "))
 }
 
 func pkce(ctx context.Context, in orgclient.Inspector) diagnose.Result {

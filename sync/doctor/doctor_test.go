@@ -165,10 +165,9 @@ func TestEachProblemIsFoundAndExplained(t *testing.T) {
 	}
 }
 
-// An org on an older release than the connection's API version, and a connected app that does
-// not grant refresh_token, are RED: the first answers no call, the second stops the sync when the
-// session expires.
-func TestAnUnofferedVersionAndAMissingRefreshScopeAreRed(t *testing.T) {
+// An org on an older release than the connection's API version answers no call: RED, and the
+// checks that need the API are skipped.
+func TestAnUnofferedVersionIsRed(t *testing.T) {
 	t.Parallel()
 	h, d := newDoctor(t)
 	settings(t, h, map[string]any{"maxVersion": 59})
@@ -176,14 +175,31 @@ func TestAnUnofferedVersionAndAMissingRefreshScopeAreRed(t *testing.T) {
 	if got := byID["api_version"]; got.Status != diagnose.Red || !strings.Contains(got.Message, "does not offer") || !strings.Contains(got.Message, "to 59.0") || r.Status != diagnose.Red {
 		t.Fatalf("unoffered version: %+v", got)
 	}
-	if byID["pkce"].Status != diagnose.Skipped {
-		t.Fatalf("the checks that need the API are skipped: %+v", byID["pkce"])
+	if byID["pkce"].Status != diagnose.Skipped || byID["api_enabled"].Status != diagnose.Skipped {
+		t.Fatalf("the checks that need the API are skipped: %+v", r.Results)
 	}
-	settings(t, h, map[string]any{"maxVersion": 68, "scopes": []string{"api", "id"}})
-	h.WebServerFlow(callback) // the connection is authorized anew with what the app now grants
+}
+
+// A connection without a refresh token stops when its session expires: RED, with the fix that
+// fits why it has none (a username-password login, or a connected app without refresh_token).
+func TestAConnectionThatCannotRefreshIsRed(t *testing.T) {
+	t.Parallel()
+	h := enginetest.New(t, enginetest.Options{Seed: 2, NoStart: true, Org: orgOptions}) // authorized with a username and password
+	d := doctor.Doctor{Inspection: h.Admin.Inspection, Mappings: h.Admin.Mappings, RedirectURL: callback}
+	_, byID := run(t, h, d)
+	if got := byID["oauth_scopes"]; got.Status != diagnose.Red || !strings.Contains(got.Message, "username and password") || !strings.Contains(got.Fix, "Settings → Authorize") {
+		t.Fatalf("a password-flow connection: %+v", got)
+	}
+	settings(t, h, map[string]any{"scopes": []string{"api", "id"}})
+	h.WebServerFlow(callback) // authorized anew with what the app now grants: still no refresh token
 	_, byID = run(t, h, d)
 	if got := byID["oauth_scopes"]; got.Status != diagnose.Red || !strings.Contains(got.Message, "lacks refresh_token") || !strings.Contains(got.Fix, "Selected OAuth Scopes") {
 		t.Fatalf("missing refresh_token: %+v", got)
+	}
+	settings(t, h, map[string]any{"scopes": []string{"api", "refresh_token", "id"}})
+	h.WebServerFlow(callback)
+	if _, byID = run(t, h, d); byID["oauth_scopes"].Status != diagnose.Green {
+		t.Fatalf("with refresh_token granted: %+v", byID["oauth_scopes"])
 	}
 }
 

@@ -29,6 +29,9 @@ type Inspector interface {
 	CDCEntities(ctx context.Context) ([]string, error)
 	// Scopes are the OAuth scopes of the connection's access token (token introspection).
 	Scopes(ctx context.Context) ([]string, error)
+	// Refreshable says whether the connection holds a refresh token (the username-password flow
+	// issues none: such a connection stops when its session expires).
+	Refreshable() bool
 	// RequiresPKCE says whether the connected app refuses an authorization without a PKCE challenge.
 	RequiresPKCE(ctx context.Context) (bool, error)
 }
@@ -54,14 +57,17 @@ func (s SalesforceOrgs) Inspect(ctx context.Context, c connection.Connection, to
 	if err != nil {
 		return nil, err
 	}
-	return &inspector{c: client, app: app, identityURL: c.IdentityURL}, nil
+	return &inspector{c: client, app: app, identityURL: c.IdentityURL, refreshable: tokens.RefreshToken != ""}, nil
 }
 
 type inspector struct {
 	c           *salesforce.Client
 	app         salesforce.App
 	identityURL string
+	refreshable bool
 }
+
+func (i *inspector) Refreshable() bool { return i.refreshable }
 
 func (i *inspector) APIVersion() string { return i.c.APIVersion() }
 
