@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/salesforce/sforg/sforgtest"
 	"pgforce/sync/store/storetest"
@@ -89,17 +91,10 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 	if err != nil || !strings.Contains(out, "created mapping Account → "+schema+".account (read_write") {
 		t.Fatalf("mapping create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	enginetest.Eventually(t, "the running serve to load the mapping", 30*time.Second, func() (bool, string) {
 		m := jsonOut[cliMapping](t, env, "mapping", "state", "account")
-		if m.State == "DATA_SYNCED" && m.Counts.DB == int64(org.Count("Account")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the running serve never loaded the mapping: %+v", m)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return m.State == "DATA_SYNCED" && m.Counts.DB == int64(org.Count("Account")), fmt.Sprintf("%+v", m)
+	})
 	ms := jsonOut[list[cliMapping]](t, env, "mapping", "list")
 	if ms.Count != 1 || ms.Results[0].ObjectName != "Account" || ms.Results[0].Access != "read_write" {
 		t.Fatalf("mapping list: %+v", ms)
@@ -109,17 +104,13 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 	}
 
 	// Pause waits for IDLE (the serve finishes catching up first); resume brings it back.
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	enginetest.Eventually(t, "pause to succeed", 30*time.Second, func() (bool, string) {
 		out, err = runCmd(t, env, "", "pause")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) || strings.Contains(err.Error(), "\n") {
+		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Fatalf("pause: %v", err)
 		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return err == nil, fmt.Sprint(err)
+	})
 	if !strings.Contains(out, "acme: PAUSED") {
 		t.Fatalf("pause: %s", out)
 	}
@@ -159,17 +150,10 @@ func TestCLIAdministersTheConnectionARunningServeSyncs(t *testing.T) {
 	}
 	waitSynced := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		enginetest.Eventually(t, what+": the mapping to sync again", 30*time.Second, func() (bool, string) {
 			m := jsonOut[cliMapping](t, env, "mapping", "state", "Account")
-			if m.State == "DATA_SYNCED" {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the mapping never synced again: %+v", what, m)
-			}
-			time.Sleep(50 * time.Millisecond) // polling with a deadline
-		}
+			return m.State == "DATA_SYNCED", fmt.Sprintf("%+v", m)
+		})
 	}
 	waitSynced("after edit")
 	if out, err := runCmd(t, env, "", "mapping", "reload", "Account"); err != nil || !strings.Contains(out, "Account: reloading") {

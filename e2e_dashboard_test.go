@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"pgforce/sync/salesforce/sforg"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"pgforce/sync/salesforce/sforg"
 )
 
 const (

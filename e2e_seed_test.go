@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store/storetest"
 )
@@ -139,16 +140,21 @@ func (s *seedProduct) scalar(sql string, args ...any) string {
 // eventually polls a condition with a deadline.
 func (s *seedProduct) eventually(what string, timeout time.Duration, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			screenshot(s.t, s.ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
-			s.t.Logf("connections: %v\nmappings: %v", s.query(`SELECT id, name, state, state_reason FROM connections`),
-				s.query(`SELECT connection_id, object_name, state, state_reason, orphaned_at FROM mappings`))
-			s.t.Fatalf("timed out waiting for %s", what)
+	start, shot := time.Now(), false
+	enginetest.Eventually(s.t, what, timeout, func() (bool, string) {
+		if cond() {
+			return true, ""
 		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		if time.Since(start) > timeout-200*time.Millisecond { // about to time out: show why
+			if !shot {
+				screenshot(s.t, s.ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
+				shot = true
+			}
+			return false, fmt.Sprintf("connections: %v\nmappings: %v", s.query(`SELECT id, name, state, state_reason FROM connections`),
+				s.query(`SELECT connection_id, object_name, state, state_reason, orphaned_at FROM mappings`))
+		}
+		return false, ""
+	})
 }
 
 func (s *seedProduct) mapping(object string, readWrite bool, fields, indexed []string) {
@@ -207,9 +213,11 @@ func TestReloadAndAbortThenDeleteASlowLoad(t *testing.T) {
 	if s.scalar(`SELECT min(id) FROM $schema.lead`) != "1" || before == "" {
 		t.Fatal("a reload assigns new ids")
 	}
-	// A slow load: abort it, then delete the mapping.
+	// A load that cannot finish by itself: the org holds every query until the request is cancelled
+	// (the abort cancels the load's), so the abort always finds the mapping loading, however slowly
+	// the test gets there. Abort it, then delete the mapping.
 	s.sim("POST", "/generate", map[string]any{"Object": "Case", "Count": 3000, "Seed": 1})
-	s.sim("POST", "/faults", map[string]any{"Path": "/query", "Latency": int64(time.Second), "Count": -1})
+	s.sim("POST", "/faults", map[string]any{"Path": "/query", "Latency": int64(time.Hour), "Count": -1})
 	s.step("create-slow-mapping", 20*time.Second, func(ctx context.Context) error {
 		return createMapping(ctx, s.BaseURL, "Case", false, nil, nil)
 	})

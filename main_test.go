@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"pgforce/internal/config"
 	"pgforce/internal/keyring"
 	"pgforce/sync/store/storetest"
 )
@@ -73,7 +74,7 @@ func TestMissingSecretKeyIsGeneratedOnceWithAWarning(t *testing.T) {
 	env := testEnv(t)
 	delete(env, "PGFORCE_SECRET_KEY")
 	var out strings.Builder
-	cfg, err := loadConfig(func(k string) string { return env[k] }, &out)
+	cfg, err := config.FromEnv(func(k string) string { return env[k] }, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestMissingSecretKeyIsGeneratedOnceWithAWarning(t *testing.T) {
 		t.Fatalf("key file: %v %v", st, err)
 	}
 	out.Reset()
-	cfg2, err := loadConfig(func(k string) string { return env[k] }, &out)
+	cfg2, err := config.FromEnv(func(k string) string { return env[k] }, &out)
 	if err != nil || string(cfg2.SecretKey) != string(cfg.SecretKey) || out.Len() != 0 {
 		t.Fatalf("second start must reuse the key silently: %v %q", err, out.String())
 	}
@@ -161,7 +162,7 @@ func TestGeneratedSecretKeyFileIsPrivate(t *testing.T) {
 	env := testEnv(t)
 	delete(env, "PGFORCE_SECRET_KEY")
 	env["XDG_CONFIG_HOME"] = filepath.Join(env["HOME"], "xdg")
-	cfg, err := loadConfig(func(k string) string { return env[k] }, io.Discard)
+	cfg, err := config.FromEnv(func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

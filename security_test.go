@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"pgforce/internal/account"
+	"pgforce/internal/cli"
 	"pgforce/sync/failure"
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store"
 	"pgforce/sync/store/storetest"
 )
@@ -23,7 +25,7 @@ func authorizeAnswer(t *testing.T, login, redirect, responseType string) (int, s
 	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	// With a PKCE challenge, as the built-in connected app requires (RFC 7636's example).
-	q := url.Values{"client_id": {simClientID}, "redirect_uri": {redirect}, "response_type": {responseType}, "state": {"s"},
+	q := url.Values{"client_id": {sforg.DemoClientID}, "redirect_uri": {redirect}, "response_type": {responseType}, "state": {"s"},
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}
 	res, err := c.Get(login + "/services/oauth2/authorize?" + q.Encode())
 	if err != nil {
@@ -79,7 +81,7 @@ func TestTheStandaloneOrgRegistersTheCallbackURLsItIsGiven(t *testing.T) {
 				t.Errorf("pgforce sforg: %v", err)
 			}
 		})
-		return out.wait(t, regexp.MustCompile(regexp.QuoteMeta(simListening)+`(http://\S+)`), 30*time.Second), out
+		return out.wait(t, regexp.MustCompile(regexp.QuoteMeta(cli.SimulatedOrgListening)+`(http://\S+)`), 30*time.Second), out
 	}
 	base, out := start("--callback-url", "http://localhost:3000/oauth/callback", "--callback-url", "myapp://auth/done")
 	out.wait(t, regexp.MustCompile(`OAuth callback URLs (http://localhost:3000/oauth/callback, myapp://auth/done)`), time.Second)

@@ -31,7 +31,6 @@ func (h *Handlers) ShowSandboxRefresh(c echo.Context) error {
 		return err
 	}
 	m := views.SandboxRefresh{From: connectionView(from), FromMappings: len(fromMappings), Exported: h.Sessions.GetBool(ctx, sessionExported(from.ID))}
-	m.CanDelete = true
 	if toID, err := strconv.ParseInt(c.QueryParam("to"), 10, 64); err == nil {
 		to, err := h.Connections.Get(ctx, toID)
 		if err != nil {

@@ -42,7 +42,6 @@ func (h *Handlers) settings(ctx context.Context, conn connection.Connection, con
 	cv := connectionView(conn)
 	m := views.SettingsPage{Conn: &cv, APIVersions: apiVersions(conn.APIVersion), SimulatedOrg: h.SimulatedOrg,
 		AuditSince: h.now().AddDate(0, 0, -30).Format("2006-01-02"), AuditUntil: h.now().Format("2006-01-02")}
-	m.CanSetPolling = true
 	for _, a := range auditActions {
 		m.AuditActions = append(m.AuditActions, string(a))
 	}

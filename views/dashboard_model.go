@@ -307,7 +307,6 @@ type SettingsPage struct {
 	Conns          []ConnectionView
 	APIVersions    []string
 	Orphans        []OrphanRow
-	CanSetPolling  bool // the engine can change the polling default
 	AuditActions   []string
 	AuditSince     string // yyyy-mm-dd
 	AuditUntil     string
@@ -394,7 +393,6 @@ type SandboxRefresh struct {
 	ToMappings   int
 	ToLoading    int
 	ToSynced     int
-	CanDelete    bool // the engine can delete the old connection
 }
 
 // ExplorerPage browses a mapped table.

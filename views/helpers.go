@@ -85,12 +85,9 @@ func pausedTitle(canAct, paused bool, title string) string {
 	return title
 }
 
-func pollingTitle(canAct, supported bool) string {
-	switch {
-	case !canAct:
+func pollingTitle(canAct bool) string {
+	if !canAct {
 		return "Only admins can do this"
-	case !supported:
-		return "Changing the polling default arrives with the engine; set the interval per mapping meanwhile"
 	}
 	return "Save the polling default"
 }

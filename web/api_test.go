@@ -40,7 +40,14 @@ const apiCallback = "http://localhost:9/oauth/callback"
 
 func newAPIApp(t *testing.T) *apiApp {
 	t.Helper()
-	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true, Org: sforg.Options{RedirectURIs: []string{apiCallback}}})
+	return newAPIAppWith(t, enginetest.Options{Seed: 3, NoStart: true, Org: sforg.Options{RedirectURIs: []string{apiCallback}}})
+}
+
+// newAPIAppWith is newAPIApp on a harness with other options (ViaProxy: the administration reaches
+// the database through a proxy the test can cut; sessions, tokens and reports do not).
+func newAPIAppWith(t *testing.T, o enginetest.Options) *apiApp {
+	t.Helper()
+	b := enginetest.New(t, o)
 	log := slog.New(slog.DiscardHandler)
 	sessions := web.NewSessions(pgxstore.NewWithCleanupInterval(b.Pool, 0), false, log)
 	reports := report.New(b.Pool)

@@ -12,7 +12,8 @@ import (
 	"pgforce/sync/failure"
 )
 
-// statusOf maps an error kind to its HTTP status: the one place this mapping lives.
+// statusOf maps an error kind to its HTTP status: the one place this mapping lives. A database that
+// cannot be reached is Unavailable (sync/store classifies its errors): 503.
 func statusOf(err error) int {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
@@ -98,9 +99,8 @@ func errorHandler(log *slog.Logger, h *handlers.Handlers) echo.HTTPErrorHandler 
 // errorID is the API error object's id: the failure's kind, or for routing and size errors a name
 // derived from the status.
 func errorID(err error, status int) string {
-	var fe *failure.Error
-	if errors.As(err, &fe) {
-		return fe.Kind.String()
+	if k := failure.KindOf(err); k != failure.Internal {
+		return k.String()
 	}
 	switch status {
 	case http.StatusNotFound:

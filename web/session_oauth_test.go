@@ -10,18 +10,13 @@ import (
 	"time"
 
 	"pgforce/internal/account"
+	"pgforce/sync/engine/enginetest"
 )
 
-// eventually polls cond until it holds or the deadline passes (no fixed sleeps).
+// eventually waits until cond holds (enginetest.Eventually, the one polling helper).
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
+	enginetest.Eventually(t, what, timeout, func() (bool, string) { return cond(), "" })
 }
 
 func TestSessionCookieIsHttpOnlyAndSameSite(t *testing.T) {

@@ -108,7 +108,7 @@ func Handles(cmd string) bool {
 	return false
 }
 
-// Usage lists the commands for `pgforce help`.
+// Usage lists the administration's commands.
 const Usage = `  pgforce connection create --schema S [--name N] [--login-url URL] [--org-type T] [--username U --password P]
   pgforce connection list | delete NAME --confirm NAME [--drop-schema]
   pgforce info | state | pause | resume | recover     connection overview and lifecycle
@@ -313,3 +313,24 @@ func splitList(s string) []string {
 // errRed makes diagnose and doctor fail the command when a check is RED, so monitoring scripts can
 // alert on the exit status alone.
 var errRed = errors.New("found RED checks")
+
+// Help is `pgforce help`: every command, the administration's included.
+const Help = `pgforce keeps Salesforce objects and Postgres tables in sync.
+
+Usage:
+  pgforce [serve]                         start the dashboard and the sync engine (default)
+  pgforce user add --email E --role R     add a user (password read from stdin, or generated and printed)
+  pgforce user list                       list users
+  pgforce user remove --email E           remove a user
+  pgforce user unlock --email E           lift a user's sign-in delays (after failed attempts) from every address
+  pgforce migrate [up|down N|status]      manage pgforce's own schema
+  pgforce bench [flags]                   measure pgforce against references (pgforce bench -h)
+  pgforce sforg [--addr A] [flags]        serve a standalone simulated Salesforce org, with its Pub/Sub API on
+                                          --pubsub-addr (pgforce sforg -h)
+  pgforce help                            show this help
+
+Administration (like heroku connect:*), against DATABASE_URL; a running serve picks changes up:
+` + Usage + `
+
+Configuration comes from the environment; see README.md.
+`

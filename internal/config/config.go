@@ -194,3 +194,27 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// Listening returns the configuration once the dashboard listens on addr: with PGFORCE_ADDR's ":0",
+// the port is known only then, and links and OAuth callbacks must use it (unless PGFORCE_BASE_URL
+// names the public URL).
+func (c Config) Listening(addr string) Config {
+	explicit := c.BaseURL != Config{Addr: c.Addr, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile}.WithDefaults().BaseURL
+	if strings.HasSuffix(c.Addr, ":0") && !explicit {
+		c.BaseURL = Config{Addr: addr, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile}.WithDefaults().BaseURL
+	}
+	return c
+}
+
+// SimulatedInstanceURL is where the dashboard serves the built-in simulated org (its My Domain).
+func (c Config) SimulatedInstanceURL() string { return strings.TrimRight(c.BaseURL, "/") + "/sim" }
+
+// SimulatedLoginURL is the built-in org's generic login host (login.salesforce.com's role); the
+// tokens it hands out name the org's instance, SimulatedInstanceURL, where pgforce then sends every call.
+func (c Config) SimulatedLoginURL() string { return c.SimulatedInstanceURL() + "/login" }
+
+// EmbeddedOrgLoginURL reports whether a connection's login URL is the built-in org's: its login
+// host or its instance (connections made before the login host existed log in there).
+func (c Config) EmbeddedOrgLoginURL(loginURL string) bool {
+	return strings.TrimSuffix(strings.TrimRight(loginURL, "/"), "/login") == c.SimulatedInstanceURL()
+}

@@ -2,6 +2,10 @@ package admin
 
 import (
 	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
@@ -9,9 +13,6 @@ import (
 	"pgforce/sync/failure"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
-	"strings"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Orphans lists mappings whose Salesforce object no longer exists.

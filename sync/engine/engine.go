@@ -13,9 +13,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"pgforce/sync/failure"
-	"pgforce/sync/orgclient"
-	"pgforce/sync/store"
 	"sync"
 	"time"
 
@@ -23,10 +20,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgxlisten"
+	"golang.org/x/sync/errgroup"
 
 	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
+	"pgforce/sync/failure"
+	"pgforce/sync/orgclient"
+	"pgforce/sync/store"
+	"pgforce/sync/testsignal"
 )
 
 // Defaults.
@@ -57,6 +59,19 @@ type Options struct {
 	// ArchiveEvery is how often the archive job runs (default 1 minute).
 	ArchiveEvery time.Duration
 	Now          func() time.Time
+	// Signals tell tests what the runtime did; zero (every signal nil) in production.
+	Signals Signals
+}
+
+// Signals are the runtime's test hooks (package testsignal): tests wait on them instead of sleeping,
+// and a round that happened proves that nothing was done in it.
+type Signals struct {
+	LeaseAcquired *testsignal.Signal[int64] // a connection's id, when this instance starts syncing it
+	LoadFinished  *testsignal.Signal[int64] // a mapping's id, when its (re)load committed
+	PollDone      *testsignal.Signal[int64] // a mapping's id, when a poll committed
+	WorkerRound   *testsignal.Signal[int64] // a mapping's id, after each step of its worker, idle or not
+	WriterRound   *testsignal.Signal[int64] // a connection's id, after each round of its writer, idle or not
+	BatchRecorded *testsignal.Signal[int]   // a write batch's size, when its outcome is stored
 }
 
 // Engine runs syncers for the connections whose lease it holds.
@@ -72,9 +87,7 @@ type Engine struct {
 	dbDownSince time.Time
 	wake        chan struct{}
 
-	startOnce, stopOnce sync.Once
-	cancel              context.CancelFunc
-	done                chan struct{}
+	runner // Start and Stop: the notification listener and the supervisor
 }
 
 // New returns an engine; Start runs it.
@@ -110,7 +123,6 @@ func New(opts Options) *Engine {
 		leases:  lease.New(opts.Pool, opts.Instance, opts.LeaseTTL),
 		syncers: map[int64]*syncer{},
 		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
 	}
 }
 
@@ -119,50 +131,36 @@ func (e *Engine) Instance() string { return e.opts.Instance }
 
 // Start runs the engine in the background until Stop or until ctx ends.
 func (e *Engine) Start(ctx context.Context) error {
-	started := false
-	e.startOnce.Do(func() {
-		started = true
-		ctx, e.cancel = context.WithCancel(ctx)
-		listener := &pgxlisten.Listener{
-			Connect: func(ctx context.Context) (*pgx.Conn, error) {
-				c, err := e.opts.Pool.Acquire(ctx)
-				if err != nil {
-					return nil, err
-				}
-				// The listener owns its connection for good; take it out of the pool.
-				return c.Hijack(), nil
-			},
-			LogError:       func(ctx context.Context, err error) { e.logTransient("listen for notifications", err) },
-			ReconnectDelay: time.Second,
-		}
-		listener.Handle(connection.NotifyChannel, pgxlisten.HandlerFunc(func(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
-			e.dispatch(n.Payload)
-			return nil
-		}))
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = listener.Listen(ctx) }()
-		go func() { defer wg.Done(); e.supervise(ctx) }()
-		go func() { wg.Wait(); close(e.done) }()
+	return e.start(ctx, func(ctx context.Context, g *errgroup.Group) {
+		listener := e.listener(connection.NotifyChannel, "listen for notifications", func(n *pgconn.Notification) { e.dispatch(n.Payload) })
+		g.Go(func() error { _ = listener.Listen(ctx); return nil })
+		g.Go(func() error { e.supervise(ctx); return nil })
 	})
-	if !started {
-		return errors.New("engine already started")
-	}
-	return nil
 }
 
-// Stop stops every syncer, releases leases so another instance can take over at once, and waits.
-// It is safe to call more than once, and before Start.
-func (e *Engine) Stop() {
-	e.stopOnce.Do(func() {
-		if e.cancel == nil {
-			close(e.done)
-			return
-		}
-		e.cancel()
-		<-e.done
-	})
+// listener listens on a channel with a connection of its own, taken out of the pool for good.
+func (e *Engine) listener(channel, what string, on func(*pgconn.Notification)) *pgxlisten.Listener {
+	l := &pgxlisten.Listener{
+		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+			c, err := e.opts.Pool.Acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c.Hijack(), nil
+		},
+		LogError:       func(_ context.Context, err error) { e.logTransient(what, err) },
+		ReconnectDelay: time.Second,
+	}
+	l.Handle(channel, pgxlisten.HandlerFunc(func(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+		on(n)
+		return nil
+	}))
+	return l
 }
+
+// Stop (promoted from runner) stops every syncer, releases leases so another instance can take over
+// at once, and returns when every goroutine of the engine has ended. It is safe to call more than
+// once, and before Start.
 
 // supervise keeps a syncer running for every connection whose lease this instance holds.
 func (e *Engine) supervise(ctx context.Context) {
@@ -184,7 +182,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 	conns, err := connection.List(ctx, e.opts.Pool)
 	if err != nil {
 		e.logTransient("list connections", err)
-		if isTransient(err) && e.dbDownSince.IsZero() && ctx.Err() == nil {
+		if failure.Transient(err) && e.dbDownSince.IsZero() && ctx.Err() == nil {
 			e.dbDownSince = e.opts.Now()
 			e.log.Warn("the database is unreachable; syncing resumes when it answers again", "err", err)
 		}
@@ -214,15 +212,18 @@ func (e *Engine) reconcile(ctx context.Context) {
 		case held && s == nil:
 			s = newSyncer(e, c.ID)
 			e.syncers[c.ID] = s
+			e.opts.Signals.LeaseAcquired.Fire(c.ID)
 			e.log.Info("syncing connection", "connection", c.Name, "schema", c.Schema)
-			s.start(ctx)
+			if err := s.Start(ctx); err != nil {
+				e.log.Error("start syncer", "err", err)
+			}
 		case held:
 			s.renewed(e.opts.Now())
 			s.poke(0)
 		case s != nil:
 			e.log.Warn("lost the lease; another instance syncs this connection now", "connection", c.Name)
 			delete(e.syncers, c.ID)
-			go s.stop()
+			e.goStop(s)
 		}
 		e.mu.Unlock()
 	}
@@ -230,7 +231,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 	for id, s := range e.syncers {
 		if !live[id] {
 			delete(e.syncers, id)
-			go s.stop()
+			e.goStop(s)
 		}
 	}
 	e.mu.Unlock()
@@ -274,7 +275,7 @@ func (e *Engine) stopStale() {
 		if now.Sub(s.lastRenewed()) > limit {
 			e.log.Warn("cannot renew lease; stopping sync of this connection", "connection_id", id)
 			delete(e.syncers, id)
-			go s.stop()
+			e.goStop(s)
 		}
 	}
 }
@@ -289,7 +290,7 @@ func (e *Engine) stopAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.stop()
+			s.Stop()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := e.leases.Release(ctx, id); err != nil {

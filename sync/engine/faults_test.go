@@ -61,7 +61,7 @@ func TestSalesforceFaultsAreRiddenOutWithoutLossOrDuplicates(t *testing.T) {
 			b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) SELECT 'FAULT-PG-' || g, g, 'Draft' FROM generate_series(1, 300) g`)
 			if tc.reauth {
 				b.ConnState(connection.NeedAuthentication)
-				if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, b.Conn.ID, "admin@pgforce.test", "demo"); err != nil {
+				if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, b.Conn.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 					t.Fatal(err)
 				}
 			}

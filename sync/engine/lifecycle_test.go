@@ -193,9 +193,12 @@ func TestPauseOnlyFromIdleCapturesWhilePausedAndResumeCatchesUp(t *testing.T) {
 		t.Fatalf("pause twice: %v", err)
 	}
 	// While paused: database changes wait in the trigger log, Salesforce changes are not polled.
+	workers, writers := b.Signals().WorkerRound.Mark(), b.Signals().WriterRound.Mark()
 	b.Exec(`INSERT INTO $schema.contact (lastname, email) VALUES ('WhilePaused', 'p@example.com')`)
 	sfID, _ := b.Org.CreateAsUser("Contact", map[string]any{"LastName": "MadeInSalesforce"})
-	time.Sleep(3 * b.Options.PollInterval) // asserting that nothing happens needs a wait
+	// The worker looks for two polling intervals' worth of rounds, the writer twice: neither acts.
+	enginetest.Rounds(t, b.Signals().WorkerRound, "the worker's rounds while paused", workers, int(2*b.Options.PollInterval/b.Options.Tick), m.ID)
+	enginetest.Rounds(t, b.Signals().WriterRound, "the writer's rounds while paused", writers, 2, b.Conn.ID)
 	if b.Count("contact", "lastname = 'MadeInSalesforce'") != 0 {
 		t.Fatal("a paused connection polled Salesforce")
 	}
@@ -232,7 +235,7 @@ func TestRevokedAuthorizationNeedsReauthenticationThenRecovers(t *testing.T) {
 	if !failure.Is(err, failure.Unauthenticated) || !strings.Contains(failure.Message(err), "re-authorize") {
 		t.Fatalf("recover without re-authorizing: %v", err)
 	}
-	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, b.Conn.ID, "admin@pgforce.test", "demo"); err != nil {
+	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, b.Conn.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	b.ConnState(connection.Idle)
@@ -294,7 +297,7 @@ func TestExportThenImportOnAnotherConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Engine.Stop(); b.Exec("DROP SCHEMA IF EXISTS " + b.Schema + "2 CASCADE") })
-	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, second.ID, "admin@pgforce.test", "demo"); err != nil {
+	if _, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, second.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatal(err)
 	}
 	b.Eventually("the second connection to be IDLE", 20*time.Second, func() (bool, string) {

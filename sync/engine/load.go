@@ -154,6 +154,7 @@ func (w *worker) load(ctx context.Context, org orgclient.Org, c connection.Conne
 	took := time.Since(start)
 	if err == nil {
 		w.log.Info("load complete", "records", loaded, "took", took)
+		e.opts.Signals.LoadFinished.Fire(m.ID)
 		w.s.wakeStream() // an accelerated mapping streams from now on
 	}
 	return err

@@ -106,6 +106,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	}
 	w.remember(m, committedMark)
 	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
+	e.opts.Signals.PollDone.Fire(m.ID)
 	return w.transition(ctx, m, mapping.Polled, "")
 }
 

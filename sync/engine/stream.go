@@ -37,14 +37,19 @@ func (s *syncer) streamTargets(ms []mapping.Mapping) map[string]int64 {
 // as Heroku Connect's accelerated polling does). Regular polling continues at the interval, and any
 // gap (a lost stream, events outside the replay window) is caught by the next poll from the
 // high-water mark.
-func (s *syncer) stream(ctx context.Context) {
+func (s *syncer) runStream(ctx context.Context) {
 	var current map[string]int64
 	var transport connection.StreamTransport // the setting the running subscription follows
 	stop := func() {}
 	done := make(chan error, 1)
 	running := false
 	failures := 0
-	defer func() { stop() }()
+	defer func() {
+		stop()
+		if running {
+			<-done // the subscription has ended before the stream returns
+		}
+	}()
 	for {
 		c := s.currentConn()
 		want := map[string]int64{}

@@ -11,8 +11,8 @@ import (
 	"pgforce/sync/engine/mapping"
 )
 
-// newStreamingBench polls rarely, so only change events can make changes arrive quickly.
-func newStreamingBench(t *testing.T) *enginetest.Harness {
+// newStreamingHarness polls rarely, so only change events can make changes arrive quickly.
+func newStreamingHarness(t *testing.T) *enginetest.Harness {
 	b := enginetest.New(t, enginetest.Options{Seed: 6, NoStart: true})
 	b.Options.PollInterval = time.Hour
 	b.Engine = engine.New(b.Options)
@@ -25,7 +25,7 @@ func newStreamingBench(t *testing.T) *enginetest.Harness {
 
 func TestAcceleratedMappingStreamsChangesWithinASecond(t *testing.T) {
 	t.Parallel()
-	b := newStreamingBench(t)
+	b := newStreamingHarness(t)
 	b.ConnState(connection.Idle)
 	cfg := mapping.NewConfig("Name", "Industry")
 	cfg.SFNotifyEnabled = true
@@ -34,9 +34,14 @@ func TestAcceleratedMappingStreamsChangesWithinASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.MappingState(m.ID, mapping.DataSynced)
-	// Give the subscription a moment to open; changes made before it opens are covered by the
-	// catch-up poll the engine runs when it subscribes, so this only affects the timing measured.
-	time.Sleep(300 * time.Millisecond)
+	// Polls are an hour apart: a change arriving now came by the stream, so the subscription is open
+	// before the changes whose latency is measured.
+	if _, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "Warm-up"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the first streamed change", 20*time.Second, func() (bool, string) {
+		return b.Count("account", "name = 'Warm-up'") == 1, ""
+	})
 	for i := 0; i < 5; i++ {
 		id, err := b.Org.CreateAsUser("Account", map[string]any{"Name": fmt.Sprintf("Streamed %d", i)})
 		if err != nil {

@@ -1,16 +1,17 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
@@ -29,8 +30,7 @@ type syncer struct {
 	connID int64
 	log    *slog.Logger
 
-	cancel    context.CancelFunc
-	done      chan struct{}
+	runner    // Start and Stop: the step loop, then the writer, the stream and the workers it started
 	wakeCh    chan struct{}
 	renewedAt atomic.Int64
 
@@ -41,6 +41,7 @@ type syncer struct {
 
 	nextSchemaCheck time.Time
 	writer          *writer
+	stream          *loop     // the change-event subscription (stream.go)
 	orgAuthAt       time.Time // the authorization the open org client uses
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 	tables          tableLocks
@@ -49,7 +50,7 @@ type syncer struct {
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
-	s := &syncer{e: e, connID: connID, log: e.log.With("connection_id", connID), done: make(chan struct{}),
+	s := &syncer{e: e, connID: connID, log: e.log.With("connection_id", connID),
 		wakeCh: make(chan struct{}, 1), streamWake: make(chan struct{}, 1), workers: map[int64]*worker{}}
 	s.renewed(e.opts.Now())
 	return s
@@ -59,18 +60,30 @@ func (s *syncer) renewed(t time.Time) { s.renewedAt.Store(t.UnixNano()) }
 
 func (s *syncer) lastRenewed() time.Time { return time.Unix(0, s.renewedAt.Load()) }
 
-func (s *syncer) start(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	s.cancel = cancel
-	go s.run(ctx)
+// Start runs the syncer until Stop or until ctx ends.
+func (s *syncer) Start(ctx context.Context) error {
+	return s.start(ctx, func(ctx context.Context, g *errgroup.Group) {
+		g.Go(func() error { s.run(ctx); return nil })
+	})
 }
 
-// stop cancels everything the syncer runs and waits for it.
-func (s *syncer) stop() {
-	if s.cancel != nil {
-		s.cancel()
+// stopChildren stops what the step loop started, once it has returned.
+func (s *syncer) stopChildren() {
+	s.mu.Lock()
+	workers := make([]*worker, 0, len(s.workers))
+	for _, w := range s.workers {
+		workers = append(workers, w)
 	}
-	<-s.done
+	s.mu.Unlock()
+	for _, w := range workers {
+		w.Stop()
+	}
+	if s.writer != nil {
+		s.writer.Stop()
+	}
+	if s.stream != nil {
+		s.stream.Stop()
+	}
 }
 
 // wakeStream makes the change-event loop look at the mappings again now.
@@ -102,21 +115,19 @@ func (s *syncer) poke(mappingID int64) {
 }
 
 func (s *syncer) run(ctx context.Context) {
-	defer close(s.done)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer s.stopChildren()
 	attempt := 0
-	writerStarted := false
 	for {
 		delay := s.e.opts.Tick
-		err := s.step(ctx, &wg)
-		if c := s.currentConn(); !writerStarted && c.Schema != "" {
-			// The writer drains the trigger log; it runs for the syncer's lifetime.
-			writerStarted = true
-			s.writer = newWriter(s)
-			wg.Add(2)
-			go func() { defer wg.Done(); s.writer.run(ctx, c.Schema) }()
-			go func() { defer wg.Done(); s.stream(ctx) }()
+		err := s.step(ctx)
+		if c := s.currentConn(); s.writer == nil && c.Schema != "" {
+			// The writer drains the trigger log and the stream follows change events; both run for
+			// the syncer's lifetime.
+			s.writer = newWriter(s, c.Schema)
+			s.stream = &loop{run: s.runStream}
+			if err := cmp.Or(s.writer.Start(ctx), s.stream.Start(ctx)); err != nil {
+				s.log.Error("start the writer and the stream", "err", err)
+			}
 		}
 		if err != nil && ctx.Err() == nil {
 			s.e.logTransient("sync connection", err)
@@ -135,7 +146,7 @@ func (s *syncer) run(ctx context.Context) {
 }
 
 // step refreshes the connection, keeps one worker per mapping, and finishes a recovery.
-func (s *syncer) step(ctx context.Context, wg *sync.WaitGroup) error {
+func (s *syncer) step(ctx context.Context) error {
 	c, err := connection.Load(ctx, s.e.opts.Pool, s.connID)
 	if err != nil {
 		return err
@@ -163,12 +174,13 @@ func (s *syncer) step(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 		w := newWorker(s, m.ID, m.Object)
 		s.workers[m.ID] = w
-		wg.Add(1)
-		go func() { defer wg.Done(); w.run(ctx) }()
+		if err := w.Start(ctx); err != nil {
+			s.log.Error("start worker", "err", err)
+		}
 	}
 	for id, w := range s.workers {
 		if !live[id] {
-			w.stop()
+			s.goStop(w) // its operation ends at its next check of the context
 			delete(s.workers, id)
 		}
 	}
@@ -316,42 +328,26 @@ func (s *syncer) fail(ctx context.Context, reason string) {
 	s.mu.Unlock()
 }
 
-// isTransient reports whether an error is worth retrying on its own: database outages, network
-// errors, Salesforce 5xx, locks and limits.
-func isTransient(err error) bool {
-	// A lost lease is nobody's fault: the supervisor either takes it again (this process was only
-	// slow to renew) or stops this syncer because another instance took over.
-	if failure.Is(err, failure.Unavailable) || failure.Is(err, failure.RateLimited) || errors.Is(err, lease.ErrLost) {
-		return true
-	}
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) {
-		switch code := pgErr.SQLState(); {
-		case code[:2] == "08", code == "57P01", code == "57P02", code == "57P03", code == "40001", code == "40P01", code == "55P03", code == "57014":
-			return true
-		}
-		return false
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) {
-		return true
-	}
-	// pgx reports a refused or broken connection without an SQLSTATE.
-	return isConnError(err)
+// retriable reports whether work that failed with err is tried again as it is: a passing outage or
+// limit (failure.Transient), or a lease this instance was only slow to renew. A lost lease is
+// nobody's fault: the supervisor either takes it again or stops this syncer because another instance
+// took over.
+func retriable(err error) bool {
+	return failure.Transient(err) || errors.Is(err, lease.ErrLost)
 }
 
-func isConnError(err error) bool {
-	var ce interface{ SafeToRetry() bool }
-	if errors.As(err, &ce) {
-		return true
+// givesUp is the one rule by which the writer and the mapping workers stop retrying work that failed
+// attempts times in a row with err: never while it is retriable; at once when the error says what is
+// wrong (invalid, missing, conflicting, forbidden: trying again cannot help); after three attempts
+// when it is unexpected, which may be a fluke.
+func givesUp(err error, attempts int) bool {
+	if retriable(err) {
+		return false
 	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "failed to connect", "connection reset", "broken pipe", "unexpected EOF", "conn closed"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
+	if failure.KindOf(err) == failure.Internal {
+		return attempts >= 3
 	}
-	return false
+	return true
 }
 
 var errAborted = fmt.Errorf("operation aborted")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
@@ -26,8 +27,7 @@ type worker struct {
 	object string
 	log    *slog.Logger
 	wakeCh chan struct{}
-	quit   chan struct{}
-	once   sync.Once
+	runner // Start and Stop: the loop of steps
 
 	failures int
 	retryAt  time.Time
@@ -42,7 +42,7 @@ type worker struct {
 }
 
 func newWorker(s *syncer, id int64, object string) *worker {
-	return &worker{s: s, id: id, object: object, log: s.log.With("mapping_id", id, "object", object), wakeCh: make(chan struct{}, 1), quit: make(chan struct{})}
+	return &worker{s: s, id: id, object: object, log: s.log.With("mapping_id", id, "object", object), wakeCh: make(chan struct{}, 1)}
 }
 
 func (w *worker) poke() {
@@ -52,17 +52,23 @@ func (w *worker) poke() {
 	}
 }
 
-func (w *worker) stop() { w.once.Do(func() { close(w.quit) }) }
+// Start runs the worker until Stop, until ctx ends or until its mapping is deleted.
+func (w *worker) Start(ctx context.Context) error {
+	return w.start(ctx, func(ctx context.Context, g *errgroup.Group) {
+		g.Go(func() error { w.run(ctx); return nil })
+	})
+}
 
 func (w *worker) run(ctx context.Context) {
 	for {
-		next := w.step(ctx)
+		next, gone := w.step(ctx)
+		w.s.e.opts.Signals.WorkerRound.Fire(w.id)
+		if gone {
+			return
+		}
 		timer := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-w.quit:
 			timer.Stop()
 			return
 		case <-w.wakeCh:
@@ -72,26 +78,26 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// step does the mapping's next piece of work, if any, and says when to look again.
-func (w *worker) step(ctx context.Context) time.Duration {
+// step does the mapping's next piece of work, if any, and says when to look again; gone reports
+// that the mapping was deleted.
+func (w *worker) step(ctx context.Context) (next time.Duration, gone bool) {
 	e := w.s.e
 	tick := e.opts.Tick
 	m, err := mapping.Load(ctx, e.opts.Pool, w.id)
 	if failure.Is(err, failure.NotFound) {
-		w.stop()
-		return tick
+		return tick, true
 	}
 	if err != nil {
 		e.logTransient("load mapping", err)
-		return tick
+		return tick, false
 	}
 	c := w.s.currentConn()
 	if !c.State.Syncing() {
-		return tick // paused, waiting for authorization, or stopped by an error
+		return tick, false // paused, waiting for authorization, or stopped by an error
 	}
 	now := e.opts.Now()
 	if now.Before(w.retryAt) {
-		return w.retryAt.Sub(now)
+		return w.retryAt.Sub(now), false
 	}
 	var op func(context.Context, orgclient.Org, connection.Connection, mapping.Mapping) error
 	switch m.State {
@@ -101,18 +107,18 @@ func (w *worker) step(ctx context.Context) time.Duration {
 		op = w.resync
 	case mapping.DataSynced, mapping.PollingSFChanges, mapping.PollingSFBulk:
 		if due := w.pollDue(m, c, now); due > 0 {
-			return min(due, tick*5)
+			return min(due, tick*5), false
 		}
 		op = w.poll
 	default:
-		return tick
+		return tick, false
 	}
 	org, err := w.s.openOrg(ctx)
 	if err == nil {
 		err = w.guarded(ctx, m, func(ctx context.Context) error { return op(ctx, org, c, m) })
 	}
 	w.handle(ctx, m, err)
-	return 0
+	return 0, false
 }
 
 // pollDue returns how long until the mapping's next poll (0 = now).
@@ -135,8 +141,10 @@ func (w *worker) guarded(ctx context.Context, start mapping.Mapping, op func(con
 	opCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
+	var watch sync.WaitGroup
+	defer watch.Wait() // after close(done): the watcher has ended when guarded returns
 	defer close(done)
-	go func() {
+	watch.Go(func() {
 		for {
 			select {
 			case <-done:
@@ -149,7 +157,7 @@ func (w *worker) guarded(ctx context.Context, start mapping.Mapping, op func(con
 				}
 			}
 		}
-	}()
+	})
 	err := op(opCtx)
 	if err != nil && opCtx.Err() != nil && ctx.Err() == nil {
 		return errAborted
@@ -189,7 +197,7 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 		w.retryAt = e.opts.Now().Add(e.leaseRetry())
 		w.log.Info("lease not held; will retry", "in", e.leaseRetry())
 		return
-	case isTransient(err):
+	case !givesUp(err, w.failures+1):
 		w.failures++
 		delay := backoff(w.failures)
 		w.retryAt = e.opts.Now().Add(delay)

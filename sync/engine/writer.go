@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgxlisten"
+	"golang.org/x/sync/errgroup"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
@@ -60,7 +60,9 @@ type writable struct {
 
 // writer drains a connection's trigger log to Salesforce, woken by the log's notifications.
 type writer struct {
+	runner   // Start and Stop: the write loop and the trigger log's listener
 	s        *syncer
+	schema   string
 	log      *slog.Logger
 	wakeCh   chan struct{}
 	failures int
@@ -83,8 +85,18 @@ type unrecordedBatch struct {
 	batch  []*change
 }
 
-func newWriter(s *syncer) *writer {
-	return &writer{s: s, log: s.log.With("part", "writer"), wakeCh: make(chan struct{}, 1)}
+func newWriter(s *syncer, schema string) *writer {
+	return &writer{s: s, schema: schema, log: s.log.With("part", "writer"), wakeCh: make(chan struct{}, 1)}
+}
+
+// Start runs the writer, and its listener for the trigger log's notifications, until Stop or until
+// ctx ends.
+func (w *writer) Start(ctx context.Context) error {
+	return w.start(ctx, func(ctx context.Context, g *errgroup.Group) {
+		listener := w.s.e.listener(triggerlog.NotifyChannel(w.schema), "listen to the trigger log", func(*pgconn.Notification) { w.poke() })
+		g.Go(func() error { _ = listener.Listen(ctx); return nil })
+		g.Go(func() error { w.run(ctx); return nil })
+	})
 }
 
 func (w *writer) poke() {
@@ -94,33 +106,16 @@ func (w *writer) poke() {
 	}
 }
 
-// run listens for the trigger log's notifications and writes until ctx ends.
-func (w *writer) run(ctx context.Context, schema string) {
+// run writes until ctx ends.
+func (w *writer) run(ctx context.Context) {
 	e := w.s.e
-	listener := &pgxlisten.Listener{
-		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			c, err := e.opts.Pool.Acquire(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return c.Hijack(), nil
-		},
-		LogError:       func(_ context.Context, err error) { e.logTransient("listen to the trigger log", err) },
-		ReconnectDelay: time.Second,
-	}
-	listener.Handle(triggerlog.NotifyChannel(schema), pgxlisten.HandlerFunc(func(context.Context, *pgconn.Notification, *pgx.Conn) error {
-		w.poke()
-		return nil
-	}))
-	lctx, stopListening := context.WithCancel(ctx)
-	defer stopListening()
-	go func() { _ = listener.Listen(lctx) }()
 
 	if err := w.releaseInDoubt(ctx); err != nil {
 		e.logTransient("release in-doubt writes", err)
 	}
 	for {
 		more, err := w.step(ctx)
+		e.opts.Signals.WriterRound.Fire(w.s.connID)
 		delay := e.opts.Tick
 		switch {
 		case errors.Is(err, lease.ErrLost) && ctx.Err() == nil:
@@ -134,7 +129,7 @@ func (w *writer) run(ctx context.Context, schema string) {
 			switch {
 			case failure.Is(err, failure.Unauthenticated):
 				w.s.loseAuth(ctx, err)
-			case !isTransient(err) && w.failures >= 3:
+			case givesUp(err, w.failures):
 				// Not a passing outage: stop with SYSTEM_ERROR until an admin recovers.
 				w.s.fail(ctx, "writing to Salesforce: "+failure.Message(err)+" ("+err.Error()+")")
 			}

@@ -18,7 +18,7 @@ import (
 func (w *writer) record(ctx context.Context, c connection.Connection, tables map[string]*writable, batch []*change) error {
 	e := w.s.e
 	ctx = context.WithoutCancel(ctx) // the writes happened in Salesforce: always record them
-	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 			return err
 		}
@@ -86,6 +86,10 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 		}
 		return nil
 	})
+	if err == nil {
+		e.opts.Signals.BatchRecorded.Fire(len(batch))
+	}
+	return err
 }
 
 func firstNonEmpty(a, b string) string {

@@ -223,7 +223,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 		results, err = org.DeleteMany(ctx, ids)
 	}
 	if err != nil {
-		if isTransient(err) || failure.Is(err, failure.Unauthenticated) {
+		if retriable(err) || failure.Is(err, failure.Unauthenticated) {
 			return err
 		}
 		for _, ch := range send {
@@ -250,7 +250,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 			}
 		case ch.action == triggerlog.Delete && hasCode(res.Errors, "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
 			ch.outcome, ch.lastop = triggerlog.Succeed, "DELETED" // already gone: the delete's effect holds
-		case retriable(res.Errors):
+		case retriableRecord(res.Errors):
 			ch.outcome = triggerlog.Release
 		default:
 			b, _ := json.Marshal(res.Errors)
@@ -276,7 +276,7 @@ func hasCode(errs []orgclient.RecordError, codes ...string) bool {
 	return false
 }
 
-func retriable(errs []orgclient.RecordError) bool {
+func retriableRecord(errs []orgclient.RecordError) bool {
 	for _, e := range errs {
 		if e.Retriable() {
 			return true

@@ -217,8 +217,10 @@ func TestReadOnlyChangesAreCapturedButNeverSent(t *testing.T) {
 	m := b.CreateMapping("Lead", mapping.ReadOnly, "LastName", "Company")
 	b.MappingState(m.ID, mapping.DataSynced)
 	before := b.Org.Count("Lead")
+	mark := b.Signals().WriterRound.Mark()
 	b.Exec(`INSERT INTO $schema.lead (lastname, company) VALUES ('Local', 'Only')`)
-	time.Sleep(5 * b.Options.Tick) // nothing may happen: the wait is the assertion
+	// Two rounds of the writer after the insert: it looked, and sent nothing.
+	enginetest.Rounds(t, b.Signals().WriterRound, "two rounds of the writer", mark, 2, b.Conn.ID)
 	if s := logStates(b); s["READONLY"] != 1 || b.Org.Count("Lead") != before {
 		t.Fatalf("read-only capture %v, org %d → %d", s, before, b.Org.Count("Lead"))
 	}
@@ -227,7 +229,7 @@ func TestReadOnlyChangesAreCapturedButNeverSent(t *testing.T) {
 func TestBothSidesChangingDoNotEchoForever(t *testing.T) {
 	t.Parallel()
 	b := enginetest.New(t, enginetest.Options{})
-	readWriteInvoices(b, true)
+	m := readWriteInvoices(b, true)
 	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('ECHO-1', 1)`)
 	var sfid string
 	b.Eventually("insert", 10*time.Second, func() (bool, string) {
@@ -239,7 +241,7 @@ func TestBothSidesChangingDoNotEchoForever(t *testing.T) {
 		return b.Count("invoice__c", "sfid = $1 AND amount__c = 50", sfid) == 1, ""
 	})
 	// Several polls later the trigger log still holds only the one insert: nothing echoed.
-	time.Sleep(4 * b.Options.PollInterval)
+	enginetest.Rounds(t, b.Signals().PollDone, "three more polls", b.Signals().PollDone.Mark(), 3, m.ID)
 	if n := b.Count("_trigger_log", ""); n != 1 {
 		t.Fatalf("%d trigger log rows; pgforce's own writes must not be captured", n)
 	}

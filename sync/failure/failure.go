@@ -66,10 +66,36 @@ func InvalidField(field, format string, args ...any) *Error {
 	return &Error{Kind: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// KindOf returns the kind of the first *Error in err's chain, or Internal.
-func KindOf(err error) Kind {
+// Classifier gives a kind to an error of a dependency that does not build *Error itself (nil when
+// it does not know the error). The package that owns the dependency registers one, once: sync/store
+// for the database driver's errors, so that a database outage is Unavailable wherever it surfaces.
+type Classifier func(err error) *Error
+
+var classifiers []Classifier
+
+// Register adds a classifier; call it from an init function.
+func Register(c Classifier) { classifiers = append(classifiers, c) }
+
+// find returns the first *Error in err's chain, or what a classifier makes of err.
+func find(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		return e
+	}
+	if err == nil {
+		return nil
+	}
+	for _, c := range classifiers {
+		if e := c(err); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// KindOf returns the kind of the first *Error in err's chain (or a classifier's), or Internal.
+func KindOf(err error) Kind {
+	if e := find(err); e != nil {
 		return e.Kind
 	}
 	return Internal
@@ -78,8 +104,7 @@ func KindOf(err error) Kind {
 // Message returns the user-facing message of err, or a generic one for internal errors so that
 // details (SQL, stack, hostnames) never reach a page.
 func Message(err error) string {
-	var e *Error
-	if errors.As(err, &e) && e.Kind != Internal {
+	if e := find(err); e != nil && e.Kind != Internal {
 		return e.Message
 	}
 	return "Something went wrong on our side. The details have been logged."
@@ -87,6 +112,14 @@ func Message(err error) string {
 
 // Is reports whether err carries the given kind.
 func Is(err error, kind Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == kind
+	e := find(err)
+	return e != nil && e.Kind == kind
+}
+
+// Transient reports whether err is worth retrying as it is, later: a dependency is down or busy
+// (Unavailable) or asks to slow down (RateLimited). This is the one place where retriable and
+// permanent errors part: the runtime retries the first and gives up on the others.
+func Transient(err error) bool {
+	k := KindOf(err)
+	return k == Unavailable || k == RateLimited
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/triggerlog"
 )
 
 // TableIndexes says which of the columns the sync looks rows up by are indexed in a mapped table.
@@ -65,34 +66,15 @@ type Backlog struct {
 // Backlog reads the depth of a connection schema's trigger log.
 func (r *Reader) Backlog(ctx context.Context, schema string) (Backlog, error) {
 	var b Backlog
-	err := r.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = ANY($1)), min(created_at) FILTER (WHERE state = ANY($1)), count(*)
-		FROM `+ident(schema, "_trigger_log"), pendingStates).Scan(&b.Pending, &b.OldestPending, &b.Live)
-	if err != nil {
-		return b, fmt.Errorf("read the trigger log of %s: %w", schema, err)
-	}
-	return b, nil
+	var err error
+	b.Pending, b.OldestPending, b.Live, err = triggerlog.Depth(ctx, r.pool, schema)
+	return b, err
 }
 
 // SyncedTotal is the number of records a mapping synced in one direction since it was created.
-type SyncedTotal struct {
-	ConnectionID int64
-	MappingID    int64
-	Direction    string // SFToPG or PGToSF
-	Records      int64
-	Errors       int64
-	APICalls     int64
-}
+type SyncedTotal = mapping.SyncedTotal
 
 // SyncedTotals sums the activity statistics of every mapping still configured, per direction.
 func (r *Reader) SyncedTotals(ctx context.Context) ([]SyncedTotal, error) {
-	rows, err := r.pool.Query(ctx, `SELECT s.connection_id, s.mapping_id, s.direction, sum(s.records)::bigint, sum(s.errors)::bigint, sum(s.api_calls)::bigint
-		FROM sync_stats s JOIN mappings m ON m.id = s.mapping_id
-		GROUP BY s.connection_id, s.mapping_id, s.direction ORDER BY s.connection_id, s.mapping_id, s.direction`)
-	if err != nil {
-		return nil, fmt.Errorf("sum sync statistics: %w", err)
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (SyncedTotal, error) {
-		var t SyncedTotal
-		return t, row.Scan(&t.ConnectionID, &t.MappingID, &t.Direction, &t.Records, &t.Errors, &t.APICalls)
-	})
+	return mapping.SyncedTotals(ctx, r.pool)
 }

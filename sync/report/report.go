@@ -3,11 +3,9 @@
 package report
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/triggerlog"
 )
 
 // Reader runs the dashboard's queries.
@@ -34,9 +33,6 @@ func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
 // statistics' live-tuple estimate (Heroku Connect shows estimates for large tables too), so refreshing
 // the Mappings page every two seconds with hundreds of mappings scans at most a few rows per table.
 const ExactCountBelow = 1000
-
-// pendingStates are trigger-log states of changes not yet written to Salesforce.
-var pendingStates = []string{"NEW", "PENDING", "REQUEUE"}
 
 // TableCounts are the per-mapping figures of the Mappings page, the health model and the metrics:
 // one source for each figure.
@@ -69,12 +65,8 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 			ELSE GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples)::bigint END
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables)
-	b.Queue(`SELECT table_name, count(*), min(created_at) FROM `+ident(schema, "_trigger_log")+` WHERE state = ANY($1) GROUP BY table_name`, pendingStates)
-	b.Queue(`SELECT table_name, count(*), min(created_at) FROM (
-			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log") + ` WHERE state = 'FAILED'
-			UNION ALL
-			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log_archive") + ` WHERE state = 'FAILED') f
-		GROUP BY table_name`)
+	triggerlog.QueueWaitingByTable(b, schema)
+	triggerlog.QueueFailedByTable(b, schema)
 	b.Queue(`SELECT c.relname, p.tuples_processed, NULL::timestamptz FROM pg_stat_progress_copy p
 		JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = ANY($2) AND p.command = 'COPY FROM'`, schema, tables)
@@ -247,65 +239,7 @@ func (r *Reader) EventKinds(ctx context.Context, connID int64, since time.Time) 
 }
 
 // LogEntry is one trigger-log row (live log or archive).
-type LogEntry struct {
-	ID          int64
-	Table       string
-	RecordID    int64
-	Action      string
-	State       string
-	SFID        string
-	Values      string // hstore text
-	Old         string
-	Result      *int
-	Message     string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	ProcessedAt *time.Time
-	Archived    bool
-}
-
-const logCols = `id, COALESCE(table_name, ''), COALESCE(record_id, 0), COALESCE(action, ''), COALESCE(state, ''), COALESCE(sfid, ''),
-	COALESCE("values"::text, ''), COALESCE(old::text, ''), sf_result, COALESCE(sf_message, ''), created_at, COALESCE(updated_at, created_at), processed_at`
-
-func scanLog(archived bool) pgx.RowToFunc[LogEntry] {
-	return func(row pgx.CollectableRow) (LogEntry, error) {
-		e := LogEntry{Archived: archived}
-		return e, row.Scan(&e.ID, &e.Table, &e.RecordID, &e.Action, &e.State, &e.SFID, &e.Values, &e.Old, &e.Result, &e.Message,
-			&e.CreatedAt, &e.UpdatedAt, &e.ProcessedAt)
-	}
-}
-
-// logQuery runs the same query over the live trigger log and its archive and merges the rows,
-// newest first.
-func (r *Reader) logQuery(ctx context.Context, schema, where string, limit int, args ...any) ([]LogEntry, error) {
-	var all []LogEntry
-	for _, t := range []struct {
-		name     string
-		archived bool
-	}{{"_trigger_log", false}, {"_trigger_log_archive", true}} {
-		rows, err := r.pool.Query(ctx, `SELECT `+logCols+` FROM `+ident(schema, t.name)+` WHERE `+where+
-			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", t.name, err)
-		}
-		got, err := pgx.CollectRows(rows, scanLog(t.archived))
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", t.name, err)
-		}
-		all = append(all, got...)
-	}
-	sortLog(all)
-	if len(all) > limit {
-		all = all[:limit]
-	}
-	return all, nil
-}
-
-// sortLog orders newest first by id: ids come from one sequence, so they order live and archived
-// rows alike.
-func sortLog(es []LogEntry) {
-	slices.SortFunc(es, func(a, b LogEntry) int { return cmp.Compare(b.ID, a.ID) })
-}
+type LogEntry = triggerlog.Entry
 
 // WriteErrors returns FAILED writes of a connection's schema updated since a time, optionally only
 // for some tables, newest first.
@@ -313,7 +247,7 @@ func (r *Reader) WriteErrors(ctx context.Context, schema string, tables []string
 	if limit <= 0 {
 		limit = 200
 	}
-	return r.logQuery(ctx, schema, `state = 'FAILED' AND updated_at >= $1 AND (COALESCE(cardinality($2::text[]), 0) = 0 OR table_name = ANY($2))`, limit, since, tables)
+	return triggerlog.FailedSince(ctx, r.pool, schema, tables, since, limit)
 }
 
 // RecordHistory returns the trigger-log entries of one row, newest first.
@@ -321,7 +255,7 @@ func (r *Reader) RecordHistory(ctx context.Context, schema, table string, record
 	if limit <= 0 {
 		limit = 100
 	}
-	return r.logQuery(ctx, schema, `table_name = $1 AND record_id = $2`, limit, table, recordID)
+	return triggerlog.History(ctx, r.pool, schema, table, recordID, limit)
 }
 
 // AuditCSV writes the audit trail as CSV.
@@ -329,42 +263,12 @@ func (r *Reader) AuditCSV(ctx context.Context, f audit.Filter, w io.Writer) erro
 	return audit.WriteCSV(ctx, r.pool, f, w)
 }
 
-// MappingSummary is what the Mappings table and the Overview show of a mapping, read without decoding
-// its configuration and field definitions (the page refreshes every two seconds).
-type MappingSummary struct {
-	ID             int64
-	Object         string
-	Table          string
-	State          mapping.State
-	StateReason    string
-	Access         mapping.Access
-	PollingSeconds int
-	Accelerated    bool
-	SFCount        *int64
-	SFCountAt      *time.Time // when Salesforce said so: a load or the last count check
-	LastPollAt     *time.Time
-	LoadExpected   *int64
-	LoadDone       int64
-	LoadStartedAt  *time.Time
-}
+// MappingSummary is what the Mappings table and the Overview show of a mapping.
+type MappingSummary = mapping.Summary
 
 // MappingSummaries lists a connection's mappings by object name.
 func (r *Reader) MappingSummaries(ctx context.Context, connID int64) ([]MappingSummary, error) {
-	rows, err := r.pool.Query(ctx, `SELECT id, object_name, table_name, state, state_reason, COALESCE(config->>'access', ''),
-			COALESCE((config->>'sf_polling_seconds')::int, 0), COALESCE((config->>'sf_notify_enabled')::boolean, false),
-			sf_count, sf_count_at, last_poll_at, load_expected, load_done, load_started_at
-		FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
-	if err != nil {
-		return nil, fmt.Errorf("list mappings: %w", err)
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (MappingSummary, error) {
-		var m MappingSummary
-		var state, access string
-		err := row.Scan(&m.ID, &m.Object, &m.Table, &state, &m.StateReason, &access, &m.PollingSeconds, &m.Accelerated,
-			&m.SFCount, &m.SFCountAt, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
-		m.State, m.Access = mapping.State(state), mapping.Access(access)
-		return m, err
-	})
+	return mapping.Summaries(ctx, r.pool, connID)
 }
 
 // AuditEntries returns the audit trail entries matching f, oldest first.

@@ -30,7 +30,7 @@ import (
 const callback = "http://localhost:9/cb"
 
 func app(base string) salesforce.App {
-	return salesforce.App{LoginURL: base, ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret", RedirectURL: callback}
+	return salesforce.App{LoginURL: base, ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret, RedirectURL: callback}
 }
 
 // savedTokens records what the client asked to persist.
@@ -71,8 +71,8 @@ func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Toke
 	u, _ := url.Parse(authURL)
 	form := u.Query()
 	form.Set("login", "1")
-	form.Set("username", "admin@pgforce.test")
-	form.Set("pw", "demo")
+	form.Set("username", sforg.DemoUsername)
+	form.Set("pw", sforg.DemoPassword)
 	res, err := browser.PostForm(base+"/services/oauth2/authorize", form)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("login: %v %v", err, res)
@@ -105,16 +105,16 @@ func TestAuthFlowsAndIdentity(t *testing.T) {
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	id, err := a.Identity(context.Background(), tok)
-	if err != nil || id.Username != "admin@pgforce.test" || id.OrgID != org.OrgID() || id.OrgName == "" {
+	if err != nil || id.Username != sforg.DemoUsername || id.OrgID != org.OrgID() || id.OrgName == "" {
 		t.Fatalf("identity %+v %v", id, err)
 	}
-	if _, err := a.Password(context.Background(), "admin@pgforce.test", "demo"); err != nil {
+	if _, err := a.Password(context.Background(), sforg.DemoUsername, sforg.DemoPassword); err != nil {
 		t.Fatalf("password flow: %v", err)
 	}
 	if _, err := a.ClientCredentials(context.Background()); err != nil {
 		t.Fatalf("client credentials: %v", err)
 	}
-	_, err = a.Password(context.Background(), "admin@pgforce.test", "wrong")
+	_, err = a.Password(context.Background(), sforg.DemoUsername, "wrong")
 	var se *salesforce.Error
 	if !errors.As(err, &se) || se.Code != "invalid_grant" || se.Kind != salesforce.NeedAuthentication {
 		t.Fatalf("bad password: %v", err)

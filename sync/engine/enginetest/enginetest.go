@@ -33,6 +33,7 @@ import (
 	"pgforce/sync/salesforce/sforg/sforgtest"
 	"pgforce/sync/store"
 	"pgforce/sync/store/storetest"
+	"pgforce/sync/testsignal"
 )
 
 // Admin is the actor tests act as.
@@ -113,7 +114,9 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	h.Options = engine.Options{Pool: pool, Keyring: kr, Orgs: Orgs(), Log: log, Instance: o.Instance,
-		Tick: 50 * time.Millisecond, LeaseTTL: 2 * time.Second, PollInterval: 300 * time.Millisecond, Overlap: time.Second}
+		Tick: 50 * time.Millisecond, LeaseTTL: 2 * time.Second, PollInterval: 300 * time.Millisecond, Overlap: time.Second,
+		Signals: engine.Signals{LeaseAcquired: testsignal.New[int64](), LoadFinished: testsignal.New[int64](), PollDone: testsignal.New[int64](),
+			WorkerRound: testsignal.New[int64](), WriterRound: testsignal.New[int64](), BatchRecorded: testsignal.New[int]()}}
 	if o.PollInterval > 0 {
 		h.Options.PollInterval = o.PollInterval
 	}
@@ -199,6 +202,16 @@ func (h *Harness) Count(table string, where string, args ...any) int {
 		h.T.Fatal(err)
 	}
 	return n
+}
+
+// Signals are what the engine tells the test (see engine.Signals).
+func (h *Harness) Signals() engine.Signals { return h.Options.Signals }
+
+// Rounds waits until sig fired n times for id after mark: the runtime looked n times, so anything it
+// would have done by then is done (or, asserting that nothing happens, was not).
+func Rounds(t testing.TB, sig *testsignal.Signal[int64], what string, mark, n int, id int64) {
+	t.Helper()
+	sig.WaitFor(t, what, mark, n, 20*time.Second, func(v int64) bool { return v == id })
 }
 
 // Eventually waits until cond holds (see Eventually).

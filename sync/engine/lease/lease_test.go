@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/store"
 	"pgforce/sync/store/storetest"
@@ -52,19 +53,13 @@ func TestOneHolderAtATimeWithTakeoverAfterExpiry(t *testing.T) {
 
 	// a stops renewing (it died): once the lease expires, b takes over and a is fenced out.
 	deadline := time.Now().Add(5 * time.Second)
-	for {
+	enginetest.Eventually(t, "b to take over the expired lease", time.Until(deadline), func() (bool, string) {
 		ok, err := b.TryAcquire(ctx, connID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("b never took over the expired lease")
-		}
-		time.Sleep(20 * time.Millisecond) // polling an expiry: the wait is the thing under test
-	}
+		return ok, ""
+	})
 	if err := fence(a); !errors.Is(err, lease.ErrLost) {
 		t.Fatalf("the old holder must be fenced out: %v", err)
 	}
@@ -104,15 +99,13 @@ func TestTheFenceLetsTheHolderRenewButMakesATakeoverWait(t *testing.T) {
 	}
 
 	// a stops renewing; after expiry b tries to take over and must wait for a's open work.
-	var expired bool
-	for deadline := time.Now().Add(5 * time.Second); !expired; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the lease never expired")
-		}
+	enginetest.Eventually(t, "the lease to expire", 5*time.Second, func() (bool, string) {
+		var expired bool
 		if err := pool.QueryRow(ctx, `SELECT expires_at < now() FROM leases WHERE connection_id = $1`, connID).Scan(&expired); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return expired, ""
+	})
 	took := make(chan error, 1)
 	go func() {
 		ok, err := b.TryAcquire(ctx, connID)
@@ -121,23 +114,18 @@ func TestTheFenceLetsTheHolderRenewButMakesATakeoverWait(t *testing.T) {
 		}
 		took <- err
 	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	enginetest.Eventually(t, "the takeover to wait for the old holder's work", 5*time.Second, func() (bool, string) {
 		var waiting bool
 		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leases%')`).Scan(&waiting); err != nil {
 			t.Fatal(err)
-		}
-		if waiting {
-			break
 		}
 		select {
 		case err := <-took:
 			t.Fatalf("the takeover did not wait for the old holder's work: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the takeover never started waiting")
-		}
-	}
+		return waiting, ""
+	})
 	if err := work.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

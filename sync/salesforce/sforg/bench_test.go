@@ -21,8 +21,8 @@ func BenchmarkBulkQueryMillion(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	app := salesforce.App{LoginURL: srv.URL, ClientID: "pgforce-demo", ClientSecret: "pgforce-demo-secret"}
-	tok, err := app.Password(ctx, "admin@pgforce.test", "demo")
+	app := salesforce.App{LoginURL: srv.URL, ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
+	tok, err := app.Password(ctx, sforg.DemoUsername, sforg.DemoPassword)
 	if err != nil {
 		b.Fatal(err)
 	}

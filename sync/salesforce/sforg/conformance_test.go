@@ -27,10 +27,10 @@ func TestAThirdPartyClientWorksUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := simpleforce.NewClient(srv.URL, simpleforce.DefaultClientID, "62.0")
-	if err := c.LoginPassword("admin@pgforce.test", "wrong", ""); err == nil {
+	if err := c.LoginPassword(sforg.DemoUsername, "wrong", ""); err == nil {
 		t.Fatal("a wrong password signs in")
 	}
-	if err := c.LoginPassword("admin@pgforce.test", "demo", ""); err != nil {
+	if err := c.LoginPassword(sforg.DemoUsername, sforg.DemoPassword, ""); err != nil {
 		t.Fatalf("login: %v", err)
 	}
 

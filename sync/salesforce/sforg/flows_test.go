@@ -28,8 +28,8 @@ func authorizeInBrowser(t *testing.T, base string, params url.Values, approve st
 		form[k] = v
 	}
 	form.Set("login", "1")
-	form.Set("username", "admin@pgforce.test")
-	form.Set("pw", "demo")
+	form.Set("username", DemoUsername)
+	form.Set("pw", DemoPassword)
 	res, err = c.PostForm(base+"/services/oauth2/authorize", form)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("login: %v %v", err, res.StatusCode)
@@ -55,7 +55,7 @@ func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	verifier := "a-very-long-verifier-string-of-at-least-43-characters-0123456789"
 	sum := sha256.Sum256([]byte(verifier))
-	params := url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {"http://localhost/cb"},
+	params := url.Values{"response_type": {"code"}, "client_id": {DemoClientID}, "redirect_uri": {"http://localhost/cb"},
 		"state": {"xyz"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
 
 	denied := authorizeInBrowser(t, srv.URL, params, "deny")
@@ -67,8 +67,8 @@ func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 	if code == "" || cb.Query().Get("state") != "xyz" || cb.Host != "localhost" {
 		t.Fatalf("callback %s", cb)
 	}
-	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {"pgforce-demo"},
-		"client_secret": {"pgforce-demo-secret"}, "redirect_uri": {"http://localhost/cb"}, "code_verifier": {"wrong-verifier"}}
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {DemoClientID},
+		"client_secret": {DemoClientSecret}, "redirect_uri": {"http://localhost/cb"}, "code_verifier": {"wrong-verifier"}}
 	res, raw := a.form("/services/oauth2/token", exchange)
 	if res.StatusCode != 400 || !strings.Contains(string(raw), "invalid_grant") {
 		t.Fatalf("wrong verifier: %d %s", res.StatusCode, raw)
@@ -95,11 +95,11 @@ func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 	a.token = tok["access_token"]
 	res, raw = a.do("GET", "/services/oauth2/userinfo", nil)
 	info := decodeJSON[map[string]any](t, raw)
-	if res.StatusCode != 200 || info["preferred_username"] != "admin@pgforce.test" || info["organization_id"] != org.OrgID() {
+	if res.StatusCode != 200 || info["preferred_username"] != DemoUsername || info["organization_id"] != org.OrgID() {
 		t.Fatalf("userinfo %s", raw)
 	}
 	res, raw = a.do("GET", strings.TrimPrefix(tok["id"], srv.URL), nil)
-	if res.StatusCode != 200 || !strings.Contains(string(raw), `"username":"admin@pgforce.test"`) {
+	if res.StatusCode != 200 || !strings.Contains(string(raw), `"username":"`+DemoUsername+`"`) {
 		t.Fatalf("identity %d %s", res.StatusCode, raw)
 	}
 
@@ -107,12 +107,12 @@ func TestWebServerFlowWithPKCERefreshAndRevoke(t *testing.T) {
 	org.ExpireTokens()
 	res, raw = a.do("GET", "/services/data/v62.0/limits", nil)
 	wantError(t, res, raw, 401, "INVALID_SESSION_ID")
-	res, raw = a.form("/services/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"]}, "client_id": {"pgforce-demo"}, "client_secret": {"pgforce-demo-secret"}})
+	res, raw = a.form("/services/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"]}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret}})
 	refreshed := decodeJSON[map[string]string](t, raw)
 	if res.StatusCode != 200 || refreshed["access_token"] == "" || refreshed["refresh_token"] == "" || refreshed["refresh_token"] == tok["refresh_token"] {
 		t.Fatalf("refresh %s", raw)
 	}
-	if res, _ := a.form("/services/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"]}, "client_id": {"pgforce-demo"}}); res.StatusCode != 400 {
+	if res, _ := a.form("/services/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"]}, "client_id": {DemoClientID}}); res.StatusCode != 400 {
 		t.Fatal("a rotated refresh token must stop working")
 	}
 	a.token = refreshed["access_token"]
@@ -136,10 +136,10 @@ func TestTokenEndpointErrors(t *testing.T) {
 		code string
 	}{
 		{url.Values{"grant_type": {"password"}, "client_id": {"nope"}, "client_secret": {"x"}, "username": {"u"}, "password": {"p"}}, "invalid_client_id"},
-		{url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"}, "client_secret": {"wrong"}, "username": {"admin@pgforce.test"}, "password": {"demo"}}, "invalid_client"},
-		{url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"}, "client_secret": {"pgforce-demo-secret"}, "username": {"admin@pgforce.test"}, "password": {"nope"}}, "invalid_grant"},
-		{url.Values{"grant_type": {"magic"}, "client_id": {"pgforce-demo"}}, "unsupported_grant_type"},
-		{url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}, "client_id": {"pgforce-demo"}}, "invalid_grant"},
+		{url.Values{"grant_type": {"password"}, "client_id": {DemoClientID}, "client_secret": {"wrong"}, "username": {DemoUsername}, "password": {DemoPassword}}, "invalid_client"},
+		{url.Values{"grant_type": {"password"}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret}, "username": {DemoUsername}, "password": {"nope"}}, "invalid_grant"},
+		{url.Values{"grant_type": {"magic"}, "client_id": {DemoClientID}}, "unsupported_grant_type"},
+		{url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}, "client_id": {DemoClientID}}, "invalid_grant"},
 	}
 	for _, tt := range tests {
 		res, raw := a.form("/services/oauth2/token", tt.form)
@@ -149,7 +149,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 			t.Errorf("%v: %d %s, want %s", tt.form, res.StatusCode, raw, tt.code)
 		}
 	}
-	res, err := srv.Client().Get(srv.URL + "/services/oauth2/authorize?response_type=code&client_id=pgforce-demo&redirect_uri=https://evil.example/cb")
+	res, err := srv.Client().Get(srv.URL + "/services/oauth2/authorize?response_type=code&client_id=" + DemoClientID + "&redirect_uri=https://evil.example/cb")
 	if err != nil || res.StatusCode != 400 {
 		t.Fatalf("unregistered redirect_uri must be refused: %v", res.StatusCode)
 	}

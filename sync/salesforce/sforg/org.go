@@ -18,10 +18,10 @@ import (
 
 // Options configure an org. Zero values take the documented defaults.
 type Options struct {
-	ClientID     string   // connected app consumer key; default "pgforce-demo"
-	ClientSecret string   // default "pgforce-demo-secret"
-	Username     string   // the org's user; default "admin@pgforce.test"
-	Password     string   // default "demo"
+	ClientID     string   // connected app consumer key; default DemoClientID
+	ClientSecret string   // default DemoClientSecret
+	Username     string   // the org's user; default DemoUsername
+	Password     string   // default DemoPassword
 	RedirectURIs []string // the connected app's callback URLs, exact; none: every authorize is refused
 	// AllowPasswordFlow turns on "Allow OAuth Username-Password Flows" (off, as in orgs created since
 	// Summer '23); the embedded demo and `pgforce sforg` turn it on.

@@ -27,8 +27,8 @@ func login(t *testing.T, opts Options) (*Org, *api) {
 	org, srv := newTestServer(t, opts)
 	// Sign in at the generic login host (login.salesforce.com's role); the data is at the instance.
 	a := &api{t: t, base: srv.URL + "/login", c: srv.Client()}
-	res, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"},
-		"client_secret": {"pgforce-demo-secret"}, "username": {"admin@pgforce.test"}, "password": {"demo"}})
+	res, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {DemoClientID},
+		"client_secret": {DemoClientSecret}, "username": {DemoUsername}, "password": {DemoPassword}})
 	if res.StatusCode != 200 {
 		t.Fatalf("password login: %d %s", res.StatusCode, body)
 	}

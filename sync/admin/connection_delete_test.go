@@ -1,4 +1,4 @@
-package engine_test
+package admin_test
 
 import (
 	"strings"

@@ -1,4 +1,4 @@
-package engine_test
+package admin_test
 
 import (
 	"encoding/json"
@@ -100,7 +100,7 @@ func TestEveryAdministrativeActionIsAuditedOnce(t *testing.T) {
 		return err
 	})
 	step(audit.ConnectionAuthorize, true, false, func() error {
-		_, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, second.ID, "admin@pgforce.test", "demo")
+		_, err := b.Admin.Connections.AuthorizeWithPassword(b.Ctx, enginetest.Admin, second.ID, sforg.DemoUsername, sforg.DemoPassword)
 		return err
 	})
 	step(audit.ConnectionPause, true, false, func() error { return b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, conn) })

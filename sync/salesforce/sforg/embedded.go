@@ -1,0 +1,61 @@
+package sforg
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"pgforce/internal/keyring"
+)
+
+// EmbeddedOptions configure the simulated org pgforce serves itself.
+type EmbeddedOptions struct {
+	ControlToken string // bearer token of the control API; generated when empty
+	CallbackURL  string // the dashboard's OAuth callback: the demo app's one registered callback
+	PubSubAddr   string // where its Pub/Sub API listens
+}
+
+// Embedded is the simulated org `pgforce serve` offers under /sim: restored from the database (or
+// seeded with demo data), saved back as it changes, with its Pub/Sub API.
+type Embedded struct {
+	Org     *Org
+	PubSub  *PubSubServer
+	persist *Persister
+}
+
+// StartEmbedded starts the embedded org; Stop saves and stops it.
+func StartEmbedded(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, o EmbeddedOptions) (*Embedded, error) {
+	if o.ControlToken == "" {
+		o.ControlToken = keyring.RandomToken(24)
+	}
+	// The demo connected app has one callback URL, the dashboard's: its login page sends browsers
+	// nowhere else.
+	// It lets `pgforce connection create --username --password` sign in: it allows the OAuth
+	// username-password flow, which real orgs created since Summer '23 block.
+	org, restored, err := Restore(ctx, pool, Options{BasePath: "/sim", Seed: 1, ControlToken: o.ControlToken, RedirectURIs: []string{o.CallbackURL},
+		AllowPasswordFlow: true})
+	if err != nil {
+		return nil, err
+	}
+	if !restored {
+		log.Info("created the simulated Salesforce org with demo data")
+	}
+	e := &Embedded{Org: org, persist: NewPersister(org, pool, log, 2*time.Second), PubSub: NewPubSubServer(org, PubSubOptions{Addr: o.PubSubAddr})}
+	if err := e.persist.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.PubSub.Start(ctx); err != nil {
+		e.persist.Stop()
+		return nil, fmt.Errorf("%w (PGFORCE_SIM_PUBSUB_ADDR)", err)
+	}
+	return e, nil
+}
+
+// Stop stops the Pub/Sub API and saves the org a last time.
+func (e *Embedded) Stop() {
+	e.PubSub.Stop()
+	e.persist.Stop()
+}

@@ -1,0 +1,104 @@
+package triggerlog
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/lifecycle"
+)
+
+// What the dashboard, the API and the health checks read of a trigger log.
+
+// Entry is one trigger-log row (live log or archive).
+type Entry struct {
+	ID          int64
+	Table       string
+	RecordID    int64
+	Action      string
+	State       string
+	SFID        string
+	Values      string // hstore text
+	Old         string
+	Result      *int
+	Message     string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ProcessedAt *time.Time
+	Archived    bool
+}
+
+const entryCols = `id, COALESCE(table_name, ''), COALESCE(record_id, 0), COALESCE(action, ''), COALESCE(state, ''), COALESCE(sfid, ''),
+	COALESCE("values"::text, ''), COALESCE(old::text, ''), sf_result, COALESCE(sf_message, ''), created_at, COALESCE(updated_at, created_at), processed_at`
+
+// entries runs the same query over the live trigger log and its archive and merges the rows, newest
+// first (ids come from one sequence, so they order live and archived rows alike).
+func entries(ctx context.Context, q Querier, schema, where string, limit int, args ...any) ([]Entry, error) {
+	var all []Entry
+	for _, archived := range []bool{false, true} {
+		log := Written{Archived: archived}.log(schema)
+		rows, err := q.Query(ctx, `SELECT `+entryCols+` FROM `+log+` WHERE `+where+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", log, err)
+		}
+		got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Entry, error) {
+			e := Entry{Archived: archived}
+			return e, row.Scan(&e.ID, &e.Table, &e.RecordID, &e.Action, &e.State, &e.SFID, &e.Values, &e.Old, &e.Result, &e.Message,
+				&e.CreatedAt, &e.UpdatedAt, &e.ProcessedAt)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", log, err)
+		}
+		all = append(all, got...)
+	}
+	slices.SortFunc(all, func(a, b Entry) int { return cmp.Compare(b.ID, a.ID) })
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
+}
+
+// FailedSince returns the FAILED changes of a schema updated since a time, only of the tables when
+// some are named, newest first.
+func FailedSince(ctx context.Context, q Querier, schema string, tables []string, since time.Time, limit int) ([]Entry, error) {
+	// The literal state matches the archive's partial index of failed rows.
+	return entries(ctx, q, schema, `state = `+sqlList(Failed)+` AND updated_at >= $1 AND (COALESCE(cardinality($2::text[]), 0) = 0 OR table_name = ANY($2))`,
+		limit, since, tables)
+}
+
+// History returns the changes of one row, newest first.
+func History(ctx context.Context, q Querier, schema, table string, recordID int64, limit int) ([]Entry, error) {
+	return entries(ctx, q, schema, `table_name = $1 AND record_id = $2`, limit, table, recordID)
+}
+
+// QueueWaitingByTable queues, on a batch, the count and oldest capture time of the changes waiting to
+// be written, per table: rows of (table_name, count, min(created_at)).
+func QueueWaitingByTable(b *pgx.Batch, schema string) {
+	b.Queue(`SELECT table_name, count(*), min(created_at) FROM `+ident(schema, "_trigger_log")+` WHERE state = ANY($1) GROUP BY table_name`,
+		lifecycle.Strings(waitingStates...))
+}
+
+// QueueFailedByTable queues, on a batch, the count and oldest capture time of the unresolved failed
+// changes (live log and archive), per table: rows of (table_name, count, min(created_at)).
+func QueueFailedByTable(b *pgx.Batch, schema string) {
+	b.Queue(`SELECT table_name, count(*), min(created_at) FROM (
+			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log") + ` WHERE state = ` + sqlList(Failed) + `
+			UNION ALL
+			SELECT table_name, created_at FROM ` + ident(schema, "_trigger_log_archive") + ` WHERE state = ` + sqlList(Failed) + `) f
+		GROUP BY table_name`)
+}
+
+// Depth reads how many changes wait to be written (and the oldest one's capture time) and how many
+// rows the live log holds (processed ones wait there until archived).
+func Depth(ctx context.Context, q Querier, schema string) (waiting int64, oldest *time.Time, live int64, err error) {
+	err = q.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = ANY($1)), min(created_at) FILTER (WHERE state = ANY($1)), count(*)
+		FROM `+ident(schema, "_trigger_log"), lifecycle.Strings(waitingStates...)).Scan(&waiting, &oldest, &live)
+	if err != nil {
+		return 0, nil, 0, fmt.Errorf("read the trigger log of %s: %w", schema, err)
+	}
+	return waiting, oldest, live, nil
+}
