@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -282,26 +280,7 @@ func (h *Harness) WebServerFlow(callback string) {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	u, _ := url.Parse(authURL)
-	form := u.Query()
-	form.Set("login", "1")
-	form.Set("username", sforg.DemoUsername)
-	form.Set("pw", sforg.DemoPassword)
-	res, err := browser.PostForm(u.Scheme+"://"+u.Host+u.Path, form)
-	if err != nil || res.StatusCode != http.StatusOK {
-		h.T.Fatalf("login: %v %v", err, res)
-	}
-	res.Body.Close()
-	form.Del("login")
-	form.Set("approve", "allow")
-	res, err = browser.PostForm(u.Scheme+"://"+u.Host+u.Path, form)
-	if err != nil || res.StatusCode != http.StatusFound {
-		h.T.Fatalf("approve: %v %v", err, res)
-	}
-	res.Body.Close()
-	cb, _ := url.Parse(res.Header.Get("Location"))
+	cb := sforgtest.SignInAndApprove(h.T, authURL)
 	if cb.Query().Get("state") != state {
 		h.T.Fatalf("state not echoed: %s", cb)
 	}

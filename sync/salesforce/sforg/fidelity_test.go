@@ -210,15 +210,7 @@ func TestTheSameExternalIDTwiceInOneUpsertFailsBoth(t *testing.T) {
 		{"attributes": map[string]string{"type": "Invoice__c"}, "External_Id__c": "OK-1", "Amount__c": 2},
 		{"attributes": map[string]string{"type": "Invoice__c"}, "External_Id__c": "dup-1", "Amount__c": 3},
 	}})
-	type result struct {
-		Success bool `json:"success"`
-		Errors  []struct {
-			StatusCode string   `json:"statusCode"`
-			Message    string   `json:"message"`
-			Fields     []string `json:"fields"`
-		} `json:"errors"`
-	}
-	rs := decodeJSON[[]result](t, raw)
+	rs := decodeJSON[[]saveResult](t, raw)
 	if res.StatusCode != 200 || len(rs) != 3 || rs[0].Success || !rs[1].Success || rs[2].Success {
 		t.Fatalf("results %s", raw)
 	}

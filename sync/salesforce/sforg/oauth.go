@@ -139,12 +139,7 @@ func (o *Org) handleToken(w http.ResponseWriter, r *http.Request) {
 	if o.fault(w, r) {
 		return
 	}
-	if r.Method != http.MethodPost {
-		oauthError(w, 400, "invalid_request", "must use HTTP POST")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, 400, "invalid_request", "malformed request body")
+	if !postedForm(w, r) {
 		return
 	}
 	gt := r.PostForm.Get("grant_type")
@@ -461,15 +456,23 @@ func (o *Org) setLogin(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: v, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
-// handleIntrospect implements POST /services/oauth2/introspect (RFC 7662): whether a token is
-// active, and its scopes, for the connected app that asks.
-func (o *Org) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+// postedForm parses an OAuth endpoint's POSTed form, answering Salesforce's error when it is not one.
+func postedForm(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		oauthError(w, 400, "invalid_request", "must use HTTP POST")
-		return
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, 400, "invalid_request", "malformed request body")
+		return false
+	}
+	return true
+}
+
+// handleIntrospect implements POST /services/oauth2/introspect (RFC 7662): whether a token is
+// active, and its scopes, for the connected app that asks.
+func (o *Org) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	if !postedForm(w, r) {
 		return
 	}
 	o.mu.Lock()

@@ -99,6 +99,17 @@ func (o *Org) Save(w io.Writer) error {
 	return nil
 }
 
+// restore adds a saved row to a table as it was: by id, and by its unique values unless deleted.
+func (t *table) restore(r *row) {
+	t.rows = append(t.rows, r)
+	t.byID[t.id(r)] = r
+	for i, idx := range t.unique {
+		if str, ok := r.vals[i].(string); ok && str != "" && !r.deleted {
+			idx[lower(str)] = r
+		}
+	}
+}
+
 // Load builds an org from a saved state.
 func Load(r io.Reader, opts Options) (*Org, error) {
 	var s savedOrg
@@ -123,14 +134,7 @@ func Load(r io.Reader, opts Options) (*Org, error) {
 			for len(vals) < len(def.Fields) {
 				vals = append(vals, nil)
 			}
-			rr := &row{vals: vals, deleted: sr.Deleted, deletedAt: sr.DeletedAt}
-			t.rows = append(t.rows, rr)
-			t.byID[t.id(rr)] = rr
-			for i, idx := range t.unique {
-				if str, ok := rr.vals[i].(string); ok && str != "" && !rr.deleted {
-					idx[lower(str)] = rr
-				}
-			}
+			t.restore(&row{vals: vals, deleted: sr.Deleted, deletedAt: sr.DeletedAt})
 		}
 		o.tables[lower(def.Name)] = t
 	}
@@ -191,13 +195,7 @@ func (o *Org) upgrade() {
 				}
 			}
 			r.vals = vals
-			nt.rows = append(nt.rows, r)
-			nt.byID[nt.id(r)] = r
-			for i, idx := range nt.unique {
-				if str, ok := r.vals[i].(string); ok && str != "" && !r.deleted {
-					idx[lower(str)] = r
-				}
-			}
+			nt.restore(r)
 		}
 		o.tables[lower(def.Name)] = nt
 	}

@@ -13,11 +13,7 @@ type searchResult struct {
 
 func (a *api) search(q string) searchResult {
 	a.t.Helper()
-	res, raw := a.do("GET", "/services/data/v62.0/search?q="+url.QueryEscape(q), nil)
-	if res.StatusCode != 200 {
-		a.t.Fatalf("%s: %d %s", q, res.StatusCode, raw)
-	}
-	return decodeJSON[searchResult](a.t, raw)
+	return getOK[searchResult](a, "/services/data/v62.0/search?q="+url.QueryEscape(q))
 }
 
 // SOSL: FIND {term} IN … FIELDS RETURNING Obj(fields WHERE … LIMIT n) LIMIT n, as the identity

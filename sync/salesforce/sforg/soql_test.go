@@ -17,11 +17,17 @@ type queryResult struct {
 
 func (a *api) query(q string) queryResult {
 	a.t.Helper()
-	res, raw := a.do("GET", "/services/data/v62.0/query?q="+url.QueryEscape(q), nil)
+	return getOK[queryResult](a, "/services/data/v62.0/query?q="+url.QueryEscape(q))
+}
+
+// getOK GETs a resource that must answer 200 and decodes it.
+func getOK[T any](a *api, path string) T {
+	a.t.Helper()
+	res, raw := a.do("GET", path, nil)
 	if res.StatusCode != 200 {
-		a.t.Fatalf("%s: %d %s", q, res.StatusCode, raw)
+		a.t.Fatalf("GET %s: %d %s", path, res.StatusCode, raw)
 	}
-	return decodeJSON[queryResult](a.t, raw)
+	return decodeJSON[T](a.t, raw)
 }
 
 // queryError runs a query that Salesforce refuses and returns its error.

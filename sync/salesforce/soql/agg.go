@@ -278,50 +278,26 @@ func (bd *binder) aggTerm(plan *aggPlan, t *Term) (*valueOf, error) {
 
 // compileAgg compiles HAVING: conditions on aggregates and grouped fields.
 func (bd *binder) compileAgg(plan *aggPlan, e Expr) (func(Record) bool, error) {
-	switch x := e.(type) {
-	case And:
-		l, err := bd.compileAgg(plan, x.L)
-		if err != nil {
-			return nil, err
+	return logical(e, func(e Expr) (func(Record) bool, error) {
+		switch x := e.(type) {
+		case Cmp:
+			v, err := bd.aggTerm(plan, x.Left)
+			if err != nil {
+				return nil, err
+			}
+			return bd.cmp(v, x.Op, x.Value)
+		case In:
+			if x.Sub != nil {
+				return nil, errAt(bd.q.Text, x.Sub.Pos, "MALFORMED_QUERY", "semi-joins cannot be used in HAVING")
+			}
+			v, err := bd.aggTerm(plan, x.Left)
+			if err != nil {
+				return nil, err
+			}
+			return bd.in(v, x)
 		}
-		r, err := bd.compileAgg(plan, x.R)
-		if err != nil {
-			return nil, err
-		}
-		return func(rec Record) bool { return l(rec) && r(rec) }, nil
-	case Or:
-		l, err := bd.compileAgg(plan, x.L)
-		if err != nil {
-			return nil, err
-		}
-		r, err := bd.compileAgg(plan, x.R)
-		if err != nil {
-			return nil, err
-		}
-		return func(rec Record) bool { return l(rec) || r(rec) }, nil
-	case Not:
-		inner, err := bd.compileAgg(plan, x.X)
-		if err != nil {
-			return nil, err
-		}
-		return func(rec Record) bool { return !inner(rec) }, nil
-	case Cmp:
-		v, err := bd.aggTerm(plan, x.Left)
-		if err != nil {
-			return nil, err
-		}
-		return bd.cmp(v, x.Op, x.Value)
-	case In:
-		if x.Sub != nil {
-			return nil, errAt(bd.q.Text, x.Sub.Pos, "MALFORMED_QUERY", "semi-joins cannot be used in HAVING")
-		}
-		v, err := bd.aggTerm(plan, x.Left)
-		if err != nil {
-			return nil, err
-		}
-		return bd.in(v, x)
-	}
-	return nil, fmt.Errorf("soql: unknown expression %T", e)
+		return nil, fmt.Errorf("soql: unknown expression %T", e)
+	})
 }
 
 // result is an aggregate's value for a row.
@@ -416,18 +392,7 @@ func (b *Bound) Aggregate(recs []Record) []AggRow {
 		rows = slices.DeleteFunc(rows, func(r *aggRow) bool { return !plan.having(r) })
 	}
 	if len(plan.order) > 0 {
-		slices.SortStableFunc(rows, func(x, y *aggRow) int {
-			for _, k := range plan.order {
-				c := compareRanked(k.val.typ, k.rank, k.val.eval(x), k.val.eval(y), k.nullsLast != k.desc)
-				if k.desc {
-					c = -c
-				}
-				if c != 0 {
-					return c
-				}
-			}
-			return 0
-		})
+		slices.SortStableFunc(rows, func(x, y *aggRow) int { return compareBy(plan.order, x, y) })
 	} else {
 		// Groups in key order, each subtotal after the groups it sums up, the grand total last.
 		slices.SortStableFunc(rows, func(x, y *aggRow) int {

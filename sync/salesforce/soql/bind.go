@@ -144,8 +144,11 @@ func (b *Bound) SemiJoins() []*SemiJoin { return b.semi }
 func (b *Bound) Sorted() bool { return len(b.order) > 0 }
 
 // Compare orders two records by ORDER BY.
-func (b *Bound) Compare(x, y Record) int {
-	for _, k := range b.order {
+func (b *Bound) Compare(x, y Record) int { return compareBy(b.order, x, y) }
+
+// compareBy orders two records (or aggregate rows) by ORDER BY keys.
+func compareBy(order []orderKey, x, y Record) int {
+	for _, k := range order {
 		c := compareRanked(k.val.typ, k.rank, k.val.eval(x), k.val.eval(y), k.nullsLast != k.desc)
 		if k.desc {
 			c = -c

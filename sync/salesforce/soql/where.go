@@ -113,48 +113,57 @@ func isNumber(typ string) bool {
 	return false
 }
 
-func (bd *binder) compile(e Expr) (func(Record) bool, error) {
+// logical compiles AND, OR and NOT over the conditions leaf compiles (WHERE's and HAVING's).
+func logical(e Expr, leaf func(Expr) (func(Record) bool, error)) (func(Record) bool, error) {
 	switch x := e.(type) {
 	case And:
-		l, err := bd.compile(x.L)
-		if err != nil {
-			return nil, err
-		}
-		r, err := bd.compile(x.R)
-		if err != nil {
-			return nil, err
-		}
-		return func(rec Record) bool { return l(rec) && r(rec) }, nil
+		return pair(x.L, x.R, leaf, true)
 	case Or:
-		l, err := bd.compile(x.L)
-		if err != nil {
-			return nil, err
-		}
-		r, err := bd.compile(x.R)
-		if err != nil {
-			return nil, err
-		}
-		return func(rec Record) bool { return l(rec) || r(rec) }, nil
+		return pair(x.L, x.R, leaf, false)
 	case Not:
-		inner, err := bd.compile(x.X)
+		inner, err := logical(x.X, leaf)
 		if err != nil {
 			return nil, err
 		}
 		return func(rec Record) bool { return !inner(rec) }, nil
-	case Cmp:
-		v, err := bd.filterValue(x.Left)
-		if err != nil {
-			return nil, err
-		}
-		return bd.cmp(v, x.Op, x.Value)
-	case In:
-		v, err := bd.filterValue(x.Left)
-		if err != nil {
-			return nil, err
-		}
-		return bd.in(v, x)
 	}
-	return nil, fmt.Errorf("soql: unknown expression %T", e)
+	return leaf(e)
+}
+
+// pair compiles l AND r (and) or l OR r.
+func pair(l, r Expr, leaf func(Expr) (func(Record) bool, error), and bool) (func(Record) bool, error) {
+	lf, err := logical(l, leaf)
+	if err != nil {
+		return nil, err
+	}
+	rf, err := logical(r, leaf)
+	if err != nil {
+		return nil, err
+	}
+	if and {
+		return func(rec Record) bool { return lf(rec) && rf(rec) }, nil
+	}
+	return func(rec Record) bool { return lf(rec) || rf(rec) }, nil
+}
+
+func (bd *binder) compile(e Expr) (func(Record) bool, error) {
+	return logical(e, func(e Expr) (func(Record) bool, error) {
+		switch x := e.(type) {
+		case Cmp:
+			v, err := bd.filterValue(x.Left)
+			if err != nil {
+				return nil, err
+			}
+			return bd.cmp(v, x.Op, x.Value)
+		case In:
+			v, err := bd.filterValue(x.Left)
+			if err != nil {
+				return nil, err
+			}
+			return bd.in(v, x)
+		}
+		return nil, fmt.Errorf("soql: unknown expression %T", e)
+	})
 }
 
 // filterValue binds the left side of a condition, which must be a filterable field.
@@ -301,23 +310,18 @@ func (bd *binder) cmp(v *valueOf, op string, lit Value) (func(Record) bool, erro
 			return nil, typeError(bd.q.Text, lit, name, map[bool]string{true: "int", false: "double"}[v.typ == "int"])
 		}
 		want = lit.Num
-	case "date":
-		switch lit.Kind {
-		case VDate:
-			want = lit.Time
-		case VDateRange:
-			return rangeCmp(v, op, lit.From, lit.To), nil
-		default:
-			return nil, typeError(bd.q.Text, lit, name, "date")
+	case "date", "datetime":
+		kind, typeName := VDate, "date"
+		if v.typ == "datetime" {
+			kind, typeName = VDateTime, "dateTime"
 		}
-	case "datetime":
 		switch lit.Kind {
-		case VDateTime:
+		case kind:
 			want = lit.Time
 		case VDateRange:
 			return rangeCmp(v, op, lit.From, lit.To), nil
 		default:
-			return nil, typeError(bd.q.Text, lit, name, "dateTime")
+			return nil, typeError(bd.q.Text, lit, name, typeName)
 		}
 	case "time":
 		if lit.Kind != VTime {
