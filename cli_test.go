@@ -363,3 +363,39 @@ func TestCLIDoctorChecksTheOrgSetup(t *testing.T) {
 		t.Fatalf("doctor --json: %v\n%s", err, out)
 	}
 }
+
+// `pgforce verify` finds a record no poll could read (committed late, stamped before the table's
+// high-water mark), exits non-zero while the drift is there, and --repair fetches it.
+func TestCLIVerifyFindsAndRepairsWhatPollsCannotSee(t *testing.T) {
+	t.Parallel()
+	env, org, loginURL := cliEnv(t)
+	schema := env["PGFORCE_DB_SCHEMA"] + "_sf"
+	jsonOut[cliConnection](t, env, "connection", "create", "--name", "acme", "--schema", schema, "--login-url", loginURL,
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword)
+	env["PGFORCE_EXPECT_SETUP"] = "no"
+	startProduct(t, env)
+	if _, err := runCmd(t, env, "", "mapping", "create", "Account", "--fields", "Name"); err != nil {
+		t.Fatal(err)
+	}
+	enginetest.Eventually(t, "the running serve to load the mapping", 30*time.Second, func() (bool, string) {
+		m := jsonOut[cliMapping](t, env, "mapping", "state", "account")
+		return m.State == "DATA_SYNCED", fmt.Sprintf("%+v", m)
+	})
+	if out, err := runCmd(t, env, "", "verify", "Account"); err != nil || !strings.Contains(out, "Account: VERIFIED") {
+		t.Fatalf("verify a synced table: %v\n%s", err, out)
+	}
+	late, err := org.CreateCommittedLate("Account", map[string]any{"Name": "Committed late"}, time.Now().Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, env, "", "verify", "Account")
+	if err == nil || !strings.Contains(err.Error(), "verification found drift") || !strings.Contains(out, "DRIFT_FOUND") || !strings.Contains(out, "missing "+late) {
+		t.Fatalf("verify with a record no poll read: %v\n%s", err, out)
+	}
+	if out, err = runCmd(t, env, "", "verify", "Account", "--repair"); err != nil || !strings.Contains(out, "Account: REPAIRED") {
+		t.Fatalf("verify --repair: %v\n%s", err, out)
+	}
+	if out, err = runCmd(t, env, "", "verify"); err != nil || !strings.Contains(out, "Account: VERIFIED") {
+		t.Fatalf("verify every mapping after the repair: %v\n%s", err, out)
+	}
+}

@@ -105,8 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// picks each change up through its notifications. Warnings go to stderr so that --json output
 	// on stdout stays parseable.
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: newLogger(cfg, os.Stderr), Orgs: orgclient.SalesforceOrgs{App: connectedApp(cfg)}})
-	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Reports: report.New(pool),
-		Tokens: apitoken.New(pool), Actor: cli.Actor(getenv), In: stdin, Out: stdout, LoginURL: cfg.SalesforceLoginURL, DashboardURL: cfg.BaseURL}
+	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications,
+		Reports: report.New(pool), Tokens: apitoken.New(pool), Actor: cli.Actor(getenv), In: stdin, Out: stdout, LoginURL: cfg.SalesforceLoginURL, DashboardURL: cfg.BaseURL}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
 		env.OrgType, env.LoginURL = connection.Simulated, cfg.SimulatedLoginURL()
@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	var sim http.Handler
 	var simPubSub *sforg.PubSubServer
 	if cfg.EmbeddedOrg() {
-		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{ControlToken: cfg.SimControlToken,
+		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{URL: cfg.BaseURL + "/sim", ControlToken: cfg.SimControlToken,
 			CallbackURL: cfg.OAuthCallbackURL(), PubSubAddr: cfg.SimPubSubAddr})
 		if err != nil {
 			return err
@@ -167,7 +167,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	}
 	defer eng.Stop()
 	svc := newServices(pool, admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs}))
-	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Log: log})
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Log: log})
 	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -237,7 +237,7 @@ type services struct {
 func newServices(pool *pgxpool.Pool, adm *admin.Service) services {
 	reports := report.New(pool)
 	return services{admin: adm, accounts: account.New(pool), reports: reports,
-		health: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports}}
+		health: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: reports, Verifications: adm.Verifications}}
 }
 
 // newDashboard wires the web server: sessions in Postgres, handlers on the administration, the
@@ -248,7 +248,8 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc s
 	h := &handlers.Handlers{
 		Log: log, Sessions: sessions, Accounts: svc.accounts, Ready: func(ctx context.Context) error { return ready(ctx, pool) },
 		Connections: svc.admin.Connections, Mappings: svc.admin.Mappings, Configuration: svc.admin.Configuration, Writes: svc.admin.Writes,
-		Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin), Metrics: metricsHandler,
+		Verifications: svc.admin.Verifications, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
+		Metrics: metricsHandler,
 		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(),
 	}
 	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup

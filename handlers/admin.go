@@ -11,6 +11,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/report"
+	"pgforce/sync/verify"
 )
 
 // ConnectionAdmin is what the dashboard asks of connections (*admin.Connections implements it).
@@ -62,7 +63,18 @@ type WriteAdmin interface {
 	Ignore(ctx context.Context, actor audit.Actor, connID, logID int64) error
 }
 
+// VerificationAdmin is what the dashboard asks of verifications (*admin.Verifications implements it).
+type VerificationAdmin interface {
+	Request(ctx context.Context, actor audit.Actor, mappingID int64) (verify.Verification, error)
+	Repair(ctx context.Context, actor audit.Actor, verificationID int64) (verify.Verification, error)
+	Get(ctx context.Context, id int64) (verify.Verification, error)
+	Latest(ctx context.Context, connID int64) (map[int64]verify.Verification, error)
+	LatestOf(ctx context.Context, mappingID int64) (verify.Verification, bool, error)
+	Findings(ctx context.Context, id int64, kind verify.Kind, limit int) ([]verify.Finding, error)
+}
+
 var (
+	_ VerificationAdmin  = (*admin.Verifications)(nil)
 	_ ConnectionAdmin    = (*admin.Connections)(nil)
 	_ MappingAdmin       = (*admin.Mappings)(nil)
 	_ ConfigurationAdmin = (*admin.Configuration)(nil)

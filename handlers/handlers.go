@@ -48,6 +48,7 @@ type Handlers struct {
 	Mappings      MappingAdmin
 	Configuration ConfigurationAdmin
 	Writes        WriteAdmin
+	Verifications VerificationAdmin
 	// Reports answers the dashboard's read-only queries.
 	Reports Reports
 	// BaseURL is the dashboard's public URL; the OAuth callback is BaseURL + "/oauth/callback".

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -10,6 +12,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/report"
+	"pgforce/sync/verify"
 	"pgforce/views"
 )
 
@@ -29,6 +32,17 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	now := h.now()
+	if isHTMX(c) && c.QueryParam("live") == "verification" {
+		vp, err := h.verifyPanel(ctx, m, conn)
+		if err != nil {
+			return err
+		}
+		p, err := h.mappingPage(c, m.Object, conn)
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusOK, views.VerificationPanel(p, vp, now))
+	}
 	counts, err := h.Reports.Counts(ctx, conn.Schema, []string{m.Table})
 	if err != nil {
 		return err
@@ -59,8 +73,14 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 		Fields: fieldRows(m), Events: eventRows(events), Errors: logRows(failed, map[string]int64{m.Table: m.ID}),
 		Drift: driftRows(m), OrphanedAt: m.OrphanedAt,
 	}
+	if d.Verify, err = h.verifyPanel(ctx, m, conn); err != nil {
+		return err
+	}
 	if m.Config.Accelerated() {
 		d.Config.Mode = "accelerated (" + streamingText(m.StreamTransport) + "), polling every " + itoa(int64(max(1, m.Config.SFPollingSeconds/60))) + " min as a safety net"
+		if m.StreamNote != "" {
+			d.Config.Mode = "accelerated, but polling only. " + m.StreamNote
+		}
 	}
 	p, err := h.mappingPage(c, m.Object, conn)
 	if err != nil {
@@ -92,4 +112,38 @@ func (h *Handlers) mappingPage(c echo.Context, title string, conn connection.Con
 		return views.Page{}, err
 	}
 	return h.dashPage(c, title, "mappings", conns, cur), nil
+}
+
+// verifyPanel is the mapping's verification section: the last count check and full verification.
+func (h *Handlers) verifyPanel(ctx context.Context, m mapping.Mapping, conn connection.Connection) (views.VerifyPanel, error) {
+	vp := views.VerifyPanel{MappingID: m.ID, CanVerify: !m.State.Loading(), EveryHours: conn.VerifyEveryHours}
+	if m.State.Loading() {
+		vp.VerifyWhy = "The mapping is loading: verify it once the load is done"
+	}
+	if m.CountCheckedAt != nil && m.CountDrift != nil && m.SFCount != nil {
+		vp.Count = &views.CountCheckView{At: *m.CountCheckedAt, SFRecords: *m.SFCount, Drift: *m.CountDrift}
+	}
+	v, ok, err := h.Verifications.LatestOf(ctx, m.ID)
+	if err != nil || !ok {
+		return vp, err
+	}
+	fs, err := h.Verifications.Findings(ctx, v.ID, "", findingsShown)
+	if err != nil {
+		return vp, err
+	}
+	lv := &views.VerificationView{ID: v.ID, State: string(v.State), Description: v.State.Describe(), Reason: v.StateReason, Open: v.State.Open(),
+		RequestedBy: v.RequestedBy, FinishedAt: v.FinishedAt, SFRecords: v.SFRecords, PGRows: v.PGRows, InFlight: v.InFlight,
+		Missing: v.Missing, Extra: v.Extra, Stale: v.Stale, Repaired: v.Repaired, CanRepair: v.State == verify.DriftFound,
+		MoreFindings: max(0, v.Drift()-int64(len(fs)))}
+	if lv.Reason == "" {
+		lv.Reason = lv.Description
+	}
+	for _, f := range fs {
+		lv.Findings = append(lv.Findings, views.FindingRow{SFID: f.SFID, Kind: string(f.Kind), SFStamp: f.SFModstamp, PGStamp: f.PGModstamp, Repaired: f.Repaired})
+	}
+	vp.Last = lv
+	if v.State.Open() {
+		vp.CanVerify, vp.VerifyWhy = false, "A verification of this mapping is "+strings.ToLower(string(v.State))+" already"
+	}
+	return vp, nil
 }

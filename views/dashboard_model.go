@@ -200,6 +200,7 @@ type MappingDetail struct {
 	Errors     []LogRow
 	Drift      []DriftRow
 	OrphanedAt *time.Time
+	Verify     VerifyPanel
 }
 
 // MappingLive is the part of the mapping page that refreshes itself.
@@ -457,4 +458,48 @@ type ActivityPage struct {
 	Kinds     []string
 	Events    []EventRow
 	Errors    []LogRow
+}
+
+// VerifyPanel is a mapping's verification section: the count check of every poll cycle and the last
+// full verification with its findings.
+type VerifyPanel struct {
+	MappingID  int64
+	CanVerify  bool   // not while loading or while a verification is open
+	VerifyWhy  string // why Verify is disabled
+	Count      *CountCheckView
+	Last       *VerificationView
+	EveryHours int // the connection's schedule (0: off)
+}
+
+// CountCheckView is the last count check.
+type CountCheckView struct {
+	At        time.Time
+	SFRecords int64
+	Drift     int64 // beyond changes in flight; 0 = the counts agree
+}
+
+// VerificationView is one verification.
+type VerificationView struct {
+	ID                    int64
+	State                 string
+	Description           string
+	Reason                string
+	Open                  bool // waiting or running: the panel refreshes itself
+	RequestedBy           string
+	FinishedAt            *time.Time
+	SFRecords, PGRows     *int64
+	InFlight              int64
+	Missing, Extra, Stale int64
+	Repaired              int64
+	CanRepair             bool
+	Findings              []FindingRow
+	MoreFindings          int64
+}
+
+// FindingRow is one record that differs.
+type FindingRow struct {
+	SFID, Kind string
+	SFStamp    *time.Time
+	PGStamp    *time.Time
+	Repaired   bool
 }

@@ -98,3 +98,11 @@ func Plural(n int64, one, many string) string {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+// StampOrDash is Stamp, or a dash when there is no time.
+func StampOrDash(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return Stamp(*t)
+}

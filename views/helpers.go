@@ -240,3 +240,25 @@ func problemStatus(p Problem) string {
 }
 
 func criticalFirst(ps []Problem) bool { return len(ps) > 0 && ps[0].Critical }
+
+func verifyClass(state string) string {
+	switch state {
+	case "VERIFIED", "REPAIRED":
+		return "ok"
+	case "DRIFT_FOUND", "FAILED":
+		return "bad"
+	}
+	return "info"
+}
+
+func findingText(kind string) string {
+	switch kind {
+	case "missing":
+		return "in Salesforce, missing in Postgres"
+	case "extra":
+		return "in Postgres, gone from Salesforce (or outside the filter)"
+	case "stale":
+		return "the row is older than its record"
+	}
+	return kind
+}

@@ -53,11 +53,11 @@ func newAPIAppWith(t *testing.T, o enginetest.Options) *apiApp {
 	reports := report.New(b.Pool)
 	svc := apitoken.New(b.Pool)
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Connections: b.Admin.Connections, Mappings: b.Admin.Mappings,
-		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Reports: reports,
-		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports},
+		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Verifications: b.Admin.Verifications, Reports: reports,
+		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications},
 		Doctor: doctor.Doctor{Inspection: b.Admin.Inspection, Mappings: b.Admin.Mappings, RedirectURL: apiCallback},
 		Metrics: metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
-			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports}})}
+			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications}})}
 	srv := httptest.NewServer(web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h}))
 	t.Cleanup(srv.Close)
 	a := &apiApp{t: t, b: b, srv: srv, tokens: map[apitoken.Role]string{}, svc: svc}
@@ -435,5 +435,36 @@ func TestAPIOpenAPIDocumentDescribesEveryAPIRoute(t *testing.T) {
 		if _, ok := doc.Paths[path][strings.ToLower(r.Method)]; !ok {
 			t.Errorf("%s %s is not in openapi.json", r.Method, path)
 		}
+	}
+}
+
+func TestAPIVerificationIsAskedShownAndRepairedOnlyWhenDriftWasFound(t *testing.T) {
+	t.Parallel()
+	a := newAPIApp(t)
+	m, err := a.b.Admin.Mappings.Create(a.b.Ctx, enginetest.Admin, a.b.Conn.ID, "Account", mapping.NewConfig("Name"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := itoa(m.ID)
+	if e := decode[apiError](t, a.as(apitoken.Admin, "POST", "/api/v3/mappings/"+id+"/actions/verify", "", 409)); !strings.Contains(e.Message, "loading") {
+		t.Fatalf("verify while loading: %+v", e)
+	}
+	if e := decode[apiError](t, a.as(apitoken.Viewer, "GET", "/api/v3/mappings/"+id+"/verification", "", 404)); !strings.Contains(e.Message, "never verified") {
+		t.Fatalf("never verified: %+v", e)
+	}
+	a.b.Exec(`UPDATE mappings SET state = 'DATA_SYNCED', watermark = now(), load_started_at = now(), load_finished_at = now() WHERE id = $1`, m.ID)
+	type ver struct {
+		ID    int64  `json:"id"`
+		State string `json:"state"`
+	}
+	v := decode[ver](t, a.as(apitoken.Admin, "POST", "/api/v3/mappings/"+id+"/actions/verify", "", 202))
+	if v.State != "REQUESTED" {
+		t.Fatalf("verify: %+v", v)
+	}
+	if got := decode[ver](t, a.as(apitoken.Viewer, "GET", "/api/v3/mappings/"+id+"/verification", "", 200)); got.ID != v.ID {
+		t.Fatalf("latest: %+v", got)
+	}
+	if e := decode[apiError](t, a.as(apitoken.Admin, "POST", "/api/v3/verifications/"+itoa(v.ID)+"/actions/repair", "", 409)); !strings.Contains(e.Message, "found drift") {
+		t.Fatalf("repair before drift: %+v", e)
 	}
 }

@@ -200,7 +200,7 @@ func (o fakeOrg) DeleteMany(context.Context, []string) ([]orgclient.SaveResult, 
 	return nil, nil
 }
 
-func (o fakeOrg) Stream(ctx context.Context, _ map[string]int64, _ func(string, int64)) error {
+func (o fakeOrg) Stream(ctx context.Context, _ map[string]int64, _ func(orgclient.StreamEvent)) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

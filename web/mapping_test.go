@@ -355,3 +355,69 @@ func TestAStoppedMappingIsRecoveredFromItsPage(t *testing.T) {
 		t.Fatal("recovering twice is refused with the reason")
 	}
 }
+
+// The mapping page shows the count check and the last verification with its findings, and asks for
+// a verification or a repair.
+func TestTheMappingPageShowsVerificationAndAsksForRepairs(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true)
+	m := a.mapping(c.ID, "Account", "Name")
+	page := "/mappings/" + itoa(m.ID)
+	if d := b.get(page).doc(t); d.Find(`[data-testid="verify"][disabled], [data-testid="verify"][aria-disabled]`).Length() == 0 {
+		t.Fatal("a loading mapping cannot be verified")
+	}
+	a.mappingState(m.ID, mapping.DataSynced)
+	a.exec(`UPDATE mappings SET sf_count = 62, count_checked_at = now(), count_drift = 2 WHERE id = $1`, m.ID)
+	res := b.post(page+"/verify", url.Values{"next": {page}})
+	if got := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(got, "Verifying Account") {
+		t.Fatalf("verify: %q", got)
+	}
+	d := b.get(page).doc(t)
+	if text(d, `[data-testid="verification-state"]`) != "REQUESTED" || d.Find(`#verification[hx-get]`).Length() != 1 {
+		t.Fatal("a requested verification refreshes itself until it is done")
+	}
+	if got := text(d, `[data-testid="count-check"]`); !strings.Contains(got, "counts differ") || !strings.Contains(got, "2 more than the table holds") {
+		t.Fatalf("count check: %q", got)
+	}
+	a.exec(`UPDATE verifications SET state = 'DRIFT_FOUND', started_at = now(), finished_at = now(), missing = 2, state_reason = '2 missing in Postgres' WHERE mapping_id = $1`, m.ID)
+	a.exec(`INSERT INTO verification_findings (verification_id, sfid, kind, sf_modstamp) SELECT id, '001000000000000AAA', 'missing', now() FROM verifications WHERE mapping_id = $1`, m.ID)
+	d = b.get(page).doc(t)
+	if text(d, `[data-testid="missing"]`) != "2" || d.Find(`[data-testid="finding"][data-kind="missing"]`).Length() != 1 || d.Find(`[data-testid="repair"]`).Length() != 1 {
+		t.Fatalf("drift found: %q", text(d, `[data-testid="verification"]`))
+	}
+	if !strings.Contains(text(d, `[data-testid="mapping-problems"]`), "does not hold what Salesforce holds: 2 missing") {
+		t.Fatalf("the mapping's problems name the drift: %q", text(d, `[data-testid="mapping-problems"]`))
+	}
+	var vid int64
+	_ = a.pool.QueryRow(context.Background(), `SELECT id FROM verifications WHERE mapping_id = $1`, m.ID).Scan(&vid)
+	res = b.post("/verifications/"+itoa(vid)+"/repair", url.Values{"next": {page}})
+	if got := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(got, "Repairing") {
+		t.Fatalf("repair: %q", got)
+	}
+}
+
+// An accelerated mapping whose object Salesforce publishes no change events for says so where its
+// mode is shown, with the engine's reason.
+func TestAnAcceleratedMappingThatDoesNotStreamSaysWhyOnItsPage(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true)
+	cfg := mapping.NewConfig("Name")
+	cfg.SFNotifyEnabled = true
+	m, err := a.admin.Mappings.Create(context.Background(), testAdmin, c.ID, "Account", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/mappings/" + itoa(m.ID)
+	if got := text(b.get(base).doc(t), `[data-testid="config"]`); !strings.Contains(got, "accelerated (") || strings.Contains(got, "polling only") {
+		t.Fatalf("streaming mapping: %q", got)
+	}
+	a.exec(`UPDATE mappings SET stream_note = 'Not streaming: Salesforce publishes no change events for Lead (400::The channel you requested to subscribe to does not exist {/data/LeadChangeEvent}).' WHERE id = $1`, m.ID)
+	got := text(b.get(base).doc(t), `[data-testid="config"]`)
+	if !strings.Contains(got, "accelerated, but polling only") || !strings.Contains(got, "does not exist {/data/LeadChangeEvent}") {
+		t.Fatalf("mapping that does not stream: %q", got)
+	}
+}

@@ -79,6 +79,8 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/mappings/:id/reload", Admin, h.ReloadMapping},
 		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
 		{http.MethodPost, "/mappings/:id/recover", Admin, h.RecoverMapping},
+		{http.MethodPost, "/mappings/:id/verify", Admin, h.VerifyMapping},
+		{http.MethodPost, "/verifications/:id/repair", Admin, h.RepairVerification},
 		{http.MethodGet, "/mappings/:id/delete", Viewer, h.ShowDeleteMapping},
 		{http.MethodPost, "/mappings/:id/delete", Admin, h.DeleteMapping},
 
@@ -129,6 +131,9 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/api/v3/mappings/:id/actions/reload", APIWrite, h.APIReloadMapping},
 		{http.MethodPost, "/api/v3/mappings/:id/actions/abort", APIWrite, h.APIAbortMapping},
 		{http.MethodPost, "/api/v3/mappings/:id/actions/recover", APIWrite, h.APIRecoverMapping},
+		{http.MethodPost, "/api/v3/mappings/:id/actions/verify", APIWrite, h.APIVerifyMapping},
+		{http.MethodGet, "/api/v3/mappings/:id/verification", APIRead, h.APIShowMappingVerification},
+		{http.MethodPost, "/api/v3/verifications/:id/actions/repair", APIWrite, h.APIRepairVerification},
 		{http.MethodGet, "/api/v3/mappings/:id/write-errors", APIRead, h.APIMappingWriteErrors},
 		{http.MethodGet, "/api/v3/audit", APIRead, h.APIAudit},
 

@@ -220,6 +220,10 @@ func (o orgControl) addObject(ctx context.Context, name string, fields []sforg.F
 	return o.do(ctx, http.MethodPost, "/objects", map[string]any{"Name": name, "Label": strings.TrimSuffix(name, "__c"), "Fields": fields}, nil)
 }
 
+func (o orgControl) selectForCDC(ctx context.Context, object string) error {
+	return o.do(ctx, http.MethodPost, "/cdc/entities/"+object, nil, nil)
+}
+
 func (o orgControl) generate(ctx context.Context, object string, n int) error {
 	return o.do(ctx, http.MethodPost, "/generate", map[string]any{"Object": object, "Count": n, "Seed": 7}, nil)
 }

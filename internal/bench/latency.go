@@ -87,6 +87,12 @@ func (e *env) arrivals(ctx context.Context, object string, cfg mapping.Config) (
 	if err := e.seqObject(ctx, object); err != nil {
 		return nil, err
 	}
+	if cfg.Accelerated() {
+		// Like a real org's admin, select the new object for Change Data Capture, or it publishes nothing.
+		if err := e.org.selectForCDC(ctx, object); err != nil {
+			return nil, err
+		}
+	}
 	m, _, err := e.createMapping(ctx, e.conn.ID, object, cfg, time.Minute)
 	if err != nil {
 		return nil, err

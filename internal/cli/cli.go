@@ -66,6 +66,7 @@ var (
 	_ Connections   = (*admin.Connections)(nil)
 	_ Mappings      = (*admin.Mappings)(nil)
 	_ Configuration = (*admin.Configuration)(nil)
+	_ Verifications = (*admin.Verifications)(nil)
 )
 
 // Doctor checks how a connection's org is set up (doctor.Doctor implements it).
@@ -79,6 +80,7 @@ type Env struct {
 	Mappings      Mappings
 	Configuration Configuration
 	Doctor        Doctor
+	Verifications Verifications
 	Reports       *report.Reader
 	Tokens        *apitoken.Service
 	Actor         audit.Actor // recorded in the audit trail
@@ -96,7 +98,7 @@ type Env struct {
 
 // Commands are the top-level commands this package handles.
 var Commands = []string{"connection", "info", "state", "pause", "resume", "recover", "export", "import", "mapping",
-	"diagnose", "doctor", "audit", "write-errors", "token"}
+	"diagnose", "doctor", "verify", "audit", "write-errors", "token"}
 
 // Handles reports whether cmd is one of Commands.
 func Handles(cmd string) bool {
@@ -118,6 +120,8 @@ const Usage = `  pgforce connection create --schema S [--name N] [--login-url UR
   pgforce mapping edit OBJ [--add-fields A,B] [--remove-fields C] [--access A] [--polling S] [--config FILE]
   pgforce diagnose                                    RED/YELLOW/GREEN checks with fixes (exit 1 when RED)
   pgforce doctor                                      the org's setup checked in Salesforce, same style (exit 1 when RED)
+  pgforce verify [OBJ] [--repair] [--timeout D]       compare tables with Salesforce record by record (exit 1 on drift left)
+  pgforce mapping recover OBJ                         restart a mapping stopped by an error
   pgforce audit [--since D] [--until D] [--action A] > audit.csv
   pgforce write-errors [--mapping OBJ] [--hours 24]
   pgforce token create --name N --role admin|viewer|metrics | list | revoke NAME
@@ -153,6 +157,8 @@ func (e *Env) Run(ctx context.Context, cmd string, args []string) error {
 		err = e.diagnose(ctx, args)
 	case "doctor":
 		err = e.doctor(ctx, args)
+	case "verify":
+		err = e.verifyCmd(ctx, args)
 	case "audit":
 		err = e.audit(ctx, args)
 	case "write-errors":
@@ -242,7 +248,11 @@ func (e *Env) loader() resource.Loader {
 
 // health is the health model over this environment's administration and reports.
 func (e *Env) health() diagnose.Checker {
-	return diagnose.Checker{Connections: e.Connections, Mappings: e.Mappings, Reports: e.Reports, Now: e.Now}
+	k := diagnose.Checker{Connections: e.Connections, Mappings: e.Mappings, Reports: e.Reports, Now: e.Now}
+	if e.Verifications != nil {
+		k.Verifications = e.Verifications
+	}
+	return k
 }
 
 // pick selects the connection a command acts on: --connection (name or id), or the only one.

@@ -20,6 +20,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
+	"pgforce/sync/verify"
 )
 
 // Connections is what the collector reads of connections (*admin.Connections implements it).
@@ -83,6 +84,8 @@ var (
 	logRows       = desc("trigger_log_rows", "Rows in the live trigger log (processed rows wait there until archived).", "connection")
 	logOldest     = desc("trigger_log_oldest_pending_seconds", "Age of the oldest change waiting to be written (0 when none).", "connection")
 	scrapeSuccess = desc("scrape_success", "1 when the database could be read for this scrape.")
+	driftRecords  = desc("drift_records", "Records the newest verification found differing and not repaired yet, by kind (missing, extra, stale).", "connection", "object", "kind")
+	countDrift    = desc("count_drift", "The last count check's difference (Salesforce records minus table rows) beyond changes in flight; 0 when they agree.", mLabels...)
 	healthy       = desc("connection_healthy", "1 when the health checks (pgforce diagnose) find no problem, 0 otherwise.", "connection")
 	problems      = desc("health_problems", "Problems the health checks find, by rule and status (RED, YELLOW); a series per rule, 0 when none.", "connection", "rule", "status")
 )
@@ -98,15 +101,19 @@ type Collector struct {
 	Engine      Engine
 	Reports     Reports
 	Health      Health // nil: no health metrics
-	Log         *slog.Logger
-	Now         func() time.Time // time.Now when nil
-	Timeout     time.Duration    // per scrape; 10s when 0
+	// Verifications gives each mapping's newest verification; nil: no drift metrics.
+	Verifications interface {
+		Latest(ctx context.Context, connID int64) (map[int64]verify.Verification, error)
+	}
+	Log     *slog.Logger
+	Now     func() time.Time // time.Now when nil
+	Timeout time.Duration    // per scrape; 10s when 0
 }
 
 // Describe sends every metric's description.
 func (k *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, mapState, rowsSynced, syncErrors, tableRows, pending, writeErrors, loadDone, loadExpected,
-		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess, healthy, problems} {
+		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess, healthy, problems, driftRecords, countDrift} {
 		ch <- d
 	}
 }
@@ -172,7 +179,23 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 		if err != nil {
 			return err
 		}
+		var verified map[int64]verify.Verification
+		if k.Verifications != nil {
+			if verified, err = k.Verifications.Latest(ctx, c.ID); err != nil {
+				return err
+			}
+		}
 		for _, m := range ms {
+			if k.Verifications != nil {
+				v := verified[m.ID]
+				unrepaired := v.Unrepaired() > 0
+				for kind, n := range map[string]int64{"missing": v.Missing, "extra": v.Extra, "stale": v.Stale} {
+					gauge(ch, driftRecords, float64(n)*b2f(unrepaired), c.Name, m.Object, kind)
+				}
+			}
+			if m.CountDrift != nil {
+				gauge(ch, countDrift, float64(*m.CountDrift), c.Name, m.Object)
+			}
 			for _, s := range mappingStates {
 				gauge(ch, mapState, b2f(m.State == s), c.Name, m.Object, string(s))
 			}

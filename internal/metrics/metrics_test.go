@@ -43,7 +43,7 @@ func TestMetricsReportEverySyncedMappingFromTheDatabase(t *testing.T) {
 	}
 	reports := report.New(b.Pool)
 	h := metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
-		Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports}})
+		Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications}})
 	conn, obj := `connection="`+b.Conn.Name+`"`, `object="Account"`
 	accounts := b.Org.Count("Account")
 	want := []string{

@@ -3,8 +3,9 @@
 // transitions and audited in the same transaction. It never syncs anything itself: each change is
 // stored, then announced with a notification (connection.Notify) that the instance syncing the
 // connection acts on at once (package engine). The service is split by concern so that each part
-// stays small: Connections, Mappings, Configuration (import and export), Writes (failed writes) and
-// Inspection (readers of an org's setup, for the doctor).
+// stays small: Connections, Mappings, Configuration (import and export), Writes (failed writes),
+// Inspection (readers of an org's setup, for the doctor) and Verifications (comparing tables with
+// Salesforce).
 package admin
 
 import (
@@ -40,6 +41,7 @@ type Service struct {
 	Configuration *Configuration
 	Writes        *Writes
 	Inspection    *Inspection
+	Verifications *Verifications
 }
 
 // New returns the administration over the database in opts.
@@ -51,7 +53,8 @@ func New(opts Options) *Service {
 		opts.Now = time.Now
 	}
 	b := &base{opts: opts}
-	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}, Inspection: &Inspection{b}}
+	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}, Inspection: &Inspection{b},
+		Verifications: &Verifications{b}}
 }
 
 // base is what every part of the service works with.

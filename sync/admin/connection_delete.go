@@ -10,6 +10,7 @@ import (
 
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
@@ -33,6 +34,9 @@ func (s *Connections) Delete(ctx context.Context, actor audit.Actor, connID int6
 	tokens, _ := connection.LoadTokens(ctx, s.opts.Pool, s.opts.Keyring, connID)
 	var deleted connection.Connection
 	err := store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
+		if err := lease.LockForDelete(ctx, tx, connID); err != nil {
+			return err
+		}
 		c, err := connection.LoadForUpdate(ctx, tx, connID)
 		if err != nil {
 			return err

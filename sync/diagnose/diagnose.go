@@ -19,6 +19,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
+	"pgforce/sync/verify"
 )
 
 // Status is a check's outcome, with Heroku Connect's names.
@@ -164,10 +165,16 @@ const (
 
 // Checker runs the checks.
 type Checker struct {
-	Connections Connections
-	Mappings    Mappings
-	Reports     Reports
-	Now         func() time.Time // time.Now when nil
+	Connections   Connections
+	Mappings      Mappings
+	Reports       Reports
+	Verifications Verifications    // nil: the data-verification rule is skipped
+	Now           func() time.Time // time.Now when nil
+}
+
+// Verifications is what diagnose reads of verifications (*admin.Verifications implements it).
+type Verifications interface {
+	Latest(ctx context.Context, connID int64) (map[int64]verify.Verification, error)
 }
 
 // facts is what the rules judge: read once per run.
@@ -181,6 +188,8 @@ type facts struct {
 	apiUsed int
 	apiMax  int
 	apiSeen time.Time
+	// verified is each mapping's newest verification; nil when verifications are not read.
+	verified map[int64]verify.Verification
 }
 
 // Run checks one connection.
@@ -212,6 +221,11 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 	}
 	if f.apiUsed, f.apiMax, f.apiSeen, err = k.Connections.APIUsage(ctx, connID); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
+	}
+	if k.Verifications != nil {
+		if f.verified, err = k.Verifications.Latest(ctx, connID); err != nil {
+			return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
+		}
 	}
 	return assess(f), nil
 }

@@ -8,6 +8,7 @@ import (
 	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/verify"
 )
 
 // rule is one check: it judges the facts and finds problems, or says why it does not apply, or
@@ -35,6 +36,7 @@ var rules = []rule{
 	{"TRIGGER_LOG_BACKLOG", "Writes waiting", writesWaiting},
 	{"STALE_POLLING", "Polling Salesforce", pollsOverdue},
 	{"FIELDS_DRIFTED", "Fields changed in Salesforce", fieldsDrifted},
+	{"DATA_VERIFICATION", "Tables match Salesforce", dataVerified},
 	{"API_USAGE", "Salesforce API usage", apiUsage},
 	{"SYNC_INDEXES", "Indexes on sfid and systemmodstamp", missingIndexes},
 	{"MUST_USE_RECENT_API_VERSION", "Salesforce API version", apiVersion},
@@ -381,4 +383,50 @@ func apiVersion(f *facts) outcome {
 			Fix: "Pause, change the API version in Settings, and resume.", FixURL: urlSettings}}}
 	}
 	return fine("API " + c.APIVersion + ".")
+}
+
+// dataVerified: the last full verification and the count checks since say whether each table holds
+// what Salesforce holds.
+func dataVerified(f *facts) outcome {
+	if f.verified == nil {
+		return skipped("Verification results are not available here.")
+	}
+	var o outcome
+	verified, checked := 0, 0
+	for _, m := range f.ms {
+		v, ok := f.verified[m.ID]
+		if ok && (v.State == verify.DriftFound || v.State == verify.Repairing || v.State == verify.RepairRequested) && v.Unrepaired() > 0 {
+			o.problems = append(o.problems, about(m, Red, fmt.Sprintf("%s's table does not hold what Salesforce holds: %d missing, %d extra and %d stale records (verified %s ago).",
+				m.Object, v.Missing, v.Extra, v.Stale, ago(*v.FinishedAt, f.now)),
+				"Repair it on the mapping page (or `pgforce verify "+m.Object+" --repair`): the records are fetched again from Salesforce.", mappingURL(m, "verification"), v.FinishedAt))
+			continue
+		}
+		if ok && v.State == verify.Failed {
+			o.problems = append(o.problems, about(m, Yellow, fmt.Sprintf("The last verification of %s failed: %s", m.Object, v.StateReason),
+				"Fix the cause, then verify again on the mapping page (or `pgforce verify "+m.Object+"`).", mappingURL(m, "verification"), v.FinishedAt))
+			continue
+		}
+		if ok && v.FinishedAt != nil {
+			verified++
+		}
+		if m.CountCheckedAt != nil && m.CountDrift != nil {
+			checked++
+			if *m.CountDrift != 0 && (!ok || v.FinishedAt == nil || v.FinishedAt.Before(*m.CountCheckedAt)) {
+				diff := fmt.Sprintf("Salesforce has %d more records than the table holds", *m.CountDrift)
+				if *m.CountDrift < 0 {
+					diff = fmt.Sprintf("the table holds %d more rows than Salesforce has records", -*m.CountDrift)
+				}
+				o.problems = append(o.problems, about(m, Yellow, fmt.Sprintf("%s's counts disagree: %s, beyond the changes in flight (counted %s ago).",
+					m.Object, diff, ago(*m.CountCheckedAt, f.now)),
+					"Verify the mapping to find which records differ, then repair them.", mappingURL(m, "verification"), m.CountCheckedAt))
+			}
+		}
+	}
+	if len(o.problems) > 0 {
+		return o
+	}
+	if verified == 0 && checked == 0 {
+		return skipped("No mapping was verified or counted yet.")
+	}
+	return fine(fmt.Sprintf("%d verified and %d counted without drift.", verified, checked))
 }

@@ -1,7 +1,6 @@
 package doctor_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,10 +9,8 @@ import (
 
 	"pgforce/sync/diagnose"
 	"pgforce/sync/doctor"
-	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
-	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce/sforg"
 )
 
@@ -214,32 +211,19 @@ func TestBeforeTheFirstMappingTheObjectChecksWait(t *testing.T) {
 	}
 }
 
-// selection stands in for the org's Change Data Capture selection until the simulated org's own
-// control of it (the streaming side's) is in main: the org's inspector, with fewer entities selected.
-type selection struct {
-	doctor.Inspection
-	selected []string
-}
-
-type selectedInspector struct {
-	orgclient.Inspector
-	selected []string
-}
-
-func (s selection) Org(ctx context.Context, connID int64, redirectURL string) (orgclient.Inspector, connection.Connection, error) {
-	in, c, err := s.Inspection.Org(ctx, connID, redirectURL)
-	return selectedInspector{in, s.selected}, c, err
-}
-
-func (s selectedInspector) CDCEntities(context.Context) ([]string, error) { return s.selected, nil }
-
+// Taking an accelerated mapping's object out of the org's Change Data Capture selection (Setup →
+// Change Data Capture; the control API's /_sforg/cdc) is YELLOW: the mapping polls instead.
 func TestAnAcceleratedMappingOfAnUnselectedObjectIsYellow(t *testing.T) {
 	t.Parallel()
 	h, d := newDoctor(t)
-	d.Inspection = selection{d.Inspection, []string{"Contact"}}
+	control(t, h, "DELETE", "/_sforg/cdc/entities/Account", nil)
 	r, byID := run(t, h, d)
 	got := byID["cdc_selection"]
 	if got.Status != diagnose.Yellow || r.Status != diagnose.Yellow || !strings.Contains(got.Message, "Account is not selected") || !strings.Contains(got.Fix, "move Account to Selected Entities") {
 		t.Fatalf("unselected: %s %+v", r.Status, got)
+	}
+	control(t, h, "POST", "/_sforg/cdc/entities/Account", nil)
+	if _, byID = run(t, h, d); byID["cdc_selection"].Status != diagnose.Green {
+		t.Fatalf("selected again: %+v", byID["cdc_selection"])
 	}
 }

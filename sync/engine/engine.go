@@ -58,7 +58,10 @@ type Options struct {
 	ArchiveAfter time.Duration
 	// ArchiveEvery is how often the archive job runs (default 1 minute).
 	ArchiveEvery time.Duration
-	Now          func() time.Time
+	// CountCheckEvery is how often a syncing mapping's counts are compared with Salesforce's (after
+	// a poll, at most this often; default DefaultCountCheckEvery).
+	CountCheckEvery time.Duration
+	Now             func() time.Time
 	// Signals tell tests what the runtime did; zero (every signal nil) in production.
 	Signals Signals
 }
@@ -72,6 +75,9 @@ type Signals struct {
 	WorkerRound   *testsignal.Signal[int64] // a mapping's id, after each step of its worker, idle or not
 	WriterRound   *testsignal.Signal[int64] // a connection's id, after each round of its writer, idle or not
 	BatchRecorded *testsignal.Signal[int]   // a write batch's size, when its outcome is stored
+	// VerificationDone: a verification's id, when its comparison or repair ended (whatever the outcome).
+	VerificationDone *testsignal.Signal[int64]
+	CountChecked     *testsignal.Signal[int64] // a mapping's id, when a count check was stored
 }
 
 // Engine runs syncers for the connections whose lease it holds.
@@ -116,6 +122,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.ArchiveEvery <= 0 {
 		opts.ArchiveEvery = time.Minute
+	}
+	if opts.CountCheckEvery <= 0 {
+		opts.CountCheckEvery = DefaultCountCheckEvery
 	}
 	return &Engine{
 		opts:    opts,

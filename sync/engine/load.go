@@ -213,8 +213,10 @@ func (w *worker) copyRecords(ctx context.Context, tx pgx.Tx, org orgclient.Org, 
 }
 
 // interval is the mapping's polling interval.
-func (w *worker) interval(m mapping.Mapping) time.Duration {
-	if d := w.s.e.opts.PollInterval; d > 0 {
+func (w *worker) interval(m mapping.Mapping) time.Duration { return pollInterval(w.s.e.opts, m) }
+
+func pollInterval(opts Options, m mapping.Mapping) time.Duration {
+	if d := opts.PollInterval; d > 0 {
 		return d
 	}
 	return time.Duration(m.Config.SFPollingSeconds) * time.Second

@@ -62,26 +62,13 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 			return err
 		}
-		pr, pw := io.Pipe()
-		enc := apply.NewRecordEncoder(tgt, pw)
-		errc := make(chan error, 1)
-		go func() {
-			n, err := org.Query(ctx, soql, all, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
-			fetched = n
-			if err == nil {
-				err = enc.Flush()
-			}
-			pw.CloseWithError(err)
-			errc <- err
-		}()
-		var mergeErr error
-		res, mergeErr = apply.Merge(ctx, tx, tgt, pr)
-		pr.CloseWithError(mergeErr)
-		if qerr := <-errc; qerr != nil {
-			return qerr
-		}
-		if mergeErr != nil {
-			return mergeErr
+		var err error
+		fetched, err = queryInto(ctx, org, tgt, soql, all, func(rows io.Reader) (err error) {
+			res, err = apply.Merge(ctx, tx, tgt, rows)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		watermark := m.Watermark
 		if res.MaxStamp != nil && (watermark == nil || res.MaxStamp.After(*watermark)) {
@@ -107,7 +94,11 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	w.remember(m, committedMark)
 	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
 	e.opts.Signals.PollDone.Fire(m.ID)
-	return w.transition(ctx, m, mapping.Polled, "")
+	if err := w.transition(ctx, m, mapping.Polled, ""); err != nil {
+		return err
+	}
+	w.countCheck(ctx, org, c, m)
+	return nil
 }
 
 // pollSince is where a poll starts reading. A record can become visible after a poll with a
@@ -180,24 +171,11 @@ func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Con
 			if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 				return err
 			}
-			pr, pw := io.Pipe()
-			enc := apply.NewRecordEncoder(part, pw)
-			errc := make(chan error, 1)
-			go func() {
-				_, err := org.Query(ctx, soql, false, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
-				if err == nil {
-					err = enc.Flush()
-				}
-				pw.CloseWithError(err)
-				errc <- err
-			}()
-			var berr error
-			n, berr = apply.Backfill(ctx, tx, part, pr)
-			pr.CloseWithError(berr)
-			if qerr := <-errc; qerr != nil {
-				return qerr
-			}
-			return berr
+			_, err := queryInto(ctx, org, part, soql, false, func(rows io.Reader) (err error) {
+				n, err = apply.Backfill(ctx, tx, part, rows)
+				return err
+			})
+			return err
 		})
 		if err != nil {
 			return err
@@ -211,4 +189,29 @@ func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Con
 		_, err := mapping.Apply(ctx, tx, m.ID, mapping.Loaded, "")
 		return err
 	})
+}
+
+// queryInto streams a query's records as CSV rows in the target's field order into apply, which
+// writes them (in the caller's transaction) while they download. It returns how many records the
+// query returned, and the query's error or else apply's.
+func queryInto(ctx context.Context, org orgclient.Org, t apply.Target, soql string, all bool, write func(rows io.Reader) error) (int, error) {
+	pr, pw := io.Pipe()
+	enc := apply.NewRecordEncoder(t, pw)
+	var fetched int
+	errc := make(chan error, 1)
+	go func() {
+		n, err := org.Query(ctx, soql, all, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
+		fetched = n
+		if err == nil {
+			err = enc.Flush()
+		}
+		pw.CloseWithError(err)
+		errc <- err
+	}()
+	werr := write(pr)
+	pr.CloseWithError(werr)
+	if qerr := <-errc; qerr != nil {
+		return fetched, qerr
+	}
+	return fetched, werr
 }

@@ -46,7 +46,7 @@ func (s *syncer) startTransport(ctx context.Context, org orgclient.Org, objects 
 			s.notePubSubDown(sctx, targets, err, "streaming over CometD (the Streaming API) instead")
 		}
 		s.recordTransport(sctx, slices.Collect(maps.Keys(objects)), streamedByCometD)
-		done <- org.Stream(sctx, maps.Clone(objects), s.onChangeEvent)
+		done <- org.Stream(sctx, maps.Clone(objects), s.onStreamEvent)
 	}()
 	return cancel
 }
@@ -93,6 +93,12 @@ func (s *syncer) onPubSubSignal(ctx context.Context, targets map[string]mapping.
 		switch sig.Kind {
 		case orgclient.SignalSubscribed:
 		case orgclient.SignalChange:
+			switch {
+			case sig.ChangeType == "GAP_OVERFLOW":
+				s.mappingEvent(ctx, m, "info", "stream", overflowNote(sig.Object))
+			case strings.HasPrefix(sig.ChangeType, "GAP_"):
+				s.fetchRecords(sig.Object, sig.ChangeType, sig.RecordIDs, 0) // changed in Salesforce's database: no poll finds them
+			}
 			s.pollObjectAfter(sig.Object, sig.ReplayID)
 		case orgclient.SignalSchemaChanged:
 			s.mappingEvent(ctx, m, "info", "stream", fmt.Sprintf("The schema of %s changed (fields were added or removed in Salesforce); change events are read with the new schema", topic))
@@ -109,7 +115,11 @@ func (s *syncer) onPubSubSignal(ctx context.Context, targets map[string]mapping.
 		case orgclient.SignalResubscribed:
 			s.pollObject(sig.Object, 0) // events of the gap are not replayed: the poll covers them
 		case orgclient.SignalTopicRefused:
-			s.mappingEvent(ctx, m, "error", "stream", fmt.Sprintf("Salesforce's Pub/Sub API refused the topic %s (%s): %s is polled only.", topic, errText(sig.Err), sig.Object))
+			// As over CometD: polled only, said on the mapping's page, tried again later.
+			s.noteStream(orgclient.StreamEvent{Object: sig.Object,
+				Err: fmt.Errorf("%w: %s", orgclient.ErrNoChangeEvents, "the Pub/Sub API refused the topic "+topic+": "+errText(sig.Err))})
+		case orgclient.SignalTopicAccepted:
+			s.noteStream(orgclient.StreamEvent{Object: sig.Object, Subscribed: true})
 		}
 	}
 }

@@ -201,3 +201,53 @@ func TestAutoFallsBackToCometDWhenThePubSubAPIIsUnreachable(t *testing.T) {
 	b.historyHas(m, "Pub/Sub API is not available")
 	b.arrives("Over CometD instead", 5*time.Second)
 }
+
+// Over the Pub/Sub API too, a gap event makes the engine read the named records by id (a change made
+// in Salesforce's database keeps SystemModstamp, so no poll finds it).
+func TestGapEventsOverPubSubAreReadByID(t *testing.T) {
+	t.Parallel()
+	b := newPubSubBench(t, nil)
+	old, err := b.Org.CreateCommittedLate("Account", map[string]any{"Name": "Archived", "Industry": "Energy"}, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.acceleratedAccounts("pubsub")
+	b.arrives("streaming over Pub/Sub", 10*time.Second)
+	if _, err := b.Org.Gap(sforg.GapChange{Object: "Account", Type: "UPDATE", IDs: []string{old}, Fields: map[string]any{"Industry": "Banking"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the change named by the gap event", 10*time.Second, func() (bool, string) {
+		return b.Count("account", "sfid = $1 AND industry = 'Banking'", old) == 1, ""
+	})
+}
+
+// Over the Pub/Sub API as over CometD, an object the org publishes no change events for (its topic
+// refused) is polled, said on its page and in its history, and streams once selected.
+func TestAnObjectWithoutChangeEventsFallsBackToPollingOverPubSub(t *testing.T) {
+	t.Parallel()
+	b := newPubSubBench(t, nil)
+	b.Org.DeselectForCDC("Lead")
+	cfg := mapping.NewConfig("LastName", "Company")
+	cfg.SFNotifyEnabled = true
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Lead", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.MappingState(m.ID, mapping.DataSynced)
+	b.Eventually("the fallback on the page", 20*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return strings.Contains(m.StreamNote, "Salesforce publishes no change events for Lead") && strings.Contains(m.StreamNote, "Pub/Sub API refused the topic /data/LeadChangeEvent"), m.StreamNote
+	})
+	if err := b.Org.SelectForCDC("Lead"); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("Lead streaming again", 30*time.Second, func() (bool, string) {
+		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return m.StreamNote == "", m.StreamNote
+	})
+	if h := b.history(m); !strings.Contains(h, "Not streaming") || !strings.Contains(h, "Streaming Lead's changes again.") {
+		t.Fatalf("history: %s", h)
+	}
+	id, _ := b.Org.CreateAsUser("Lead", map[string]any{"LastName": "Streamed", "Company": "C"})
+	b.Eventually("the streamed lead", 10*time.Second, func() (bool, string) { return b.Count("lead", "sfid = $1", id) == 1, "" })
+}

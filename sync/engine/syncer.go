@@ -42,16 +42,19 @@ type syncer struct {
 	nextSchemaCheck time.Time
 	writer          *writer
 	stream          *loop     // the change-event subscription (stream.go)
+	verifier        *verifier // verifications and repairs (verify.go)
 	orgAuthAt       time.Time // the authorization the open org client uses
 	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
 	tables          tableLocks
-	streamWake      chan struct{} // mappings changed: the change-event subscription may need to change
-	pubsubDown      atomic.Bool   // the Pub/Sub API's unavailability is in the mappings' history
+	streamWake      chan struct{}           // mappings changed: the change-event subscription may need to change
+	streamNotes     []orgclient.StreamEvent // subscription outcomes for the stream loop to record (guarded by mu)
+	pubsubDown      atomic.Bool             // the Pub/Sub API's unavailability is in the mappings' history
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
 	s := &syncer{e: e, connID: connID, log: e.log.With("connection_id", connID),
 		wakeCh: make(chan struct{}, 1), streamWake: make(chan struct{}, 1), workers: map[int64]*worker{}}
+	s.verifier = newVerifier(s)
 	s.renewed(e.opts.Now())
 	return s
 }
@@ -84,6 +87,7 @@ func (s *syncer) stopChildren() {
 	if s.stream != nil {
 		s.stream.Stop()
 	}
+	s.verifier.Stop()
 }
 
 // wakeStream makes the change-event loop look at the mappings again now.
@@ -97,6 +101,7 @@ func (s *syncer) wakeStream() {
 // poke wakes the syncer (mappingID 0) or one mapping's worker.
 func (s *syncer) poke(mappingID int64) {
 	s.wakeStream()
+	s.verifier.poke()
 	if mappingID == 0 {
 		select {
 		case s.wakeCh <- struct{}{}:
@@ -125,8 +130,8 @@ func (s *syncer) run(ctx context.Context) {
 			// the syncer's lifetime.
 			s.writer = newWriter(s, c.Schema)
 			s.stream = &loop{run: s.runStream}
-			if err := cmp.Or(s.writer.Start(ctx), s.stream.Start(ctx)); err != nil {
-				s.log.Error("start the writer and the stream", "err", err)
+			if err := cmp.Or(s.writer.Start(ctx), s.stream.Start(ctx), s.verifier.Start(ctx)); err != nil {
+				s.log.Error("start the writer, the stream and the verifier", "err", err)
 			}
 		}
 		if err != nil && ctx.Err() == nil {

@@ -37,6 +37,7 @@ type worker struct {
 	loadMark  time.Time
 	pollNow   atomic.Bool  // set by a change notification (accelerated mode)
 	replayID  atomic.Int64 // last change event seen for this object, stored with the next poll
+	gaps      gapQueue     // records named by gap events, to read by id
 	// pubsubReplay is the same for the Pub/Sub API, whose replay ids are bytes.
 	pubsubReplay atomic.Pointer[[]byte]
 }
@@ -106,6 +107,10 @@ func (w *worker) step(ctx context.Context) (next time.Duration, gone bool) {
 	case mapping.SchemaChanged, mapping.Resync:
 		op = w.resync
 	case mapping.DataSynced, mapping.PollingSFChanges, mapping.PollingSFBulk:
+		if w.gaps.pending() {
+			op = w.refreshGaps
+			break
+		}
 		if due := w.pollDue(m, c, now); due > 0 {
 			return min(due, tick*5), false
 		}

@@ -44,13 +44,34 @@ type Org interface {
 	DeleteMany(ctx context.Context, ids []string) ([]SaveResult, error)
 
 	// Stream subscribes to the objects' Change Data Capture channels (object → replay id to resume
-	// after, -1 for new events only) and calls fn with the object and replay id of every change, until
-	// ctx ends or the stream fails. A replay id outside the org's window fails with ErrReplayGone.
-	Stream(ctx context.Context, objects map[string]int64, fn func(object string, replayID int64)) error
+	// after, -1 for new events only) and calls fn with every change event, until ctx ends or the
+	// stream fails. An object whose subscription is refused is reported to fn (StreamEvent.Err) and
+	// the others stream on.
+	Stream(ctx context.Context, objects map[string]int64, fn func(StreamEvent)) error
 }
 
-// ErrReplayGone reports that change events were lost (outside the replay window): poll to catch up.
-var ErrReplayGone = errors.New("change events no longer available for replay")
+// StreamEvent is a change event of one object, or (Err set) the end of that object's subscription.
+type StreamEvent struct {
+	Object     string
+	ReplayID   int64
+	ChangeType string   // CREATE, UPDATE, DELETE, UNDELETE, GAP_CREATE, ..., GAP_OVERFLOW
+	RecordIDs  []string // the records (gap events name the records to fetch)
+	// Err is ErrReplayGone (events after the replay id are not available) or ErrNoChangeEvents (the
+	// org publishes none for the object), wrapped with Salesforce's words.
+	Err error
+	// Subscribed reports that the object's subscription was acknowledged.
+	Subscribed bool
+}
+
+// Errors of one object's subscription.
+var (
+	// ErrReplayGone reports that change events were lost (outside the replay window, or a replay id
+	// the org never issued): poll to catch up.
+	ErrReplayGone = errors.New("change events no longer available for replay")
+	// ErrNoChangeEvents reports that the org publishes no change events for an object (not selected
+	// for Change Data Capture): poll it.
+	ErrNoChangeEvents = errors.New("the org publishes no change events for this object")
+)
 
 // SaveResult is Salesforce's per-record outcome of a write.
 type SaveResult struct {

@@ -45,6 +45,7 @@ const (
 	SignalReplayLost                      // the stored replay id is gone: resubscribed for new events
 	SignalTopicRefused                    // the topic was refused: no events for this object
 	SignalResubscribed                    // subscribed again at the tip: events may have been missed
+	SignalTopicAccepted                   // the object's topic exists: it streams
 )
 
 // PubSubSignal is one report of a Pub/Sub subscription.
@@ -53,6 +54,9 @@ type PubSubSignal struct {
 	Kind     SignalKind
 	ReplayID []byte // the event's, for SignalChange, SignalUnreadable and SignalSchemaChanged
 	Err      error  // what went wrong, for SignalUnreadable, SignalReplayLost and SignalTopicRefused
+	// ChangeType and RecordIDs are a change event's header (gap events name records to read by id).
+	ChangeType string
+	RecordIDs  []string
 }
 
 // StreamPubSub subscribes to each object's topic on one gRPC connection.
@@ -72,6 +76,7 @@ func (o *sfOrg) StreamPubSub(ctx context.Context, objects map[string][]byte, fn 
 	defer client.Close()
 	// Ask once before subscribing: an unreachable endpoint or an org without the API is ErrNoPubSub
 	// (auto mode streams over CometD then), not a failure of the stream.
+	var accepted []string
 	for obj := range objects {
 		_, err := client.Topic(ctx, salesforce.ChannelFor(obj))
 		switch {
@@ -79,6 +84,8 @@ func (o *sfOrg) StreamPubSub(ctx context.Context, objects map[string][]byte, fn 
 			return fmt.Errorf("%w: %v", ErrNoPubSub, err)
 		case errors.Is(err, pubsub.ErrAuth):
 			return salesforceAuth(err)
+		case err == nil:
+			accepted = append(accepted, obj)
 		}
 	}
 	var mu sync.Mutex // fn is called from one subscription at a time
@@ -88,6 +95,9 @@ func (o *sfOrg) StreamPubSub(ctx context.Context, objects map[string][]byte, fn 
 		fn(s)
 	}
 	signal(PubSubSignal{Kind: SignalSubscribed})
+	for _, obj := range accepted {
+		signal(PubSubSignal{Object: obj, Kind: SignalTopicAccepted})
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for obj, replay := range objects {
 		g.Go(func() error { return subscribeObject(gctx, client, obj, replay, signal) })
@@ -116,6 +126,9 @@ func subscribeObject(ctx context.Context, client *pubsub.Client, object string, 
 		err := client.Subscribe(ctx, pubsub.Subscription{Topic: topic, Replay: start, OnResubscribe: resumed}, func(_ context.Context, e pubsub.Event) error {
 			start = pubsub.After(e.ReplayID)
 			s := PubSubSignal{Object: object, Kind: SignalChange, ReplayID: e.ReplayID}
+			if e.Change != nil {
+				s.ChangeType, s.RecordIDs = e.Change.ChangeType, e.Change.RecordIDs
+			}
 			switch {
 			case e.Err != nil:
 				s.Kind, s.Err = SignalUnreadable, e.Err

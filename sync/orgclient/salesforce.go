@@ -200,25 +200,34 @@ func (o *sfOrg) DeleteMany(ctx context.Context, ids []string) ([]SaveResult, err
 	return results(o.c.DeleteMany(ctx, ids, false))
 }
 
-func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(object string, replayID int64)) error {
+func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(StreamEvent)) error {
 	channels := map[string]int64{}
 	byChannel := map[string]string{}
 	for obj, replay := range objects {
 		ch := salesforce.ChannelFor(obj)
 		channels[ch], byChannel[ch] = replay, obj
 	}
-	err := o.c.Stream(ctx, channels, func(_ context.Context, e bayeux.Event) error {
-		object := byChannel[e.Channel]
-		if object == "" {
-			if ce, err := bayeux.DecodeChangeEvent(e.Data); err == nil {
-				object = ce.Header.EntityName
+	refused := func(err *bayeux.SubscribeError) {
+		ev := StreamEvent{Object: byChannel[err.Channel]}
+		switch {
+		case errors.Is(err, bayeux.ErrReplayUnavailable):
+			ev.Err = fmt.Errorf("%w: %s", ErrReplayGone, err.Reason)
+		default: // bayeux.ErrNoChannel: the client reports no other refusal here
+			ev.Err = fmt.Errorf("%w: %s", ErrNoChangeEvents, err.Reason)
+		}
+		fn(ev)
+	}
+	event := func(_ context.Context, e bayeux.Event) error {
+		ev := StreamEvent{Object: byChannel[e.Channel], ReplayID: e.ReplayID}
+		if ce, err := bayeux.DecodeChangeEvent(e.Data); err == nil {
+			ev.ChangeType, ev.RecordIDs = ce.Header.ChangeType, ce.Header.RecordIDs
+			if ev.Object == "" {
+				ev.Object = ce.Header.EntityName
 			}
 		}
-		fn(object, e.ReplayID)
+		fn(ev)
 		return nil
-	})
-	if errors.Is(err, bayeux.ErrReplayUnavailable) {
-		return fmt.Errorf("%w: %v", ErrReplayGone, err)
 	}
-	return err
+	subscribed := func(ch string) { fn(StreamEvent{Object: byChannel[ch], Subscribed: true}) }
+	return o.c.Stream(ctx, channels, salesforce.StreamHandler{Event: event, Subscribed: subscribed, Refused: refused})
 }

@@ -244,6 +244,9 @@ func (c *Client) once(ctx context.Context, r request) (*response, error) {
 	c.mu.Lock()
 	req.Header.Set("Authorization", "Bearer "+c.access)
 	c.mu.Unlock()
+	// Names pgforce in the changeOrigin of the change events its writes cause (";client=pgforce"),
+	// so other subscribers, and admins, can tell its writes from their own.
+	req.Header.Set("Sforce-Call-Options", "client="+CallOptionsClient)
 	res, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

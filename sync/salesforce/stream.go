@@ -18,14 +18,29 @@ func ChannelFor(object string) string {
 	return "/data/" + object + "ChangeEvent"
 }
 
+// CallOptionsClient is the client name pgforce's API calls give in Sforce-Call-Options.
+const CallOptionsClient = "pgforce"
+
+// StreamHandler receives what a Change Data Capture subscription delivers.
+type StreamHandler struct {
+	// Event is called with each event, in order; an error ends the stream with it.
+	Event func(ctx context.Context, e bayeux.Event) error
+	// Subscribed, if set, is told about each acknowledged subscription.
+	Subscribed func(channel string)
+	// Refused, if set, is told about each subscription Salesforce refuses (its replay id outside the
+	// retention window: bayeux.ErrReplayUnavailable; its entity not selected for Change Data
+	// Capture: bayeux.ErrNoChannel) while the other channels stream on; if nil, the refusal ends the
+	// stream with that error.
+	Refused func(*bayeux.SubscribeError)
+}
+
 // Stream subscribes to Change Data Capture channels (channel → replay id to resume after, -1 for
-// new events) and calls fn for each event until ctx ends. An authentication failure is repaired
-// once with the refresh token; a replay id outside the retention window returns an error wrapping
-// bayeux.ErrReplayUnavailable so the caller can fall back to polling.
-func (c *Client) Stream(ctx context.Context, channels map[string]int64, fn func(ctx context.Context, e bayeux.Event) error) error {
+// new events) and hands h what arrives until ctx ends. An authentication failure is repaired once
+// with the refresh token.
+func (c *Client) Stream(ctx context.Context, channels map[string]int64, h StreamHandler) error {
 	refreshed := false
 	for {
-		bc := bayeux.NewClient(bayeux.ClientOptions{
+		opts := bayeux.ClientOptions{
 			URL:        c.InstanceURL() + "/cometd/" + c.version,
 			HTTPClient: &http.Client{Transport: c.hc.Transport, Timeout: 3 * time.Minute},
 			Token: func(context.Context) (string, error) {
@@ -33,7 +48,15 @@ func (c *Client) Stream(ctx context.Context, channels map[string]int64, fn func(
 				defer c.mu.Unlock()
 				return c.access, nil
 			},
-		})
+		}
+		if h.Refused != nil {
+			opts.OnSubscribeError = func(err *bayeux.SubscribeError) {
+				delete(channels, err.Channel) // not resubscribed after a re-authorization either
+				h.Refused(err)
+			}
+		}
+		opts.OnSubscribed = h.Subscribed
+		bc := bayeux.NewClient(opts)
 		for ch, replay := range channels {
 			bc.Subscribe(ch, replay)
 		}
@@ -43,7 +66,7 @@ func (c *Client) Stream(ctx context.Context, channels map[string]int64, fn func(
 			}
 			refreshed = false
 			c.count("streaming", nil)
-			return fn(ctx, e)
+			return h.Event(ctx, e)
 		})
 		if errors.Is(err, bayeux.ErrAuth) && !refreshed {
 			refreshed = true

@@ -392,3 +392,31 @@ func CountInState(ctx context.Context, q Querier, schema string, s State) (int64
 	}
 	return n, nil
 }
+
+// WaitingRecords lists, of the given records (sfids) of a table, those with a change still to be
+// written to Salesforce (all such records when sfids is nil).
+func WaitingRecords(ctx context.Context, q Querier, schema, table string, sfids []string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT sfid FROM `+ident(schema, "_trigger_log")+`
+		WHERE table_name = $1 AND state = ANY($2) AND sfid IS NOT NULL AND ($3::text[] IS NULL OR sfid = ANY($3))`,
+		table, lifecycle.Strings(waitingStates...), sfids)
+	if err != nil {
+		return nil, fmt.Errorf("list records of %s with writes waiting: %w", table, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list records of %s with writes waiting: %w", table, err)
+	}
+	return out, nil
+}
+
+// CountWaitingDeletes counts the records of a table whose deletion waits to be written to Salesforce:
+// their rows are gone, their records not yet.
+func CountWaitingDeletes(ctx context.Context, q Querier, schema, table string) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `SELECT count(DISTINCT sfid) FROM `+ident(schema, "_trigger_log")+`
+		WHERE table_name = $1 AND action = $2 AND state = ANY($3) AND sfid IS NOT NULL`, table, string(Delete), lifecycle.Strings(waitingStates...)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count deletes of %s waiting: %w", table, err)
+	}
+	return n, nil
+}

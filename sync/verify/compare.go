@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/salesforce"
+	"pgforce/sync/triggerlog"
 )
 
 // Salesforce is what verification asks of the org (the engine adapts its client). Query returns
@@ -90,11 +91,24 @@ func (r Result) Drift() int64 { return r.Missing + r.Extra + r.Stale }
 
 func soqlTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
+// CaughtUp is when the table last caught up with Salesforce: when its last poll (or load) began. Every
+// change Salesforce stamped before that, less the margin a late commit may take, is in the table. A
+// table that never finished loading claims nothing, so everything up to now is judged.
+func CaughtUp(m mapping.Mapping, now time.Time) time.Time {
+	switch {
+	case !m.TableLoaded():
+		return now.UTC()
+	case m.LastPollAt != nil:
+		return m.LastPollAt.UTC()
+	}
+	return m.Watermark.UTC()
+}
+
 // Compare compares the table with Salesforce and stores the findings under verification id.
 //
-// Postgres is read in one REPEATABLE READ snapshot taken first, with the mapping's high-water mark W:
-// the table claims to hold every change Salesforce stamped up to W. Salesforce is read after, so
-// whatever it shows stamped at or before W (less the margin) must be in that snapshot; records stamped
+// Postgres is read in one REPEATABLE READ snapshot taken first, with the time T the table last caught
+// up (CaughtUp): it claims to hold every change Salesforce stamped before T, less the margin. Salesforce
+// is read after, so whatever it shows stamped before that must be in the snapshot; records stamped
 // later, and rows with writes waiting for Salesforce, are in flight and not judged.
 func Compare(ctx context.Context, env Env, tbl Table, id int64) (Result, error) {
 	var res Result
@@ -107,25 +121,26 @@ func Compare(ctx context.Context, env Env, tbl Table, id int64) (Result, error) 
 	if err != nil {
 		return res, fmt.Errorf("read the high-water mark: %w", err)
 	}
-	// A table that never finished loading claims nothing, so everything Salesforce holds is judged.
-	res.Watermark = env.now().UTC()
-	if m.Watermark != nil {
-		res.Watermark = m.Watermark.UTC()
-	}
+	res.Watermark = CaughtUp(m, env.now())
 	judged := res.Watermark.Add(-env.Margin)
 	tbName := table.Ident(tbl.Target.Schema, tbl.name())
-	tlog := table.Ident(tbl.Target.Schema, "_trigger_log")
 
 	// The snapshot: rows with an sfid, and records with writes waiting for Salesforce.
 	for _, stmt := range []string{
 		`CREATE TEMP TABLE pgforce_verify_pg ON COMMIT DROP AS SELECT sfid::text AS id, systemmodstamp AS stamp FROM ` + tbName + ` WHERE sfid IS NOT NULL`,
-		`CREATE TEMP TABLE pgforce_verify_pending ON COMMIT DROP AS SELECT DISTINCT sfid::text AS id FROM ` + tlog +
-			` WHERE table_name = ` + quote(tbl.name()) + ` AND state IN ('NEW', 'PENDING', 'REQUEUE') AND sfid IS NOT NULL`,
+		`CREATE TEMP TABLE pgforce_verify_pending (id text PRIMARY KEY) ON COMMIT DROP`,
 		`CREATE TEMP TABLE pgforce_verify_sf (id text, stamp timestamptz, deleted boolean NOT NULL DEFAULT false) ON COMMIT DROP`,
 	} {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return res, fmt.Errorf("snapshot %s: %w", tbName, err)
 		}
+	}
+	waiting, err := triggerlog.WaitingRecords(ctx, tx, tbl.Target.Schema, tbl.name(), nil)
+	if err != nil {
+		return res, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO pgforce_verify_pending SELECT unnest($1::text[])`, waiting); err != nil {
+		return res, err
 	}
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pgforce_verify_pg`).Scan(&res.PGRows); err != nil {
 		return res, err
@@ -321,8 +336,6 @@ func quotedIDs(ids []string) string {
 	}
 	return strings.Join(q, ", ")
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // idWriter encodes REST records as the CSV rows of pgforce_verify_sf.
 type idWriter struct {

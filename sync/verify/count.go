@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
+	"pgforce/sync/triggerlog"
 )
 
 // CountCheck is the cheap check of every poll cycle: Salesforce's record count (filter applied)
@@ -22,9 +24,8 @@ type CountCheck struct {
 	At        time.Time
 }
 
-// Count runs the count check of a table whose high-water mark is mark (nil: never loaded). It costs
-// two API calls.
-func Count(ctx context.Context, env Env, tbl Table, mark *time.Time) (CountCheck, error) {
+// Count runs the count check of a table as its mapping m stands (see CaughtUp). It costs two API calls.
+func Count(ctx context.Context, env Env, tbl Table, m mapping.Mapping) (CountCheck, error) {
 	cc := CountCheck{At: env.now()}
 	count := func(soql string, all bool) (int64, error) {
 		n, err := env.SF.Query(ctx, soql, all, func(map[string]json.RawMessage) error { return nil })
@@ -34,21 +35,21 @@ func Count(ctx context.Context, env Env, tbl Table, mark *time.Time) (CountCheck
 	if cc.SFRecords, err = count("SELECT COUNT() FROM "+tbl.Target.Object+tbl.where(), false); err != nil {
 		return cc, fmt.Errorf("count %s records: %w", tbl.Target.Object, err)
 	}
-	if mark != nil {
-		since := mark.Add(-env.Margin)
+	loaded := m.TableLoaded()
+	if loaded {
+		since := CaughtUp(m, env.now()).Add(-env.Margin)
 		if cc.Changed, err = count("SELECT COUNT() FROM "+tbl.Target.Object+" WHERE SystemModstamp > "+soqlTime(since), tbl.HasDeleted); err != nil {
 			return cc, fmt.Errorf("count %s records changed since %s: %w", tbl.Target.Object, soqlTime(since), err)
 		}
 	}
-	err = env.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+table.Ident(tbl.Target.Schema, tbl.name())+` WHERE sfid IS NOT NULL),
-		(SELECT count(DISTINCT sfid) FROM `+table.Ident(tbl.Target.Schema, "_trigger_log")+`
-			WHERE table_name = $1 AND action = 'DELETE' AND state IN ('NEW', 'PENDING', 'REQUEUE') AND sfid IS NOT NULL)`,
-		tbl.name()).Scan(&cc.PGRows, &cc.Waiting)
-	if err != nil {
+	if err = env.Pool.QueryRow(ctx, `SELECT count(*) FROM `+table.Ident(tbl.Target.Schema, tbl.name())+` WHERE sfid IS NOT NULL`).Scan(&cc.PGRows); err != nil {
 		return cc, fmt.Errorf("count rows of %s: %w", tbl.name(), err)
 	}
+	if cc.Waiting, err = triggerlog.CountWaitingDeletes(ctx, env.Pool, tbl.Target.Schema, tbl.name()); err != nil {
+		return cc, err
+	}
 	diff := cc.SFRecords - (cc.PGRows + cc.Waiting)
-	if mark == nil {
+	if !loaded {
 		cc.Drift = diff // never loaded: nothing explains a difference
 	} else if abs(diff) > cc.Changed {
 		cc.Drift = diff

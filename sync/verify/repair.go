@@ -10,6 +10,7 @@ import (
 
 	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/table"
+	"pgforce/sync/triggerlog"
 )
 
 // Repair fixes a verification's findings: it fetches their records by Id (deleted ones included) and
@@ -71,12 +72,7 @@ func repairChunk(ctx context.Context, env Env, tbl Table, id int64, ids []string
 	if err := apply.AsSync(ctx, tx); err != nil {
 		return err
 	}
-	tlog := table.Ident(tbl.Target.Schema, "_trigger_log")
-	rows, err := tx.Query(ctx, `SELECT DISTINCT sfid FROM `+tlog+` WHERE table_name = $1 AND sfid = ANY($2) AND state IN ('NEW', 'PENDING', 'REQUEUE')`, tbl.name(), ids)
-	if err != nil {
-		return err
-	}
-	waiting, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	waiting, err := triggerlog.WaitingRecords(ctx, tx, tbl.Target.Schema, tbl.name(), ids)
 	if err != nil {
 		return err
 	}

@@ -177,7 +177,7 @@ func Due(ctx context.Context, q Querier, connID int64, every time.Duration, mapp
 		return nil, nil
 	}
 	rows, err := q.Query(ctx, `SELECT m.id FROM unnest($2::bigint[]) AS m(id)
-		WHERE NOT EXISTS (SELECT 1 FROM verifications v WHERE v.mapping_id = m.id
+		WHERE NOT EXISTS (SELECT 1 FROM verifications v WHERE v.connection_id = $1 AND v.mapping_id = m.id
 			AND (v.state IN ('REQUESTED', 'VERIFYING', 'REPAIR_REQUESTED', 'REPAIRING') OR v.requested_at > now() - make_interval(secs => $3)))`,
 		connID, mappingIDs, every.Seconds())
 	if err != nil {

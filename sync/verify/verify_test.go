@@ -238,18 +238,18 @@ func TestTheCountCheckAllowsForChangesInFlight(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "", 10000)
 	m, _ := f.b.Admin.Mappings.Get(f.b.Ctx, f.m.ID)
-	cc, err := verify.Count(f.b.Ctx, f.env, f.tbl, m.Watermark)
+	cc, err := verify.Count(f.b.Ctx, f.env, f.tbl, m)
 	if err != nil || cc.Drift != 0 || cc.SFRecords != cc.PGRows {
 		t.Fatalf("a synced table: %+v %v", cc, err)
 	}
 	if _, err := f.b.Org.CreateAsUser("Account", map[string]any{"Name": "New since the poll"}); err != nil {
 		t.Fatal(err)
 	}
-	if cc, err = verify.Count(f.b.Ctx, f.env, f.tbl, m.Watermark); err != nil || cc.Drift != 0 || cc.Changed < 1 {
+	if cc, err = verify.Count(f.b.Ctx, f.env, f.tbl, m); err != nil || cc.Drift != 0 || cc.Changed < 1 {
 		t.Fatalf("one record created after the mark is in flight: %+v %v", cc, err)
 	}
 	f.behindTheBack(t, `DELETE FROM $table WHERE sfid IN (SELECT sfid FROM $table LIMIT 3)`)
-	if cc, err = verify.Count(f.b.Ctx, f.env, f.tbl, m.Watermark); err != nil || cc.Drift != 4 {
+	if cc, err = verify.Count(f.b.Ctx, f.env, f.tbl, m); err != nil || cc.Drift != 4 {
 		t.Fatalf("three rows deleted behind pgforce's back: %+v %v", cc, err)
 	}
 }
@@ -320,5 +320,27 @@ func TestVerificationsThatCannotFinishSayWhyAndStartAgain(t *testing.T) {
 	}
 	if v, _ = verify.Load(f.b.Ctx, f.b.Pool, v.ID); v.State != verify.Failed || !strings.Contains(v.StateReason, "INVALID_TYPE") || v.FinishedAt == nil {
 		t.Fatalf("object gone: %+v", v)
+	}
+}
+
+// The schedule asks for a mapping once its last verification is older than the period, and never
+// while one is open; a period of 0 turns it off.
+func TestTheScheduleIsDueOncePerPeriod(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "", 10000)
+	ids := []int64{f.m.ID}
+	if due, err := verify.Due(f.b.Ctx, f.b.Pool, f.b.Conn.ID, 24*time.Hour, ids); err != nil || len(due) != 1 {
+		t.Fatalf("never verified: %v %v", due, err)
+	}
+	if due, _ := verify.Due(f.b.Ctx, f.b.Pool, f.b.Conn.ID, 0, ids); len(due) != 0 {
+		t.Fatalf("schedule off: %v", due)
+	}
+	v, _ := f.verify(t)
+	if due, _ := verify.Due(f.b.Ctx, f.b.Pool, f.b.Conn.ID, 24*time.Hour, ids); len(due) != 0 {
+		t.Fatalf("verified just now: %v", due)
+	}
+	f.b.Exec(`UPDATE verifications SET requested_at = now() - interval '25 hours' WHERE id = $1`, v.ID)
+	if due, _ := verify.Due(f.b.Ctx, f.b.Pool, f.b.Conn.ID, 24*time.Hour, ids); len(due) != 1 {
+		t.Fatalf("verified a day ago: %v", due)
 	}
 }

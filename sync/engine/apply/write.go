@@ -44,8 +44,33 @@ type Result struct {
 // deleted records (IsDeleted) remove their rows, others are upserted by sfid; a record already present
 // with the same SystemModstamp and values is left untouched, so re-reading an overlap window costs no writes.
 func Merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (Result, error) {
+	return merge(ctx, tx, t, csvRows, false)
+}
+
+// Refresh applies records read by id because a gap event named them (Salesforce changed them in its
+// database): like Merge, but every record is written even when its SystemModstamp did not move, as
+// such a change keeps it, and the rows of gone ids that Salesforce no longer returns at all (deleted
+// and purged) are deleted.
+func Refresh(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, gone []string) (Result, error) {
+	res, err := merge(ctx, tx, t, csvRows, true)
+	if err != nil || len(gone) == 0 {
+		return res, err
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t WHERE t.sfid = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE s.sfid = t.sfid)`, gone)
+	if err != nil {
+		return res, fmt.Errorf("apply deletes to %s: %w", t.Table(), err)
+	}
+	res.Deleted += tag.RowsAffected()
+	return res, nil
+}
+
+// stageTable holds a batch of changed records during a merge (dropped at commit).
+var stageTable = table.Ident("pgforce_stage")
+
+func merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, force bool) (Result, error) {
 	var res Result
-	stage := table.Ident("pgforce_stage")
+	stage := stageTable
 	var defs []string
 	for _, f := range t.Fields {
 		typ, err := table.ColumnType(f)
@@ -98,7 +123,7 @@ func Merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (Result,
 	}
 	sets = append(sets, `_hc_lastop = 'SYNCED'`, `_hc_err = NULL`)
 	changed := "TRUE"
-	if hasStamp {
+	if hasStamp && !force {
 		// Salesforce stamps whole seconds, so a record changed twice within a second keeps its
 		// SystemModstamp: a row with the same stamp is rewritten when its values differ, unless it
 		// holds an application's change not written to Salesforce yet (PENDING, FAILED).

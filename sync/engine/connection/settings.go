@@ -59,8 +59,9 @@ type Setting string
 const (
 	WriteAlgorithmSetting  Setting = "write_algorithm"
 	APIVersionSetting      Setting = "api_version"
-	PollingSetting         Setting = "polling_seconds"  // the polling interval new mappings start with
-	StreamTransportSetting Setting = "stream_transport" // how accelerated mappings stream (auto, pubsub, cometd)
+	PollingSetting         Setting = "polling_seconds"    // the polling interval new mappings start with
+	StreamTransportSetting Setting = "stream_transport"   // how accelerated mappings stream (auto, pubsub, cometd)
+	VerifySetting          Setting = "verify_every_hours" // how often mappings are verified in full (0: off)
 )
 
 // LockSetting returns the connection's state and a setting's value, locking the row for the rest of

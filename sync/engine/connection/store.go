@@ -37,18 +37,19 @@ type Connection struct {
 	RetentionDays    int
 	CreatedAt        time.Time
 	StreamTransport  StreamTransport
+	VerifyEveryHours int // how often each mapping is verified in full (0: never on a schedule)
 }
 
 const cols = `id, name, schema_name, state, state_reason, state_changed_at, org_type, login_url, api_version, write_algorithm,
 	instance_url, org_id, org_name, sf_username, sf_user_id, identity_url, authorized_at, polling_seconds, max_daily_api_calls,
-	trigger_log_retention_days, created_at, stream_transport`
+	trigger_log_retention_days, created_at, stream_transport, verify_every_hours`
 
 func scan(row pgx.Row) (Connection, error) {
 	var c Connection
 	var state, orgType, algo, transport string
 	err := row.Scan(&c.ID, &c.Name, &c.Schema, &state, &c.StateReason, &c.StateChangedAt, &orgType, &c.LoginURL, &c.APIVersion, &algo,
 		&c.InstanceURL, &c.OrgID, &c.OrgName, &c.Username, &c.UserID, &c.IdentityURL, &c.AuthorizedAt, &c.PollingSeconds,
-		&c.MaxDailyAPICalls, &c.RetentionDays, &c.CreatedAt, &transport)
+		&c.MaxDailyAPICalls, &c.RetentionDays, &c.CreatedAt, &transport, &c.VerifyEveryHours)
 	c.State, c.OrgType, c.WriteAlgorithm, c.StreamTransport = State(state), OrgType(orgType), WriteAlgorithm(algo), StreamTransport(transport)
 	return c, err
 }

@@ -112,3 +112,14 @@ func Holder(ctx context.Context, pool *pgxpool.Pool, connID int64) (string, time
 	}
 	return holder, until, err
 }
+
+// LockForDelete locks a connection's lease row for the rest of the transaction, for deleting the
+// connection: the syncer's work holds the lease row (the fence) and then writes rows that point at
+// the connection, so a deletion must wait on the lease before it locks the connection, or the two
+// deadlock.
+func LockForDelete(ctx context.Context, tx pgx.Tx, connID int64) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM leases WHERE connection_id = $1 FOR UPDATE`, connID); err != nil {
+		return fmt.Errorf("lock the lease of connection %d: %w", connID, err)
+	}
+	return nil
+}

@@ -79,3 +79,43 @@ func FinishBackfill(ctx context.Context, tx pgx.Tx, id int64) error {
 	}
 	return nil
 }
+
+// SaveCountCheck stores a count check: Salesforce's record count (the figure every surface shows,
+// with its age) and the difference changes in flight could not explain.
+func SaveCountCheck(ctx context.Context, q Execer, id, sfCount, drift int64) error {
+	if _, err := q.Exec(ctx, `UPDATE mappings SET sf_count = $2, sf_count_at = now(), count_checked_at = now(), count_drift = $3 WHERE id = $1`,
+		id, sfCount, drift); err != nil {
+		return fmt.Errorf("save the count check of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
+// SaveRefresh stores, with the rows of records read because a gap event named them, that event's
+// replay id; false when the mapping no longer syncs.
+func SaveRefresh(ctx context.Context, tx pgx.Tx, id, replayID int64) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE mappings SET replay_id = GREATEST(replay_id, NULLIF($2, 0)) WHERE id = $1 AND state = ANY($3)`,
+		id, replayID, lifecycle.Strings(DataSynced, PollingSFChanges, PollingSFBulk))
+	if err != nil {
+		return false, fmt.Errorf("record refresh of mapping %d: %w", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// ForgetReplayID drops a mapping's stored change-event replay id: the events after it are not
+// available, so its stream resubscribes for new events and a poll catches up.
+func ForgetReplayID(ctx context.Context, q Execer, id int64) error {
+	if _, err := q.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("forget the replay id of mapping %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetStreamNote stores why an accelerated mapping does not stream ("" when it does); false when the
+// note was already that.
+func SetStreamNote(ctx context.Context, q Execer, id int64, note string) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE mappings SET stream_note = NULLIF($2, '') WHERE id = $1 AND stream_note IS DISTINCT FROM NULLIF($2, '')`, id, note)
+	if err != nil {
+		return false, fmt.Errorf("record the stream state of mapping %d: %w", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}

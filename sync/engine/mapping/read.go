@@ -21,6 +21,7 @@ type Summary struct {
 	Accelerated    bool
 	SFCount        *int64
 	SFCountAt      *time.Time // when Salesforce said so: a load or the last count check
+	CountDrift     *int64     // the last count check's difference beyond changes in flight
 	LastPollAt     *time.Time
 	LoadExpected   *int64
 	LoadDone       int64
@@ -31,7 +32,7 @@ type Summary struct {
 func Summaries(ctx context.Context, q rowQuerier, connID int64) ([]Summary, error) {
 	rows, err := q.Query(ctx, `SELECT id, object_name, table_name, state, state_reason, COALESCE(config->>'access', ''),
 			COALESCE((config->>'sf_polling_seconds')::int, 0), COALESCE((config->>'sf_notify_enabled')::boolean, false),
-			sf_count, sf_count_at, last_poll_at, load_expected, load_done, load_started_at
+			sf_count, sf_count_at, last_poll_at, load_expected, load_done, load_started_at, count_drift
 		FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
 	if err != nil {
 		return nil, fmt.Errorf("list mappings: %w", err)
@@ -40,7 +41,7 @@ func Summaries(ctx context.Context, q rowQuerier, connID int64) ([]Summary, erro
 		var m Summary
 		var state, access string
 		err := row.Scan(&m.ID, &m.Object, &m.Table, &state, &m.StateReason, &access, &m.PollingSeconds, &m.Accelerated,
-			&m.SFCount, &m.SFCountAt, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt)
+			&m.SFCount, &m.SFCountAt, &m.LastPollAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.CountDrift)
 		m.State, m.Access = State(state), Access(access)
 		return m, err
 	})

@@ -37,12 +37,15 @@ type Mapping struct {
 	Watermark       *time.Time
 	WatermarkID     string
 	ReplayID        *int64
+	StreamNote      string // why an accelerated mapping does not stream ("" when it does)
 	PubSubReplayID  []byte // the last Pub/Sub event covered by the table, nil = none
 	StreamTransport string // "pubsub" or "cometd" while an accelerated mapping streams, "" otherwise
 	LastPollAt      *time.Time
 	NextPollAt      *time.Time
 	SFCount         *int64
 	SFCountAt       *time.Time
+	CountCheckedAt  *time.Time // the last count check (see package verify)
+	CountDrift      *int64     // records its counts differed by beyond changes in flight (0: they agreed)
 	Drift           []Drift
 	OrphanedAt      *time.Time
 	CreatedAt       time.Time
@@ -69,8 +72,8 @@ type rowQuerier interface {
 
 const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
 	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
-	watermark_id, replay_id, last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at,
-	pubsub_replay_id, COALESCE(stream_transport, '')`
+	watermark_id, replay_id, COALESCE(stream_note, ''), last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at,
+	pubsub_replay_id, COALESCE(stream_transport, ''), count_checked_at, count_drift`
 
 func scan(row pgx.Row) (Mapping, error) {
 	var m Mapping
@@ -78,8 +81,8 @@ func scan(row pgx.Row) (Mapping, error) {
 	var cfg, fields, drift, backfill []byte
 	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
 		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
-		&m.WatermarkID, &m.ReplayID, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt,
-		&m.PubSubReplayID, &m.StreamTransport)
+		&m.WatermarkID, &m.ReplayID, &m.StreamNote, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt,
+		&m.PubSubReplayID, &m.StreamTransport, &m.CountCheckedAt, &m.CountDrift)
 	if err != nil {
 		return m, err
 	}
@@ -343,15 +346,6 @@ func SaveDrift(ctx context.Context, q Execer, id int64, drift []Drift) error {
 	}
 	if _, err := q.Exec(ctx, `UPDATE mappings SET drift = $2 WHERE id = $1`, id, val); err != nil {
 		return fmt.Errorf("save field drift of mapping %d: %w", id, err)
-	}
-	return nil
-}
-
-// ForgetReplayIDs drops the stored change-event replay ids of a connection's mappings: the events
-// after them are gone, so the stream resubscribes for new events and polls catch up.
-func ForgetReplayIDs(ctx context.Context, q Execer, connID int64) error {
-	if _, err := q.Exec(ctx, `UPDATE mappings SET replay_id = NULL WHERE connection_id = $1`, connID); err != nil {
-		return fmt.Errorf("forget replay ids of connection %d: %w", connID, err)
 	}
 	return nil
 }

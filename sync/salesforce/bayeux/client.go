@@ -8,19 +8,37 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/cookiejar"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Errors Run returns for the caller to act on.
+// Errors Run returns (or reports through OnSubscribeError) for the caller to act on.
 var (
 	// ErrAuth: the server refused the credentials (refresh the token, or re-authorize).
 	ErrAuth = errors.New("bayeux: authentication refused")
 	// ErrReplayUnavailable: a replay id is outside the server's window; fall back to polling.
 	ErrReplayUnavailable = errors.New("bayeux: replay id no longer available")
+	// ErrNoChannel: the channel does not exist (for Change Data Capture: the entity is not selected).
+	ErrNoChannel = errors.New("bayeux: no such channel")
+	// ErrNoReconnect: the server advised reconnect "none" for a reason other than credentials.
+	ErrNoReconnect = errors.New("bayeux: server advised not to reconnect")
 )
+
+// SubscribeError is a subscription the server refused; it wraps ErrReplayUnavailable, ErrNoChannel
+// or neither.
+type SubscribeError struct {
+	Channel, Reason string
+	err             error
+}
+
+func (e *SubscribeError) Error() string {
+	return fmt.Sprintf("bayeux: subscribe %s: %s", e.Channel, e.Reason)
+}
+
+func (e *SubscribeError) Unwrap() error { return e.err }
 
 // Event is one delivered event.
 type Event struct {
@@ -35,6 +53,12 @@ type ClientOptions struct {
 	HTTPClient *http.Client
 	Token      func(ctx context.Context) (string, error)
 	Backoff    func(attempt int) time.Duration
+	// OnSubscribeError, when set, is told about each subscription refused because its channel does not
+	// exist or its replay id is not available, and the session goes on with the other channels (the
+	// refused one is dropped); other refusals, or all when it is nil, end Run with the error.
+	OnSubscribeError func(err *SubscribeError)
+	// OnSubscribed, when set, is told about each acknowledged subscription.
+	OnSubscribed func(channel string)
 }
 
 // Client subscribes to channels and delivers their events in order.
@@ -45,10 +69,15 @@ type Client struct {
 	gen  int              // bumped when subscriptions change during Run
 }
 
-// NewClient returns a client.
+// NewClient returns a client. It keeps the server's cookies (Salesforce expects BAYEUX_BROWSER back).
 func NewClient(opts ClientOptions) *Client {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 3 * time.Minute}
+	}
+	if opts.HTTPClient.Jar == nil {
+		hc := *opts.HTTPClient
+		hc.Jar, _ = cookiejar.New(nil)
+		opts.HTTPClient = &hc
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = func(n int) time.Duration {
@@ -78,7 +107,13 @@ func (c *Client) Unsubscribe(channel string) {
 	c.mu.Unlock()
 }
 
-func (c *Client) post(ctx context.Context, token string, msgs []Message) ([]Message, error) {
+// post sends messages; timeout > 0 bounds the request (a long poll's advice plus a margin).
+func (c *Client) post(ctx context.Context, token string, msgs []Message, timeout time.Duration) ([]Message, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	body, _ := json.Marshal(msgs)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opts.URL, bytes.NewReader(body))
 	if err != nil {
@@ -107,112 +142,153 @@ func (c *Client) post(ctx context.Context, token string, msgs []Message) ([]Mess
 // errRehandshake asks the session loop to handshake again.
 var errRehandshake = errors.New("bayeux: re-handshake")
 
-// Run handshakes, subscribes and long-polls until ctx ends, calling handle for each event in order.
-// It re-handshakes on 403::Unknown client and resubscribes from the last delivered replay id;
-// network failures are retried with backoff. It returns ErrAuth or ErrReplayUnavailable (wrapped)
-// for the caller to act on, or handle's error.
-func (c *Client) Run(ctx context.Context, handle func(context.Context, Event) error) error {
-	failures := 0
-	for {
-		err := c.session(ctx, handle)
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, errRehandshake):
-			failures = 0
-			continue
-		case errors.Is(err, ErrAuth), errors.Is(err, ErrReplayUnavailable), errors.As(err, new(*handlerError)):
-			var he *handlerError
-			if errors.As(err, &he) {
-				return he.err
-			}
-			return err
-		}
-		failures++
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(c.opts.Backoff(failures)):
-		}
-	}
-}
-
 type handlerError struct{ err error }
 
 func (e *handlerError) Error() string { return e.err.Error() }
 
-func (c *Client) session(ctx context.Context, handle func(context.Context, Event) error) error {
+// Run handshakes, subscribes and long-polls until ctx ends, calling handle for each event in order.
+// A connect lost to the network is retried with the same client id (the server keeps its events
+// for a while); the client handshakes again when the server forgets it (403::Unknown client, or
+// advice reconnect "handshake") and resubscribes after the last delivered replay ids. It follows
+// the server's advice: interval between connects, timeout of the long poll (a connect that takes
+// much longer is abandoned as a dead connection), reconnect retry/handshake/none. It returns
+// ErrAuth or ErrNoReconnect (wrapped), a *SubscribeError when OnSubscribeError is nil, or handle's error.
+func (c *Client) Run(ctx context.Context, handle func(context.Context, Event) error) error {
+	failures := 0
+	for {
+		err := c.session(ctx, handle, &failures)
+		var he *handlerError
+		var se *SubscribeError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errRehandshake):
+			continue
+		case errors.As(err, &he):
+			return he.err
+		case errors.Is(err, ErrAuth), errors.Is(err, ErrNoReconnect), errors.As(err, &se):
+			return err
+		}
+		failures++
+		if !c.sleep(ctx, c.opts.Backoff(failures)) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// advice is what the server last advised.
+type advice struct {
+	interval, timeout time.Duration
+	reconnect         string
+}
+
+func (a *advice) update(m map[string]any) {
+	if v, ok := m["interval"].(float64); ok && v >= 0 {
+		a.interval = time.Duration(v) * time.Millisecond
+	}
+	if v, ok := m["timeout"].(float64); ok && v >= 0 {
+		a.timeout = time.Duration(v) * time.Millisecond
+	}
+	if v, ok := m["reconnect"].(string); ok {
+		a.reconnect = v
+	}
+}
+
+// connectTimeout bounds one long poll: the advised hold time and a margin for the network (faye
+// allows 1.2 × the timeout); before any advice, the HTTP client's own timeout applies.
+func (a *advice) connectTimeout() time.Duration {
+	if a.timeout <= 0 {
+		return 0
+	}
+	return a.timeout + a.timeout/5 + 5*time.Second
+}
+
+func failed(m Message) bool { return m.Successful != nil && !*m.Successful }
+
+// refusal turns an unsuccessful reply into the error the session acts on.
+func refusal(what string, m Message) error {
+	reason := m.Error
+	if sf, ok := m.Ext["sfdc"].(map[string]any); ok {
+		if fr, ok := sf["failureReason"].(string); ok && fr != "" {
+			reason += " (" + fr + ")"
+		}
+	}
+	rec, _ := m.Advice["reconnect"].(string)
+	switch {
+	case rec == "none" && (strings.Contains(reason, "401") || what == "handshake"):
+		return fmt.Errorf("%w: %s: %s", ErrAuth, what, reason)
+	case rec == "none":
+		return fmt.Errorf("%w: %s: %s", ErrNoReconnect, what, reason)
+	case rec == "handshake", strings.HasPrefix(m.Error, "403::"), strings.HasPrefix(m.Error, "401::"):
+		return errRehandshake
+	}
+	return fmt.Errorf("bayeux: %s: %s", what, reason)
+}
+
+func (c *Client) session(ctx context.Context, handle func(context.Context, Event) error, failures *int) error {
 	token, err := c.opts.Token(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrAuth, err)
 	}
-	replies, err := c.post(ctx, token, []Message{{Channel: "/meta/handshake", Version: "1.0", MinimumVersion: "1.0", SupportedConnectionTypes: []string{"long-polling"}, ID: "1"}})
+	var adv advice
+	replies, err := c.post(ctx, token, []Message{{Channel: "/meta/handshake", Version: "1.0", MinimumVersion: "1.0",
+		SupportedConnectionTypes: []string{"long-polling"}, ID: "1", Ext: map[string]any{"replay": true}}}, 0)
 	if err != nil {
 		return err
 	}
-	if len(replies) == 0 || replies[0].Successful == nil || !*replies[0].Successful {
-		reason := ""
-		if len(replies) > 0 {
-			reason = replies[0].Error
-		}
-		return fmt.Errorf("%w: %s", ErrAuth, reason)
+	if len(replies) == 0 {
+		return errors.New("bayeux: empty handshake reply")
 	}
-	clientID := replies[0].ClientID
-	subscribed := map[string]bool{}
-	gen := -1
-	for id := 2; ; id++ {
-		c.mu.Lock()
-		if c.gen != gen {
-			gen = c.gen
-			for ch, replay := range c.subs {
-				if subscribed[ch] {
-					continue
-				}
-				c.mu.Unlock()
-				r, err := c.post(ctx, token, []Message{{Channel: "/meta/subscribe", ClientID: clientID, Subscription: ch, ID: strconv.Itoa(id),
-					Ext: map[string]any{"replay": map[string]int64{ch: replay}}}})
-				c.mu.Lock()
-				if err != nil {
-					c.mu.Unlock()
-					return err
-				}
-				if len(r) == 0 || r[0].Successful == nil || !*r[0].Successful {
-					c.mu.Unlock()
-					msg := ""
-					if len(r) > 0 {
-						msg = r[0].Error
-					}
-					switch {
-					case strings.Contains(msg, "replayId"):
-						return fmt.Errorf("%w: channel %s: %s", ErrReplayUnavailable, ch, msg)
-					case strings.HasPrefix(msg, "403::"):
-						return errRehandshake
-					}
-					return fmt.Errorf("bayeux: subscribe %s: %s", ch, msg)
-				}
-				subscribed[ch] = true
-			}
-			for ch := range subscribed {
-				if _, ok := c.subs[ch]; !ok {
-					delete(subscribed, ch)
-				}
-			}
-		}
-		c.mu.Unlock()
-		msgs, err := c.post(ctx, token, []Message{{Channel: "/meta/connect", ClientID: clientID, ConnectionType: "long-polling", ID: strconv.Itoa(id)}})
-		if err != nil {
+	hs := replies[0]
+	adv.update(hs.Advice)
+	if hs.Successful == nil || !*hs.Successful {
+		if err := refusal("handshake", hs); !errors.Is(err, errRehandshake) {
 			return err
 		}
+		return errors.New("bayeux: handshake refused: " + hs.Error) // retried with backoff
+	}
+	clientID := hs.ClientID
+	subscribed := map[string]bool{}
+	gen := -1
+	id := 2
+	nextID := func() string { id++; return strconv.Itoa(id) }
+	for {
+		if err := c.syncSubscriptions(ctx, token, clientID, subscribed, &gen, nextID); err != nil {
+			return err
+		}
+		msgs, err := c.post(ctx, token, []Message{{Channel: "/meta/connect", ClientID: clientID, ConnectionType: "long-polling", ID: nextID()}}, adv.connectTimeout())
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, ErrAuth) {
+				return err
+			}
+			// A dropped or dead connection: connect again with the same client id after a pause; if
+			// the server forgot the client meanwhile, it says so and the session handshakes again.
+			*failures++
+			if !c.sleep(ctx, c.opts.Backoff(*failures)) {
+				return ctx.Err()
+			}
+			continue
+		}
+		*failures = 0
 		for _, m := range msgs {
 			if m.Channel == "/meta/connect" {
-				if m.Successful != nil && !*m.Successful {
-					if strings.HasPrefix(m.Error, "403::") || m.Advice["reconnect"] == "handshake" {
-						return errRehandshake
-					}
-					if m.Advice["reconnect"] == "none" {
-						return fmt.Errorf("%w: %s", ErrAuth, m.Error)
-					}
-					return fmt.Errorf("bayeux: connect: %s", m.Error)
+				adv.update(m.Advice)
+				if failed(m) {
+					return refusal("connect", m)
 				}
 				continue
 			}
@@ -234,7 +310,80 @@ func (c *Client) session(ctx context.Context, handle func(context.Context, Event
 			}
 			c.mu.Unlock()
 		}
+		switch adv.reconnect {
+		case "none":
+			return fmt.Errorf("%w: after connect", ErrNoReconnect)
+		case "handshake":
+			return errRehandshake
+		}
+		if !c.sleep(ctx, adv.interval) {
+			return ctx.Err()
+		}
 	}
+}
+
+// syncSubscriptions subscribes the channels added since the last look and unsubscribes removed ones.
+func (c *Client) syncSubscriptions(ctx context.Context, token, clientID string, subscribed map[string]bool, gen *int, nextID func() string) error {
+	c.mu.Lock()
+	if c.gen == *gen {
+		c.mu.Unlock()
+		return nil
+	}
+	*gen = c.gen
+	want := map[string]int64{}
+	for ch, replay := range c.subs {
+		want[ch] = replay
+	}
+	c.mu.Unlock()
+	for ch := range subscribed {
+		if _, ok := want[ch]; !ok {
+			if _, err := c.post(ctx, token, []Message{{Channel: "/meta/unsubscribe", ClientID: clientID, Subscription: ch, ID: nextID()}}, 0); err != nil {
+				return err
+			}
+			delete(subscribed, ch)
+		}
+	}
+	for ch, replay := range want {
+		if subscribed[ch] {
+			continue
+		}
+		r, err := c.post(ctx, token, []Message{{Channel: "/meta/subscribe", ClientID: clientID, Subscription: ch, ID: nextID(),
+			Ext: map[string]any{"replay": map[string]int64{ch: replay}}}}, 0)
+		if err != nil {
+			return err
+		}
+		if len(r) > 0 && !failed(r[0]) {
+			subscribed[ch] = true
+			if c.opts.OnSubscribed != nil {
+				c.opts.OnSubscribed(ch)
+			}
+			continue
+		}
+		msg := "no reply"
+		if len(r) > 0 {
+			msg = r[0].Error
+			if err := refusal("subscribe "+ch, r[0]); errors.Is(err, errRehandshake) || errors.Is(err, ErrAuth) {
+				return err
+			}
+		}
+		se := &SubscribeError{Channel: ch, Reason: msg}
+		switch {
+		case strings.Contains(msg, "replayId"):
+			se.err = ErrReplayUnavailable
+		case strings.Contains(msg, "does not exist"):
+			se.err = ErrNoChannel
+		}
+		if c.opts.OnSubscribeError == nil || se.err == nil {
+			return se // a refusal of another kind ends the session: tried again after a backoff
+		}
+		c.mu.Lock()
+		if c.subs[ch] == replay {
+			delete(c.subs, ch)
+		}
+		c.mu.Unlock()
+		c.opts.OnSubscribeError(se)
+	}
+	return nil
 }
 
 // ChangeEventHeader is Change Data Capture's header.

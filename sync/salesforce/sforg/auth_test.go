@@ -219,7 +219,7 @@ func TestIntegrationUserPermissions(t *testing.T) {
 // PlatformEventChannelMember does; the REST API does not know the object.
 func TestToolingQueryListsTheChangeDataCaptureSelection(t *testing.T) {
 	t.Parallel()
-	_, a := login(t, Options{})
+	org, a := login(t, Options{ChangeDataCapture: []string{"Account", "Invoice__c"}})
 	res, raw := a.do("GET", "/services/data/v62.0/tooling/query?q="+url.QueryEscape("SELECT SelectedEntity, EventChannel FROM PlatformEventChannelMember WHERE SelectedEntity = 'AccountChangeEvent'"), nil)
 	if res.StatusCode != 200 {
 		t.Fatalf("tooling query: %d %s", res.StatusCode, raw)
@@ -236,4 +236,11 @@ func TestToolingQueryListsTheChangeDataCaptureSelection(t *testing.T) {
 	}
 	res, raw = a.do("GET", "/services/data/v62.0/query?q="+url.QueryEscape("SELECT SelectedEntity FROM PlatformEventChannelMember"), nil)
 	wantError(t, res, raw, 400, "INVALID_TYPE")
+	// The selection is the org's: an object taken out of it is no longer listed.
+	if err := org.SetCDCEntities("Invoice__c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, raw := a.do("GET", "/services/data/v62.0/tooling/query?q="+url.QueryEscape("SELECT SelectedEntity FROM PlatformEventChannelMember"), nil); !strings.Contains(string(raw), `"totalSize":1`) || strings.Contains(string(raw), "AccountChangeEvent") {
+		t.Fatalf("after deselecting Account: %s", raw)
+	}
 }

@@ -22,6 +22,7 @@ type bulkJob struct {
 	Delimiter                          rune
 	LineEnding                         string
 	Version                            string
+	Origin                             string // changeOrigin of the records it writes
 	Created, Modified                  time.Time
 	ErrorMessage                       string
 
@@ -372,6 +373,7 @@ func (o *Org) handleIngestJobs(w http.ResponseWriter, r *http.Request, _ *sessio
 		return
 	}
 	j := o.newJob("ingest", version)
+	j.Origin = apiOrigin(r, "bulkapi")
 	j.Operation, j.Object, j.ExternalID, j.Delimiter, j.LineEnding, j.State = req.Operation, t.def.Name, req.ExternalIdFieldName, delim, cmpOr(req.LineEnding, "LF"), "Open"
 	writeJSON(w, 200, o.jobInfo(j, false))
 }
@@ -431,7 +433,12 @@ func (o *Org) processIngest(j *bulkJob) {
 	var changes []Change
 	defer func() {
 		o.mu.Unlock()
-		o.notifyChanges(changes)
+		// Salesforce commits a Bulk API job's records 200 to a transaction.
+		for len(changes) > 0 {
+			n := min(mergeLimit, len(changes))
+			o.notifyChanges(changes[:n])
+			changes = changes[n:]
+		}
 	}()
 	j.State = "InProgress"
 	if err != nil || len(rows) == 0 {
@@ -554,7 +561,7 @@ func (o *Org) ingestRow(t *table, j *bulkJob, rec []string) (string, bool, Chang
 		var existing *row
 		if existing, aerr = o.lookup(t, id); aerr == nil {
 			o.remove(t, existing, o.userID)
-			return t.id(existing), false, o.changeOf(t, existing, "DELETE", nil, "bulk"), nil
+			return t.id(existing), false, o.changeOf(t, existing, "DELETE", nil, j.Origin), nil
 		}
 	}
 	if aerr != nil {
@@ -563,7 +570,7 @@ func (o *Org) ingestRow(t *table, j *bulkJob, rec []string) (string, bool, Chang
 	if created {
 		changed = nonNull(t, saved, nil)
 	}
-	return t.id(saved), created, o.changeOf(t, saved, typ, changed, "bulk"), nil
+	return t.id(saved), created, o.changeOf(t, saved, typ, changed, j.Origin), nil
 }
 
 func (o *Org) handleIngestResults(kind string) func(http.ResponseWriter, *http.Request, *session) {

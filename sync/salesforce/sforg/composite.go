@@ -108,6 +108,7 @@ func (o *Org) restore(s snapshot) {
 // every record fails.
 func (o *Org) handleCollections(w http.ResponseWriter, r *http.Request, s *session) {
 	version, _ := apiVersion(r.PathValue("version"))
+	origin := apiOrigin(r, "rest")
 	if r.Method == http.MethodDelete {
 		ids := strings.Split(r.URL.Query().Get("ids"), ",")
 		if r.URL.Query().Get("ids") == "" {
@@ -136,7 +137,7 @@ func (o *Org) handleCollections(w http.ResponseWriter, r *http.Request, s *sessi
 				return failed(err), nil
 			}
 			o.remove(t, rec, o.userID)
-			return saveResult{ID: t.id(rec), Success: true, Errors: []saveError{}}, []Change{o.changeOf(t, rec, "DELETE", nil, "composite")}
+			return saveResult{ID: t.id(rec), Success: true, Errors: []saveError{}}, []Change{o.changeOf(t, rec, "DELETE", nil, origin)}
 		})
 		return
 	}
@@ -171,7 +172,7 @@ func (o *Org) handleCollections(w http.ResponseWriter, r *http.Request, s *sessi
 			if aerr != nil {
 				return failed(aerr), nil
 			}
-			return saveResult{ID: t.id(saved), Success: true, Errors: []saveError{}}, []Change{o.changeOf(t, saved, "CREATE", nonNull(t, saved, nil), "composite")}
+			return saveResult{ID: t.id(saved), Success: true, Errors: []saveError{}}, []Change{o.changeOf(t, saved, "CREATE", nonNull(t, saved, nil), origin)}
 		})
 	case http.MethodPatch:
 		o.runCollection(w, body.AllOrNone, len(body.Records), func(i int) (saveResult, []Change) {
@@ -206,7 +207,7 @@ func (o *Org) handleCollections(w http.ResponseWriter, r *http.Request, s *sessi
 			if aerr != nil {
 				return failed(aerr), nil
 			}
-			return saveResult{ID: t.id(existing), Success: true, Errors: []saveError{}}, []Change{o.changeOf(t, existing, "UPDATE", changed, "composite")}
+			return saveResult{ID: t.id(existing), Success: true, Errors: []saveError{}}, []Change{o.changeOf(t, existing, "UPDATE", changed, origin)}
 		})
 	default:
 		writeError(w, &apiError{Status: 405, Code: "METHOD_NOT_ALLOWED", Message: "HTTP Method '" + r.Method + "' not allowed. Allowed are POST,PATCH,DELETE"})
@@ -274,6 +275,7 @@ func (o *Org) handleCollectionObject(w http.ResponseWriter, r *http.Request, s *
 		writeError(w, &apiError{Status: 400, Code: "INVALID_FIELD", Message: fmt.Sprintf("Provided external ID field does not exist or is not accessible: %s", field)})
 		return
 	}
+	origin := apiOrigin(r, "rest")
 	exts := make([]string, len(body.Records))
 	seen := map[string]int{}
 	for i, rec := range body.Records {
@@ -318,7 +320,7 @@ func (o *Org) handleCollectionObject(w http.ResponseWriter, r *http.Request, s *
 		if created {
 			typ, changed = "CREATE", nonNull(t, saved, nil)
 		}
-		return saveResult{ID: t.id(saved), Success: true, Errors: []saveError{}, Created: &created}, []Change{o.changeOf(t, saved, typ, changed, "composite")}
+		return saveResult{ID: t.id(saved), Success: true, Errors: []saveError{}, Created: &created}, []Change{o.changeOf(t, saved, typ, changed, origin)}
 	})
 }
 

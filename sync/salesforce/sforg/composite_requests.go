@@ -43,6 +43,7 @@ func (o *Org) dispatch(parent *http.Request, method, path string, body any) subR
 	req := httptest.NewRequest(method, path, rd).WithContext(context.WithValue(parent.Context(), subrequestKey{}, true))
 	req.Host = parent.Host
 	req.Header.Set("Authorization", parent.Header.Get("Authorization"))
+	req.Header.Set("Sforce-Call-Options", parent.Header.Get("Sforce-Call-Options"))
 	req.Header.Set("Content-Type", "application/json")
 	req = withoutFaults(req)
 	rec := httptest.NewRecorder()

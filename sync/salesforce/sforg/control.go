@@ -140,7 +140,7 @@ func (o *Org) CreateAsUser(object string, fields map[string]any) (string, error)
 	if err != nil {
 		return "", err
 	}
-	id, aerr := o.Create(object, body, "com/salesforce/api/soap/ui")
+	id, aerr := o.Create(object, body, uiOrigin)
 	if aerr != nil {
 		return "", aerr
 	}
@@ -181,15 +181,97 @@ func (o *Org) UpdateAsUser(object, id string, fields map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if aerr := o.Update(object, id, body, "com/salesforce/api/soap/ui"); aerr != nil {
+	if aerr := o.Update(object, id, body, uiOrigin); aerr != nil {
 		return aerr
 	}
 	return nil
 }
 
+// CreateManyAsUser creates records in one transaction, as a user's mass action would: their change
+// events share a transaction.
+func (o *Org) CreateManyAsUser(object string, records []map[string]any) ([]string, error) {
+	var ids []string
+	err := o.asOneTransaction(object, len(records), func(t *table, i int) (Change, *apiError) {
+		body, err := rawBody(records[i])
+		if err != nil {
+			return Change{}, &apiError{Status: 400, Code: "JSON_PARSER_ERROR", Message: err.Error()}
+		}
+		vals, aerr := o.parseInput(t, body, true)
+		if aerr != nil {
+			return Change{}, aerr
+		}
+		r, _, aerr := o.save(t, nil, vals, o.userID)
+		if aerr != nil {
+			return Change{}, aerr
+		}
+		ids = append(ids, t.id(r))
+		return o.changeOf(t, r, "CREATE", nonNull(t, r, nil), uiOrigin), nil
+	})
+	return ids, err
+}
+
+// UpdateManyAsUser sets the same fields on records in one transaction (a mass update).
+func (o *Org) UpdateManyAsUser(object string, ids []string, fields map[string]any) error {
+	body, err := rawBody(fields)
+	if err != nil {
+		return err
+	}
+	return o.asOneTransaction(object, len(ids), func(t *table, i int) (Change, *apiError) {
+		r, aerr := o.lookup(t, ids[i])
+		if aerr != nil {
+			return Change{}, aerr
+		}
+		vals, aerr := o.parseInput(t, body, false)
+		if aerr != nil {
+			return Change{}, aerr
+		}
+		_, changed, aerr := o.save(t, r, vals, o.userID)
+		if aerr != nil {
+			return Change{}, aerr
+		}
+		return o.changeOf(t, r, "UPDATE", changed, uiOrigin), nil
+	})
+}
+
+// DeleteManyAsUser deletes records in one transaction (a mass delete).
+func (o *Org) DeleteManyAsUser(object string, ids []string) error {
+	return o.asOneTransaction(object, len(ids), func(t *table, i int) (Change, *apiError) {
+		r, aerr := o.lookup(t, ids[i])
+		if aerr != nil {
+			return Change{}, aerr
+		}
+		o.remove(t, r, o.userID)
+		return o.changeOf(t, r, "DELETE", nil, uiOrigin), nil
+	})
+}
+
+// asOneTransaction runs n record operations under one lock and publishes their changes together.
+// It stops at the first error; what was done before stays (as with allOrNone false).
+func (o *Org) asOneTransaction(object string, n int, op func(t *table, i int) (Change, *apiError)) error {
+	o.mu.Lock()
+	t := o.table(object)
+	if t == nil {
+		o.mu.Unlock()
+		return fmt.Errorf("no object %s", object)
+	}
+	var changes []Change
+	var err error
+	for i := range n {
+		ch, aerr := op(t, i)
+		if aerr != nil {
+			err = aerr
+			break
+		}
+		changes = append(changes, ch)
+	}
+	o.mu.Unlock()
+	o.notifyChanges(changes)
+	return err
+}
+
 // DeleteAsUser deletes a record as a Salesforce user would.
 func (o *Org) DeleteAsUser(object, id string) error {
-	if aerr := o.Delete(object, id, "com/salesforce/api/soap/ui"); aerr != nil {
+	if aerr := o.Delete(object, id, uiOrigin); aerr != nil {
 		return aerr
 	}
 	return nil
@@ -237,6 +319,7 @@ func (o *Org) freeCustomPrefix() string {
 func (o *Org) RemoveObject(name string) {
 	o.mu.Lock()
 	delete(o.tables, strings.ToLower(name))
+	delete(o.cdc, strings.ToLower(name))
 	o.mu.Unlock()
 }
 

@@ -13,6 +13,9 @@ import (
 
 // EmbeddedOptions configure the simulated org pgforce serves itself.
 type EmbeddedOptions struct {
+	// URL is where it is served (the dashboard's base URL and /sim): its saved state belongs to that
+	// URL, so another instance on the same database keeps its own org.
+	URL          string
 	ControlToken string // bearer token of the control API; generated when empty
 	CallbackURL  string // the dashboard's OAuth callback: the demo app's one registered callback
 	PubSubAddr   string // where its Pub/Sub API listens
@@ -35,15 +38,16 @@ func StartEmbedded(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, o 
 	// nowhere else.
 	// It lets `pgforce connection create --username --password` sign in: it allows the OAuth
 	// username-password flow, which real orgs created since Summer '23 block.
-	org, restored, err := Restore(ctx, pool, Options{BasePath: "/sim", Seed: 1, ControlToken: o.ControlToken, RedirectURIs: []string{o.CallbackURL},
+	saved, err := Restore(ctx, pool, o.URL, Options{BasePath: "/sim", Seed: 1, ControlToken: o.ControlToken, RedirectURIs: []string{o.CallbackURL},
 		AllowPasswordFlow: true})
 	if err != nil {
 		return nil, err
 	}
-	if !restored {
-		log.Info("created the simulated Salesforce org with demo data")
+	if !saved.Restored {
+		log.Info("created the simulated Salesforce org with demo data", "url", o.URL)
 	}
-	e := &Embedded{Org: org, persist: NewPersister(org, pool, log, 2*time.Second), PubSub: NewPubSubServer(org, PubSubOptions{Addr: o.PubSubAddr})}
+	org := saved.Org
+	e := &Embedded{Org: org, persist: NewPersister(saved, pool, log, 2*time.Second), PubSub: NewPubSubServer(org, PubSubOptions{Addr: o.PubSubAddr})}
 	if err := e.persist.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -45,7 +45,14 @@ type Options struct {
 	BulkPageSize int
 	// LongPollTimeout bounds CometD long polls (tests shorten it).
 	LongPollTimeout time.Duration
-	Now             func() time.Time
+	// ChangeDataCapture lists the objects selected for Change Data Capture at creation (Setup →
+	// Change Data Capture): only they publish change events. Empty: with demo data (Seed > 0) every
+	// object the org starts with, the demo selecting its objects; without, none, as in a new org.
+	ChangeDataCapture []string
+	// OverflowThreshold is how many changes one transaction publishes before the rest become
+	// overflow events (GAP_OVERFLOW); default 100,000 as in Salesforce.
+	OverflowThreshold int
+	Now               func() time.Time
 }
 
 // Org is a simulated Salesforce org.
@@ -78,6 +85,9 @@ type Org struct {
 	held *[]Change
 	muts atomic.Int64 // bumped by every change, for persistence
 	bus  *bayeux.Server
+	// cdc holds the objects selected for Change Data Capture (lower-case names).
+	cdc        map[string]bool
+	overflowAt int
 	// pubsub is the org's Pub/Sub API server, when one serves it (pubsub.go).
 	pubsub atomic.Pointer[PubSubServer]
 }
@@ -161,6 +171,7 @@ func (o *Org) reset() {
 	if o.opts.Seed > 0 {
 		o.seedDemo(o.opts.Seed)
 	}
+	o.cdc, o.overflowAt = o.initialCDC(o.opts.Seed > 0), o.opts.OverflowThreshold
 }
 
 func idx(t *table, field string) int {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"pgforce/sync/salesforce/bayeux"
 )
 
 func init() {
@@ -38,6 +40,12 @@ type savedOrg struct {
 	// Settings and the grants' scopes; absent from snapshots of earlier versions (Options apply).
 	Settings    *snapSettings
 	GrantScopes map[string]string
+	// Change Data Capture: the entity selection (CDCSaved tells an empty one from a snapshot made
+	// before it was kept) and the event log, so replay ids go on where they stopped.
+	CDC      []string
+	CDCSaved bool
+	Overflow int
+	Events   bayeux.SavedLog
 }
 
 // snapSettings is orgSettings, exported for gob.
@@ -47,6 +55,10 @@ type snapSettings struct {
 	MaxVersion                                                               int
 	Objects                                                                  map[string]ObjectAccess
 }
+
+// eventsKept is how many of the newest change events a snapshot keeps for replay after a restart;
+// subscribing from before them is refused as outside the replay window.
+const eventsKept = 10_000
 
 type snapRow struct {
 	Vals      []any
@@ -91,6 +103,13 @@ func (o *Org) Save(w io.Writer) error {
 		}
 		s.Sessions[at] = ss
 	}
+	s.CDCSaved, s.Overflow = true, o.overflowAt
+	for key := range o.cdc {
+		if t := o.tables[key]; t != nil {
+			s.CDC = append(s.CDC, t.def.Name)
+		}
+	}
+	s.Events = o.bus.Save(eventsKept)
 	err := gob.NewEncoder(w).Encode(&s)
 	o.mu.RUnlock()
 	if err != nil {
@@ -119,6 +138,7 @@ func Load(r io.Reader, opts Options) (*Org, error) {
 	if s.Version != snapshotVersion {
 		return nil, fmt.Errorf("sforg: load: savedOrg version %d, expected %d", s.Version, snapshotVersion)
 	}
+	demo := opts.Seed > 0
 	opts.Seed = 0 // the records come from the savedOrg
 	o := New(opts)
 	o.mu.Lock()
@@ -154,6 +174,15 @@ func Load(r io.Reader, opts Options) (*Org, error) {
 			o.settings.maxVersion = latestVersionNumber
 		}
 	}
+	if s.CDCSaved { // else a snapshot from before the selection was kept: the options' selection stays
+		o.cdc, o.overflowAt = map[string]bool{}, s.Overflow
+		for _, name := range s.CDC {
+			o.cdc[lower(name)] = true
+		}
+	} else {
+		o.cdc = o.initialCDC(demo)
+	}
+	o.bus.Restore(s.Events)
 	o.upgrade()
 	o.syncPermissionRow()
 	return o, nil
@@ -201,44 +230,70 @@ func (o *Org) upgrade() {
 	}
 }
 
+// ErrNotOwner reports that another process saved the same org since this one loaded it: two
+// processes serve the simulated org at the same URL, and this one no longer saves.
+var ErrNotOwner = errors.New("sforg: another process saved this simulated org")
+
 // Persister keeps an org's state in a Postgres table, so the embedded demo org survives restarts: it
-// saves shortly after changes and when stopped.
+// saves shortly after changes and when stopped. The saved state belongs to one org, named by its
+// owner (the URL it is served at): instances sharing a database each keep their own, and a save is a
+// compare-and-set on the generation it loaded, so a second process serving the same URL cannot
+// overwrite the first's state unnoticed.
 type Persister struct {
 	org   *Org
 	pool  *pgxpool.Pool
 	log   *slog.Logger
 	every time.Duration
+	owner string
 
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	done     chan struct{}
 	saved    int64
+	gen      int64 // generation of the saved state this process has (0: none saved yet)
+	lost     bool  // another process saved: stop saving
 }
 
-// Restore loads the org saved in pool (table sforg_snapshot), or makes a new one with opts when
-// nothing was saved yet.
-func Restore(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Org, bool, error) {
+// Saved is an org restored by Restore, with what its Persister needs to keep saving it.
+type Saved struct {
+	Org      *Org
+	Restored bool // false: nothing was saved for this owner, the org is new
+	owner    string
+	gen      int64
+}
+
+// Restore loads the org saved for owner in pool (table sforg_snapshot), or makes a new one with opts
+// when nothing was saved yet. A state saved before states had owners is adopted by the first owner
+// to ask (once).
+func Restore(ctx context.Context, pool *pgxpool.Pool, owner string, opts Options) (Saved, error) {
+	if owner == "" {
+		return Saved{}, errors.New("sforg: restore needs the owner of the saved org (the URL it is served at)")
+	}
 	var data []byte
-	err := pool.QueryRow(ctx, `SELECT data FROM sforg_snapshot WHERE id = 1`).Scan(&data)
+	var gen int64
+	err := pool.QueryRow(ctx, `SELECT data, generation FROM sforg_snapshot WHERE owner = $1`, owner).Scan(&data, &gen)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return New(opts), false, nil
+		err = pool.QueryRow(ctx, `UPDATE sforg_snapshot SET owner = $1 WHERE owner = '' RETURNING data, generation`, owner).Scan(&data, &gen)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Saved{Org: New(opts), owner: owner}, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("sforg: read saved org: %w", err)
+		return Saved{}, fmt.Errorf("sforg: read saved org: %w", err)
 	}
 	o, err := Load(bytes.NewReader(data), opts)
 	if err != nil {
-		return nil, false, err
+		return Saved{}, err
 	}
-	return o, true, nil
+	return Saved{Org: o, Restored: true, owner: owner, gen: gen}, nil
 }
 
-// NewPersister returns a persister saving every interval when the org changed.
-func NewPersister(org *Org, pool *pgxpool.Pool, log *slog.Logger, every time.Duration) *Persister {
+// NewPersister returns a persister saving the restored org every interval when it changed.
+func NewPersister(s Saved, pool *pgxpool.Pool, log *slog.Logger, every time.Duration) *Persister {
 	if every <= 0 {
 		every = 2 * time.Second
 	}
-	return &Persister{org: org, pool: pool, log: log, every: every, done: make(chan struct{}), saved: -1}
+	return &Persister{org: s.Org, pool: pool, log: log, every: every, owner: s.owner, gen: s.gen, done: make(chan struct{}), saved: -1}
 }
 
 // Start saves in the background until Stop.
@@ -253,9 +308,7 @@ func (p *Persister) Start(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := p.saveIfChanged(ctx); err != nil {
-					p.log.Warn("save simulated org", "err", err)
-				}
+				p.save(ctx)
 			}
 		}
 	}()
@@ -271,13 +324,26 @@ func (p *Persister) Stop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := p.saveIfChanged(ctx); err != nil {
-			p.log.Warn("save simulated org", "err", err)
-		}
+		p.save(ctx)
 	})
 }
 
+func (p *Persister) save(ctx context.Context) {
+	err := p.saveIfChanged(ctx)
+	switch {
+	case errors.Is(err, ErrNotOwner):
+		p.log.Error("another pgforce process serves the same simulated org and saved it: this one stops saving its changes; give each instance its own PGFORCE_ADDR or PGFORCE_BASE_URL", "org", p.owner)
+	case err != nil:
+		p.log.Warn("save simulated org", "err", err)
+	}
+}
+
+// saveIfChanged saves when the org changed since the last save; ErrNotOwner once another process
+// saved the same owner's state (then never again).
 func (p *Persister) saveIfChanged(ctx context.Context) error {
+	if p.lost {
+		return nil
+	}
 	v := p.org.mutations()
 	if v == p.saved {
 		return nil
@@ -286,10 +352,18 @@ func (p *Persister) saveIfChanged(ctx context.Context) error {
 	if err := p.org.Save(&buf); err != nil {
 		return err
 	}
-	if _, err := p.pool.Exec(ctx, `INSERT INTO sforg_snapshot (id, data, saved_at) VALUES (1, $1, now())
-		ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, saved_at = now()`, buf.Bytes()); err != nil {
+	var gen int64
+	err := p.pool.QueryRow(ctx, `INSERT INTO sforg_snapshot (owner, data, saved_at, generation) VALUES ($1, $2, now(), $3 + 1)
+		ON CONFLICT (owner) DO UPDATE SET data = EXCLUDED.data, saved_at = now(), generation = EXCLUDED.generation
+		WHERE sforg_snapshot.generation = $3
+		RETURNING generation`, p.owner, buf.Bytes(), p.gen).Scan(&gen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		p.lost = true
+		return ErrNotOwner
+	}
+	if err != nil {
 		return fmt.Errorf("sforg: save: %w", err)
 	}
-	p.saved = v
+	p.saved, p.gen = v, gen
 	return nil
 }

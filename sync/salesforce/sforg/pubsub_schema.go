@@ -153,6 +153,9 @@ func (es *eventSchema) encode(payload json.RawMessage) ([]byte, error) {
 	if header == nil {
 		return nil, fmt.Errorf("the event has no ChangeEventHeader")
 	}
+	if _, ok := header["nulledFields"]; !ok && header["changeType"] == "UPDATE" {
+		header["nulledFields"] = nulledFields(in) // CometD's form sends a nulled field as null
+	}
 	h, err := es.header(header)
 	if err != nil {
 		return nil, err
@@ -355,4 +358,26 @@ func (r *schemaRegistry) get(id string) *eventSchema {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.byID[id]
+}
+
+// nulledFields names the fields an update's CometD payload sets to null (compound parts as
+// Compound.Part), which Pub/Sub lists in nulledFields.
+func nulledFields(payload map[string]any) []any {
+	var out []any
+	for name, v := range payload {
+		switch x := v.(type) {
+		case nil:
+			out = append(out, name)
+		case map[string]any:
+			if name == "ChangeEventHeader" {
+				continue
+			}
+			for part, pv := range x {
+				if pv == nil {
+					out = append(out, name+"."+part)
+				}
+			}
+		}
+	}
+	return out
 }

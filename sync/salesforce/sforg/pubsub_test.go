@@ -28,7 +28,7 @@ type pubsubEnv struct {
 
 func newPubSubEnv(t *testing.T, opts PubSubOptions) *pubsubEnv {
 	t.Helper()
-	org, a := login(t, Options{})
+	org, a := login(t, Options{ChangeDataCapture: []string{"Account"}}) // a new org selects no object for CDC
 	srv := NewPubSubServer(org, opts)
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)

@@ -46,6 +46,7 @@ func (o *Org) notifyChanges(chs []Change) {
 			h(ch)
 		}
 	}
+	o.publishTransaction(chs)
 }
 
 func (o *Org) changeOf(t *table, r *row, typ string, changed []string, origin string) Change {
@@ -56,6 +57,10 @@ func (o *Org) changeOf(t *table, r *row, typ string, changed []string, origin st
 				fields[f.Name] = r.vals[i]
 			}
 		}
+	}
+	if _, f := t.def.field("LastModifiedDate"); typ == "UPDATE" && f != nil && !slices.Contains(changed, f.Name) {
+		changed = append(slices.Clip(changed), f.Name) // every update moves it, and its event says so
+		fields[f.Name] = t.get(r, f.Name)
 	}
 	stamp, _ := t.get(r, "SystemModstamp").(time.Time)
 	return Change{Object: t.def.Name, IDs: []string{t.id(r)}, Type: typ, ChangedFields: changed, Fields: fields,
@@ -315,7 +320,7 @@ func (o *Org) handleSObject(w http.ResponseWriter, r *http.Request, s *session) 
 			writeError(w, err)
 			return
 		}
-		id, aerr := o.Create(t.def.Name, body, "rest")
+		id, aerr := o.Create(t.def.Name, body, apiOrigin(r, "rest"))
 		if aerr != nil {
 			writeError(w, aerr)
 			return
@@ -535,7 +540,7 @@ func (o *Org) handleRecord(w http.ResponseWriter, r *http.Request, s *session) {
 			writeError(w, err)
 			return
 		}
-		if err := o.Update(t.def.Name, id, body, "rest"); err != nil {
+		if err := o.Update(t.def.Name, id, body, apiOrigin(r, "rest")); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -545,7 +550,7 @@ func (o *Org) handleRecord(w http.ResponseWriter, r *http.Request, s *session) {
 			writeError(w, err)
 			return
 		}
-		if err := o.Delete(t.def.Name, id, "rest"); err != nil {
+		if err := o.Delete(t.def.Name, id, apiOrigin(r, "rest")); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -618,7 +623,7 @@ func (o *Org) handleByField(w http.ResponseWriter, r *http.Request, s *session) 
 			writeError(w, denied)
 			return
 		}
-		id, created, aerr := o.Upsert(object, field, value, body, "rest")
+		id, created, aerr := o.Upsert(object, field, value, body, apiOrigin(r, "rest"))
 		if aerr != nil {
 			writeError(w, aerr)
 			return

@@ -2,6 +2,7 @@ package sforg
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"pgforce/sync/salesforce/soql"
@@ -10,15 +11,15 @@ import (
 // The Tooling API, for what `pgforce doctor` reads of an org's setup: PlatformEventChannelMember,
 // the entities selected for Change Data Capture on the standard ChangeEvents channel.
 
-// cdcSelection lists the objects that publish change events. (Every object does in this org; the
-// streaming side's CDC entity selection replaces this.)
-func (o *Org) cdcSelection() []string {
+// cdcSelected lists the objects selected for Change Data Capture, sorted; the caller holds o.mu.
+func (o *Org) cdcSelected() []string {
 	var out []string
-	for _, name := range o.objectNames() {
-		if t := o.table(name); !t.def.System {
+	for key := range o.cdc {
+		if t := o.tables[key]; t != nil {
 			out = append(out, t.def.Name)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -29,7 +30,7 @@ func (o *Org) toolingObjects() map[string]*table {
 		readOnly(str("SelectedEntity", "Selected Entity", 255)))
 	def.KeyPrefix, def.System = "0v8", true
 	t := newTable(def)
-	for i, obj := range o.cdcSelection() {
+	for i, obj := range o.cdcSelected() {
 		entity := strings.TrimPrefix(eventChannel(obj), "/data/")
 		r := &row{vals: []any{newID(def.KeyPrefix, uint64(i+1)), "ChangeEvents_" + entity, "ChangeEvents", entity}}
 		t.rows, t.byID[t.id(r)] = append(t.rows, r), r
