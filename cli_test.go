@@ -25,7 +25,7 @@ func cliEnv(t *testing.T) (map[string]string, *sforg.Org, string) {
 	t.Helper()
 	env := testEnv(t)
 	env["USER"] = "ops"
-	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3, AllowPasswordFlow: true})
 	t.Cleanup(func() {
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
 		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_other")
@@ -296,6 +296,71 @@ func TestMetricsAddrServesWithoutATokenWhileTheAPINeedsOne(t *testing.T) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(&conns); err != nil || res.StatusCode != 200 || conns.Count != 1 || conns.Results[0].Name != "acme" {
 		t.Fatalf("API through serve: %d %+v %v", res.StatusCode, conns, err)
+	}
+}
+
+// An org that blocks the OAuth username-password flow (every org created since Summer '23) refuses
+// `connection create --username --password` as it refuses a wrong password: the message says both.
+func TestCLIPasswordLoginRefusedByTheOrgSaysWhy(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	_, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3}) // a new org's defaults: the flow is blocked
+	t.Cleanup(func() {
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"])
+	})
+	_, err := runCmd(t, env, "", "connection", "create", "--name", "blocked", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", srv.URL+"/login",
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword)
+	if err == nil || !strings.Contains(err.Error(), "not authorized") || !strings.Contains(err.Error(), "Allow OAuth Username-Password Flows") ||
+		!strings.Contains(err.Error(), "Settings → Authorize") {
+		t.Fatalf("a blocked password flow: %v", err)
+	}
+}
+
+// `pgforce doctor` checks the connected org's setup: every check with its finding, fixes under
+// RED and YELLOW ones, exit status 1 when one is RED (a username-password connection cannot
+// refresh its session), -q for the problems only, --json for the API's report.
+func TestCLIDoctorChecksTheOrgSetup(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	env["PGFORCE_BASE_URL"] = "http://localhost:3999"
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3, AllowPasswordFlow: true, RedirectURIs: []string{"http://localhost:3999/oauth/callback"}})
+	t.Cleanup(func() {
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"])
+	})
+	if out, err := runCmd(t, env, "", "connection", "create", "--name", "doc", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", srv.URL+"/login",
+		"--org-type", "simulated", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword); err != nil {
+		t.Fatalf("connection create: %v\n%s", err, out)
+	}
+	out, err := runCmd(t, env, "", "doctor")
+	if err == nil || !strings.Contains(err.Error(), "doctor found RED checks for connection doc") {
+		t.Fatalf("RED exits non-zero: %v\n%s", err, out)
+	}
+	for _, want := range []string{"=== doc: RED", "GREEN   API enabled:", "GREEN   PKCE:", "SKIPPED Object permissions: No mappings yet",
+		"RED     Connected app scopes: The connection holds no refresh token", "fix: Authorize the connection in the dashboard (Settings → Authorize)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := org.Configure(sforg.Settings{ViewAllData: new(bool)}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = runCmd(t, env, "", "doctor", "-q")
+	if !strings.Contains(out, "YELLOW  View All Data: The integration user lacks View All Data") || strings.Contains(out, "GREEN") {
+		t.Fatalf("doctor -q shows the problems only:\n%s", out)
+	}
+	out, _ = runCmd(t, env, "", "doctor", "--json")
+	var r struct {
+		Status  string `json:"status"`
+		Results []struct {
+			RuleID string `json:"rule_id"`
+			Status string `json:"status"`
+			Fix    string `json:"fix"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Status != "RED" || len(r.Results) < 9 {
+		t.Fatalf("doctor --json: %v\n%s", err, out)
 	}
 }
 

@@ -73,7 +73,7 @@ func newCrashRig(t *testing.T, seed int64) *crashRig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: seed})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: seed, AllowPasswordFlow: true})
 	pool, app := storetest.Pool(t)
 	key := bytes.Repeat([]byte{byte(seed)}, 32)
 	kr, _ := keyring.New(key)

@@ -16,6 +16,12 @@ import (
 // css is a CSS selector.
 func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 
+// tick toggles a checkbox from the keyboard: objects have dozens of fields, so a row can sit under
+// the form's sticky Save bar, where a mouse click would hit Save; focus scrolls it into view.
+func tick(sel string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{chromedp.Focus(css(sel)), chromedp.KeyEvent(" ")}
+}
+
 // poll waits for a JavaScript predicate, surviving the page navigating meanwhile (a clicked submit
 // button loads the next page while the predicate is first evaluated).
 func poll(ctx context.Context, predicate string, opts ...chromedp.PollOption) error {
@@ -102,10 +108,10 @@ func createMappingMode(ctx context.Context, baseURL, object string, readWrite, a
 		steps = append(steps, chromedp.Click(css(`[data-testid="mode-accelerated"]`)))
 	}
 	for _, f := range fields {
-		steps = append(steps, chromedp.Click(css(`[data-field="`+f+`"] [data-testid="field-check"]:not(:checked)`)))
+		steps = append(steps, tick(`[data-field="`+f+`"] [data-testid="field-check"]:not(:checked)`)...)
 	}
 	for _, f := range indexed {
-		steps = append(steps, chromedp.Click(css(`[data-field="`+f+`"] [data-testid="index-check"]:not(:checked)`)))
+		steps = append(steps, tick(`[data-field="`+f+`"] [data-testid="index-check"]:not(:checked)`)...)
 	}
 	steps = append(steps,
 		chromedp.Click(css(`[data-testid="mapping-save"]`)),

@@ -40,6 +40,17 @@ func TestSetupConnectionCreateMappingAndWatchDataFlow(t *testing.T) {
 	t.Parallel()
 	p, ctx := connectedProduct(t)
 	screenshot(t, ctx, "overview-connected")
+	// Before the first mapping the Mappings page checks the org's setup (pgforce doctor): the embedded
+	// org is set up as the README says.
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(p.BaseURL+"/mappings")); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(ctx, `document.querySelector('[data-testid="setup-check-overall"]')?.textContent === "GREEN"`); err != nil {
+		got, _ := text(ctx, `[data-testid="setup-check"]`)
+		screenshot(t, ctx, "failed-setup-check")
+		t.Fatalf("the Setup check: %q: %v", got, err)
+	}
+	screenshot(t, ctx, "setup-check")
 	if err := createMapping(ctx, p.BaseURL, "Account", true, []string{"Industry", "Phone"}, []string{"Industry"}); err != nil {
 		screenshot(t, ctx, "failed-create-mapping")
 		t.Fatal(err)

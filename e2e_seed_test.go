@@ -179,12 +179,9 @@ func TestEditMappingAddsAFieldAndBackfillsIt(t *testing.T) {
 		if err := mappingAction(ctx, s.BaseURL, "Contact", "edit"); err != nil {
 			return err
 		}
-		return chromedp.Do(ctx,
-			chromedp.WaitVisible(css(`[data-testid="mapping-form"]`)),
-			chromedp.Click(css(`[data-field="Title"] [data-testid="field-check"]:not(:checked)`)),
-			chromedp.Click(css(`[data-testid="mapping-save"]`)),
-			chromedp.WaitVisible(css(`[data-testid="mapping-live"]`)),
-		)
+		steps := append([]chromedp.Action[chromedp.Void]{chromedp.WaitVisible(css(`[data-testid="mapping-form"]`))},
+			tick(`[data-field="Title"] [data-testid="field-check"]:not(:checked)`)...)
+		return chromedp.Do(ctx, append(steps, chromedp.Click(css(`[data-testid="mapping-save"]`)), chromedp.WaitVisible(css(`[data-testid="mapping-live"]`)))...)
 	})
 	s.step("saved", 10*time.Second, func(ctx context.Context) error { return flashContains(ctx, "Saved the Contact mapping") })
 	// The new column appears and the backfill fills it from Salesforce.

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 	"pgforce/migrations"
 	"pgforce/sync/admin"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/orgclient"
@@ -105,8 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// picks each change up through its notifications. Warnings go to stderr so that --json output
 	// on stdout stays parseable.
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: newLogger(cfg, os.Stderr), Orgs: orgclient.SalesforceOrgs{App: connectedApp(cfg)}})
-	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Verifications: adm.Verifications, Reports: report.New(pool),
-		Tokens: apitoken.New(pool), Actor: cli.Actor(getenv), In: stdin, Out: stdout, LoginURL: cfg.SalesforceLoginURL, DashboardURL: cfg.BaseURL}
+	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications,
+		Reports: report.New(pool), Tokens: apitoken.New(pool), Actor: cli.Actor(getenv), In: stdin, Out: stdout, LoginURL: cfg.SalesforceLoginURL, DashboardURL: cfg.BaseURL}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
 		env.OrgType, env.LoginURL = connection.Simulated, cfg.SimulatedLoginURL()
@@ -183,7 +183,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	}
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
-		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s (user %s, password %s)\n", cfg.SimulatedLoginURL(), sforg.DemoUsername, sforg.DemoPassword)
+		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s (user %s, password %s)\n", cfg.SimulatedInstanceURL(), sforg.DemoUsername, sforg.DemoPassword)
 		fmt.Fprintf(stdout, "pgforce: simulated org's Pub/Sub API at %s (TLS, certificate self-signed at start)\n", simPubSub.Addr())
 	}
 	servers, listeners := []*http.Server{srv}, []net.Listener{ln}
@@ -248,10 +248,17 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc s
 	h := &handlers.Handlers{
 		Log: log, Sessions: sessions, Accounts: svc.accounts, Ready: func(ctx context.Context) error { return ready(ctx, pool) },
 		Connections: svc.admin.Connections, Mappings: svc.admin.Mappings, Configuration: svc.admin.Configuration, Writes: svc.admin.Writes,
-		Verifications: svc.admin.Verifications, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Metrics: metricsHandler,
+		Verifications: svc.admin.Verifications, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
+		Metrics: metricsHandler,
 		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(),
 	}
 	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup
+}
+
+// orgDoctor checks connected orgs' setup; its PKCE probe names the dashboard's OAuth callback, as the
+// dashboard's authorizations do.
+func orgDoctor(cfg config.Config, adm *admin.Service) doctor.Doctor {
+	return doctor.Doctor{Inspection: adm.Inspection, Mappings: adm.Mappings, RedirectURL: cfg.OAuthCallbackURL()}
 }
 
 // connectedApp picks the OAuth client for a connection: the simulated org's demo app, or the real
@@ -275,7 +282,7 @@ func salesforceOrgs(cfg config.Config, sim *sforg.PubSubServer) (orgclient.Sales
 	}
 	return orgclient.SalesforceOrgs{App: connectedApp(cfg), PubSub: func(c connection.Connection) *orgclient.PubSubEndpoint {
 		switch {
-		case c.OrgType == connection.Simulated && sim != nil && strings.TrimRight(c.LoginURL, "/") == cfg.SimulatedLoginURL():
+		case c.OrgType == connection.Simulated && sim != nil && cfg.EmbeddedOrgLoginURL(c.LoginURL):
 			return &orgclient.PubSubEndpoint{Addr: sim.Addr(), TLS: sim.ClientTLS()}
 		case c.OrgType == connection.Simulated && cfg.SalesforcePubSubAddr == "":
 			return nil // a simulated org elsewhere, whose Pub/Sub API (if any) nobody configured

@@ -24,7 +24,9 @@ import (
 func authorizeAnswer(t *testing.T, login, redirect, responseType string) (int, string, string) {
 	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	q := url.Values{"client_id": {sforg.DemoClientID}, "redirect_uri": {redirect}, "response_type": {responseType}, "state": {"s"}}
+	// With a PKCE challenge, as the built-in connected app requires (RFC 7636's example).
+	q := url.Values{"client_id": {sforg.DemoClientID}, "redirect_uri": {redirect}, "response_type": {responseType}, "state": {"s"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}
 	res, err := c.Get(login + "/services/oauth2/authorize?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)

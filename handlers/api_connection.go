@@ -8,6 +8,7 @@ import (
 
 	"pgforce/internal/resource"
 	"pgforce/sync/audit"
+	"pgforce/sync/failure"
 )
 
 // APIListConnections lists every connection; ?deep=true embeds their mappings.
@@ -119,6 +120,22 @@ func (h *Handlers) APIDiagnose(c echo.Context) error {
 		return err
 	}
 	r, err := h.Diagnose.Run(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// APIDoctor checks how a connection's org is set up.
+func (h *Handlers) APIDoctor(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	if h.Doctor == nil {
+		return failure.E(failure.NotFound, "This pgforce runs without the org checks.")
+	}
+	r, err := h.Doctor.Run(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"pgforce/internal/apitoken"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 )
 
 // Accounts is what handlers need from the user service.
@@ -63,6 +64,8 @@ type Handlers struct {
 	Tokens Tokens
 	// Diagnose runs a connection's health checks (diagnose.Checker).
 	Diagnose Diagnoser
+	// Doctor checks a connected org's setup (doctor.Doctor); nil leaves it out.
+	Doctor OrgDoctor
 	// Metrics serves Prometheus metrics; nil answers 404.
 	Metrics http.Handler
 }
@@ -75,6 +78,11 @@ type Tokens interface {
 // Diagnoser runs the health checks of a connection (diagnose.Checker implements it).
 type Diagnoser interface {
 	Run(ctx context.Context, connID int64) (diagnose.Report, error)
+}
+
+// OrgDoctor checks how a connection's org is set up (doctor.Doctor implements it).
+type OrgDoctor interface {
+	Run(ctx context.Context, connID int64) (doctor.Report, error)
 }
 
 func (h *Handlers) now() time.Time {

@@ -17,9 +17,11 @@ import (
 	"pgforce/internal/metrics"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/web"
 )
 
@@ -33,9 +35,12 @@ type apiApp struct {
 	svc    *apitoken.Service
 }
 
+// apiCallback is the dashboard callback the org knows (the doctor's PKCE probe names it).
+const apiCallback = "http://localhost:9/oauth/callback"
+
 func newAPIApp(t *testing.T) *apiApp {
 	t.Helper()
-	return newAPIAppWith(t, enginetest.Options{Seed: 3, NoStart: true})
+	return newAPIAppWith(t, enginetest.Options{Seed: 3, NoStart: true, Org: sforg.Options{RedirectURIs: []string{apiCallback}}})
 }
 
 // newAPIAppWith is newAPIApp on a harness with other options (ViaProxy: the administration reaches
@@ -50,6 +55,7 @@ func newAPIAppWith(t *testing.T, o enginetest.Options) *apiApp {
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Connections: b.Admin.Connections, Mappings: b.Admin.Mappings,
 		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Verifications: b.Admin.Verifications, Reports: reports,
 		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications},
+		Doctor: doctor.Doctor{Inspection: b.Admin.Inspection, Mappings: b.Admin.Mappings, RedirectURL: apiCallback},
 		Metrics: metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
 			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications}})}
 	srv := httptest.NewServer(web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h}))

@@ -13,6 +13,7 @@ import (
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
+	"pgforce/sync/salesforce"
 )
 
 // fakeOrgs stands in for Salesforce in dashboard tests: an org with a few objects, an OAuth flow
@@ -24,6 +25,8 @@ type fakeOrgs struct {
 	issued    map[string]string // state → the verifier its AuthCodeURL was made with
 	exchanged []string          // verifiers Exchange was called with, in order
 	objects   []mapping.Object
+	// noViewAllData revokes the integration user's View All Data (the doctor's fake inspector).
+	noViewAllData bool
 }
 
 func newFakeOrgs() *fakeOrgs {
@@ -92,6 +95,46 @@ func (f *fakeOrgs) Password(context.Context, connection.Connection, string, stri
 }
 
 func (f *fakeOrgs) Revoke(context.Context, connection.Connection, string) error { return nil }
+
+func (f *fakeOrgs) Inspect(_ context.Context, c connection.Connection, _ connection.Tokens, _ func(context.Context, string, string) error, _ string) (orgclient.Inspector, error) {
+	return fakeInspector{f, c}, nil
+}
+
+// fakeInspector shows the fake org set up as the README says, but for View All Data when a test
+// revokes it (noViewAllData).
+type fakeInspector struct {
+	f *fakeOrgs
+	c connection.Connection
+}
+
+func (i fakeInspector) APIVersion() string { return "62.0" }
+func (i fakeInspector) Versions(context.Context) ([]string, error) {
+	return []string{"61.0", "62.0"}, nil
+}
+func (i fakeInspector) DailyAPI(context.Context) (int, int, error) { return 99000, 100000, nil }
+func (i fakeInspector) CDCEntities(context.Context) ([]string, error) {
+	return []string{"Account"}, nil
+}
+func (i fakeInspector) RequiresPKCE(context.Context) (bool, error) { return true, nil }
+func (i fakeInspector) Refreshable() bool                          { return true }
+func (i fakeInspector) Scopes(context.Context) ([]string, error) {
+	return []string{"api", "refresh_token", "id"}, nil
+}
+
+func (i fakeInspector) Identity(context.Context) (salesforce.Identity, error) {
+	return salesforce.Identity{CustomDomain: i.c.InstanceURL}, nil
+}
+
+func (i fakeInspector) Permissions(context.Context) (map[string]bool, error) {
+	i.f.mu.Lock()
+	defer i.f.mu.Unlock()
+	return map[string]bool{"PermissionsApiEnabled": true, "PermissionsViewAllData": !i.f.noViewAllData}, nil
+}
+
+func (i fakeInspector) Access(_ context.Context, object string) (orgclient.ObjectAccess, bool, error) {
+	_, err := i.f.describe(object)
+	return orgclient.ObjectAccess{Read: true, Create: true, Edit: true, Delete: true}, err == nil, nil
+}
 
 // The fake org's tokens: distinctive, so tests can look for them where they must not be.
 const (

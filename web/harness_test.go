@@ -23,6 +23,7 @@ import (
 	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 	"pgforce/sync/report"
 	"pgforce/sync/store/storetest"
 	"pgforce/web"
@@ -71,6 +72,7 @@ func newAppTLS(t testing.TB, tls bool) *app {
 	}
 	t.Cleanup(srv.Close)
 	h.BaseURL = srv.URL
+	h.Doctor = doctor.Doctor{Inspection: adm.Inspection, Mappings: adm.Mappings, RedirectURL: srv.URL + "/oauth/callback"}
 	return &app{t: t, srv: srv, pool: pool, schema: schema, accounts: accounts, admin: adm, orgs: orgs, h: h, log: logs}
 }
 

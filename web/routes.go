@@ -92,6 +92,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/writes/:id/ignore", Admin, h.IgnoreWrite},
 		{http.MethodGet, "/activity", Viewer, h.ShowActivity},
 		{http.MethodGet, "/diagnose", Viewer, h.ShowDiagnose},
+		{http.MethodGet, "/doctor", Viewer, h.ShowDoctor},
 
 		// Settings.
 		{http.MethodGet, "/settings", Viewer, h.ShowSettings},
@@ -121,6 +122,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/api/v3/connections/:id/actions/export", APIRead, h.APIExportConfig},
 		{http.MethodPost, "/api/v3/connections/:id/actions/import", APIWrite, h.APIImportConfig},
 		{http.MethodGet, "/api/v3/connections/:id/diagnose", APIRead, h.APIDiagnose},
+		{http.MethodGet, "/api/v3/connections/:id/doctor", APIRead, h.APIDoctor},
 		{http.MethodGet, "/api/v3/connections/:id/write-errors", APIRead, h.APIConnectionWriteErrors},
 		{http.MethodGet, "/api/v3/connections/:id/mappings", APIRead, h.APIListMappings},
 		{http.MethodPost, "/api/v3/connections/:id/mappings", APIWrite, h.APICreateMapping},

@@ -49,7 +49,7 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	e := &env{pool: opts.Pool, schema: opts.DataSchema}
 	if opts.OrgURL == "" {
 		token := keyring.RandomToken(16)
-		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000})
+		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000, AllowPasswordFlow: true})
 		srv := httptest.NewServer(org.Handler())
 		e.stop = append(e.stop, srv.Close)
 		ps := sforg.NewPubSubServer(org, sforg.PubSubOptions{})

@@ -23,6 +23,7 @@ import (
 	"pgforce/sync/admin"
 	"pgforce/sync/audit"
 	"pgforce/sync/diagnose"
+	"pgforce/sync/doctor"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
@@ -68,11 +69,17 @@ var (
 	_ Verifications = (*admin.Verifications)(nil)
 )
 
+// Doctor checks how a connection's org is set up (doctor.Doctor implements it).
+type Doctor interface {
+	Run(ctx context.Context, connID int64) (doctor.Report, error)
+}
+
 // Env is what the commands work with; main builds it from the configuration.
 type Env struct {
 	Connections   Connections
 	Mappings      Mappings
 	Configuration Configuration
+	Doctor        Doctor
 	Verifications Verifications
 	Reports       *report.Reader
 	Tokens        *apitoken.Service
@@ -91,7 +98,7 @@ type Env struct {
 
 // Commands are the top-level commands this package handles.
 var Commands = []string{"connection", "info", "state", "pause", "resume", "recover", "export", "import", "mapping",
-	"diagnose", "verify", "audit", "write-errors", "token"}
+	"diagnose", "doctor", "verify", "audit", "write-errors", "token"}
 
 // Handles reports whether cmd is one of Commands.
 func Handles(cmd string) bool {
@@ -112,6 +119,7 @@ const Usage = `  pgforce connection create --schema S [--name N] [--login-url UR
   pgforce mapping create OBJ --fields A,B [--access read_write] [--polling S] [--upsert-field F] [--config FILE]
   pgforce mapping edit OBJ [--add-fields A,B] [--remove-fields C] [--access A] [--polling S] [--config FILE]
   pgforce diagnose                                    RED/YELLOW/GREEN checks with fixes (exit 1 when RED)
+  pgforce doctor                                      the org's setup checked in Salesforce, same style (exit 1 when RED)
   pgforce verify [OBJ] [--repair] [--timeout D]       compare tables with Salesforce record by record (exit 1 on drift left)
   pgforce mapping recover OBJ                         restart a mapping stopped by an error
   pgforce audit [--since D] [--until D] [--action A] > audit.csv
@@ -147,6 +155,8 @@ func (e *Env) Run(ctx context.Context, cmd string, args []string) error {
 		err = e.mapping(ctx, args)
 	case "diagnose":
 		err = e.diagnose(ctx, args)
+	case "doctor":
+		err = e.doctor(ctx, args)
 	case "verify":
 		err = e.verifyCmd(ctx, args)
 	case "audit":
@@ -310,9 +320,9 @@ func splitList(s string) []string {
 	return out
 }
 
-// errRed makes diagnose fail the command when a check is RED, so monitoring scripts can alert on
-// the exit status alone.
-var errRed = errors.New("diagnose found RED checks")
+// errRed makes diagnose and doctor fail the command when a check is RED, so monitoring scripts can
+// alert on the exit status alone.
+var errRed = errors.New("found RED checks")
 
 // Help is `pgforce help`: every command, the administration's included.
 const Help = `pgforce keeps Salesforce objects and Postgres tables in sync.

@@ -110,14 +110,40 @@ func (e *Env) diagnose(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	return e.checks(f, "diagnose", c.Name, r.Status, r.Results, r, *verbose)
+}
+
+// doctor checks the org's setup; unlike diagnose it lists every check unless -q.
+func (e *Env) doctor(ctx context.Context, args []string) error {
+	f := newFlags("doctor")
+	quiet := f.Bool("q", false, "show only RED and YELLOW checks")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if e.Doctor == nil {
+		return failure.E(failure.Invalid, "This pgforce has no org checks.")
+	}
+	c, err := e.pick(ctx, f.conn)
+	if err != nil {
+		return err
+	}
+	r, err := e.Doctor.Run(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	return e.checks(f, "doctor", c.Name, r.Status, r.Results, r, !*quiet)
+}
+
+// checks prints a RED/YELLOW/GREEN report (report itself with --json) and fails when it is RED.
+func (e *Env) checks(f *flags, cmd, conn string, status diagnose.Status, results []diagnose.Result, report any, all bool) error {
 	if f.json {
-		if err := e.printJSON(r); err != nil {
+		if err := e.printJSON(report); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.Out, "=== %s: %s\n", r.ConnectionName, r.Status)
-		for _, res := range r.Results {
-			if !*verbose && (res.Status == diagnose.Green || res.Status == diagnose.Skipped) {
+		fmt.Fprintf(e.Out, "=== %s: %s\n", conn, status)
+		for _, res := range results {
+			if !all && (res.Status == diagnose.Green || res.Status == diagnose.Skipped) {
 				continue
 			}
 			fmt.Fprintf(e.Out, "%-7s %s: %s\n", res.Status, res.DisplayName, res.Message)
@@ -125,12 +151,12 @@ func (e *Env) diagnose(ctx context.Context, args []string) error {
 				fmt.Fprintf(e.Out, "        fix: %s\n", res.Fix)
 			}
 		}
-		if r.Status == diagnose.Green {
+		if status == diagnose.Green {
 			fmt.Fprintln(e.Out, "every check passed")
 		}
 	}
-	if r.Status == diagnose.Red {
-		return fmt.Errorf("%w for connection %s", errRed, c.Name)
+	if status == diagnose.Red {
+		return fmt.Errorf("%s %w for connection %s", cmd, errRed, conn)
 	}
 	return nil
 }

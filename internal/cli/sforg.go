@@ -52,6 +52,8 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	user := fs.String("user", sforg.DemoUsername, "the org user's username")
 	password := fs.String("password", sforg.DemoPassword, "the org user's password")
 	apiLimit := fs.Int("api-limit", 100_000, "daily API request allowance")
+	passwordFlow := fs.Bool("password-flow", true, "allow the OAuth username-password flow (real orgs created since Summer '23 block it)")
+	soapLogin := fs.Bool("soap-login", false, "allow SOAP API login() up to API 64.0 (new real orgs disable it)")
 	var callbacks callbackURLs
 	fs.Var(&callbacks, "callback-url", "a callback URL of the connected app, where the OAuth web-server flow may send the browser back (repeat for several; none: that flow is refused)")
 	pubsubAddr := fs.String("pubsub-addr", config.DefaultSimPubSubAddr, "address of the Pub/Sub API (gRPC with TLS, self-signed certificate); empty: none")
@@ -64,7 +66,7 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
 	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
-		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks})
+		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks, AllowPasswordFlow: *passwordFlow, AllowSOAPLogin: *soapLogin})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -86,7 +88,7 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	srv := &http.Server{Handler: org.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "%shttp://%s (user %s, password %s, client id %s)\n", SimulatedOrgListening, ln.Addr(), *user, *password, *clientID)
-	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s, REST http://%[1]s/services/data, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
+	fmt.Fprintf(stdout, "pgforce: login URL http://%[1]s/login (or the instance itself), instance (REST, Bulk, CometD) http://%[1]s, control API http://%[1]s/_sforg (bearer token)\n", ln.Addr())
 	if len(callbacks) == 0 {
 		fmt.Fprintln(stdout, "pgforce: no OAuth callback URL registered: the web-server flow is refused (add --callback-url URL)")
 	} else {

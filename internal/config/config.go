@@ -206,5 +206,15 @@ func (c Config) Listening(addr string) Config {
 	return c
 }
 
-// SimulatedLoginURL is where the dashboard serves the built-in simulated org.
-func (c Config) SimulatedLoginURL() string { return strings.TrimRight(c.BaseURL, "/") + "/sim" }
+// SimulatedInstanceURL is where the dashboard serves the built-in simulated org (its My Domain).
+func (c Config) SimulatedInstanceURL() string { return strings.TrimRight(c.BaseURL, "/") + "/sim" }
+
+// SimulatedLoginURL is the built-in org's generic login host (login.salesforce.com's role); the
+// tokens it hands out name the org's instance, SimulatedInstanceURL, where pgforce then sends every call.
+func (c Config) SimulatedLoginURL() string { return c.SimulatedInstanceURL() + "/login" }
+
+// EmbeddedOrgLoginURL reports whether a connection's login URL is the built-in org's: its login
+// host or its instance (connections made before the login host existed log in there).
+func (c Config) EmbeddedOrgLoginURL(loginURL string) bool {
+	return strings.TrimSuffix(strings.TrimRight(loginURL, "/"), "/login") == c.SimulatedInstanceURL()
+}

@@ -3,8 +3,9 @@
 // transitions and audited in the same transaction. It never syncs anything itself: each change is
 // stored, then announced with a notification (connection.Notify) that the instance syncing the
 // connection acts on at once (package engine). The service is split by concern so that each part
-// stays small: Connections, Mappings, Configuration (import and export), Writes (failed writes) and
-// Verifications (comparing tables with Salesforce).
+// stays small: Connections, Mappings, Configuration (import and export), Writes (failed writes),
+// Inspection (readers of an org's setup, for the doctor) and Verifications (comparing tables with
+// Salesforce).
 package admin
 
 import (
@@ -39,6 +40,7 @@ type Service struct {
 	Mappings      *Mappings
 	Configuration *Configuration
 	Writes        *Writes
+	Inspection    *Inspection
 	Verifications *Verifications
 }
 
@@ -51,7 +53,8 @@ func New(opts Options) *Service {
 		opts.Now = time.Now
 	}
 	b := &base{opts: opts}
-	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}, Verifications: &Verifications{b}}
+	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}, Inspection: &Inspection{b},
+		Verifications: &Verifications{b}}
 }
 
 // base is what every part of the service works with.
@@ -109,9 +112,14 @@ func (b *base) open(ctx context.Context, c connection.Connection) (orgclient.Org
 	if err != nil {
 		return nil, err
 	}
-	return b.opts.Orgs.Open(ctx, c, tokens, func(ctx context.Context, access, refresh string) error {
+	return b.opts.Orgs.Open(ctx, c, tokens, b.tokenSaver(c.ID))
+}
+
+// tokenSaver stores a connection's refreshed tokens.
+func (b *base) tokenSaver(connID int64) func(ctx context.Context, access, refresh string) error {
+	return func(ctx context.Context, access, refresh string) error {
 		return store.Tx(ctx, b.opts.Pool, func(tx pgx.Tx) error {
-			return connection.SaveTokens(ctx, tx, b.opts.Keyring, c.ID, connection.Tokens{AccessToken: access, RefreshToken: refresh})
+			return connection.SaveTokens(ctx, tx, b.opts.Keyring, connID, connection.Tokens{AccessToken: access, RefreshToken: refresh})
 		})
-	})
+	}
 }

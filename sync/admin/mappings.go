@@ -16,6 +16,7 @@ import (
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
+	"pgforce/sync/salesforce/soql"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
 )
@@ -89,8 +90,14 @@ func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cf
 // itself is the authority on its SOQL, and the admin sees how many records the filter keeps.
 func (s *base) checkFilter(ctx context.Context, org orgclient.Org) func(object, where string) error {
 	return func(object, where string) error {
-		if strings.Contains(where, ";") {
-			return fmt.Errorf("a record filter is a single condition, without ';'")
+		// The filter is pasted into every query of the mapping: it must be one condition on its
+		// own ("A = 1) OR (B = 2" or "A = 1 LIMIT 5" would change those queries).
+		if _, err := soql.ParseCondition(where, s.opts.Now()); err != nil {
+			code := "MALFORMED_QUERY"
+			if se, ok := err.(*soql.Error); ok {
+				code = se.Code
+			}
+			return fmt.Errorf("the filter is not one SOQL condition: %s: %s", code, err)
 		}
 		_, err := org.Count(ctx, "SELECT COUNT() FROM "+object+" WHERE "+where)
 		if err != nil {

@@ -33,6 +33,9 @@ const (
 	Skipped Status = "SKIPPED" // does not apply now (e.g. nothing to measure yet)
 )
 
+// Worse reports whether s is a worse outcome than other (RED over YELLOW over GREEN over SKIPPED).
+func (s Status) Worse(other Status) bool { return s.rank() > other.rank() }
+
 func (s Status) rank() int {
 	switch s {
 	case Red:

@@ -3,15 +3,11 @@ package engine_test
 import (
 	"bytes"
 	"fmt"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
@@ -43,7 +39,7 @@ func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 	logs := &lockedBuffer{}
 	b := enginetest.New(t, enginetest.Options{Seed: 31, LogTo: logs, Debug: true, Org: sforg.Options{RedirectURIs: []string{dashboardCallback}}})
 	b.ConnState(connection.Idle)
-	webServerFlow(b)
+	b.WebServerFlow(dashboardCallback)
 	b.ConnState(connection.Idle)
 	first, err := connection.LoadTokens(b.Ctx, b.Pool, b.Keyring, b.Conn.ID)
 	if err != nil || first.AccessToken == "" || first.RefreshToken == "" {
@@ -83,40 +79,3 @@ func TestTokensNeverReachTheLogOrTheDatabaseInTheClear(t *testing.T) {
 
 // dashboardCallback is the callback of the dashboard these tests stand in for, registered with the org.
 const dashboardCallback = "http://localhost:9/oauth/callback"
-
-// webServerFlow re-authorizes the connection through the org's login and approval pages, as an admin
-// does from the dashboard (PKCE, state), so the connection holds a refresh token.
-func webServerFlow(b *enginetest.Harness) {
-	b.T.Helper()
-	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
-	authURL, err := b.Admin.Connections.AuthorizeURL(b.Ctx, b.Conn.ID, dashboardCallback, state, verifier)
-	if err != nil {
-		b.T.Fatal(err)
-	}
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	u, _ := url.Parse(authURL)
-	form := u.Query()
-	form.Set("login", "1")
-	form.Set("username", sforg.DemoUsername)
-	form.Set("pw", sforg.DemoPassword)
-	res, err := browser.PostForm(b.Srv.URL+"/services/oauth2/authorize", form)
-	if err != nil || res.StatusCode != http.StatusOK {
-		b.T.Fatalf("login: %v %v", err, res)
-	}
-	res.Body.Close()
-	form.Del("login")
-	form.Set("approve", "allow")
-	res, err = browser.PostForm(b.Srv.URL+"/services/oauth2/authorize", form)
-	if err != nil || res.StatusCode != http.StatusFound {
-		b.T.Fatalf("approve: %v %v", err, res)
-	}
-	res.Body.Close()
-	cb, _ := url.Parse(res.Header.Get("Location"))
-	if cb.Query().Get("state") != state {
-		b.T.Fatalf("state not echoed: %s", cb)
-	}
-	if _, err := b.Admin.Connections.CompleteAuthorization(b.Ctx, enginetest.Admin, b.Conn.ID, dashboardCallback, cb.Query().Get("code"), verifier); err != nil {
-		b.T.Fatal(err)
-	}
-}

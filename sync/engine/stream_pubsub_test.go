@@ -156,7 +156,7 @@ func TestPubSubSchemaChangeMidStreamIsRecordedAndStreamingGoesOn(t *testing.T) {
 func TestPubSubExpiredTokenIsRefreshedAndARevokedOneNeedsReauthorization(t *testing.T) {
 	t.Parallel()
 	b := newPubSubBench(t, nil)
-	webServerFlow(b.Harness) // a refresh token to refresh with
+	b.WebServerFlow(dashboardCallback) // a refresh token to refresh with
 	b.ConnState(connection.Idle)
 	b.acceleratedAccounts("pubsub")
 	b.Org.ExpireTokens()

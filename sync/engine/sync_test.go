@@ -3,12 +3,14 @@ package engine_test
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 )
 
 func TestCreateMappingLoadsThenPollsChangesAndDeletes(t *testing.T) {
@@ -157,4 +159,71 @@ func TestARecordCommittedLateWithAnEarlierStampIsStillPolled(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Eventually("the late record in Postgres", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", late) == 1, "" })
+}
+
+// Salesforce stamps SystemModstamp in whole seconds, and changes made within one second tie. Two
+// edits of one record in the same second, and a record created in a second a poll already read,
+// must both arrive; re-reading that second afterwards must change nothing (no poll counts the same
+// records again and again).
+func TestSameSecondChangesAcrossPollBoundariesAllArrive(t *testing.T) {
+	t.Parallel()
+	var clock atomic.Int64 // the org's clock, frozen within one second for the whole test
+	second := time.Now().UTC().Truncate(time.Second)
+	clock.Store(second.UnixNano())
+	orgNow := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	b := enginetest.New(t, enginetest.Options{Seed: 7, Overlap: 30 * time.Second, Org: sforg.Options{Now: orgNow}})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name")
+	b.MappingState(m.ID, mapping.DataSynced)
+	var id string
+	for k := range b.Org.Records("Account") {
+		id = k
+		break
+	}
+	pollAfter := func(what string) {
+		t.Helper()
+		start := time.Now()
+		b.Eventually(what, 10*time.Second, func() (bool, string) {
+			got, err := b.Admin.Mappings.Get(b.Ctx, m.ID)
+			return err == nil && got.LastPollAt != nil && got.LastPollAt.After(start), "waiting for a poll"
+		})
+	}
+
+	if err := b.Org.UpdateAsUser("Account", id, map[string]any{"Name": "First edit"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the first edit", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1 AND name = 'First edit'", id) == 1, "" })
+	pollAfter("a poll that read the second the edit was stamped in")
+	if stamp := b.Org.Record("Account", id)["SystemModstamp"].(time.Time); !stamp.Equal(second) || stamp.Nanosecond() != 0 {
+		t.Fatalf("SystemModstamp %v, want the whole second %v", stamp, second)
+	}
+
+	// The same second again: a second edit and a new record, tied with what the last poll saw.
+	if err := b.Org.UpdateAsUser("Account", id, map[string]any{"Name": "Second edit"}); err != nil {
+		t.Fatal(err)
+	}
+	newcomer, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "Tied newcomer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the tied edit and record", 10*time.Second, func() (bool, string) {
+		n := b.Count("account", "(sfid = $1 AND name = 'Second edit') OR (sfid = $2 AND name = 'Tied newcomer')", id, newcomer)
+		return n == 2, fmt.Sprint(n)
+	})
+
+	// Later polls re-read the tied second (it is in the overlap window) but find nothing new.
+	pollAfter("a poll after the tied changes arrived")
+	events := func() int {
+		var n int
+		if err := b.Pool.QueryRow(b.Ctx, `SELECT count(*) FROM events WHERE mapping_id = $1 AND kind = 'poll'`, m.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := events()
+	pollAfter("another poll")
+	pollAfter("and another")
+	if after := events(); after != before {
+		t.Fatalf("polls re-reading the tied second recorded %d more changes", after-before)
+	}
 }

@@ -148,4 +148,7 @@ type Orgs interface {
 	Password(ctx context.Context, c connection.Connection, username, password string) (Authorization, error)
 	// Revoke revokes a refresh token (connection deleted).
 	Revoke(ctx context.Context, c connection.Connection, token string) error
+	// Inspect returns a reader of how an authorized connection's org is set up (pgforce doctor);
+	// redirectURL is the dashboard's OAuth callback.
+	Inspect(ctx context.Context, c connection.Connection, tokens connection.Tokens, save func(ctx context.Context, access, refresh string) error, redirectURL string) (Inspector, error)
 }

@@ -12,6 +12,7 @@ import (
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/failure"
 	"pgforce/sync/salesforce"
 	"pgforce/sync/salesforce/bayeux"
 )
@@ -75,6 +76,14 @@ func (s SalesforceOrgs) Exchange(ctx context.Context, c connection.Connection, r
 func (s SalesforceOrgs) Password(ctx context.Context, c connection.Connection, username, password string) (Authorization, error) {
 	a := s.app(c, "")
 	tok, err := a.Password(ctx, username, password)
+	var se *salesforce.Error
+	if errors.As(err, &se) && se.Code == "invalid_grant" {
+		// Salesforce answers a blocked flow exactly as a wrong password: say both.
+		return Authorization{}, failure.Wrap(err, failure.Unauthenticated, "Salesforce refused the username and password (invalid_grant: %s). "+
+			"Check them (append the user's security token to the password if the org asks for one), and that the org allows the OAuth "+
+			"username-password flow: Setup → OAuth and OpenID Connect Settings → Allow OAuth Username-Password Flows, which orgs created "+
+			"since Summer '23 block. Or authorize in the dashboard instead (Settings → Authorize).", se.Message)
+	}
 	if err != nil {
 		return Authorization{}, err
 	}

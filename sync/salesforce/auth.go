@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -195,6 +197,8 @@ func (a App) Revoke(ctx context.Context, token string) error {
 // Identity is who authorized and in which org.
 type Identity struct {
 	OrgID, UserID, Username, DisplayName, Email, OrgName string
+	// CustomDomain is the org's My Domain URL (the identity's urls.custom_domain); empty without one.
+	CustomDomain string
 }
 
 // Identity reads the identity URL of a token.
@@ -226,5 +230,79 @@ func (a App) Identity(ctx context.Context, t *Token) (*Identity, error) {
 	s := func(k string) string { v, _ := raw[k].(string); return v }
 	body.UserID, body.OrganizationID, body.Username, body.DisplayName, body.Email, body.OrganizationName =
 		s("user_id"), s("organization_id"), s("username"), s("display_name"), s("email"), s("organization_name")
-	return &Identity{OrgID: body.OrganizationID, UserID: body.UserID, Username: body.Username, DisplayName: body.DisplayName, Email: body.Email, OrgName: body.OrganizationName}, nil
+	urls, _ := raw["urls"].(map[string]any)
+	custom, _ := urls["custom_domain"].(string)
+	return &Identity{OrgID: body.OrganizationID, UserID: body.UserID, Username: body.Username, DisplayName: body.DisplayName, Email: body.Email,
+		OrgName: body.OrganizationName, CustomDomain: custom}, nil
+}
+
+// Introspection is what the token introspection endpoint says of a token (RFC 7662).
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope"`
+	ClientID  string `json:"client_id"`
+	Username  string `json:"username"`
+	TokenType string `json:"token_type"`
+}
+
+// Introspect asks Salesforce about a token of this connected app (its scopes, whether it is active).
+func (a App) Introspect(ctx context.Context, token string) (*Introspection, error) {
+	hc := a.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}, "client_id": {a.ClientID}, "client_secret": {a.ClientSecret}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(a.LoginURL, "/")+"/services/oauth2/introspect", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, transportError(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var body struct{ Error, ErrorDescription string }
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return nil, classify(&Error{Status: res.StatusCode, Code: cmp.Or(body.Error, "INTROSPECTION_FAILED"), Message: cmp.Or(body.ErrorDescription, res.Status)})
+	}
+	var out Introspection
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode introspection: %w", err)
+	}
+	return &out, nil
+}
+
+// RequiresPKCE asks the authorize endpoint for a code without a PKCE challenge (it never follows
+// the answer, so nobody signs in): an app that requires PKCE sends the browser back at once with
+// invalid_request. An answer that is neither (the login page) means the org did not insist.
+func (a App) RequiresPKCE(ctx context.Context) (bool, error) {
+	hc := a.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	probe := *hc
+	probe.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	q := url.Values{"response_type": {"code"}, "client_id": {a.ClientID}, "redirect_uri": {a.RedirectURL}, "state": {"pgforce-doctor"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(a.LoginURL, "/")+"/services/oauth2/authorize?"+q.Encode(), nil)
+	if err != nil {
+		return false, err
+	}
+	res, err := probe.Do(req)
+	if err != nil {
+		return false, transportError(err)
+	}
+	defer res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	switch {
+	case res.StatusCode >= 300 && res.StatusCode < 400 && loc != nil && loc.Query().Get("error") == "invalid_request" &&
+		strings.Contains(strings.ReplaceAll(strings.ToLower(loc.Query().Get("error_description")), "_", " "), "code challenge"):
+		return true, nil
+	case res.StatusCode >= 400:
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return false, classify(&Error{Status: res.StatusCode, Code: "AUTHORIZE_REFUSED", Message: "the authorize endpoint refused the request (is " + a.RedirectURL + " a callback URL of the connected app?): " + strings.TrimSpace(string(body))})
+	}
+	return false, nil
 }

@@ -8,9 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -66,26 +64,7 @@ func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Toke
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	authURL := a.AuthCodeURL("state-123", verifier)
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	u, _ := url.Parse(authURL)
-	form := u.Query()
-	form.Set("login", "1")
-	form.Set("username", sforg.DemoUsername)
-	form.Set("pw", sforg.DemoPassword)
-	res, err := browser.PostForm(base+"/services/oauth2/authorize", form)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("login: %v %v", err, res)
-	}
-	res.Body.Close()
-	form.Del("login")
-	form.Set("approve", "allow")
-	res, err = browser.PostForm(base+"/services/oauth2/authorize", form)
-	if err != nil || res.StatusCode != http.StatusFound {
-		t.Fatalf("approve: %v %v", err, res)
-	}
-	res.Body.Close()
-	cb, _ := url.Parse(res.Header.Get("Location"))
+	cb := sforgtest.SignInAndApprove(t, authURL)
 	if cb.Query().Get("state") != "state-123" {
 		t.Fatalf("state not echoed: %s", cb)
 	}
@@ -101,7 +80,7 @@ func webServerFlow(t testing.TB, a salesforce.App, base string) *salesforce.Toke
 
 func TestAuthFlowsAndIdentity(t *testing.T) {
 	t.Parallel()
-	org, srv := sforgtest.NewServer(t, sforg.Options{RedirectURIs: []string{callback}})
+	org, srv := sforgtest.NewServer(t, sforg.Options{RedirectURIs: []string{callback}, AllowPasswordFlow: true})
 	a := app(srv.URL)
 	tok := webServerFlow(t, a, srv.URL)
 	id, err := a.Identity(context.Background(), tok)

@@ -46,6 +46,11 @@ func (c *Client) Query(ctx context.Context, soql string, all bool, fn func(Recor
 	if all {
 		resource = "queryAll"
 	}
+	return c.query(ctx, resource, soql, h, fn)
+}
+
+// query runs SOQL on a query resource (query, queryAll, tooling/query), page by page.
+func (c *Client) query(ctx context.Context, resource, soql string, h http.Header, fn func(Record) error) (int, error) {
 	path := resource + "?q=" + url.QueryEscape(soql)
 	kind := "query"
 	total := 0
@@ -74,4 +79,21 @@ func (c *Client) Query(ctx context.Context, soql string, all bool, fn func(Recor
 // Count runs a SELECT COUNT() query.
 func (c *Client) Count(ctx context.Context, soql string) (int, error) {
 	return c.Query(ctx, soql, false, func(Record) error { return nil })
+}
+
+// Search runs SOSL (FIND {…} …) and returns the records found, in Salesforce's order.
+func (c *Client) Search(ctx context.Context, sosl string) ([]Record, error) {
+	var out struct {
+		SearchRecords []Record `json:"searchRecords"`
+	}
+	if err := c.getJSON(ctx, "search?q="+url.QueryEscape(sosl), "search", &out); err != nil {
+		return nil, err
+	}
+	return out.SearchRecords, nil
+}
+
+// ToolingQuery runs SOQL against the Tooling API (metadata objects such as PlatformEventChannelMember).
+// It follows nextRecordsUrl as Query does.
+func (c *Client) ToolingQuery(ctx context.Context, soql string, fn func(Record) error) (int, error) {
+	return c.query(ctx, "tooling/query", soql, http.Header{}, fn)
 }

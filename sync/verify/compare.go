@@ -276,7 +276,7 @@ func confirmOutsideFilter(ctx context.Context, env Env, tx pgx.Tx, tbl Table, ju
 	}
 	var inFlight []string
 	fields := "Id, SystemModstamp"
-	for chunk := range chunks(ids, idsPerQuery) {
+	for chunk := range chunks(wellFormedIDs(ids), idsPerQuery) {
 		soql := "SELECT " + fields + " FROM " + tbl.Target.Object + " WHERE Id IN (" + quotedIDs(chunk) + ")"
 		_, err := env.SF.Query(ctx, soql, tbl.HasDeleted, func(rec map[string]json.RawMessage) error {
 			var id, stamp string
@@ -310,6 +310,23 @@ func chunks(ids []string, n int) func(func([]string) bool) {
 			ids = ids[k:]
 		}
 	}
+}
+
+// wellFormedIDs keeps the ids Salesforce can be asked about: one malformed id (an application's
+// bad sfid) fails the whole query with INVALID_QUERY_FILTER_OPERATOR, and no record has it anyway.
+func wellFormedIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		ok := len(id) == 15 || len(id) == 18
+		for i := 0; ok && i < len(id); i++ {
+			c := id[i]
+			ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		}
+		if ok {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func quotedIDs(ids []string) string {

@@ -49,13 +49,15 @@ func Repair(ctx context.Context, env Env, tbl Table, id int64, holder string) (i
 }
 
 func repairChunk(ctx context.Context, env Env, tbl Table, id int64, ids []string) error {
-	soql := "SELECT " + tbl.Target.SelectList() + " FROM " + tbl.Target.Object + tbl.where("Id IN ("+quotedIDs(ids)+")")
 	var recs []map[string]json.RawMessage
-	if _, err := env.SF.Query(ctx, soql, tbl.HasDeleted, func(rec map[string]json.RawMessage) error {
-		recs = append(recs, rec)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("fetch %s records by Id: %w", tbl.Target.Object, err)
+	if asked := wellFormedIDs(ids); len(asked) > 0 {
+		soql := "SELECT " + tbl.Target.SelectList() + " FROM " + tbl.Target.Object + tbl.where("Id IN ("+quotedIDs(asked)+")")
+		if _, err := env.SF.Query(ctx, soql, tbl.HasDeleted, func(rec map[string]json.RawMessage) error {
+			recs = append(recs, rec)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("fetch %s records by Id: %w", tbl.Target.Object, err)
+		}
 	}
 	tx, err := env.Pool.Begin(ctx)
 	if err != nil {

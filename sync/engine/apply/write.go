@@ -42,7 +42,7 @@ type Result struct {
 
 // Merge applies a batch of changed records (CSV rows without header, in field order) to the table:
 // deleted records (IsDeleted) remove their rows, others are upserted by sfid; a record already present
-// with the same SystemModstamp is left untouched, so re-reading an overlap window costs no writes.
+// with the same SystemModstamp and values is left untouched, so re-reading an overlap window costs no writes.
 func Merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (Result, error) {
 	return merge(ctx, tx, t, csvRows, false)
 }
@@ -124,7 +124,11 @@ func merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, force bo
 	sets = append(sets, `_hc_lastop = 'SYNCED'`, `_hc_err = NULL`)
 	changed := "TRUE"
 	if hasStamp && !force {
-		changed = "t.systemmodstamp IS DISTINCT FROM EXCLUDED.systemmodstamp"
+		// Salesforce stamps whole seconds, so a record changed twice within a second keeps its
+		// SystemModstamp: a row with the same stamp is rewritten when its values differ, unless it
+		// holds an application's change not written to Salesforce yet (PENDING, FAILED).
+		changed = `t.systemmodstamp IS DISTINCT FROM EXCLUDED.systemmodstamp OR (t._hc_lastop IN ('SYNCED', 'INSERTED', 'UPDATED')
+			AND ROW(` + strings.Join(prefixed("t.", cols), ", ") + `) IS DISTINCT FROM ROW(` + strings.Join(prefixed("EXCLUDED.", cols), ", ") + `))`
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO `+t.Table()+` AS t (`+strings.Join(cols, ", ")+`)
 		SELECT `+strings.Join(prefixed("s.", cols), ", ")+` FROM `+stage+` AS s WHERE `+live+`

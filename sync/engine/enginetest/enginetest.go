@@ -98,6 +98,7 @@ func New(t testing.TB, o Options) *Harness {
 	if o.Seed != 0 {
 		o.Org.Seed = o.Seed
 	}
+	o.Org.AllowPasswordFlow = true // the harness authorizes with the username-password flow
 	org, srv := sforgtest.NewServer(t, o.Org)
 	h := &Harness{T: t, Ctx: ctx, Pool: pool, AppSchema: app, Schema: app + "_sf", Keyring: kr, Key: key, Org: org, Srv: srv}
 	t.Cleanup(func() { storetest.DropSchema(t, h.Schema) })
@@ -138,7 +139,7 @@ func New(t testing.TB, o Options) *Harness {
 	h.Engine = engine.New(h.Options)
 	t.Cleanup(h.Engine.Stop)
 	h.Admin = admin.New(admin.Options{Pool: h.Options.Pool, Keyring: kr, Orgs: h.Options.Orgs, Log: log})
-	c, err := h.Admin.Connections.Create(ctx, Admin, admin.NewConnection{Schema: h.Schema, OrgType: connection.Simulated, LoginURL: srv.URL})
+	c, err := h.Admin.Connections.Create(ctx, Admin, admin.NewConnection{Schema: h.Schema, OrgType: connection.Simulated, LoginURL: srv.URL + "/login"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,4 +268,23 @@ func (h *Harness) CreateMapping(object string, access mapping.Access, fields ...
 		h.T.Fatalf("create mapping %s: %v", object, err)
 	}
 	return m
+}
+
+// WebServerFlow re-authorizes the connection through the org's login and approval pages, as an
+// admin does from the dashboard (PKCE, state), so the connection holds a refresh token. The org
+// must have callback among its RedirectURIs.
+func (h *Harness) WebServerFlow(callback string) {
+	h.T.Helper()
+	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
+	authURL, err := h.Admin.Connections.AuthorizeURL(h.Ctx, h.Conn.ID, callback, state, verifier)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	cb := sforgtest.SignInAndApprove(h.T, authURL)
+	if cb.Query().Get("state") != state {
+		h.T.Fatalf("state not echoed: %s", cb)
+	}
+	if h.Conn, err = h.Admin.Connections.CompleteAuthorization(h.Ctx, Admin, h.Conn.ID, callback, cb.Query().Get("code"), verifier); err != nil {
+		h.T.Fatal(err)
+	}
 }

@@ -16,7 +16,7 @@ import (
 // go test -run '^$' -bench BulkQueryMillion -benchtime 1x ./sync/salesforce/sforg
 func BenchmarkBulkQueryMillion(b *testing.B) {
 	const n = 1_000_000
-	org, srv := sforgtest.NewServer(b, sforg.Options{})
+	org, srv := sforgtest.NewServer(b, sforg.Options{AllowPasswordFlow: true})
 	if err := org.Generate("Lead", n, 1); err != nil {
 		b.Fatal(err)
 	}

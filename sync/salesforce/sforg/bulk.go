@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"pgforce/sync/salesforce/soql"
 )
 
 // bulkJob is a Bulk API 2.0 query or ingest job.
@@ -118,13 +116,8 @@ func (o *Org) handleQueryJobs(w http.ResponseWriter, r *http.Request, _ *session
 		writeError(w, &apiError{Status: 400, Code: "INVALIDJOB", Message: "InvalidJob : Invalid operation: " + req.Operation})
 		return
 	}
-	parsed, perr := soql.Parse(req.Query, o.opts.Now())
-	if perr == nil && (parsed.Count || parsed.Offset >= 0 || parsed.FieldsX != "") {
-		perr = &soql.Error{Code: "API_ERROR", Message: "Bulk API 2.0 queries cannot use COUNT(), OFFSET or FIELDS()"}
-	}
-	if perr != nil {
-		e := soqlError(perr)
-		writeError(w, e)
+	if err := o.bulkQueryable(req.Query); err != nil {
+		writeError(w, err)
 		return
 	}
 	delim, ok := delimiters[strings.ToUpper(cmpOr(req.ColumnDelimiter, "COMMA"))]
@@ -146,6 +139,44 @@ func (o *Org) handleQueryJobs(w http.ResponseWriter, r *http.Request, _ *session
 	j.State = "JobComplete"
 	o.mu.Unlock()
 	writeJSON(w, 200, info)
+}
+
+// bulkQueryable refuses what Bulk API 2.0 queries do not support, with Salesforce's errors:
+// aggregates, GROUP BY, OFFSET, TYPEOF, FIELDS(), parent-to-child subqueries, compound and binary fields.
+func (o *Org) bulkQueryable(q string) *apiError {
+	o.mu.RLock()
+	b, err := o.parseQuery(q)
+	o.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	p := b.Query
+	notEnabled := func(msg string) *apiError {
+		return &apiError{Status: 400, Code: "FUNCTIONALITY_NOT_ENABLED", Message: msg}
+	}
+	switch {
+	case p.Count || b.Aggregated:
+		return notEnabled("Aggregate queries (COUNT(), GROUP BY and aggregate functions) are not supported in Bulk Query")
+	case p.HasSubqueries():
+		return notEnabled("Aggregate Relationships not supported in Bulk Query")
+	case p.HasTypeOf():
+		return notEnabled("TYPEOF is not supported in Bulk Query")
+	case p.Offset >= 0:
+		return &apiError{Status: 400, Code: "API_ERROR", Message: "OFFSET is not supported in Bulk Query"}
+	case p.HasFields():
+		return &apiError{Status: 400, Code: "API_ERROR", Message: "FIELDS() is not supported in Bulk Query"}
+	}
+	for _, out := range b.Outputs {
+		switch typ := out.Column.Last().Type; {
+		case typ == "address" || typ == "location":
+			return notEnabled("Selecting compound data not supported in Bulk Query")
+		case typ == "base64":
+			return notEnabled("Selecting binary (base64) data not supported in Bulk Query")
+		case out.Label || out.Format:
+			return notEnabled("toLabel() and FORMAT() are not supported in Bulk Query")
+		}
+	}
+	return nil
 }
 
 func cmpOr(a, b string) string {
@@ -212,6 +243,9 @@ func (o *Org) jobControl(w http.ResponseWriter, r *http.Request, j *bulkJob) {
 		switch {
 		case req.State == "Aborted" && (j.State == "Open" || j.State == "UploadComplete" || j.State == "InProgress"):
 			j.State = "Aborted"
+			if j.Kind == "ingest" {
+				j.keepUnprocessed() // uploaded rows never processed are the job's unprocessed records
+			}
 		case req.State == "UploadComplete" && j.Kind == "ingest" && j.State == "Open":
 			j.State = "UploadComplete"
 			o.mu.Unlock()
@@ -321,7 +355,7 @@ func (o *Org) handleIngestJobs(w http.ResponseWriter, r *http.Request, _ *sessio
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	t := o.table(req.Object)
+	t := o.readable(req.Object)
 	switch {
 	case t == nil:
 		writeError(w, &apiError{Status: 400, Code: "INVALIDJOB", Message: "InvalidJob : Unable to find object: " + req.Object})
@@ -374,6 +408,20 @@ func (o *Org) handleIngestUpload(w http.ResponseWriter, r *http.Request, _ *sess
 	w.WriteHeader(http.StatusCreated)
 }
 
+// keepUnprocessed moves an aborted ingest job's uploaded rows, none of them applied, into its
+// unprocessed records.
+func (j *bulkJob) keepUnprocessed() {
+	rd := csv.NewReader(bytes.NewReader(j.data.Bytes()))
+	rd.Comma = j.Delimiter
+	rd.FieldsPerRecord = -1
+	rows, err := rd.ReadAll()
+	if err != nil || len(rows) == 0 {
+		return
+	}
+	j.header, j.unprocessed = rows[0], rows[1:]
+	j.data.Reset()
+}
+
 // processIngest applies an ingest job's CSV row by row (like Salesforce's parallel batches, each row
 // succeeds or fails on its own) and fills the result sets.
 func (o *Org) processIngest(j *bulkJob) {
@@ -399,7 +447,12 @@ func (o *Org) processIngest(j *bulkJob) {
 	}
 	j.header = rows[0]
 	t := o.table(j.Object)
-	for _, rec := range rows[1:] {
+	endTx := func() {}
+	for n, rec := range rows[1:] {
+		if n%200 == 0 { // Salesforce applies ingest data in transactions of 200 records
+			endTx()
+			endTx = o.transaction()
+		}
 		j.processed++
 		id, created, ch, aerr := o.ingestRow(t, j, rec)
 		if aerr != nil {
@@ -411,6 +464,7 @@ func (o *Org) processIngest(j *bulkJob) {
 		changes = append(changes, ch)
 		j.success = append(j.success, append([]string{id, strconv.FormatBool(created)}, rec...))
 	}
+	endTx()
 	j.State = "JobComplete"
 	j.Modified = o.opts.Now()
 }
@@ -458,6 +512,11 @@ func (o *Org) ingestRow(t *table, j *bulkJob, rec []string) (string, bool, Chang
 	var aerr *apiError
 	typ := "UPDATE"
 	created := false
+	if op, ok := map[string]string{"insert": "create", "update": "update", "delete": "delete", "hardDelete": "delete"}[j.Operation]; ok {
+		if err := o.canWrite(t, op); err != nil {
+			return id, false, Change{}, err
+		}
+	}
 	switch j.Operation {
 	case "insert":
 		var vals map[int]any
@@ -487,6 +546,9 @@ func (o *Org) ingestRow(t *table, j *bulkJob, rec []string) (string, bool, Chang
 			existing = o.find(t, id, false)
 		} else if e := t.unique[fi][strings.ToLower(key)]; e != nil && !e.deleted {
 			existing = e
+		}
+		if aerr = o.canWrite(t, map[bool]string{true: "create", false: "update"}[existing == nil]); aerr != nil {
+			return id, false, Change{}, aerr
 		}
 		var vals map[int]any
 		if vals, aerr = o.parseInput(t, body, existing == nil); aerr == nil {

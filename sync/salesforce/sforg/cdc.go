@@ -206,14 +206,7 @@ func (o *Org) DeselectForCDC(objects ...string) {
 func (o *Org) CDCEntities() []string {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	out := []string{}
-	for key := range o.cdc {
-		if t := o.tables[key]; t != nil {
-			out = append(out, t.def.Name)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return append([]string{}, o.cdcSelected()...)
 }
 
 // SetOverflowThreshold sets how many changes one transaction may publish before the rest become

@@ -123,8 +123,11 @@ func (o *Org) handleCollections(w http.ResponseWriter, r *http.Request, s *sessi
 		o.runCollection(w, allOrNone, len(ids), func(i int) (saveResult, []Change) {
 			id := strings.TrimSpace(ids[i])
 			t := o.tableOf(normalizeID(id))
-			if t == nil {
+			if t == nil || !o.access(t).Read {
 				return failed(&apiError{Code: "MALFORMED_ID", Message: "malformed id " + id, Fields: []string{}}), nil
+			}
+			if err := o.canWrite(t, "delete"); err != nil {
+				return failed(err), nil
 			}
 			rec, err := o.lookup(t, id)
 			if err != nil {
@@ -151,9 +154,12 @@ func (o *Org) handleCollections(w http.ResponseWriter, r *http.Request, s *sessi
 		}
 		o.runCollection(w, body.AllOrNone, len(body.Records), func(i int) (saveResult, []Change) {
 			rec := body.Records[i]
-			t := o.table(recordType(rec))
+			t := o.readable(recordType(rec))
 			if t == nil {
 				return failed(&apiError{Code: "INVALID_TYPE", Message: fmt.Sprintf("sObject type '%s' is not supported.", recordType(rec)), Fields: []string{}}), nil
+			}
+			if err := o.canWrite(t, "create"); err != nil {
+				return failed(err), nil
 			}
 			if _, hasID := rec["Id"]; hasID {
 				return failed(&apiError{Code: "INVALID_FIELD", Message: "cannot specify Id in an insert call", Fields: []string{"Id"}}), nil
@@ -180,8 +186,11 @@ func (o *Org) handleCollections(w http.ResponseWriter, r *http.Request, s *sessi
 			if t == nil {
 				t = o.tableOf(normalizeID(id))
 			}
-			if t == nil {
+			if t == nil || !o.access(t).Read {
 				return failed(&apiError{Code: "MALFORMED_ID", Message: "malformed id " + id, Fields: []string{}}), nil
+			}
+			if err := o.canWrite(t, "update"); err != nil {
+				return failed(err), nil
 			}
 			existing, aerr := o.lookup(t, id)
 			if aerr != nil {
@@ -225,7 +234,7 @@ func (o *Org) handleCollectionObject(w http.ResponseWriter, r *http.Request, s *
 			ids, fields = body.IDs, body.Fields
 		}
 		o.mu.RLock()
-		t := o.table(object)
+		t := o.readable(object)
 		if t == nil {
 			o.mu.RUnlock()
 			notFound(w)
@@ -255,7 +264,7 @@ func (o *Org) handleCollectionObject(w http.ResponseWriter, r *http.Request, s *
 		return
 	}
 	o.mu.RLock()
-	t := o.table(object)
+	t := o.readable(object)
 	o.mu.RUnlock()
 	if t == nil {
 		notFound(w)
@@ -267,16 +276,23 @@ func (o *Org) handleCollectionObject(w http.ResponseWriter, r *http.Request, s *
 		return
 	}
 	origin := apiOrigin(r, "rest")
-	o.runCollection(w, body.AllOrNone, len(body.Records), func(i int) (saveResult, []Change) {
-		rec := body.Records[i]
-		var ext string
-		if raw, ok := rec[f.Name]; ok {
-			_ = json.Unmarshal(raw, &ext)
-		}
+	exts := make([]string, len(body.Records))
+	seen := map[string]int{}
+	for i, rec := range body.Records {
 		for k, raw := range rec {
 			if strings.EqualFold(k, f.Name) {
-				_ = json.Unmarshal(raw, &ext)
+				_ = json.Unmarshal(raw, &exts[i])
 			}
+		}
+		if exts[i] != "" {
+			seen[strings.ToLower(exts[i])]++
+		}
+	}
+	o.runCollection(w, body.AllOrNone, len(body.Records), func(i int) (saveResult, []Change) {
+		rec, ext := body.Records[i], exts[i]
+		if seen[strings.ToLower(ext)] > 1 {
+			// Salesforce cannot tell which of the records an external id means: all of them fail.
+			return failed(&apiError{Code: "DUPLICATE_VALUE", Message: "Duplicate external id specified: " + ext, Fields: []string{f.Name}}), nil
 		}
 		var existing *row
 		if ext != "" {
@@ -287,6 +303,9 @@ func (o *Org) handleCollectionObject(w http.ResponseWriter, r *http.Request, s *
 			}
 		} else if f.Type != "id" {
 			return failed(&apiError{Code: "MISSING_ARGUMENT", Message: f.Name + " not specified", Fields: []string{f.Name}}), nil
+		}
+		if err := o.canWrite(t, map[bool]string{true: "create", false: "update"}[existing == nil]); err != nil {
+			return failed(err), nil
 		}
 		vals, aerr := o.parseInput(t, rec, existing == nil)
 		if aerr != nil {
@@ -320,6 +339,7 @@ func joinBytes(parts [][]byte) []byte {
 // the SaveResults in order.
 func (o *Org) runCollection(w http.ResponseWriter, allOrNone bool, n int, op func(i int) (saveResult, []Change)) {
 	o.mu.Lock()
+	end := o.transaction()
 	var snap snapshot
 	if allOrNone {
 		snap = o.takeSnapshot()
@@ -342,6 +362,7 @@ func (o *Org) runCollection(w http.ResponseWriter, allOrNone bool, n int, op fun
 			}
 		}
 	}
+	end()
 	o.mu.Unlock()
 	o.notifyChanges(changes)
 	writeJSON(w, 200, results)

@@ -173,12 +173,14 @@ func (o *Org) handleComposite(w http.ResponseWriter, r *http.Request, _ *session
 		o.mu.Lock()
 		snap = o.takeSnapshot()
 		o.held = &held
+		endTx := o.transaction() // one transaction: one SystemModstamp
 		o.mu.Unlock()
 		defer func() { // a subrequest that panicked must not leave events held forever
 			o.mu.Lock()
 			if o.held == &held {
 				o.held = nil
 			}
+			endTx()
 			o.mu.Unlock()
 		}()
 	}

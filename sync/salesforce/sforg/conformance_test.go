@@ -21,7 +21,8 @@ import (
 func TestAThirdPartyClientWorksUnchanged(t *testing.T) {
 	t.Parallel()
 	log.SetOutput(io.Discard) // simpleforce logs every request through the standard logger
-	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1, QueryPageSize: 200})
+	// simpleforce signs in with SOAP login(), which new orgs disable (and API 65.0 removed).
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1, QueryPageSize: 200, AllowSOAPLogin: true})
 	if err := org.Generate("Lead", 450, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +101,13 @@ func TestJSForceWorksUnchanged(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jsforce")); err != nil {
 		t.Skipf("needs jsforce: run `npm ci` in %s (.ci/run does this)", dir)
 	}
-	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1})
+	org, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1, AllowPasswordFlow: true})
 	if err := org.Generate("Lead", 4500, 9); err != nil { // three query pages
 		t.Fatal(err)
 	}
 	cmd := exec.Command("node", "conformance.js")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SF_LOGIN_URL="+srv.URL)
+	cmd.Env = append(os.Environ(), "SF_LOGIN_URL="+srv.URL+"/login") // the instance is srv.URL, from the token
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "PASS 10 steps") {
 		t.Fatalf("jsforce: %v\n%s", err, out)

@@ -171,7 +171,7 @@ func (o *Org) DeleteCommittedLate(object, id string, stampedAt time.Time) error 
 
 func (o *Org) pin(stampedAt time.Time) {
 	o.mu.Lock()
-	o.pinnedStamp, o.pinOnce = stampedAt.UTC().Truncate(time.Millisecond), true
+	o.pinnedStamp, o.pinOnce = stampedAt.UTC().Truncate(time.Second), true
 	o.mu.Unlock()
 }
 
@@ -296,10 +296,23 @@ func (o *Org) AddObject(name, label string, fields ...FieldDef) error {
 		f.Custom = true
 		fs = append(fs, &f)
 	}
-	def := &ObjectDef{Name: name, Label: label, LabelPlural: label + "s", Custom: true, KeyPrefix: customPrefix(len(o.tables) + 1), Fields: fs, Modified: o.opts.Now().UTC()}
+	def := &ObjectDef{Name: name, Label: label, LabelPlural: label + "s", Custom: true, KeyPrefix: o.freeCustomPrefix(), Fields: fs, Modified: o.opts.Now().UTC()}
 	def.reindex()
 	o.tables[strings.ToLower(name)] = newTable(def)
 	return nil
+}
+
+// freeCustomPrefix is a custom object key prefix no object has yet.
+func (o *Org) freeCustomPrefix() string {
+	used := map[string]bool{}
+	for _, t := range o.tables {
+		used[t.def.KeyPrefix] = true
+	}
+	for n := 1; ; n++ {
+		if p := customPrefix(n); !used[p] || n > 52 {
+			return p
+		}
+	}
 }
 
 // RemoveObject deletes an object and its records (mappings of it become orphans).
@@ -512,6 +525,26 @@ func (o *Org) controlRoutes(m *http.ServeMux) {
 	}))
 	m.HandleFunc("DELETE /_sforg/records/{object}/{id}", o.control(func(w http.ResponseWriter, r *http.Request) error {
 		if err := o.DeleteAsUser(r.PathValue("object"), r.PathValue("id")); err != nil {
+			return err
+		}
+		return ok(w)
+	}))
+	m.HandleFunc("PATCH /_sforg/settings", o.control(func(w http.ResponseWriter, r *http.Request) error {
+		var s Settings
+		if err := decode(r, &s); err != nil {
+			return err
+		}
+		if err := o.Configure(s); err != nil {
+			return err
+		}
+		return ok(w)
+	}))
+	m.HandleFunc("PUT /_sforg/objects/{name}/access", o.control(func(w http.ResponseWriter, r *http.Request) error {
+		var a ObjectAccess
+		if err := decode(r, &a); err != nil {
+			return err
+		}
+		if err := o.SetObjectAccess(r.PathValue("name"), a); err != nil {
 			return err
 		}
 		return ok(w)

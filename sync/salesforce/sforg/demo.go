@@ -74,6 +74,59 @@ func (o *Org) seedDemo(seed int64) {
 			"Amount__c": float64(r.IntN(100000)) / 4, "Status__c": pick(r, []string{"Draft", "Sent", "Paid"}),
 			"Due_Date__c": o.opts.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, r.IntN(90)-30), "Paid__c": r.IntN(3) == 0})
 	}
+	o.seedSales(r, accountIDs, contactIDs)
+}
+
+// seedSales adds the rest of a sales org: products in the standard price book, campaigns with
+// members, tasks and events on accounts and contacts, contracts and orders with their products.
+func (o *Org) seedSales(r *rand.Rand, accountIDs, contactIDs []string) {
+	today := o.opts.Now().UTC().Truncate(24 * time.Hour)
+	book := o.mustSave(o.table("Pricebook2"), map[string]any{"Name": "Standard Price Book", "IsActive": true, "IsStandard": true})
+	bookID := o.table("Pricebook2").id(book)
+	var entryIDs []string
+	var prices []float64
+	for i, p := range []struct {
+		name, family string
+		price        float64
+	}{{"Sync Engine Licence", "Software", 1200}, {"Postgres Appliance", "Hardware", 8900}, {"Onboarding Workshop", "Services", 2500},
+		{"Premium Support", "Services", 600}, {"Connector Pack", "Software", 350}} {
+		prod := o.mustSave(o.table("Product2"), map[string]any{"Name": p.name, "ProductCode": fmt.Sprintf("PGF-%03d", i+1), "Family": p.family,
+			"IsActive": true, "QuantityUnitOfMeasure": "Each"})
+		entry := o.mustSave(o.table("PricebookEntry"), map[string]any{"Pricebook2Id": bookID, "Product2Id": o.table("Product2").id(prod),
+			"UnitPrice": p.price, "IsActive": true})
+		entryIDs, prices = append(entryIDs, o.table("PricebookEntry").id(entry)), append(prices, p.price)
+	}
+	campaigns := o.table("Campaign")
+	for i, c := range []string{"Spring Webinar", "Data Summit Booth", "Partner Referral Drive", "Winter Newsletter"} {
+		camp := o.mustSave(campaigns, map[string]any{"Name": c, "Type": pick(r, []string{"Webinar", "Trade Show", "Partners", "Email"}),
+			"Status": pick(r, []string{"Planned", "In Progress", "Completed"}), "StartDate": today.AddDate(0, i*2-4, 0), "IsActive": i < 3,
+			"BudgetedCost": float64(5000 + r.IntN(20000))})
+		for j := 0; j < 5; j++ {
+			o.mustSave(o.table("CampaignMember"), map[string]any{"CampaignId": campaigns.id(camp), "ContactId": contactIDs[(i*5+j)%len(contactIDs)],
+				"Status": pick(r, []string{"Sent", "Responded"})})
+		}
+	}
+	for i := 0; i < 40; i++ {
+		o.mustSave(o.table("Task"), map[string]any{"Subject": pick(r, []string{"Call", "Send quote", "Follow up", "Email"}), "WhoId": pick(r, contactIDs),
+			"WhatId": pick(r, accountIDs), "ActivityDate": today.AddDate(0, 0, r.IntN(30)-10),
+			"Status": pick(r, []string{"Not Started", "In Progress", "Completed"}), "Priority": pick(r, []string{"High", "Normal", "Low"})})
+	}
+	for i := 0; i < 15; i++ {
+		start := today.AddDate(0, 0, r.IntN(20)-5).Add(time.Duration(9+r.IntN(8)) * time.Hour)
+		o.mustSave(o.table("Event"), map[string]any{"Subject": pick(r, []string{"Demo", "Kick-off", "Quarterly review"}), "WhoId": pick(r, contactIDs),
+			"WhatId": pick(r, accountIDs), "StartDateTime": start, "EndDateTime": start.Add(time.Hour), "ActivityDateTime": start, "DurationInMinutes": float64(60)})
+	}
+	for i := 0; i < 10; i++ {
+		account := accountIDs[i]
+		contract := o.mustSave(o.table("Contract"), map[string]any{"AccountId": account, "StartDate": today.AddDate(0, -i, 0), "ContractTerm": float64(12), "Status": "Activated"})
+		order := o.mustSave(o.table("Order"), map[string]any{"AccountId": account, "EffectiveDate": today.AddDate(0, 0, -i), "Pricebook2Id": bookID,
+			"ContractId": o.table("Contract").id(contract), "Status": "Draft"})
+		for j := 0; j < 1+r.IntN(3); j++ {
+			k := r.IntN(len(entryIDs))
+			o.mustSave(o.table("OrderItem"), map[string]any{"OrderId": o.table("Order").id(order), "PricebookEntryId": entryIDs[k],
+				"Quantity": float64(1 + r.IntN(5)), "UnitPrice": prices[k]})
+		}
+	}
 }
 
 // mustSave stores a record given by field name; seed data is valid by construction.
@@ -126,15 +179,18 @@ func (o *Org) generate(object string, n int, seed int64, events bool, at time.Ti
 	var changes []Change
 	r := rand.New(rand.NewPCG(uint64(seed), 0xb07))
 	base := len(t.rows)
-	o.pinnedStamp, o.pinOnce = o.stamp(), false
-	if !at.IsZero() {
-		o.pinnedStamp = at.UTC().Truncate(time.Millisecond)
+	if at.IsZero() {
+		defer o.transaction()() // a data load commits as one transaction: one stamp
+	} else {
+		// Records committed long ago: stamped then, in whole seconds as Salesforce stamps.
+		o.pinnedStamp, o.pinOnce = at.UTC().Truncate(time.Second), false
+		defer func() { o.pinnedStamp = time.Time{} }()
 	}
-	defer func() { o.pinnedStamp = time.Time{} }()
 	for i := 0; i < n; i++ {
 		vals := map[int]any{}
 		for fi, f := range t.def.Fields {
-			if !f.Createable {
+			// Optional parts of compound fields (addresses, geolocations) stay empty, as in most imports.
+			if !f.Createable || (f.Nillable && f.Compound != "" && f.Compound != "Name") {
 				continue
 			}
 			switch {
@@ -143,6 +199,12 @@ func (o *Org) generate(object string, n int, seed int64, events bool, at time.Ti
 			case f.Type == "reference":
 			case f.Type == "picklist" && len(f.Picklist) > 0:
 				vals[fi] = f.Picklist[r.IntN(len(f.Picklist))]
+			case f.Type == "multipicklist" && len(f.Picklist) > 0:
+				vals[fi] = f.Picklist[r.IntN(len(f.Picklist))]
+			case f.Type == "time":
+				vals[fi] = time.Date(1970, 1, 1, r.IntN(24), r.IntN(4)*15, 0, 0, time.UTC)
+			case f.Type == "base64":
+				vals[fi] = []byte(fmt.Sprintf("generated %s %d", t.def.Name, base+i+1))
 			case f.Type == "boolean":
 				vals[fi] = r.IntN(2) == 0
 			case f.Type == "int":
@@ -156,7 +218,7 @@ func (o *Org) generate(object string, n int, seed int64, events bool, at time.Ti
 			case f.Type == "email":
 				vals[fi] = fmt.Sprintf("user%d@example.com", base+i)
 			case f.Type == "textarea" && f.Length > 1000:
-			case f.Type == "string" || f.Type == "textarea" || f.Type == "phone" || f.Type == "url" || f.Type == "combobox":
+			case f.Type == "string" || f.Type == "textarea" || f.Type == "phone" || f.Type == "url" || f.Type == "combobox" || f.Type == "encryptedstring":
 				s := fmt.Sprintf("%s %s %d", pick(r, companyWords), pick(r, lastNames), base+i+1)
 				if f.Length > 0 && len(s) > f.Length {
 					s = s[:f.Length]

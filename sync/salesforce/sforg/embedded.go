@@ -36,7 +36,10 @@ func StartEmbedded(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, o 
 	}
 	// The demo connected app has one callback URL, the dashboard's: its login page sends browsers
 	// nowhere else.
-	saved, err := Restore(ctx, pool, o.URL, Options{BasePath: "/sim", Seed: 1, ControlToken: o.ControlToken, RedirectURIs: []string{o.CallbackURL}})
+	// It lets `pgforce connection create --username --password` sign in: it allows the OAuth
+	// username-password flow, which real orgs created since Summer '23 block.
+	saved, err := Restore(ctx, pool, o.URL, Options{BasePath: "/sim", Seed: 1, ControlToken: o.ControlToken, RedirectURIs: []string{o.CallbackURL},
+		AllowPasswordFlow: true})
 	if err != nil {
 		return nil, err
 	}

@@ -204,8 +204,9 @@ func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
 	}
 
 	// A registered callback gets the login page, and errors go back to it with the state.
+	challenge := url.Values{"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode() // the app requires PKCE
 	for _, redirect := range []string{registered, "http://localhost:1717/OauthRedirect"} {
-		res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {"code"}}.Encode())
+		res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {"code"}}.Encode() + "&" + challenge)
 		if err != nil || res.StatusCode != http.StatusOK {
 			t.Fatalf("registered %s: %v %v", redirect, err, res)
 		}
@@ -221,7 +222,8 @@ func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
 		t.Fatalf("an error for a registered callback goes back to it: %d %s", res.StatusCode, loc)
 	}
 	// The authorization code is bound to its callback: exchanging it for another fails.
-	cb := authorizeInBrowser(t, srv.URL, url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {registered}}, "allow")
+	cb := authorizeInBrowser(t, srv.URL, url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {registered},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}, "allow")
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
 	res, raw := a.form("/services/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "client_id": {"pgforce-demo"},
 		"client_secret": {"pgforce-demo-secret"}, "redirect_uri": {"http://localhost:1717/OauthRedirect"}})

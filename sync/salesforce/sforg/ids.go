@@ -69,7 +69,10 @@ func validIDChars(s string) bool {
 
 // keyPrefixes of the standard objects (the first three characters of their ids).
 var keyPrefixes = map[string]string{
-	"Account": "001", "Contact": "003", "Opportunity": "006", "Lead": "00Q", "Case": "500", "Task": "00T", "User": "005",
+	"Account": "001", "Contact": "003", "Opportunity": "006", "Lead": "00Q", "Case": "500", "Task": "00T", "Event": "00U",
+	"User": "005", "Profile": "00e", "Campaign": "701", "CampaignMember": "00v", "Product2": "01t", "Pricebook2": "01s",
+	"PricebookEntry": "01u", "Order": "801", "OrderItem": "802", "Contract": "800", "Asset": "02i", "Attachment": "00P",
+	"UserPermissionAccess": "0Hs",
 }
 
 func customPrefix(n int) string { return fmt.Sprintf("a0%c", base62[10+n%52]) }

@@ -32,12 +32,14 @@ type session struct {
 	userID  string
 	expires time.Time
 	grant   *grant // nil for flows without a refresh token
+	scope   string // the scopes granted, space-separated
 }
 
 // grant is an authorization (a refresh token) that can mint access tokens until revoked.
 type grant struct {
 	refresh string
 	revoked bool
+	scope   string
 }
 
 type authCode struct {
@@ -81,13 +83,26 @@ func (o *Org) sessionByToken(tok string) *session {
 	return s
 }
 
+// granted returns the requested scopes the connected app may grant ("" asks for all of them), in
+// Salesforce's order.
+func (o *Org) granted(requested string) string {
+	want := strings.Fields(requested)
+	var out []string
+	for _, s := range o.settings.scopes {
+		if len(want) == 0 || slices.Contains(want, s) || (s == "refresh_token" && slices.Contains(want, "offline_access")) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 // mint issues an access token (and a refresh token for the code flow) and Salesforce's token response.
 func (o *Org) mint(r *http.Request, g *grant, withRefresh bool, scope string) map[string]string {
 	o.muts.Add(1)
 	access := o.orgID[:15] + "!" + token("AQ", 48)
-	o.auth.sessions[access] = &session{userID: o.userID, expires: o.opts.Now().Add(o.opts.AccessTokenLifetime), grant: g}
+	o.auth.sessions[access] = &session{userID: o.userID, expires: o.opts.Now().Add(o.opts.AccessTokenLifetime), grant: g, scope: scope}
 	base := o.baseURL(r)
-	id := base + "/id/" + o.orgID + "/" + o.userID
+	id := o.loginURL(r) + "/id/" + o.orgID + "/" + o.userID
 	issued := strconv.FormatInt(o.opts.Now().UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(o.opts.ClientSecret))
 	mac.Write([]byte(id + issued))
@@ -124,12 +139,7 @@ func (o *Org) handleToken(w http.ResponseWriter, r *http.Request) {
 	if o.fault(w, r) {
 		return
 	}
-	if r.Method != http.MethodPost {
-		oauthError(w, 400, "invalid_request", "must use HTTP POST")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, 400, "invalid_request", "malformed request body")
+	if !postedForm(w, r) {
 		return
 	}
 	gt := r.PostForm.Get("grant_type")
@@ -161,9 +171,14 @@ func (o *Org) handleToken(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		g := &grant{refresh: "5Aep" + token("", 64)}
+		scope := o.granted(c.scope)
+		if !slices.Contains(strings.Fields(scope), "refresh_token") {
+			writeJSON(w, 200, o.mint(r, nil, false, scope)) // no refresh_token scope: no refresh token
+			return
+		}
+		g := &grant{refresh: "5Aep" + token("", 64), scope: scope}
 		o.auth.grants[g.refresh] = g
-		writeJSON(w, 200, o.mint(r, g, true, scopeOr(c.scope)))
+		writeJSON(w, 200, o.mint(r, g, true, scope))
 	case "refresh_token":
 		if code, ok := o.checkClient(r, false); !ok {
 			oauthError(w, 400, code, "client identifier invalid")
@@ -178,27 +193,28 @@ func (o *Org) handleToken(w http.ResponseWriter, r *http.Request) {
 		if o.opts.RotateRefreshTokens {
 			delete(o.auth.grants, g.refresh)
 			g.revoked = true
-			g = &grant{refresh: "5Aep" + token("", 64)}
+			g = &grant{refresh: "5Aep" + token("", 64), scope: g.scope}
 			o.auth.grants[g.refresh] = g
 			withRefresh = true
 		}
-		writeJSON(w, 200, o.mint(r, g, withRefresh, "refresh_token api id"))
+		writeJSON(w, 200, o.mint(r, g, withRefresh, cmpOr(g.scope, o.granted(""))))
 	case "password":
 		if code, ok := o.checkClient(r, true); !ok {
 			oauthError(w, 400, code, "client identifier invalid")
 			return
 		}
-		if r.PostForm.Get("username") != o.opts.Username || !strings.HasPrefix(r.PostForm.Get("password"), o.opts.Password) {
+		// A blocked flow answers exactly like a wrong password (Login History says which it was).
+		if !o.settings.passwordFlow || r.PostForm.Get("username") != o.opts.Username || !strings.HasPrefix(r.PostForm.Get("password"), o.opts.Password) {
 			oauthError(w, 400, "invalid_grant", "authentication failure")
 			return
 		}
-		writeJSON(w, 200, o.mint(r, nil, false, "api id"))
+		writeJSON(w, 200, o.mint(r, nil, false, withoutRefresh(o.granted(r.PostForm.Get("scope")))))
 	case "client_credentials":
 		if code, ok := o.checkClient(r, true); !ok {
 			oauthError(w, 400, code, "invalid client credentials")
 			return
 		}
-		writeJSON(w, 200, o.mint(r, nil, false, "api id"))
+		writeJSON(w, 200, o.mint(r, nil, false, withoutRefresh(o.granted(r.PostForm.Get("scope")))))
 	case "":
 		oauthError(w, 400, "invalid_request", "grant type not supported")
 	default:
@@ -206,11 +222,9 @@ func (o *Org) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func scopeOr(s string) string {
-	if s == "" {
-		return "refresh_token api id"
-	}
-	return s
+// withoutRefresh drops refresh_token from a scope: flows without a refresh token do not grant it.
+func withoutRefresh(scope string) string {
+	return strings.Join(slices.DeleteFunc(strings.Fields(scope), func(s string) bool { return s == "refresh_token" }), " ")
 }
 
 // handleRevoke implements /services/oauth2/revoke: an access token, or a refresh token and all its
@@ -239,8 +253,8 @@ func (o *Org) identity(r *http.Request) map[string]any {
 	u := users.byID[o.userID]
 	get := func(f string) any { return users.get(u, f) }
 	base := o.baseURL(r)
-	return map[string]any{
-		"id": base + "/id/" + o.orgID + "/" + o.userID, "asserted_user": true, "user_id": o.userID, "organization_id": o.orgID,
+	id := map[string]any{
+		"id": o.loginURL(r) + "/id/" + o.orgID + "/" + o.userID, "asserted_user": true, "user_id": o.userID, "organization_id": o.orgID,
 		"username": get("Username"), "nick_name": get("Alias"), "display_name": get("Name"), "email": get("Email"),
 		"first_name": get("FirstName"), "last_name": get("LastName"), "timezone": "Etc/UTC", "active": true, "user_type": "STANDARD",
 		"language": "en_US", "locale": "en_US", "utcOffset": 0, "last_modified_date": formatDateTime(get("LastModifiedDate").(time.Time)),
@@ -252,6 +266,10 @@ func (o *Org) identity(r *http.Request) map[string]any {
 			"recent": base + "/services/data/v{version}/recent/", "profile": base + "/" + o.userID,
 		},
 	}
+	if o.settings.myDomain {
+		id["urls"].(map[string]string)["custom_domain"] = base
+	}
+	return id
 }
 
 // handleID implements the identity URL /id/{org}/{user}.
@@ -348,6 +366,14 @@ func (o *Org) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		back(url.Values{"error": {"invalid_request"}, "error_description": {"unsupported code challenge method"}})
 		return
 	}
+	o.mu.RLock()
+	pkce := o.settings.pkceRequired
+	o.mu.RUnlock()
+	if pkce && q.Get("code_challenge") == "" {
+		// The connected app requires PKCE: a request without a challenge never gets a code.
+		back(url.Values{"error": {"invalid_request"}, "error_description": {"missing required code challenge"}})
+		return
+	}
 	params := map[string]string{}
 	for _, k := range []string{"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "prompt"} {
 		if v := q.Get(k); v != "" {
@@ -428,4 +454,44 @@ func (o *Org) setLogin(w http.ResponseWriter) {
 		path = "/"
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: v, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// postedForm parses an OAuth endpoint's POSTed form, answering Salesforce's error when it is not one.
+func postedForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		oauthError(w, 400, "invalid_request", "must use HTTP POST")
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, 400, "invalid_request", "malformed request body")
+		return false
+	}
+	return true
+}
+
+// handleIntrospect implements POST /services/oauth2/introspect (RFC 7662): whether a token is
+// active, and its scopes, for the connected app that asks.
+func (o *Org) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	if !postedForm(w, r) {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if code, ok := o.checkClient(r, true); !ok {
+		oauthError(w, 401, code, "invalid client credentials")
+		return
+	}
+	tok := r.PostForm.Get("token")
+	if s := o.auth.sessions[tok]; s != nil && o.opts.Now().Before(s.expires) && (s.grant == nil || !s.grant.revoked) {
+		issued := s.expires.Add(-o.opts.AccessTokenLifetime).Unix()
+		writeJSON(w, 200, map[string]any{"active": true, "scope": s.scope, "client_id": o.opts.ClientID, "username": o.opts.Username,
+			"sub": o.loginURL(r) + "/id/" + o.orgID + "/" + o.userID, "token_type": "access_token", "exp": s.expires.Unix(), "iat": issued, "nbf": issued})
+		return
+	}
+	if g := o.auth.grants[tok]; g != nil && !g.revoked {
+		writeJSON(w, 200, map[string]any{"active": true, "scope": g.scope, "client_id": o.opts.ClientID, "username": o.opts.Username,
+			"sub": o.loginURL(r) + "/id/" + o.orgID + "/" + o.userID, "token_type": "refresh_token"})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"active": false})
 }

@@ -1,11 +1,13 @@
 package sforg
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,13 @@ type Options struct {
 	Username     string   // the org's user; default DemoUsername
 	Password     string   // default DemoPassword
 	RedirectURIs []string // the connected app's callback URLs, exact; none: every authorize is refused
+	// AllowPasswordFlow turns on "Allow OAuth Username-Password Flows" (off, as in orgs created since
+	// Summer '23); the embedded demo and `pgforce sforg` turn it on.
+	AllowPasswordFlow bool
+	// AllowSOAPLogin enables SOAP API login() up to API 64.0 (off, as in new orgs).
+	AllowSOAPLogin bool
+	// PKCEOptional lets the built-in connected app's web-server flow run without PKCE (it requires it).
+	PKCEOptional bool
 	// AccessTokenLifetime is how long an access token works (Salesforce's session timeout); default 2h.
 	AccessTokenLifetime time.Duration
 	RotateRefreshTokens bool  // a refresh returns a new refresh token and retires the old one
@@ -63,13 +72,14 @@ type Org struct {
 	pinnedStamp time.Time
 	pinOnce     bool
 
-	auth    authState
-	cursors map[string]*cursor
-	jobs    map[string]*bulkJob
-	faults  []*Fault
-	apiUsed int
-	calls   map[string]int
-	hooks   []func(Change)
+	auth     authState
+	settings orgSettings
+	cursors  map[string]*cursor
+	jobs     map[string]*bulkJob
+	faults   []*Fault
+	apiUsed  int
+	calls    map[string]int
+	hooks    []func(Change)
 	// held collects change events while an allOrNone /composite request runs: they are published
 	// when it commits and dropped when it rolls back, as Salesforce emits none for a rolled-back transaction.
 	held *[]Change
@@ -127,22 +137,37 @@ func (o *Org) reset() {
 	o.tables = map[string]*table{}
 	o.seq = map[string]uint64{}
 	o.orgID = newID("00D", 1)
+	o.settings = o.defaultSettings()
 	for _, def := range standardObjects(o.opts.Now().UTC()) {
 		o.tables[strings.ToLower(def.Name)] = newTable(def)
 	}
 	o.auth = newAuthState()
 	o.cursors, o.jobs, o.faults, o.calls, o.apiUsed = map[string]*cursor{}, map[string]*bulkJob{}, nil, map[string]int{}, 0
+	profiles := o.table("Profile")
+	admin := o.mustSave(profiles, map[string]any{"Name": "System Administrator", "UserType": "Standard"})
+	standard := o.mustSave(profiles, map[string]any{"Name": "Standard User", "UserType": "Standard"})
 	users := o.table("User")
-	u, _, err := o.save(users, nil, map[int]any{
-		idx(users, "Username"): o.opts.Username, idx(users, "LastName"): "Admin", idx(users, "FirstName"): "Org",
-		idx(users, "Email"): o.opts.Username, idx(users, "Alias"): "oadmin", idx(users, "IsActive"): true, idx(users, "Title"): "System Administrator",
-	}, "")
-	if err != nil {
-		panic("sforg: seed admin user: " + err.Error())
+	user := func(username, first, last, alias, title string, profile *row) *row {
+		return o.mustSave(users, map[string]any{
+			"Username": username, "LastName": last, "FirstName": first, "Email": username, "Alias": alias, "IsActive": true, "Title": title,
+			"TimeZoneSidKey": "GMT", "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
+			"ProfileId": profiles.id(profile), "UserType": "Standard",
+		})
 	}
-	o.userID = users.id(u)
-	u.vals[idx(users, "CreatedById")] = o.userID
-	u.vals[idx(users, "LastModifiedById")] = o.userID
+	// The org's user (the integration user pgforce signs in as) and a sales rep who owns records of
+	// their own: without View All Data those are not visible to the integration user.
+	o.userID = users.id(user(o.opts.Username, "Org", "Admin", "oadmin", "System Administrator", admin))
+	user("sales@pgforce.test", "Sam", "Seller", "sseller", "Account Executive", standard)
+	for _, t := range o.tables {
+		for _, r := range t.rows { // the first records predate the user who created them
+			for _, f := range []string{"CreatedById", "LastModifiedById", "OwnerId"} {
+				if i, fd := t.def.field(f); fd != nil && r.vals[i] == nil {
+					r.vals[i] = o.userID
+				}
+			}
+		}
+	}
+	o.syncPermissionRow()
 	if o.opts.Seed > 0 {
 		o.seedDemo(o.opts.Seed)
 	}
@@ -168,9 +193,24 @@ func (o *Org) OrgID() string { return o.orgID }
 // UserID is the org user's id.
 func (o *Org) UserID() string { return o.userID }
 
+// loginPath is where the org's generic login host is mounted: the role of login.salesforce.com,
+// which signs users in and hands out tokens whose instance_url is the org's My Domain (the org's
+// root). Data (REST, Bulk, streaming) is served only at the instance, as in Salesforce.
+const loginPath = "/login"
+
+type ctxLoginHost struct{}
+
+// onLoginHost reports whether a request came through the generic login host.
+func onLoginHost(r *http.Request) bool { return r.Context().Value(ctxLoginHost{}) != nil }
+
 // Handler serves the whole org: OAuth, REST, Bulk, streaming, the control API and the record browser.
 func (o *Org) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == loginPath || strings.HasPrefix(p, loginPath+"/") {
+			r2 := r.Clone(context.WithValue(r.Context(), ctxLoginHost{}, true))
+			r2.URL.Path, r2.URL.RawPath = cmpOr(strings.TrimPrefix(p, loginPath), "/"), ""
+			r = r2
+		}
 		// Salesforce ignores a trailing slash on REST resources (".../sobjects/Lead/"), and clients
 		// send one; the version's resource list itself is ".../v62.0/".
 		if p := r.URL.Path; strings.HasSuffix(p, "/") && strings.Contains(p, "/services/data/v") && strings.Count(p[strings.Index(p, "/services/data/v"):], "/") > 4 {
@@ -183,13 +223,21 @@ func (o *Org) Handler() http.Handler {
 	})
 }
 
-// baseURL is the org's absolute URL as the client reached it.
+// baseURL is the org's instance URL (its My Domain) as the client reached it.
 func (o *Org) baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + o.opts.BasePath
+}
+
+// loginURL is the host a request signed in through: the generic login host or the My Domain.
+func (o *Org) loginURL(r *http.Request) string {
+	if onLoginHost(r) {
+		return o.baseURL(r) + loginPath
+	}
+	return o.baseURL(r)
 }
 
 // path prefixes a site-relative path with the org's base path.
@@ -207,11 +255,18 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.Status, []*apiError{e})
 }
 
-// versionRe matches an API version path segment: v62.0 (any version from 20.0) or "latest".
+// versionRe matches an API version path segment: v62.0, or "latest".
 var versionRe = regexp.MustCompile(`^v(\d{2,3})\.0$`)
 
-const latestVersion = "64.0"
+// The versions an org offers: Winter '27 (68.0) is the newest; 21.0 to 30.0 were retired in Summer '25.
+const (
+	latestVersionNumber = 68
+	minVersionNumber    = 31
+	latestVersion       = "68.0"
+)
 
+// apiVersion parses a version segment ("v62.0" → "62.0"); "latest" is the newest version. It does
+// not say whether the org offers it (see offered).
 func apiVersion(seg string) (string, bool) {
 	if seg == "latest" {
 		return latestVersion, true
@@ -220,12 +275,32 @@ func apiVersion(seg string) (string, bool) {
 	if m == nil {
 		return "", false
 	}
-	var n int
-	fmt.Sscanf(m[1], "%d", &n)
-	if n < 20 || n > 70 {
-		return "", false
-	}
 	return m[1] + ".0", true
+}
+
+// versionNumber is a version's major number ("62.0" → 62).
+func versionNumber(v string) int {
+	n, _ := strconv.Atoi(strings.TrimSuffix(v, ".0"))
+	return n
+}
+
+// offered checks a request's API version: a retired one is 410 Gone, one the org does not have 404.
+func (o *Org) offered(seg string) (string, *apiError) {
+	o.mu.RLock()
+	max := o.settings.maxVersion
+	o.mu.RUnlock()
+	if seg == "latest" {
+		return strconv.Itoa(max) + ".0", nil
+	}
+	v, ok := apiVersion(seg)
+	n := versionNumber(v)
+	switch {
+	case !ok || n > max:
+		return "", &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
+	case n < minVersionNumber:
+		return "", &apiError{Status: 410, Code: "UNSUPPORTED_API_VERSION", Message: fmt.Sprintf("API version %s has been retired; use version %d.0 or later", v, minVersionNumber)}
+	}
+	return v, nil
 }
 
 // ---- API middleware: faults, authentication, limits ----
@@ -240,8 +315,15 @@ func (o *Org) api(kind string, h func(w http.ResponseWriter, r *http.Request, s 
 			return
 		}
 		s := o.sessionFor(r)
-		if s == nil {
+		if s == nil || onLoginHost(r) { // a session is valid on its instance only
 			writeError(w, &apiError{Status: 401, Code: "INVALID_SESSION_ID", Message: "Session expired or invalid"})
+			return
+		}
+		o.mu.RLock()
+		enabled := o.settings.apiEnabled
+		o.mu.RUnlock()
+		if !enabled {
+			writeError(w, &apiError{Status: 403, Code: "API_CURRENTLY_DISABLED", Message: "API is disabled for this User"})
 			return
 		}
 		if isSubrequest(r) {

@@ -23,8 +23,10 @@ type api struct {
 
 func login(t *testing.T, opts Options) (*Org, *api) {
 	t.Helper()
+	opts.AllowPasswordFlow = true
 	org, srv := newTestServer(t, opts)
-	a := &api{t: t, base: srv.URL, c: srv.Client()}
+	// Sign in at the generic login host (login.salesforce.com's role); the data is at the instance.
+	a := &api{t: t, base: srv.URL + "/login", c: srv.Client()}
 	res, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {DemoClientID},
 		"client_secret": {DemoClientSecret}, "username": {DemoUsername}, "password": {DemoPassword}})
 	if res.StatusCode != 200 {
@@ -32,7 +34,10 @@ func login(t *testing.T, opts Options) (*Org, *api) {
 	}
 	var tok map[string]string
 	_ = json.Unmarshal(body, &tok)
-	a.token = tok["access_token"]
+	a.token, a.base = tok["access_token"], tok["instance_url"]
+	if a.base != srv.URL {
+		t.Fatalf("instance_url %q, want the org's root %q", a.base, srv.URL)
+	}
 	return org, a
 }
 
@@ -311,24 +316,14 @@ func TestCollectionsWithPartialFailuresAndAllOrNone(t *testing.T) {
 		{"attributes": map[string]string{"type": "Contact"}, "LastName": "Two"},
 	}}
 	res, raw := a.do("POST", "/services/data/v62.0/composite/sobjects", body)
-	type result struct {
-		ID      string `json:"id"`
-		Success bool   `json:"success"`
-		Created *bool  `json:"created"`
-		Errors  []struct {
-			StatusCode string   `json:"statusCode"`
-			Message    string   `json:"message"`
-			Fields     []string `json:"fields"`
-		} `json:"errors"`
-	}
-	rs := decodeJSON[[]result](t, raw)
+	rs := decodeJSON[[]saveResult](t, raw)
 	if res.StatusCode != 200 || len(rs) != 3 || !rs[0].Success || rs[1].Success || rs[1].ID != "" || rs[1].Errors[0].StatusCode != "REQUIRED_FIELD_MISSING" || !rs[2].Success {
 		t.Fatalf("partial create %d %s", res.StatusCode, raw)
 	}
 	before := org.Count("Account")
 	body["allOrNone"] = true
 	_, raw = a.do("POST", "/services/data/v62.0/composite/sobjects", body)
-	rs = decodeJSON[[]result](t, raw)
+	rs = decodeJSON[[]saveResult](t, raw)
 	if rs[0].Success || rs[0].Errors[0].StatusCode != "ALL_OR_NONE_OPERATION_ROLLED_BACK" || org.Count("Account") != before {
 		t.Fatalf("allOrNone must roll everything back: %s", raw)
 	}
@@ -338,12 +333,12 @@ func TestCollectionsWithPartialFailuresAndAllOrNone(t *testing.T) {
 		{"attributes": map[string]string{"type": "Account"}, "Name": "U2", "External_Id__c": "U-2"},
 	}}
 	_, raw = a.do("PATCH", "/services/data/v62.0/composite/sobjects/Account/External_Id__c", up)
-	rs = decodeJSON[[]result](t, raw)
+	rs = decodeJSON[[]saveResult](t, raw)
 	if !rs[0].Success || rs[0].Created == nil || !*rs[0].Created {
 		t.Fatalf("upsert create %s", raw)
 	}
 	_, raw = a.do("PATCH", "/services/data/v62.0/composite/sobjects/Account/External_Id__c", up)
-	rs = decodeJSON[[]result](t, raw)
+	rs = decodeJSON[[]saveResult](t, raw)
 	if !rs[1].Success || *rs[1].Created {
 		t.Fatalf("upsert update %s", raw)
 	}
@@ -352,7 +347,7 @@ func TestCollectionsWithPartialFailuresAndAllOrNone(t *testing.T) {
 		t.Fatalf("collection update %s", raw)
 	}
 	_, raw = a.do("DELETE", "/services/data/v62.0/composite/sobjects?ids="+rs[0].ID+",001000000000000AAA", nil)
-	rs = decodeJSON[[]result](t, raw)
+	rs = decodeJSON[[]saveResult](t, raw)
 	if !rs[0].Success || rs[1].Success {
 		t.Fatalf("collection delete %s", raw)
 	}

@@ -37,12 +37,23 @@ type savedOrg struct {
 	Grants    []string
 	Sessions  map[string]snapSession
 	APIUsed   int
+	// Settings and the grants' scopes; absent from snapshots of earlier versions (Options apply).
+	Settings    *snapSettings
+	GrantScopes map[string]string
 	// Change Data Capture: the entity selection (CDCSaved tells an empty one from a snapshot made
 	// before it was kept) and the event log, so replay ids go on where they stopped.
 	CDC      []string
 	CDCSaved bool
 	Overflow int
 	Events   bayeux.SavedLog
+}
+
+// snapSettings is orgSettings, exported for gob.
+type snapSettings struct {
+	PasswordFlow, SOAPLogin, PKCERequired, MyDomain, APIEnabled, ViewAllData bool
+	Scopes                                                                   []string
+	MaxVersion                                                               int
+	Objects                                                                  map[string]ObjectAccess
 }
 
 // eventsKept is how many of the newest change events a snapshot keeps for replay after a restart;
@@ -58,6 +69,7 @@ type snapRow struct {
 type snapSession struct {
 	Expires time.Time
 	Refresh string
+	Scope   string
 }
 
 // Save writes the org's state (compact gob).
@@ -74,13 +86,18 @@ func (o *Org) Save(w io.Writer) error {
 		}
 		s.Rows[t.def.Name], s.AutoNum[t.def.Name] = rows, t.autoNum
 	}
+	st := o.settings
+	s.Settings = &snapSettings{PasswordFlow: st.passwordFlow, SOAPLogin: st.soapLogin, PKCERequired: st.pkceRequired, MyDomain: st.myDomain,
+		APIEnabled: st.apiEnabled, ViewAllData: st.viewAllData, Scopes: st.scopes, MaxVersion: st.maxVersion, Objects: st.objects}
+	s.GrantScopes = map[string]string{}
 	for rt, g := range o.auth.grants {
 		if !g.revoked {
 			s.Grants = append(s.Grants, rt)
+			s.GrantScopes[rt] = g.scope
 		}
 	}
 	for at, sess := range o.auth.sessions {
-		ss := snapSession{Expires: sess.expires}
+		ss := snapSession{Expires: sess.expires, Scope: sess.scope}
 		if sess.grant != nil {
 			ss.Refresh = sess.grant.refresh
 		}
@@ -99,6 +116,17 @@ func (o *Org) Save(w io.Writer) error {
 		return fmt.Errorf("sforg: save: %w", err)
 	}
 	return nil
+}
+
+// restore adds a saved row to a table as it was: by id, and by its unique values unless deleted.
+func (t *table) restore(r *row) {
+	t.rows = append(t.rows, r)
+	t.byID[t.id(r)] = r
+	for i, idx := range t.unique {
+		if str, ok := r.vals[i].(string); ok && str != "" && !r.deleted {
+			idx[lower(str)] = r
+		}
+	}
 }
 
 // Load builds an org from a saved state.
@@ -126,22 +154,25 @@ func Load(r io.Reader, opts Options) (*Org, error) {
 			for len(vals) < len(def.Fields) {
 				vals = append(vals, nil)
 			}
-			rr := &row{vals: vals, deleted: sr.Deleted, deletedAt: sr.DeletedAt}
-			t.rows = append(t.rows, rr)
-			t.byID[t.id(rr)] = rr
-			for i, idx := range t.unique {
-				if str, ok := rr.vals[i].(string); ok && str != "" && !rr.deleted {
-					idx[lower(str)] = rr
-				}
-			}
+			t.restore(&row{vals: vals, deleted: sr.Deleted, deletedAt: sr.DeletedAt})
 		}
 		o.tables[lower(def.Name)] = t
 	}
 	for _, rt := range s.Grants {
-		o.auth.grants[rt] = &grant{refresh: rt}
+		o.auth.grants[rt] = &grant{refresh: rt, scope: s.GrantScopes[rt]}
 	}
 	for at, ss := range s.Sessions {
-		o.auth.sessions[at] = &session{userID: o.userID, expires: ss.Expires, grant: o.auth.grants[ss.Refresh]}
+		o.auth.sessions[at] = &session{userID: o.userID, expires: ss.Expires, grant: o.auth.grants[ss.Refresh], scope: ss.Scope}
+	}
+	if st := s.Settings; st != nil {
+		o.settings = orgSettings{passwordFlow: st.PasswordFlow, soapLogin: st.SOAPLogin, pkceRequired: st.PKCERequired, myDomain: st.MyDomain,
+			apiEnabled: st.APIEnabled, viewAllData: st.ViewAllData, scopes: st.Scopes, maxVersion: st.MaxVersion, objects: st.Objects}
+		if o.settings.objects == nil {
+			o.settings.objects = map[string]ObjectAccess{}
+		}
+		if o.settings.maxVersion < minVersionNumber || o.settings.maxVersion > latestVersionNumber {
+			o.settings.maxVersion = latestVersionNumber
+		}
 	}
 	if s.CDCSaved { // else a snapshot from before the selection was kept: the options' selection stays
 		o.cdc, o.overflowAt = map[string]bool{}, s.Overflow
@@ -152,7 +183,51 @@ func Load(r io.Reader, opts Options) (*Org, error) {
 		o.cdc = o.initialCDC(demo)
 	}
 	o.bus.Restore(s.Events)
+	o.upgrade()
+	o.syncPermissionRow()
 	return o, nil
+}
+
+// upgrade brings a restored org's built-in objects up to this release, as a Salesforce release
+// does: objects and fields added since the org was saved appear (empty), fields of the same type
+// take the current metadata (child relationship names, compound fields, picklist values), and what an
+// admin changed or added (a field's new type, new fields, validation rules) stays.
+func (o *Org) upgrade() {
+	for _, cur := range standardObjects(o.opts.Now().UTC()) {
+		t := o.table(cur.Name)
+		if t == nil {
+			o.tables[lower(cur.Name)] = newTable(cur)
+			continue
+		}
+		old := t.def
+		def := *cur
+		def.Fields, def.KeyPrefix, def.Rules, def.Modified = nil, old.KeyPrefix, old.Rules, old.Modified
+		for _, f := range cur.Fields {
+			if _, was := old.field(f.Name); was != nil && was.Type != f.Type {
+				f = was // the admin changed its type
+			}
+			def.Fields = append(def.Fields, f)
+		}
+		for _, f := range old.Fields {
+			if !cur.has(f.Name) {
+				def.Fields = append(def.Fields, f)
+			}
+		}
+		def.reindex()
+		nt := newTable(&def)
+		nt.autoNum = t.autoNum
+		for _, r := range t.rows {
+			vals := make([]any, len(def.Fields))
+			for i, f := range old.Fields {
+				if j, _ := def.field(f.Name); j >= 0 && i < len(r.vals) {
+					vals[j] = r.vals[i]
+				}
+			}
+			r.vals = vals
+			nt.restore(r)
+		}
+		o.tables[lower(def.Name)] = nt
+	}
 }
 
 // ErrNotOwner reports that another process saved the same org since this one loaded it: two

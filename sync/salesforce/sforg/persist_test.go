@@ -68,7 +68,7 @@ func TestARestoredOrgContinuesItsChangeEventNumbering(t *testing.T) {
 	t.Parallel()
 	pool, _ := storetest.Pool(t)
 	ctx := context.Background()
-	saved, _ := Restore(ctx, pool, "http://a/sim", Options{Seed: 1})
+	saved, _ := Restore(ctx, pool, "http://a/sim", Options{Seed: 1, AllowPasswordFlow: true}) // the replay below signs in with a password
 	org := saved.Org
 	org.DeselectForCDC("Lead")
 	for i := range 5 {
@@ -80,7 +80,7 @@ func TestARestoredOrgContinuesItsChangeEventNumbering(t *testing.T) {
 	p := NewPersister(saved, pool, slog.New(slog.DiscardHandler), 0)
 	p.Stop()
 
-	back, err := Restore(ctx, pool, "http://a/sim", Options{Seed: 1})
+	back, err := Restore(ctx, pool, "http://a/sim", Options{Seed: 1, AllowPasswordFlow: true})
 	if err != nil || !back.Restored {
 		t.Fatal(err)
 	}

@@ -81,7 +81,10 @@ func buildEventSchema(def *ObjectDef) (*eventSchema, error) {
 		for _, p := range addressParts {
 			if part, ok := byName[prefix+p]; ok {
 				nested[part.Name] = true
+				// Events name a part by its field (BillingCity) or, as CometD's changedFields do, as
+				// Compound.Part (BillingAddress.City): both are the same place.
 				es.place[part.Name] = f.Name + "." + p
+				es.place[f.Name+"."+p] = f.Name + "." + p
 				_, kind, _ := avroKind(part.Type)
 				es.kinds[f.Name+"."+p] = kind
 			}

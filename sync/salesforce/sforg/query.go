@@ -17,19 +17,23 @@ type cursor struct {
 	id       string
 	t        *table
 	rows     []*row
+	agg      []soql.AggRow // an aggregate query's rows (rows is empty then)
 	tree     *colNode
 	cols     []*soql.Column
 	count    bool
 	total    int
 	pageSize int
 	touched  time.Time
+	// children holds each parent-to-child subquery's records by parent id, sorted and limited.
+	children map[*soql.Output]map[string][]*row
+	subTrees map[*soql.Output]*colNode
 }
 
 // locatorTTL is how long an idle query locator stays valid (Salesforce: about 15 minutes).
 const locatorTTL = 15 * time.Minute
 
-// runQuery parses, binds and executes a query, returning its full result set.
-func (o *Org) runQuery(q string, all bool) (*cursor, *apiError) {
+// parseQuery parses and binds a query against the objects the integration user can see.
+func (o *Org) parseQuery(q string) (*soql.Bound, *apiError) {
 	if strings.TrimSpace(q) == "" {
 		return nil, &apiError{Status: 400, Code: "MALFORMED_QUERY", Message: "A query string has to be specified"}
 	}
@@ -37,39 +41,112 @@ func (o *Org) runQuery(q string, all bool) (*cursor, *apiError) {
 	if err != nil {
 		return nil, soqlError(err)
 	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
 	b, err := soql.Bind(parsed, schemaOf{o})
 	if err != nil {
 		return nil, soqlError(err)
 	}
+	return b, nil
+}
+
+// runQuery parses, binds and executes a query, returning its full result set.
+func (o *Org) runQuery(q string, all bool) (*cursor, *apiError) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	b, err := o.parseQuery(q)
+	if err != nil {
+		return nil, err
+	}
 	t := o.table(b.Object.Name())
-	c := &cursor{t: t, cols: b.Columns, tree: colTree(b.Columns), count: b.Count}
-	for _, r := range t.rows {
-		if r.deleted && !all {
-			continue
+	c := &cursor{t: t, cols: b.Columns, count: b.Count}
+	rows := o.scan(t, b, all)
+	if b.Aggregated {
+		recs := make([]soql.Record, len(rows))
+		for i, r := range rows {
+			recs[i] = rowRecord{o, t, r}
 		}
-		if b.Match(rowRecord{o, t, r}) {
-			c.rows = append(c.rows, r)
+		c.agg = b.Aggregate(recs)
+		c.total = len(c.agg)
+		if c.count {
+			c.agg = nil
 		}
+		return c, nil
 	}
-	cmp := func(x, y *row) int { return b.Compare(rowRecord{o, t, x}, rowRecord{o, t, y}) }
-	if k := max(b.Offset, 0) + b.Limit; b.Sorted() && b.Limit > 0 && k <= 1000 && k < len(c.rows) {
-		c.rows = topK(c.rows, k, cmp) // "ORDER BY SystemModstamp DESC LIMIT 1" needs no full sort
-	} else if b.Sorted() {
-		slices.SortStableFunc(c.rows, cmp)
-	}
-	if b.Offset > 0 {
-		c.rows = c.rows[min(b.Offset, len(c.rows)):]
-	}
-	if b.Limit >= 0 && b.Limit < len(c.rows) {
-		c.rows = c.rows[:b.Limit]
-	}
+	c.rows = o.order(t, b, rows)
 	c.total = len(c.rows)
 	if c.count {
 		c.rows = nil
 	}
+	c.tree = colTree(b.Outputs)
+	c.children, c.subTrees = map[*soql.Output]map[string][]*row{}, map[*soql.Output]*colNode{}
+	o.childIndexes(b, all, c.children)
 	return c, nil
+}
+
+// scan returns the rows of t a bound query matches: live ones (all: deleted too), that the
+// integration user sees, in its scope. Semi-joins are run first.
+func (o *Org) scan(t *table, b *soql.Bound, all bool) []*row {
+	for _, sj := range b.SemiJoins() {
+		st := o.table(sj.Sub.Object.Name())
+		var vals []any
+		for _, r := range o.order(st, sj.Sub, o.scan(st, sj.Sub, false)) {
+			vals = append(vals, rowRecord{o, st, r}.Value(sj.Sub.Columns[0]))
+		}
+		sj.Set(vals)
+	}
+	ownerIdx, hasOwner := -1, false
+	if i, f := t.def.field("OwnerId"); f != nil {
+		ownerIdx, hasOwner = i, true
+	}
+	mine := b.Scope == "mine" && hasOwner
+	var out []*row
+	for _, r := range t.rows {
+		if (r.deleted && !all) || (mine && r.vals[ownerIdx] != o.userID) || !o.sees(t, r) {
+			continue
+		}
+		if b.Match(rowRecord{o, t, r}) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// order sorts matched rows by ORDER BY and applies OFFSET and LIMIT.
+func (o *Org) order(t *table, b *soql.Bound, rows []*row) []*row {
+	cmp := func(x, y *row) int { return b.Compare(rowRecord{o, t, x}, rowRecord{o, t, y}) }
+	if k := max(b.Offset, 0) + b.Limit; b.Sorted() && b.Limit > 0 && k <= 1000 && k < len(rows) {
+		rows = topK(rows, k, cmp) // "ORDER BY SystemModstamp DESC LIMIT 1" needs no full sort
+	} else if b.Sorted() {
+		slices.SortStableFunc(rows, cmp)
+	}
+	if b.Offset > 0 {
+		rows = rows[min(b.Offset, len(rows)):]
+	}
+	if b.Limit >= 0 && b.Limit < len(rows) {
+		rows = rows[:b.Limit]
+	}
+	return rows
+}
+
+// childIndexes runs a query's parent-to-child subqueries (nested ones too): each child object is
+// read once and its matching records kept by parent id, sorted and limited per parent.
+func (o *Org) childIndexes(b *soql.Bound, all bool, into map[*soql.Output]map[string][]*row) {
+	for _, out := range b.Outputs {
+		if out.Sub == nil {
+			continue
+		}
+		ct := o.table(out.Sub.Object.Name())
+		byParent := map[string][]*row{}
+		for _, r := range o.scan(ct, out.Sub, all) {
+			if id, _ := r.vals[out.Link.Index].(string); id != "" {
+				byParent[id] = append(byParent[id], r)
+			}
+		}
+		for id, rows := range byParent {
+			byParent[id] = o.order(ct, out.Sub, rows)
+		}
+		into[out] = byParent
+		o.childIndexes(out.Sub, all, into)
+	}
 }
 
 // topK returns the first k rows in cmp order, as a stable sort followed by [:k] would.
@@ -141,7 +218,7 @@ func (o *Org) handleQueryMore(w http.ResponseWriter, r *http.Request, _ *session
 		c.touched = o.opts.Now()
 	}
 	o.mu.Unlock()
-	if !ok || convErr != nil || c == nil || off < 0 || off > len(c.rows) {
+	if !ok || convErr != nil || c == nil || off < 0 || off > max(len(c.rows), len(c.agg)) {
 		writeError(w, &apiError{Status: 400, Code: "INVALID_QUERY_LOCATOR", Message: "invalid query locator"})
 		return
 	}
@@ -150,10 +227,14 @@ func (o *Org) handleQueryMore(w http.ResponseWriter, r *http.Request, _ *session
 
 // writePage writes one page of a cursor, keeping the cursor for the next page if any.
 func (o *Org) writePage(w http.ResponseWriter, version string, c *cursor, off int) {
-	end := min(off+c.pageSize, len(c.rows))
+	n := len(c.rows)
+	if c.agg != nil {
+		n = len(c.agg)
+	}
+	end := min(off+c.pageSize, n)
 	b := make([]byte, 0, 256*(end-off)+128)
-	b = fmt.Appendf(b, `{"totalSize":%d,"done":%t`, c.total, end >= len(c.rows))
-	if end < len(c.rows) {
+	b = fmt.Appendf(b, `{"totalSize":%d,"done":%t`, c.total, end >= n)
+	if end < n {
 		o.keepCursor(c)
 		b = fmt.Appendf(b, `,"nextRecordsUrl":"%s"`, o.path(fmt.Sprintf("/services/data/v%s/query/%s-%d", version, c.id, end)))
 	} else if c.id != "" {
@@ -167,7 +248,11 @@ func (o *Org) writePage(w http.ResponseWriter, version string, c *cursor, off in
 		if i > off {
 			b = append(b, ',')
 		}
-		b = o.recordJSON(b, version, c.t, c.rows[i], c.tree)
+		if c.agg != nil {
+			b = aggregateJSON(b, c.agg[i])
+			continue
+		}
+		b = o.recordJSON(b, version, c, c.t, c.rows[i], c.tree)
 	}
 	o.mu.RUnlock()
 	b = append(b, "]}\n"...)

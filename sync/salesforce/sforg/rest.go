@@ -70,8 +70,11 @@ func (o *Org) changeOf(t *table, r *row, typ string, changed []string, origin st
 // ---- discovery ----
 
 func (o *Org) handleVersions(w http.ResponseWriter, r *http.Request) {
+	o.mu.RLock()
+	max := o.settings.maxVersion
+	o.mu.RUnlock()
 	var out []map[string]string
-	for v := 31; v <= 64; v++ {
+	for v := minVersionNumber; v <= max; v++ {
 		out = append(out, map[string]string{"label": releaseName(v), "url": o.path(fmt.Sprintf("/services/data/v%d.0", v)), "version": fmt.Sprintf("%d.0", v)})
 	}
 	writeJSON(w, 200, out)
@@ -113,15 +116,18 @@ func (o *Org) handleLimits(w http.ResponseWriter, r *http.Request, _ *session) {
 
 // ---- describe ----
 
+// objectFlags are an object's describe flags, as the integration user's permissions make them.
 func (o *Org) objectFlags(t *table, version string) map[string]any {
 	d := t.def
-	readOnly := d.Name == "User"
+	a := o.access(t)
 	base := o.path("/services/data/v" + version + "/sobjects/" + d.Name)
+	data := !d.System
 	return map[string]any{
 		"name": d.Name, "label": d.Label, "labelPlural": d.LabelPlural, "keyPrefix": d.KeyPrefix, "custom": d.Custom, "customSetting": false,
-		"activateable": false, "createable": !readOnly, "updateable": !readOnly, "deletable": !readOnly, "undeletable": !readOnly,
-		"queryable": true, "retrieveable": true, "replicateable": true, "searchable": true, "triggerable": true, "mergeable": d.Name == "Account" || d.Name == "Contact",
-		"layoutable": true, "mruEnabled": true, "feedEnabled": false, "hasSubtypes": false, "isSubtype": false, "deprecatedAndHidden": false,
+		"activateable": false, "createable": a.Create, "updateable": a.Edit, "deletable": a.Delete, "undeletable": a.Delete,
+		"queryable": a.Read, "retrieveable": a.Read && data, "replicateable": data, "searchable": data && d.Name != "Attachment", "triggerable": data,
+		"mergeable": d.Name == "Account" || d.Name == "Contact" || d.Name == "Lead", "layoutable": data, "mruEnabled": data, "feedEnabled": false,
+		"hasSubtypes": false, "isSubtype": false, "deprecatedAndHidden": false,
 		"urls": map[string]string{"sobject": base, "describe": base + "/describe", "rowTemplate": base + "/{ID}"},
 	}
 }
@@ -131,7 +137,9 @@ func (o *Org) handleDescribeGlobal(w http.ResponseWriter, r *http.Request, _ *se
 	o.mu.RLock()
 	var objs []map[string]any
 	for _, name := range o.objectNames() {
-		objs = append(objs, o.objectFlags(o.table(name), version))
+		if t := o.readable(name); t != nil { // objects without Read are invisible
+			objs = append(objs, o.objectFlags(t, version))
+		}
 	}
 	o.mu.RUnlock()
 	writeJSON(w, 200, map[string]any{"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objs})
@@ -148,13 +156,14 @@ func (o *Org) objectNames() []string {
 
 func fieldDescribe(f *FieldDef) map[string]any {
 	soapType := map[string]string{"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int", "double": "xsd:double",
-		"currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date", "datetime": "xsd:dateTime", "address": "urn:address", "long": "xsd:long"}[f.Type]
+		"currency": "xsd:double", "percent": "xsd:double", "date": "xsd:date", "datetime": "xsd:dateTime", "time": "xsd:time",
+		"address": "urn:address", "location": "urn:location", "long": "xsd:long", "base64": "xsd:base64Binary"}[f.Type]
 	if soapType == "" {
 		soapType = "xsd:string"
 	}
 	var picklist []map[string]any
-	for i, v := range f.Picklist {
-		picklist = append(picklist, map[string]any{"active": true, "defaultValue": v == f.Default && i >= 0, "label": v, "validFor": nil, "value": v})
+	for _, v := range f.Picklist {
+		picklist = append(picklist, map[string]any{"active": true, "defaultValue": v == f.Default, "label": f.label(v), "validFor": nil, "value": v})
 	}
 	if picklist == nil {
 		picklist = []map[string]any{}
@@ -172,22 +181,34 @@ func fieldDescribe(f *FieldDef) map[string]any {
 		def = f.Default == "true"
 	}
 	byteLength := f.Length * 3
-	if f.Type == "id" || f.Type == "reference" {
+	switch f.Type {
+	case "id", "reference":
 		byteLength = 18
+	case "base64":
+		byteLength = 0
 	}
-	filterable := f.Type != "textarea" || f.Length <= 255
+	length := f.Length
+	if f.Type == "base64" {
+		length = 25165824 // base64 fields hold up to 25 MB (as 32 MB of base64)
+	}
+	filterable, sortable := f.filterable(), f.sortable()
+	groupable := sortable && !slices.Contains([]string{"double", "currency", "percent", "datetime", "time"}, f.Type)
+	var mask, maskType any
+	if f.Type == "encryptedstring" {
+		mask, maskType = "X", "lastFour"
+	}
 	return map[string]any{
-		"aggregatable": filterable, "aiPredictionField": false, "autoNumber": f.AutoNumber, "byteLength": byteLength, "calculated": f.Calculated,
-		"calculatedFormula": nil, "cascadeDelete": false, "caseSensitive": false, "compoundFieldName": nilIfEmpty(f.Compound), "controllerName": nil,
-		"createable": f.Createable, "custom": f.Custom, "dataTranslationEnabled": nil, "defaultValue": def, "defaultValueFormula": nil,
+		"aggregatable": filterable && f.Type != "multipicklist", "aiPredictionField": false, "autoNumber": f.AutoNumber, "byteLength": byteLength,
+		"calculated": f.Calculated, "calculatedFormula": nil, "cascadeDelete": false, "caseSensitive": false, "compoundFieldName": nilIfEmpty(f.Compound),
+		"controllerName": nil, "createable": f.Createable, "custom": f.Custom, "dataTranslationEnabled": nil, "defaultValue": def, "defaultValueFormula": nil,
 		"defaultedOnCreate": f.DefaultedOnCreate, "dependentPicklist": false, "deprecatedAndHidden": false, "digits": f.Digits,
-		"displayLocationInDecimal": false, "encrypted": false, "externalId": f.ExternalID, "extraTypeInfo": extraType(f), "filterable": filterable,
-		"filteredLookupInfo": nil, "formulaTreatNullNumberAsZero": false, "groupable": filterable, "highScaleNumber": false, "htmlFormatted": false,
-		"idLookup": f.IDLookup, "inlineHelpText": nil, "label": f.Label, "length": f.Length, "mask": nil, "maskType": nil, "name": f.Name,
-		"nameField": f.Name == "Name", "namePointing": len(f.ReferenceTo) > 1, "nillable": f.Nillable, "permissionable": f.Nillable && f.Custom,
-		"picklistValues": picklist, "polymorphicForeignKey": len(f.ReferenceTo) > 1, "precision": f.Precision, "queryByDistance": false,
+		"displayLocationInDecimal": f.Type == "location", "encrypted": f.Type == "encryptedstring", "externalId": f.ExternalID, "extraTypeInfo": extraType(f),
+		"filterable": filterable, "filteredLookupInfo": nil, "formulaTreatNullNumberAsZero": false, "groupable": groupable, "highScaleNumber": false,
+		"htmlFormatted": false, "idLookup": f.IDLookup, "inlineHelpText": nil, "label": f.Label, "length": length, "mask": mask, "maskType": maskType,
+		"name": f.Name, "nameField": f.Name == "Name", "namePointing": len(f.ReferenceTo) > 1, "nillable": f.Nillable, "permissionable": f.Nillable && f.Custom,
+		"picklistValues": picklist, "polymorphicForeignKey": len(f.ReferenceTo) > 1, "precision": f.Precision, "queryByDistance": f.Type == "location",
 		"referenceTargetField": nil, "referenceTo": refTo, "relationshipName": rel, "relationshipOrder": nil, "restrictedDelete": false,
-		"restrictedPicklist": f.Restricted, "scale": f.Scale, "searchPrefilterable": false, "soapType": soapType, "sortable": filterable,
+		"restrictedPicklist": f.Restricted, "scale": f.Scale, "searchPrefilterable": false, "soapType": soapType, "sortable": sortable,
 		"type": f.Type, "unique": f.Unique, "updateable": f.Updateable, "writeRequiresMasterRead": false,
 	}
 }
@@ -200,11 +221,8 @@ func nilIfEmpty(s string) any {
 }
 
 func extraType(f *FieldDef) any {
-	switch {
-	case f.Type == "textarea" && f.Length > 255:
+	if f.longText() {
 		return "plaintextarea"
-	case f.Type == "phone":
-		return nil
 	}
 	return nil
 }
@@ -213,7 +231,7 @@ func (o *Org) handleDescribe(w http.ResponseWriter, r *http.Request, _ *session)
 	version, _ := apiVersion(r.PathValue("version"))
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	t := o.table(r.PathValue("object"))
+	t := o.readable(r.PathValue("object"))
 	if t == nil {
 		writeError(w, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"})
 		return
@@ -235,12 +253,8 @@ func (o *Org) handleDescribe(w http.ResponseWriter, r *http.Request, _ *session)
 	for _, other := range o.objectNames() {
 		ot := o.table(other)
 		for _, f := range ot.def.Fields {
-			if f.RelationshipName != "" && slices.Contains(f.ReferenceTo, t.def.Name) && !strings.HasSuffix(f.Name, "ById") && f.Name != "OwnerId" {
-				rel := ot.def.LabelPlural
-				if ot.def.Custom {
-					rel = strings.TrimSuffix(ot.def.Name, "__c") + "s__r"
-				}
-				children = append(children, map[string]any{"childSObject": ot.def.Name, "field": f.Name, "relationshipName": strings.ReplaceAll(rel, " ", ""),
+			if f.ChildRelationship != "" && slices.Contains(f.ReferenceTo, t.def.Name) {
+				children = append(children, map[string]any{"childSObject": ot.def.Name, "field": f.Name, "relationshipName": f.ChildRelationship,
 					"cascadeDelete": false, "restrictedDelete": false, "deprecatedAndHidden": false, "junctionIdListNames": []string{}, "junctionReferenceTo": []string{}})
 			}
 		}
@@ -252,6 +266,9 @@ func (o *Org) handleDescribe(w http.ResponseWriter, r *http.Request, _ *session)
 	d["recordTypeInfos"] = []map[string]any{{"name": "Master", "developerName": "Master", "recordTypeId": "012000000000000AAA", "active": true,
 		"available": true, "defaultRecordTypeMapping": true, "master": true, "urls": map[string]string{}}}
 	d["supportedScopes"] = []map[string]string{{"label": "All " + t.def.LabelPlural, "name": "everything"}}
+	if t.def.has("OwnerId") {
+		d["supportedScopes"] = append(d["supportedScopes"].([]map[string]string), map[string]string{"label": "My " + t.def.LabelPlural, "name": "mine"})
+	}
 	d["actionOverrides"], d["namedLayoutInfos"] = []any{}, []any{}
 	d["compactLayoutable"], d["searchLayoutable"], d["deepCloneable"], d["isInterface"] = true, true, false, false
 	w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
@@ -282,7 +299,7 @@ func readBody(r *http.Request) (map[string]json.RawMessage, *apiError) {
 func (o *Org) handleSObject(w http.ResponseWriter, r *http.Request, s *session) {
 	version, _ := apiVersion(r.PathValue("version"))
 	o.mu.RLock()
-	t := o.table(r.PathValue("object"))
+	t := o.readable(r.PathValue("object"))
 	o.mu.RUnlock()
 	if t == nil {
 		writeError(w, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"})
@@ -296,6 +313,10 @@ func (o *Org) handleSObject(w http.ResponseWriter, r *http.Request, s *session) 
 	case http.MethodPost:
 		body, err := readBody(r)
 		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := o.allowed(t, "create"); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -477,7 +498,7 @@ func (o *Org) handleRecord(w http.ResponseWriter, r *http.Request, s *session) {
 	version, _ := apiVersion(r.PathValue("version"))
 	object, id := r.PathValue("object"), r.PathValue("id")
 	o.mu.RLock()
-	t := o.table(object)
+	t := o.readable(object)
 	o.mu.RUnlock()
 	if t == nil {
 		notFound(w)
@@ -515,12 +536,20 @@ func (o *Org) handleRecord(w http.ResponseWriter, r *http.Request, s *session) {
 			writeError(w, err)
 			return
 		}
+		if err := o.allowed(t, "update"); err != nil {
+			writeError(w, err)
+			return
+		}
 		if err := o.Update(t.def.Name, id, body, apiOrigin(r, "rest")); err != nil {
 			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodDelete:
+		if err := o.allowed(t, "delete"); err != nil {
+			writeError(w, err)
+			return
+		}
 		if err := o.Delete(t.def.Name, id, apiOrigin(r, "rest")); err != nil {
 			writeError(w, err)
 			return
@@ -541,10 +570,13 @@ func (o *Org) handleByField(w http.ResponseWriter, r *http.Request, s *session) 
 		notFound(w)
 		return
 	}
+	if r.Method == http.MethodGet && o.serveBlob(w, object, field, value) {
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 		o.mu.RLock()
-		t := o.table(object)
+		t := o.readable(object)
 		var out []byte
 		var err *apiError
 		if t == nil {
@@ -569,21 +601,27 @@ func (o *Org) handleByField(w http.ResponseWriter, r *http.Request, s *session) 
 			writeError(w, err)
 			return
 		}
-		if r.URL.Query().Get("updateOnly") == "true" {
-			o.mu.RLock()
-			t := o.table(object)
-			exists := false
-			if t != nil {
-				if i, f := t.def.field(field); f != nil && t.unique[i] != nil {
-					rec := t.unique[i][strings.ToLower(value)]
-					exists = rec != nil && !rec.deleted
-				}
+		o.mu.RLock()
+		t := o.readable(object)
+		exists := false
+		if t != nil {
+			if i, f := t.def.field(field); f != nil && t.unique[i] != nil {
+				rec := t.unique[i][strings.ToLower(value)]
+				exists = rec != nil && !rec.deleted
 			}
-			o.mu.RUnlock()
-			if !exists {
-				notFound(w)
-				return
-			}
+		}
+		var denied *apiError
+		if t != nil {
+			denied = o.canWrite(t, map[bool]string{true: "update", false: "create"}[exists])
+		}
+		o.mu.RUnlock()
+		if t == nil || (!exists && r.URL.Query().Get("updateOnly") == "true") {
+			notFound(w)
+			return
+		}
+		if denied != nil {
+			writeError(w, denied)
+			return
 		}
 		id, created, aerr := o.Upsert(object, field, value, body, apiOrigin(r, "rest"))
 		if aerr != nil {
@@ -603,6 +641,30 @@ func (o *Org) handleByField(w http.ResponseWriter, r *http.Request, s *session) 
 	default:
 		writeError(w, &apiError{Status: 405, Code: "METHOD_NOT_ALLOWED", Message: "HTTP Method '" + r.Method + "' not allowed. Allowed are GET,PATCH"})
 	}
+}
+
+// serveBlob answers GET /sobjects/{object}/{id}/{field} for a base64 field with its bytes, as
+// Salesforce serves the blobs its records link to. It reports whether the request was one.
+func (o *Org) serveBlob(w http.ResponseWriter, object, id, field string) bool {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	t := o.readable(object)
+	if t == nil || normalizeID(id) == "" {
+		return false
+	}
+	i, f := t.def.field(field)
+	if f == nil || f.Type != "base64" {
+		return false
+	}
+	rec := o.find(t, id, false)
+	if rec == nil {
+		notFound(w)
+		return true
+	}
+	data, _ := rec.vals[i].([]byte)
+	w.Header().Set("Content-Type", "application/octetstream")
+	_, _ = w.Write(data)
+	return true
 }
 
 func versionAtLeast(v string, n int) bool {

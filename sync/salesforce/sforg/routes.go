@@ -8,10 +8,12 @@ func (o *Org) routes() {
 	v := func(p string) string { return "/services/data/{version}" + p }
 	api := func(pattern, kind string, h func(http.ResponseWriter, *http.Request, *session)) {
 		m.HandleFunc(pattern, o.api(kind, func(w http.ResponseWriter, r *http.Request, s *session) {
-			if _, ok := apiVersion(r.PathValue("version")); !ok {
-				notFound(w)
+			v, err := o.offered(r.PathValue("version"))
+			if err != nil {
+				writeError(w, err)
 				return
 			}
+			r.SetPathValue("version", "v"+v) // "latest" resolved once for every handler
 			h(w, r, s)
 		}))
 	}
@@ -44,6 +46,13 @@ func (o *Org) routes() {
 	api(v("/queryAll/{$}"), "query", o.handleQuery(true))
 	api(v("/queryAll/{locator}"), "queryMore", o.handleQueryMore)
 
+	api(v("/tooling/query"), "tooling", o.handleToolingQuery)
+	api(v("/tooling/query/{$}"), "tooling", o.handleToolingQuery)
+	api(v("/search"), "search", o.handleSearch)
+	api(v("/search/{$}"), "search", o.handleSearch)
+	api(v("/parameterizedSearch"), "search", o.handleParameterizedSearch)
+	api(v("/parameterizedSearch/{$}"), "search", o.handleParameterizedSearch)
+
 	api(v("/composite"), "composite", o.handleComposite)
 	api(v("/composite/{$}"), "composite", o.handleComposite)
 	api(v("/composite/batch"), "composite", o.handleCompositeBatch)
@@ -69,6 +78,7 @@ func (o *Org) routes() {
 	m.HandleFunc("POST /services/Soap/u/{version}", o.handleSOAPLogin)
 	m.HandleFunc("/services/oauth2/revoke", o.handleRevoke)
 	m.HandleFunc("/services/oauth2/userinfo", o.handleUserinfo)
+	m.HandleFunc("/services/oauth2/introspect", o.handleIntrospect)
 	m.HandleFunc("GET /id/{org}/{user}", o.handleID)
 
 	o.streaming(m)

@@ -26,11 +26,40 @@ type FieldDef struct {
 	Custom            bool     `json:"custom"`
 	ReferenceTo       []string `json:"referenceTo"`
 	RelationshipName  string   `json:"relationshipName,omitempty"`
-	Picklist          []string `json:"picklist,omitempty"`
-	Restricted        bool     `json:"restrictedPicklist"`
-	Default           string   `json:"default,omitempty"` // default picklist value / autonumber format
-	Compound          string   `json:"compoundFieldName,omitempty"`
+	// ChildRelationship names this reference from the parent's side ("Contacts" for Contact.AccountId),
+	// for parent-to-child subqueries and the parent's describe; empty when the parent has none.
+	ChildRelationship string   `json:"childRelationshipName,omitempty"`
+	Picklist          []string `json:"picklist,omitempty"` // values in their defined order (the order SOQL sorts by)
+	// PicklistLabels holds labels that differ from their values (toLabel() and describe show them).
+	PicklistLabels map[string]string `json:"picklistLabels,omitempty"`
+	Restricted     bool              `json:"restrictedPicklist"`
+	Default        string            `json:"default,omitempty"` // default picklist value / autonumber format
+	// Compound names the compound field this one is part of (BillingStreet → BillingAddress).
+	Compound string `json:"compoundFieldName,omitempty"`
 }
+
+// label returns a picklist value's label.
+func (f *FieldDef) label(value string) string {
+	if l, ok := f.PicklistLabels[value]; ok {
+		return l
+	}
+	return value
+}
+
+// longText reports a long or rich text area: Salesforce cannot filter, sort or group by it.
+func (f *FieldDef) longText() bool { return f.Type == "textarea" && f.Length > 255 }
+
+// filterable reports whether SOQL may filter on the field (describe's filterable).
+func (f *FieldDef) filterable() bool {
+	switch f.Type {
+	case "base64", "address", "location", "encryptedstring":
+		return false
+	}
+	return !f.longText()
+}
+
+// sortable reports whether SOQL may order by the field (describe's sortable; also groupable).
+func (f *FieldDef) sortable() bool { return f.filterable() && f.Type != "multipicklist" }
 
 // ObjectDef is an object's describe.
 type ObjectDef struct {
@@ -42,6 +71,13 @@ type ObjectDef struct {
 	Fields      []*FieldDef `json:"fields"`
 	Rules       []Rule      `json:"rules,omitempty"`
 	Modified    time.Time   `json:"modified"` // last metadata change, for If-Modified-Since
+	// NotCreateable, NotUpdateable and NotDeletable restrict what the API may do with the object's
+	// records regardless of permissions (Users cannot be deleted; Profiles are set up in Setup).
+	NotCreateable bool `json:"notCreateable,omitempty"`
+	NotUpdateable bool `json:"notUpdateable,omitempty"`
+	NotDeletable  bool `json:"notDeletable,omitempty"`
+	// System objects (UserPermissionAccess) are queryable views, not replicated or streamed.
+	System bool `json:"system,omitempty"`
 
 	index map[string]int // lower-case field name → ordinal
 	rels  map[string]int // lower-case relationship name → ordinal of its reference field
@@ -76,7 +112,18 @@ func (o *ObjectDef) field(name string) (int, *FieldDef) {
 
 func (o *ObjectDef) has(name string) bool { _, f := o.field(name); return f != nil }
 
-// Field constructors keep the metadata below readable.
+// components returns the fields that make up a compound field, in their defined order.
+func (o *ObjectDef) components(compound string) []int {
+	var out []int
+	for i, f := range o.Fields {
+		if strings.EqualFold(f.Compound, compound) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Field constructors keep the metadata readable.
 func idField() *FieldDef {
 	return &FieldDef{Name: "Id", Label: "Record ID", Type: "id", Length: 18, IDLookup: true, Unique: false}
 }
@@ -122,11 +169,21 @@ func picklist(name, label string, values ...string) *FieldDef {
 	return f
 }
 
+// multi is a multi-select picklist: values joined by ";" (Salesforce's length is 4099).
+func multi(name, label string, values ...string) *FieldDef {
+	f := typed(name, label, "multipicklist", 4099)
+	f.Picklist = values
+	return f
+}
+
 func ref(name, label, rel string, to ...string) *FieldDef {
 	f := typed(name, label, "reference", 18)
 	f.ReferenceTo, f.RelationshipName = to, rel
 	return f
 }
+
+// children names a reference from the parent's side (Contact.AccountId → Account.Contacts).
+func children(f *FieldDef, name string) *FieldDef { f.ChildRelationship = name; return f }
 
 func readOnly(f *FieldDef) *FieldDef { f.Createable, f.Updateable = false, false; return f }
 
@@ -137,7 +194,44 @@ func external(f *FieldDef) *FieldDef {
 
 func custom(f *FieldDef) *FieldDef { f.Custom = true; return f }
 
-// systemFields are on every object (User has no IsDeleted).
+// numbered is a read-only auto-number field Salesforce fills on insert ("INV-{0000}").
+func numbered(name, label, format string) *FieldDef {
+	f := readOnly(str(name, label, 30))
+	f.AutoNumber, f.Nillable, f.DefaultedOnCreate, f.Default = true, false, true, format
+	return f
+}
+
+// address returns an address's components and its read-only compound field: prefix "Billing" gives
+// BillingStreet … BillingGeocodeAccuracy and BillingAddress, as on Account.
+func address(prefix, label string) []*FieldDef {
+	compound := prefix + "Address"
+	if prefix == "" {
+		compound = "Address"
+	}
+	parts := []*FieldDef{
+		typed(prefix+"Street", label+" Street", "textarea", 255), str(prefix+"City", label+" City", 40),
+		str(prefix+"State", label+" State/Province", 80), str(prefix+"PostalCode", label+" Zip/Postal Code", 20),
+		str(prefix+"Country", label+" Country", 80), number(prefix+"Latitude", label+" Latitude", "double", 18, 15),
+		number(prefix+"Longitude", label+" Longitude", "double", 18, 15),
+		picklist(prefix+"GeocodeAccuracy", label+" Geocode Accuracy", "Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip", "Neighborhood", "City", "County", "State", "Unknown"),
+	}
+	for _, p := range parts {
+		p.Compound = compound
+	}
+	return append(parts, readOnly(&FieldDef{Name: compound, Label: label + " Address", Type: "address", Nillable: true}))
+}
+
+// location returns a custom geolocation field: its latitude and longitude components (Ship_To__c →
+// Ship_To__Latitude__s, Ship_To__Longitude__s) and the read-only compound.
+func location(name, label string, scale int) []*FieldDef {
+	base := strings.TrimSuffix(name, "__c")
+	lat := custom(number(base+"__Latitude__s", label+" (Latitude)", "double", 3+scale, scale))
+	lon := custom(number(base+"__Longitude__s", label+" (Longitude)", "double", 3+scale, scale))
+	lat.Compound, lon.Compound = name, name
+	return []*FieldDef{custom(readOnly(&FieldDef{Name: name, Label: label, Type: "location", Nillable: true, Scale: scale})), lat, lon}
+}
+
+// systemFields are on every object (User has no IsDeleted; CampaignMember no owner).
 func systemFields(owner, deleted bool) []*FieldDef {
 	fs := []*FieldDef{idField()}
 	if deleted {
@@ -159,113 +253,4 @@ func object(name, label, plural string, fields ...*FieldDef) *ObjectDef {
 	o := &ObjectDef{Name: name, Label: label, LabelPlural: plural, KeyPrefix: keyPrefixes[name], Fields: fields}
 	o.reindex()
 	return o
-}
-
-var (
-	industries = []string{"Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications", "Construction", "Consulting",
-		"Education", "Electronics", "Energy", "Engineering", "Entertainment", "Environmental", "Finance", "Food & Beverage", "Government",
-		"Healthcare", "Hospitality", "Insurance", "Machinery", "Manufacturing", "Media", "Not For Profit", "Recreation", "Retail",
-		"Shipping", "Technology", "Telecommunications", "Transportation", "Utilities", "Other"}
-	leadSources = []string{"Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"}
-	ratings     = []string{"Hot", "Warm", "Cold"}
-	stages      = []string{"Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
-		"Perception Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"}
-)
-
-// standardObjects returns the metadata of a fresh org.
-func standardObjects(now time.Time) []*ObjectDef {
-	with := func(fs []*FieldDef, more ...*FieldDef) []*FieldDef { return append(fs, more...) }
-	name := func(length int) *FieldDef { return required(str("Name", "Name", length)) }
-	fullName := func() *FieldDef { return readOnly(str("Name", "Full Name", 121)) }
-	desc := func() *FieldDef { return typed("Description", "Description", "textarea", 32000) }
-	status := func(values ...string) *FieldDef {
-		f := picklist("Status", "Status", values...)
-		f.Nillable, f.DefaultedOnCreate, f.Default, f.Restricted = false, true, values[0], true
-		return f
-	}
-	objs := []*ObjectDef{
-		object("Account", "Account", "Accounts", with(systemFields(true, true),
-			name(255), picklist("Type", "Account Type", "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller", "Installation Partner", "Technology Partner", "Other"),
-			ref("ParentId", "Parent Account ID", "Parent", "Account"),
-			typed("BillingStreet", "Billing Street", "textarea", 255), str("BillingCity", "Billing City", 40), str("BillingState", "Billing State/Province", 80),
-			str("BillingPostalCode", "Billing Zip/Postal Code", 20), str("BillingCountry", "Billing Country", 80),
-			readOnly(&FieldDef{Name: "BillingAddress", Label: "Billing Address", Type: "address", Nillable: true}),
-			typed("Phone", "Account Phone", "phone", 40), typed("Website", "Website", "url", 255), str("AccountNumber", "Account Number", 40),
-			picklist("Industry", "Industry", industries...), number("AnnualRevenue", "Annual Revenue", "currency", 18, 0),
-			number("NumberOfEmployees", "Employees", "int", 8, 0), picklist("Rating", "Account Rating", ratings...), desc(),
-			external(str("External_Id__c", "External ID", 40)))...),
-		object("Contact", "Contact", "Contacts", with(systemFields(true, true),
-			ref("AccountId", "Account ID", "Account", "Account"), required(str("LastName", "Last Name", 80)), str("FirstName", "First Name", 40),
-			picklist("Salutation", "Salutation", "Mr.", "Ms.", "Mrs.", "Dr.", "Prof."), fullName(), str("Title", "Title", 128),
-			typed("Email", "Email", "email", 80), typed("Phone", "Business Phone", "phone", 40), typed("MobilePhone", "Mobile Phone", "phone", 40),
-			typed("Birthdate", "Birthdate", "date", 0), picklist("LeadSource", "Lead Source", leadSources...), desc(),
-			external(str("External_Id__c", "External ID", 40)))...),
-		object("Lead", "Lead", "Leads", with(systemFields(true, true),
-			required(str("LastName", "Last Name", 80)), str("FirstName", "First Name", 40), fullName(), required(str("Company", "Company", 255)),
-			str("Title", "Title", 128), typed("Email", "Email", "email", 80), typed("Phone", "Phone", "phone", 40),
-			status("Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"),
-			picklist("LeadSource", "Lead Source", leadSources...), picklist("Industry", "Industry", industries...), picklist("Rating", "Rating", ratings...),
-			number("AnnualRevenue", "Annual Revenue", "currency", 18, 0), number("NumberOfEmployees", "Employees", "int", 8, 0),
-			readOnly(flag("IsConverted", "Converted")), desc())...),
-		object("Opportunity", "Opportunity", "Opportunities", with(systemFields(true, true),
-			ref("AccountId", "Account ID", "Account", "Account"), required(str("Name", "Name", 120)),
-			func() *FieldDef {
-				f := picklist("StageName", "Stage", stages...)
-				f.Nillable, f.Restricted = false, true
-				return f
-			}(),
-			number("Amount", "Amount", "currency", 18, 2), number("Probability", "Probability (%)", "percent", 3, 0),
-			required(typed("CloseDate", "Close Date", "date", 0)), picklist("Type", "Opportunity Type", "Existing Customer - Upgrade", "Existing Customer - Replacement", "New Customer"),
-			picklist("LeadSource", "Lead Source", leadSources...), readOnly(flag("IsClosed", "Closed")), readOnly(flag("IsWon", "Won")), desc())...),
-		object("Case", "Case", "Cases", with(systemFields(true, true),
-			func() *FieldDef {
-				f := readOnly(str("CaseNumber", "Case Number", 30))
-				f.AutoNumber, f.Nillable, f.Default = true, false, "{00000000}"
-				return f
-			}(),
-			ref("AccountId", "Account ID", "Account", "Account"), ref("ContactId", "Contact ID", "Contact", "Contact"), str("Subject", "Subject", 255),
-			status("New", "Working", "Escalated", "Closed"), picklist("Priority", "Priority", "High", "Medium", "Low"), picklist("Origin", "Case Origin", "Phone", "Email", "Web"),
-			picklist("Type", "Case Type", "Mechanical", "Electrical", "Electronic", "Structural", "Other"), readOnly(flag("IsClosed", "Closed")), desc())...),
-		object("Task", "Task", "Tasks", with(systemFields(true, true),
-			ref("WhoId", "Name ID", "Who", "Contact", "Lead"), ref("WhatId", "Related To ID", "What", "Account", "Opportunity", "Case"),
-			typed("Subject", "Subject", "combobox", 255), typed("ActivityDate", "Due Date Only", "date", 0),
-			status("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
-			func() *FieldDef {
-				f := picklist("Priority", "Priority", "High", "Normal", "Low")
-				f.Nillable, f.DefaultedOnCreate, f.Default, f.Restricted = false, true, "Normal", true
-				return f
-			}(),
-			readOnly(flag("IsClosed", "Closed")), desc())...),
-		object("User", "User", "Users", with(systemFields(false, false),
-			func() *FieldDef {
-				f := required(str("Username", "Username", 80))
-				f.Unique, f.IDLookup = true, true
-				return f
-			}(),
-			required(str("LastName", "Last Name", 80)), str("FirstName", "First Name", 40), fullName(), required(typed("Email", "Email", "email", 128)),
-			required(str("Alias", "Alias", 8)), flag("IsActive", "Active"), str("Title", "Title", 80))...),
-		object("Invoice__c", "Invoice", "Invoices", with(systemFields(true, true),
-			func() *FieldDef {
-				f := readOnly(str("Name", "Invoice Number", 80))
-				f.AutoNumber, f.Nillable, f.Default = true, false, "INV-{0000}"
-				return f
-			}(),
-			custom(ref("Account__c", "Account", "Account__r", "Account")), external(str("External_Id__c", "External ID", 40)),
-			custom(number("Amount__c", "Amount", "currency", 16, 2)),
-			func() *FieldDef {
-				f := custom(picklist("Status__c", "Status", "Draft", "Sent", "Paid", "Void"))
-				f.DefaultedOnCreate, f.Default, f.Restricted = true, "Draft", true
-				return f
-			}(),
-			custom(typed("Due_Date__c", "Due Date", "date", 0)), custom(flag("Paid__c", "Paid")),
-			custom(typed("Notes__c", "Notes", "textarea", 32768)))...),
-	}
-	for _, o := range objs {
-		o.Modified = now
-		if o.Name == "Invoice__c" {
-			o.Custom, o.KeyPrefix = true, customPrefix(23)
-			o.Rules = []Rule{{Condition: "Amount__c < 0", Message: "Amount must not be negative.", Field: "Amount__c"}}
-		}
-	}
-	return objs
 }

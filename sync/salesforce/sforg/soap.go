@@ -17,8 +17,21 @@ func (o *Org) handleSOAPLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	version, ok := apiVersion("v" + strings.TrimPrefix(r.PathValue("version"), "v"))
-	if !ok {
+	n := versionNumber(version)
+	if !ok || n < minVersionNumber || n > latestVersionNumber {
 		soapFault(w, "sf:UNSUPPORTED_API_VERSION", "UNSUPPORTED_API_VERSION: Invalid Api version specified on URL")
+		return
+	}
+	// login() is gone from API 65.0, and new orgs disable it in earlier versions too.
+	if n >= 65 {
+		soapFault(w, "sf:INVALID_OPERATION", "INVALID_OPERATION: SOAP API login() is not available in API version 65.0 and later; use OAuth")
+		return
+	}
+	o.mu.RLock()
+	enabled := o.settings.soapLogin
+	o.mu.RUnlock()
+	if !enabled {
+		soapFault(w, "sf:INVALID_OPERATION", "INVALID_OPERATION: SOAP API login() is disabled in this org; an administrator can enable it in Setup")
 		return
 	}
 	var env struct {
@@ -40,7 +53,7 @@ func (o *Org) handleSOAPLogin(w http.ResponseWriter, r *http.Request) {
 		soapFault(w, "sf:INVALID_LOGIN", "INVALID_LOGIN: Invalid username, password, security token; or user locked out.")
 		return
 	}
-	t := o.mint(r, nil, false, "api")
+	t := o.mint(r, nil, false, withoutRefresh(o.granted("")))
 	base := t["instance_url"]
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>`+

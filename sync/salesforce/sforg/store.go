@@ -2,6 +2,7 @@ package sforg
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -63,22 +64,33 @@ func (t *table) get(r *row, field string) any {
 	return r.vals[i]
 }
 
-// stamp returns a new SystemModstamp: now, but strictly after the previous one, so pollers ordering by
-// (SystemModstamp, Id) never see two writes share a millisecond out of order.
+// stamp returns the SystemModstamp of a write. Salesforce stamps whole seconds (.000), and every
+// record of one transaction gets the transaction's stamp, so records of a second, or of one call,
+// tie: pollers must order by (SystemModstamp, Id) and re-read the second they stopped in.
 func (o *Org) stamp() time.Time {
 	o.muts.Add(1)
-	if pinned := o.pinnedStamp; !pinned.IsZero() { // Generate's one stamp, or CreateCommittedLate's (once)
+	if pinned := o.pinnedStamp; !pinned.IsZero() { // a transaction's stamp, or CreateCommittedLate's (once)
 		if o.pinOnce {
 			o.pinnedStamp, o.pinOnce = time.Time{}, false
 		}
 		return pinned
 	}
-	now := o.opts.Now().UTC().Truncate(time.Millisecond)
-	if !now.After(o.lastStamp) {
-		now = o.lastStamp.Add(time.Millisecond)
+	now := o.opts.Now().UTC().Truncate(time.Second)
+	if now.Before(o.lastStamp) { // the clock went back: stamps never do
+		now = o.lastStamp
 	}
 	o.lastStamp = now
 	return now
+}
+
+// transaction stamps every write until the returned function is called with one SystemModstamp,
+// as one Salesforce transaction does (a collections call, a Bulk API batch). Call with the lock held.
+func (o *Org) transaction() (end func()) {
+	if !o.pinnedStamp.IsZero() {
+		return func() {} // already inside one (a composite request's subrequests)
+	}
+	o.pinnedStamp, o.pinOnce = o.stamp(), false
+	return func() { o.pinnedStamp = time.Time{} }
 }
 
 func (o *Org) nextID(prefix string) string {
@@ -262,6 +274,26 @@ func (o *Org) decodeValue(f *FieldDef, raw json.RawMessage) (any, *apiError) {
 		return id, nil
 	case "address", "location":
 		return nil, &apiError{Status: 400, Code: "INVALID_FIELD_FOR_INSERT_UPDATE", Message: fmt.Sprintf("Unable to create/update fields: %s.", f.Name), Fields: []string{f.Name}}
+	case "time":
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, jsonTypeError(f, raw, "time")
+		}
+		t, err := parseTimeOfDay(s)
+		if err != nil {
+			return nil, jsonTypeError(f, raw, "time")
+		}
+		return t, nil
+	case "base64":
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return nil, jsonTypeError(f, raw, "base64")
+		}
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+		if err != nil {
+			return nil, jsonTypeError(f, raw, "base64")
+		}
+		return b, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -275,9 +307,17 @@ func (o *Org) decodeValue(f *FieldDef, raw json.RawMessage) (any, *apiError) {
 		return nil, &apiError{Status: 400, Code: "STRING_TOO_LONG", Fields: []string{f.Name},
 			Message: fmt.Sprintf("%s: data value too large: %s (max length=%d)", f.Label, truncate(s, 40), f.Length)}
 	}
-	if f.Type == "picklist" && f.Restricted && s != "" && !slices.ContainsFunc(f.Picklist, func(p string) bool { return p == s }) {
+	if f.Type == "picklist" && f.Restricted && s != "" && !slices.Contains(f.Picklist, s) {
 		return nil, &apiError{Status: 400, Code: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", Fields: []string{f.Name},
 			Message: fmt.Sprintf("%s: bad value for restricted picklist field: %s", f.Label, s)}
+	}
+	if f.Type == "multipicklist" {
+		var bad string
+		s, bad = normalizeMulti(f, s)
+		if bad != "" {
+			return nil, &apiError{Status: 400, Code: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", Fields: []string{f.Name},
+				Message: fmt.Sprintf("%s: bad value for restricted picklist field: %s", f.Label, bad)}
+		}
 	}
 	if s == "" {
 		return nil, nil // Salesforce stores empty text as null
@@ -290,6 +330,39 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "..."
+}
+
+// normalizeMulti stores a multi-select picklist value as Salesforce does: each value once, in the
+// picklist's defined order (values it does not define after them, as given). bad is a value a
+// restricted picklist does not allow.
+func normalizeMulti(f *FieldDef, s string) (norm, bad string) {
+	var known, other []string
+	for _, v := range strings.Split(s, ";") {
+		if v = strings.TrimSpace(v); v == "" || slices.Contains(known, v) || slices.Contains(other, v) {
+			continue
+		}
+		if slices.Contains(f.Picklist, v) {
+			known = append(known, v)
+		} else if f.Restricted {
+			return "", v
+		} else {
+			other = append(other, v)
+		}
+	}
+	slices.SortFunc(known, func(a, b string) int { return slices.Index(f.Picklist, a) - slices.Index(f.Picklist, b) })
+	return strings.Join(append(known, other...), ";"), ""
+}
+
+// parseTimeOfDay accepts a time field's input (13:45:00, 13:45:00.250, 13:45:00.250Z) as a time on
+// 1970-01-01 UTC.
+func parseTimeOfDay(s string) (time.Time, error) {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "Z")
+	for _, layout := range []string{"15:04:05.000", "15:04:05", "15:04"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return time.Date(1970, 1, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad time %q", s)
 }
 
 // parseTimeInput accepts Salesforce's datetime input formats.
@@ -432,7 +505,7 @@ func (o *Org) save(t *table, r *row, vals map[int]any, user string) (*row, []str
 	return r, changed, nil
 }
 
-// derive keeps read-only derived fields (full names, closed flags) consistent like Salesforce does.
+// derive keeps read-only derived fields (full names, closed flags, totals) consistent, as Salesforce does.
 func (o *Org) derive(def *ObjectDef, vals []any) {
 	get := func(n string) any {
 		if i, f := def.field(n); f != nil {
@@ -440,22 +513,91 @@ func (o *Org) derive(def *ObjectDef, vals []any) {
 		}
 		return nil
 	}
+	set := func(n string, v any) {
+		if i, f := def.field(n); f != nil {
+			vals[i] = v
+		}
+	}
+	num := func(n string) (float64, bool) { x, ok := get(n).(float64); return x, ok }
 	if i, f := def.field("Name"); f != nil && !f.Createable && !f.AutoNumber && def.has("LastName") {
 		first, _ := get("FirstName").(string)
 		last, _ := get("LastName").(string)
 		vals[i] = strings.TrimSpace(first + " " + last)
 	}
-	if i, f := def.field("IsClosed"); f != nil {
+	if _, f := def.field("IsClosed"); f != nil {
 		s, _ := get("Status").(string)
 		if def.Name == "Opportunity" {
 			s, _ = get("StageName").(string)
 		}
-		vals[i] = strings.HasPrefix(s, "Closed") || s == "Completed"
-		if j, g := def.field("IsWon"); g != nil {
-			vals[j] = s == "Closed Won"
+		set("IsClosed", strings.HasPrefix(s, "Closed") || s == "Completed")
+		if def.has("IsWon") {
+			set("IsWon", s == "Closed Won")
+		}
+	}
+	switch def.Name {
+	case "Task":
+		set("IsHighPriority", get("Priority") == "High")
+	case "CampaignMember":
+		set("HasResponded", get("Status") == "Responded")
+	case "Opportunity":
+		amount, ok1 := num("Amount")
+		p, ok2 := num("Probability")
+		if ok1 && ok2 {
+			set("ExpectedRevenue", math.Round(amount*p)/100)
+		} else {
+			set("ExpectedRevenue", nil)
+		}
+	case "Attachment":
+		if b, ok := get("Body").([]byte); ok {
+			set("BodyLength", float64(len(b)))
+		}
+	case "Contract":
+		start, ok := get("StartDate").(time.Time)
+		term, ok2 := num("ContractTerm")
+		if ok && ok2 {
+			set("EndDate", start.AddDate(0, int(term), -1))
+		} else {
+			set("EndDate", nil)
+		}
+	case "User":
+		if get("CommunityNickname") == nil {
+			set("CommunityNickname", get("Alias"))
+		}
+	case "PricebookEntry":
+		if p := o.parent(get("Product2Id")); p != nil {
+			set("Name", p.get("Name"))
+			set("ProductCode", p.get("ProductCode"))
+		}
+	case "OrderItem":
+		if e := o.parent(get("PricebookEntryId")); e != nil {
+			set("Product2Id", e.get("Product2Id"))
+			set("ListPrice", e.get("UnitPrice"))
+		}
+		q, ok1 := num("Quantity")
+		price, ok2 := num("UnitPrice")
+		if ok1 && ok2 {
+			set("TotalPrice", math.Round(q*price*100)/100)
 		}
 	}
 }
+
+// parent is a referenced record with its table, for derived values (nil when missing).
+func (o *Org) parent(id any) *boundRow {
+	s, _ := id.(string)
+	t := o.tableOf(s)
+	if t == nil || t.byID[s] == nil {
+		return nil
+	}
+	return &boundRow{t, t.byID[s]}
+}
+
+// boundRow is a record with its table.
+type boundRow struct {
+	t *table
+	r *row
+}
+
+func (b *boundRow) get(field string) any { return b.t.get(b.r, field) }
 
 func autoNumber(format string, n int) string {
 	open, end := strings.IndexByte(format, '{'), strings.IndexByte(format, '}')
@@ -467,9 +609,16 @@ func autoNumber(format string, n int) string {
 }
 
 func equalValue(a, b any) bool {
-	if ta, ok := a.(time.Time); ok {
-		tb, ok := b.(time.Time)
-		return ok && ta.Equal(tb)
+	switch x := a.(type) {
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	}
+	if _, ok := b.([]byte); ok {
+		return false
 	}
 	return a == b
 }
@@ -520,10 +669,11 @@ func (o *Org) remove(t *table, r *row, user string) {
 
 // ---- SOQL adapter ----
 
+// schemaOf shows SOQL the objects the integration user may read.
 type schemaOf struct{ o *Org }
 
 func (s schemaOf) Object(name string) (soql.Object, bool) {
-	t := s.o.table(name)
+	t := s.o.readable(name)
 	if t == nil {
 		return nil, false
 	}
@@ -546,7 +696,8 @@ func (x objectOf) Field(name string) (soql.Field, bool) {
 }
 
 func soqlField(i int, f *FieldDef) soql.Field {
-	return soql.Field{Name: f.Name, Type: f.Type, Custom: f.Custom, Index: i, Relationship: f.RelationshipName}
+	return soql.Field{Name: f.Name, Type: f.Type, Custom: f.Custom, Index: i, Relationship: f.RelationshipName, ReferenceTo: f.ReferenceTo,
+		Picklist: f.Picklist, Labels: f.PicklistLabels, NoFilter: !f.filterable(), NoSort: !f.sortable()}
 }
 
 func (x objectOf) Relationship(rel string) (soql.Field, soql.Object, bool) {
@@ -560,11 +711,42 @@ func (x objectOf) Relationship(rel string) (soql.Field, soql.Object, bool) {
 	if slices.Contains(f.ReferenceTo, "User") {
 		target = "User"
 	}
-	pt := x.o.table(target)
+	pt := x.o.readable(target)
 	if pt == nil {
 		return soql.Field{}, nil, false
 	}
 	return soqlField(i, f), objectOf{x.o, pt}, true
+}
+
+// Child finds a child relationship: a reference on another object pointing here under that name.
+func (x objectOf) Child(rel string) (soql.Object, soql.Field, bool) {
+	ct, i := x.o.childRelationship(x.t, rel)
+	if ct == nil || !x.o.access(ct).Read {
+		return nil, soql.Field{}, false
+	}
+	return objectOf{x.o, ct}, soqlField(i, ct.def.Fields[i]), true
+}
+
+// ChildName is a child relationship's name as the describe spells it.
+func (x objectOf) ChildName(rel string) string {
+	ct, i := x.o.childRelationship(x.t, rel)
+	if ct == nil {
+		return rel
+	}
+	return ct.def.Fields[i].ChildRelationship
+}
+
+// childRelationship finds the object and field behind a child relationship of t ("Contacts").
+func (o *Org) childRelationship(t *table, rel string) (*table, int) {
+	for _, name := range o.objectNames() {
+		ct := o.table(name)
+		for i, f := range ct.def.Fields {
+			if f.ChildRelationship != "" && strings.EqualFold(f.ChildRelationship, rel) && slices.Contains(f.ReferenceTo, t.def.Name) {
+				return ct, i
+			}
+		}
+	}
+	return nil, -1
 }
 
 func (x objectOf) Fields() []soql.Field {
@@ -585,12 +767,12 @@ type rowRecord struct {
 }
 
 func (rr rowRecord) Value(c *soql.Column) any {
-	r := rr.r
+	t, r := rr.t, rr.r
 	for i, step := range c.Path {
-		if r == nil || step.Field.Index >= len(r.vals) {
+		if r == nil {
 			return nil
 		}
-		v := r.vals[step.Field.Index]
+		v := rr.o.fieldValue(t, r, step.Field)
 		if i == len(c.Path)-1 {
 			return v
 		}
@@ -598,11 +780,10 @@ func (rr rowRecord) Value(c *soql.Column) any {
 		if id == "" {
 			return nil
 		}
-		pt := rr.o.tableOf(id)
-		if pt == nil {
+		if t = rr.o.tableOf(id); t == nil {
 			return nil
 		}
-		r = pt.byID[id]
+		r = t.byID[id]
 	}
 	return nil
 }

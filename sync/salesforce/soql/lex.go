@@ -18,6 +18,7 @@ const (
 	tNumber
 	tDate     // 2024-01-02
 	tDateTime // 2024-01-02T10:00:00Z
+	tTime     // 10:00:00.000Z
 	tOp       // = != <> < <= > >=
 	tLParen
 	tRParen
@@ -182,8 +183,25 @@ func lexNumberOrDate(q string, i int) (token, int) {
 		}
 		return token{tDate, lit, i}, k
 	}
+	// hh:mm:ss[.sss][Z], a time field's literal
+	if j-i == 2 && j+6 <= len(q) && q[j] == ':' && isDigits(q[j+1:j+3]) && q[j+3] == ':' && isDigits(q[j+4:j+6]) {
+		k := j + 6
+		for k < len(q) && strings.IndexByte("0123456789.Z", q[k]) >= 0 {
+			k++
+		}
+		return token{tTime, q[i:k], i}, k
+	}
 	for j < len(q) && (q[j] >= '0' && q[j] <= '9' || q[j] == '.' || q[j] == 'e' || q[j] == 'E') {
 		j++
 	}
 	return token{tNumber, q[i:j], i}, j
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

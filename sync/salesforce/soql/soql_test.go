@@ -7,10 +7,11 @@ import (
 )
 
 type testObj struct {
-	name   string
-	fields []Field
-	rels   map[string]string // relationship → parent object
-	s      *testSchema
+	name     string
+	fields   []Field
+	rels     map[string]string    // relationship → parent object
+	children map[string][2]string // child relationship → child object, its reference field
+	s        *testSchema
 }
 
 func (o *testObj) Name() string { return o.name }
@@ -31,6 +32,16 @@ func (o *testObj) Relationship(rel string) (Field, Object, bool) {
 	}
 	return Field{}, nil, false
 }
+func (o *testObj) Child(rel string) (Object, Field, bool) {
+	for name, c := range o.children {
+		if strings.EqualFold(name, rel) {
+			child, _ := o.s.Object(c[0])
+			f, _ := child.Field(c[1])
+			return child, f, true
+		}
+	}
+	return nil, Field{}, false
+}
 func (o *testObj) Fields() []Field { return o.fields }
 
 type testSchema struct{ objs map[string]*testObj }
@@ -42,7 +53,7 @@ func (s *testSchema) Object(n string) (Object, bool) {
 
 func schema() *testSchema {
 	s := &testSchema{objs: map[string]*testObj{}}
-	s.objs["account"] = &testObj{name: "Account", s: s, fields: []Field{
+	s.objs["account"] = &testObj{name: "Account", s: s, children: map[string][2]string{"Contacts": {"contact", "AccountId"}}, fields: []Field{
 		{Name: "Id", Type: "id", Index: 0}, {Name: "Name", Type: "string", Index: 1}, {Name: "NumberOfEmployees", Type: "int", Index: 2},
 		{Name: "IsDeleted", Type: "boolean", Index: 3}, {Name: "SystemModstamp", Type: "datetime", Index: 4}, {Name: "Since__c", Type: "date", Custom: true, Index: 5},
 		{Name: "Tags__c", Type: "multipicklist", Custom: true, Index: 6},
@@ -184,4 +195,44 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("non-Salesforce bind error %T: %v", err, err)
 		}
 	})
+}
+
+func TestParseConditionAcceptsOneConditionOnly(t *testing.T) {
+	now := time.Date(2024, 5, 10, 12, 0, 0, 0, time.UTC)
+	for _, ok := range []string{"Name = 'a'", "(A = 1 OR B = 2) AND NOT C = 3", "Id IN (SELECT AccountId FROM Contact)", "Tags__c INCLUDES ('a;b')", "CALENDAR_YEAR(D) = 2024"} {
+		if _, err := ParseCondition(ok, now); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"Name = 'a') OR (B = 1", "Name = 'a' LIMIT 5", "Name = 'a' ORDER BY Name", "Name = 'a'; x", "", "Name = :x"} {
+		if _, err := ParseCondition(bad, now); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestDateLiteralsCoverTheirPeriods(t *testing.T) {
+	now := time.Date(2024, 5, 15, 12, 0, 0, 0, time.UTC) // a Wednesday in Q2
+	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
+	for lit, want := range map[string][2]string{
+		"THIS_WEEK":         {"2024-05-12", "2024-05-19"},
+		"LAST_WEEK":         {"2024-05-05", "2024-05-12"},
+		"NEXT_MONTH":        {"2024-06-01", "2024-07-01"},
+		"THIS_QUARTER":      {"2024-04-01", "2024-07-01"},
+		"NEXT_FISCAL_YEAR":  {"2025-01-01", "2026-01-01"},
+		"LAST_N_WEEKS:2":    {"2024-04-28", "2024-05-12"},
+		"NEXT_N_QUARTERS:2": {"2024-07-01", "2025-01-01"},
+		"N_YEARS_AGO:1":     {"2023-01-01", "2024-01-01"},
+		"LAST_90_DAYS":      {"2024-02-15", "2024-05-16"},
+		"N_DAYS_AGO:3":      {"2024-05-12", "2024-05-13"},
+	} {
+		q, err := Parse("SELECT Id FROM Account WHERE Since__c = "+lit, now)
+		if err != nil {
+			t.Fatalf("%s: %v", lit, err)
+		}
+		v := q.Where.(Cmp).Value
+		if !v.From.Equal(day(want[0])) || !v.To.Equal(day(want[1])) {
+			t.Errorf("%s = [%s, %s), want [%s, %s)", lit, v.From.Format("2006-01-02"), v.To.Format("2006-01-02"), want[0], want[1])
+		}
+	}
 }
