@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -50,16 +49,19 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	if opts.OrgURL == "" {
 		token := keyring.RandomToken(16)
 		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000, AllowPasswordFlow: true})
-		srv := httptest.NewServer(org.Handler())
-		e.stop = append(e.stop, srv.Close)
+		orgURL, closeOrg, err := serveLocal(org.Handler())
+		if err != nil {
+			return nil, err
+		}
+		e.stop = append(e.stop, closeOrg)
 		ps := sforg.NewPubSubServer(org, sforg.PubSubOptions{})
 		if err := ps.Start(ctx); err != nil {
-			srv.Close()
+			closeOrg()
 			return nil, err
 		}
 		e.stop = append(e.stop, ps.Stop)
 		e.orgInProcess = true
-		opts.OrgURL, opts.ControlToken = srv.URL, token
+		opts.OrgURL, opts.ControlToken = orgURL, token
 	}
 	e.opts = opts
 	e.org = orgControl{url: strings.TrimRight(opts.OrgURL, "/"), token: opts.ControlToken, hc: &http.Client{Timeout: 10 * time.Minute}}

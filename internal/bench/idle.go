@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -145,8 +144,11 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	dashURL, closeDash, err := serveLocal(h)
+	if err != nil {
+		return err
+	}
+	defer closeDash()
 	// A user of this run only: an earlier run that was interrupted may have left its own.
 	email, password := "bench-"+strings.ToLower(keyring.RandomToken(6))+"@pgforce.test", keyring.RandomToken(18)
 	accounts := account.New(e.pool)
@@ -156,14 +158,14 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	defer accounts.Remove(context.WithoutCancel(ctx), actor, email)
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: time.Minute}
-	login, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
+	login, err := http.NewRequestWithContext(ctx, http.MethodPost, dashURL+"/login", strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
 	if err != nil {
 		return err
 	}
 	// As a browser says, the form comes from the dashboard's own page (the dashboard refuses
 	// state changes that do not say where they come from).
 	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	login.Header.Set("Origin", srv.URL)
+	login.Header.Set("Origin", dashURL)
 	res, err := hc.Do(login)
 	if err != nil {
 		return err
@@ -172,7 +174,7 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("sign in to the dashboard: %d", res.StatusCode)
 	}
-	page := fmt.Sprintf("%s/mappings?conn=%d", srv.URL, e.conn.ID)
+	page := fmt.Sprintf("%s/mappings?conn=%d", dashURL, e.conn.ID)
 	get := func() (time.Duration, error) {
 		start := time.Now()
 		res, err := hc.Get(page)

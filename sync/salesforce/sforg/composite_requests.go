@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,24 +39,48 @@ func (o *Org) dispatch(parent *http.Request, method, path string, body any) subR
 		rd = bytes.NewReader(nil)
 	}
 	path = strings.TrimPrefix(path, o.opts.BasePath)
-	req := httptest.NewRequest(method, path, rd).WithContext(context.WithValue(parent.Context(), subrequestKey{}, true))
-	req.Host = parent.Host
+	req, err := http.NewRequestWithContext(context.WithValue(parent.Context(), subrequestKey{}, true), method, path, rd)
+	if err != nil {
+		return subResult{status: http.StatusBadRequest, header: http.Header{}, body: []apiError{{Message: fmt.Sprintf("The subrequest URL %q is not valid.", path), Code: "INVALID_URL"}}}
+	}
+	req.Host, req.RemoteAddr, req.RequestURI = parent.Host, parent.RemoteAddr, path
 	req.Header.Set("Authorization", parent.Header.Get("Authorization"))
 	req.Header.Set("Sforce-Call-Options", parent.Header.Get("Sforce-Call-Options"))
 	req.Header.Set("Content-Type", "application/json")
 	req = withoutFaults(req)
-	rec := httptest.NewRecorder()
+	rec := &recorder{header: http.Header{}, code: http.StatusOK}
 	o.Handler().ServeHTTP(rec, req)
-	res := subResult{status: rec.Code, header: http.Header{}}
+	res := subResult{status: rec.code, header: http.Header{}}
 	if loc := rec.Header().Get("Location"); loc != "" {
 		res.header.Set("Location", loc)
 	}
-	if rec.Body.Len() > 0 {
-		if err := json.Unmarshal(rec.Body.Bytes(), &res.body); err != nil {
-			res.body = rec.Body.String()
+	if rec.body.Len() > 0 {
+		if err := json.Unmarshal(rec.body.Bytes(), &res.body); err != nil {
+			res.body = rec.body.String()
 		}
 	}
 	return res
+}
+
+// recorder keeps a subrequest's answer in memory (the shipped binary links no httptest).
+type recorder struct {
+	header http.Header
+	code   int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code, r.wrote = code, true
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(p)
 }
 
 var referenceRe = regexp.MustCompile(`@\{([A-Za-z0-9_]+)\.([^}]+)\}`)
