@@ -28,7 +28,8 @@ func TestThirdPartyStreamingClientsWorkUnchanged(t *testing.T) {
 			t.Skipf("needs %s: run `npm ci` in %s (.ci/run does this)", pkg, dir)
 		}
 	}
-	_, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1})
+	// jsforce signs in with the username-password flow, which new orgs block unless allowed.
+	_, srv := sforgtest.NewServer(t, sforg.Options{Seed: 1, AllowPasswordFlow: true})
 	cmd := exec.Command("node", "streaming.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SF_LOGIN_URL="+srv.URL)
