@@ -59,8 +59,8 @@ func newPubSubEnv(t *testing.T, opts PubSubOptions) *pubsubEnv {
 // mintToken signs in again with the password flow.
 func (e *pubsubEnv) mintToken(t *testing.T) string {
 	t.Helper()
-	res, body := e.api.form("/services/oauth2/token", map[string][]string{"grant_type": {"password"}, "client_id": {"pgforce-demo"},
-		"client_secret": {"pgforce-demo-secret"}, "username": {"admin@pgforce.test"}, "password": {"demo"}})
+	res, body := e.api.form("/services/oauth2/token", map[string][]string{"grant_type": {"password"}, "client_id": {DemoClientID},
+		"client_secret": {DemoClientSecret}, "username": {DemoUsername}, "password": {DemoPassword}})
 	if res.StatusCode != 200 {
 		t.Fatalf("login: %d %s", res.StatusCode, body)
 	}
