@@ -335,6 +335,16 @@ func (s *Connections) SetAPIVersion(ctx context.Context, actor audit.Actor, conn
 	if err := s.validateNew(&n, ""); err != nil {
 		return err
 	}
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
+	if err != nil {
+		return err
+	}
+	if c.AuthorizedAt != nil { // the org says which versions it offers (opening a client checks it)
+		c.APIVersion = n.APIVersion
+		if _, err := s.open(ctx, c); err != nil {
+			return err
+		}
+	}
 	return s.pausedSetting(ctx, actor, connID, audit.APIVersion, connection.APIVersionSetting, n.APIVersion, "change the API version")
 }
 

@@ -50,11 +50,34 @@ func (s SalesforceOrgs) Open(ctx context.Context, c connection.Connection, token
 	if err != nil {
 		return nil, err
 	}
+	if c.APIVersion != "" {
+		if err := offered(ctx, client, client.APIVersion()); err != nil {
+			return nil, err
+		}
+	}
 	org := &sfOrg{c: client}
 	if s.PubSub != nil {
 		org.pubsub = s.PubSub(c)
 	}
 	return org, nil
+}
+
+// offered checks that the org offers API version v (every call would otherwise fail with
+// NOT_FOUND): the org lists its versions at /services/data.
+func offered(ctx context.Context, client *salesforce.Client, v string) error {
+	vs, err := client.Versions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range vs {
+		if o.Version == v {
+			return nil
+		}
+	}
+	if len(vs) == 0 {
+		return failure.InvalidField("api_version", "The org lists no Salesforce API version from 50.0 on, so pgforce cannot use API version %s with it.", v)
+	}
+	return failure.InvalidField("api_version", "The org does not offer Salesforce API version %s: it offers %s to %s. Choose one of those.", v, vs[0].Version, vs[len(vs)-1].Version)
 }
 
 // AuthCodeURL is the authorize URL for the connection's org.
