@@ -254,3 +254,10 @@ func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(St
 	subscribed := func(ch string) { fn(StreamEvent{Object: byChannel[ch], Subscribed: true}) }
 	return o.c.Stream(ctx, channels, salesforce.StreamHandler{Event: event, Subscribed: subscribed, Refused: refused})
 }
+
+// ObjectGone reports whether a describe failed because the object does not exist for this user
+// (removed or renamed in Salesforce, or no longer visible): 404 NOT_FOUND.
+func ObjectGone(err error) bool {
+	var se *salesforce.Error
+	return errors.As(err, &se) && (se.Status == 404 || se.Code == "NOT_FOUND")
+}
