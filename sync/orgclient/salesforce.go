@@ -223,6 +223,25 @@ func (o *sfOrg) DeleteMany(ctx context.Context, ids []string) ([]SaveResult, err
 	return results(o.c.DeleteMany(ctx, ids, false))
 }
 
+func (o *sfOrg) UpdateUnmodifiedSince(ctx context.Context, object string, rec map[string]any, since time.Time) (SaveResult, error) {
+	id, _ := rec["Id"].(string)
+	fields := make(map[string]any, len(rec))
+	for k, v := range rec {
+		if k != "Id" {
+			fields[k] = v
+		}
+	}
+	err := o.c.UpdateIfUnmodifiedSince(ctx, object, id, fields, since)
+	if err == nil {
+		return SaveResult{ID: id, Success: true}, nil
+	}
+	var se *salesforce.Error
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Kind == salesforce.Permanent {
+		return SaveResult{ID: id, Errors: []RecordError{{StatusCode: se.Code, Message: se.Message, Fields: se.Fields}}}, nil
+	}
+	return SaveResult{}, err
+}
+
 func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(StreamEvent)) error {
 	channels := map[string]int64{}
 	byChannel := map[string]string{}
