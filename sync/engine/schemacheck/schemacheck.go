@@ -1,28 +1,33 @@
 // Package schemacheck compares a connection's mappings with its org's describe: mappings whose object
 // is gone (orphans) and fields whose definition changed since the table was built (drift). Nothing is
 // changed automatically: the mapping is flagged with the fix the seed prescribes. The syncer runs it
-// every SchemaCheckInterval; an admin runs it on demand.
+// every Interval, and for one mapping at once when Postgres refuses a value from Salesforce (a
+// field that grew or changed type: Explain); an admin runs it on demand.
 package schemacheck
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
+	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
 )
 
-// Interval is how often a syncer compares its mappings with the org's describe.
-const Interval = 6 * time.Hour
+// Interval is how often a syncer compares its mappings with the org's describe: one describe
+// global and one describe per mapping (revalidated with If-Modified-Since), 96 times a day.
+const Interval = 15 * time.Minute
 
 // Run detects orphaned mappings (objects removed or renamed in Salesforce) and field drift of a
 // connection's mappings, and flags them.
@@ -51,15 +56,54 @@ func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connectio
 				return err
 			}
 		}
-		obj, err := org.Describe(ctx, m.Object)
-		if err != nil {
-			return err
-		}
-		if err := recordDrift(ctx, pool, m, Drift(m, obj)); err != nil {
+		if _, err := Check(ctx, pool, org, m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Check compares one mapping with its object's current describe and records the drift found (the
+// mapping's drift and, when it changed, its history).
+func Check(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, m mapping.Mapping) ([]mapping.Drift, error) {
+	obj, err := org.Describe(ctx, m.Object)
+	if err != nil {
+		return nil, err
+	}
+	drift := Drift(m, obj)
+	return drift, recordDrift(ctx, pool, m, drift)
+}
+
+// Explain turns Postgres's refusal of a value from Salesforce (too long for its column, out of its
+// numeric range, not of its type) into the drift that caused it: the mapping's fields are checked
+// against the object's describe at once, and the error names each drifted field with its fix. Any
+// other error, or one no drift explains, is returned as it is.
+func Explain(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, m mapping.Mapping, err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || !strings.HasPrefix(pe.Code, "22") { // class 22: data exception
+		return err
+	}
+	drift, cerr := Check(ctx, pool, org, m)
+	if cerr != nil || len(drift) == 0 {
+		return err
+	}
+	return failure.Wrap(err, failure.Invalid, "%s (Postgres refused a value from Salesforce: %s)", Describe(drift), pe.Message)
+}
+
+// Describe says what drifted, field by field, with each fix.
+func Describe(drift []mapping.Drift) string {
+	parts := make([]string, 0, len(drift))
+	for _, d := range drift {
+		switch {
+		case d.Removed:
+			parts = append(parts, fmt.Sprintf("field %s drifted: it no longer exists in Salesforce. %s", d.Field, d.Fix))
+		case d.Required:
+			parts = append(parts, fmt.Sprintf("field %s drifted: %s", d.Field, d.Fix))
+		default:
+			parts = append(parts, fmt.Sprintf("field %s drifted: its column is %s, Salesforce's definition needs %s. %s", d.Field, d.Was, d.Now, d.Fix))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func markOrphan(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping) error {
@@ -98,7 +142,7 @@ func Drift(m mapping.Mapping, obj mapping.Object) []mapping.Drift {
 			continue
 		}
 		d := mapping.Drift{Field: applied.Name, Was: was, Now: now}
-		if widensType(was, now) {
+		if table.Widens(was, now) {
 			d.Widen = true
 			d.Fix = "The field grew in Salesforce: edit the mapping and click Save."
 		} else {
@@ -115,18 +159,6 @@ func Drift(m mapping.Mapping, obj mapping.Object) []mapping.Drift {
 	return out
 }
 
-func widensType(was, now string) bool {
-	var o, n int
-	if _, err := fmt.Sscanf(was, "varchar(%d)", &o); err != nil {
-		return false
-	}
-	if now == "text" {
-		return true
-	}
-	_, err := fmt.Sscanf(now, "varchar(%d)", &n)
-	return err == nil && n > o
-}
-
 func recordDrift(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping, drift []mapping.Drift) error {
 	before, _ := json.Marshal(m.Drift)
 	after, _ := json.Marshal(drift)
@@ -140,10 +172,6 @@ func recordDrift(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping, dri
 		if len(drift) == 0 {
 			return nil
 		}
-		var names []string
-		for _, d := range drift {
-			names = append(names, d.Field)
-		}
-		return mapping.RecordEvent(ctx, tx, m, "warn", "drift", fmt.Sprintf("Field definitions changed in Salesforce: %s. Nothing was changed; see the mapping for the fix.", strings.Join(names, ", ")))
+		return mapping.RecordEvent(ctx, tx, m, "warn", "drift", "Field definitions changed in Salesforce: "+Describe(drift)+" Nothing was changed.")
 	})
 }
