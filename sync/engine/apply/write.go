@@ -201,13 +201,14 @@ func StageChanged(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (
 	return max, nil
 }
 
-// DeleteLeft deletes the rows of records staged by StageChanged that the filtered merge after it did
-// not bring up to that change (their row is older than the change): they no longer match the filter,
-// or were deleted without matching it. A record changed again meanwhile and matching is newer in the
-// table than in the staged list, and stays.
+// DeleteLeft deletes, after the filtered changes were merged (Merge, in the same transaction), the
+// rows of records staged by StageChanged that the filtered read did not return: read after them, it
+// found them no longer matching the filter (or deleted without matching it). Stamps are not compared:
+// Salesforce stamps whole seconds, so a record changed within the second it was polled keeps its
+// stamp.
 func DeleteLeft(ctx context.Context, tx pgx.Tx, t Target) (int64, error) {
 	tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t USING `+changedTable+` AS c
-		WHERE t.sfid = c.sfid AND (t.systemmodstamp IS NULL OR t.systemmodstamp < c.systemmodstamp)`)
+		WHERE t.sfid = c.sfid AND NOT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE s.sfid = c.sfid)`)
 	if err != nil {
 		return 0, fmt.Errorf("delete the rows of records that left the filter of %s: %w", t.Table(), err)
 	}
