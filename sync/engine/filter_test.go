@@ -9,6 +9,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 )
 
 // A mapping's record filter is checked by the org itself (SELECT COUNT() … WHERE filter): the
@@ -118,4 +119,32 @@ func TestARecordThatLeavesTheFilterLeavesTheTable(t *testing.T) {
 	if len(h) == 0 {
 		t.Fatal("the history says records left the filter")
 	}
+}
+
+// A gap event (changed in Salesforce's database, SystemModstamp unchanged) that takes a record out
+// of the filter takes its row out of the table too.
+func TestAGapEventThatTakesARecordOutOfTheFilterRemovesItsRow(t *testing.T) {
+	t.Parallel()
+	b := newStreamingHarness(t)
+	b.ConnState(connection.Idle)
+	old, err := b.Org.CreateCommittedLate("Account", map[string]any{"Name": "Archived", "Rating": "Hot"}, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mapping.NewConfig("Name", "Rating")
+	cfg.SFNotifyEnabled = true
+	cfg.PGForce = &mapping.Extra{RecordFilter: "Rating = 'Hot'"}
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.MappingState(m.ID, mapping.DataSynced)
+	b.Eventually("the loaded account", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", old) == 1, "" })
+	streaming(b, "Account", map[string]any{"Name": "Streaming", "Rating": "Hot"})
+	if _, err := b.Org.Gap(sforg.GapChange{Object: "Account", Type: "UPDATE", IDs: []string{old}, Fields: map[string]any{"Rating": "Cold"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the row of the record the gap event took out of the filter", 10*time.Second, func() (bool, string) {
+		return b.Count("account", "sfid = $1", old) == 0, ""
+	})
 }
