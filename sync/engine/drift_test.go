@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/testsignal"
 )
 
 // Issue 21 #5: a field that grew in Salesforce was only found by the schema check (at start, every
@@ -102,4 +104,38 @@ func TestEachDriftFixStandsAlone(t *testing.T) {
 	if got := drifted(); !slices.Equal(got, []string{"AssistantName"}) {
 		t.Fatalf("drift left: %v", got)
 	}
+}
+
+// The schema check runs every few minutes (15 by default) at the cost of one API call when nothing
+// changed in the org's metadata (describe global with If-Modified-Since answers 304 Not Modified),
+// and finds a field that grew without a value having to fail first.
+func TestThePeriodicSchemaCheckCostsOneCallUntilSomethingChanges(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
+	checked := testsignal.New[int64]()
+	b.Options.SchemaCheckEvery, b.Options.Signals.SchemaChecked = 100*time.Millisecond, checked
+	b.Engine = engine.New(b.Options)
+	t.Cleanup(b.Engine.Stop)
+	if err := b.Engine.Start(b.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.ConnState(connection.Idle)
+	contacts := b.CreateMapping("Contact", mapping.ReadOnly, "LastName")
+	b.MappingState(contacts.ID, mapping.DataSynced)
+	b.MappingState(b.CreateMapping("Account", mapping.ReadOnly, "Name").ID, mapping.DataSynced)
+	b.MappingState(b.CreateMapping("Lead", mapping.ReadOnly, "LastName").ID, mapping.DataSynced)
+	// Once the org's last metadata change is an overlap behind the checks, each costs one call.
+	b.Eventually("five checks that cost one describe call each", 20*time.Second, func() (bool, string) {
+		before, mark := b.Org.APICalls()["describe"], checked.Mark()
+		enginetest.Rounds(t, checked, "schema checks", mark, 5, b.Conn.ID)
+		n := b.Org.APICalls()["describe"] - before
+		return n == 5, fmt.Sprint(n, " describe calls")
+	})
+	if err := b.Org.ChangeField("Contact", "LastName", func(f *sforg.FieldDef) { f.Length += 20 }); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the drift found by the periodic check", 20*time.Second, func() (bool, string) {
+		got, _ := b.Admin.Mappings.Get(b.Ctx, contacts.ID)
+		return len(got.Drift) == 1 && got.Drift[0].Field == "LastName", fmt.Sprint(got.Drift)
+	})
 }

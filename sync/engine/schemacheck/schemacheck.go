@@ -25,14 +25,30 @@ import (
 	"pgforce/sync/store"
 )
 
-// Interval is how often a syncer compares its mappings with the org's describe: one describe
-// global and one describe per mapping (revalidated with If-Modified-Since), 96 times a day.
+// Interval is how often a syncer compares its mappings with the org's describe, 96 times a day: one
+// describe global with If-Modified-Since (304 while no metadata changed), and one describe per
+// mapping only when something did.
 const Interval = 15 * time.Minute
 
 // Run detects orphaned mappings (objects removed or renamed in Salesforce) and field drift of a
 // connection's mappings, and flags them.
 func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connection.Connection) error {
-	objects, err := org.Objects(ctx)
+	return RunSince(ctx, pool, org, c, time.Time{})
+}
+
+// RunSince is Run for a periodic check whose last complete run began at since (zero: none). When
+// the org says that no object's metadata changed after it (orgclient.MetadataWatcher: one API call),
+// only mappings created or edited after it are compared with their describe; the others are as the
+// last run found them.
+func RunSince(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connection.Connection, since time.Time) error {
+	var objects []orgclient.ObjectSummary
+	modified := true
+	var err error
+	if w, ok := org.(orgclient.MetadataWatcher); ok && !since.IsZero() {
+		objects, modified, err = w.ObjectsModifiedSince(ctx, since)
+	} else {
+		objects, err = org.Objects(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -45,6 +61,14 @@ func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connectio
 		return err
 	}
 	for _, m := range ms {
+		if !modified {
+			if editedAfter(m, since) {
+				if _, err := Check(ctx, pool, org, m); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if !exists[strings.ToLower(m.Object)] {
 			if err := markOrphan(ctx, pool, m); err != nil {
 				return err
@@ -61,6 +85,17 @@ func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connectio
 		}
 	}
 	return nil
+}
+
+// editedAfter reports whether a mapping was created or its configuration applied after t (an edit
+// clears its drift: what it left drifted is found again).
+func editedAfter(m mapping.Mapping, t time.Time) bool {
+	for _, at := range []*time.Time{&m.CreatedAt, m.AppliedAt, m.Config.AppliedAt} {
+		if at != nil && at.After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // Check compares one mapping with its object's current describe and records the drift found (the
