@@ -53,6 +53,24 @@ func TestAValueTooLongForItsColumnIsExplainedAsDrift(t *testing.T) {
 	b.Eventually("the long title", 20*time.Second, func() (bool, string) { return b.Count("contact", "sfid = $1 AND title = $2", id, long) == 1, "" })
 }
 
+// A mapped field removed in Salesforce makes Salesforce refuse the poll's query (INVALID_FIELD): the
+// mapping says which field drifted and how to fix it, not only the refusal.
+func TestAFieldRemovedInSalesforceIsExplainedAsDrift(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 3})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Contact", mapping.ReadOnly, "LastName", "AssistantName")
+	b.MappingState(m.ID, mapping.DataSynced)
+	if err := b.Org.RemoveField("Contact", "AssistantName"); err != nil {
+		t.Fatal(err)
+	}
+	want := "field AssistantName drifted: it no longer exists in Salesforce. The field no longer exists in Salesforce: edit the mapping, deselect it and save."
+	b.Eventually("the drift in the state reason", 20*time.Second, func() (bool, string) {
+		got, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return got.State.Severity() == "bad" && strings.HasPrefix(got.StateReason, want) && strings.Contains(got.StateReason, "Salesforce refused the query"), string(got.State) + " " + got.StateReason
+	})
+}
+
 // Issue 21 #5: fixing one drifted field was refused (422) because another drifted too (a type
 // change not recreated, a field removed). Each fix stands alone: the others keep their columns and
 // stay reported as drift.

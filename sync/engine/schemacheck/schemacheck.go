@@ -22,6 +22,7 @@ import (
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
+	"pgforce/sync/salesforce"
 	"pgforce/sync/store"
 )
 
@@ -110,19 +111,27 @@ func Check(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, m mapping
 }
 
 // Explain turns Postgres's refusal of a value from Salesforce (too long for its column, out of its
-// numeric range, not of its type) into the drift that caused it: the mapping's fields are checked
-// against the object's describe at once, and the error names each drifted field with its fix. Any
-// other error, or one no drift explains, is returned as it is.
+// numeric range, not of its type), or Salesforce's refusal of a mapped field (INVALID_FIELD: it was
+// removed), into the drift that caused it: the mapping's fields are checked against the object's
+// describe at once, and the error names each drifted field with its fix. Any other error, or one no
+// drift explains, is returned as it is.
 func Explain(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, m mapping.Mapping, err error) error {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || !strings.HasPrefix(pe.Code, "22") { // class 22: data exception
+	var se *salesforce.Error
+	var why string
+	switch {
+	case errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22"): // class 22: data exception
+		why = "Postgres refused a value from Salesforce: " + pe.Message
+	case errors.As(err, &se) && se.Code == "INVALID_FIELD":
+		why = "Salesforce refused the query: " + se.Message
+	default:
 		return err
 	}
 	drift, cerr := Check(ctx, pool, org, m)
 	if cerr != nil || len(drift) == 0 {
 		return err
 	}
-	return failure.Wrap(err, failure.Invalid, "%s (Postgres refused a value from Salesforce: %s)", Describe(drift), pe.Message)
+	return failure.Wrap(err, failure.Invalid, "%s (%s)", Describe(drift), why)
 }
 
 // Describe says what drifted, field by field, with each fix.
