@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	var simPubSub *sforg.PubSubServer
 	if cfg.EmbeddedOrg() {
 		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{URL: cfg.BaseURL + "/sim", ControlToken: cfg.SimControlToken,
-			CallbackURL: cfg.OAuthCallbackURL(), PubSubAddr: cfg.SimPubSubAddr})
+			CallbackURL: cfg.OAuthCallbackURL(), PubSubAddr: cfg.SimPubSubAddr, Latency: cfg.SimLatency})
 		if err != nil {
 			return err
 		}

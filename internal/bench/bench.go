@@ -38,6 +38,7 @@ type Options struct {
 	PageMappings  int           // mappings on the Mappings page (default 200)
 	IdleMappings  int           // mappings of the idle connection (default 20)
 	PollInterval  time.Duration // polling interval of the polling-mode figures (default 5 s)
+	OrgLatency    time.Duration // added to every API call of the simulated org (0: none, the org answers in about a millisecond)
 	Only          []string      // figure groups to run (load, verify, stream, pubsub, poll, write, backlog, page, idle); empty: all
 	Dashboard     func(adm *admin.Service) (http.Handler, error)
 	Log           *slog.Logger
@@ -112,7 +113,9 @@ type Report struct {
 	Samples  int           `json:"samples"`
 	Backlog  int           `json:"backlog"`
 	Interval time.Duration `json:"poll_interval_ns"`
-	Figures  []Figure      `json:"figures"`
+	// OrgLatency is what the simulated org added to each API call in this run.
+	OrgLatency time.Duration `json:"org_latency_ns"`
+	Figures    []Figure      `json:"figures"`
 	// LoadBreakdown says where the initial load's time went.
 	LoadBreakdown []Phase `json:"load_breakdown,omitempty"`
 }
@@ -127,7 +130,7 @@ type Phase struct {
 // figure with its error; the others still run.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	opts.defaults()
-	r := &Report{Machine: machine(), Started: time.Now().UTC(), Rows: opts.Rows, Samples: opts.Samples, Backlog: opts.Backlog, Interval: opts.PollInterval}
+	r := &Report{Machine: machine(), Started: time.Now().UTC(), Rows: opts.Rows, Samples: opts.Samples, Backlog: opts.Backlog, Interval: opts.PollInterval, OrgLatency: opts.OrgLatency}
 	en, err := newEnv(ctx, opts)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 	fs.IntVar(&opts.PageMappings, "mappings", 200, "mappings on the measured Mappings page")
 	fs.IntVar(&opts.IdleMappings, "idle-mappings", 20, "mappings of the idle connection")
 	fs.DurationVar(&opts.PollInterval, "poll-interval", 5*time.Second, "polling interval of the polling figures")
+	fs.DurationVar(&opts.OrgLatency, "org-latency", 0, "added to every API call of the simulated org, as a real org's round trip (e.g. 150ms); its Bulk jobs then take time too")
 	only := fs.String("only", "", "comma-separated figure groups: load,verify,stream,pubsub,poll,write,backlog,idle,page")
 	jsonFile := fs.String("json", "bench.json", "write the report as JSON to this file (empty: none)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -45,7 +46,7 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 	opts.KeepSchemaFor = *keep
 	opts.Progress = stdout
 	if !*inProcess {
-		url, token, stop, err := startChildOrg(ctx)
+		url, token, stop, err := startChildOrg(ctx, opts.OrgLatency)
 		if err != nil {
 			return err
 		}
@@ -92,14 +93,14 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 }
 
 // startChildOrg runs `pgforce sforg` from this same binary and waits for its address.
-func startChildOrg(ctx context.Context) (url, token string, stop func(), err error) {
+func startChildOrg(ctx context.Context, latency time.Duration) (url, token string, stop func(), err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", "", nil, err
 	}
 	token = keyring.RandomToken(16)
 	cctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(cctx, exe, "sforg", "--addr", "127.0.0.1:0", "--control-token", token, "--seed", "0")
+	cmd := exec.CommandContext(cctx, exe, "sforg", "--addr", "127.0.0.1:0", "--control-token", token, "--seed", "0", "--latency", latency.String())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -48,7 +48,7 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	e := &env{pool: opts.Pool, schema: opts.DataSchema}
 	if opts.OrgURL == "" {
 		token := keyring.RandomToken(16)
-		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000, AllowPasswordFlow: true})
+		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000, AllowPasswordFlow: true, Latency: opts.OrgLatency})
 		orgURL, closeOrg, err := serveLocal(org.Handler())
 		if err != nil {
 			return nil, err

@@ -11,8 +11,12 @@ import (
 
 // WriteTable prints the report as an aligned table, then where the load's time went.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "\npgforce bench — %s, %s, %d rows, %d samples, backlog %d, polling every %v, took %v\n\n",
-		r.Started.Format(time.RFC3339), r.Machine, r.Rows, r.Samples, r.Backlog, r.Interval, r.Took.Round(time.Second))
+	latency := "answering in about 1 ms"
+	if r.OrgLatency > 0 {
+		latency = fmt.Sprintf("%v added to every API call", r.OrgLatency)
+	}
+	fmt.Fprintf(w, "\npgforce bench — %s, %s, %d rows, %d samples, backlog %d, polling every %v, simulated org %s, took %v\n\n",
+		r.Started.Format(time.RFC3339), r.Machine, r.Rows, r.Samples, r.Backlog, r.Interval, latency, r.Took.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tmeasured\treference (same run)\tgoal\tmet")
 	for _, f := range r.Figures {

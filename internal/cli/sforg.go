@@ -57,6 +57,7 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	var callbacks callbackURLs
 	fs.Var(&callbacks, "callback-url", "a callback URL of the connected app, where the OAuth web-server flow may send the browser back (repeat for several; none: that flow is refused)")
 	pubsubAddr := fs.String("pubsub-addr", config.DefaultSimPubSubAddr, "address of the Pub/Sub API (gRPC with TLS, self-signed certificate); empty: none")
+	latency := fs.Duration("latency", 0, "added to every API call (REST, composite, Bulk) as a real org's round trip, e.g. 150ms; Bulk jobs then take time to complete")
 	pubsubCert := fs.String("pubsub-cert", "", "write the Pub/Sub API's certificate (PEM) to this file, for clients to trust")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func SimulatedOrg(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "pgforce: control API token %s\n", *token)
 	}
 	org := sforg.New(sforg.Options{Seed: *seed, ClientID: *clientID, ClientSecret: *clientSecret, Username: *user, Password: *password,
-		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks, AllowPasswordFlow: *passwordFlow, AllowSOAPLogin: *soapLogin})
+		ControlToken: *token, DailyAPILimit: *apiLimit, RedirectURIs: callbacks, AllowPasswordFlow: *passwordFlow, AllowSOAPLogin: *soapLogin, Latency: *latency})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)

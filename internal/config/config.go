@@ -59,6 +59,10 @@ type Config struct {
 	// tests use it to edit records as a Salesforce user or inject faults. Empty = a random token.
 	SimControlToken string
 
+	// SimLatency is added to every API call of the embedded simulated org (PGFORCE_SIM_LATENCY, e.g.
+	// 150ms, a real org's round trip); its Bulk jobs then take time to complete too. 0 = none.
+	SimLatency time.Duration
+
 	// LeaseTTL is how long a connection's sync lease lasts without renewal: the time another instance
 	// (or this one, restarted) waits before taking over a connection whose syncer died. 0 = 10 s.
 	LeaseTTL time.Duration

@@ -39,6 +39,13 @@ func FromEnv(getenv func(string) string, stdout io.Writer) (Config, error) {
 		}
 		cfg.LeaseTTL = d
 	}
+	if raw := getenv("PGFORCE_SIM_LATENCY"); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < 0 {
+			return cfg, fmt.Errorf("PGFORCE_SIM_LATENCY must be a duration such as 150ms, got %q", raw)
+		}
+		cfg.SimLatency = d
+	}
 	if raw := getenv("PGFORCE_SECRET_KEY"); raw != "" {
 		key, err := keyring.DecodeKey(raw)
 		if err != nil {

@@ -180,7 +180,7 @@ func (s *Connections) saveAuthorization(ctx context.Context, actor audit.Actor, 
 			return err
 		}
 		// The org check comes first: the authorization of another org must not be stored.
-		if _, err := connection.Apply(ctx, tx, c.ID, connection.Authorize.With(connection.SameOrg(cur.OrgID, auth.OrgID)), "authorized as "+auth.Username); err != nil {
+		if _, err := connection.Apply(ctx, tx, c.ID, connection.Authorize.With(connection.SameOrg(cur.OrgID, auth.OrgID)), connection.AuthorizedReason+auth.Username); err != nil {
 			return err
 		}
 		if err := connection.SaveAuthorization(ctx, tx, c.ID, connection.Authorized{InstanceURL: auth.InstanceURL, IdentityURL: auth.IdentityURL,

@@ -235,6 +235,25 @@ func (o *sfOrg) DeleteMany(ctx context.Context, ids []string) ([]SaveResult, err
 	return results(o.c.DeleteMany(ctx, ids, false))
 }
 
+func (o *sfOrg) UpdateUnmodifiedSince(ctx context.Context, object string, rec map[string]any, since time.Time) (SaveResult, error) {
+	id, _ := rec["Id"].(string)
+	fields := make(map[string]any, len(rec))
+	for k, v := range rec {
+		if k != "Id" {
+			fields[k] = v
+		}
+	}
+	err := o.c.UpdateIfUnmodifiedSince(ctx, object, id, fields, since)
+	if err == nil {
+		return SaveResult{ID: id, Success: true}, nil
+	}
+	var se *salesforce.Error
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Kind == salesforce.Permanent {
+		return SaveResult{ID: id, Errors: []RecordError{{StatusCode: se.Code, Message: se.Message, Fields: se.Fields}}}, nil
+	}
+	return SaveResult{}, err
+}
+
 func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(StreamEvent)) error {
 	channels := map[string]int64{}
 	byChannel := map[string]string{}
@@ -265,4 +284,11 @@ func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(St
 	}
 	subscribed := func(ch string) { fn(StreamEvent{Object: byChannel[ch], Subscribed: true}) }
 	return o.c.Stream(ctx, channels, salesforce.StreamHandler{Event: event, Subscribed: subscribed, Refused: refused})
+}
+
+// ObjectGone reports whether a describe failed because the object does not exist for this user
+// (removed or renamed in Salesforce, or no longer visible): 404 NOT_FOUND.
+func ObjectGone(err error) bool {
+	var se *salesforce.Error
+	return errors.As(err, &se) && (se.Status == 404 || se.Code == "NOT_FOUND")
 }

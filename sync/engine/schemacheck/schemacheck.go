@@ -71,7 +71,7 @@ func RunSince(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c conn
 			continue
 		}
 		if !exists[strings.ToLower(m.Object)] {
-			if err := markOrphan(ctx, pool, m); err != nil {
+			if err := MarkOrphan(ctx, pool, m); err != nil {
 				return err
 			}
 			continue
@@ -150,7 +150,9 @@ func Describe(drift []mapping.Drift) string {
 	return strings.Join(parts, " ")
 }
 
-func markOrphan(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping) error {
+// MarkOrphan flags a mapping whose object is gone from Salesforce: orphaned, and BAD_CONFIG with
+// the reason unless it is loading.
+func MarkOrphan(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping) error {
 	if m.OrphanedAt != nil {
 		return nil
 	}

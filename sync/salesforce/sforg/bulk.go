@@ -135,8 +135,20 @@ func (o *Org) handleQueryJobs(w http.ResponseWriter, r *http.Request, _ *session
 	j.Operation, j.Object, j.Query, j.cur, j.Delimiter, j.LineEnding = req.Operation, cur.t.def.Name, req.Query, cur, delim, cmpOr(req.LineEnding, "LF")
 	j.State = "UploadComplete"
 	info := o.jobInfo(j, false)
-	// Salesforce prepares results asynchronously; this org is done at once, the next read says so.
-	j.State = "JobComplete"
+	// Salesforce prepares results asynchronously: the next read says the job is in progress until
+	// its time has passed (Options.BulkJobTime; at once without), then complete.
+	if d := o.bulkDuration(len(cur.rows)); d > 0 {
+		j.State = "InProgress"
+		time.AfterFunc(d, func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			if j.State == "InProgress" {
+				j.State, j.Modified = "JobComplete", o.opts.Now()
+			}
+		})
+	} else {
+		j.State = "JobComplete"
+	}
 	o.mu.Unlock()
 	writeJSON(w, 200, info)
 }
@@ -248,6 +260,11 @@ func (o *Org) jobControl(w http.ResponseWriter, r *http.Request, j *bulkJob) {
 			}
 		case req.State == "UploadComplete" && j.Kind == "ingest" && j.State == "Open":
 			j.State = "UploadComplete"
+			if d := o.bulkDuration(bytes.Count(j.data.Bytes(), []byte{'\n'})); d > 0 {
+				// Queued, then processed once its time has passed, as Salesforce runs it asynchronously.
+				time.AfterFunc(d, func() { o.processIngest(j) })
+				break
+			}
 			o.mu.Unlock()
 			o.processIngest(j)
 			o.mu.Lock()
@@ -440,6 +457,9 @@ func (o *Org) processIngest(j *bulkJob) {
 			changes = changes[n:]
 		}
 	}()
+	if j.State != "UploadComplete" { // aborted while it waited its turn
+		return
+	}
 	j.State = "InProgress"
 	if err != nil || len(rows) == 0 {
 		j.State, j.ErrorMessage = "Failed", "InvalidBatch : Failed to parse CSV: "+fmt.Sprint(err)

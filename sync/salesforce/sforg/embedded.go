@@ -19,6 +19,8 @@ type EmbeddedOptions struct {
 	ControlToken string // bearer token of the control API; generated when empty
 	CallbackURL  string // the dashboard's OAuth callback: the demo app's one registered callback
 	PubSubAddr   string // where its Pub/Sub API listens
+	// Latency is added to each of its API calls (Options.Latency).
+	Latency time.Duration
 }
 
 // Embedded is the simulated org `pgforce serve` offers under /sim: restored from the database (or
@@ -39,7 +41,7 @@ func StartEmbedded(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, o 
 	// It lets `pgforce connection create --username --password` sign in: it allows the OAuth
 	// username-password flow, which real orgs created since Summer '23 block.
 	saved, err := Restore(ctx, pool, o.URL, Options{BasePath: "/sim", Seed: 1, ControlToken: o.ControlToken, RedirectURIs: []string{o.CallbackURL},
-		AllowPasswordFlow: true})
+		AllowPasswordFlow: true, Latency: o.Latency})
 	if err != nil {
 		return nil, err
 	}

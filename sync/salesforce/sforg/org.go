@@ -52,6 +52,16 @@ type Options struct {
 	// OverflowThreshold is how many changes one transaction publishes before the rest become
 	// overflow events (GAP_OVERFLOW); default 100,000 as in Salesforce.
 	OverflowThreshold int
+	// Latency is added to every API call (REST, composite, Bulk; not the control API, OAuth or
+	// streaming) before it is answered, as a real org's round trip of 100–300 ms; 0: none.
+	Latency time.Duration
+	// BulkJobTime is how long a Bulk API 2.0 job takes to complete once it has its query or data,
+	// before its rows count: Salesforce runs jobs asynchronously. Default: 10 × Latency (none
+	// without latency, the job being complete at once).
+	BulkJobTime time.Duration
+	// BulkRowsPerSecond is how fast a Bulk job processes its rows on top of BulkJobTime; default
+	// 100,000 with a latency, unlimited without.
+	BulkRowsPerSecond int
 	Now               func() time.Time
 }
 
@@ -127,6 +137,12 @@ func New(opts Options) *Org {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Latency > 0 && opts.BulkJobTime == 0 {
+		opts.BulkJobTime = 10 * opts.Latency
+	}
+	if opts.Latency > 0 && opts.BulkRowsPerSecond == 0 {
+		opts.BulkRowsPerSecond = 100_000
 	}
 	opts.BasePath = strings.TrimRight(opts.BasePath, "/")
 	o := &Org{opts: opts, tables: map[string]*table{}, seq: map[string]uint64{}, cursors: map[string]*cursor{},
@@ -347,9 +363,36 @@ func (o *Org) api(kind string, h func(w http.ResponseWriter, r *http.Request, s 
 		o.calls[kind]++
 		used, max := o.apiUsed, o.opts.DailyAPILimit
 		o.mu.Unlock()
+		if !o.roundTrip(r) {
+			return
+		}
 		w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", used, max))
 		h(w, r, s)
 	}
+}
+
+// roundTrip waits for the org's latency (Options.Latency); it reports false when the client gave up meanwhile.
+func (o *Org) roundTrip(r *http.Request) bool {
+	if o.opts.Latency <= 0 {
+		return true
+	}
+	t := time.NewTimer(o.opts.Latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// bulkDuration is how long a Bulk job of n rows runs before it is complete.
+func (o *Org) bulkDuration(n int) time.Duration {
+	d := o.opts.BulkJobTime
+	if o.opts.BulkRowsPerSecond > 0 {
+		d += time.Duration(n) * time.Second / time.Duration(o.opts.BulkRowsPerSecond)
+	}
+	return d
 }
 
 // dropConnection closes the client's connection without a response (a network failure).
