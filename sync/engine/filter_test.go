@@ -148,3 +148,30 @@ func TestAGapEventThatTakesARecordOutOfTheFilterRemovesItsRow(t *testing.T) {
 		return b.Count("account", "sfid = $1", old) == 0, ""
 	})
 }
+
+// A row that leaves the table because its record left the filter is pgforce's own change: nothing is
+// deleted in Salesforce (read/write mappings write only what applications change).
+func TestARowThatLeavesTheFilterIsNotDeletedInSalesforce(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 2})
+	b.ConnState(connection.Idle)
+	cfg := mapping.NewConfig("Name", "Rating")
+	cfg.Access = mapping.ReadWrite
+	cfg.PGForce = &mapping.Extra{RecordFilter: "Rating = 'Hot'"}
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.MappingState(m.ID, mapping.DataSynced)
+	hot, _ := b.Org.CreateAsUser("Account", map[string]any{"Name": "Hot one", "Rating": "Hot"})
+	b.Eventually("the matching record", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", hot) == 1, "" })
+	if err := b.Org.UpdateAsUser("Account", hot, map[string]any{"Rating": "Cold"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the row to leave", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", hot) == 0, "" })
+	sig := b.Signals().WriterRound
+	enginetest.Rounds(t, sig, "writer rounds", sig.Mark(), 3, b.Conn.ID)
+	if b.Org.Record("Account", hot) == nil {
+		t.Fatal("the record was deleted in Salesforce")
+	}
+}
