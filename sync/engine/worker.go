@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/schemacheck"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
@@ -121,6 +122,9 @@ func (w *worker) step(ctx context.Context) (next time.Duration, gone bool) {
 	org, err := w.s.openOrg(ctx)
 	if err == nil {
 		err = w.guarded(ctx, m, func(ctx context.Context) error { return op(ctx, org, c, m) })
+		if err != nil {
+			err = schemacheck.Explain(ctx, e.opts.Pool, org, m, err) // a value the table cannot hold: drift?
+		}
 	}
 	w.handle(ctx, m, err)
 	return 0, false

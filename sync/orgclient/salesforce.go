@@ -139,11 +139,23 @@ func (o *sfOrg) Objects(ctx context.Context) ([]ObjectSummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	return summaries(objs), nil
+}
+
+func (o *sfOrg) ObjectsModifiedSince(ctx context.Context, since time.Time) ([]ObjectSummary, bool, error) {
+	objs, modified, err := o.c.DescribeGlobalSince(ctx, since)
+	if err != nil || !modified {
+		return nil, modified, err
+	}
+	return summaries(objs), true, nil
+}
+
+func summaries(objs []salesforce.SObjectSummary) []ObjectSummary {
 	out := make([]ObjectSummary, 0, len(objs))
 	for _, x := range objs {
 		out = append(out, ObjectSummary{Name: x.Name, Label: x.Label, Custom: x.Custom, Queryable: x.Queryable, Createable: x.Createable, Updateable: x.Updateable})
 	}
-	return out, nil
+	return out
 }
 
 func (o *sfOrg) Describe(ctx context.Context, object string) (mapping.Object, error) {
