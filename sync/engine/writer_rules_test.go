@@ -154,3 +154,23 @@ func TestAnUpsertLeavesSalesforceValuesOfColumnsTheRowNeverSet(t *testing.T) {
 		t.Fatalf("the upsert overwrote Status__c with %v", rec["Status__c"])
 	}
 }
+
+func TestIdleReadWriteMappingsDescribeNothingAndBusyOnesDescribeOnce(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	readWriteInvoices(b, true)
+	sig := b.Signals().WriterRound
+	describes := func() int { return b.Org.APICalls()["describe"] }
+	before, mark := describes(), sig.Mark()
+	enginetest.Rounds(t, sig, "writer rounds", mark, 20, b.Conn.ID)
+	if got := describes() - before; got != 0 {
+		t.Fatalf("20 idle writer rounds made %d describe calls, want 0", got)
+	}
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('BUSY-1', 1)`)
+	sfidOf(b, "invoice__c", "external_id__c = 'BUSY-1'")
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('BUSY-2', 2)`)
+	sfidOf(b, "invoice__c", "external_id__c = 'BUSY-2'")
+	if got := describes() - before; got != 1 {
+		t.Fatalf("two writes within minutes made %d describe calls, want 1", got)
+	}
+}
