@@ -8,6 +8,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/report"
 	"pgforce/sync/salesforce/sforg"
 )
 
@@ -172,5 +173,108 @@ func TestIdleReadWriteMappingsDescribeNothingAndBusyOnesDescribeOnce(t *testing.
 	sfidOf(b, "invoice__c", "external_id__c = 'BUSY-2'")
 	if got := describes() - before; got != 1 {
 		t.Fatalf("two writes within minutes made %d describe calls, want 1", got)
+	}
+}
+
+func lastOp(b *enginetest.Harness, table, where string) string {
+	b.T.Helper()
+	var op string
+	if err := b.Pool.QueryRow(b.Ctx, `SELECT coalesce(_hc_lastop, '') FROM `+b.Schema+`.`+table+` WHERE `+where).Scan(&op); err != nil {
+		b.T.Fatal(err)
+	}
+	return op
+}
+
+func TestLastOpIsTheLastOperationOfABatch(t *testing.T) {
+	t.Parallel()
+	for _, algo := range []connection.WriteAlgorithm{connection.Ordered, connection.Merged} {
+		t.Run(string(algo), func(t *testing.T) {
+			t.Parallel()
+			// No poll reads the record back (its echo would make the row SYNCED) while the test looks.
+			b := enginetest.New(t, enginetest.Options{PollInterval: time.Hour})
+			readWriteInvoices(b, true)
+			if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, algo); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Admin.Connections.Resume(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
+				t.Fatal(err)
+			}
+			pausedBatch(b, `INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('LAST-1', 1)`,
+				`UPDATE $schema.invoice__c SET amount__c = 2 WHERE external_id__c = 'LAST-1'`,
+				`UPDATE $schema.invoice__c SET status__c = 'Sent' WHERE external_id__c = 'LAST-1'`)
+			sfidOf(b, "invoice__c", "external_id__c = 'LAST-1'")
+			b.Eventually("the batch to be recorded", 10*time.Second, func() (bool, string) {
+				s := logStates(b)
+				return s["NEW"] == 0 && s["PENDING"] == 0, fmt.Sprint(s)
+			})
+			if op := lastOp(b, "invoice__c", "external_id__c = 'LAST-1'"); op != "UPDATED" {
+				t.Fatalf("_hc_lastop after an insert and two updates = %q, want UPDATED (%v)", op, logStates(b))
+			}
+		})
+	}
+}
+
+func TestAMergedUpdateAndDeleteIsLoggedAsTheDeleteItWas(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	readWriteInvoices(b, true)
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('UD-1', 1)`)
+	sfid := sfidOf(b, "invoice__c", "external_id__c = 'UD-1'")
+	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.ConnState(connection.Paused)
+	if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, connection.Merged); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(`UPDATE $schema.invoice__c SET amount__c = 2 WHERE external_id__c = 'UD-1'`)
+	b.Exec(`DELETE FROM $schema.invoice__c WHERE external_id__c = 'UD-1'`)
+	if err := b.Admin.Connections.Resume(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the record deleted in Salesforce", 10*time.Second, func() (bool, string) {
+		return b.Org.Record("Invoice__c", sfid) == nil, fmt.Sprint(logStates(b))
+	})
+	b.Eventually("the batch to be recorded", 10*time.Second, func() (bool, string) {
+		s := logStates(b)
+		return s["NEW"] == 0 && s["PENDING"] == 0, fmt.Sprint(s)
+	})
+	got := map[string]string{}
+	rows, err := b.Pool.Query(b.Ctx, `SELECT action, state, coalesce(sf_message, '') FROM `+b.Schema+`._trigger_log WHERE action IN ('UPDATE', 'DELETE')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var action, state, msg string
+		_ = rows.Scan(&action, &state, &msg)
+		got[action] = state
+	}
+	if got["DELETE"] != "SUCCESS" || got["UPDATE"] != "MERGED" {
+		t.Fatalf("the log says %v: the delete was written and the update merged into it", got)
+	}
+}
+
+func TestFailedWritesOfADeletedMappingDoNotCountAgainstANewMappingOfTheTable(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 1})
+	m := readWriteInvoices(b, true)
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('NEG-1', -5)`) // refused by a validation rule
+	b.Eventually("the write to fail", 10*time.Second, func() (bool, string) { s := logStates(b); return s["FAILED"] == 1, fmt.Sprint(s) })
+	if err := b.Admin.Mappings.Delete(b.Ctx, enginetest.Admin, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	readWriteInvoices(b, true)
+	counts, err := report.New(b.Pool).Counts(b.Ctx, b.Schema, []string{"invoice__c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counts["invoice__c"].Failed; n != 0 {
+		t.Fatalf("the new mapping shows %d failed writes of the deleted one", n)
+	}
+	if s := logStates(b); s["IGNORED"] != 1 {
+		t.Fatalf("the deleted mapping's failure is kept, dismissed: %v", s)
 	}
 }

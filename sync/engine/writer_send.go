@@ -74,6 +74,8 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 		rec   int64
 	}
 	heads := map[key]*change{}
+	folded := map[key][]*change{} // the changes merged into a record's head
+	updated := map[*change]bool{} // heads that took a later update
 	var order []*change
 	for _, ch := range batch {
 		k := key{ch.table, ch.recordID}
@@ -91,11 +93,19 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 			delete(heads, k)
 			continue
 		case ch.action == triggerlog.Delete:
-			head.action, head.values = triggerlog.Delete, nil
-			if head.sfid == "" {
-				head.sfid = ch.sfid
+			// The delete is what is written: the record's earlier changes merge into it, so the log
+			// says what happened (DELETE SUCCESS, the update MERGED into it).
+			if ch.sfid == "" {
+				ch.sfid = head.sfid
 			}
+			for _, f := range append(folded[k], head) {
+				f.outcome, f.message = triggerlog.Merge, fmt.Sprintf(`{"merged_into":%d}`, ch.id)
+			}
+			order[slices.Index(order, head)] = ch
+			heads[k], folded[k] = ch, nil
+			continue
 		default:
+			updated[head] = true
 			if head.values == nil {
 				head.values = map[string]*string{}
 			}
@@ -108,6 +118,7 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 		}
 		ch.outcome = triggerlog.Merge
 		ch.message = fmt.Sprintf(`{"merged_into":%d}`, head.id)
+		folded[k] = append(folded[k], ch)
 	}
 	var pending []*change
 	for _, ch := range order {
@@ -131,6 +142,11 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 			return err
 		}
 		i += len(run)
+	}
+	for head := range updated {
+		if head.outcome.To == triggerlog.Success && head.action == triggerlog.Insert {
+			head.lastop = "UPDATED" // the row's last operation, as if written one by one
+		}
 	}
 	return nil
 }
