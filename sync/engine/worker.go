@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/schemacheck"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
@@ -197,6 +198,14 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 		return
 	case failure.Is(err, failure.Unauthenticated):
 		w.s.loseAuth(ctx, err)
+		return
+	case !m.State.Loading() && orgclient.ObjectGone(err, m.Object):
+		// Removed or renamed in Salesforce: an orphaned mapping (BAD_CONFIG with the reason), not an
+		// error of the connection; the other mappings go on.
+		w.log.Warn("the mapped object is gone from Salesforce", "err", err)
+		if oerr := schemacheck.MarkOrphan(ctx, e.opts.Pool, m); oerr != nil {
+			e.logTransient("record orphaned mapping", oerr)
+		}
 		return
 	case errors.Is(err, lease.ErrLost):
 		w.retryAt = e.opts.Now().Add(e.leaseRetry())

@@ -174,13 +174,17 @@ func (w *writer) writables(ctx context.Context, c connection.Connection) (map[st
 	}
 	out := map[string]*writable{}
 	for _, m := range ms {
-		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted || m.State == mapping.BadConfig || m.OrphanedAt != nil {
+		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted || heldBack(m) {
 			continue
 		}
 		out[m.Table] = &writable{m: m}
 	}
 	return out, nil
 }
+
+// heldBack reports whether a mapping's changes wait in the queue until an admin fixes or removes it:
+// orphaned or BAD_CONFIG. Nothing else waits for them (a recovery is over without them).
+func heldBack(m mapping.Mapping) bool { return m.State == mapping.BadConfig || m.OrphanedAt != nil }
 
 // describeMaxAge is how long the writer trusts an object's describe: an idle read-write mapping
 // costs no API call, a busy one about one describe per object every few minutes.
@@ -211,7 +215,7 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		d, ok := w.described[key]
 		if !ok || d.apiVersion != c.APIVersion || e.opts.Now().Sub(d.at) > describeMaxAge || !describes(d.obj, wt.m) {
 			obj, err := org.Describe(ctx, wt.m.Object)
-			if orgclient.ObjectGone(err) {
+			if orgclient.ObjectGone(err, wt.m.Object) {
 				delete(w.described, key)
 				w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object, "err", err)
 				if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {

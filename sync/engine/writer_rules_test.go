@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +88,29 @@ func TestAnObjectDeletedInSalesforceOrphansOnlyItsMappingAndOtherWritesGoOn(t *t
 	}
 	if n := b.Count("_trigger_log", "table_name = 'gadget__c' AND state = 'NEW'"); n != 1 {
 		t.Fatalf("the orphan's change: %d NEW rows, want 1 (%v)", n, logStates(b))
+	}
+	// A pause and resume recovers although the orphan's change still waits.
+	pausedBatch(b)
+	b.ConnState(connection.Idle)
+}
+
+func TestAPolledObjectDeletedInSalesforceOrphansItsMapping(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	if err := b.Org.AddObject("Gizmo__c", "Gizmo", sforg.FieldDef{Name: "Size__c", Type: "string", Length: 20, Nillable: true, Createable: true, Updateable: true}); err != nil {
+		t.Fatal(err)
+	}
+	b.ConnState(connection.Idle)
+	gizmos := b.CreateMapping("Gizmo__c", mapping.ReadOnly, "Size__c")
+	b.MappingState(gizmos.ID, mapping.DataSynced)
+	b.Org.RemoveObject("Gizmo__c")
+	b.MappingState(gizmos.ID, mapping.BadConfig) // at its next poll, not at the next schema check hours later
+	m, err := b.Admin.Mappings.Get(b.Ctx, gizmos.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.OrphanedAt == nil || !strings.Contains(m.StateReason, "Gizmo__c no longer exists") {
+		t.Fatalf("the mapping is not orphaned with its reason: %s %q", m.State, m.StateReason)
 	}
 }
 

@@ -274,9 +274,14 @@ func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(St
 	return o.c.Stream(ctx, channels, salesforce.StreamHandler{Event: event, Subscribed: subscribed, Refused: refused})
 }
 
-// ObjectGone reports whether a describe failed because the object does not exist for this user
-// (removed or renamed in Salesforce, or no longer visible): 404 NOT_FOUND.
-func ObjectGone(err error) bool {
+// ObjectGone reports whether a call failed because its object does not exist for this user
+// (removed or renamed in Salesforce, or no longer visible): a describe's 404 NOT_FOUND, or a query's
+// INVALID_TYPE "sObject type 'X' is not supported" naming the object.
+func ObjectGone(err error, object string) bool {
 	var se *salesforce.Error
-	return errors.As(err, &se) && (se.Status == 404 || se.Code == "NOT_FOUND")
+	if !errors.As(err, &se) {
+		return false
+	}
+	unsupported := strings.Contains(strings.ToLower(se.Message), strings.ToLower("sObject type '"+object+"' is not supported"))
+	return se.Status == 404 || se.Code == "NOT_FOUND" || (se.Code == "INVALID_TYPE" && unsupported)
 }
