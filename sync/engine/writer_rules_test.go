@@ -33,18 +33,38 @@ func sfidOf(b *enginetest.Harness, table, where string) string {
 
 // pausedBatch pauses the connection, runs the statements (so their changes are written in one batch)
 // and resumes.
-func pausedBatch(b *enginetest.Harness, statements ...string) {
+func pausedBatch(b *enginetest.Harness, statements ...string) { pausedBatchWith(b, "", statements...) }
+
+// pausedBatchWith is pausedBatch writing with the algorithm given (when not empty).
+func pausedBatchWith(b *enginetest.Harness, algo connection.WriteAlgorithm, statements ...string) {
 	b.T.Helper()
 	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
 		b.T.Fatal(err)
 	}
 	b.ConnState(connection.Paused)
+	if algo != "" {
+		if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, algo); err != nil {
+			b.T.Fatal(err)
+		}
+	}
 	for _, s := range statements {
 		b.Exec(s)
 	}
 	if err := b.Admin.Connections.Resume(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
 		b.T.Fatal(err)
 	}
+}
+
+// mapNewObject adds a custom object with one text field to the org and maps it, synced.
+func mapNewObject(b *enginetest.Harness, object, field string, access mapping.Access) mapping.Mapping {
+	b.T.Helper()
+	if err := b.Org.AddObject(object, strings.TrimSuffix(object, "__c"), sforg.FieldDef{Name: field, Type: "string", Length: 20, Nillable: true, Createable: true, Updateable: true}); err != nil {
+		b.T.Fatal(err)
+	}
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping(object, access, field)
+	b.MappingState(m.ID, mapping.DataSynced)
+	return m
 }
 
 func accountIDByExternalID(b *enginetest.Harness, ext string) string {
@@ -61,12 +81,7 @@ func accountIDByExternalID(b *enginetest.Harness, ext string) string {
 func TestAnObjectDeletedInSalesforceOrphansOnlyItsMappingAndOtherWritesGoOn(t *testing.T) {
 	t.Parallel()
 	b := enginetest.New(t, enginetest.Options{})
-	if err := b.Org.AddObject("Gadget__c", "Gadget", sforg.FieldDef{Name: "Color__c", Type: "string", Length: 20, Nillable: true, Createable: true, Updateable: true}); err != nil {
-		t.Fatal(err)
-	}
-	b.ConnState(connection.Idle)
-	gadgets := b.CreateMapping("Gadget__c", mapping.ReadWrite, "Color__c")
-	b.MappingState(gadgets.ID, mapping.DataSynced)
+	gadgets := mapNewObject(b, "Gadget__c", "Color__c", mapping.ReadWrite)
 	readWriteInvoices(b, false)
 	b.Org.RemoveObject("Gadget__c")
 	b.Exec(`INSERT INTO $schema.gadget__c (color__c) VALUES ('red')`)
@@ -97,12 +112,7 @@ func TestAnObjectDeletedInSalesforceOrphansOnlyItsMappingAndOtherWritesGoOn(t *t
 func TestAPolledObjectDeletedInSalesforceOrphansItsMapping(t *testing.T) {
 	t.Parallel()
 	b := enginetest.New(t, enginetest.Options{})
-	if err := b.Org.AddObject("Gizmo__c", "Gizmo", sforg.FieldDef{Name: "Size__c", Type: "string", Length: 20, Nillable: true, Createable: true, Updateable: true}); err != nil {
-		t.Fatal(err)
-	}
-	b.ConnState(connection.Idle)
-	gizmos := b.CreateMapping("Gizmo__c", mapping.ReadOnly, "Size__c")
-	b.MappingState(gizmos.ID, mapping.DataSynced)
+	gizmos := mapNewObject(b, "Gizmo__c", "Size__c", mapping.ReadOnly)
 	b.Org.RemoveObject("Gizmo__c")
 	b.MappingState(gizmos.ID, mapping.BadConfig) // at its next poll, not at the next schema check hours later
 	m, err := b.Admin.Mappings.Get(b.Ctx, gizmos.ID)
@@ -217,16 +227,7 @@ func TestLastOpIsTheLastOperationOfABatch(t *testing.T) {
 			// No poll reads the record back (its echo would make the row SYNCED) while the test looks.
 			b := enginetest.New(t, enginetest.Options{PollInterval: time.Hour})
 			readWriteInvoices(b, true)
-			if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, algo); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Admin.Connections.Resume(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
-				t.Fatal(err)
-			}
-			pausedBatch(b, `INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('LAST-1', 1)`,
+			pausedBatchWith(b, algo, `INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('LAST-1', 1)`,
 				`UPDATE $schema.invoice__c SET amount__c = 2 WHERE external_id__c = 'LAST-1'`,
 				`UPDATE $schema.invoice__c SET status__c = 'Sent' WHERE external_id__c = 'LAST-1'`)
 			sfidOf(b, "invoice__c", "external_id__c = 'LAST-1'")
@@ -247,18 +248,8 @@ func TestAMergedUpdateAndDeleteIsLoggedAsTheDeleteItWas(t *testing.T) {
 	readWriteInvoices(b, true)
 	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('UD-1', 1)`)
 	sfid := sfidOf(b, "invoice__c", "external_id__c = 'UD-1'")
-	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
-		t.Fatal(err)
-	}
-	b.ConnState(connection.Paused)
-	if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, connection.Merged); err != nil {
-		t.Fatal(err)
-	}
-	b.Exec(`UPDATE $schema.invoice__c SET amount__c = 2 WHERE external_id__c = 'UD-1'`)
-	b.Exec(`DELETE FROM $schema.invoice__c WHERE external_id__c = 'UD-1'`)
-	if err := b.Admin.Connections.Resume(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
-		t.Fatal(err)
-	}
+	pausedBatchWith(b, connection.Merged, `UPDATE $schema.invoice__c SET amount__c = 2 WHERE external_id__c = 'UD-1'`,
+		`DELETE FROM $schema.invoice__c WHERE external_id__c = 'UD-1'`)
 	b.Eventually("the record deleted in Salesforce", 10*time.Second, func() (bool, string) {
 		return b.Org.Record("Invoice__c", sfid) == nil, fmt.Sprint(logStates(b))
 	})
