@@ -39,6 +39,7 @@ type change struct {
 	sfid     string
 	values   map[string]*string
 	old      map[string]*string
+	cleared  map[string]bool // columns an update merged into this insert set to NULL (sendMerged)
 
 	// outcome is what becomes of the change (Succeed, Fail, Merge, Skip, or Release: a retriable
 	// failure, back to NEW with its order kept); zero until decided.

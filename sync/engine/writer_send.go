@@ -111,6 +111,12 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 			}
 			for col, v := range ch.values {
 				head.values[col] = v
+				if v == nil && head.action == triggerlog.Insert {
+					if head.cleared == nil {
+						head.cleared = map[string]bool{}
+					}
+					head.cleared[col] = true // set to NULL after the insert: sent as null
+				}
 			}
 			if head.sfid == "" {
 				head.sfid = ch.sfid
@@ -177,7 +183,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 		}
 		switch ch.action {
 		case triggerlog.Insert:
-			rec, err := wt.fields.record(ch.values, true)
+			rec, err := wt.fields.record(ch.values, true, ch.cleared)
 			if err != nil {
 				fail(ch, "INVALID_FIELD", err.Error())
 				continue
@@ -188,7 +194,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 				fail(ch, "ENTITY_NOT_IN_SALESFORCE", "The row has no sfid: its insert has not reached Salesforce (see that change's error), so it cannot be updated there.")
 				continue
 			}
-			rec, err := wt.fields.record(ch.values, false)
+			rec, err := wt.fields.record(ch.values, false, nil)
 			if err != nil {
 				fail(ch, "INVALID_FIELD", err.Error())
 				continue
