@@ -199,7 +199,7 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 	case failure.Is(err, failure.Unauthenticated):
 		w.s.loseAuth(ctx, err)
 		return
-	case !m.State.Loading() && orgclient.ObjectGone(err, m.Object):
+	case !m.State.Loading() && orgclient.ObjectGone(err, m.Object, false):
 		// Removed or renamed in Salesforce: an orphaned mapping (BAD_CONFIG with the reason), not an
 		// error of the connection; the other mappings go on.
 		w.log.Warn("the mapped object is gone from Salesforce", "err", err)

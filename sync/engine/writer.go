@@ -207,6 +207,7 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		w.described = map[string]describedObject{}
 	}
 	gone := map[string]bool{}
+	var listed map[string]bool // the org's objects, listed once a describe says one is missing
 	for _, ch := range batch {
 		wt := tables[ch.table]
 		if wt == nil || wt.described || gone[ch.table] {
@@ -216,14 +217,23 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		d, ok := w.described[key]
 		if !ok || d.apiVersion != c.APIVersion || e.opts.Now().Sub(d.at) > describeMaxAge || !describes(d.obj, wt.m) {
 			obj, err := org.Describe(ctx, wt.m.Object)
-			if orgclient.ObjectGone(err, wt.m.Object) {
+			if orgclient.ObjectGone(err, wt.m.Object, true) {
 				delete(w.described, key)
-				w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object, "err", err)
-				if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {
-					return nil, err
+				if listed == nil {
+					// A describe's 404 can also mean a wrong API path: the object list confirms it.
+					if listed, err = objectNames(ctx, org); err != nil {
+						return nil, err
+					}
 				}
-				gone[ch.table] = true
-				continue
+				if !listed[key] {
+					w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object)
+					if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {
+						return nil, err
+					}
+					gone[ch.table] = true
+					continue
+				}
+				err = fmt.Errorf("listed by Salesforce, yet: %w", err)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("describe %s: %w", wt.m.Object, err)
@@ -245,6 +255,19 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		}
 	}
 	return send, nil
+}
+
+// objectNames lists the org's objects by lower-case name (describe global).
+func objectNames(ctx context.Context, org orgclient.Org) (map[string]bool, error) {
+	objects, err := org.Objects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list objects: %w", err)
+	}
+	names := map[string]bool{}
+	for _, o := range objects {
+		names[strings.ToLower(o.Name)] = true
+	}
+	return names, nil
 }
 
 // forgetRefused drops the cached describe of objects that refused a field: the field may be gone
