@@ -15,6 +15,7 @@ import (
 
 	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/pubsub/eventbus"
+	"pgforce/sync/testsignal"
 )
 
 // pubsubEnv is an org with its Pub/Sub API and a signed-in client of it.
@@ -94,13 +95,9 @@ func next(t *testing.T, events <-chan pubsub.Event) pubsub.Event {
 // subscribed waits until the server holds the subscription, so that events made next are new to it.
 func (e *pubsubEnv) subscribed(t *testing.T, topic string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.srv.subscribers(topic) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the subscription never reached the server")
-		}
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
+	testsignal.Eventually(t, "the subscription to reach the server", 10*time.Second, func() (bool, string) {
+		return e.srv.subscribers(topic) > 0, "no subscriber"
+	})
 }
 
 func TestPubSubDeliversCreateAndUpdateWithTheChangedFieldsNamed(t *testing.T) {
