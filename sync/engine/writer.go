@@ -39,6 +39,7 @@ type change struct {
 	sfid     string
 	values   map[string]*string
 	old      map[string]*string
+	cleared  map[string]bool // columns an update merged into this insert set to NULL (sendMerged)
 
 	// outcome is what becomes of the change (Succeed, Fail, Merge, Skip, or Release: a retriable
 	// failure, back to NEW with its order kept); zero until decided.
@@ -174,13 +175,17 @@ func (w *writer) writables(ctx context.Context, c connection.Connection) (map[st
 	}
 	out := map[string]*writable{}
 	for _, m := range ms {
-		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted || m.State == mapping.BadConfig || m.OrphanedAt != nil {
+		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted || heldBack(m) {
 			continue
 		}
 		out[m.Table] = &writable{m: m}
 	}
 	return out, nil
 }
+
+// heldBack reports whether a mapping's changes wait in the queue until an admin fixes or removes it:
+// orphaned or BAD_CONFIG. Nothing else waits for them (a recovery is over without them).
+func heldBack(m mapping.Mapping) bool { return m.State == mapping.BadConfig || m.OrphanedAt != nil }
 
 // describeMaxAge is how long the writer trusts an object's describe: an idle read-write mapping
 // costs no API call, a busy one about one describe per object every few minutes.
@@ -202,6 +207,7 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		w.described = map[string]describedObject{}
 	}
 	gone := map[string]bool{}
+	var listed map[string]bool // the org's objects, listed once a describe says one is missing
 	for _, ch := range batch {
 		wt := tables[ch.table]
 		if wt == nil || wt.described || gone[ch.table] {
@@ -211,14 +217,23 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		d, ok := w.described[key]
 		if !ok || d.apiVersion != c.APIVersion || e.opts.Now().Sub(d.at) > describeMaxAge || !describes(d.obj, wt.m) {
 			obj, err := org.Describe(ctx, wt.m.Object)
-			if orgclient.ObjectGone(err) {
+			if orgclient.ObjectGone(err, wt.m.Object, true) {
 				delete(w.described, key)
-				w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object, "err", err)
-				if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {
-					return nil, err
+				if listed == nil {
+					// A describe's 404 can also mean a wrong API path: the object list confirms it.
+					if listed, err = objectNames(ctx, org); err != nil {
+						return nil, err
+					}
 				}
-				gone[ch.table] = true
-				continue
+				if !listed[key] {
+					w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object)
+					if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {
+						return nil, err
+					}
+					gone[ch.table] = true
+					continue
+				}
+				err = fmt.Errorf("listed by Salesforce, yet: %w", err)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("describe %s: %w", wt.m.Object, err)
@@ -240,6 +255,19 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		}
 	}
 	return send, nil
+}
+
+// objectNames lists the org's objects by lower-case name (describe global).
+func objectNames(ctx context.Context, org orgclient.Org) (map[string]bool, error) {
+	objects, err := org.Objects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list objects: %w", err)
+	}
+	names := map[string]bool{}
+	for _, o := range objects {
+		names[strings.ToLower(o.Name)] = true
+	}
+	return names, nil
 }
 
 // forgetRefused drops the cached describe of objects that refused a field: the field may be gone

@@ -69,7 +69,7 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 				}
 				marks = append(marks, mark)
 			}
-			if err := triggerlog.MarkRows(ctx, tx, c.Schema, name, marks); err != nil {
+			if err := triggerlog.MarkRows(ctx, tx, c.Schema, name, lastMarks(marks)); err != nil {
 				return err
 			}
 			if err := triggerlog.QueueDeletesOfVanished(ctx, tx, c.Schema, name, created); err != nil {
@@ -90,6 +90,29 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 		e.opts.Signals.BatchRecorded.Fire(len(batch))
 	}
 	return err
+}
+
+// lastMarks keeps one mark per row, as the row ends up after the batch: the last change's _hc_lastop
+// and _hc_err (an insert then two updates is UPDATED), and the sfid its insert created. One UPDATE
+// given several marks of a row would apply any one of them.
+func lastMarks(marks []triggerlog.RowMark) []triggerlog.RowMark {
+	byRow := map[int64]int{}
+	var out []triggerlog.RowMark
+	for _, mk := range marks {
+		i, seen := byRow[mk.RecordID]
+		if !seen {
+			byRow[mk.RecordID] = len(out)
+			out = append(out, mk)
+			continue
+		}
+		last := &out[i]
+		sfid := firstNonEmpty(last.SFID, mk.SFID)
+		if mk.LogID > last.LogID {
+			*last = mk
+		}
+		last.SFID = sfid
+	}
+	return out
 }
 
 func firstNonEmpty(a, b string) string {

@@ -237,6 +237,22 @@ func QueueDeletesOfVanished(ctx context.Context, tx pgx.Tx, schema, table string
 	return nil
 }
 
+// DismissFailedOfTable sets aside (Dismiss) the failed changes of a table whose mapping is deleted,
+// in the live log and the archive: nothing can retry them any more, and a new mapping of the same
+// table must not count them as its own. It returns how many there were.
+func DismissFailedOfTable(ctx context.Context, tx pgx.Tx, schema, table string) (int64, error) {
+	var n int64
+	for _, log := range []string{"_trigger_log", "_trigger_log_archive"} {
+		args := pgx.NamedArgs{"table": table, "to": string(Dismiss.To)}
+		tag, err := tx.Exec(ctx, `UPDATE `+ident(schema, log)+` t SET state = @to, updated_at = now() WHERE t.table_name = @table AND `+Dismiss.Guard("t.state", args), args)
+		if err != nil {
+			return 0, fmt.Errorf("dismiss the failed writes of %s: %w", table, err)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}
+
 // DiscardWaiting deletes a table's changes not yet written to Salesforce (a reload or a deleted
 // mapping destroys them, as the seed warns) and returns how many there were.
 func DiscardWaiting(ctx context.Context, tx pgx.Tx, schema, table string) (int64, error) {
