@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/errgroup"
 
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
@@ -37,6 +38,12 @@ type change struct {
 	sfid     string
 	values   map[string]*string
 	old      map[string]*string
+	captured time.Time // when the change was captured
+
+	// conflict is the conflict detected for the change (see writer_conflict.go), stored with its
+	// outcome; takeSalesforce makes its row take Salesforce's version.
+	conflict       *conflict.Conflict
+	takeSalesforce bool
 
 	// outcome is what becomes of the change (Succeed, Fail, Merge, Skip, or Release: a retriable
 	// failure, back to NEW with its order kept); zero until decided.
@@ -56,6 +63,7 @@ func (ch *change) released() bool { return ch.outcome.Name == triggerlog.Release
 type writable struct {
 	m      mapping.Mapping
 	fields fieldMap
+	obj    mapping.Object
 }
 
 // writer drains a connection's trigger log to Salesforce, woken by the log's notifications.
@@ -77,6 +85,8 @@ type writer struct {
 	// inFlight is set from before a claim until its outcome is recorded: a pausing (BUSY) connection
 	// becomes PAUSED only when it is clear.
 	inFlight atomic.Bool
+
+	cs conflictState // conflict detection's memory (writer_conflict.go)
 }
 
 type unrecordedBatch struct {
@@ -174,7 +184,7 @@ func (w *writer) writables(ctx context.Context, org orgclient.Org, c connection.
 		if err != nil {
 			return nil, err
 		}
-		out[m.Table] = &writable{m: m, fields: newFieldMap(m, obj)}
+		out[m.Table] = &writable{m: m, fields: newFieldMap(m, obj), obj: obj}
 	}
 	return out, nil
 }
@@ -283,7 +293,7 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 		}
 		batch := make([]*change, len(claimed))
 		for i, cl := range claimed {
-			batch[i] = &change{id: cl.ID, action: cl.Action, table: cl.Table, recordID: cl.RecordID, sfid: cl.SFID, values: cl.Values, old: cl.Old}
+			batch[i] = &change{id: cl.ID, action: cl.Action, table: cl.Table, recordID: cl.RecordID, sfid: cl.SFID, values: cl.Values, old: cl.Old, captured: cl.CapturedAt}
 		}
 		return batch, nil
 	})

@@ -46,6 +46,9 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 		if err := triggerlog.RecordOutcomes(ctx, tx, c.Schema, outcomes); err != nil {
 			return err
 		}
+		if err := w.recordConflicts(ctx, tx, batch); err != nil {
+			return err
+		}
 		for name, chs := range byTable {
 			var marks []triggerlog.RowMark
 			created := map[int64]string{}

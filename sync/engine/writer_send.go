@@ -148,6 +148,9 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 	if known[m.Table] == nil {
 		known[m.Table] = map[int64]string{}
 	}
+	if err := w.checkConflicts(ctx, org, wt, run); err != nil {
+		return err
+	}
 	var send []*change
 	var recs []map[string]any
 	var ids []string
