@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"pgforce/sync/admin"
 	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/failure"
 )
 
 // conflictBench is a read-write Invoice__c mapping with one record synced both ways, and the
@@ -257,6 +259,56 @@ func TestDeletedInPostgresUpdatedInSalesforce(t *testing.T) {
 				return
 			}
 			cb.settled(50)
+		})
+	}
+}
+
+func TestManualConflictsWaitForAnAdminToKeepOneSide(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		side  admin.Side
+		final float64
+		to    conflict.Outcome
+	}{
+		{admin.KeepPostgres, 7, conflict.KeptPostgres},
+		{admin.KeepSalesforce, 50, conflict.KeptSalesforce},
+	} {
+		t.Run(string(tc.side), func(t *testing.T) {
+			t.Parallel()
+			cb := newConflictBench(t, conflict.Manual, connection.Ordered)
+			cb.Exec(`UPDATE $schema.invoice__c SET amount__c = 7 WHERE external_id__c = 'C-1'`)
+			cb.nextSecond(time.Now())
+			cb.updateSF(map[string]any{"Amount__c": 50})
+			cb.resume()
+			c := cb.conflicts(1)[0]
+			if c.Outcome != conflict.Held || c.ResolvedAt != nil {
+				t.Fatalf("conflict %+v", c)
+			}
+			cb.Eventually("the change to be held", 10*time.Second, func() (bool, string) {
+				return cb.Count("_trigger_log", "state = 'CONFLICT'") == 1, fmt.Sprint(logStates(cb.Harness))
+			})
+			// Held: nothing is sent while the admin has not chosen.
+			enginetest.Rounds(t, cb.Signals().WriterRound, "two writer rounds", cb.Signals().WriterRound.Mark(), 2, cb.Conn.ID)
+			if sf := cb.Org.Record("Invoice__c", cb.sfid); sf["Amount__c"] != 50.0 {
+				t.Fatalf("a held change was sent: %v", sf["Amount__c"])
+			}
+			got, err := cb.Admin.Conflicts.Resolve(cb.Ctx, enginetest.Admin, cb.Conn.ID, c.ID, tc.side)
+			if err != nil || got.Outcome != tc.to || got.ResolvedBy != enginetest.Admin.Name {
+				t.Fatalf("resolve: %+v %v", got, err)
+			}
+			if _, err := cb.Admin.Conflicts.Resolve(cb.Ctx, enginetest.Admin, cb.Conn.ID, c.ID, tc.side); !failure.Is(err, failure.Conflict) {
+				t.Fatalf("resolving twice: %v", err)
+			}
+			var audited int
+			_ = cb.Pool.QueryRow(cb.Ctx, `SELECT count(*) FROM audit_log WHERE action = 'conflict.resolve' AND actor = $1 AND detail = $2`,
+				enginetest.Admin.Name, "kept "+string(tc.side)).Scan(&audited)
+			if audited != 1 {
+				t.Fatalf("%d audit rows for the resolution", audited)
+			}
+			cb.settled(tc.final)
+			if cs := cb.conflicts(1); cs[0].Outcome != tc.to {
+				t.Fatalf("the kept change was judged again: %+v", cs)
+			}
 		})
 	}
 }
