@@ -167,7 +167,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	}
 	defer eng.Stop()
 	svc := newServices(pool, admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs}))
-	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Log: log})
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Log: log})
 	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -248,7 +248,7 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc s
 	h := &handlers.Handlers{
 		Log: log, Sessions: sessions, Accounts: svc.accounts, Ready: func(ctx context.Context) error { return ready(ctx, pool) },
 		Connections: svc.admin.Connections, Mappings: svc.admin.Mappings, Configuration: svc.admin.Configuration, Writes: svc.admin.Writes,
-		Verifications: svc.admin.Verifications, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
+		Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
 		Metrics: metricsHandler,
 		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(),
 	}

@@ -22,6 +22,7 @@ type ConflictsPage struct {
 	MappingID int64  // 0: every mapping
 	Object    string // the mapping's object, when filtered
 	SFID      string // filtered to one record
+	RecordID  int64  // filtered to one row
 	Rows      []ConflictRow
 	Held      int
 }
@@ -32,6 +33,7 @@ type ConflictRow struct {
 	Object     string
 	MappingID  int64
 	RecordID   int64
+	RecordLink bool // the row is still there (the record page exists)
 	SFID       string
 	Kind       string // in words
 	Fields     []ConflictField

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
@@ -190,6 +191,10 @@ func (o fakeOrg) CreateMany(context.Context, string, []map[string]any) ([]orgcli
 
 func (o fakeOrg) UpdateMany(context.Context, string, []map[string]any) ([]orgclient.SaveResult, error) {
 	return nil, nil
+}
+
+func (o fakeOrg) UpdateUnmodifiedSince(context.Context, string, map[string]any, time.Time) (orgclient.SaveResult, error) {
+	return orgclient.SaveResult{}, nil
 }
 
 func (o fakeOrg) UpsertMany(context.Context, string, string, []map[string]any) ([]orgclient.SaveResult, error) {

@@ -30,6 +30,11 @@ func (s *Conflicts) Get(ctx context.Context, connID, id int64) (conflict.Conflic
 	return conflict.Get(ctx, s.opts.Pool, connID, id)
 }
 
+// Counts returns a connection's conflicts by mapping and outcome (the metrics).
+func (s *Conflicts) Counts(ctx context.Context, connID int64) (map[int64]map[conflict.Outcome]int, error) {
+	return conflict.Counts(ctx, s.opts.Pool, connID)
+}
+
 // Side is the version an admin keeps.
 type Side string
 
@@ -50,19 +55,21 @@ func ParseSide(s string) (Side, error) {
 	return "", failure.InvalidField("keep", "keep postgres or salesforce, not %q", s)
 }
 
-// Resolve keeps one side of a held conflict: the held change is queued again and the writer sends
-// it (Postgres kept) or drops it and the row takes Salesforce's version (Salesforce kept). Audited.
+// Resolve keeps one side of a held conflict of a connection (connID 0: whichever it belongs to): the
+// held change is queued again and the writer sends it (Postgres kept) or drops it and the row takes
+// Salesforce's version (Salesforce kept). Audited.
 func (s *Conflicts) Resolve(ctx context.Context, actor audit.Actor, connID, id int64, side Side) (conflict.Conflict, error) {
 	t := conflict.KeepPostgres
 	if side == KeepSalesforce {
 		t = conflict.KeepSalesforce
 	}
 	return store.TxResult(ctx, s.opts.Pool, func(tx pgx.Tx) (conflict.Conflict, error) {
-		c, err := connection.Load(ctx, tx, connID)
-		if err != nil {
-			return conflict.Conflict{}, err
-		}
 		cf, err := conflict.Resolve(ctx, tx, connID, id, t, actor.Name)
+		if err != nil {
+			return cf, err
+		}
+		connID = cf.ConnectionID
+		c, err := connection.Load(ctx, tx, connID)
 		if err != nil {
 			return cf, err
 		}

@@ -255,9 +255,9 @@ func List(ctx context.Context, q Querier, f Filter) ([]Conflict, error) {
 	return out, nil
 }
 
-// Get returns one conflict of a connection.
+// Get returns one conflict of a connection (of any connection when connectionID is 0).
 func Get(ctx context.Context, q Querier, connectionID, id int64) (Conflict, error) {
-	c, err := scan(q.QueryRow(ctx, `SELECT `+columns+` FROM conflicts WHERE connection_id = $1 AND id = $2`, connectionID, id))
+	c, err := scan(q.QueryRow(ctx, `SELECT `+columns+` FROM conflicts WHERE ($1 = 0 OR connection_id = $1) AND id = $2`, connectionID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, failure.E(failure.NotFound, "conflict %d not found", id)
 	}
@@ -311,11 +311,12 @@ func Resolved(ctx context.Context, q Querier, connectionID int64, logIDs []int64
 	return out, rows.Err()
 }
 
-// Resolve applies an admin's resolution to a held conflict, compare-and-set on its outcome: a
-// conflict already resolved is refused with failure.Conflict.
+// Resolve applies an admin's resolution to a held conflict of a connection (of any connection when
+// connectionID is 0), compare-and-set on its outcome: a conflict already resolved is refused with
+// failure.Conflict.
 func Resolve(ctx context.Context, tx pgx.Tx, connectionID, id int64, t Transition, by string) (Conflict, error) {
 	c, err := scan(tx.QueryRow(ctx, `UPDATE conflicts SET outcome = $4, resolved_at = now(), resolved_by = $5
-		WHERE connection_id = $1 AND id = $2 AND outcome = ANY($3) RETURNING `+columns,
+		WHERE ($1 = 0 OR connection_id = $1) AND id = $2 AND outcome = ANY($3) RETURNING `+columns,
 		connectionID, id, t.FromStrings(), string(t.To), by))
 	if errors.Is(err, pgx.ErrNoRows) {
 		if _, gerr := Get(ctx, tx, connectionID, id); gerr != nil {
