@@ -44,7 +44,7 @@ func newConflictsPage(c connection.Connection, f conflict.Filter, cs []conflict.
 		}
 		row := views.ConflictRow{ID: x.ID, Object: x.Object, MappingID: x.MappingID, RecordID: x.RecordID, SFID: x.SFID, Kind: x.Kind.Label(),
 			CapturedAt: x.CapturedAt, SFAt: x.SFModifiedAt, SFBy: x.SFModifiedBy, Policy: x.Policy.Label(),
-			Outcome:    views.Badge{Label: x.Outcome.Label(), Severity: outcomeSeverity(x.Outcome)}, Held: x.Outcome == conflict.Held,
+			Outcome: views.Badge{Label: x.Outcome.Label(), Severity: outcomeSeverity(x.Outcome)}, Held: x.Outcome == conflict.Held,
 			DetectedAt: x.DetectedAt, ResolvedAt: x.ResolvedAt, ResolvedBy: x.ResolvedBy}
 		row.RecordLink = x.RecordID != 0 && x.MappingID != 0 && x.Kind == conflict.UpdateUpdate && x.Outcome != conflict.DeleteStands
 		for _, name := range x.Fields() {
