@@ -376,6 +376,28 @@ func ResendFailed(ctx context.Context, tx pgx.Tx, schema string, id int64) (Writ
 	return w, w.apply(ctx, tx, schema, Resend)
 }
 
+// SupersedeFailed resolves the failed changes of rows a later change wrote successfully (Supersede):
+// written maps a row id to the id of its successful change; only older failures of the row go.
+func SupersedeFailed(ctx context.Context, tx pgx.Tx, schema, table string, written map[int64]int64) error {
+	if len(written) == 0 {
+		return nil
+	}
+	recs, logIDs := make([]int64, 0, len(written)), make([]int64, 0, len(written))
+	for rec, id := range written {
+		recs, logIDs = append(recs, rec), append(logIDs, id)
+	}
+	for _, archived := range []bool{false, true} {
+		log := Written{Archived: archived}.log(schema)
+		if _, err := tx.Exec(ctx, `UPDATE `+log+` t SET state = $4, updated_at = now()
+			FROM unnest($2::int[], $3::int[]) AS w(rec, logid)
+			WHERE t.state = `+sqlList(Supersede.From...)+` AND t.table_name = $1 AND t.record_id = w.rec AND t.id < w.logid`,
+			table, recs, logIDs, string(Supersede.To)); err != nil {
+			return fmt.Errorf("resolve superseded failures of %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
 // DecideHeld queues a held conflicting change again (Decide), once an admin kept a side.
 func DecideHeld(ctx context.Context, tx pgx.Tx, schema string, id int64) (Written, error) {
 	w, err := lockFor(ctx, tx, schema, id, Decide)

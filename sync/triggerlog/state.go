@@ -74,6 +74,9 @@ var (
 	Dismiss = Transition{Name: "dismiss", From: []State{Failed}, To: Ignored}
 	// Resend marks a failed change whose row was captured again as a new change.
 	Resend = Transition{Name: "resend", From: []State{Failed}, To: Requeued}
+	// Supersede resolves a failed change once a later write of its row succeeded: the row reached
+	// Salesforce again, so the failure no longer waits for an admin.
+	Supersede = Transition{Name: "supersede", From: []State{Failed}, To: Requeued}
 	// Hold sets a conflicting change aside until an admin keeps one side (manual policy).
 	Hold = Transition{Name: "hold", From: []State{Pending}, To: Conflict}
 	// Decide queues a held change again once an admin kept a side: the writer sends it (Postgres

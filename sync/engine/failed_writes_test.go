@@ -1,0 +1,47 @@
+package engine_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"pgforce/sync/engine/enginetest"
+	"pgforce/sync/report"
+)
+
+// A failed write stops counting once a later write of its row succeeds: the row reached Salesforce.
+func TestAFailedWriteIsResolvedByALaterSuccessfulWriteOfItsRow(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	m := readWriteInvoices(b, true)
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('FIX-1', 1), ('OTHER-1', 1)`)
+	b.Eventually("the inserts", 10*time.Second, func() (bool, string) {
+		return logStates(b)["SUCCESS"] == 2, fmt.Sprint(logStates(b))
+	})
+	b.Exec(`UPDATE $schema.invoice__c SET amount__c = -5 WHERE external_id__c IN ('FIX-1', 'OTHER-1')`) // a validation rule refuses
+	b.Eventually("the refused updates", 10*time.Second, func() (bool, string) {
+		return logStates(b)["FAILED"] == 2, fmt.Sprint(logStates(b))
+	})
+	failed := func() int64 {
+		counts, err := report.New(b.Pool).Counts(b.Ctx, b.Schema, []string{m.Table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts[m.Table].Failed
+	}
+	if n := failed(); n != 2 {
+		t.Fatalf("failed writes counted: %d", n)
+	}
+	b.Exec(`UPDATE $schema.invoice__c SET amount__c = 5 WHERE external_id__c = 'FIX-1'`)
+	b.Eventually("the fixed row's write", 10*time.Second, func() (bool, string) {
+		return logStates(b)["SUCCESS"] == 3, fmt.Sprint(logStates(b))
+	})
+	if n := failed(); n != 1 {
+		t.Fatalf("failed writes counted after FIX-1 was written: %d, want 1 (OTHER-1's)", n)
+	}
+	var lastop string
+	_ = b.Pool.QueryRow(b.Ctx, `SELECT _hc_lastop FROM `+b.Schema+`.invoice__c WHERE external_id__c = 'FIX-1'`).Scan(&lastop)
+	if lastop != "UPDATED" {
+		t.Fatalf("FIX-1 _hc_lastop %q", lastop)
+	}
+}
