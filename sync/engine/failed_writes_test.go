@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,5 +44,43 @@ func TestAFailedWriteIsResolvedByALaterSuccessfulWriteOfItsRow(t *testing.T) {
 	_ = b.Pool.QueryRow(b.Ctx, `SELECT _hc_lastop FROM `+b.Schema+`.invoice__c WHERE external_id__c = 'FIX-1'`).Scan(&lastop)
 	if lastop != "UPDATED" {
 		t.Fatalf("FIX-1 _hc_lastop %q", lastop)
+	}
+}
+
+// A record Salesforce cannot lock is sent again with backoff, saying so, and written once it can be;
+// one that stays locked becomes FAILED after maxRecordAttempts.
+func TestTransientRecordRefusalsAreRetriedWithBackoffBeforeFailing(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	readWriteInvoices(b, true)
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) VALUES ('LOCK-1', 1), ('LOCK-2', 1)`)
+	b.Eventually("the inserts", 10*time.Second, func() (bool, string) {
+		return logStates(b)["SUCCESS"] == 2, fmt.Sprint(logStates(b))
+	})
+	sfid := func(ext string) string {
+		var id string
+		_ = b.Pool.QueryRow(b.Ctx, `SELECT sfid FROM `+b.Schema+`.invoice__c WHERE external_id__c = $1`, ext).Scan(&id)
+		return id
+	}
+	b.Org.LockRecord(sfid("LOCK-1"), 1)
+	b.Exec(`UPDATE $schema.invoice__c SET amount__c = 2 WHERE external_id__c = 'LOCK-1'`)
+	var msg string
+	b.Eventually("the refusal to be noted on the waiting change", 10*time.Second, func() (bool, string) {
+		_ = b.Pool.QueryRow(b.Ctx, `SELECT COALESCE(sf_message, '') FROM `+b.Schema+`._trigger_log WHERE state IN ('NEW', 'SUCCESS') AND action = 'UPDATE'`).Scan(&msg)
+		return strings.Contains(msg, "UNABLE_TO_LOCK_ROW") || logStates(b)["SUCCESS"] == 3, msg
+	})
+	b.Eventually("the retried write", 15*time.Second, func() (bool, string) {
+		rec := b.Org.Record("Invoice__c", sfid("LOCK-1"))
+		return rec["Amount__c"] == 2.0 && logStates(b)["SUCCESS"] == 3, fmt.Sprint(logStates(b))
+	})
+
+	b.Org.LockRecord(sfid("LOCK-2"), 100)
+	b.Exec(`UPDATE $schema.invoice__c SET amount__c = 3 WHERE external_id__c = 'LOCK-2'`)
+	b.Eventually("the locked record's write to fail after its attempts", 60*time.Second, func() (bool, string) {
+		return logStates(b)["FAILED"] == 1, fmt.Sprint(logStates(b))
+	})
+	_ = b.Pool.QueryRow(b.Ctx, `SELECT sf_message FROM `+b.Schema+`._trigger_log WHERE state = 'FAILED'`).Scan(&msg)
+	if !strings.Contains(msg, "UNABLE_TO_LOCK_ROW") || !strings.Contains(msg, "after 4 attempts") {
+		t.Fatalf("sf_message %q", msg)
 	}
 }

@@ -86,7 +86,8 @@ type writer struct {
 	// becomes PAUSED only when it is clear.
 	inFlight atomic.Bool
 
-	cs conflictState // conflict detection's memory (writer_conflict.go)
+	cs    conflictState // conflict detection's memory (writer_conflict.go)
+	retry retryState    // transient refusals being retried (writer_retry.go)
 }
 
 type unrecordedBatch struct {
@@ -268,6 +269,9 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	w.log.Debug("wrote changes", "rows", len(batch), "took", time.Since(start))
+	if sendErr == nil {
+		sendErr = w.backoffAfterTransient()
+	}
 	return len(batch) == claimBatch, sendErr
 }
 

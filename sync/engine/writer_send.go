@@ -254,7 +254,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 		case ch.action == triggerlog.Delete && hasCode(res.Errors, "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
 			ch.outcome, ch.lastop = triggerlog.Succeed, "DELETED" // already gone: the delete's effect holds
 		case retriableRecord(res.Errors):
-			ch.outcome = triggerlog.Release
+			w.transient(ch, res.Errors)
 		default:
 			b, _ := json.Marshal(res.Errors)
 			ch.outcome, ch.message, ch.lastop = triggerlog.Fail, string(b), "FAILED"
