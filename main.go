@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// picks each change up through its notifications. Warnings go to stderr so that --json output
 	// on stdout stays parseable.
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: newLogger(cfg, os.Stderr), Orgs: orgclient.SalesforceOrgs{App: connectedApp(cfg)}})
-	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications, Conflicts: adm.Conflicts,
+	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications, Conflicts: adm.Conflicts, Writes: adm.Writes,
 		Reports: report.New(pool), Tokens: apitoken.New(pool), Actor: cli.Actor(getenv), In: stdin, Out: stdout, LoginURL: cfg.SalesforceLoginURL, DashboardURL: cfg.BaseURL}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/failure"
 	"pgforce/sync/report"
 )
 
@@ -82,5 +85,46 @@ func TestTransientRecordRefusalsAreRetriedWithBackoffBeforeFailing(t *testing.T)
 	_ = b.Pool.QueryRow(b.Ctx, `SELECT sf_message FROM `+b.Schema+`._trigger_log WHERE state = 'FAILED'`).Scan(&msg)
 	if !strings.Contains(msg, "UNABLE_TO_LOCK_ROW") || !strings.Contains(msg, "after 4 attempts") {
 		t.Fatalf("sf_message %q", msg)
+	}
+}
+
+// Save and resend: the row of a refused insert is fixed and sent again in one step.
+func TestAFailedInsertIsFixedAndResentInOneStep(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	b.ConnState(connection.Idle)
+	cfg := mapping.NewConfig("FirstName", "LastName", "Email")
+	cfg.Access = mapping.ReadWrite
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Contact", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.MappingState(m.ID, mapping.DataSynced)
+	b.Exec(`INSERT INTO $schema.contact (firstname, lastname, email) VALUES ('Ada', '', 'ada@example.com')`)
+	var logID int64
+	var msg string
+	b.Eventually("the refused insert", 10*time.Second, func() (bool, string) {
+		err := b.Pool.QueryRow(b.Ctx, `SELECT id, sf_message FROM `+b.Schema+`._trigger_log WHERE state = 'FAILED'`).Scan(&logID, &msg)
+		return err == nil, fmt.Sprint(logStates(b))
+	})
+	if !strings.Contains(msg, "REQUIRED_FIELD_MISSING") {
+		t.Fatalf("sf_message %s", msg)
+	}
+	if err := b.Admin.Writes.FixAndRetry(b.Ctx, enginetest.Admin, b.Conn.ID, logID, map[string]string{"Id": "x"}); !failure.Is(err, failure.Invalid) {
+		t.Fatalf("fixing a system field: %v", err)
+	}
+	if err := b.Admin.Writes.FixAndRetry(b.Ctx, enginetest.Admin, b.Conn.ID, logID, map[string]string{"LastName": "Lovelace"}); err != nil {
+		t.Fatal(err)
+	}
+	var sfid string
+	b.Eventually("the fixed row in Salesforce", 10*time.Second, func() (bool, string) {
+		err := b.Pool.QueryRow(b.Ctx, `SELECT sfid FROM `+b.Schema+`.contact WHERE lastname = 'Lovelace' AND sfid IS NOT NULL AND _hc_lastop = 'INSERTED'`).Scan(&sfid)
+		return err == nil, fmt.Sprint(logStates(b))
+	})
+	if rec := b.Org.Record("Contact", sfid); rec["LastName"] != "Lovelace" || rec["FirstName"] != "Ada" {
+		t.Fatalf("record %v", rec)
+	}
+	if s := logStates(b); s["FAILED"] != 0 || s["REQUEUED"] != 1 {
+		t.Fatalf("states %v", s)
 	}
 }

@@ -398,6 +398,11 @@ func SupersedeFailed(ctx context.Context, tx pgx.Tx, schema, table string, writt
 	return nil
 }
 
+// LockFailed loads a failed change, locked, for an admin to fix its row before resending it.
+func LockFailed(ctx context.Context, tx pgx.Tx, schema string, id int64) (Written, error) {
+	return lockFor(ctx, tx, schema, id, Resend)
+}
+
 // DecideHeld queues a held conflicting change again (Decide), once an admin kept a side.
 func DecideHeld(ctx context.Context, tx pgx.Tx, schema string, id int64) (Written, error) {
 	w, err := lockFor(ctx, tx, schema, id, Decide)
