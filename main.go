@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// picks each change up through its notifications. Warnings go to stderr so that --json output
 	// on stdout stays parseable.
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: newLogger(cfg, os.Stderr), Orgs: orgclient.SalesforceOrgs{App: connectedApp(cfg)}})
-	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications,
+	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications, Conflicts: adm.Conflicts, Writes: adm.Writes,
 		Reports: report.New(pool), Tokens: apitoken.New(pool), Actor: cli.Actor(getenv), In: stdin, Out: stdout, LoginURL: cfg.SalesforceLoginURL, DashboardURL: cfg.BaseURL}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
@@ -167,7 +167,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	}
 	defer eng.Stop()
 	svc := newServices(pool, admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs}))
-	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Log: log})
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Log: log})
 	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -248,7 +248,7 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc s
 	h := &handlers.Handlers{
 		Log: log, Sessions: sessions, Accounts: svc.accounts, Ready: func(ctx context.Context) error { return ready(ctx, pool) },
 		Connections: svc.admin.Connections, Mappings: svc.admin.Mappings, Configuration: svc.admin.Configuration, Writes: svc.admin.Writes,
-		Verifications: svc.admin.Verifications, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
+		Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
 		Metrics: metricsHandler,
 		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(),
 	}

@@ -49,6 +49,7 @@ type Handlers struct {
 	Configuration ConfigurationAdmin
 	Writes        WriteAdmin
 	Verifications VerificationAdmin
+	Conflicts     ConflictAdmin
 	// Reports answers the dashboard's read-only queries.
 	Reports Reports
 	// BaseURL is the dashboard's public URL; the OAuth callback is BaseURL + "/oauth/callback".

@@ -165,6 +165,7 @@ type MappingForm struct {
 	PollingMinutes int
 	UpsertField    string
 	RecordFilter   string
+	ConflictPolicy string // postgres_wins, salesforce_wins, newest_wins, manual ("" = postgres_wins)
 	Fields         []FieldChoice
 	UpsertChoices  []string
 	Errors         FormErrors // by form field; "field:<Name>" for a field row; "" for the form
@@ -232,6 +233,7 @@ type ConfigSummary struct {
 	Mode         string
 	UpsertField  string
 	RecordFilter string
+	Conflicts    string // the conflict policy in words
 	Revision     int
 	AppliedAt    *time.Time
 	FieldCount   int

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/errgroup"
 
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
@@ -40,6 +41,12 @@ type change struct {
 	values   map[string]*string
 	old      map[string]*string
 	cleared  map[string]bool // columns an update merged into this insert set to NULL (sendMerged)
+	captured time.Time       // when the change was captured
+
+	// conflict is the conflict detected for the change (see writer_conflict.go), stored with its
+	// outcome; takeSalesforce makes its row take Salesforce's version.
+	conflict       *conflict.Conflict
+	takeSalesforce bool
 
 	// outcome is what becomes of the change (Succeed, Fail, Merge, Skip, or Release: a retriable
 	// failure, back to NEW with its order kept); zero until decided.
@@ -59,7 +66,8 @@ func (ch *change) released() bool { return ch.outcome.Name == triggerlog.Release
 type writable struct {
 	m         mapping.Mapping
 	fields    fieldMap
-	described bool // fields is set (describe)
+	obj       mapping.Object
+	described bool // fields and obj are set (describe)
 }
 
 // writer drains a connection's trigger log to Salesforce, woken by the log's notifications.
@@ -83,6 +91,8 @@ type writer struct {
 	inFlight atomic.Bool
 
 	described map[string]describedObject // by lower-case object name (describe)
+	cs        conflictState              // conflict detection's memory (writer_conflict.go)
+	retry     retryState                 // transient refusals being retried (writer_retry.go)
 }
 
 type unrecordedBatch struct {
@@ -241,7 +251,7 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 			d = describedObject{obj: obj, apiVersion: c.APIVersion, at: e.opts.Now()}
 			w.described[key] = d
 		}
-		wt.fields, wt.described = newFieldMap(wt.m, d.obj), true
+		wt.fields, wt.obj, wt.described = newFieldMap(wt.m, d.obj), d.obj, true
 	}
 	send := batch
 	if len(gone) > 0 {
@@ -376,6 +386,9 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	w.log.Debug("wrote changes", "rows", len(batch), "took", time.Since(start))
+	if sendErr == nil {
+		sendErr = w.backoffAfterTransient()
+	}
 	return len(batch) == claimBatch, sendErr
 }
 
@@ -401,7 +414,7 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 		}
 		batch := make([]*change, len(claimed))
 		for i, cl := range claimed {
-			batch[i] = &change{id: cl.ID, action: cl.Action, table: cl.Table, recordID: cl.RecordID, sfid: cl.SFID, values: cl.Values, old: cl.Old}
+			batch[i] = &change{id: cl.ID, action: cl.Action, table: cl.Table, recordID: cl.RecordID, sfid: cl.SFID, values: cl.Values, old: cl.Old, captured: cl.CapturedAt}
 		}
 		return batch, nil
 	})

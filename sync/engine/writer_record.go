@@ -46,14 +46,19 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 		if err := triggerlog.RecordOutcomes(ctx, tx, c.Schema, outcomes); err != nil {
 			return err
 		}
+		if err := w.recordConflicts(ctx, tx, batch); err != nil {
+			return err
+		}
 		for name, chs := range byTable {
 			var marks []triggerlog.RowMark
 			created := map[int64]string{}
+			written := map[int64]int64{} // row → its successful change
 			var ok, bad int64
 			for _, ch := range chs {
 				switch ch.outcome.To {
 				case triggerlog.Success:
 					ok++
+					written[ch.recordID] = max(written[ch.recordID], ch.id)
 					if ch.action == triggerlog.Insert && ch.newSFID != "" {
 						created[ch.recordID] = ch.newSFID
 					}
@@ -73,6 +78,9 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 				return err
 			}
 			if err := triggerlog.QueueDeletesOfVanished(ctx, tx, c.Schema, name, created); err != nil {
+				return err
+			}
+			if err := triggerlog.SupersedeFailed(ctx, tx, c.Schema, name, written); err != nil {
 				return err
 			}
 			if wt := tables[name]; wt != nil {

@@ -171,6 +171,9 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 	if known[m.Table] == nil {
 		known[m.Table] = map[int64]string{}
 	}
+	if err := w.checkConflicts(ctx, org, wt, run); err != nil {
+		return err
+	}
 	var send []*change
 	var recs []map[string]any
 	var ids []string
@@ -227,7 +230,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 		if len(results) != len(c.send) {
 			return fmt.Errorf("salesforce returned %d results for %d records", len(results), len(c.send))
 		}
-		settle(c.send, results, known[m.Table])
+		w.settle(c.send, results, known[m.Table])
 	}
 	return nil
 }
@@ -289,7 +292,7 @@ func planCalls(ctx context.Context, org orgclient.Org, m mapping.Mapping, action
 }
 
 // settle sets each sent change's outcome from its result; known learns the records inserts created.
-func settle(send []*change, results []orgclient.SaveResult, known map[int64]string) {
+func (w *writer) settle(send []*change, results []orgclient.SaveResult, known map[int64]string) {
 	for i, ch := range send {
 		res := results[i]
 		switch {
@@ -307,7 +310,7 @@ func settle(send []*change, results []orgclient.SaveResult, known map[int64]stri
 		case ch.action == triggerlog.Delete && hasCode(res.Errors, "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
 			ch.outcome, ch.lastop = triggerlog.Succeed, "DELETED" // already gone: the delete's effect holds
 		case retriableRecord(res.Errors):
-			ch.outcome = triggerlog.Release
+			w.transient(ch, res.Errors)
 		default:
 			b, _ := json.Marshal(res.Errors)
 			ch.outcome, ch.message, ch.lastop = triggerlog.Fail, string(b), "FAILED"

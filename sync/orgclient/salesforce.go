@@ -248,7 +248,9 @@ func (o *sfOrg) UpdateUnmodifiedSince(ctx context.Context, object string, rec ma
 		return SaveResult{ID: id, Success: true}, nil
 	}
 	var se *salesforce.Error
-	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Kind == salesforce.Permanent {
+	// Salesforce's refusal of this record (a 4xx answer; the client already retried a lock or a busy
+	// server) is the record's result, as in a collection; limits and authentication fail the call.
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && (se.Kind == salesforce.Permanent || se.Kind == salesforce.Retriable) {
 		return SaveResult{ID: id, Errors: []RecordError{{StatusCode: se.Code, Message: se.Message, Fields: se.Fields}}}, nil
 	}
 	return SaveResult{}, err

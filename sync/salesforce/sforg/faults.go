@@ -24,6 +24,18 @@ type Fault struct {
 	re        *regexp.Regexp
 }
 
+// LockRecord makes the next n writes of a record fail with UNABLE_TO_LOCK_ROW, as when another
+// transaction holds it (a long trigger, a Bulk job on its parent): the record alone is refused, the
+// other records of the call are written.
+func (o *Org) LockRecord(id string, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.locked == nil {
+		o.locked = map[string]int{}
+	}
+	o.locked[normalizeID(id)] = n
+}
+
 // InjectFault adds a fault; the newest matching fault applies first.
 func (o *Org) InjectFault(f Fault) error {
 	if f.Path != "" {
