@@ -304,6 +304,14 @@ type ReloadAllConfirm struct {
 	Mappings []MappingConfirm
 }
 
+// DeleteConnectionConfirm is the confirmation of deleting a connection.
+type DeleteConnectionConfirm struct {
+	Conn     ConnectionView
+	Mappings []MappingConfirm
+	Pending  int64  // pending writes over every mapping, lost with the connection
+	Refusal  string // why it cannot be deleted now ("" = it can)
+}
+
 // SettingsPage is Settings → Manage connection.
 type SettingsPage struct {
 	Conn           *ConnectionView

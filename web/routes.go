@@ -66,6 +66,8 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/connections/:id/import-from", Admin, h.ImportFrom},
 		{http.MethodPost, "/connections/:id/reload-all", Admin, h.ReloadAll},
 		{http.MethodPost, "/connections/:id/check-schema", Admin, h.CheckSchema},
+		{http.MethodGet, "/connections/:id/delete", Viewer, h.ShowDeleteConnection},
+		{http.MethodPost, "/connections/:id/delete", Admin, h.DeleteConnection},
 
 		// Mappings.
 		{http.MethodGet, "/mappings", Viewer, h.ShowMappings},
