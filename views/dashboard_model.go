@@ -208,6 +208,8 @@ type MappingDetail struct {
 // MappingLive is the part of the mapping page that refreshes itself.
 type MappingLive struct {
 	ID          int64
+	Object      string
+	Aborted     bool // an admin aborted the load: the table is incomplete until a reload
 	State       Badge
 	Reason      string
 	StateSince  time.Time
@@ -295,7 +297,24 @@ type MappingConfirm struct {
 	Rows          int64
 	RowsEstimated bool
 	Pending       int64
+	Expected      *int64 // records the running load expects (nil = not known)
 }
+
+// RemoveFieldsConfirm confirms an edit that removes mapped fields: their columns are dropped with
+// their values. Form is the edit as posted, sent again with the confirmation.
+type RemoveFieldsConfirm struct {
+	ID            int64
+	Object        string
+	Schema        string
+	Table         string
+	Removed       []RemovedField
+	Rows          int64
+	RowsEstimated bool
+	Form          []KV
+}
+
+// RemovedField is a mapped field an edit removes, and the column that goes with it.
+type RemovedField struct{ Field, Column string }
 
 // ReloadAllConfirm confirms reloading every mapping of a connection.
 type ReloadAllConfirm struct {

@@ -80,6 +80,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/mappings/:id/fix-drift", Admin, h.FixDrift},
 		{http.MethodGet, "/mappings/:id/reload", Viewer, h.ShowReloadMapping},
 		{http.MethodPost, "/mappings/:id/reload", Admin, h.ReloadMapping},
+		{http.MethodGet, "/mappings/:id/abort", Viewer, h.ShowAbortMapping},
 		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
 		{http.MethodPost, "/mappings/:id/recover", Admin, h.RecoverMapping},
 		{http.MethodPost, "/mappings/:id/verify", Admin, h.VerifyMapping},
