@@ -97,6 +97,13 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/diagnose", Viewer, h.ShowDiagnose},
 		{http.MethodGet, "/doctor", Viewer, h.ShowDoctor},
 
+		// The built-in simulated org (when this process serves it).
+		{http.MethodGet, "/simulated-org", Admin, h.ShowSimulatedOrg},
+		{http.MethodPost, "/simulated-org/generate", Admin, h.GenerateSimRecords},
+		{http.MethodPost, "/simulated-org/faults", Admin, h.InjectSimFault},
+		{http.MethodPost, "/simulated-org/faults/clear", Admin, h.ClearSimFaults},
+		{http.MethodPost, "/simulated-org/tokens", Admin, h.ExpireSimTokens},
+
 		// Settings.
 		{http.MethodGet, "/settings", Viewer, h.ShowSettings},
 		{http.MethodGet, "/settings/orphans", Viewer, h.ShowRemoveOrphans},
