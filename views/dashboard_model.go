@@ -101,6 +101,7 @@ type MappingsPage struct {
 	ConnSchema string
 	Authorized bool
 	Rows       []MappingRow
+	Problems   []Problem // the connection's health problems, with their fixes
 }
 
 // MappingRow is one row of the Mappings table.

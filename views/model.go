@@ -15,6 +15,7 @@ type Page struct {
 	Connections []ConnChoice
 	ConnName    string // the current connection, shown in the header
 	Path        string // the current page, where the switcher sends its choice
+	Attention   int    // problems needing attention, counted in the title ("(2) Mappings · pgforce")
 	SimOrg      bool   // the built-in simulated org runs here and the user is an admin: its page is in the menu
 }
 
