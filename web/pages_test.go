@@ -6,6 +6,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"pgforce/internal/account"
+	"pgforce/internal/browsertest"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce/sforg"
@@ -41,6 +42,27 @@ func TestEveryPageFitsAPhoneScreen(t *testing.T) {
 		if w := eval[int](b, `document.documentElement.scrollWidth`); w > 390 {
 			wide := eval[string](b, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap')).slice(0, 4).map(e => e.tagName + '.' + e.className + '#' + (e.id||'') + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')`)
 			t.Errorf("%s is %d px wide at 390 px: %s", path, w, wide)
+		}
+	}
+}
+
+// Every page passes axe-core's WCAG A/AA rules with no serious or critical violation (issue 20,
+// item 9), at desktop and phone widths.
+func TestEveryPageHasNoSeriousAccessibilityViolations(t *testing.T) {
+	t.Parallel()
+	browsertest.SkipWithoutAxe(t)
+	_, b, pages := pagesApp(t)
+	for _, width := range []int64{1280, 390} {
+		b.run(chromedp.EmulateViewport(width, 900))
+		for _, path := range pages {
+			b.open(path)
+			vs, err := browsertest.Axe(b.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				t.Errorf("%s at %d px: %s", path, width, v)
+			}
 		}
 	}
 }
