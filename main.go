@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "bench":
 		log := newLogger(cfg, stdout)
 		return bench.Command(ctx, bench.Options{Pool: pool, Keyring: kr, Log: log, Dashboard: func(adm *admin.Service) (http.Handler, error) {
-			h, _ := newDashboard(cfg, log, pool, newServices(pool, adm), nil, nil)
+			h, _ := newDashboard(cfg, log, pool, newServices(pool, adm), nil, nil, nil)
 			return h, nil
 		}}, rest, stdout)
 	}
@@ -148,6 +148,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	cfg = cfg.Listening(ln.Addr().String())
 	var sim http.Handler
 	var simPubSub *sforg.PubSubServer
+	var simOrg handlers.SimulatedOrgControl
 	if cfg.EmbeddedOrg() {
 		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{URL: cfg.BaseURL + "/sim", ControlToken: cfg.SimControlToken,
 			CallbackURL: cfg.OAuthCallbackURL(), PubSubAddr: cfg.SimPubSubAddr, Latency: cfg.SimLatency})
@@ -155,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 			return err
 		}
 		defer embedded.Stop()
-		sim, simPubSub = embedded.Org.Handler(), embedded.PubSub
+		sim, simPubSub, simOrg = embedded.Org.Handler(), embedded.PubSub, embedded.Org
 	}
 	orgs, err := salesforceOrgs(cfg, simPubSub)
 	if err != nil {
@@ -168,7 +169,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	defer eng.Stop()
 	svc := newServices(pool, admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs}))
 	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Log: log})
-	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, metricsHandler)
+	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, simOrg, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
@@ -183,7 +184,8 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	}
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
-		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s (user %s, password %s)\n", cfg.SimulatedInstanceURL(), sforg.DemoUsername, sforg.DemoPassword)
+		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/lightning (user %s, password %s); admins drive it from %s/simulated-org\n",
+			cfg.SimulatedInstanceURL(), sforg.DemoUsername, sforg.DemoPassword, cfg.BaseURL)
 		fmt.Fprintf(stdout, "pgforce: simulated org's Pub/Sub API at %s (TLS, certificate self-signed at start)\n", simPubSub.Addr())
 	}
 	servers, listeners := []*http.Server{srv}, []net.Listener{ln}
@@ -242,7 +244,7 @@ func newServices(pool *pgxpool.Pool, adm *admin.Service) services {
 
 // newDashboard wires the web server: sessions in Postgres, handlers on the administration, the
 // simulated org under /sim when there is one.
-func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc services, sim, metricsHandler http.Handler) (http.Handler, func()) {
+func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc services, sim http.Handler, simOrg handlers.SimulatedOrgControl, metricsHandler http.Handler) (http.Handler, func()) {
 	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
 	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
 	h := &handlers.Handlers{
@@ -250,7 +252,7 @@ func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc s
 		Connections: svc.admin.Connections, Mappings: svc.admin.Mappings, Configuration: svc.admin.Configuration, Writes: svc.admin.Writes,
 		Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
 		Metrics: metricsHandler,
-		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(),
+		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(), SimOrg: simOrg,
 	}
 	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup
 }

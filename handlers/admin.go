@@ -30,6 +30,7 @@ type ConnectionAdmin interface {
 	SetPollingDefault(ctx context.Context, actor audit.Actor, connID int64, seconds int) error
 	SetStreamTransport(ctx context.Context, actor audit.Actor, connID int64, transport string) error
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+	Delete(ctx context.Context, actor audit.Actor, connID int64, dropSchema bool) error
 }
 
 // MappingAdmin is what the dashboard asks of mappings (*admin.Mappings implements it).

@@ -78,7 +78,7 @@ func mappingRow(m report.MappingSummary, tc report.TableCounts, problems []views
 // mappingLive is the self-refreshing part of a mapping's page.
 func mappingLive(m mapping.Mapping, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingLive {
 	return views.MappingLive{Problems: problems,
-		ID: m.ID, State: syncedBadge(m.State, m.Config.SFPollingSeconds, m.Config.Accelerated()), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(), Stopped: m.State.Stopped(),
+		ID: m.ID, State: syncedBadge(m.State, m.Config.SFPollingSeconds, m.Config.Accelerated()), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(), Stopped: m.State.Stopped(), Aborted: m.State == mapping.Aborted, Object: m.Object,
 		Progress: progressOf(m.State, m.LoadDone, tc.Copying, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, SFRowsAt: m.SFCountAt, PGRows: pgRows(tc),
 		LastLoad:    lastLoad(m),
 		PGEstimated: tc.Estimated, Pending: tc.Pending, Failed: tc.Failed, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,

@@ -86,6 +86,7 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p.Attention = len(rep.Problems)
 	return render(c, http.StatusOK, views.MappingPage(p, d, now))
 }
 

@@ -66,6 +66,8 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/connections/:id/import-from", Admin, h.ImportFrom},
 		{http.MethodPost, "/connections/:id/reload-all", Admin, h.ReloadAll},
 		{http.MethodPost, "/connections/:id/check-schema", Admin, h.CheckSchema},
+		{http.MethodGet, "/connections/:id/delete", Viewer, h.ShowDeleteConnection},
+		{http.MethodPost, "/connections/:id/delete", Admin, h.DeleteConnection},
 
 		// Mappings.
 		{http.MethodGet, "/mappings", Viewer, h.ShowMappings},
@@ -78,6 +80,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/mappings/:id/fix-drift", Admin, h.FixDrift},
 		{http.MethodGet, "/mappings/:id/reload", Viewer, h.ShowReloadMapping},
 		{http.MethodPost, "/mappings/:id/reload", Admin, h.ReloadMapping},
+		{http.MethodGet, "/mappings/:id/abort", Viewer, h.ShowAbortMapping},
 		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
 		{http.MethodPost, "/mappings/:id/recover", Admin, h.RecoverMapping},
 		{http.MethodPost, "/mappings/:id/verify", Admin, h.VerifyMapping},
@@ -95,6 +98,13 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/activity", Viewer, h.ShowActivity},
 		{http.MethodGet, "/diagnose", Viewer, h.ShowDiagnose},
 		{http.MethodGet, "/doctor", Viewer, h.ShowDoctor},
+
+		// The built-in simulated org (when this process serves it).
+		{http.MethodGet, "/simulated-org", Admin, h.ShowSimulatedOrg},
+		{http.MethodPost, "/simulated-org/generate", Admin, h.GenerateSimRecords},
+		{http.MethodPost, "/simulated-org/faults", Admin, h.InjectSimFault},
+		{http.MethodPost, "/simulated-org/faults/clear", Admin, h.ClearSimFaults},
+		{http.MethodPost, "/simulated-org/tokens", Admin, h.ExpireSimTokens},
 
 		// Settings.
 		{http.MethodGet, "/settings", Viewer, h.ShowSettings},

@@ -54,6 +54,17 @@ func (o *Org) InjectFault(f Fault) error {
 	return nil
 }
 
+// Faults lists the injected faults still in force, newest first.
+func (o *Org) Faults() []Fault {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	out := make([]Fault, len(o.faults))
+	for i, f := range o.faults {
+		out[i] = *f
+	}
+	return out
+}
+
 // ClearFaults removes every injected fault.
 func (o *Org) ClearFaults() {
 	o.mu.Lock()
