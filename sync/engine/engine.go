@@ -33,9 +33,13 @@ import (
 
 // Defaults.
 const (
-	DefaultTick          = 2 * time.Second
-	DefaultBulkThreshold = 10000 // records above which loads use the Bulk API, as Heroku Connect does
-	DefaultOverlap       = 60 * time.Second
+	DefaultTick = 2 * time.Second
+	// DefaultPollBatchWindow is how long a due poll waits to share its call with the others.
+	DefaultPollBatchWindow = 200 * time.Millisecond
+	// DefaultSafetyPollEvery is how often a streaming mapping polls anyway.
+	DefaultSafetyPollEvery = 10 * time.Minute
+	DefaultBulkThreshold   = 10000 // records above which loads use the Bulk API, as Heroku Connect does
+	DefaultOverlap         = 60 * time.Second
 )
 
 // Options configure the engine.
@@ -54,6 +58,13 @@ type Options struct {
 	Overlap time.Duration
 	// PollInterval overrides every mapping's polling interval (tests, benchmarks); 0 = the mapping's.
 	PollInterval time.Duration
+	// PollBatchWindow is how long a due poll waits for the connection's other due polls, to read
+	// them all in one API call (default DefaultPollBatchWindow; negative: every poll alone).
+	PollBatchWindow time.Duration
+	// SafetyPollEvery is how often an accelerated mapping whose change events stream polls anyway,
+	// as a safety net (change events make it poll at once); default DefaultSafetyPollEvery, and
+	// never more often than its polling interval.
+	SafetyPollEvery time.Duration
 	// ArchiveAfter is how long processed trigger-log rows stay before moving to the archive.
 	ArchiveAfter time.Duration
 	// ArchiveEvery is how often the archive job runs (default 1 minute).
@@ -122,6 +133,12 @@ func New(opts Options) *Engine {
 	}
 	if opts.ArchiveEvery <= 0 {
 		opts.ArchiveEvery = time.Minute
+	}
+	if opts.PollBatchWindow == 0 {
+		opts.PollBatchWindow = DefaultPollBatchWindow
+	}
+	if opts.SafetyPollEvery <= 0 {
+		opts.SafetyPollEvery = DefaultSafetyPollEvery
 	}
 	if opts.CountCheckEvery <= 0 {
 		opts.CountCheckEvery = DefaultCountCheckEvery

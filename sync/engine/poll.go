@@ -23,7 +23,7 @@ import (
 // mark is stored in the same transaction as the rows, so a crash can never skip changes.
 func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
 	e := w.s.e
-	w.pollNow.Store(false)
+	urgent := w.pollNow.Swap(false) // a change event asked for it: no waiting for a batch
 	replayID := w.replayID.Load()
 	var pubsubReplay []byte
 	if p := w.pubsubReplay.Load(); p != nil {
@@ -50,6 +50,14 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		whereClause("SystemModstamp > "+soqlTime(since), m.Config.Filter()) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
+	var first *orgclient.FirstPage
+	if !urgent {
+		var err error
+		if first, err = w.s.polls.first(ctx, org, orgclient.BatchQuery{SOQL: soql, All: all}, w.interval(m)); err != nil {
+			return err
+		}
+	}
+
 	var res apply.Result
 	var fetched int
 	var committedMark *time.Time
@@ -63,7 +71,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			return err
 		}
 		var err error
-		fetched, err = queryInto(ctx, org, tgt, soql, all, func(rows io.Reader) (err error) {
+		fetched, err = queryInto(tgt, records(ctx, org, soql, all, first), func(rows io.Reader) (err error) {
 			res, err = apply.Merge(ctx, tx, tgt, rows)
 			return err
 		})
@@ -171,7 +179,7 @@ func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Con
 			if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 				return err
 			}
-			_, err := queryInto(ctx, org, part, soql, false, func(rows io.Reader) (err error) {
+			_, err := queryInto(part, records(ctx, org, soql, false, nil), func(rows io.Reader) (err error) {
 				n, err = apply.Backfill(ctx, tx, part, rows)
 				return err
 			})
@@ -191,16 +199,16 @@ func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Con
 	})
 }
 
-// queryInto streams a query's records as CSV rows in the target's field order into apply, which
-// writes them (in the caller's transaction) while they download. It returns how many records the
-// query returned, and the query's error or else apply's.
-func queryInto(ctx context.Context, org orgclient.Org, t apply.Target, soql string, all bool, write func(rows io.Reader) error) (int, error) {
+// queryInto streams a query's records (read calls its fn for each) as CSV rows in the target's field
+// order into apply, which writes them (in the caller's transaction) while they download. It returns
+// how many records the query returned, and the query's error or else apply's.
+func queryInto(t apply.Target, read func(fn func(map[string]json.RawMessage) error) (int, error), write func(rows io.Reader) error) (int, error) {
 	pr, pw := io.Pipe()
 	enc := apply.NewRecordEncoder(t, pw)
 	var fetched int
 	errc := make(chan error, 1)
 	go func() {
-		n, err := org.Query(ctx, soql, all, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
+		n, err := read(func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
 		fetched = n
 		if err == nil {
 			err = enc.Flush()

@@ -231,3 +231,26 @@ func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(St
 	subscribed := func(ch string) { fn(StreamEvent{Object: byChannel[ch], Subscribed: true}) }
 	return o.c.Stream(ctx, channels, salesforce.StreamHandler{Event: event, Subscribed: subscribed, Refused: refused})
 }
+
+func (o *sfOrg) QueryBatch(ctx context.Context, queries []BatchQuery) ([]FirstPage, error) {
+	soqls, all := make([]string, len(queries)), make([]bool, len(queries))
+	for i, q := range queries {
+		soqls[i], all[i] = q.SOQL, q.All
+	}
+	pages, err := o.c.QueryBatch(ctx, soqls, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FirstPage, len(pages))
+	for i, p := range pages {
+		out[i] = FirstPage{Total: p.Total, Next: p.Next, Err: p.Err, Records: make([]map[string]json.RawMessage, len(p.Records))}
+		for j, r := range p.Records {
+			out[i].Records[j] = r
+		}
+	}
+	return out, nil
+}
+
+func (o *sfOrg) QueryMore(ctx context.Context, next string, fn func(rec map[string]json.RawMessage) error) error {
+	return o.c.QueryMore(ctx, next, func(r salesforce.Record) error { return fn(r) })
+}
