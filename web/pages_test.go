@@ -21,7 +21,7 @@ func pagesApp(t *testing.T) (*app, *chrome, []string) {
 	b := a.chrome(t, "admin@example.com", account.Admin)
 	c := a.connection("c1", true)
 	a.connState(c.ID, connection.Idle)
-	m := a.mapping(c.ID, "Account", "Name", "Phone", "Region__c", "Ext_Id__c")
+	m := a.mapping(c.ID, "Account", "Name", "Phone", "Region__c", "External_Id__c")
 	a.mappingState(m.ID, mapping.DataSynced)
 	a.exec(`INSERT INTO ` + ident(c.Schema, "account") + ` (sfid, name, phone) SELECT '001000000000' || lpad(g::text, 3, '0') || 'AAA', 'Account number ' || g, '+1 555 0100' FROM generate_series(1, 30) g`)
 	id := itoa(m.ID)
