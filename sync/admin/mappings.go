@@ -404,6 +404,10 @@ func (s *Mappings) Delete(ctx context.Context, actor audit.Actor, mappingID int6
 		if err != nil {
 			return err
 		}
+		dismissed, err := triggerlog.DismissFailedOfTable(ctx, tx, c.Schema, m.Table)
+		if err != nil {
+			return err
+		}
 		if err := table.Drop(ctx, tx, c.Schema, m.Object); err != nil {
 			return err
 		}
@@ -411,7 +415,7 @@ func (s *Mappings) Delete(ctx context.Context, actor audit.Actor, mappingID int6
 			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &c.ID, Action: audit.MappingDelete, Target: m.Object,
-			Before: m.Config, Detail: fmt.Sprintf("table %s.%s dropped; %d pending writes discarded", c.Schema, m.Table, dropped)}); err != nil {
+			Before: m.Config, Detail: fmt.Sprintf("table %s.%s dropped; %d pending writes discarded, %d failed writes dismissed", c.Schema, m.Table, dropped, dismissed)}); err != nil {
 			return err
 		}
 		return connection.Notify(ctx, tx, c.ID, 0)

@@ -243,7 +243,7 @@ func (s *syncer) finishPausing(ctx context.Context) {
 func (s *syncer) finishRecovery(ctx context.Context, c connection.Connection, ms []mapping.Mapping) error {
 	var written []string
 	for _, m := range ms {
-		if m.Config.Access == mapping.ReadWrite {
+		if m.Config.Access == mapping.ReadWrite && !heldBack(m) {
 			written = append(written, m.Table)
 		}
 	}

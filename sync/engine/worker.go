@@ -202,6 +202,14 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 	case failure.Is(err, failure.Unauthenticated):
 		w.s.loseAuth(ctx, err)
 		return
+	case !m.State.Loading() && orgclient.ObjectGone(err, m.Object, false):
+		// Removed or renamed in Salesforce: an orphaned mapping (BAD_CONFIG with the reason), not an
+		// error of the connection; the other mappings go on.
+		w.log.Warn("the mapped object is gone from Salesforce", "err", err)
+		if oerr := schemacheck.MarkOrphan(ctx, e.opts.Pool, m); oerr != nil {
+			e.logTransient("record orphaned mapping", oerr)
+		}
+		return
 	case errors.Is(err, lease.ErrLost):
 		w.retryAt = e.opts.Now().Add(e.leaseRetry())
 		w.log.Info("lease not held; will retry", "in", e.leaseRetry())

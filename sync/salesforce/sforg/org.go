@@ -71,6 +71,7 @@ type Org struct {
 	mux  *http.ServeMux
 
 	mu        sync.RWMutex
+	locked    map[string]int // record id → writes refused with UNABLE_TO_LOCK_ROW (LockRecord)
 	orgID     string
 	userID    string
 	tables    map[string]*table
