@@ -104,6 +104,15 @@ func newCrashRig(t *testing.T, seed int64) *crashRig {
 // start runs pgforce and waits until it serves.
 func (r *crashRig) start() {
 	r.t.Helper()
+	cmd := r.spawn()
+	r.mu.Lock()
+	r.child = cmd
+	r.mu.Unlock()
+}
+
+// spawn runs one more pgforce process on the rig's database and waits until it serves.
+func (r *crashRig) spawn() *exec.Cmd {
+	r.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = r.env
 	stdout, err := cmd.StdoutPipe()
@@ -130,11 +139,10 @@ func (r *crashRig) start() {
 	select {
 	case <-ready:
 	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
 		r.t.Fatal("pgforce did not start in 30 s")
 	}
-	r.mu.Lock()
-	r.child = cmd
-	r.mu.Unlock()
+	return cmd
 }
 
 // kill sends SIGKILL: no shutdown code runs.

@@ -37,9 +37,12 @@ type Options struct {
 	Burst         int           // Salesforce changes of the Pub/Sub burst (default 10,000)
 	PageMappings  int           // mappings on the Mappings page (default 200)
 	IdleMappings  int           // mappings of the idle connection (default 20)
+	ScaleMappings int           // mappings on one connection of the scale figure (default 50; the full run: 200)
+	WideFields    int           // fields of the wide object (default 500)
+	WideRows      int           // records of the wide object (default 2,000)
 	PollInterval  time.Duration // polling interval of the polling-mode figures (default 5 s)
 	OrgLatency    time.Duration // added to every API call of the simulated org (0: none, the org answers in about a millisecond)
-	Only          []string      // figure groups to run (load, verify, stream, pubsub, poll, write, backlog, page, idle); empty: all
+	Only          []string      // figure groups to run (load, verify, stream, pubsub, poll, write, backlog, idle, mappings, wide, page); empty: all
 	Dashboard     func(adm *admin.Service) (http.Handler, error)
 	Log           *slog.Logger
 	Progress      io.Writer
@@ -65,6 +68,15 @@ func (o *Options) defaults() {
 	}
 	if o.IdleMappings <= 0 {
 		o.IdleMappings = 20
+	}
+	if o.ScaleMappings <= 0 {
+		o.ScaleMappings = 50
+	}
+	if o.WideFields <= 0 {
+		o.WideFields = 500
+	}
+	if o.WideRows <= 0 {
+		o.WideRows = 2000
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 5 * time.Second
@@ -148,6 +160,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"write", measureWriteLatency},
 		{"backlog", measureBacklog},
 		{"idle", measureIdleCalls},
+		{"mappings", measureManyMappings},
+		{"wide", measureWideObject},
 		{"page", measurePage},
 	}
 	for _, g := range groups {

@@ -22,7 +22,7 @@ func options(t testing.TB) bench.Options {
 	schema := app + "_bench"
 	t.Cleanup(func() { storetest.DropSchema(t, schema); storetest.DropSchema(t, schema+"_idle") })
 	return bench.Options{Pool: pool, Keyring: kr, DataSchema: schema, Rows: 2000, Samples: 40, Backlog: 2000,
-		PageMappings: 5, IdleMappings: 3, PollInterval: 500 * time.Millisecond}
+		PageMappings: 5, IdleMappings: 3, ScaleMappings: 4, WideFields: 60, WideRows: 50, PollInterval: 500 * time.Millisecond}
 }
 
 // The suite measures every figure at a small size: each group produces its figures, none fails, and
@@ -30,13 +30,14 @@ func options(t testing.TB) bench.Options {
 func TestEveryFigureIsMeasuredAtASmallSize(t *testing.T) {
 	t.Parallel()
 	opts := options(t)
-	opts.Only = []string{"load", "stream", "poll", "write", "backlog", "idle"}
+	opts.Only = []string{"load", "stream", "poll", "write", "backlog", "idle", "mappings", "wide"}
 	r, err := bench.Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"initial load 2000 records", "initial load peak RSS", "SF→PG latency, streaming", "SF→PG latency, polling",
-		"PG→SF latency at light load", "capture-trigger overhead", "PG→SF backlog of 2000 changes", "PG→SF backlog API calls", "SF API calls per hour"}
+		"PG→SF latency at light load", "capture-trigger overhead", "PG→SF backlog of 2000 changes", "PG→SF backlog API calls", "SF API calls per hour",
+		"4 mappings on one connection", "object with 60 fields"}
 	got := map[string]bench.Figure{}
 	for _, f := range r.Figures {
 		if f.Measured == "failed" {
@@ -62,7 +63,7 @@ func TestEveryFigureIsMeasuredAtASmallSize(t *testing.T) {
 	if err := r.WriteTable(&out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "raw pgx CopyFrom") || !strings.Contains(out.String(), "NOTIFY round trip") {
+	if !strings.Contains(out.String(), "raw binary COPY") || !strings.Contains(out.String(), "NOTIFY round trip") {
 		t.Fatalf("the table shows the references:\n%s", out.String())
 	}
 }
@@ -96,3 +97,5 @@ func BenchmarkPollingLatency(b *testing.B)    { benchmarkGroup(b, "poll", nil) }
 func BenchmarkWriteLatency(b *testing.B)      { benchmarkGroup(b, "write", nil) }
 func BenchmarkBacklogAndTrigger(b *testing.B) { benchmarkGroup(b, "backlog", nil) }
 func BenchmarkIdleCallsPerHour(b *testing.B)  { benchmarkGroup(b, "idle", nil) }
+func BenchmarkManyMappings(b *testing.B)      { benchmarkGroup(b, "mappings", nil) }
+func BenchmarkWideObject(b *testing.B)        { benchmarkGroup(b, "wide", nil) }

@@ -98,12 +98,13 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 
 // dropSchemas removes what an earlier run left: the bench connection, its mappings and tables.
 func (e *env) dropSchemas(ctx context.Context) error {
-	for _, s := range []string{e.schema, e.schema + "_idle"} {
+	schemas := []string{e.schema, e.schema + "_idle", e.schema + "_scale", e.schema + "_wide"}
+	for _, s := range schemas {
 		if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`); err != nil {
 			return fmt.Errorf("drop %s: %w", s, err)
 		}
 	}
-	if err := connection.DeleteInSchemas(ctx, e.pool, []string{e.schema, e.schema + "_idle"}); err != nil {
+	if err := connection.DeleteInSchemas(ctx, e.pool, schemas); err != nil {
 		return fmt.Errorf("remove earlier bench connections: %w", err)
 	}
 	return nil

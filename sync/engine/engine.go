@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,9 +36,13 @@ import (
 
 // Defaults.
 const (
-	DefaultTick          = 2 * time.Second
-	DefaultBulkThreshold = 10000 // records above which loads use the Bulk API, as Heroku Connect does
-	DefaultOverlap       = 60 * time.Second
+	DefaultTick = 2 * time.Second
+	// DefaultPollBatchWindow is how long a due poll waits to share its call with the others.
+	DefaultPollBatchWindow = 200 * time.Millisecond
+	// DefaultSafetyPollEvery is how often a streaming mapping polls anyway.
+	DefaultSafetyPollEvery = 10 * time.Minute
+	DefaultBulkThreshold   = 10000 // records above which loads use the Bulk API, as Heroku Connect does
+	DefaultOverlap         = 60 * time.Second
 )
 
 // Options configure the engine.
@@ -55,6 +61,13 @@ type Options struct {
 	Overlap time.Duration
 	// PollInterval overrides every mapping's polling interval (tests, benchmarks); 0 = the mapping's.
 	PollInterval time.Duration
+	// PollBatchWindow is how long a due poll waits for the connection's other due polls, to read
+	// them all in one API call (default DefaultPollBatchWindow; negative: every poll alone).
+	PollBatchWindow time.Duration
+	// SafetyPollEvery is how often an accelerated mapping whose change events stream polls anyway,
+	// as a safety net (change events make it poll at once); default DefaultSafetyPollEvery, and
+	// never more often than its polling interval.
+	SafetyPollEvery time.Duration
 	// ArchiveAfter is how long processed trigger-log rows stay before moving to the archive.
 	ArchiveAfter time.Duration
 	// ArchiveEvery is how often the archive job runs (default 1 minute).
@@ -93,6 +106,9 @@ type Engine struct {
 
 	mu      sync.Mutex
 	syncers map[int64]*syncer
+	// handing lists the connections this instance is giving to another (its fair share is smaller
+	// now): their syncer stops, then the lease is released; meanwhile they are not taken again.
+	handing map[int64]bool
 	// dbDownSince is when the database stopped answering (zero while it answers): the outage is
 	// recorded on each connection as DB_UNAVAILABLE once it can be written again.
 	dbDownSince time.Time
@@ -128,6 +144,12 @@ func New(opts Options) *Engine {
 	if opts.ArchiveEvery <= 0 {
 		opts.ArchiveEvery = time.Minute
 	}
+	if opts.PollBatchWindow == 0 {
+		opts.PollBatchWindow = DefaultPollBatchWindow
+	}
+	if opts.SafetyPollEvery <= 0 {
+		opts.SafetyPollEvery = DefaultSafetyPollEvery
+	}
 	if opts.CountCheckEvery <= 0 {
 		opts.CountCheckEvery = DefaultCountCheckEvery
 	}
@@ -139,6 +161,7 @@ func New(opts Options) *Engine {
 		log:     opts.Log.With("instance", opts.Instance),
 		leases:  lease.New(opts.Pool, opts.Instance, opts.LeaseTTL),
 		syncers: map[int64]*syncer{},
+		handing: map[int64]bool{},
 		wake:    make(chan struct{}, 1),
 	}
 }
@@ -212,11 +235,21 @@ func (e *Engine) reconcile(ctx context.Context) {
 			return
 		}
 	}
+	share := e.fairShare(ctx, conns)
+	e.mu.Lock()
+	mine := len(e.syncers)
+	e.mu.Unlock()
 	live := map[int64]bool{}
 	for _, c := range conns {
 		live[c.ID] = true
 		if c.State == connection.New {
 			continue // nothing to sync before authorization
+		}
+		e.mu.Lock()
+		s, handing := e.syncers[c.ID], e.handing[c.ID]
+		e.mu.Unlock()
+		if handing || (s == nil && mine >= share) {
+			continue // being handed over, or this instance has its share: another one takes it
 		}
 		held, err := e.leases.TryAcquire(ctx, c.ID)
 		if err != nil {
@@ -224,9 +257,9 @@ func (e *Engine) reconcile(ctx context.Context) {
 			continue
 		}
 		e.mu.Lock()
-		s := e.syncers[c.ID]
 		switch {
 		case held && s == nil:
+			mine++
 			s = newSyncer(e, c.ID)
 			e.syncers[c.ID] = s
 			e.opts.Signals.LeaseAcquired.Fire(c.ID)
@@ -239,6 +272,7 @@ func (e *Engine) reconcile(ctx context.Context) {
 			s.poke(0)
 		case s != nil:
 			e.log.Warn("lost the lease; another instance syncs this connection now", "connection", c.Name)
+			mine--
 			delete(e.syncers, c.ID)
 			e.goStop(s)
 		}
@@ -251,9 +285,65 @@ func (e *Engine) reconcile(ctx context.Context) {
 			e.goStop(s)
 		}
 	}
+	handed := e.handOver(len(e.syncers) - share)
 	e.mu.Unlock()
+	for _, h := range handed {
+		e.goStop(h)
+	}
 	e.stopStale()
 }
+
+// fairShare is how many connections this instance should hold: its share among the live instances
+// (lease.Share), which each announce themselves here every round. When that cannot be known, as
+// many as it can get.
+func (e *Engine) fairShare(ctx context.Context, conns []connection.Connection) int {
+	syncable := 0
+	for _, c := range conns {
+		if c.State != connection.New {
+			syncable++
+		}
+	}
+	instances, err := e.leases.Announce(ctx)
+	if err != nil {
+		e.logTransient("announce this instance", err)
+		return syncable
+	}
+	return lease.Share(syncable, instances)
+}
+
+// handOver gives n of this instance's connections (the newest) to the others: each one's syncer
+// stops, then its lease is released at once, and an instance under its share takes it at its next
+// round. It returns what to stop, for after e.mu (held) is released.
+func (e *Engine) handOver(n int) []stopFunc {
+	if n <= 0 {
+		return nil
+	}
+	var out []stopFunc
+	ids := slices.Sorted(maps.Keys(e.syncers))
+	for _, id := range ids[len(ids)-n:] {
+		s := e.syncers[id]
+		delete(e.syncers, id)
+		e.handing[id] = true
+		e.log.Info("handing a connection over to another instance (fair share)", "connection_id", id)
+		out = append(out, stopFunc(func() {
+			s.Stop()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := e.leases.Release(ctx, id); err != nil {
+				e.log.Warn("release lease", "err", err) // it expires instead
+			}
+			e.mu.Lock()
+			delete(e.handing, id)
+			e.mu.Unlock()
+		}))
+	}
+	return out
+}
+
+// stopFunc is a Stop for goStop.
+type stopFunc func()
+
+func (f stopFunc) Stop() { f() }
 
 // stopStale stops syncers whose lease could not be renewed for most of its lifetime: by the time it
 // expires and another instance takes over, this one has stopped.
@@ -316,6 +406,11 @@ func (e *Engine) stopAll() {
 		}()
 	}
 	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.leases.Leave(ctx); err != nil {
+		e.log.Warn("leave", "err", err)
+	}
 }
 
 // dispatch routes a notification: "conn:ID" wakes a connection's syncer, "mapping:CONN:ID" a mapping.

@@ -112,7 +112,7 @@ func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Co
 				return err
 			}
 			var res apply.Result
-			if _, err := queryInto(ctx, org, tgt, soql, all, func(rows io.Reader) (err error) {
+			if _, err := queryInto(tgt, records(ctx, org, soql, all, nil), func(rows io.Reader) (err error) {
 				res, err = apply.Refresh(ctx, tx, tgt, rows, gone)
 				return err
 			}); err != nil {

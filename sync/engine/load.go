@@ -216,7 +216,15 @@ func (w *worker) copyRecords(ctx context.Context, tx pgx.Tx, org orgclient.Org, 
 }
 
 // interval is the mapping's polling interval.
-func (w *worker) interval(m mapping.Mapping) time.Duration { return pollInterval(w.s.e.opts, m) }
+// interval is how long the mapping waits between polls now: its polling interval, or while its
+// change events stream (every change makes it poll at once), the rarer safety poll.
+func (w *worker) interval(m mapping.Mapping) time.Duration {
+	d := pollInterval(w.s.e.opts, m)
+	if m.Config.Accelerated() && w.s.isStreaming(m.Object) {
+		return max(d, w.s.e.opts.SafetyPollEvery)
+	}
+	return d
+}
 
 func pollInterval(opts Options, m mapping.Mapping) time.Duration {
 	if d := opts.PollInterval; d > 0 {

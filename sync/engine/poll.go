@@ -24,7 +24,7 @@ import (
 // mark is stored in the same transaction as the rows, so a crash can never skip changes.
 func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
 	e := w.s.e
-	w.pollNow.Store(false)
+	urgent := w.pollNow.Swap(false) // a change event asked for it: no waiting for a batch
 	replayID := w.replayID.Load()
 	var pubsubReplay []byte
 	if p := w.pubsubReplay.Load(); p != nil {
@@ -52,6 +52,14 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
+	var first *orgclient.FirstPage
+	if !urgent {
+		var err error
+		if first, err = w.s.polls.first(ctx, org, orgclient.BatchQuery{SOQL: soql, All: all}, w.interval(m)); err != nil {
+			return err
+		}
+	}
+
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
 	var fetched int
@@ -69,7 +77,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if filter != "" {
 			// First every record changed in the window, matching or not (Ids and stamps only).
 			soqlChanged := "SELECT Id, SystemModstamp FROM " + m.Object + whereClause("SystemModstamp > "+soqlTime(since))
-			if _, err := queryInto(ctx, org, changedTarget(c, m.Object), soqlChanged, all, func(rows io.Reader) (err error) {
+			if _, err := queryInto(changedTarget(c, m.Object), records(ctx, org, soqlChanged, all, nil), func(rows io.Reader) (err error) {
 				changedMark, err = apply.StageChanged(ctx, tx, changedTarget(c, m.Object), rows)
 				return err
 			}); err != nil {
@@ -77,7 +85,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			}
 		}
 		var err error
-		fetched, err = queryInto(ctx, org, tgt, soql, all, func(rows io.Reader) (err error) {
+		fetched, err = queryInto(tgt, records(ctx, org, soql, all, first), func(rows io.Reader) (err error) {
 			res, err = apply.Merge(ctx, tx, tgt, rows)
 			return err
 		})
@@ -211,7 +219,7 @@ func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Con
 			if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 				return err
 			}
-			_, err := queryInto(ctx, org, part, soql, false, func(rows io.Reader) (err error) {
+			_, err := queryInto(part, records(ctx, org, soql, false, nil), func(rows io.Reader) (err error) {
 				n, err = apply.Backfill(ctx, tx, part, rows)
 				return err
 			})
@@ -231,16 +239,16 @@ func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Con
 	})
 }
 
-// queryInto streams a query's records as CSV rows in the target's field order into apply, which
-// writes them (in the caller's transaction) while they download. It returns how many records the
-// query returned, and the query's error or else apply's.
-func queryInto(ctx context.Context, org orgclient.Org, t apply.Target, soql string, all bool, write func(rows io.Reader) error) (int, error) {
+// queryInto streams a query's records (read calls its fn for each) as CSV rows in the target's field
+// order into apply, which writes them (in the caller's transaction) while they download. It returns
+// how many records the query returned, and the query's error or else apply's.
+func queryInto(t apply.Target, read func(fn func(map[string]json.RawMessage) error) (int, error), write func(rows io.Reader) error) (int, error) {
 	pr, pw := io.Pipe()
 	enc := apply.NewRecordEncoder(t, pw)
 	var fetched int
 	errc := make(chan error, 1)
 	go func() {
-		n, err := org.Query(ctx, soql, all, func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
+		n, err := read(func(rec map[string]json.RawMessage) error { return enc.Encode(rec) })
 		fetched = n
 		if err == nil {
 			err = enc.Flush()

@@ -91,6 +91,7 @@ func (s *syncer) runStream(ctx context.Context) {
 			stop()
 			<-done
 			running = false
+			s.setStreaming("", false)
 		}
 		if !running && len(want) > 0 {
 			org, err := s.openOrg(ctx)
@@ -109,6 +110,7 @@ func (s *syncer) runStream(ctx context.Context) {
 			return
 		case err := <-done:
 			running = false
+			s.setStreaming("", false) // none streams until subscribed again
 			if ctx.Err() != nil {
 				return
 			}
@@ -158,8 +160,35 @@ func (s *syncer) onStreamEvent(ev orgclient.StreamEvent) {
 	}
 }
 
+// setStreaming notes whether an object's change events stream ("": every object stops).
+func (s *syncer) setStreaming(object string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case object == "":
+		s.streaming = nil
+	case on:
+		if s.streaming == nil {
+			s.streaming = map[string]bool{}
+		}
+		s.streaming[strings.ToLower(object)] = true
+	default:
+		delete(s.streaming, strings.ToLower(object))
+	}
+}
+
+// isStreaming reports whether the object's change events stream now.
+func (s *syncer) isStreaming(object string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streaming[strings.ToLower(object)]
+}
+
 // noteStream hands a subscription's outcome to the stream loop, which records it.
 func (s *syncer) noteStream(ev orgclient.StreamEvent) {
+	if ev.Err != nil || ev.Subscribed {
+		s.setStreaming(ev.Object, ev.Subscribed && ev.Err == nil)
+	}
 	s.mu.Lock()
 	s.streamNotes = append(s.streamNotes, ev)
 	s.mu.Unlock()

@@ -53,11 +53,14 @@ type syncer struct {
 	streamWake  chan struct{}           // mappings changed: the change-event subscription may need to change
 	streamNotes []orgclient.StreamEvent // subscription outcomes for the stream loop to record (guarded by mu)
 	pubsubDown  atomic.Bool             // the Pub/Sub API's unavailability is in the mappings' history
+	polls       pollBatch               // the polls due together, sent as one call (poll_batch.go)
+	streaming   map[string]bool         // objects whose change events stream now, lower-case (guarded by mu)
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
 	s := &syncer{e: e, connID: connID, log: e.log.With("connection_id", connID),
-		wakeCh: make(chan struct{}, 1), streamWake: make(chan struct{}, 1), workers: map[int64]*worker{}}
+		wakeCh: make(chan struct{}, 1), streamWake: make(chan struct{}, 1), workers: map[int64]*worker{},
+		polls: pollBatch{window: e.opts.PollBatchWindow}}
 	s.verifier = newVerifier(s)
 	s.renewed(e.opts.Now())
 	return s

@@ -143,7 +143,7 @@ func (v *verifier) event(ctx context.Context, m mapping.Mapping, level, msg stri
 // env is verification's view of the runtime: the org, the lease as the fence of every repair write.
 func (v *verifier) env(org orgclient.Org, c connection.Connection, m mapping.Mapping) verify.Env {
 	e := v.s.e
-	return verify.Env{Pool: e.opts.Pool, SF: verifyOrg{org}, Margin: e.opts.Overlap, BulkAbove: e.opts.BulkThreshold, Now: e.opts.Now,
+	return verify.Env{Pool: e.opts.Pool, SF: verifyOrg{org: org}, Margin: e.opts.Overlap, BulkAbove: e.opts.BulkThreshold, Now: e.opts.Now,
 		Fence: func(ctx context.Context, tx pgx.Tx) error { return e.leases.Check(ctx, tx, c.ID) }}
 }
 
@@ -152,10 +152,22 @@ func verifyTable(c connection.Connection, m mapping.Mapping) verify.Table {
 }
 
 // verifyOrg adapts the org client to what verification asks of Salesforce.
-type verifyOrg struct{ org orgclient.Org }
+// verifyOrg is the org as verifications read it; with batch, its queries share calls with the
+// connection's other due polls and counts (pollBatch).
+type verifyOrg struct {
+	org   orgclient.Org
+	batch func(ctx context.Context, q orgclient.BatchQuery) (*orgclient.FirstPage, error)
+}
 
 func (o verifyOrg) Query(ctx context.Context, soql string, all bool, fn func(rec map[string]json.RawMessage) error) (int, error) {
-	return o.org.Query(ctx, soql, all, fn)
+	var first *orgclient.FirstPage
+	if o.batch != nil {
+		var err error
+		if first, err = o.batch(ctx, orgclient.BatchQuery{SOQL: soql, All: all}); err != nil {
+			return 0, err
+		}
+	}
+	return records(ctx, o.org, soql, all, first)(fn)
 }
 
 func (o verifyOrg) BulkQuery(ctx context.Context, soql string, all bool, page func(csv io.Reader) error) error {
@@ -174,7 +186,11 @@ func (w *worker) countCheck(ctx context.Context, org orgclient.Org, c connection
 	if err != nil {
 		return
 	}
-	env := verify.Env{Pool: e.opts.Pool, SF: verifyOrg{org}, Margin: e.opts.Overlap, Now: e.opts.Now}
+	// The mappings' counts come due together after their polls: they share calls too.
+	batched := verifyOrg{org: org, batch: func(ctx context.Context, q orgclient.BatchQuery) (*orgclient.FirstPage, error) {
+		return w.s.polls.first(ctx, org, q, w.interval(m))
+	}}
+	env := verify.Env{Pool: e.opts.Pool, SF: batched, Margin: e.opts.Overlap, Now: e.opts.Now}
 	cc, err := verify.Count(ctx, env, verifyTable(c, m), m)
 	if err == nil {
 		err = mapping.SaveCountCheck(ctx, e.opts.Pool, m.ID, cc.SFRecords, cc.Drift)

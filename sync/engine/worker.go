@@ -138,7 +138,14 @@ func (w *worker) pollDue(m mapping.Mapping, c connection.Connection, now time.Ti
 	if c.State == connection.Recovery && m.LastPollAt.Before(c.StateChangedAt) {
 		return 0 // catch up after a pause or an error
 	}
-	if d := m.NextPollAt.Sub(now); d > 0 {
+	next := *m.NextPollAt
+	// Due an interval after the last poll, the interval that holds now (a stream that stopped
+	// brings the polling interval back), on the connection's grid (pollSlot); unless a poll was
+	// asked for sooner (a recovery, "poll now"), which is due when asked.
+	if interval := w.interval(m); !next.Before(m.LastPollAt.Add(interval)) {
+		next = pollSlot(c.ID, *m.LastPollAt, m.LastPollAt.Add(interval), interval)
+	}
+	if d := next.Sub(now); d > 0 {
 		return d
 	}
 	return 0

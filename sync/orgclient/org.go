@@ -164,3 +164,29 @@ type Orgs interface {
 	// redirectURL is the dashboard's OAuth callback.
 	Inspect(ctx context.Context, c connection.Connection, tokens connection.Tokens, save func(ctx context.Context, access, refresh string) error, redirectURL string) (Inspector, error)
 }
+
+// QueryBatcher is an Org that runs several queries in one API call: the polls of a connection's
+// mappings share one request instead of one each. Orgs without it are polled a query at a time.
+type QueryBatcher interface {
+	// QueryBatch runs up to MaxBatchQueries queries in one API call and returns each one's first page.
+	QueryBatch(ctx context.Context, queries []BatchQuery) ([]FirstPage, error)
+	// QueryMore calls fn for each record of the pages after a first page's Next.
+	QueryMore(ctx context.Context, next string, fn func(rec map[string]json.RawMessage) error) error
+}
+
+// MaxBatchQueries is how many queries one QueryBatch call carries (a /composite request's 25 subrequests).
+const MaxBatchQueries = 25
+
+// BatchQuery is one query of a batch; All selects queryAll.
+type BatchQuery struct {
+	SOQL string
+	All  bool
+}
+
+// FirstPage is a query's first page of records; Next, when set, is where the rest is.
+type FirstPage struct {
+	Records []map[string]json.RawMessage
+	Total   int
+	Next    string
+	Err     error // this query's own failure; the others of the batch answered
+}

@@ -302,3 +302,26 @@ func ObjectGone(err error, object string, describe bool) bool {
 	}
 	return se.Code == "INVALID_TYPE" && strings.Contains(strings.ToLower(se.Message), strings.ToLower("sObject type '"+object+"' is not supported"))
 }
+
+func (o *sfOrg) QueryBatch(ctx context.Context, queries []BatchQuery) ([]FirstPage, error) {
+	soqls, all := make([]string, len(queries)), make([]bool, len(queries))
+	for i, q := range queries {
+		soqls[i], all[i] = q.SOQL, q.All
+	}
+	pages, err := o.c.QueryBatch(ctx, soqls, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FirstPage, len(pages))
+	for i, p := range pages {
+		out[i] = FirstPage{Total: p.Total, Next: p.Next, Err: p.Err, Records: make([]map[string]json.RawMessage, len(p.Records))}
+		for j, r := range p.Records {
+			out[i].Records[j] = r
+		}
+	}
+	return out, nil
+}
+
+func (o *sfOrg) QueryMore(ctx context.Context, next string, fn func(rec map[string]json.RawMessage) error) error {
+	return o.c.QueryMore(ctx, next, func(r salesforce.Record) error { return fn(r) })
+}

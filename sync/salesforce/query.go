@@ -128,3 +128,76 @@ func (c *Client) Search(ctx context.Context, sosl string) ([]Record, error) {
 func (c *Client) ToolingQuery(ctx context.Context, soql string, fn func(Record) error) (int, error) {
 	return c.query(ctx, "tooling/query", soql, http.Header{}, fn)
 }
+
+// FirstPage is one query of a QueryBatch: its first page of records, and where the rest is.
+type FirstPage struct {
+	Records []Record
+	Total   int
+	// Next is the nextRecordsUrl of the rest (QueryMore reads it); "" when the page is all.
+	Next string
+	Err  error // the query's own failure (a bad field, say); the others still answered
+}
+
+// QueryBatch runs up to MaxSubrequests queries in one API call (a /composite request of GET query
+// subrequests, allOrNone false) and returns each one's first page, in order. A query with more
+// records than a page says where the rest is: read it with QueryMore.
+func (c *Client) QueryBatch(ctx context.Context, soqls []string, all []bool) ([]FirstPage, error) {
+	subs := make([]Subrequest, len(soqls))
+	for i, q := range soqls {
+		resource := "query"
+		if all[i] {
+			resource = "queryAll"
+		}
+		subs[i] = Subrequest{Method: http.MethodGet, URL: resource + "?q=" + url.QueryEscape(q), ReferenceID: "q" + strconv.Itoa(i)}
+	}
+	answers, err := c.Composite(ctx, false, subs)
+	if err != nil {
+		return nil, err
+	}
+	if len(answers) != len(subs) {
+		return nil, fmt.Errorf("salesforce: composite query batch: %d answers to %d queries", len(answers), len(subs))
+	}
+	out := make([]FirstPage, len(subs))
+	for i, a := range answers {
+		if a.HTTPStatusCode >= 300 {
+			out[i].Err = parseError(a.HTTPStatusCode, a.Body)
+			continue
+		}
+		var page queryPage
+		if err := json.Unmarshal(a.Body, &page); err != nil {
+			out[i].Err = fmt.Errorf("salesforce: decode query page: %w", err)
+			continue
+		}
+		out[i] = FirstPage{Records: page.Records, Total: page.TotalSize}
+		if !page.Done {
+			out[i].Next = page.NextRecordsURL
+		}
+	}
+	return out, nil
+}
+
+// QueryMore reads the pages of a query from a nextRecordsUrl on (QueryBatch's FirstPage.Next),
+// calling fn for each record.
+func (c *Client) QueryMore(ctx context.Context, next string, fn func(Record) error) error {
+	path := c.answered(next)
+	for path != "" {
+		resp, err := c.send(ctx, request{method: http.MethodGet, path: path, idempotent: true, kind: "queryMore"})
+		if err != nil {
+			return err
+		}
+		var page queryPage
+		if err := json.Unmarshal(resp.body, &page); err != nil {
+			return fmt.Errorf("salesforce: decode query page: %w", err)
+		}
+		for _, r := range page.Records {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		path = ""
+		if !page.Done && page.NextRecordsURL != "" {
+			path = c.answered(page.NextRecordsURL)
+		}
+	}
+	return nil
+}

@@ -45,6 +45,13 @@ func (s *Signal[T]) Mark() int {
 	return len(s.fired)
 }
 
+// Since returns the values fired after mark, in order.
+func (s *Signal[T]) Since(mark int) []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]T(nil), s.fired[min(mark, len(s.fired)):]...)
+}
+
 // WaitFor waits until n values matching match (nil: any) were fired after mark, and returns the last.
 func (s *Signal[T]) WaitFor(tb TB, what string, mark, n int, timeout time.Duration, match func(T) bool) T {
 	tb.Helper()

@@ -123,3 +123,38 @@ func LockForDelete(ctx context.Context, tx pgx.Tx, connID int64) error {
 	}
 	return nil
 }
+
+// Announce records that this instance is alive and returns how many instances are (those seen
+// within the lease TTL, this one included): the connections are shared among them.
+func (m *Manager) Announce(ctx context.Context) (int, error) {
+	var live int
+	err := m.pool.QueryRow(ctx, `WITH me AS (
+			INSERT INTO instances (name, seen_at) VALUES ($1, now())
+			ON CONFLICT (name) DO UPDATE SET seen_at = now())
+		SELECT count(*) + 1 FROM instances WHERE name <> $1 AND seen_at > now() - $2::interval`, m.holder, m.ttl).Scan(&live)
+	if err != nil {
+		return 1, fmt.Errorf("announce instance %s: %w", m.holder, err)
+	}
+	// Instances gone for good are forgotten after a while.
+	if _, err := m.pool.Exec(ctx, `DELETE FROM instances WHERE seen_at < now() - interval '1 hour'`); err != nil {
+		return live, fmt.Errorf("forget instances gone: %w", err)
+	}
+	return live, nil
+}
+
+// Leave removes this instance from the live ones (graceful shutdown): the others take its share at once.
+func (m *Manager) Leave(ctx context.Context) error {
+	if _, err := m.pool.Exec(ctx, `DELETE FROM instances WHERE name = $1`, m.holder); err != nil {
+		return fmt.Errorf("leave as instance %s: %w", m.holder, err)
+	}
+	return nil
+}
+
+// Share is how many of m connections each of n live instances holds: about m/n, rounded up, so
+// that every connection has a holder.
+func Share(connections, instances int) int {
+	if instances <= 1 {
+		return connections
+	}
+	return (connections + instances - 1) / instances
+}

@@ -55,7 +55,10 @@ func (o *Org) dispatch(parent *http.Request, method, path string, body any) subR
 		res.header.Set("Location", loc)
 	}
 	if rec.body.Len() > 0 {
-		if err := json.Unmarshal(rec.body.Bytes(), &res.body); err != nil {
+		// Numbers kept as written: a query subrequest's 18-digit currency must not round through a float.
+		dec := json.NewDecoder(bytes.NewReader(rec.body.Bytes()))
+		dec.UseNumber()
+		if err := dec.Decode(&res.body); err != nil {
 			res.body = rec.body.String()
 		}
 	}
