@@ -120,7 +120,7 @@ func SetStreamNote(ctx context.Context, q Execer, id int64, note string) (bool, 
 	return tag.RowsAffected() > 0, nil
 }
 
-// databaseHistory names the database history a row is written in (migrations 011, 012): the cluster, the
+// databaseHistory names the database history a row is written in (migrations 011, 014): the cluster, the
 // WAL timeline (a point-in-time recovery or a promoted standby starts a new one) and the oid of the
 // mapping's table (a restored dump recreates it). $2 is the table's qualified name.
 const databaseHistory = `database_history($2)`
