@@ -53,7 +53,10 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	all := hasField(m, "IsDeleted")
 
 	var first *orgclient.FirstPage
-	if !urgent {
+	// A filtered poll reads on its own: the records changed in its window, filter aside, must be read
+	// before the filtered ones (a record that came to match between the two reads would otherwise be
+	// taken for one that left), and the batch's first page is read before the poll begins.
+	if !urgent && filter == "" {
 		var err error
 		if first, err = w.s.polls.first(ctx, org, orgclient.BatchQuery{SOQL: soql, All: all}, w.interval(m)); err != nil {
 			return err

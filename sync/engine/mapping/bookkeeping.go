@@ -120,11 +120,10 @@ func SetStreamNote(ctx context.Context, q Execer, id int64, note string) (bool, 
 	return tag.RowsAffected() > 0, nil
 }
 
-// databaseHistory names the database history a row is written in: the cluster, the WAL timeline
-// (a point-in-time recovery or a promoted standby starts a new one) and the oid of the mapping's
-// table (a restored dump recreates it). $2 is the table's qualified name.
-const databaseHistory = `(SELECT system_identifier::text FROM pg_control_system()) || '/' ||
-	substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '/' || COALESCE(to_regclass($2)::oid::text, '')`
+// databaseHistory names the database history a row is written in (migrations 011, 014): the cluster, the
+// WAL timeline (a point-in-time recovery or a promoted standby starts a new one) and the oid of the
+// mapping's table (a restored dump recreates it). $2 is the table's qualified name.
+const databaseHistory = `database_history($2)`
 
 // StampHistory notes, with a load's or a poll's high-water mark, the database history it is stored
 // in (see RolledBack).
