@@ -33,4 +33,3 @@ func (h *Handlers) ResendWrite(c echo.Context) error {
 			return h.Writes.FixAndRetry(ctx, actor, connID, logID, set)
 		})
 }
-
