@@ -41,10 +41,7 @@ func newConflictBench(t *testing.T, policy conflict.Policy, algo connection.Writ
 		err := b.Pool.QueryRow(b.Ctx, `SELECT COALESCE(sfid, ''), systemmodstamp FROM `+b.Schema+`.invoice__c WHERE external_id__c = 'C-1' AND systemmodstamp IS NOT NULL`).Scan(&cb.sfid, &stamp)
 		return err == nil && cb.sfid != "", fmt.Sprint(err)
 	})
-	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
-		t.Fatal(err)
-	}
-	b.ConnState(connection.Paused)
+	cb.pause()
 	if algo == connection.Merged {
 		if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, connection.Merged); err != nil {
 			t.Fatal(err)
@@ -71,6 +68,17 @@ func (cb *conflictBench) updateSF(fields map[string]any) {
 	if err := cb.Org.Update("Invoice__c", cb.sfid, body, "test"); err != nil {
 		cb.T.Fatal(err)
 	}
+}
+
+// pause pauses the connection; a pause is refused while a write is in flight, so it is tried until
+// the writer is between rounds.
+func (cb *conflictBench) pause() {
+	cb.T.Helper()
+	cb.Eventually("the pause", 10*time.Second, func() (bool, string) {
+		err := cb.Admin.Connections.Pause(cb.Ctx, enginetest.Admin, cb.Conn.ID)
+		return err == nil, fmt.Sprint(err)
+	})
+	cb.ConnState(connection.Paused)
 }
 
 func (cb *conflictBench) resume() {
@@ -205,10 +213,7 @@ func TestDeletedInSalesforceUpdatedInPostgresIsListedEveryTime(t *testing.T) {
 				err := cb.Pool.QueryRow(cb.Ctx, `SELECT sfid FROM `+cb.Schema+`.invoice__c WHERE external_id__c = 'C-1' AND sfid IS NOT NULL`).Scan(&cb.sfid)
 				return err == nil, fmt.Sprint(err)
 			})
-			if err := cb.Admin.Connections.Pause(cb.Ctx, enginetest.Admin, cb.Conn.ID); err != nil {
-				t.Fatal(err)
-			}
-			cb.ConnState(connection.Paused)
+			cb.pause()
 		}
 		if err := cb.Org.Delete("Invoice__c", cb.sfid, "test"); err != nil {
 			t.Fatal(err)

@@ -258,6 +258,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	start := time.Now()
+	w.cs.beginBatch(batch)
 	var sendErr error
 	if c.WriteAlgorithm == connection.Merged {
 		sendErr = w.sendMerged(ctx, org, tables, batch)
