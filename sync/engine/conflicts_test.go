@@ -317,3 +317,40 @@ func TestManualConflictsWaitForAnAdminToKeepOneSide(t *testing.T) {
 		})
 	}
 }
+
+// What detection costs: a backlog of updates is checked with one query per batch (2,000 changes)
+// beside its write calls. The connection runs on (no pause, so no recovery poll) and polls hourly, so
+// the only queries are the pre-check's.
+func TestConflictDetectionCostsOneQueryPerBatchOfUpdates(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{PollInterval: time.Hour})
+	readWriteInvoices(b, true)
+	const n = 2000
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) SELECT 'SEED-' || g, g FROM generate_series(1, 2000) g`)
+	b.Eventually("the seed rows", 30*time.Second, func() (bool, string) { return logStates(b)["SUCCESS"] == n, fmt.Sprint(logStates(b)) })
+	b.ConnState(connection.Idle)
+	written := time.Now()
+	b.Eventually("a later second", 3*time.Second, func() (bool, string) {
+		return time.Now().Truncate(time.Second).After(written), ""
+	})
+	before := b.Org.APICalls()
+	start := time.Now()
+	b.Exec(`UPDATE $schema.invoice__c SET amount__c = amount__c + 1`)
+	b.Eventually("the updates", 60*time.Second, func() (bool, string) {
+		return logStates(b)["SUCCESS"] == 2*n, fmt.Sprint(logStates(b))
+	})
+	took := time.Since(start)
+	calls := map[string]int{}
+	for k, v := range b.Org.APICalls() {
+		if d := v - before[k]; d != 0 {
+			calls[k] = d
+		}
+	}
+	writes := calls["composite"] + calls["bulk"] + calls["bulkPoll"] + calls["bulkResults"]
+	checks := calls["query"] + calls["queryMore"]
+	t.Logf("%d updates in %v (%.0f records/s): %d write calls, %d pre-check queries (%.2f× the calls without detection); %v",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), writes, checks, float64(writes+checks)/float64(writes), calls)
+	if checks != 1 {
+		t.Fatalf("%d pre-check queries for one batch of %d updates, want 1", checks, n)
+	}
+}

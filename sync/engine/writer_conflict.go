@@ -89,7 +89,7 @@ func (w *writer) changedSince(ctx context.Context, org orgclient.Org, wt *writab
 		w.cs.changed[wt.m.Table] = nil
 		return nil, false, nil
 	}
-	where := " WHERE SystemModstamp > " + soqlTime(oldest.Add(-time.Second))
+	where := " WHERE SystemModstamp >= " + soqlTime(oldest.Truncate(time.Second))
 	out, err := w.readVersions(ctx, org, wt, changedFields(wt, chs), []string{where}, changedSinceLimit)
 	if errors.Is(err, errTooManyChanged) {
 		w.cs.changed[wt.m.Table] = nil
