@@ -63,6 +63,7 @@ type ConfigurationAdmin interface {
 type WriteAdmin interface {
 	Retry(ctx context.Context, actor audit.Actor, connID, logID int64) error
 	Ignore(ctx context.Context, actor audit.Actor, connID, logID int64) error
+	FixAndRetry(ctx context.Context, actor audit.Actor, connID, logID int64, set map[string]string) error
 }
 
 // ConflictAdmin is what the dashboard and the API ask of conflicts (*admin.Conflicts implements it).

@@ -47,6 +47,17 @@ func (h *Handlers) ShowRecord(c echo.Context) error {
 			rp.Err = f.Value.Text
 		}
 	}
+	for _, e := range hist {
+		if e.State == "FAILED" {
+			rp.FailedLogID, rp.Problems = e.ID, writeProblems(e.Message)
+			break
+		}
+	}
+	if rp.FailedLogID != 0 {
+		rp.FixFields = fixFields(m, fields, rp.Problems)
+	} else if rp.Err != "" {
+		rp.Problems = writeProblems(rp.Err)
+	}
 	h.useConnection(c, conn.ID)
 	conns, cur, err := h.current(c)
 	if err != nil {

@@ -472,6 +472,27 @@ type RecordPage struct {
 	LastOp    string
 	Err       string
 	History   []LogRow
+	// The newest failed write of the row, Salesforce's reasons in words, and the row's mapped fields
+	// as a form to fix and resend it in one step.
+	FailedLogID int64
+	Problems    []WriteProblem
+	FixFields   []FixField
+}
+
+// WriteProblem is one of Salesforce's reasons for refusing a write.
+type WriteProblem struct {
+	Code    string // REQUIRED_FIELD_MISSING
+	Message string
+	Fields  []string
+}
+
+// FixField is a mapped field of a row on the record page's fix form.
+type FixField struct {
+	Name   string // the Salesforce field
+	Column string
+	Value  string
+	Null   bool
+	Named  bool // Salesforce's refusal names it
 }
 
 // RecordField is one column of a record.

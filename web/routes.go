@@ -93,6 +93,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/explorer/:mapping/:id", Viewer, h.ShowRecord},
 		{http.MethodPost, "/writes/:id/retry", Admin, h.RetryWrite},
 		{http.MethodPost, "/writes/:id/ignore", Admin, h.IgnoreWrite},
+		{http.MethodPost, "/writes/:id/resend", Admin, h.ResendWrite},
 		{http.MethodGet, "/conflicts", Viewer, h.ShowConflicts},
 		{http.MethodPost, "/conflicts/:id/keep", Admin, h.KeepConflict},
 		{http.MethodGet, "/activity", Viewer, h.ShowActivity},

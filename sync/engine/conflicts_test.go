@@ -41,10 +41,7 @@ func newConflictBench(t *testing.T, policy conflict.Policy, algo connection.Writ
 		err := b.Pool.QueryRow(b.Ctx, `SELECT COALESCE(sfid, ''), systemmodstamp FROM `+b.Schema+`.invoice__c WHERE external_id__c = 'C-1' AND systemmodstamp IS NOT NULL`).Scan(&cb.sfid, &stamp)
 		return err == nil && cb.sfid != "", fmt.Sprint(err)
 	})
-	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
-		t.Fatal(err)
-	}
-	b.ConnState(connection.Paused)
+	cb.pause()
 	if algo == connection.Merged {
 		if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, connection.Merged); err != nil {
 			t.Fatal(err)
@@ -71,6 +68,17 @@ func (cb *conflictBench) updateSF(fields map[string]any) {
 	if err := cb.Org.Update("Invoice__c", cb.sfid, body, "test"); err != nil {
 		cb.T.Fatal(err)
 	}
+}
+
+// pause pauses the connection; a pause is refused while a write is in flight, so it is tried until
+// the writer is between rounds.
+func (cb *conflictBench) pause() {
+	cb.T.Helper()
+	cb.Eventually("the pause", 10*time.Second, func() (bool, string) {
+		err := cb.Admin.Connections.Pause(cb.Ctx, enginetest.Admin, cb.Conn.ID)
+		return err == nil, fmt.Sprint(err)
+	})
+	cb.ConnState(connection.Paused)
 }
 
 func (cb *conflictBench) resume() {
@@ -205,10 +213,7 @@ func TestDeletedInSalesforceUpdatedInPostgresIsListedEveryTime(t *testing.T) {
 				err := cb.Pool.QueryRow(cb.Ctx, `SELECT sfid FROM `+cb.Schema+`.invoice__c WHERE external_id__c = 'C-1' AND sfid IS NOT NULL`).Scan(&cb.sfid)
 				return err == nil, fmt.Sprint(err)
 			})
-			if err := cb.Admin.Connections.Pause(cb.Ctx, enginetest.Admin, cb.Conn.ID); err != nil {
-				t.Fatal(err)
-			}
-			cb.ConnState(connection.Paused)
+			cb.pause()
 		}
 		if err := cb.Org.Delete("Invoice__c", cb.sfid, "test"); err != nil {
 			t.Fatal(err)
@@ -310,5 +315,42 @@ func TestManualConflictsWaitForAnAdminToKeepOneSide(t *testing.T) {
 				t.Fatalf("the kept change was judged again: %+v", cs)
 			}
 		})
+	}
+}
+
+// What detection costs: a backlog of updates is checked with one query per batch (2,000 changes)
+// beside its write calls. The connection runs on (no pause, so no recovery poll) and polls hourly, so
+// the only queries are the pre-check's.
+func TestConflictDetectionCostsOneQueryPerBatchOfUpdates(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{PollInterval: time.Hour})
+	readWriteInvoices(b, true)
+	const n = 2000
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) SELECT 'SEED-' || g, g FROM generate_series(1, 2000) g`)
+	b.Eventually("the seed rows", 30*time.Second, func() (bool, string) { return logStates(b)["SUCCESS"] == n, fmt.Sprint(logStates(b)) })
+	b.ConnState(connection.Idle)
+	written := time.Now()
+	b.Eventually("a later second", 3*time.Second, func() (bool, string) {
+		return time.Now().Truncate(time.Second).After(written), ""
+	})
+	before := b.Org.APICalls()
+	start := time.Now()
+	b.Exec(`UPDATE $schema.invoice__c SET amount__c = amount__c + 1`)
+	b.Eventually("the updates", 60*time.Second, func() (bool, string) {
+		return logStates(b)["SUCCESS"] == 2*n, fmt.Sprint(logStates(b))
+	})
+	took := time.Since(start)
+	calls := map[string]int{}
+	for k, v := range b.Org.APICalls() {
+		if d := v - before[k]; d != 0 {
+			calls[k] = d
+		}
+	}
+	writes := calls["composite"] + calls["bulk"] + calls["bulkPoll"] + calls["bulkResults"]
+	checks := calls["query"] + calls["queryMore"]
+	t.Logf("%d updates in %v (%.0f records/s): %d write calls, %d pre-check queries (%.2f× the calls without detection); %v",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), writes, checks, float64(writes+checks)/float64(writes), calls)
+	if checks != 1 {
+		t.Fatalf("%d pre-check queries for one batch of %d updates, want 1", checks, n)
 	}
 }

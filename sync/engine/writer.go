@@ -373,6 +373,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	}
 	start := time.Now()
 	send, sendErr := w.describe(ctx, org, c, tables, batch)
+	w.cs.beginBatch(send)
 	switch {
 	case sendErr != nil: // nothing sent: record puts the batch back in the queue
 	case c.WriteAlgorithm == connection.Merged:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -48,8 +49,57 @@ type rowKey struct {
 
 // conflictState is what the writer keeps between batches for detection.
 type conflictState struct {
-	wrote     map[rowKey]time.Time // when pgforce last wrote a record (after Salesforce answered)
-	refreshes []sfRefresh          // Salesforce versions rows take with the batch's outcomes
+	wrote     map[rowKey]time.Time            // when pgforce last wrote a record (after Salesforce answered)
+	refreshes []sfRefresh                     // Salesforce versions rows take with the batch's outcomes
+	batch     []*change                       // the batch being written
+	changed   map[string]map[string]sfVersion // table → records Salesforce changed since the batch's oldest baseline
+}
+
+// changedSinceLimit bounds the batch pre-check: when Salesforce changed more records of the object
+// since the batch's oldest baseline, runs are checked by id instead.
+const changedSinceLimit = 10_000
+
+var errTooManyChanged = fmt.Errorf("more than %d records changed", changedSinceLimit)
+
+// beginBatch starts detection for a claimed batch.
+func (cs *conflictState) beginBatch(batch []*change) { cs.batch, cs.changed = batch, nil }
+
+// changedSince reads, once per batch and table, the records Salesforce changed (or deleted) after
+// the oldest baseline of the batch's updates and deletes of the table: one query (paged by 2,000)
+// for a whole batch of up to 2,000 changes, so detection costs about one call per ten collection
+// calls. ok is false when too many changed; runs are then checked by id.
+func (w *writer) changedSince(ctx context.Context, org orgclient.Org, wt *writable) (map[string]sfVersion, bool, error) {
+	if v, done := w.cs.changed[wt.m.Table]; done {
+		return v, v != nil, nil
+	}
+	if w.cs.changed == nil {
+		w.cs.changed = map[string]map[string]sfVersion{}
+	}
+	var oldest time.Time
+	var chs []*change
+	for _, ch := range w.cs.batch {
+		if ch.table == wt.m.Table && ch.sfid != "" && (ch.action == triggerlog.Update || ch.action == triggerlog.Delete) {
+			chs = append(chs, ch)
+			if b := w.baseline(ch); oldest.IsZero() || b.Before(oldest) {
+				oldest = b
+			}
+		}
+	}
+	if len(chs) == 0 {
+		w.cs.changed[wt.m.Table] = nil
+		return nil, false, nil
+	}
+	where := " WHERE SystemModstamp >= " + soqlTime(oldest.Truncate(time.Second))
+	out, err := w.readVersions(ctx, org, wt, changedFields(wt, chs), []string{where}, changedSinceLimit)
+	if errors.Is(err, errTooManyChanged) {
+		w.cs.changed[wt.m.Table] = nil
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	w.cs.changed[wt.m.Table] = out
+	return out, true, nil
 }
 
 // sfRefresh is Salesforce's current version of records whose rows take it (salesforce_wins, an
@@ -125,11 +175,18 @@ func (w *writer) checkConflicts(ctx context.Context, org orgclient.Org, wt *writ
 		}
 	}
 	if len(judge) > 0 {
-		versions, err := w.salesforceVersions(ctx, org, wt, judge)
+		// The batch's query of records changed since its oldest baseline answers for every run of the
+		// batch; a record it does not list did not change. Without it, the run's records are read by id.
+		versions, complete, err := w.changedSince(ctx, org, wt)
 		if err != nil {
 			return err
 		}
-		suspects := w.suspects(judge, versions)
+		if !complete {
+			if versions, err = w.salesforceVersions(ctx, org, wt, judge); err != nil {
+				return err
+			}
+		}
+		suspects := w.suspects(judge, versions, !complete)
 		own, err := w.ownWrites(ctx, c, wt.m.Table, suspects)
 		if err != nil {
 			return err
@@ -199,26 +256,40 @@ func changedFields(wt *writable, chs []*change) []string {
 // salesforceVersions reads the records of changes by id (deleted ones included), preCheckBatch per
 // query: what the pre-check compares.
 func (w *writer) salesforceVersions(ctx context.Context, org orgclient.Org, wt *writable, chs []*change) (map[string]sfVersion, error) {
-	fields := []string{"Id", "SystemModstamp"}
-	for _, f := range []string{"LastModifiedById", "IsDeleted"} {
-		if _, ok := wt.obj.Field(f); ok {
-			fields = append(fields, f)
-		}
-	}
-	for _, f := range changedFields(wt, chs) {
-		if !slices.ContainsFunc(fields, func(x string) bool { return strings.EqualFold(x, f) }) {
-			fields = append(fields, f)
-		}
-	}
-	out := map[string]sfVersion{}
+	var wheres []string
 	for i := 0; i < len(chs); i += preCheckBatch {
 		part := chs[i:min(i+preCheckBatch, len(chs))]
 		ids := make([]string, len(part))
 		for j, ch := range part {
 			ids[j] = ch.sfid
 		}
-		soql := "SELECT " + strings.Join(fields, ", ") + " FROM " + wt.m.Object + " WHERE Id IN ('" + strings.Join(ids, "','") + "')"
+		wheres = append(wheres, " WHERE Id IN ('"+strings.Join(ids, "','")+"')")
+	}
+	return w.readVersions(ctx, org, wt, changedFields(wt, chs), wheres, 0)
+}
+
+// readVersions runs the pre-check query with each condition (deleted records included), at most
+// limit records in all (0: no limit).
+func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writable, changed []string, wheres []string, limit int) (map[string]sfVersion, error) {
+	fields := []string{"Id", "SystemModstamp"}
+	for _, f := range []string{"LastModifiedById", "IsDeleted"} {
+		if _, ok := wt.obj.Field(f); ok {
+			fields = append(fields, f)
+		}
+	}
+	for _, f := range changed {
+		if !slices.ContainsFunc(fields, func(x string) bool { return strings.EqualFold(x, f) }) {
+			fields = append(fields, f)
+		}
+	}
+	out := map[string]sfVersion{}
+	n := 0
+	for _, where := range wheres {
+		soql := "SELECT " + strings.Join(fields, ", ") + " FROM " + wt.m.Object + where
 		if _, err := org.Query(ctx, soql, true, func(rec map[string]json.RawMessage) error {
+			if n++; limit > 0 && n > limit {
+				return errTooManyChanged
+			}
 			var id, by string
 			var deleted bool
 			_ = json.Unmarshal(rec["Id"], &id)
@@ -235,6 +306,9 @@ func (w *writer) salesforceVersions(ctx context.Context, org orgclient.Org, wt *
 			}
 			return nil
 		}); err != nil {
+			if errors.Is(err, errTooManyChanged) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("conflict pre-check of %s: %w", wt.m.Object, err)
 		}
 	}
@@ -242,10 +316,15 @@ func (w *writer) salesforceVersions(ctx context.Context, org orgclient.Org, wt *
 }
 
 // suspects returns the changes whose record Salesforce deleted or changed after their baseline.
-func (w *writer) suspects(chs []*change, versions map[string]sfVersion) []*change {
+// byID says the versions were read by id (a record missing from them is gone); otherwise they list
+// only records changed lately (a missing one did not change).
+func (w *writer) suspects(chs []*change, versions map[string]sfVersion, byID bool) []*change {
 	var out []*change
 	for _, ch := range chs {
-		v := versions[ch.sfid]
+		v, listed := versions[ch.sfid]
+		if !listed && !byID {
+			continue
+		}
 		if !v.found || v.deleted || v.stamp.After(w.baseline(ch)) {
 			out = append(out, ch)
 		}
