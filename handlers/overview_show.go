@@ -69,7 +69,7 @@ func (h *Handlers) overview(c echo.Context, conn connection.Connection) (views.O
 		}
 		points = append(points, p)
 	}
-	m.Chart = views.NewActivityChart(points, now)
+	m.Chart, m.HourChart = views.NewActivityChart(points, now), views.NewHourChart(points, now)
 	if used, limit, at, err := h.Connections.APIUsage(ctx, conn.ID); err == nil && limit > 0 {
 		m.APIUsed, m.APILimit, m.APIAsOf = &used, &limit, &at
 	}

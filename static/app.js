@@ -49,6 +49,17 @@
       tr.hidden = q !== "" && tr.textContent.toLowerCase().indexOf(q) < 0;
     });
   });
+  // <button data-select-shown="#table"> maps every field the filter leaves shown.
+  document.addEventListener("click", function (ev) {
+    var el = ev.target;
+    if (!el.matches || !el.matches("button[data-select-shown]")) { return; }
+    var table = document.querySelector(el.getAttribute("data-select-shown"));
+    if (!table) { return; }
+    table.querySelectorAll('tbody tr:not([hidden]) input[data-testid="field-check"]:not(:disabled)').forEach(function (box) {
+      if (!box.checked) { box.checked = true; box.dispatchEvent(new Event("change", { bubbles: true })); }
+    });
+  });
+
   // A table wider than its card scrolls inside it: keyboard users reach it with Tab and scroll it
   // with the arrow keys (it gets tabindex=0 only while it overflows).
   function focusableScrollers() {

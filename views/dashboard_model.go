@@ -56,8 +56,9 @@ func OrgTypeLabel(t string) string {
 type OverviewPage struct {
 	Conn      *ConnectionView // nil: no connection yet
 	Health    Health
-	Chart     ActivityChart
-	APIUsed   *int // nil until the engine reports API usage
+	Chart     ActivityChart // 24 hours in 15-minute bins
+	HourChart ActivityChart // the last hour in one-minute bins
+	APIUsed   *int          // nil until the engine reports API usage
 	APILimit  *int
 	APIAsOf   *time.Time
 	NoMapping bool

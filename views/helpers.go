@@ -277,3 +277,11 @@ func docTitle(p Page) string {
 	}
 	return t
 }
+
+// fieldLabel names a field for screen readers: its label ("Last Name"), or its API name without one.
+func fieldLabel(fc FieldChoice) string {
+	if fc.Label != "" {
+		return fc.Label
+	}
+	return fc.Name
+}

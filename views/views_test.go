@@ -139,7 +139,7 @@ func TestActivityChartLayout(t *testing.T) {
 	if in.Class != "in" || in.Y+in.H != ch.Mid || out.Class != "out" || out.Y != ch.Mid || in.H <= out.H || in.X != out.X || errBar.Class != "err" {
 		t.Fatalf("bars grow up (in) and down (out) from the axis: %+v %+v", in, out)
 	}
-	if !strings.Contains(in.Title, "13:05 UTC: 100 records Salesforce → Postgres") || !strings.Contains(errBar.Title, "1 failed record") {
+	if !strings.Contains(in.Title, "13:00 UTC: 100 records Salesforce → Postgres") || !strings.Contains(errBar.Title, "1 failed record") {
 		t.Fatalf("titles: %q %q", in.Title, errBar.Title)
 	}
 	if ch.Bars[0].X >= in.X || ch.Bars[0].X < 0 || in.X+in.W > ch.Width {
@@ -148,14 +148,14 @@ func TestActivityChartLayout(t *testing.T) {
 	if len(ch.Ticks) != 8 {
 		t.Fatalf("a tick every 3 hours: %+v", ch.Ticks)
 	}
-	d := doc(t, views.Chart(ch))
+	d := doc(t, views.Chart(ch, "activity-chart"))
 	if d.Find(`rect.in title`).First().Text() != ch.Bars[0].Title || d.Find(`svg`).AttrOr("viewBox", "") != "0 0 864.0 158.0" {
 		t.Fatal("svg")
 	}
 	if empty := views.NewActivityChart(nil, now); !empty.Empty || len(empty.Bars) != 0 {
 		t.Fatal("empty chart")
 	}
-	if !strings.Contains(text(doc(t, views.Chart(views.NewActivityChart(nil, now))).Find("svg")), "No records synced") {
+	if !strings.Contains(text(doc(t, views.Chart(views.NewActivityChart(nil, now), "activity-chart")).Find("svg")), "No records synced") {
 		t.Fatal("empty chart says so")
 	}
 }

@@ -144,7 +144,7 @@ func TestOverviewHealthAndActivity(t *testing.T) {
 	if u := d.Find(`[data-testid="unhealthy-row"]`); u.Find("a").Text() != "Contact" || u.Find(`[data-testid="state"]`).Text() != "BAD_CONFIG" || !strings.Contains(text(d, `[data-testid="unhealthy-row"]`), "field LastName removed") {
 		t.Fatalf("unhealthy: %q", text(d, `[data-testid="unhealthy-row"]`))
 	}
-	if d.Find(`svg[data-testid="activity-chart"] rect.in`).Length() != 1 || d.Find(`svg rect.out`).Length() != 1 || d.Find(`svg rect.err`).Length() != 1 {
+	if d.Find(`svg[data-testid="activity-chart"] rect.in`).Length() != 1 || d.Find(`svg[data-testid="activity-chart"] rect.out`).Length() != 1 || d.Find(`svg[data-testid="activity-chart"] rect.err`).Length() != 1 {
 		t.Fatal("chart bars")
 	}
 	res := b.htmx(http.MethodGet, "/?live=1", nil)

@@ -271,7 +271,7 @@ func addStats(ctx context.Context, tx pgx.Tx, connID, mappingID int64, direction
 	if records == 0 && errs == 0 {
 		return nil
 	}
-	bucket := now.UTC().Truncate(5 * time.Minute)
+	bucket := now.UTC().Truncate(time.Minute) // the Overview charts the last hour per minute
 	_, err := tx.Exec(ctx, `INSERT INTO sync_stats (connection_id, mapping_id, bucket, direction, records, errors)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, mapping_id, bucket, direction)
 		DO UPDATE SET records = sync_stats.records + EXCLUDED.records, errors = sync_stats.errors + EXCLUDED.errors`,

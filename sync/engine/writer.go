@@ -314,7 +314,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		w.s.finishPausing(context.WithoutCancel(ctx))
 	}()
 	if u := w.unrecorded; u != nil {
-		if err := w.record(ctx, u.c, u.tables, u.batch); err != nil {
+		if err := w.record(ctx, u.c, u.tables, u.batch, 0); err != nil {
 			return false, err
 		}
 		w.unrecorded = nil
@@ -382,7 +382,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		sendErr = w.sendOrdered(ctx, org, tables, send)
 	}
 	w.forgetRefused(tables, send)
-	if err := w.record(ctx, c, tables, batch); err != nil {
+	if err := w.record(ctx, c, tables, batch, time.Since(start)); err != nil {
 		w.unrecorded = &unrecordedBatch{c: c, tables: tables, batch: batch}
 		return false, err
 	}

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
 )
@@ -15,7 +17,7 @@ import (
 // record stores the outcome of a batch in one transaction under the lease fence: each trigger-log
 // row's outcome and Salesforce message, and on the table rows (as pgforce, so nothing is captured) the
 // sfid of created records, _hc_lastop and _hc_err. Undecided rows go back to NEW.
-func (w *writer) record(ctx context.Context, c connection.Connection, tables map[string]*writable, batch []*change) error {
+func (w *writer) record(ctx context.Context, c connection.Connection, tables map[string]*writable, batch []*change, took time.Duration) error {
 	e := w.s.e
 	ctx = context.WithoutCancel(ctx) // the writes happened in Salesforce: always record them
 	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
@@ -53,8 +55,11 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 			var marks []triggerlog.RowMark
 			created := map[int64]string{}
 			written := map[int64]int64{} // row → its successful change
-			var ok, bad int64
+			var ok, bad, later int64
 			for _, ch := range chs {
+				if ch.released() {
+					later++
+				}
 				switch ch.outcome.To {
 				case triggerlog.Success:
 					ok++
@@ -85,6 +90,10 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 			}
 			if wt := tables[name]; wt != nil {
 				if err := addStats(ctx, tx, c.ID, wt.m.ID, "pg_to_sf", ok, bad, e.opts.Now()); err != nil {
+					return err
+				}
+				level, msg := batchEvent(wt.m.Object, ok, bad, later, took)
+				if err := mapping.RecordEvent(ctx, tx, wt.m, level, "write", msg); err != nil {
 					return err
 				}
 			}
@@ -121,6 +130,32 @@ func lastMarks(marks []triggerlog.RowMark) []triggerlog.RowMark {
 		last.SFID = sfid
 	}
 	return out
+}
+
+// batchEvent is the Activity line of a write batch to one object: how many changes, their outcome,
+// how long the batch took (0: not known, when recorded again after a failure).
+func batchEvent(object string, ok, bad, later int64, took time.Duration) (level, msg string) {
+	level = "info"
+	msg = fmt.Sprintf("Wrote %d %s %s to Salesforce", ok+bad+later, object, plural(ok+bad+later, "change", "changes"))
+	if took > 0 {
+		msg += " in " + took.Round(time.Millisecond).String()
+	}
+	msg += fmt.Sprintf(": %d succeeded", ok)
+	if bad > 0 {
+		level = "error"
+		msg += fmt.Sprintf(", %d failed (see Write errors)", bad)
+	}
+	if later > 0 {
+		msg += fmt.Sprintf(", %d retried later", later)
+	}
+	return level, msg
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func firstNonEmpty(a, b string) string {
