@@ -268,11 +268,27 @@ func (s *Connections) connAction(ctx context.Context, actor audit.Actor, connID 
 // Pause stops syncing. From IDLE the connection is PAUSED at once; while a write batch or a catch-up
 // is in flight it is BUSY until that work is done (nothing new starts), then PAUSED. Changes made in
 // the database keep accumulating in the trigger log; nothing is polled or streamed from Salesforce.
+//
+// The runtime moves the state between IDLE and its busy states while this runs, so a refusal names
+// the state it met: the transition that state allows is tried next (a few times at most), rather
+// than refusing a pause because the connection went idle between two attempts.
 func (s *Connections) Pause(ctx context.Context, actor audit.Actor, connID int64) error {
-	err := s.connAction(ctx, actor, connID, connection.Pause, audit.ConnectionPause, nil)
-	var r *lifecycle.Refusal
-	if errors.As(err, &r) && connection.PauseWhenDone.Allowed(connection.State(r.Current)) {
-		err = s.connAction(ctx, actor, connID, connection.PauseWhenDone, audit.ConnectionPause, nil)
+	t := connection.Pause
+	var err error
+	for range 5 {
+		err = s.connAction(ctx, actor, connID, t, audit.ConnectionPause, nil)
+		var r *lifecycle.Refusal
+		if !errors.As(err, &r) {
+			return err
+		}
+		switch current := connection.State(r.Current); {
+		case connection.Pause.Allowed(current):
+			t = connection.Pause
+		case connection.PauseWhenDone.Allowed(current):
+			t = connection.PauseWhenDone
+		default:
+			return err
+		}
 	}
 	return err
 }
