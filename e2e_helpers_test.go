@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"pgforce/internal/browsertest"
 	"pgforce/internal/keyring"
 	"pgforce/sync/store/storetest"
 )
@@ -146,46 +147,9 @@ func (p *product) Stop() error {
 	}
 }
 
-const chromiumPath = "/usr/bin/chromium"
-
-var (
-	browserOnce sync.Once
-	browserCtx  context.Context
-	browserErr  error
-)
-
-// newBrowser returns a fresh tab with its own cookies (a new browser context) in one headless
-// Chromium shared by the test binary. Tests are skipped when Chromium is not installed (.ci/run
-// installs it).
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser tests need %s (apt-get install chromium chromium-driver; .ci/run does this)", chromiumPath)
-	}
-	browserOnce.Do(func() {
-		opts := append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(chromiumPath),
-			chromedp.NoSandbox, chromedp.DisableGPU,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.UserDataDir(filepath.Join(os.TempDir(), "pgforce-chromium-"+keyring.RandomToken(6))),
-			chromedp.WindowSize(1280, 900),
-		)
-		actx, _ := chromedp.NewExecAllocator(context.Background(), opts...)
-		browserCtx, _ = chromedp.NewContext(actx)
-		// The first Run starts the browser; it must not carry a timeout (that would end the browser).
-		browserErr = chromedp.Do(browserCtx)
-	})
-	if browserErr != nil {
-		t.Fatalf("start chromium: %v", browserErr)
-	}
-	tab, cancelTab := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
-	ctx, cancel := context.WithTimeout(tab, 120*time.Second)
-	t.Cleanup(func() { cancel(); cancelTab() })
-	return ctx
-}
+// newBrowser returns a fresh tab with its own cookies in one headless Chromium shared by the test
+// binary (skipped when Chromium is not installed; .ci/run installs it).
+func newBrowser(t *testing.T) context.Context { return browsertest.New(t) }
 
 // screenshot saves the current page under testdata/artifacts (not committed) for people to look at.
 func screenshot(t *testing.T, ctx context.Context, name string) {

@@ -141,9 +141,14 @@ func idParam(c echo.Context, name string) (int64, error) {
 	return id, nil
 }
 
-// connBadge and mappingBadge show a state with its explanation.
-func connBadge(s connection.State) views.Badge {
-	return views.Badge{Label: string(s), Severity: s.Severity(), Title: s.Describe()}
+// connBadge and mappingBadge show a state with its explanation (true of this connection or mapping
+// now: how a synced mapping hears of changes, why a connection is in RECOVERY).
+func connBadge(c connection.Connection) views.Badge {
+	return views.Badge{Label: string(c.State), Severity: c.State.Severity(), Title: c.DescribeNow()}
+}
+
+func syncedBadge(s mapping.State, pollingSeconds int, accelerated bool) views.Badge {
+	return views.Badge{Label: string(s), Severity: s.Severity(), Title: s.DescribeSync(pollingSeconds, accelerated)}
 }
 
 func mappingBadge(s mapping.State) views.Badge {
@@ -153,7 +158,7 @@ func mappingBadge(s mapping.State) views.Badge {
 // connectionView is a connection as pages show it, with what can be done in its state and why not.
 func connectionView(c connection.Connection) views.ConnectionView {
 	v := views.ConnectionView{
-		ID: c.ID, Name: c.Name, Schema: c.Schema, State: connBadge(c.State), StateReason: c.StateReason, StateSince: c.StateChangedAt,
+		ID: c.ID, Name: c.Name, Schema: c.Schema, State: connBadge(c), StateReason: c.StateReason, StateSince: c.StateChangedAt,
 		OrgType: string(c.OrgType), LoginURL: c.LoginURL, APIVersion: c.APIVersion, WriteAlgorithm: string(c.WriteAlgorithm),
 		OrgName: c.OrgName, OrgID: c.OrgID, Username: c.Username, InstanceURL: c.InstanceURL, AuthorizedAt: c.AuthorizedAt,
 		PollingSeconds: c.PollingSeconds, VerifyEvery: c.VerifyEveryHours, StreamTransport: string(c.StreamTransport), Paused: c.State == connection.Paused, Authorized: c.AuthorizedAt != nil,

@@ -70,7 +70,7 @@ func mappingRow(m report.MappingSummary, tc report.TableCounts, problems []views
 	}
 	return views.MappingRow{Problem: worst,
 		ID: m.ID, Object: m.Object, Table: m.Table, Access: string(m.Access), Mode: modeText(m.PollingSeconds, m.Accelerated),
-		State: mappingBadge(m.State), SFRows: m.SFCount, PGRows: pgRows(tc), PGEstimated: tc.Estimated,
+		State: syncedBadge(m.State, m.PollingSeconds, m.Accelerated), SFRows: m.SFCount, PGRows: pgRows(tc), PGEstimated: tc.Estimated,
 		Pending: tc.Pending, Failed: tc.Failed, LastSync: m.LastPollAt, Progress: progressOf(m.State, m.LoadDone, tc.Copying, m.LoadExpected, m.LoadStartedAt, now), SFRowsAt: m.SFCountAt,
 	}
 }
@@ -78,7 +78,7 @@ func mappingRow(m report.MappingSummary, tc report.TableCounts, problems []views
 // mappingLive is the self-refreshing part of a mapping's page.
 func mappingLive(m mapping.Mapping, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingLive {
 	return views.MappingLive{Problems: problems,
-		ID: m.ID, State: mappingBadge(m.State), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(), Stopped: m.State.Stopped(),
+		ID: m.ID, State: syncedBadge(m.State, m.Config.SFPollingSeconds, m.Config.Accelerated()), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(), Stopped: m.State.Stopped(),
 		Progress: progressOf(m.State, m.LoadDone, tc.Copying, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, SFRowsAt: m.SFCountAt, PGRows: pgRows(tc),
 		LastLoad:    lastLoad(m),
 		PGEstimated: tc.Estimated, Pending: tc.Pending, Failed: tc.Failed, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,

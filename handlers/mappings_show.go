@@ -30,7 +30,7 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 			return err
 		}
 		now := h.now()
-		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(ms))}
+		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, ConnSchema: cur.Schema, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(ms))}
 		for _, mp := range ms {
 			m.Rows = append(m.Rows, mappingRow(mp, counts[mp.Table], problemViews(rep.Of(mp.ID)), now))
 		}

@@ -98,6 +98,7 @@ type MappingLink struct {
 type MappingsPage struct {
 	ConnID     int64
 	ConnName   string
+	ConnSchema string
 	Authorized bool
 	Rows       []MappingRow
 }

@@ -103,7 +103,7 @@ func Mappings(p Page, m MappingsPage, now time.Time) templ.Component {
 					}
 					return nil
 				})
-				templ_7745c5c3_Err = EmptyState("No mappings", "Create a mapping to sync a Salesforce object with a table in schema "+p.ConnName+".").Render(templ.WithChildren(ctx, templ_7745c5c3_Var4), templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = EmptyState("No mappings", "Create a mapping to sync a Salesforce object with a table in schema "+m.ConnSchema+" (connection "+m.ConnName+").").Render(templ.WithChildren(ctx, templ_7745c5c3_Var4), templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -11,6 +11,7 @@ import (
 
 	"pgforce/internal/account"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store/storetest"
 )
 
@@ -27,12 +28,13 @@ func BenchmarkMappingsPage(b *testing.B) {
 		fields = append(fields, fmt.Sprintf("F%02d__c", i))
 	}
 	for i := range n {
-		obj := mapping.Object{Name: fmt.Sprintf("Obj%03d__c", i), Label: fmt.Sprintf("Object %d", i), Queryable: true, Createable: true, Updateable: true,
-			Fields: slices.Clone(a.orgs.objects[2].Fields)}
+		var defs []sforg.FieldDef
 		for _, f := range fields[1:] {
-			obj.Fields = append(obj.Fields, mapping.Field{Name: f, Label: f, Type: "string", Length: 80, Nillable: true, Createable: true, Updateable: true})
+			defs = append(defs, sforg.FieldDef{Name: f, Label: f, Type: "string", Length: 80, Nillable: true, Createable: true, Updateable: true})
 		}
-		a.orgs.objects = append(a.orgs.objects, obj)
+		if err := a.orgs.org.AddObject(fmt.Sprintf("Obj%03d__c", i), fmt.Sprintf("Object %d", i), defs...); err != nil {
+			b.Fatal(err)
+		}
 	}
 	c := a.connection("bench", true)
 	b.Cleanup(func() { storetest.DropSchema(b, c.Schema) })

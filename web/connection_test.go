@@ -10,6 +10,7 @@ import (
 	"pgforce/internal/account"
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/salesforce/sforg"
 )
 
 // TestSetUpAndAuthorizeAConnection is the seed's Setup Connection: schema and org type, Create, then
@@ -78,16 +79,15 @@ func TestSetUpAndAuthorizeAConnection(t *testing.T) {
 		t.Fatalf("bad code: %q", msg)
 	}
 	// Success: back on the overview with the org and its user.
-	state = stateOf(t, b.post(authorize, url.Values{}))
-	res = b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state))
+	res = b.get(a.approve(b.post(authorize, url.Values{}).Header.Get("Location")))
 	if res.Header.Get("Location") != "/" {
 		t.Fatalf("callback success goes to %q", res.Header.Get("Location"))
 	}
 	d = b.follow(res).doc(t)
-	if msg := text(d, `[data-testid="flash"]`); !strings.Contains(msg, "Connected Acme to Acme Sandbox as admin@acme.test") {
+	if msg := text(d, `[data-testid="flash"]`); !strings.Contains(msg, "Connected Acme to "+sforg.DemoOrgName+" as "+sforg.DemoUsername) {
 		t.Fatalf("success flash %q", msg)
 	}
-	if text(d, `[data-testid="org"]`) == "" || !strings.Contains(text(d, `[data-testid="org"]`), "Acme Sandbox") || text(d, `[data-testid="org-user"]`) != "admin@acme.test" {
+	if text(d, `[data-testid="org"]`) == "" || !strings.Contains(text(d, `[data-testid="org"]`), sforg.DemoOrgName) || text(d, `[data-testid="org-user"]`) != sforg.DemoUsername {
 		t.Fatalf("overview org %q user %q", text(d, `[data-testid="org"]`), text(d, `[data-testid="org-user"]`))
 	}
 	if d.Find(`[data-testid="banner"]`).Length() != 0 {

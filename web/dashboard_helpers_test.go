@@ -19,13 +19,14 @@ import (
 	"pgforce/sync/audit"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/store/storetest"
 )
 
 var testAdmin = audit.Actor{Name: "test", Kind: audit.ActorSystem}
 
-// connection creates a connection whose schema belongs to this test (dropped at the end), authorized
-// against the fake org unless told otherwise.
+// connection creates a sandbox connection (its login host is the test's org) whose schema belongs
+// to this test (dropped at the end), authorized unless told otherwise.
 func (a *app) connection(suffix string, authorize bool) connection.Connection {
 	a.t.Helper()
 	ctx := context.Background()
@@ -36,14 +37,14 @@ func (a *app) connection(suffix string, authorize bool) connection.Connection {
 		a.t.Fatal(err)
 	}
 	if authorize {
-		if c, err = a.admin.Connections.AuthorizeWithPassword(ctx, testAdmin, c.ID, "u", "p"); err != nil {
+		if c, err = a.admin.Connections.AuthorizeWithPassword(ctx, testAdmin, c.ID, sforg.DemoUsername, sforg.DemoPassword); err != nil {
 			a.t.Fatal(err)
 		}
 	}
 	return c
 }
 
-// mapping maps an object of the fake org through the engine.
+// mapping maps an object of the test's org through the engine.
 func (a *app) mapping(connID int64, object string, fields ...string) mapping.Mapping {
 	a.t.Helper()
 	m, err := a.admin.Mappings.Create(context.Background(), testAdmin, connID, object, mapping.NewConfig(fields...))

@@ -7,6 +7,7 @@ import (
 
 	"pgforce/internal/apitoken"
 	"pgforce/sync/doctor"
+	"pgforce/sync/salesforce/sforg"
 )
 
 // Before the first mapping the Mappings page loads a Setup check of the org (the doctor's RED and
@@ -15,7 +16,8 @@ func TestMappingsPageChecksTheOrgSetupBeforeTheFirstMapping(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	b := a.adminBrowser()
-	c := a.connection("setup", true)
+	c := a.connection("setup", false)
+	b.authorize(c.ID) // in the dashboard, as the README says: the web-server flow gives a refresh token
 	d := b.get("/mappings?conn=" + itoa(c.ID)).doc(t)
 	if hx := d.Find(`[data-testid="setup-check"]`).AttrOr("hx-get", ""); hx != "/doctor?setup=1" {
 		t.Fatalf("the Mappings page loads the Setup check: %q", hx)
@@ -24,9 +26,10 @@ func TestMappingsPageChecksTheOrgSetupBeforeTheFirstMapping(t *testing.T) {
 	if st := check.AttrOr("data-status", ""); st != "GREEN" || check.Find(`[data-testid="setup-check-item"]`).Length() != 0 || !strings.Contains(check.Text(), "set up for pgforce") {
 		t.Fatalf("a well set up org: %s %q", st, check.Text())
 	}
-	a.orgs.mu.Lock()
-	a.orgs.noViewAllData = true
-	a.orgs.mu.Unlock()
+	no := false
+	if err := a.orgs.org.Configure(sforg.Settings{ViewAllData: &no}); err != nil {
+		t.Fatal(err)
+	}
 	res := b.htmx(http.MethodGet, "/doctor?setup=1", nil)
 	if strings.Contains(res.body, "<html") {
 		t.Fatalf("the Setup check is a fragment: %s", res.body)

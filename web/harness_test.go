@@ -37,7 +37,7 @@ type app struct {
 	schema   string // pgforce's own schema; connection schemas are made from it
 	accounts *account.Service
 	admin    *admin.Service // real; no sync runs, so nothing changes behind the tests' back
-	orgs     *fakeOrgs
+	orgs     *testOrgs
 	h        *handlers.Handlers
 	log      *strings.Builder
 }
@@ -57,14 +57,20 @@ func newAppTLS(t testing.TB, tls bool) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orgs := newFakeOrgs()
+	// The org is served first, the app's address known before it is: the org's connected app
+	// must name the app's callback.
+	srv := httptest.NewUnstartedServer(nil)
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	orgs := newTestOrgs(t, scheme+"://"+srv.Listener.Addr().String()+"/oauth/callback")
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: accounts, Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
 		Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Writes: adm.Writes, Verifications: adm.Verifications,
 		Reports: report.New(pool), Tokens: apitoken.New(pool), Diagnose: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: report.New(pool), Verifications: adm.Verifications},
-		SimulatedOrg: true, SimulatedLoginURL: "http://sim.test/sim"}
-	handler := web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: tls})
-	srv := httptest.NewUnstartedServer(handler)
+		SimulatedOrg: true, SimulatedLoginURL: orgs.srv.URL}
+	srv.Config.Handler = web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: tls})
 	if tls {
 		srv.StartTLS()
 	} else {

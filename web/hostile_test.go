@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"pgforce/sync/engine/mapping"
+	"pgforce/sync/salesforce/sforg"
 )
 
 // TestHostileValuesAreShownEscaped: markup in Salesforce labels and in synced values, shown on every
@@ -20,13 +20,10 @@ func TestHostileValuesAreShownEscaped(t *testing.T) {
 		attrXSS  = `"><img src=x onerror=alert(1)>`
 		errXSS   = `<script>alert("error")</script>`
 	)
-	a.orgs.mu.Lock()
-	sys := a.orgs.objects[0].Fields[:4]
-	a.orgs.objects = append(a.orgs.objects, mapping.Object{Name: "Evil__c", Label: labelXSS, Queryable: true, Createable: true, Updateable: true,
-		Fields: append(append([]mapping.Field{}, sys...),
-			mapping.Field{Name: "Name", Label: labelXSS, Type: "string", Length: 255, Nillable: true, Createable: true, Updateable: true},
-			mapping.Field{Name: "Note__c", Label: attrXSS, Type: "textarea", Length: 131072, Nillable: true, Createable: true, Updateable: true})})
-	a.orgs.mu.Unlock()
+	if err := a.orgs.org.AddObject("Evil__c", labelXSS,
+		sforg.FieldDef{Name: "Note__c", Label: attrXSS, Type: "textarea", Length: 131072, Nillable: true, Createable: true, Updateable: true}); err != nil {
+		t.Fatal(err)
+	}
 	b := a.adminBrowser()
 	c := a.connection("xss", true)
 	m := a.mapping(c.ID, "Evil__c", "Name", "Note__c")

@@ -21,9 +21,9 @@ func TestCreateMappingFromSearchToSave(t *testing.T) {
 	c := a.connection("c1", true)
 	a.mapping(c.ID, "Contact", "LastName")
 
-	d := b.get("/mappings/new?q=acc").doc(t)
-	if n := d.Find(`[data-testid="object-row"]`).Length(); n != 1 || text(d, `[data-testid="object-link"]`) != "Account Account" {
-		t.Fatalf("search 'acc': %d rows, first %q", n, text(d, `[data-testid="object-link"]`))
+	d := b.get("/mappings/new?q=widg").doc(t)
+	if n := d.Find(`[data-testid="object-row"]`).Length(); n != 1 || text(d, `[data-testid="object-link"]`) != "Widget Widget__c" {
+		t.Fatalf("search 'widg': %d rows, first %q", n, text(d, `[data-testid="object-link"]`))
 	}
 	res := b.htmx(http.MethodGet, "/mappings/new?q=con", nil)
 	if !strings.HasPrefix(strings.TrimSpace(res.body), `<div id="object-list"`) || !strings.Contains(res.body, "already mapped") {
@@ -48,13 +48,13 @@ func TestCreateMappingFromSearchToSave(t *testing.T) {
 	if d.Find(row("Region__c")+` [data-testid="required-on-create"]`).Length() != 1 || d.Find(row("Phone")+` [data-testid="required-on-create"]`).Length() != 0 {
 		t.Error("required-on-create flag")
 	}
-	if opts := d.Find(`#upsert-field option`).Text(); opts != "NoneExt_Id__c" {
+	if opts := d.Find(`#upsert-field option`).Text(); opts != "NoneExternal_Id__c" {
 		t.Errorf("upsert choices are the external ids: %q", opts)
 	}
 
 	form := url.Values{"object": {"Account"}, "access": {"read_write"}, "mode": {"accelerated"}, "polling_minutes": {"5"},
-		"field": {"Id", "SystemModstamp", "IsDeleted", "Name", "Phone", "Ext_Id__c"}, "index": {"Phone"},
-		"upsert_field": {"Ext_Id__c"}, "record_filter": {"Name != bogus"}}
+		"field": {"Id", "SystemModstamp", "IsDeleted", "Name", "Phone", "External_Id__c"}, "index": {"Phone"},
+		"upsert_field": {"External_Id__c"}, "record_filter": {"Name != bogus"}}
 	res = b.post("/mappings", form)
 	d = res.doc(t)
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(text(d, `[data-testid="error-record_filter"]`), "MALFORMED_QUERY") {
@@ -62,7 +62,7 @@ func TestCreateMappingFromSearchToSave(t *testing.T) {
 	}
 	if d.Find(row("Phone")+` [data-testid="field-check"][checked]`).Length() != 1 || d.Find(row("Phone")+` [data-testid="index-check"][checked]`).Length() != 1 ||
 		d.Find(`[data-testid="access-read-write"][checked]`).Length() != 1 || d.Find(`[data-testid="mode-accelerated"][checked]`).Length() != 1 ||
-		d.Find(`[data-testid="polling-minutes"]`).AttrOr("value", "") != "5" || d.Find(`#upsert-field option[selected]`).Text() != "Ext_Id__c" ||
+		d.Find(`[data-testid="polling-minutes"]`).AttrOr("value", "") != "5" || d.Find(`#upsert-field option[selected]`).Text() != "External_Id__c" ||
 		!strings.Contains(d.Find(`[data-testid="record-filter"]`).Text(), "bogus") {
 		t.Fatal("the admin's choices are kept")
 	}
@@ -94,7 +94,7 @@ func TestCreateMappingFromSearchToSave(t *testing.T) {
 			m = x
 		}
 	}
-	if m.Config.Access != mapping.ReadWrite || !m.Config.SFNotifyEnabled || m.Config.SFPollingSeconds != 300 || m.Config.UpsertField != "Ext_Id__c" {
+	if m.Config.Access != mapping.ReadWrite || !m.Config.SFNotifyEnabled || m.Config.SFPollingSeconds != 300 || m.Config.UpsertField != "External_Id__c" {
 		t.Fatalf("stored config: %+v", m.Config)
 	}
 	if _, ok := m.Config.Indexes["Phone"]; !ok {

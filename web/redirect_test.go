@@ -62,8 +62,9 @@ func TestNextNeverLeavesTheSite(t *testing.T) {
 		b := a.browser()
 		check("POST /login", next, want, b.post("/login", url.Values{"email": {"ann@example.com"}, "password": {"long enough password"}, "next": {next}}))
 		check("GET /login signed in", next, want, signedIn.get("/login?next="+url.QueryEscape(next)))
-		state := stateOf(t, signedIn.post(authorize, url.Values{"next": {next}}))
-		check("the OAuth callback", next, want, signedIn.get("/oauth/callback?code=good&state="+url.QueryEscape(state)))
+		res := signedIn.post(authorize, url.Values{"next": {next}})
+		stateOf(t, res)
+		check("the OAuth callback", next, want, signedIn.get(a.approve(res.Header.Get("Location"))))
 	}
 	hostile := hostileNexts()
 	for _, next := range hostile {
@@ -83,7 +84,9 @@ func TestACrossSiteCallbackCannotCancelAnAuthorizationInProgress(t *testing.T) {
 	a := newApp(t)
 	b := a.adminBrowser()
 	conn := a.connection("xsite", false)
-	state := stateOf(t, b.post("/connections/"+itoa(conn.ID)+"/authorize", url.Values{}))
+	res := b.post("/connections/"+itoa(conn.ID)+"/authorize", url.Values{})
+	state := stateOf(t, res)
+	genuine := a.approve(res.Header.Get("Location"))
 	for _, forged := range []string{"", "?code=good", "?code=good&state=forged", "?code=good&state=" + url.QueryEscape(state[:len(state)-1]),
 		"?error=access_denied", "?error=access_denied&state=forged", "?state=&code=good"} {
 		res := b.do(http.MethodGet, "/oauth/callback"+forged, nil, "Sec-Fetch-Site", "cross-site")
@@ -97,7 +100,7 @@ func TestACrossSiteCallbackCannotCancelAnAuthorizationInProgress(t *testing.T) {
 	if exchanged != 0 {
 		t.Fatalf("a forged callback reached Salesforce (%d exchanges)", exchanged)
 	}
-	res := b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state))
+	res = b.get(genuine)
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" {
 		t.Fatalf("the genuine callback after the forged ones: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}

@@ -197,8 +197,8 @@ func TestSandboxRefreshGuide(t *testing.T) {
 	// Authorizing from the guide comes back to the guide.
 	form := d.Find(`[data-testid="refresh-authorize"]`).Closest("form")
 	res = b.post(form.AttrOr("action", ""), url.Values{"next": {form.Find(`input[name=next]`).AttrOr("value", "")}})
-	state := stateOf(t, res)
-	if res := b.get("/oauth/callback?code=good&state=" + url.QueryEscape(state)); res.Header.Get("Location") != loc {
+	stateOf(t, res)
+	if res := b.get(a.approve(res.Header.Get("Location"))); res.Header.Get("Location") != loc {
 		t.Fatalf("callback returns to %q, want the guide", res.Header.Get("Location"))
 	}
 	conns, _ := a.admin.Connections.List(context.Background())
@@ -263,9 +263,7 @@ func TestRecoverAfterRollbackAndCheckSchema(t *testing.T) {
 	}
 
 	// Widget__c disappears from the org: Check now marks it orphaned.
-	a.orgs.mu.Lock()
-	a.orgs.objects = a.orgs.objects[:2]
-	a.orgs.mu.Unlock()
+	a.orgs.org.RemoveObject("Widget__c")
 	res = b.post("/connections/"+itoa(c.ID)+"/check-schema", url.Values{})
 	d = b.follow(res).doc(t)
 	if !strings.Contains(text(d, `[data-testid="flash"]`), "Checked the mappings") || text(d, `[data-testid="orphan-row"] a`) != "Widget__c" {

@@ -18,6 +18,7 @@ import (
 type sink struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
+	lost error // why the listener stopped hearing, if it did before stop
 	stop func()
 }
 
@@ -40,6 +41,11 @@ func (e *env) listen(ctx context.Context) (*sink, error) {
 		for {
 			n, err := conn.Conn().WaitForNotification(lctx)
 			if err != nil {
+				if lctx.Err() == nil {
+					s.mu.Lock()
+					s.lost = err
+					s.mu.Unlock()
+				}
 				return
 			}
 			at := time.Now()
@@ -65,6 +71,16 @@ func (s *sink) at(key string) (time.Time, bool) {
 	defer s.mu.Unlock()
 	t, ok := s.seen[key]
 	return t, ok
+}
+
+// deaf says why the sink stopped listening (its session ended: a figure cannot be measured), or nil.
+func (s *sink) deaf() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost != nil {
+		return fmt.Errorf("the bench stopped hearing rows arrive (its Postgres session ended: %w)", s.lost)
+	}
+	return nil
 }
 
 // notifyOn makes a mapped table announce each row's seq__c when when holds.
@@ -149,7 +165,7 @@ func sendAndCollect(ctx context.Context, s *sink, n int, spacing, wait time.Dura
 		for i := range n {
 			got, ok := s.at(fmt.Sprintf("%s-%d", prefix, i))
 			if !ok {
-				return false, nil
+				return false, s.deaf()
 			}
 			out = append(out, got.Sub(sent[i]))
 		}

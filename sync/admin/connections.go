@@ -180,7 +180,7 @@ func (s *Connections) saveAuthorization(ctx context.Context, actor audit.Actor, 
 			return err
 		}
 		// The org check comes first: the authorization of another org must not be stored.
-		if _, err := connection.Apply(ctx, tx, c.ID, connection.Authorize.With(connection.SameOrg(cur.OrgID, auth.OrgID)), "authorized as "+auth.Username); err != nil {
+		if _, err := connection.Apply(ctx, tx, c.ID, connection.Authorize.With(connection.SameOrg(cur.OrgID, auth.OrgID)), connection.AuthorizedReason+auth.Username); err != nil {
 			return err
 		}
 		if err := connection.SaveAuthorization(ctx, tx, c.ID, connection.Authorized{InstanceURL: auth.InstanceURL, IdentityURL: auth.IdentityURL,
@@ -334,6 +334,16 @@ func (s *Connections) SetAPIVersion(ctx context.Context, actor audit.Actor, conn
 	n := NewConnection{Schema: "x", OrgType: connection.Production, APIVersion: version}
 	if err := s.validateNew(&n, ""); err != nil {
 		return err
+	}
+	c, err := connection.Load(ctx, s.opts.Pool, connID)
+	if err != nil {
+		return err
+	}
+	if c.AuthorizedAt != nil { // the org says which versions it offers (opening a client checks it)
+		c.APIVersion = n.APIVersion
+		if _, err := s.open(ctx, c); err != nil {
+			return err
+		}
 	}
 	return s.pausedSetting(ctx, actor, connID, audit.APIVersion, connection.APIVersionSetting, n.APIVersion, "change the API version")
 }

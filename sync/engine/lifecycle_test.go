@@ -7,12 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"pgforce/sync/admin"
+	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/store"
+	"pgforce/sync/triggerlog"
 )
 
 func TestEditAddsAndDropsColumnsAndBackfillsTheNewOnes(t *testing.T) {
@@ -349,6 +354,58 @@ func TestDatabaseRollbackIsDetectedAndReloadRecovers(t *testing.T) {
 		got, err := b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return err == nil && got.State.Severity() == "bad" && strings.Contains(got.StateReason, "rolled back"), string(got.State) + " " + got.StateReason
 	})
+	if err := b.Admin.Mappings.Reload(b.Ctx, enginetest.Admin, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.MappingState(m.ID, mapping.DataSynced)
+	if n := b.Count("lead", ""); n != b.Org.Count("Lead") {
+		t.Fatalf("after the reload %d rows, %d records", n, b.Org.Count("Lead"))
+	}
+}
+
+// Issue 21 #6: a database restored to an earlier point while pgforce was stopped takes everything it
+// holds back together, the high-water mark and any record of it included, so the restarted worker
+// remembers nothing to compare with. The restore is told by the database's own history: here a dump
+// of the schema restored over it (the table is recreated with its older rows, the mapping row gets
+// its older mark back).
+func TestADatabaseRestoredWhilePgforceWasStoppedIsDetectedAtRestart(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 5})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Lead", mapping.ReadOnly, "LastName", "Company")
+	b.MappingState(m.ID, mapping.DataSynced)
+	// The dump: the table's rows and the mapping's bookkeeping as they are now.
+	b.Exec(`CREATE TABLE $schema.lead_dump (LIKE $schema.lead INCLUDING ALL)`)
+	b.Exec(`INSERT INTO $schema.lead_dump SELECT * FROM $schema.lead`)
+	b.Exec(`CREATE TABLE mapping_dump AS SELECT * FROM mappings WHERE id = $1`, m.ID)
+	id, err := b.Org.CreateAsUser("Lead", map[string]any{"LastName": "After the dump", "Company": "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the change after the dump", 10*time.Second, func() (bool, string) { return b.Count("lead", "sfid = $1", id) == 1, "" })
+	b.Engine.Stop()
+	// The restore: the table is recreated from the dump, the mapping row gets its older mark back.
+	b.Exec(`DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s OWNED BY $schema.lead_dump.id', pg_get_serial_sequence('$schema.lead', 'id')); END $$`)
+	b.Exec(`DROP TABLE $schema.lead`)
+	b.Exec(`ALTER TABLE $schema.lead_dump RENAME TO lead`)
+	if err := store.Tx(b.Ctx, b.Pool, func(tx pgx.Tx) error { // the dump has the table's triggers too
+		return triggerlog.InstallTableTriggers(b.Ctx, tx, b.Schema, "lead", true)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(`UPDATE mappings SET watermark = d.watermark, last_poll_at = d.last_poll_at, synced_in = d.synced_in FROM mapping_dump d WHERE mappings.id = d.id`)
+	b.Engine = engine.New(b.Options)
+	t.Cleanup(b.Engine.Stop)
+	if err := b.Engine.Start(b.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the rollback to be flagged after the restart", 20*time.Second, func() (bool, string) {
+		got, err := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return err == nil && got.State.Severity() == "bad" && strings.Contains(got.StateReason, "rolled back"), string(got.State) + " " + got.StateReason
+	})
+	if n := b.Count("lead", "sfid = $1", id); n != 0 {
+		t.Fatal("the restored table was polled as if nothing happened")
+	}
 	if err := b.Admin.Mappings.Reload(b.Ctx, enginetest.Admin, m.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,9 @@ func (w *worker) load(ctx context.Context, org orgclient.Org, c connection.Conne
 		if still, err := mapping.FinishLoad(ctx, tx, m.ID, loaded, stamp, w.interval(m)); err != nil || !still {
 			return cmp.Or(err, errAborted)
 		}
+		if err := mapping.StampHistory(ctx, tx, m.ID, table.Ident(c.Schema, m.Table)); err != nil {
+			return err
+		}
 		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", loaded, 0, e.opts.Now()); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
@@ -36,7 +37,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			return nil
 		}
 	}
-	if err := w.checkRollback(m); err != nil {
+	if err := w.checkRollback(ctx, c, m); err != nil {
 		return err
 	}
 	if m.State == mapping.DataSynced {
@@ -87,6 +88,9 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err != nil || !still {
 			return cmp.Or(err, errAborted) // reloaded or edited meanwhile: drop this batch
 		}
+		if err := mapping.StampHistory(ctx, tx, m.ID, table.Ident(c.Schema, m.Table)); err != nil {
+			return err
+		}
 		changed := res.Upserted + res.Deleted
 		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", changed, 0, e.opts.Now()); err != nil {
 			return err
@@ -129,12 +133,17 @@ func pollSince(m mapping.Mapping, now time.Time, overlap time.Duration) time.Tim
 	return since
 }
 
-// checkRollback compares the mapping's stored high-water mark with the one this worker committed
-// last. Only a database rollback (a restore to an earlier point) moves it backwards within one load:
-// Heroku Connect's answer, which the seed prescribes, is to reload the mapping.
-func (w *worker) checkRollback(m mapping.Mapping) error {
+// checkRollback detects a database rolled back (restored to an earlier point) under a synced mapping:
+// its stored high-water mark went back from the one this worker committed last (within one load), or,
+// after a restart, when the worker remembers nothing, the mark was stored in another database history
+// (mapping.RolledBack). Heroku Connect's answer, which the seed prescribes, is to reload the mapping.
+func (w *worker) checkRollback(ctx context.Context, c connection.Connection, m mapping.Mapping) error {
 	if w.committed == nil || !w.loadMark.Equal(loadMark(m)) {
-		return nil
+		back, err := mapping.RolledBack(ctx, w.s.e.opts.Pool, m.ID, table.Ident(c.Schema, m.Table))
+		if err != nil || !back {
+			return err
+		}
+		return failure.E(failure.Invalid, "The database was rolled back: this mapping's high-water mark was stored before the database was restored to an earlier point (or failed over to a standby that may lack the last commits). Reload the mapping to make the table consistent with Salesforce again.")
 	}
 	if m.Watermark != nil && !m.Watermark.Before(*w.committed) {
 		return nil

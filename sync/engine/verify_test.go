@@ -87,3 +87,35 @@ func TestTheRuntimeVerifiesRepairsAndCountsUnderItsLease(t *testing.T) {
 		return err == nil && r.Healthy(), r.Summary()
 	})
 }
+
+// Issue 21 #9: "Salesforce rows" followed the org only at load (80 shown while the org had 20,081):
+// the count check of the poll cycle refreshes it, with its age, as records are added in Salesforce.
+func TestSalesforceRowsFollowTheOrgAfterTheLoad(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 3, NoStart: true})
+	b.Options.CountCheckEvery = 200 * time.Millisecond
+	b.Engine = engine.New(b.Options)
+	t.Cleanup(b.Engine.Stop)
+	if err := b.Engine.Start(b.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Account", mapping.ReadOnly, "Name")
+	b.MappingState(m.ID, mapping.DataSynced)
+	loaded, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+	if loaded.SFCount == nil || *loaded.SFCount != int64(b.Org.Count("Account")) {
+		t.Fatalf("at load: %v", loaded.SFCount)
+	}
+	more := make([]map[string]any, 25)
+	for i := range more {
+		more[i] = map[string]any{"Name": fmt.Sprint("Added after the load ", i)}
+	}
+	if _, err := b.Org.CreateManyAsUser("Account", more); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(b.Org.Count("Account"))
+	b.Eventually("Salesforce rows to follow the org", 20*time.Second, func() (bool, string) {
+		got, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
+		return got.SFCount != nil && *got.SFCount == want && got.SFCountAt.After(*loaded.SFCountAt), fmt.Sprint(*got.SFCount, " want ", want)
+	})
+}

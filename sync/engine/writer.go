@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/schemacheck"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
@@ -54,8 +56,9 @@ func (ch *change) released() bool { return ch.outcome.Name == triggerlog.Release
 
 // writable is a read-write mapping as the writer needs it.
 type writable struct {
-	m      mapping.Mapping
-	fields fieldMap
+	m         mapping.Mapping
+	fields    fieldMap
+	described bool // fields is set (describe)
 }
 
 // writer drains a connection's trigger log to Salesforce, woken by the log's notifications.
@@ -77,6 +80,8 @@ type writer struct {
 	// inFlight is set from before a claim until its outcome is recorded: a pausing (BUSY) connection
 	// becomes PAUSED only when it is clear.
 	inFlight atomic.Bool
+
+	described map[string]describedObject // by lower-case object name (describe)
 }
 
 type unrecordedBatch struct {
@@ -159,24 +164,106 @@ func (w *writer) releaseInDoubt(ctx context.Context) error {
 	return triggerlog.ReleaseClaimed(ctx, w.s.e.opts.Pool, w.s.currentConn().Schema)
 }
 
-// writables returns the connection's read-write mappings that may be written now, by table name.
-func (w *writer) writables(ctx context.Context, org orgclient.Org, c connection.Connection) (map[string]*writable, error) {
+// writables returns the connection's read-write mappings that may be written now, by table name:
+// not loading or aborted, and not orphaned or BAD_CONFIG (their changes wait in the queue). It asks
+// Salesforce nothing: objects are described only when a batch has changes for them (describe).
+func (w *writer) writables(ctx context.Context, c connection.Connection) (map[string]*writable, error) {
 	ms, err := mapping.List(ctx, w.s.e.opts.Pool, c.ID)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*writable{}
 	for _, m := range ms {
-		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted {
+		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted || m.State == mapping.BadConfig || m.OrphanedAt != nil {
 			continue
 		}
-		obj, err := org.Describe(ctx, m.Object)
-		if err != nil {
-			return nil, err
-		}
-		out[m.Table] = &writable{m: m, fields: newFieldMap(m, obj)}
+		out[m.Table] = &writable{m: m}
 	}
 	return out, nil
+}
+
+// describeMaxAge is how long the writer trusts an object's describe: an idle read-write mapping
+// costs no API call, a busy one about one describe per object every few minutes.
+const describeMaxAge = 5 * time.Minute
+
+type describedObject struct {
+	obj        mapping.Object
+	apiVersion string
+	at         time.Time
+}
+
+// describe gives the batch's tables their fields from their objects' describe (cached for
+// describeMaxAge, and refreshed sooner when a mapping names a field the cached describe lacks) and
+// returns the changes to send. A table whose object is gone from Salesforce is orphaned and its
+// changes go back to the queue; the rest of the batch is written.
+func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.Connection, tables map[string]*writable, batch []*change) ([]*change, error) {
+	e := w.s.e
+	if w.described == nil {
+		w.described = map[string]describedObject{}
+	}
+	gone := map[string]bool{}
+	for _, ch := range batch {
+		wt := tables[ch.table]
+		if wt == nil || wt.described || gone[ch.table] {
+			continue
+		}
+		key := strings.ToLower(wt.m.Object)
+		d, ok := w.described[key]
+		if !ok || d.apiVersion != c.APIVersion || e.opts.Now().Sub(d.at) > describeMaxAge || !describes(d.obj, wt.m) {
+			obj, err := org.Describe(ctx, wt.m.Object)
+			if orgclient.ObjectGone(err) {
+				delete(w.described, key)
+				w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object, "err", err)
+				if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {
+					return nil, err
+				}
+				gone[ch.table] = true
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("describe %s: %w", wt.m.Object, err)
+			}
+			d = describedObject{obj: obj, apiVersion: c.APIVersion, at: e.opts.Now()}
+			w.described[key] = d
+		}
+		wt.fields, wt.described = newFieldMap(wt.m, d.obj), true
+	}
+	send := batch
+	if len(gone) > 0 {
+		send = nil
+		for _, ch := range batch {
+			if gone[ch.table] {
+				ch.outcome = triggerlog.Release
+				continue
+			}
+			send = append(send, ch)
+		}
+	}
+	return send, nil
+}
+
+// forgetRefused drops the cached describe of objects that refused a field: the field may be gone
+// or no longer writable, and the next batch should not send it again.
+func (w *writer) forgetRefused(tables map[string]*writable, sent []*change) {
+	for _, ch := range sent {
+		if wt := tables[ch.table]; wt != nil && ch.outcome.To == triggerlog.Failed && strings.Contains(ch.message, "INVALID_FIELD") {
+			delete(w.described, strings.ToLower(wt.m.Object))
+		}
+	}
+}
+
+// describes reports whether a describe has every field a mapping applies (a field added in
+// Salesforce and then mapped is not in an older describe).
+func describes(obj mapping.Object, m mapping.Mapping) bool {
+	for _, af := range m.AppliedFields {
+		if strings.Contains(af.Name, ".") {
+			continue
+		}
+		if _, ok := obj.Field(af.Name); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // step claims a batch of captured changes, writes them and records the outcome. more reports that a
@@ -208,7 +295,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	tables, err := w.writables(ctx, org, c)
+	tables, err := w.writables(ctx, c)
 	if err != nil || len(tables) == 0 {
 		return false, err
 	}
@@ -247,12 +334,15 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	start := time.Now()
-	var sendErr error
-	if c.WriteAlgorithm == connection.Merged {
-		sendErr = w.sendMerged(ctx, org, tables, batch)
-	} else {
-		sendErr = w.sendOrdered(ctx, org, tables, batch)
+	send, sendErr := w.describe(ctx, org, c, tables, batch)
+	switch {
+	case sendErr != nil: // nothing sent: record puts the batch back in the queue
+	case c.WriteAlgorithm == connection.Merged:
+		sendErr = w.sendMerged(ctx, org, tables, send)
+	default:
+		sendErr = w.sendOrdered(ctx, org, tables, send)
 	}
+	w.forgetRefused(tables, send)
 	if err := w.record(ctx, c, tables, batch); err != nil {
 		w.unrecorded = &unrecordedBatch{c: c, tables: tables, batch: batch}
 		return false, err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/triggerlog"
@@ -151,7 +152,6 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 	var send []*change
 	var recs []map[string]any
 	var ids []string
-	useUpsert := false
 	for _, ch := range run {
 		if ch.decided() {
 			continue // decided before sending (e.g. its row is gone)
@@ -165,9 +165,6 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 			if err != nil {
 				fail(ch, "INVALID_FIELD", err.Error())
 				continue
-			}
-			if m.Config.UpsertField != "" && rec[m.Config.UpsertField] != nil {
-				useUpsert = true
 			}
 			send, recs = append(send, ch), append(recs, rec)
 		case triggerlog.Update:
@@ -194,46 +191,83 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 			send, ids = append(send, ch), append(ids, ch.sfid)
 		}
 	}
+	for _, c := range planCalls(ctx, org, m, run[0].action, send, recs, ids, bulk) {
+		results, err := c.do()
+		if err != nil {
+			if retriable(err) || failure.Is(err, failure.Unauthenticated) {
+				return err // the changes of earlier calls keep their outcomes
+			}
+			for _, ch := range c.send {
+				fail(ch, "REQUEST_FAILED", failure.Message(err))
+			}
+			continue
+		}
+		if len(results) != len(c.send) {
+			return fmt.Errorf("salesforce returned %d results for %d records", len(results), len(c.send))
+		}
+		settle(c.send, results, known[m.Table])
+	}
+	return nil
+}
+
+// A call is one write to Salesforce (a collection, chunked by the client, or an ingest job) and the
+// changes its results decide, in order.
+type call struct {
+	send []*change
+	do   func() ([]orgclient.SaveResult, error)
+}
+
+// planCalls splits a run into its calls. Inserts of an upsert mapping go by upsert when the row has
+// its external id (safe to resend after a crash) and by create when it has none: Salesforce refuses
+// an upsert record without the external id (MISSING_ARGUMENT), so one such row must not take the
+// rest of its run down with it. Only upserts can use Bulk: a job's results are matched to rows by
+// their key.
+func planCalls(ctx context.Context, org orgclient.Org, m mapping.Mapping, action triggerlog.Action, send []*change, recs []map[string]any, ids []string, bulk bool) []call {
 	if len(send) == 0 {
 		return nil
 	}
-	if bulk && run[0].action == triggerlog.Insert {
-		for _, rec := range recs {
-			if rec[m.Config.UpsertField] == nil {
-				bulk = false // a row without its external id cannot be matched to its result: collections
-				break
+	switch action {
+	case triggerlog.Update:
+		return []call{{send, func() ([]orgclient.SaveResult, error) {
+			if bulk {
+				return bulkWrite(ctx, org, m, action, recs, nil)
 			}
-		}
+			return org.UpdateMany(ctx, m.Object, recs)
+		}}}
+	case triggerlog.Delete:
+		return []call{{send, func() ([]orgclient.SaveResult, error) {
+			if bulk {
+				return bulkWrite(ctx, org, m, action, nil, ids)
+			}
+			return org.DeleteMany(ctx, ids)
+		}}}
 	}
-	var results []orgclient.SaveResult
-	var err error
-	switch {
-	case bulk:
-		results, err = bulkWrite(ctx, org, m, run[0].action, recs, ids)
-	case run[0].action == triggerlog.Insert:
-		if useUpsert {
-			// Upserting by the external id makes an insert safe to resend after a crash.
-			results, err = org.UpsertMany(ctx, m.Object, m.Config.UpsertField, recs)
+	var creates, upserts []*change
+	var createRecs, upsertRecs []map[string]any
+	for i, rec := range recs {
+		if m.Config.UpsertField != "" && rec[m.Config.UpsertField] != nil {
+			upserts, upsertRecs = append(upserts, send[i]), append(upsertRecs, rec)
 		} else {
-			results, err = org.CreateMany(ctx, m.Object, recs)
+			creates, createRecs = append(creates, send[i]), append(createRecs, rec)
 		}
-	case run[0].action == triggerlog.Update:
-		results, err = org.UpdateMany(ctx, m.Object, recs)
-	case run[0].action == triggerlog.Delete:
-		results, err = org.DeleteMany(ctx, ids)
 	}
-	if err != nil {
-		if retriable(err) || failure.Is(err, failure.Unauthenticated) {
-			return err
-		}
-		for _, ch := range send {
-			fail(ch, "REQUEST_FAILED", failure.Message(err))
-		}
-		return nil
+	var calls []call
+	if len(upserts) > 0 {
+		calls = append(calls, call{upserts, func() ([]orgclient.SaveResult, error) {
+			if bulk {
+				return bulkWrite(ctx, org, m, action, upsertRecs, nil)
+			}
+			return org.UpsertMany(ctx, m.Object, m.Config.UpsertField, upsertRecs)
+		}})
 	}
-	if len(results) != len(send) {
-		return fmt.Errorf("salesforce returned %d results for %d records", len(results), len(send))
+	if len(creates) > 0 {
+		calls = append(calls, call{creates, func() ([]orgclient.SaveResult, error) { return org.CreateMany(ctx, m.Object, createRecs) }})
 	}
+	return calls
+}
+
+// settle sets each sent change's outcome from its result; known learns the records inserts created.
+func settle(send []*change, results []orgclient.SaveResult, known map[int64]string) {
 	for i, ch := range send {
 		res := results[i]
 		switch {
@@ -242,7 +276,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 			switch ch.action {
 			case triggerlog.Insert:
 				ch.newSFID, ch.lastop = res.ID, "INSERTED"
-				known[m.Table][ch.recordID] = res.ID
+				known[ch.recordID] = res.ID
 			case triggerlog.Update:
 				ch.lastop = "UPDATED"
 			case triggerlog.Delete:
@@ -257,7 +291,6 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 			ch.outcome, ch.message, ch.lastop = triggerlog.Fail, string(b), "FAILED"
 		}
 	}
-	return nil
 }
 
 func fail(ch *change, code, msg string) {

@@ -20,13 +20,18 @@ type fieldMap struct {
 
 type parentRef struct {
 	Relationship, Field string
+	Lookup              string // the reference field the relationship sets (AccountId for Account)
 }
 
 func newFieldMap(m mapping.Mapping, obj mapping.Object) fieldMap {
 	fm := fieldMap{byColumn: map[string]mapping.Field{}, parent: map[string]parentRef{}}
 	for _, af := range m.AppliedFields {
 		if rel, ext, ok := strings.Cut(af.Name, "."); ok {
-			fm.parent[table.Column(af.Name)] = parentRef{Relationship: rel, Field: ext}
+			ref := parentRef{Relationship: rel, Field: ext}
+			if f, ok := obj.Relationship(rel); ok {
+				ref.Lookup = f.Name
+			}
+			fm.parent[table.Column(af.Name)] = ref
 			continue
 		}
 		if f, ok := obj.Field(af.Name); ok {
@@ -38,21 +43,31 @@ func newFieldMap(m mapping.Mapping, obj mapping.Object) fieldMap {
 
 // record turns captured column values (hstore text) into a Salesforce record for an insert or an
 // update: only fields Salesforce lets this user write are sent, typed as Salesforce expects.
+//
+// An insert sends the columns the row set: a NULL column is left out, so a create takes Salesforce's
+// default and an upsert matching an existing record keeps its value. An update sends the columns
+// that changed, NULL included (that clears the field).
+//
+// A parent given by its external id (Account.External_Id__c) is sent as the relationship and its
+// lookup id (AccountId) is left out: Salesforce refuses a record naming both, even with a null id.
 func (fm fieldMap) record(values map[string]*string, insert bool) (map[string]any, error) {
 	rec := map[string]any{}
+	byRef := map[string]bool{} // lookups set through their relationship
 	for col, v := range values {
-		if ref, ok := fm.parent[col]; ok {
-			if v == nil {
-				continue // a relationship cannot be cleared through the parent's external id
-			}
+		if ref, ok := fm.parent[col]; ok && v != nil {
 			rec[ref.Relationship] = map[string]any{ref.Field: *v}
-			continue
+			byRef[strings.ToLower(ref.Lookup)] = true
+		}
+	}
+	for col, v := range values {
+		if _, ok := fm.parent[col]; ok {
+			continue // sent above; a relationship cannot be cleared through the parent's external id
 		}
 		f, ok := fm.byColumn[col]
-		if !ok || f.Calculated || strings.EqualFold(f.Name, "Id") {
-			continue // system columns (id, sfid, _hc_*), unmapped or read-only fields
+		if !ok || f.Calculated || strings.EqualFold(f.Name, "Id") || byRef[strings.ToLower(f.Name)] {
+			continue // system columns (id, sfid, _hc_*), unmapped or read-only fields, lookups set by reference
 		}
-		if (insert && !f.Createable) || (!insert && !f.Updateable) {
+		if (insert && !f.Createable) || (!insert && !f.Updateable) || (insert && v == nil) {
 			continue
 		}
 		val, err := sfValue(f, v)

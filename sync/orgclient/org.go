@@ -42,6 +42,11 @@ type Org interface {
 	UpdateMany(ctx context.Context, object string, recs []map[string]any) ([]SaveResult, error)
 	UpsertMany(ctx context.Context, object, extIDField string, recs []map[string]any) ([]SaveResult, error)
 	DeleteMany(ctx context.Context, ids []string) ([]SaveResult, error)
+	// UpdateUnmodifiedSince updates one record unless it was modified after since (a conditional
+	// request): Salesforce's refusal of the record (412 ENTITY_FAILED_IFLASTMODIFIED_ON_UPDATE_CHECK
+	// when it changed, ENTITY_IS_DELETED, a validation) is the result's error; a whole-call failure
+	// (network, 5xx, limits, authentication) is the error.
+	UpdateUnmodifiedSince(ctx context.Context, object string, rec map[string]any, since time.Time) (SaveResult, error)
 
 	// Stream subscribes to the objects' Change Data Capture channels (object → replay id to resume
 	// after, -1 for new events only) and calls fn with every change event, until ctx ends or the

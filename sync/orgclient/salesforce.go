@@ -50,11 +50,34 @@ func (s SalesforceOrgs) Open(ctx context.Context, c connection.Connection, token
 	if err != nil {
 		return nil, err
 	}
+	if c.APIVersion != "" {
+		if err := offered(ctx, client, client.APIVersion()); err != nil {
+			return nil, err
+		}
+	}
 	org := &sfOrg{c: client}
 	if s.PubSub != nil {
 		org.pubsub = s.PubSub(c)
 	}
 	return org, nil
+}
+
+// offered checks that the org offers API version v (every call would otherwise fail with
+// NOT_FOUND): the org lists its versions at /services/data.
+func offered(ctx context.Context, client *salesforce.Client, v string) error {
+	vs, err := client.Versions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range vs {
+		if o.Version == v {
+			return nil
+		}
+	}
+	if len(vs) == 0 {
+		return failure.InvalidField("api_version", "The org lists no Salesforce API version from 50.0 on, so pgforce cannot use API version %s with it.", v)
+	}
+	return failure.InvalidField("api_version", "The org does not offer Salesforce API version %s: it offers %s to %s. Choose one of those.", v, vs[0].Version, vs[len(vs)-1].Version)
 }
 
 // AuthCodeURL is the authorize URL for the connection's org.
@@ -200,6 +223,25 @@ func (o *sfOrg) DeleteMany(ctx context.Context, ids []string) ([]SaveResult, err
 	return results(o.c.DeleteMany(ctx, ids, false))
 }
 
+func (o *sfOrg) UpdateUnmodifiedSince(ctx context.Context, object string, rec map[string]any, since time.Time) (SaveResult, error) {
+	id, _ := rec["Id"].(string)
+	fields := make(map[string]any, len(rec))
+	for k, v := range rec {
+		if k != "Id" {
+			fields[k] = v
+		}
+	}
+	err := o.c.UpdateIfUnmodifiedSince(ctx, object, id, fields, since)
+	if err == nil {
+		return SaveResult{ID: id, Success: true}, nil
+	}
+	var se *salesforce.Error
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Kind == salesforce.Permanent {
+		return SaveResult{ID: id, Errors: []RecordError{{StatusCode: se.Code, Message: se.Message, Fields: se.Fields}}}, nil
+	}
+	return SaveResult{}, err
+}
+
 func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(StreamEvent)) error {
 	channels := map[string]int64{}
 	byChannel := map[string]string{}
@@ -253,4 +295,11 @@ func (o *sfOrg) QueryBatch(ctx context.Context, queries []BatchQuery) ([]FirstPa
 
 func (o *sfOrg) QueryMore(ctx context.Context, next string, fn func(rec map[string]json.RawMessage) error) error {
 	return o.c.QueryMore(ctx, next, func(r salesforce.Record) error { return fn(r) })
+}
+
+// ObjectGone reports whether a describe failed because the object does not exist for this user
+// (removed or renamed in Salesforce, or no longer visible): 404 NOT_FOUND.
+func ObjectGone(err error) bool {
+	var se *salesforce.Error
+	return errors.As(err, &se) && (se.Status == 404 || se.Code == "NOT_FOUND")
 }

@@ -17,6 +17,7 @@ import (
 	"pgforce/sync/report"
 	"pgforce/sync/store"
 	"pgforce/sync/store/storetest"
+	"pgforce/sync/testsignal"
 	"pgforce/sync/triggerlog"
 )
 
@@ -271,17 +272,14 @@ func TestCountsSeeTheRowsARunningCopyHasWritten(t *testing.T) {
 		fmt.Fprintf(pw, "001%015d,Row %d\n", i, i)
 	}
 	var got report.TableCounts
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	testsignal.Eventually(t, "the COPY's rows counted", 10*time.Second, func() (bool, string) {
 		counts, err := f.r.Counts(ctx, f.schema, []string{"account"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got = counts["account"]; got.Copying == 500 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
+		got = counts["account"]
+		return got.Copying == 500, fmt.Sprintf("%+v", got)
+	})
 	if got.Copying != 500 || got.Rows != 0 {
 		t.Fatalf("while the COPY runs: %+v (want 500 copying, 0 visible)", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // RecordError is one reason Salesforce refused a record.
@@ -120,6 +121,17 @@ func (c *Client) Create(ctx context.Context, object string, rec map[string]any) 
 func (c *Client) Update(ctx context.Context, object, id string, fields map[string]any) error {
 	raw, _ := json.Marshal(fields)
 	_, err := c.send(ctx, request{method: http.MethodPatch, path: "sobjects/" + url.PathEscape(object) + "/" + url.PathEscape(id), body: raw, idempotent: true, kind: "sobject"})
+	return err
+}
+
+// UpdateIfUnmodifiedSince changes one record unless it was modified after since (Salesforce's
+// conditional request, If-Unmodified-Since): a record changed meanwhile is refused with 412
+// ENTITY_FAILED_IFLASTMODIFIED_ON_UPDATE_CHECK and left as it is.
+func (c *Client) UpdateIfUnmodifiedSince(ctx context.Context, object, id string, fields map[string]any, since time.Time) error {
+	raw, _ := json.Marshal(fields)
+	h := http.Header{}
+	h.Set("If-Unmodified-Since", since.UTC().Format(http.TimeFormat))
+	_, err := c.send(ctx, request{method: http.MethodPatch, path: "sobjects/" + url.PathEscape(object) + "/" + url.PathEscape(id), body: raw, header: h, idempotent: true, kind: "sobject"})
 	return err
 }
 

@@ -79,3 +79,20 @@ func (s *Signal[T]) WaitFor(tb TB, what string, mark, n int, timeout time.Durati
 		}
 	}
 }
+
+// Eventually polls cond until it holds or the deadline passes, for conditions no signal announces
+// (the one polling wait of the tests); cond says what it saw, for the failure message.
+func Eventually(t TB, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(5 * time.Millisecond) // polling with a deadline
+	}
+	t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"pgforce/sync/failure"
 	"pgforce/sync/store"
@@ -26,8 +27,11 @@ func Insert(ctx context.Context, tx pgx.Tx, r Row) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, r.Name, r.Schema, string(New), string(r.OrgType), r.LoginURL, r.APIVersion).Scan(&id)
-	if store.IsCode(err, "23505") {
-		return 0, failure.E(failure.Conflict, "A connection named %q or using schema %q already exists.", r.Name, r.Schema)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		if pgErr.ConstraintName == "connections_schema_name_key" {
+			return 0, &failure.Error{Kind: failure.Conflict, Field: "schema", Message: fmt.Sprintf("Another connection already uses schema %q; choose another schema.", r.Schema)}
+		}
+		return 0, &failure.Error{Kind: failure.Conflict, Field: "name", Message: fmt.Sprintf("A connection named %q already exists; choose another name.", r.Name)}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("create connection: %w", err)

@@ -3,6 +3,8 @@
 package connection
 
 import (
+	"strings"
+
 	"pgforce/sync/lifecycle"
 )
 
@@ -35,7 +37,7 @@ func (s State) Describe() string {
 	case Paused:
 		return "Paused: no syncing; database changes queue in the trigger log until resumed."
 	case Recovery:
-		return "Recovering: catching up on changes made while stopped."
+		return "Catching up: every mapping polls Salesforce once for what changed while the connection was not syncing; then it is IDLE."
 	case ImportConfiguration:
 		return "Applying an imported configuration."
 	case SystemError:
@@ -49,6 +51,18 @@ func (s State) Describe() string {
 	}
 	return string(s)
 }
+
+// DescribeNow is Describe for a connection in its state now: RECOVERY right after an authorization
+// (a brand-new connection's first) is starting to sync, with nothing missed to catch up on.
+func (c Connection) DescribeNow() string {
+	if c.State == Recovery && strings.HasPrefix(c.StateReason, AuthorizedReason) {
+		return "Starting to sync after the authorization: every mapping polls Salesforce once, then the connection is IDLE."
+	}
+	return c.State.Describe()
+}
+
+// AuthorizedReason begins the state reason an authorization records.
+const AuthorizedReason = "authorized as "
 
 // Severity groups states for badges: ok, busy, paused, error.
 func (s State) Severity() string {

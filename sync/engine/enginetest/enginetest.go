@@ -218,20 +218,10 @@ func (h *Harness) Eventually(what string, timeout time.Duration, cond func() (bo
 	Eventually(h.T, what, timeout, cond)
 }
 
-// Eventually polls cond until it holds or the deadline passes, for conditions no signal announces.
+// Eventually polls cond until it holds or the deadline passes (testsignal.Eventually).
 func Eventually(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
-	t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
+	testsignal.Eventually(t, what, timeout, cond)
 }
 
 // MappingState waits until a mapping is in state want.

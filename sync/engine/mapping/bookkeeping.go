@@ -119,3 +119,31 @@ func SetStreamNote(ctx context.Context, q Execer, id int64, note string) (bool, 
 	}
 	return tag.RowsAffected() > 0, nil
 }
+
+// databaseHistory names the database history a row is written in: the cluster, the WAL timeline
+// (a point-in-time recovery or a promoted standby starts a new one) and the oid of the mapping's
+// table (a restored dump recreates it). $2 is the table's qualified name.
+const databaseHistory = `(SELECT system_identifier::text FROM pg_control_system()) || '/' ||
+	substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '/' || COALESCE(to_regclass($2)::oid::text, '')`
+
+// StampHistory notes, with a load's or a poll's high-water mark, the database history it is stored
+// in (see RolledBack).
+func StampHistory(ctx context.Context, tx pgx.Tx, id int64, table string) error {
+	if _, err := tx.Exec(ctx, `UPDATE mappings SET synced_in = `+databaseHistory+` WHERE id = $1`, id, table); err != nil {
+		return fmt.Errorf("record where mapping %d's high-water mark is stored: %w", id, err)
+	}
+	return nil
+}
+
+// RolledBack reports whether the mapping's high-water mark was stored in another database history
+// than the current one: the database was restored to an earlier point (or failed over to a standby
+// that may lack the last commits), so the mark, the table and the trigger log may all be older than
+// what was synced. A whole-database restore takes any record kept beside the mark with it; only the
+// database's own history tells. Nothing is known before the first stamp (false).
+func RolledBack(ctx context.Context, q rowQuerier, id int64, table string) (bool, error) {
+	var back bool
+	if err := q.QueryRow(ctx, `SELECT COALESCE(synced_in <> `+databaseHistory+`, false) FROM mappings WHERE id = $1`, id, table).Scan(&back); err != nil {
+		return false, fmt.Errorf("compare mapping %d's database history: %w", id, err)
+	}
+	return back, nil
+}

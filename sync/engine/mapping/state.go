@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"fmt"
 	"slices"
 
 	"pgforce/sync/lifecycle"
@@ -41,7 +42,7 @@ func (s State) Describe() string {
 	case LoadingBulkJob:
 		return "Copying the Bulk API job's records into the table."
 	case DataSynced:
-		return "In sync: changes are picked up as they happen."
+		return "In sync: Salesforce is polled for changes on the connection's schedule."
 	case PollingSFChanges:
 		return "Reading changes from Salesforce."
 	case PollingSFBulk:
@@ -64,6 +65,22 @@ func (s State) Describe() string {
 		return "Salesforce refused the connection's authorization; re-authorize it."
 	}
 	return string(s)
+}
+
+// DescribeSync is Describe with how this mapping hears of changes, for the states that depend on it:
+// polled every pollingSeconds, or streamed (accelerated) with polling as a safety net.
+func (s State) DescribeSync(pollingSeconds int, accelerated bool) string {
+	if s != DataSynced {
+		return s.Describe()
+	}
+	every := fmt.Sprintf("every %d min", max(1, pollingSeconds/60))
+	if pollingSeconds < 120 {
+		every = fmt.Sprintf("every %d s", max(1, pollingSeconds))
+	}
+	if accelerated {
+		return "In sync: changes stream in as they happen (accelerated); Salesforce is also polled " + every + " as a safety net."
+	}
+	return "In sync: Salesforce is polled for changes " + every + ", so a change shows up here within that time."
 }
 
 // Severity groups states for badges.

@@ -303,7 +303,7 @@ func RequestBackfill(ctx context.Context, tx pgx.Tx, id int64, fields []table.Fi
 // every record again.
 func ResetForReload(ctx context.Context, tx pgx.Tx, id int64) error {
 	if _, err := tx.Exec(ctx, `UPDATE mappings SET watermark = NULL, watermark_id = '', load_done = 0, load_expected = NULL,
-		load_started_at = NULL, load_finished_at = NULL, requested_action = $2 WHERE id = $1`, id, string(ActionReload)); err != nil {
+		load_started_at = NULL, load_finished_at = NULL, synced_in = NULL, requested_action = $2 WHERE id = $1`, id, string(ActionReload)); err != nil {
 		return fmt.Errorf("reset mapping %d for a reload: %w", id, err)
 	}
 	return nil

@@ -41,7 +41,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connectio
 	}
 	for _, m := range ms {
 		if !exists[strings.ToLower(m.Object)] {
-			if err := markOrphan(ctx, pool, m); err != nil {
+			if err := MarkOrphan(ctx, pool, m); err != nil {
 				return err
 			}
 			continue
@@ -62,7 +62,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connectio
 	return nil
 }
 
-func markOrphan(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping) error {
+// MarkOrphan flags a mapping whose object is gone from Salesforce: orphaned, and BAD_CONFIG with
+// the reason unless it is loading.
+func MarkOrphan(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping) error {
 	if m.OrphanedAt != nil {
 		return nil
 	}

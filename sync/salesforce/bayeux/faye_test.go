@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pgforce/sync/testsignal"
 )
 
 // faye is faye's Node server (npm faye), a Bayeux server nobody here wrote, run for one test.
@@ -100,15 +102,12 @@ type fayeStats struct {
 // await watches the server's counters until cond holds.
 func (f *faye) await(cond func(fayeStats) bool) fayeStats {
 	f.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := f.stats(); cond(s) {
-			return s
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	f.t.Fatalf("faye's server never got there: %+v", f.stats())
-	return fayeStats{}
+	var s fayeStats
+	testsignal.Eventually(f.t, "faye's server to get there", 20*time.Second, func() (bool, string) {
+		s = f.stats()
+		return cond(s), fmt.Sprintf("%+v", s)
+	})
+	return s
 }
 
 func (f *faye) stats() fayeStats {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"pgforce/sync/testsignal"
 )
 
 // wire talks raw Bayeux to a server, as a third-party client would.
@@ -91,18 +93,12 @@ func replayFrom(n int64) *int64 { return &n }
 // holding waits until the server holds a connect of the client (no sleeping: it watches the server).
 func (w *wire) holding(id string) {
 	w.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	testsignal.Eventually(w.t, "the server to hold the connect", 20*time.Second, func() (bool, string) {
 		w.s.mu.Lock()
+		defer w.s.mu.Unlock()
 		c := w.s.clients[id]
-		held := c != nil && c.polling > 0
-		w.s.mu.Unlock()
-		if held {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	w.t.Fatal("the server never held the connect")
+		return c != nil && c.polling > 0, "not held"
+	})
 }
 
 // heldConnect sends a connect that the server holds, answering on the returned channel.

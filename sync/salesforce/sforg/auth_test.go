@@ -16,8 +16,8 @@ func TestPasswordFlowIsBlockedUnlessTheOrgAllowsIt(t *testing.T) {
 	t.Parallel()
 	org, srv := newTestServer(t, Options{})
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
-	login := url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"}, "client_secret": {"pgforce-demo-secret"},
-		"username": {"admin@pgforce.test"}, "password": {"demo"}}
+	login := url.Values{"grant_type": {"password"}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret},
+		"username": {DemoUsername}, "password": {DemoPassword}}
 	res, raw := a.form("/login/services/oauth2/token", login)
 	if res.StatusCode != 400 || !strings.Contains(string(raw), `"error":"invalid_grant"`) || !strings.Contains(string(raw), "authentication failure") {
 		t.Fatalf("blocked password flow: %d %s", res.StatusCode, raw)
@@ -37,7 +37,7 @@ func TestTheConnectedAppRequiresPKCE(t *testing.T) {
 	t.Parallel()
 	_, srv := newTestServer(t, Options{RedirectURIs: []string{"http://localhost/cb"}})
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	params := url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {"http://localhost/cb"}, "state": {"s1"}}
+	params := url.Values{"response_type": {"code"}, "client_id": {DemoClientID}, "redirect_uri": {"http://localhost/cb"}, "state": {"s1"}}
 	res, err := noRedirect.Get(srv.URL + "/login/services/oauth2/authorize?" + params.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -142,12 +142,12 @@ func TestAPIVersionsUpToTheCurrentRelease(t *testing.T) {
 func TestScopesAndTokenIntrospection(t *testing.T) {
 	t.Parallel()
 	org, a := login(t, Options{RedirectURIs: []string{"http://localhost/cb"}})
-	res, raw := a.form("/services/oauth2/introspect", url.Values{"token": {a.token}, "client_id": {"pgforce-demo"}, "client_secret": {"pgforce-demo-secret"}})
+	res, raw := a.form("/services/oauth2/introspect", url.Values{"token": {a.token}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret}})
 	info := decodeJSON[map[string]any](t, raw)
 	if res.StatusCode != 200 || info["active"] != true || info["scope"] != "api id" || info["token_type"] != "access_token" {
 		t.Fatalf("introspect a password-flow token: %d %s", res.StatusCode, raw)
 	}
-	if _, raw := a.form("/services/oauth2/introspect", url.Values{"token": {"nope"}, "client_id": {"pgforce-demo"}, "client_secret": {"pgforce-demo-secret"}}); string(raw) != "{\"active\":false}\n" {
+	if _, raw := a.form("/services/oauth2/introspect", url.Values{"token": {"nope"}, "client_id": {DemoClientID}, "client_secret": {DemoClientSecret}}); string(raw) != "{\"active\":false}\n" {
 		t.Fatalf("unknown token: %s", raw)
 	}
 	if err := org.Configure(Settings{Scopes: []string{"api", "id"}}); err != nil {
@@ -155,11 +155,11 @@ func TestScopesAndTokenIntrospection(t *testing.T) {
 	}
 	verifier := "another-verifier-of-enough-length-0123456789-abcdef"
 	sum := sha256.Sum256([]byte(verifier))
-	params := url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {"http://localhost/cb"}, "scope": {"api refresh_token id"},
+	params := url.Values{"response_type": {"code"}, "client_id": {DemoClientID}, "redirect_uri": {"http://localhost/cb"}, "scope": {"api refresh_token id"},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}}
 	cb := authorizeInBrowser(t, a.base, params, "allow")
-	res, raw = a.form("/services/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "client_id": {"pgforce-demo"},
-		"client_secret": {"pgforce-demo-secret"}, "redirect_uri": {"http://localhost/cb"}, "code_verifier": {verifier}})
+	res, raw = a.form("/services/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "client_id": {DemoClientID},
+		"client_secret": {DemoClientSecret}, "redirect_uri": {"http://localhost/cb"}, "code_verifier": {verifier}})
 	tok := decodeJSON[map[string]string](t, raw)
 	if res.StatusCode != 200 || tok["scope"] != "api id" || tok["refresh_token"] != "" {
 		t.Fatalf("an app without refresh_token grants none: %d %s", res.StatusCode, raw)

@@ -412,8 +412,8 @@ func TestADatabaseLevelChangePublishesAGapEvent(t *testing.T) {
 func cometdReplay(t *testing.T, org *Org, base, channel string, from int64, n int) []int64 {
 	t.Helper()
 	a := &api{t: t, base: base, c: http.DefaultClient}
-	_, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"pgforce-demo"},
-		"client_secret": {"pgforce-demo-secret"}, "username": {"admin@pgforce.test"}, "password": {"demo"}})
+	_, body := a.form("/services/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {DemoClientID},
+		"client_secret": {DemoClientSecret}, "username": {DemoUsername}, "password": {DemoPassword}})
 	var tok map[string]string
 	_ = json.Unmarshal(body, &tok)
 	s := subscribe(t, base, tok["access_token"], channel, from)

@@ -7,4 +7,5 @@ const (
 	DemoPassword     = "demo"
 	DemoClientID     = "pgforce-demo"
 	DemoClientSecret = "pgforce-demo-secret"
+	DemoOrgName      = "pgforce Simulated Org" // the organization's name, as OAuth's identity gives it
 )

@@ -172,7 +172,7 @@ func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
 		if method == http.MethodGet {
 			res, err = c.Get(base + "/services/oauth2/authorize?" + q.Encode())
 		} else {
-			form := url.Values{"login": {"1"}, "username": {"admin@pgforce.test"}, "pw": {"demo"}, "approve": {"allow"}}
+			form := url.Values{"login": {"1"}, "username": {DemoUsername}, "pw": {DemoPassword}, "approve": {"allow"}}
 			for k, v := range q {
 				form[k] = v
 			}
@@ -192,7 +192,7 @@ func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
 		"https://APP.example/oauth/callback", "http://app.example/oauth/callback", "https://app.example/oauth/callback#x", "https://app.example.evil.example/oauth/callback",
 		"//evil.example", "/oauth/callback", "javascript:alert(1)"} {
 		for _, rt := range []string{"code", "token", "bogus"} { // also the answers that would redirect with an error
-			q := url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {rt}, "state": {"s"}}
+			q := url.Values{"client_id": {DemoClientID}, "redirect_uri": {redirect}, "response_type": {rt}, "state": {"s"}}
 			refused(srv.URL, http.MethodGet, q, "redirect_uri_mismatch")
 			refused(srv.URL, http.MethodPost, q, "redirect_uri_mismatch")
 		}
@@ -200,19 +200,19 @@ func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
 		refused(srv.URL, http.MethodGet, url.Values{"client_id": {"other-app"}, "redirect_uri": {redirect}, "response_type": {"code"}}, "invalid_client_id")
 	}
 	for _, redirect := range []string{registered, "http://localhost/cb", "https://evil.example/x"} {
-		refused(none.URL, http.MethodGet, url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {"code"}}, "redirect_uri_mismatch")
+		refused(none.URL, http.MethodGet, url.Values{"client_id": {DemoClientID}, "redirect_uri": {redirect}, "response_type": {"code"}}, "redirect_uri_mismatch")
 	}
 
 	// A registered callback gets the login page, and errors go back to it with the state.
 	challenge := url.Values{"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}.Encode() // the app requires PKCE
 	for _, redirect := range []string{registered, "http://localhost:1717/OauthRedirect"} {
-		res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {redirect}, "response_type": {"code"}}.Encode() + "&" + challenge)
+		res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {DemoClientID}, "redirect_uri": {redirect}, "response_type": {"code"}}.Encode() + "&" + challenge)
 		if err != nil || res.StatusCode != http.StatusOK {
 			t.Fatalf("registered %s: %v %v", redirect, err, res)
 		}
 		res.Body.Close()
 	}
-	res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {"pgforce-demo"}, "redirect_uri": {registered}, "response_type": {"token"}, "state": {"s"}}.Encode())
+	res, err := c.Get(srv.URL + "/services/oauth2/authorize?" + url.Values{"client_id": {DemoClientID}, "redirect_uri": {registered}, "response_type": {"token"}, "state": {"s"}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,11 +222,11 @@ func TestAuthorizeRedirectsOnlyToARegisteredCallback(t *testing.T) {
 		t.Fatalf("an error for a registered callback goes back to it: %d %s", res.StatusCode, loc)
 	}
 	// The authorization code is bound to its callback: exchanging it for another fails.
-	cb := authorizeInBrowser(t, srv.URL, url.Values{"response_type": {"code"}, "client_id": {"pgforce-demo"}, "redirect_uri": {registered},
+	cb := authorizeInBrowser(t, srv.URL, url.Values{"response_type": {"code"}, "client_id": {DemoClientID}, "redirect_uri": {registered},
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}}, "allow")
 	a := &api{t: t, base: srv.URL, c: srv.Client()}
-	res, raw := a.form("/services/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "client_id": {"pgforce-demo"},
-		"client_secret": {"pgforce-demo-secret"}, "redirect_uri": {"http://localhost:1717/OauthRedirect"}})
+	res, raw := a.form("/services/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "client_id": {DemoClientID},
+		"client_secret": {DemoClientSecret}, "redirect_uri": {"http://localhost:1717/OauthRedirect"}})
 	if res.StatusCode != 400 || !strings.Contains(string(raw), "redirect_uri_mismatch") {
 		t.Fatalf("exchange for another callback: %d %s", res.StatusCode, raw)
 	}

@@ -258,7 +258,7 @@ func (o *Org) identity(r *http.Request) map[string]any {
 		"username": get("Username"), "nick_name": get("Alias"), "display_name": get("Name"), "email": get("Email"),
 		"first_name": get("FirstName"), "last_name": get("LastName"), "timezone": "Etc/UTC", "active": true, "user_type": "STANDARD",
 		"language": "en_US", "locale": "en_US", "utcOffset": 0, "last_modified_date": formatDateTime(get("LastModifiedDate").(time.Time)),
-		"photos": map[string]string{}, "organization_name": "pgforce Simulated Org",
+		"photos": map[string]string{}, "organization_name": DemoOrgName,
 		"urls": map[string]string{
 			"enterprise": base + "/services/Soap/c/{version}/" + o.orgID[:15], "partner": base + "/services/Soap/u/{version}/" + o.orgID[:15],
 			"rest": base + "/services/data/v{version}/", "sobjects": base + "/services/data/v{version}/sobjects/",

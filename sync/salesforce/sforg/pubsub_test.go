@@ -15,6 +15,7 @@ import (
 
 	"pgforce/sync/salesforce/pubsub"
 	"pgforce/sync/salesforce/pubsub/eventbus"
+	"pgforce/sync/testsignal"
 )
 
 // pubsubEnv is an org with its Pub/Sub API and a signed-in client of it.
@@ -59,8 +60,8 @@ func newPubSubEnv(t *testing.T, opts PubSubOptions) *pubsubEnv {
 // mintToken signs in again with the password flow.
 func (e *pubsubEnv) mintToken(t *testing.T) string {
 	t.Helper()
-	res, body := e.api.form("/services/oauth2/token", map[string][]string{"grant_type": {"password"}, "client_id": {"pgforce-demo"},
-		"client_secret": {"pgforce-demo-secret"}, "username": {"admin@pgforce.test"}, "password": {"demo"}})
+	res, body := e.api.form("/services/oauth2/token", map[string][]string{"grant_type": {"password"}, "client_id": {DemoClientID},
+		"client_secret": {DemoClientSecret}, "username": {DemoUsername}, "password": {DemoPassword}})
 	if res.StatusCode != 200 {
 		t.Fatalf("login: %d %s", res.StatusCode, body)
 	}
@@ -94,13 +95,9 @@ func next(t *testing.T, events <-chan pubsub.Event) pubsub.Event {
 // subscribed waits until the server holds the subscription, so that events made next are new to it.
 func (e *pubsubEnv) subscribed(t *testing.T, topic string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.srv.subscribers(topic) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the subscription never reached the server")
-		}
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
+	testsignal.Eventually(t, "the subscription to reach the server", 10*time.Second, func() (bool, string) {
+		return e.srv.subscribers(topic) > 0, "no subscriber"
+	})
 }
 
 func TestPubSubDeliversCreateAndUpdateWithTheChangedFieldsNamed(t *testing.T) {

@@ -370,6 +370,12 @@ func nonNull(t *table, r *row, _ []string) []string {
 
 // Update changes a record by id.
 func (o *Org) Update(object, id string, body map[string]json.RawMessage, origin string) *apiError {
+	return o.updateIf(object, id, body, origin, precondition{}, nil)
+}
+
+// updateIf changes a record by id when its conditional headers hold (412 otherwise, nothing changed),
+// checked and saved under one lock; saved is called with the saved record, the lock still held.
+func (o *Org) updateIf(object, id string, body map[string]json.RawMessage, origin string, pre precondition, saved func(*table, *row)) *apiError {
 	o.mu.Lock()
 	t := o.table(object)
 	if t == nil {
@@ -377,6 +383,9 @@ func (o *Org) Update(object, id string, body map[string]json.RawMessage, origin 
 		return &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
 	}
 	r, err := o.lookup(t, id)
+	if err == nil && !pre.empty() {
+		_, err = pre.check(t, r, false)
+	}
 	if err == nil {
 		var vals map[int]any
 		vals, err = o.parseInput(t, body, false)
@@ -384,6 +393,9 @@ func (o *Org) Update(object, id string, body map[string]json.RawMessage, origin 
 			var changed []string
 			_, changed, err = o.save(t, r, vals, o.userID)
 			if err == nil {
+				if saved != nil {
+					saved(t, r)
+				}
 				ch := o.changeOf(t, r, "UPDATE", changed, origin)
 				o.mu.Unlock()
 				o.notifyChanges([]Change{ch})
@@ -506,9 +518,20 @@ func (o *Org) handleRecord(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		pre, _ := parsePrecondition(r, false)
 		o.mu.RLock()
 		rec, err := o.lookup(t, id)
 		var out []byte
+		status := 0
+		if err == nil {
+			setValidators(w, t, rec)
+			status, err = pre.check(t, rec, true)
+		}
+		if status == http.StatusNotModified {
+			o.mu.RUnlock()
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 		if err == nil {
 			var fields []string
 			if f := r.URL.Query().Get("fields"); f != "" {
@@ -540,7 +563,12 @@ func (o *Org) handleRecord(w http.ResponseWriter, r *http.Request, s *session) {
 			writeError(w, err)
 			return
 		}
-		if err := o.Update(t.def.Name, id, body, apiOrigin(r, "rest")); err != nil {
+		pre, perr := parsePrecondition(r, true)
+		if perr != nil {
+			writeError(w, perr)
+			return
+		}
+		if err := o.updateIf(t.def.Name, id, body, apiOrigin(r, "rest"), pre, func(t *table, rec *row) { setValidators(w, t, rec) }); err != nil {
 			writeError(w, err)
 			return
 		}

@@ -59,9 +59,9 @@ func (o *Org) handleSOAPLogin(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>`+
 		`<metadataServerUrl>%[1]s/services/Soap/m/%[2]s/%[3]s</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox>`+
 		`<serverUrl>%[1]s/services/Soap/u/%[2]s/%[3]s</serverUrl><sessionId>%[4]s</sessionId><userId>%[5]s</userId>`+
-		`<userInfo><organizationId>%[3]s</organizationId><organizationName>pgforce Simulated Org</organizationName><userEmail>%[6]s</userEmail><userFullName>Org Admin</userFullName><userId>%[5]s</userId><userName>%[6]s</userName></userInfo>`+
+		`<userInfo><organizationId>%[3]s</organizationId><organizationName>%[7]s</organizationName><userEmail>%[6]s</userEmail><userFullName>Org Admin</userFullName><userId>%[5]s</userId><userName>%[6]s</userName></userInfo>`+
 		`</result></loginResponse></soapenv:Body></soapenv:Envelope>`,
-		html.EscapeString(base), version, o.orgID, html.EscapeString(t["access_token"]), o.userID, html.EscapeString(o.opts.Username))
+		html.EscapeString(base), version, o.orgID, html.EscapeString(t["access_token"]), o.userID, html.EscapeString(o.opts.Username), DemoOrgName)
 }
 
 func soapFault(w http.ResponseWriter, code, msg string) {

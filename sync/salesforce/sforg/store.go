@@ -140,6 +140,12 @@ func (o *Org) parseInput(t *table, body map[string]json.RawMessage, insert bool)
 			continue
 		}
 		if ri, ok := t.def.rels[strings.ToLower(k)]; ok {
+			if ref := t.def.Fields[ri]; hasKey(body, ref.Name) {
+				// As Salesforce: a relationship by external id and its lookup id in one record are
+				// refused, even when the id is null.
+				return nil, &apiError{Status: 400, Code: "INVALID_FIELD", Fields: []string{ref.Name},
+					Message: fmt.Sprintf("Cannot specify both an external ID reference %s and a salesforce id, %s", ref.RelationshipName, ref.Name)}
+			}
 			id, err := o.resolveParent(t.def.Fields[ri], raw)
 			if err != nil {
 				return nil, err
@@ -166,6 +172,16 @@ func (o *Org) parseInput(t *table, body map[string]json.RawMessage, insert bool)
 			Message: fmt.Sprintf("Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", strings.Join(readonly, ", "))}
 	}
 	return vals, nil
+}
+
+// hasKey reports whether a record body names a field, case-insensitively.
+func hasKey(body map[string]json.RawMessage, name string) bool {
+	for k := range body {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 func jsonTypeError(f *FieldDef, raw json.RawMessage, want string) *apiError {
