@@ -82,6 +82,8 @@ type writer struct {
 	inFlight atomic.Bool
 
 	described map[string]describedObject // by lower-case object name (describe)
+
+	lanes lanes // how many write calls may be in flight now (writer_pipeline.go)
 }
 
 type unrecordedBatch struct {
@@ -91,7 +93,8 @@ type unrecordedBatch struct {
 }
 
 func newWriter(s *syncer, schema string) *writer {
-	return &writer{s: s, schema: schema, log: s.log.With("part", "writer"), wakeCh: make(chan struct{}, 1)}
+	return &writer{s: s, schema: schema, log: s.log.With("part", "writer"), wakeCh: make(chan struct{}, 1),
+		lanes: lanes{max: s.e.opts.WriteConcurrency}}
 }
 
 // Start runs the writer, and its listener for the trigger log's notifications, until Stop or until
