@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "bench":
 		log := newLogger(cfg, stdout)
 		return bench.Command(ctx, bench.Options{Pool: pool, Keyring: kr, Log: log, Dashboard: func(adm *admin.Service) (http.Handler, error) {
-			h, _ := newDashboard(cfg, log, pool, newServices(pool, adm), nil, nil)
+			h, _ := newDashboard(cfg, log, pool, newServices(pool, adm), nil, nil, nil)
 			return h, nil
 		}}, rest, stdout)
 	}
@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// picks each change up through its notifications. Warnings go to stderr so that --json output
 	// on stdout stays parseable.
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Log: newLogger(cfg, os.Stderr), Orgs: orgclient.SalesforceOrgs{App: connectedApp(cfg)}})
-	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications,
+	env := &cli.Env{Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Doctor: orgDoctor(cfg, adm), Verifications: adm.Verifications, Conflicts: adm.Conflicts, Writes: adm.Writes,
 		Reports: report.New(pool), Tokens: apitoken.New(pool), Actor: cli.Actor(getenv), In: stdin, Out: stdout, LoginURL: cfg.SalesforceLoginURL, DashboardURL: cfg.BaseURL}
 	if cfg.EmbeddedOrg() {
 		// The simulated org is served by `pgforce serve`, under /sim of the dashboard.
@@ -148,6 +148,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	cfg = cfg.Listening(ln.Addr().String())
 	var sim http.Handler
 	var simPubSub *sforg.PubSubServer
+	var simOrg handlers.SimulatedOrgControl
 	if cfg.EmbeddedOrg() {
 		embedded, err := sforg.StartEmbedded(ctx, pool, log, sforg.EmbeddedOptions{URL: cfg.BaseURL + "/sim", ControlToken: cfg.SimControlToken,
 			CallbackURL: cfg.OAuthCallbackURL(), PubSubAddr: cfg.SimPubSubAddr, Latency: cfg.SimLatency})
@@ -155,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 			return err
 		}
 		defer embedded.Stop()
-		sim, simPubSub = embedded.Org.Handler(), embedded.PubSub
+		sim, simPubSub, simOrg = embedded.Org.Handler(), embedded.PubSub, embedded.Org
 	}
 	orgs, err := salesforceOrgs(cfg, simPubSub)
 	if err != nil {
@@ -167,8 +168,8 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	}
 	defer eng.Stop()
 	svc := newServices(pool, admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs}))
-	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Log: log})
-	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, metricsHandler)
+	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Log: log})
+	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, simOrg, metricsHandler)
 	defer closeDashboard()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
@@ -183,7 +184,8 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	}
 	fmt.Fprintf(stdout, "pgforce: dashboard at %s\n", cfg.BaseURL)
 	if sim != nil {
-		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s (user %s, password %s)\n", cfg.SimulatedInstanceURL(), sforg.DemoUsername, sforg.DemoPassword)
+		fmt.Fprintf(stdout, "pgforce: simulated Salesforce org at %s/lightning (user %s, password %s); admins drive it from %s/simulated-org\n",
+			cfg.SimulatedInstanceURL(), sforg.DemoUsername, sforg.DemoPassword, cfg.BaseURL)
 		fmt.Fprintf(stdout, "pgforce: simulated org's Pub/Sub API at %s (TLS, certificate self-signed at start)\n", simPubSub.Addr())
 	}
 	servers, listeners := []*http.Server{srv}, []net.Listener{ln}
@@ -242,15 +244,15 @@ func newServices(pool *pgxpool.Pool, adm *admin.Service) services {
 
 // newDashboard wires the web server: sessions in Postgres, handlers on the administration, the
 // simulated org under /sim when there is one.
-func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc services, sim, metricsHandler http.Handler) (http.Handler, func()) {
+func newDashboard(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, svc services, sim http.Handler, simOrg handlers.SimulatedOrgControl, metricsHandler http.Handler) (http.Handler, func()) {
 	sessionStore := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
 	sessions := web.NewSessions(sessionStore, cfg.SecureCookies(), log)
 	h := &handlers.Handlers{
 		Log: log, Sessions: sessions, Accounts: svc.accounts, Ready: func(ctx context.Context) error { return ready(ctx, pool) },
 		Connections: svc.admin.Connections, Mappings: svc.admin.Mappings, Configuration: svc.admin.Configuration, Writes: svc.admin.Writes,
-		Verifications: svc.admin.Verifications, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
+		Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Reports: svc.reports, Tokens: apitoken.New(pool), Diagnose: svc.health, Doctor: orgDoctor(cfg, svc.admin),
 		Metrics: metricsHandler,
-		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(),
+		BaseURL: cfg.BaseURL, SimulatedOrg: cfg.EmbeddedOrg(), SimulatedLoginURL: cfg.SimulatedLoginURL(), SimOrg: simOrg,
 	}
 	return web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: cfg.TLS(), Sim: sim}), sessionStore.StopCleanup
 }

@@ -7,6 +7,7 @@ import (
 
 	"pgforce/sync/admin"
 	"pgforce/sync/audit"
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/orgclient"
@@ -29,6 +30,7 @@ type ConnectionAdmin interface {
 	SetPollingDefault(ctx context.Context, actor audit.Actor, connID int64, seconds int) error
 	SetStreamTransport(ctx context.Context, actor audit.Actor, connID int64, transport string) error
 	APIUsage(ctx context.Context, connID int64) (used, max int, at time.Time, err error)
+	Delete(ctx context.Context, actor audit.Actor, connID int64, dropSchema bool) error
 }
 
 // MappingAdmin is what the dashboard asks of mappings (*admin.Mappings implements it).
@@ -61,6 +63,12 @@ type ConfigurationAdmin interface {
 type WriteAdmin interface {
 	Retry(ctx context.Context, actor audit.Actor, connID, logID int64) error
 	Ignore(ctx context.Context, actor audit.Actor, connID, logID int64) error
+}
+
+// ConflictAdmin is what the dashboard and the API ask of conflicts (*admin.Conflicts implements it).
+type ConflictAdmin interface {
+	List(ctx context.Context, f conflict.Filter) ([]conflict.Conflict, error)
+	Resolve(ctx context.Context, actor audit.Actor, connID, id int64, side admin.Side) (conflict.Conflict, error)
 }
 
 // VerificationAdmin is what the dashboard asks of verifications (*admin.Verifications implements it).

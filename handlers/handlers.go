@@ -49,6 +49,7 @@ type Handlers struct {
 	Configuration ConfigurationAdmin
 	Writes        WriteAdmin
 	Verifications VerificationAdmin
+	Conflicts     ConflictAdmin
 	// Reports answers the dashboard's read-only queries.
 	Reports Reports
 	// BaseURL is the dashboard's public URL; the OAuth callback is BaseURL + "/oauth/callback".
@@ -57,6 +58,9 @@ type Handlers struct {
 	// connection; SimulatedLoginURL is its login URL.
 	SimulatedOrg      bool
 	SimulatedLoginURL string
+	// SimOrg is the built-in simulated org itself when this process serves it (nil otherwise): the
+	// Simulated org page drives it through its Go API.
+	SimOrg SimulatedOrgControl
 	// Now is the clock (tests pin it); time.Now when nil.
 	Now func() time.Time
 

@@ -18,6 +18,16 @@ func (h *Handlers) ShowReloadMapping(c echo.Context) error {
 	return render(c, http.StatusOK, views.ReloadConfirmPage(p, m))
 }
 
+// ShowAbortMapping asks for confirmation of aborting a running load, saying how much of the table is
+// loaded (it stays incomplete) and that the mapping stops syncing until it is reloaded.
+func (h *Handlers) ShowAbortMapping(c echo.Context) error {
+	p, m, err := h.confirmMapping(c, "Abort")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.AbortConfirmPage(p, m))
+}
+
 // ShowDeleteMapping asks for confirmation of a delete, naming the table, its rows and the pending
 // writes that will be lost.
 func (h *Handlers) ShowDeleteMapping(c echo.Context) error {
@@ -45,5 +55,5 @@ func (h *Handlers) confirmMapping(c echo.Context, verb string) (views.Page, view
 	tc := counts[m.Table]
 	p, err := h.mappingPage(c, verb+" "+m.Object, conn)
 	return p, views.MappingConfirm{ID: m.ID, Object: m.Object, Schema: conn.Schema, Table: m.Table, State: mappingBadge(m.State),
-		Loading: m.State.Loading(), Rows: tc.Rows, RowsEstimated: tc.Estimated, Pending: pending}, err
+		Loading: m.State.Loading(), Rows: tc.Rows, RowsEstimated: tc.Estimated, Pending: pending, Expected: m.LoadExpected}, err
 }

@@ -78,7 +78,7 @@ func mappingRow(m report.MappingSummary, tc report.TableCounts, problems []views
 // mappingLive is the self-refreshing part of a mapping's page.
 func mappingLive(m mapping.Mapping, tc report.TableCounts, problems []views.Problem, now time.Time) views.MappingLive {
 	return views.MappingLive{Problems: problems,
-		ID: m.ID, State: syncedBadge(m.State, m.Config.SFPollingSeconds, m.Config.Accelerated()), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(), Stopped: m.State.Stopped(),
+		ID: m.ID, State: syncedBadge(m.State, m.Config.SFPollingSeconds, m.Config.Accelerated()), Reason: m.StateReason, StateSince: m.StateChangedAt, Loading: m.State.Loading(), Stopped: m.State.Stopped(), Aborted: m.State == mapping.Aborted, Object: m.Object,
 		Progress: progressOf(m.State, m.LoadDone, tc.Copying, m.LoadExpected, m.LoadStartedAt, now), SFRows: m.SFCount, SFRowsAt: m.SFCountAt, PGRows: pgRows(tc),
 		LastLoad:    lastLoad(m),
 		PGEstimated: tc.Estimated, Pending: tc.Pending, Failed: tc.Failed, LastPollAt: m.LastPollAt, NextPollAt: m.NextPollAt,
@@ -143,7 +143,8 @@ func defaultForm(obj mapping.Object, pollingSeconds int) (views.MappingForm, for
 func configForm(m mapping.Mapping) (views.MappingForm, formChoices) {
 	cfg := m.Config
 	f := views.MappingForm{MappingID: m.ID, Object: m.Object, Label: m.Object, Table: m.Table, Access: string(cfg.Access), Mode: "polling",
-		PollingMinutes: max(2, cfg.SFPollingSeconds/60), UpsertField: cfg.UpsertField, RecordFilter: cfg.Filter()}
+		PollingMinutes: max(2, cfg.SFPollingSeconds/60), UpsertField: cfg.UpsertField, RecordFilter: cfg.Filter(),
+		ConflictPolicy: cfg.ConflictPolicy()}
 	if cfg.Accelerated() {
 		f.Mode = "accelerated"
 	}
@@ -164,7 +165,8 @@ func parseMappingForm(c echo.Context) (views.MappingForm, formChoices, mapping.C
 	}
 	form := c.Request().PostForm
 	f := views.MappingForm{Object: c.FormValue("object"), Access: c.FormValue("access"), Mode: c.FormValue("mode"),
-		UpsertField: c.FormValue("upsert_field"), RecordFilter: strings.TrimSpace(c.FormValue("record_filter")), Errors: views.FormErrors{}}
+		UpsertField: c.FormValue("upsert_field"), RecordFilter: strings.TrimSpace(c.FormValue("record_filter")),
+		ConflictPolicy: c.FormValue("conflict_policy"), Errors: views.FormErrors{}}
 	ch := formChoices{fields: setOf(form["field"]), indexed: setOf(form["index"]), recreate: setOf(form["recreate"])}
 	minutes, err := strconv.Atoi(strings.TrimSpace(c.FormValue("polling_minutes")))
 	if err != nil {
@@ -182,8 +184,8 @@ func parseMappingForm(c echo.Context) (views.MappingForm, formChoices, mapping.C
 			cfg.Indexes[name] = mapping.IndexOption{Unique: name == "Id"}
 		}
 	}
-	if f.RecordFilter != "" {
-		cfg.PGForce = &mapping.Extra{RecordFilter: f.RecordFilter}
+	if f.RecordFilter != "" || f.ConflictPolicy != "" {
+		cfg.PGForce = &mapping.Extra{RecordFilter: f.RecordFilter, ConflictPolicy: f.ConflictPolicy}
 	}
 	if len(f.Errors) > 0 {
 		return f, ch, cfg, failure.E(failure.Invalid, "Check the polling interval.")
@@ -262,6 +264,8 @@ func problemErrors(err error, errs views.FormErrors) {
 			key = "upsert_field"
 		case path == "pgforce.record_filter":
 			key = "record_filter"
+		case path == "pgforce.conflict_policy":
+			key = "conflict_policy"
 		case strings.HasPrefix(path, "fields."):
 			key = "field:" + strings.TrimPrefix(path, "fields.")
 		case strings.HasPrefix(path, "indexes."):

@@ -69,7 +69,7 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	d := views.MappingDetail{
 		ID: m.ID, ConnID: conn.ID, Object: m.Object, Schema: conn.Schema, Table: m.Table, Live: live,
 		Config: views.ConfigSummary{Access: string(m.Config.Access), Mode: modeText(m.Config.SFPollingSeconds, m.Config.Accelerated()), UpsertField: m.Config.UpsertField,
-			RecordFilter: m.Config.Filter(), Revision: m.Revision, AppliedAt: m.AppliedAt, FieldCount: len(m.AppliedFields)},
+			RecordFilter: m.Config.Filter(), Conflicts: policyLabel(m.Config.ConflictPolicy()), Revision: m.Revision, AppliedAt: m.AppliedAt, FieldCount: len(m.AppliedFields)},
 		Fields: fieldRows(m), Events: eventRows(events), Errors: logRows(failed, map[string]int64{m.Table: m.ID}),
 		Drift: driftRows(m), OrphanedAt: m.OrphanedAt,
 	}
@@ -86,6 +86,7 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p.Attention = len(rep.Problems)
 	return render(c, http.StatusOK, views.MappingPage(p, d, now))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"pgforce/sync/engine/connection"
@@ -34,6 +35,7 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 		for _, mp := range ms {
 			m.Rows = append(m.Rows, mappingRow(mp, counts[mp.Table], problemViews(rep.Of(mp.ID)), now))
 		}
+		m.Problems = problemViews(rep.Problems)
 	}
 	if live {
 		if len(m.Rows) == 0 {
@@ -41,9 +43,12 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 			c.Response().Header().Set("HX-Refresh", "true")
 			return c.NoContent(http.StatusNoContent)
 		}
-		return render(c, http.StatusOK, views.MappingsTable(m, h.now()))
+		p := views.Page{Title: "Mappings", Attention: len(m.Problems)}
+		return render(c, http.StatusOK, templ.Join(views.MappingsTable(m, h.now()), views.DocTitle(p)))
 	}
-	return render(c, http.StatusOK, views.Mappings(h.dashPage(c, "Mappings", "mappings", conns, cur), m, h.now()))
+	p := h.dashPage(c, "Mappings", "mappings", conns, cur)
+	p.Attention = len(m.Problems)
+	return render(c, http.StatusOK, views.Mappings(p, m, h.now()))
 }
 
 // summariesWithCounts lists a connection's mappings with their tables' counts.

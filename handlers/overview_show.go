@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"pgforce/sync/engine/connection"
@@ -30,9 +31,13 @@ func (h *Handlers) ShowOverview(c echo.Context) error {
 			c.Response().Header().Set("HX-Refresh", "true")
 			return c.NoContent(http.StatusNoContent)
 		}
-		return render(c, http.StatusOK, views.OverviewLive(h.bare(c), m, h.now()))
+		p := h.bare(c)
+		p.Title, p.Attention = "Overview", len(m.Health.Problems)
+		return render(c, http.StatusOK, templ.Join(views.OverviewLive(p, m, h.now()), views.DocTitle(p)))
 	}
-	return render(c, http.StatusOK, views.Overview(h.dashPage(c, "Overview", "overview", conns, cur), m, h.now()))
+	p := h.dashPage(c, "Overview", "overview", conns, cur)
+	p.Attention = len(m.Health.Problems)
+	return render(c, http.StatusOK, views.Overview(p, m, h.now()))
 }
 
 func (h *Handlers) overview(c echo.Context, conn connection.Connection) (views.OverviewPage, error) {

@@ -56,6 +56,7 @@ func (h *Handlers) page(c echo.Context, title, nav string) views.Page {
 	}
 	if u, ok := account.FromContext(c.Request().Context()); ok {
 		p.UserEmail, p.UserRole, p.CanAct = u.Email, string(u.Role), u.CanAct()
+		p.SimOrg = h.SimOrg != nil && p.CanAct
 	}
 	return p
 }
@@ -126,6 +127,7 @@ func (h *Handlers) bare(c echo.Context) views.Page {
 	var p views.Page
 	if u, ok := account.FromContext(c.Request().Context()); ok {
 		p.UserEmail, p.UserRole, p.CanAct = u.Email, string(u.Role), u.CanAct()
+		p.SimOrg = h.SimOrg != nil && p.CanAct
 	}
 	return p
 }

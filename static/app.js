@@ -49,4 +49,21 @@
       tr.hidden = q !== "" && tr.textContent.toLowerCase().indexOf(q) < 0;
     });
   });
+  // A table wider than its card scrolls inside it: keyboard users reach it with Tab and scroll it
+  // with the arrow keys (it gets tabindex=0 only while it overflows).
+  function focusableScrollers() {
+    document.querySelectorAll(".table-wrap, table.grid").forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) {
+        if (!el.hasAttribute("tabindex")) {
+          el.setAttribute("tabindex", "0");
+          if (!el.hasAttribute("role")) { el.setAttribute("role", "region"); el.setAttribute("aria-label", "Scrollable table"); }
+        }
+      } else if (el.getAttribute("tabindex") === "0" && el.getAttribute("aria-label") === "Scrollable table") {
+        el.removeAttribute("tabindex"); el.removeAttribute("role"); el.removeAttribute("aria-label");
+      }
+    });
+  }
+  focusableScrollers();
+  window.addEventListener("resize", focusableScrollers);
+  document.addEventListener("htmx:afterSettle", focusableScrollers);
 })();

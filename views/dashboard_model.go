@@ -101,6 +101,7 @@ type MappingsPage struct {
 	ConnSchema string
 	Authorized bool
 	Rows       []MappingRow
+	Problems   []Problem // the connection's health problems, with their fixes
 }
 
 // MappingRow is one row of the Mappings table.
@@ -165,6 +166,7 @@ type MappingForm struct {
 	PollingMinutes int
 	UpsertField    string
 	RecordFilter   string
+	ConflictPolicy string // postgres_wins, salesforce_wins, newest_wins, manual ("" = postgres_wins)
 	Fields         []FieldChoice
 	UpsertChoices  []string
 	Errors         FormErrors // by form field; "field:<Name>" for a field row; "" for the form
@@ -208,6 +210,8 @@ type MappingDetail struct {
 // MappingLive is the part of the mapping page that refreshes itself.
 type MappingLive struct {
 	ID          int64
+	Object      string
+	Aborted     bool // an admin aborted the load: the table is incomplete until a reload
 	State       Badge
 	Reason      string
 	StateSince  time.Time
@@ -232,6 +236,7 @@ type ConfigSummary struct {
 	Mode         string
 	UpsertField  string
 	RecordFilter string
+	Conflicts    string // the conflict policy in words
 	Revision     int
 	AppliedAt    *time.Time
 	FieldCount   int
@@ -295,13 +300,38 @@ type MappingConfirm struct {
 	Rows          int64
 	RowsEstimated bool
 	Pending       int64
+	Expected      *int64 // records the running load expects (nil = not known)
 }
+
+// RemoveFieldsConfirm confirms an edit that removes mapped fields: their columns are dropped with
+// their values. Form is the edit as posted, sent again with the confirmation.
+type RemoveFieldsConfirm struct {
+	ID            int64
+	Object        string
+	Schema        string
+	Table         string
+	Removed       []RemovedField
+	Rows          int64
+	RowsEstimated bool
+	Form          []KV
+}
+
+// RemovedField is a mapped field an edit removes, and the column that goes with it.
+type RemovedField struct{ Field, Column string }
 
 // ReloadAllConfirm confirms reloading every mapping of a connection.
 type ReloadAllConfirm struct {
 	ConnID   int64
 	ConnName string
 	Mappings []MappingConfirm
+}
+
+// DeleteConnectionConfirm is the confirmation of deleting a connection.
+type DeleteConnectionConfirm struct {
+	Conn     ConnectionView
+	Mappings []MappingConfirm
+	Pending  int64  // pending writes over every mapping, lost with the connection
+	Refusal  string // why it cannot be deleted now ("" = it can)
 }
 
 // SettingsPage is Settings → Manage connection.

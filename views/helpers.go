@@ -268,3 +268,12 @@ var verifyChoices = []struct {
 	Hours int
 	Label string
 }{{0, "never on a schedule"}, {6, "every 6 hours"}, {12, "every 12 hours"}, {24, "every night (24 h)"}, {72, "every 3 days"}, {168, "every week"}}
+
+// docTitle is "(N) Title · pgforce" while N problems need attention, "Title · pgforce" otherwise.
+func docTitle(p Page) string {
+	t := p.Title + " · pgforce"
+	if p.Attention > 0 {
+		t = "(" + itoa(int64(p.Attention)) + ") " + t
+	}
+	return t
+}

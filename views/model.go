@@ -15,6 +15,8 @@ type Page struct {
 	Connections []ConnChoice
 	ConnName    string // the current connection, shown in the header
 	Path        string // the current page, where the switcher sends its choice
+	Attention   int    // problems needing attention, counted in the title ("(2) Mappings · pgforce")
+	SimOrg      bool   // the built-in simulated org runs here and the user is an admin: its page is in the menu
 }
 
 // ConnChoice is one entry of the connection switcher.
@@ -54,3 +56,20 @@ var Nav = []NavItem{
 
 // FormErrors maps form field names to messages; "" is a message for the whole form.
 type FormErrors map[string]string
+
+// SimOrgPage is the built-in simulated org's control panel.
+type SimOrgPage struct {
+	URL, Username, Password string
+	Objects                 []SimObject
+	Faults                  []string // the faults in force, described
+	FaultChoices            []SimFault
+}
+
+// SimObject is an object of the simulated org with its record count.
+type SimObject struct {
+	Name, Label string
+	Count       int
+}
+
+// SimFault is a fault the Simulated org page can inject.
+type SimFault struct{ Key, Label string }

@@ -53,10 +53,10 @@ func newAPIAppWith(t *testing.T, o enginetest.Options) *apiApp {
 	reports := report.New(b.Pool)
 	svc := apitoken.New(b.Pool)
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: account.New(b.Pool), Connections: b.Admin.Connections, Mappings: b.Admin.Mappings,
-		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Verifications: b.Admin.Verifications, Reports: reports,
+		Configuration: b.Admin.Configuration, Writes: b.Admin.Writes, Verifications: b.Admin.Verifications, Conflicts: b.Admin.Conflicts, Reports: reports,
 		Tokens: svc, Diagnose: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications},
 		Doctor: doctor.Doctor{Inspection: b.Admin.Inspection, Mappings: b.Admin.Mappings, RedirectURL: apiCallback},
-		Metrics: metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports,
+		Metrics: metrics.Handler(&metrics.Collector{Connections: b.Admin.Connections, Engine: b.Engine, Reports: reports, Conflicts: b.Admin.Conflicts,
 			Health: diagnose.Checker{Connections: b.Admin.Connections, Mappings: b.Admin.Mappings, Reports: reports, Verifications: b.Admin.Verifications}})}
 	srv := httptest.NewServer(web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h}))
 	t.Cleanup(srv.Close)

@@ -67,7 +67,7 @@ func newAppTLS(t testing.TB, tls bool) *app {
 	orgs := newTestOrgs(t, scheme+"://"+srv.Listener.Addr().String()+"/oauth/callback")
 	adm := admin.New(admin.Options{Pool: pool, Keyring: kr, Orgs: orgs, Log: log})
 	h := &handlers.Handlers{Log: log, Sessions: sessions, Accounts: accounts, Ready: func(ctx context.Context) error { return pool.Ping(ctx) },
-		Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Writes: adm.Writes, Verifications: adm.Verifications,
+		Connections: adm.Connections, Mappings: adm.Mappings, Configuration: adm.Configuration, Writes: adm.Writes, Verifications: adm.Verifications, Conflicts: adm.Conflicts,
 		Reports: report.New(pool), Tokens: apitoken.New(pool), Diagnose: diagnose.Checker{Connections: adm.Connections, Mappings: adm.Mappings, Reports: report.New(pool), Verifications: adm.Verifications},
 		SimulatedOrg: true, SimulatedLoginURL: orgs.srv.URL}
 	srv.Config.Handler = web.New(web.Deps{Log: log, Sessions: sessions, Handlers: h, TLS: tls})

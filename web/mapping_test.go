@@ -240,7 +240,7 @@ func TestEditMappingAndFixDrift(t *testing.T) {
 		t.Fatal("edit form prefilled")
 	}
 	res := b.post(base, url.Values{"object": {"Account"}, "access": {"read_only"}, "mode": {"polling"}, "polling_minutes": {"10"},
-		"field": {"Id", "SystemModstamp", "IsDeleted", "Name"}, "index": {"Name"}})
+		"field": {"Id", "SystemModstamp", "IsDeleted", "Name"}, "index": {"Name"}, "confirm_remove": {"yes"}})
 	if !strings.Contains(text(b.follow(res).doc(t), `[data-testid="flash"]`), "Saved the Account mapping (revision 2)") {
 		t.Fatalf("edit: %d %.300s", res.StatusCode, res.body)
 	}

@@ -66,6 +66,8 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/connections/:id/import-from", Admin, h.ImportFrom},
 		{http.MethodPost, "/connections/:id/reload-all", Admin, h.ReloadAll},
 		{http.MethodPost, "/connections/:id/check-schema", Admin, h.CheckSchema},
+		{http.MethodGet, "/connections/:id/delete", Viewer, h.ShowDeleteConnection},
+		{http.MethodPost, "/connections/:id/delete", Admin, h.DeleteConnection},
 
 		// Mappings.
 		{http.MethodGet, "/mappings", Viewer, h.ShowMappings},
@@ -78,6 +80,7 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/mappings/:id/fix-drift", Admin, h.FixDrift},
 		{http.MethodGet, "/mappings/:id/reload", Viewer, h.ShowReloadMapping},
 		{http.MethodPost, "/mappings/:id/reload", Admin, h.ReloadMapping},
+		{http.MethodGet, "/mappings/:id/abort", Viewer, h.ShowAbortMapping},
 		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
 		{http.MethodPost, "/mappings/:id/recover", Admin, h.RecoverMapping},
 		{http.MethodPost, "/mappings/:id/verify", Admin, h.VerifyMapping},
@@ -90,9 +93,18 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/explorer/:mapping/:id", Viewer, h.ShowRecord},
 		{http.MethodPost, "/writes/:id/retry", Admin, h.RetryWrite},
 		{http.MethodPost, "/writes/:id/ignore", Admin, h.IgnoreWrite},
+		{http.MethodGet, "/conflicts", Viewer, h.ShowConflicts},
+		{http.MethodPost, "/conflicts/:id/keep", Admin, h.KeepConflict},
 		{http.MethodGet, "/activity", Viewer, h.ShowActivity},
 		{http.MethodGet, "/diagnose", Viewer, h.ShowDiagnose},
 		{http.MethodGet, "/doctor", Viewer, h.ShowDoctor},
+
+		// The built-in simulated org (when this process serves it).
+		{http.MethodGet, "/simulated-org", Admin, h.ShowSimulatedOrg},
+		{http.MethodPost, "/simulated-org/generate", Admin, h.GenerateSimRecords},
+		{http.MethodPost, "/simulated-org/faults", Admin, h.InjectSimFault},
+		{http.MethodPost, "/simulated-org/faults/clear", Admin, h.ClearSimFaults},
+		{http.MethodPost, "/simulated-org/tokens", Admin, h.ExpireSimTokens},
 
 		// Settings.
 		{http.MethodGet, "/settings", Viewer, h.ShowSettings},
@@ -124,6 +136,8 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/api/v3/connections/:id/diagnose", APIRead, h.APIDiagnose},
 		{http.MethodGet, "/api/v3/connections/:id/doctor", APIRead, h.APIDoctor},
 		{http.MethodGet, "/api/v3/connections/:id/write-errors", APIRead, h.APIConnectionWriteErrors},
+		{http.MethodGet, "/api/v3/connections/:id/conflicts", APIRead, h.APIListConflicts},
+		{http.MethodPost, "/api/v3/conflicts/:id/actions/keep", APIWrite, h.APIKeepConflict},
 		{http.MethodGet, "/api/v3/connections/:id/mappings", APIRead, h.APIListMappings},
 		{http.MethodPost, "/api/v3/connections/:id/mappings", APIWrite, h.APICreateMapping},
 		{http.MethodGet, "/api/v3/mappings/:id", APIRead, h.APIShowMapping},

@@ -49,7 +49,9 @@ func New(d Deps) *echo.Echo {
 	})
 	if d.Sim != nil {
 		sim := echo.WrapHandler(http.StripPrefix("/sim", d.Sim))
-		e.Any("/sim", sim)
+		// The org's own pages start at /sim/lightning; /sim alone (the printed instance URL) goes there,
+		// not to the dashboard's root.
+		e.Any("/sim", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/sim/lightning") })
 		e.Any("/sim/*", sim)
 	}
 

@@ -81,6 +81,8 @@ type Env struct {
 	Configuration Configuration
 	Doctor        Doctor
 	Verifications Verifications
+	Conflicts     Conflicts
+	Writes        Writes
 	Reports       *report.Reader
 	Tokens        *apitoken.Service
 	Actor         audit.Actor // recorded in the audit trail
@@ -98,7 +100,7 @@ type Env struct {
 
 // Commands are the top-level commands this package handles.
 var Commands = []string{"connection", "info", "state", "pause", "resume", "recover", "export", "import", "mapping",
-	"diagnose", "doctor", "verify", "audit", "write-errors", "token"}
+	"diagnose", "doctor", "verify", "audit", "write-errors", "token", "conflicts", "retry"}
 
 // Handles reports whether cmd is one of Commands.
 func Handles(cmd string) bool {
@@ -124,6 +126,9 @@ const Usage = `  pgforce connection create --schema S [--name N] [--login-url UR
   pgforce mapping recover OBJ                         restart a mapping stopped by an error
   pgforce audit [--since D] [--until D] [--action A] > audit.csv
   pgforce write-errors [--mapping OBJ] [--hours 24]
+  pgforce retry LOGID [--set Field=Value ...]         fix a failed write's row and send it again
+  pgforce mapping edit OBJ --conflict-policy postgres_wins|salesforce_wins|newest_wins|manual
+  pgforce conflicts [--mapping OBJ] [--held] | conflicts keep ID postgres|salesforce
   pgforce token create --name N --role admin|viewer|metrics | list | revoke NAME
   Common flags: --connection NAME (when there are several), --json (the REST API's JSON)
 `
@@ -163,6 +168,10 @@ func (e *Env) Run(ctx context.Context, cmd string, args []string) error {
 		err = e.audit(ctx, args)
 	case "write-errors":
 		err = e.writeErrors(ctx, args)
+	case "retry":
+		err = e.retry(ctx, args)
+	case "conflicts":
+		err = e.conflicts(ctx, args)
 	case "token":
 		err = e.token(ctx, args)
 	default:

@@ -9,6 +9,7 @@ import (
 
 	"pgforce/internal/resource"
 	"pgforce/sync/audit"
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
@@ -119,6 +120,7 @@ type configFlags struct {
 	file, access, upsert, fields, add, remove, indexes string
 	polling                                            int
 	notify                                             string
+	conflictPolicy                                     string
 }
 
 func addConfigFlags(f *flags, edit bool) *configFlags {
@@ -129,6 +131,7 @@ func addConfigFlags(f *flags, edit bool) *configFlags {
 	f.StringVar(&cf.indexes, "indexes", "", "comma-separated fields to index")
 	f.IntVar(&cf.polling, "polling", 0, "polling interval in seconds (120 to 3600)")
 	f.StringVar(&cf.notify, "accelerated", "", "true or false: stream changes besides polling")
+	f.StringVar(&cf.conflictPolicy, "conflict-policy", "", "postgres_wins, salesforce_wins, newest_wins or manual: what a change made on both sides keeps")
 	if edit {
 		f.StringVar(&cf.add, "add-fields", "", "comma-separated fields to add")
 		f.StringVar(&cf.remove, "remove-fields", "", "comma-separated fields to remove")
@@ -179,6 +182,16 @@ func (cf *configFlags) apply(cfg mapping.Config) (mapping.Config, error) {
 	}
 	if cf.polling != 0 {
 		cfg.SFPollingSeconds = cf.polling
+	}
+	if cf.conflictPolicy != "" {
+		p, err := conflict.ParsePolicy(cf.conflictPolicy)
+		if err != nil {
+			return cfg, err
+		}
+		if cfg.PGForce == nil {
+			cfg.PGForce = &mapping.Extra{}
+		}
+		cfg.PGForce.ConflictPolicy = string(p)
 	}
 	switch cf.notify {
 	case "":

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"pgforce/sync/admin"
+	"pgforce/sync/conflict"
 	"pgforce/sync/diagnose"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
@@ -87,6 +88,7 @@ var (
 	driftRecords  = desc("drift_records", "Records the newest verification found differing and not repaired yet, by kind (missing, extra, stale).", "connection", "object", "kind")
 	countDrift    = desc("count_drift", "The last count check's difference (Salesforce records minus table rows) beyond changes in flight; 0 when they agree.", mLabels...)
 	healthy       = desc("connection_healthy", "1 when the health checks (pgforce diagnose) find no problem, 0 otherwise.", "connection")
+	conflicts     = desc("conflicts_total", "Conflicts the writer detected (records changed on both sides within one sync window), by what became of them (postgres_won, salesforce_won, delete_stands, held, kept_postgres, kept_salesforce).", "connection", "object", "outcome")
 	problems      = desc("health_problems", "Problems the health checks find, by rule and status (RED, YELLOW); a series per rule, 0 when none.", "connection", "rule", "status")
 )
 
@@ -105,6 +107,10 @@ type Collector struct {
 	Verifications interface {
 		Latest(ctx context.Context, connID int64) (map[int64]verify.Verification, error)
 	}
+	// Conflicts counts each mapping's conflicts by outcome; nil: no conflict metrics.
+	Conflicts interface {
+		Counts(ctx context.Context, connID int64) (map[int64]map[conflict.Outcome]int, error)
+	}
 	Log     *slog.Logger
 	Now     func() time.Time // time.Now when nil
 	Timeout time.Duration    // per scrape; 10s when 0
@@ -113,7 +119,7 @@ type Collector struct {
 // Describe sends every metric's description.
 func (k *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, mapState, rowsSynced, syncErrors, tableRows, pending, writeErrors, loadDone, loadExpected,
-		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess, healthy, problems, driftRecords, countDrift} {
+		pollLag, apiUsed, apiLimit, apiRemaining, apiCalls, logPending, logRows, logOldest, scrapeSuccess, healthy, problems, driftRecords, countDrift, conflicts} {
 		ch <- d
 	}
 }
@@ -183,6 +189,17 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 		if k.Verifications != nil {
 			if verified, err = k.Verifications.Latest(ctx, c.ID); err != nil {
 				return err
+			}
+		}
+		if k.Conflicts != nil {
+			byMapping, err := k.Conflicts.Counts(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				for _, o := range []conflict.Outcome{conflict.PostgresWon, conflict.SalesforceWon, conflict.DeleteStands, conflict.Held, conflict.KeptPostgres, conflict.KeptSalesforce} {
+					ch <- prometheus.MustNewConstMetric(conflicts, prometheus.CounterValue, float64(byMapping[m.ID][o]), c.Name, m.Object, string(o))
+				}
 			}
 		}
 		for _, m := range ms {

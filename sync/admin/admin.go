@@ -42,6 +42,7 @@ type Service struct {
 	Writes        *Writes
 	Inspection    *Inspection
 	Verifications *Verifications
+	Conflicts     *Conflicts
 }
 
 // New returns the administration over the database in opts.
@@ -54,7 +55,7 @@ func New(opts Options) *Service {
 	}
 	b := &base{opts: opts}
 	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}, Inspection: &Inspection{b},
-		Verifications: &Verifications{b}}
+		Verifications: &Verifications{b}, Conflicts: &Conflicts{b}}
 }
 
 // base is what every part of the service works with.

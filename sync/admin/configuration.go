@@ -293,6 +293,9 @@ func diffConfig(a, b mapping.Config) []string {
 	if a.Filter() != b.Filter() {
 		out = append(out, "record filter changed")
 	}
+	if a.ConflictPolicy() != b.ConflictPolicy() {
+		out = append(out, fmt.Sprintf("conflict policy %q → %q", a.ConflictPolicy(), b.ConflictPolicy()))
+	}
 	return out
 }
 

@@ -22,6 +22,29 @@ import (
 // a write batch or a recovery in half.
 var deletableStates = []connection.State{connection.New, connection.Idle, connection.Paused}
 
+// MappingState is a mapping's object and state, as DeleteRefusal needs them.
+type MappingState struct {
+	Object string
+	State  mapping.State
+}
+
+// DeleteRefusal says why Delete refuses the connection now (nil when it would not): it is BUSY, not
+// NEW, IDLE or PAUSED, or one of its mappings is loading. The dashboard's confirmation asks the same.
+func DeleteRefusal(c connection.Connection, ms []MappingState) error {
+	if c.State == connection.Busy {
+		return failure.E(failure.Conflict, "The connection %s is still pausing (BUSY): delete it once it is PAUSED, in a moment.", c.Name)
+	}
+	if !slices.Contains(deletableStates, c.State) {
+		return failure.E(failure.Conflict, "Pause the connection %s before deleting it (it is %s).", c.Name, c.State)
+	}
+	for _, m := range ms {
+		if m.State.Loading() {
+			return failure.E(failure.Conflict, "The %s mapping is loading data (%s). Abort it before deleting the connection.", m.Object, m.State)
+		}
+	}
+	return nil
+}
+
 // Delete removes a connection, its mappings, events and leases (retiring the old connection
 // after a sandbox refresh, or a connection set up by mistake). With dropSchema the connection's
 // schema goes too, mapped tables and trigger log included; without it the tables stay for the data
@@ -41,20 +64,16 @@ func (s *Connections) Delete(ctx context.Context, actor audit.Actor, connID int6
 		if err != nil {
 			return err
 		}
-		if c.State == connection.Busy {
-			return failure.E(failure.Conflict, "The connection %s is still pausing (BUSY): delete it once it is PAUSED, in a moment.", c.Name)
-		}
-		if !slices.Contains(deletableStates, c.State) {
-			return failure.E(failure.Conflict, "Pause the connection %s before deleting it (it is %s).", c.Name, c.State)
-		}
 		ms, err := mapping.List(ctx, tx, connID)
 		if err != nil {
 			return err
 		}
-		for _, m := range ms {
-			if m.State.Loading() {
-				return failure.E(failure.Conflict, "The %s mapping is loading data (%s). Abort it before deleting the connection.", m.Object, m.State)
-			}
+		states := make([]MappingState, len(ms))
+		for i, m := range ms {
+			states[i] = MappingState{Object: m.Object, State: m.State}
+		}
+		if err := DeleteRefusal(c, states); err != nil {
+			return err
 		}
 		if dropSchema {
 			if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+table.Ident(c.Schema)+` CASCADE`); err != nil {

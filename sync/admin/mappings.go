@@ -69,7 +69,9 @@ func (s *Mappings) Describe(ctx context.Context, connID int64, object string) (m
 }
 
 // resolve validates a configuration against the org's current describe.
-func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cfg mapping.Config, prev *mapping.Config, prefix string) (mapping.Object, mapping.Resolved, error) {
+// An edit replaces prev (nil when creating): a field Salesforce removed that the edit keeps selected
+// is not refused (see keepRemoved).
+func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cfg mapping.Config, prev *mapping.Mapping, prefix string) (mapping.Object, mapping.Resolved, error) {
 	obj, err := org.Describe(ctx, object)
 	if err != nil {
 		return obj, mapping.Resolved{}, err
@@ -77,13 +79,60 @@ func (s *base) resolve(ctx context.Context, org orgclient.Org, object string, cf
 	env := mapping.Env{
 		Describe:    func(o string) (mapping.Object, error) { return org.Describe(ctx, o) },
 		CheckFilter: s.checkFilter(ctx, org),
-		Previous:    prev,
+	}
+	var kept []table.Field
+	if prev != nil {
+		env.Previous = &prev.Config
+		cfg, kept = keepRemoved(cfg, *prev, obj)
 	}
 	r, ps := mapping.Validate(cfg, obj, env, prefix)
 	if len(ps) > 0 {
 		return obj, r, ps.Failure()
 	}
+	for _, f := range kept {
+		r.Config.Fields[f.Name] = struct{}{}
+		r.Table = append(r.Table, f)
+	}
 	return obj, r, nil
+}
+
+// Each drift fix stands alone: an edit that fixes one drifted field (or none) is not refused because
+// another field drifted too. The other keeps its column as it is and stays reported as drift until
+// its own fix: keepRemoved keeps a field Salesforce removed that the edit leaves selected (its
+// column, and its values, stay until the admin unmaps it), keepRetyped a field whose type changed
+// that the edit does not recreate.
+func keepRemoved(cfg mapping.Config, prev mapping.Mapping, obj mapping.Object) (mapping.Config, []table.Field) {
+	out := cfg.Clone()
+	var kept []table.Field
+	for name := range cfg.Fields {
+		if _, exists := obj.Field(name); exists || strings.Contains(name, ".") {
+			continue
+		}
+		for _, f := range prev.AppliedFields {
+			if strings.EqualFold(f.Name, name) {
+				delete(out.Fields, name)
+				kept = append(kept, f)
+			}
+		}
+	}
+	return out, kept
+}
+
+func keepRetyped(fields []table.Field, prev mapping.Mapping, recreate []string) []table.Field {
+	out := slices.Clone(fields)
+	for i, f := range out {
+		for _, old := range prev.AppliedFields {
+			if table.Column(old.Name) != table.Column(f.Name) {
+				continue
+			}
+			was, _ := table.ColumnType(old)
+			now, _ := table.ColumnType(f)
+			if was != now && !table.Widens(was, now) && !slices.ContainsFunc(recreate, func(r string) bool { return strings.EqualFold(r, f.Name) }) {
+				out[i] = old
+			}
+		}
+	}
+	return out
 }
 
 // checkFilter validates a record filter by asking Salesforce to count the matching records: the org
@@ -188,10 +237,11 @@ func (s *Mappings) Edit(ctx context.Context, actor audit.Actor, mappingID int64,
 	if err != nil {
 		return m, err
 	}
-	_, r, err := s.resolve(ctx, org, m.Object, cfg, &m.Config, "config")
+	_, r, err := s.resolve(ctx, org, m.Object, cfg, &m, "config")
 	if err != nil {
 		return m, err
 	}
+	r.Table = keepRetyped(r.Table, m, recreate)
 	now := s.opts.Now().UTC()
 	r.Config.AppliedAt = &now
 	return store.TxResult(ctx, s.opts.Pool, func(tx pgx.Tx) (mapping.Mapping, error) {
@@ -354,6 +404,10 @@ func (s *Mappings) Delete(ctx context.Context, actor audit.Actor, mappingID int6
 		if err != nil {
 			return err
 		}
+		dismissed, err := triggerlog.DismissFailedOfTable(ctx, tx, c.Schema, m.Table)
+		if err != nil {
+			return err
+		}
 		if err := table.Drop(ctx, tx, c.Schema, m.Object); err != nil {
 			return err
 		}
@@ -361,7 +415,7 @@ func (s *Mappings) Delete(ctx context.Context, actor audit.Actor, mappingID int6
 			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &c.ID, Action: audit.MappingDelete, Target: m.Object,
-			Before: m.Config, Detail: fmt.Sprintf("table %s.%s dropped; %d pending writes discarded", c.Schema, m.Table, dropped)}); err != nil {
+			Before: m.Config, Detail: fmt.Sprintf("table %s.%s dropped; %d pending writes discarded, %d failed writes dismissed", c.Schema, m.Table, dropped, dismissed)}); err != nil {
 			return err
 		}
 		return connection.Notify(ctx, tx, c.ID, 0)

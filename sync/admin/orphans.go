@@ -47,6 +47,9 @@ func (s *Mappings) RemoveOrphans(ctx context.Context, actor audit.Actor, connID 
 			if _, err := triggerlog.DiscardWaiting(ctx, tx, c.Schema, o.Table); err != nil {
 				return 0, err
 			}
+			if _, err := triggerlog.DismissFailedOfTable(ctx, tx, c.Schema, o.Table); err != nil {
+				return 0, err
+			}
 			if dropTables {
 				if err := table.Drop(ctx, tx, c.Schema, o.Object); err != nil {
 					return 0, err

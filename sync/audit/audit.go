@@ -69,6 +69,7 @@ const (
 	OrphansRemove        Action = "mapping.remove_orphans"
 	WriteRetry           Action = "write.retry"
 	WriteIgnore          Action = "write.ignore"
+	ConflictResolve      Action = "conflict.resolve"
 )
 
 // Entry is one recorded change.

@@ -27,6 +27,7 @@ import (
 	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
+	"pgforce/sync/engine/schemacheck"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
@@ -77,7 +78,10 @@ type Options struct {
 	// CountCheckEvery is how often a syncing mapping's counts are compared with Salesforce's (after
 	// a poll, at most this often; default DefaultCountCheckEvery).
 	CountCheckEvery time.Duration
-	Now             func() time.Time
+	// SchemaCheckEvery is how often a syncer compares its mappings with the org's describe (orphans,
+	// field drift; default schemacheck.Interval).
+	SchemaCheckEvery time.Duration
+	Now              func() time.Time
 	// Signals tell tests what the runtime did; zero (every signal nil) in production.
 	Signals Signals
 }
@@ -94,6 +98,7 @@ type Signals struct {
 	// VerificationDone: a verification's id, when its comparison or repair ended (whatever the outcome).
 	VerificationDone *testsignal.Signal[int64]
 	CountChecked     *testsignal.Signal[int64] // a mapping's id, when a count check was stored
+	SchemaChecked    *testsignal.Signal[int64] // a connection's id, when a periodic schema check completed
 }
 
 // Engine runs syncers for the connections whose lease it holds.
@@ -153,6 +158,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.CountCheckEvery <= 0 {
 		opts.CountCheckEvery = DefaultCountCheckEvery
+	}
+	if opts.SchemaCheckEvery <= 0 {
+		opts.SchemaCheckEvery = schemacheck.Interval
 	}
 	return &Engine{
 		opts:    opts,

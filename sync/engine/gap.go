@@ -95,9 +95,11 @@ func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Co
 	for len(sorted) > 0 {
 		batch := sorted[:min(gapBatch, len(sorted))]
 		sorted = sorted[len(batch):]
+		// The rows of records the read does not return go: deleted ones (gone for good), and with a
+		// record filter any named record that no longer matches it.
 		var gone []string
 		for _, id := range batch {
-			if ids[id] {
+			if ids[id] || m.Config.Filter() != "" {
 				gone = append(gone, id)
 			}
 		}

@@ -47,8 +47,9 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	}
 	since := pollSince(m, e.opts.Now(), e.opts.Overlap)
 	tgt := target(c, m)
+	filter := m.Config.Filter()
 	soql := "SELECT " + tgt.SelectList() + " FROM " + m.Object +
-		whereClause("SystemModstamp > "+soqlTime(since), m.Config.Filter()) + " ORDER BY SystemModstamp, Id"
+		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
 	// The poll begins before its query, by the database's clock (see SavePoll).
@@ -78,6 +79,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	}
 
 	var res apply.Result
+	var left int64 // rows of records that no longer match the record filter
 	var committedMark *time.Time
 	unlock := w.s.tables.lock(m.Table)
 	defer unlock()
@@ -88,6 +90,17 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
 			return err
 		}
+		var changedMark *time.Time
+		if filter != "" {
+			// First every record changed in the window, matching or not (Ids and stamps only).
+			soqlChanged := "SELECT Id, SystemModstamp FROM " + m.Object + whereClause("SystemModstamp > "+soqlTime(since))
+			if _, err := queryInto(changedTarget(c, m.Object), records(ctx, org, soqlChanged, all, nil), func(rows io.Reader) (err error) {
+				changedMark, err = apply.StageChanged(ctx, tx, changedTarget(c, m.Object), rows)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
 		rows, err := spooled.Reader()
 		if err != nil {
 			return err
@@ -95,9 +108,16 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if res, err = apply.Merge(ctx, tx, tgt, rows); err != nil {
 			return err
 		}
+		if filter != "" {
+			if left, err = apply.DeleteLeft(ctx, tx, tgt); err != nil {
+				return err
+			}
+		}
 		watermark := m.Watermark
-		if res.MaxStamp != nil && (watermark == nil || res.MaxStamp.After(*watermark)) {
-			watermark = res.MaxStamp
+		for _, mark := range []*time.Time{res.MaxStamp, changedMark} {
+			if mark != nil && (watermark == nil || mark.After(*watermark)) {
+				watermark = mark
+			}
 		}
 		committedMark = watermark
 		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID, PubSubReplayID: pubsubReplay, StartedAt: &started})
@@ -107,12 +127,16 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err := mapping.StampHistory(ctx, tx, m.ID, table.Ident(c.Schema, m.Table)); err != nil {
 			return err
 		}
-		changed := res.Upserted + res.Deleted
+		changed := res.Upserted + res.Deleted + left
 		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", changed, 0, e.opts.Now()); err != nil {
 			return err
 		}
 		if changed > 0 {
-			return mapping.RecordEvent(ctx, tx, m, "info", "poll", fmt.Sprintf("Polling Salesforce found %d updated and %d deleted %s records", res.Upserted, res.Deleted, m.Object))
+			msg := fmt.Sprintf("Polling Salesforce found %d updated and %d deleted %s records", res.Upserted, res.Deleted, m.Object)
+			if left > 0 {
+				msg += fmt.Sprintf("; %d no longer match the record filter and left the table", left)
+			}
+			return mapping.RecordEvent(ctx, tx, m, "info", "poll", msg)
 		}
 		return nil
 	})
@@ -127,6 +151,13 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	}
 	w.countCheck(ctx, org, c, m)
 	return nil
+}
+
+// changedTarget is what a filtered mapping's poll reads of every record changed in its window, the
+// filter aside: a record that changed and is not among the filtered changes left the filter (or was
+// deleted outside it), and its row leaves the table. One query more per poll, of Ids and stamps.
+func changedTarget(c connection.Connection, object string) apply.Target {
+	return apply.Target{Schema: c.Schema, Object: object, Fields: []table.Field{{Name: "Id", Type: "id", Length: 18}, {Name: "SystemModstamp", Type: "datetime"}}}
 }
 
 // pollSince is where a poll starts reading. A record can become visible after a poll with a

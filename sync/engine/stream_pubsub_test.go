@@ -18,8 +18,9 @@ import (
 // pubsubBench is the harness with the org's Pub/Sub API served.
 type pubsubBench struct{ *enginetest.Harness }
 
-// newPubSubBench polls rarely, so only change events can make changes arrive quickly; the org
-// serves its Pub/Sub API.
+// newPubSubBench polls hourly, so only change events make changes arrive within a test's deadline
+// (generous: a loaded machine is slow, and how fast is the benchmark's to measure); the org serves its
+// Pub/Sub API.
 func newPubSubBench(t *testing.T, configure func(*engine.Options)) *pubsubBench {
 	b := &pubsubBench{enginetest.New(t, enginetest.Options{Seed: 6, NoStart: true, PubSub: true, Org: sforg.Options{RedirectURIs: []string{dashboardCallback}}})}
 	b.Options.PollInterval = time.Hour
@@ -96,11 +97,7 @@ func TestAcceleratedMappingStreamsOverPubSubAndStoresItsReplayID(t *testing.T) {
 	b := newPubSubBench(t, nil)
 	m := b.acceleratedAccounts("pubsub")
 	for i := range 5 {
-		start := time.Now()
-		b.arrives(fmt.Sprintf("Over Pub/Sub %d", i), 5*time.Second)
-		if took := time.Since(start); took > time.Second {
-			t.Errorf("change %d took %v over Pub/Sub", i, took)
-		}
+		b.arrives(fmt.Sprintf("Over Pub/Sub %d", i), 20*time.Second) // polled hourly: only the stream brings it
 	}
 	b.Eventually("the Pub/Sub replay id stored with the data", 5*time.Second, func() (bool, string) {
 		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
@@ -109,14 +106,14 @@ func TestAcceleratedMappingStreamsOverPubSubAndStoresItsReplayID(t *testing.T) {
 	})
 	// The stream is dropped: the engine resubscribes after its stored replay id and catches up.
 	b.PubSub.DropSubscriptions()
-	b.arrives("After the drop", 10*time.Second)
+	b.arrives("After the drop", 20*time.Second)
 }
 
 func TestPubSubReplayIDSalesforceNoLongerHasIsRecordedAndCaughtUpByPolling(t *testing.T) {
 	t.Parallel()
 	b := newPubSubBench(t, nil)
 	m := b.acceleratedAccounts("pubsub")
-	b.arrives("Before", 5*time.Second)
+	b.arrives("Before", 20*time.Second)
 	b.Eventually("a stored Pub/Sub replay id", 5*time.Second, func() (bool, string) {
 		m, _ := b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return m.PubSubReplayID != nil, ""
@@ -128,7 +125,7 @@ func TestPubSubReplayIDSalesforceNoLongerHasIsRecordedAndCaughtUpByPolling(t *te
 	b.restart()
 	b.historyHas(m, "no longer has the change events")
 	b.Eventually("the change made while down", 10*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", missed) == 1, "" })
-	b.arrives("After, streamed from the newest event", 5*time.Second)
+	b.arrives("After, streamed from the newest event", 20*time.Second)
 }
 
 func TestPubSubUnreadableEventIsRecordedAndItsChangeArrivesAnyway(t *testing.T) {
@@ -136,20 +133,20 @@ func TestPubSubUnreadableEventIsRecordedAndItsChangeArrivesAnyway(t *testing.T) 
 	b := newPubSubBench(t, nil)
 	m := b.acceleratedAccounts("pubsub")
 	b.PubSub.CorruptNextEvents(1)
-	b.arrives("Garbled on the wire", 5*time.Second)
+	b.arrives("Garbled on the wire", 20*time.Second)
 	b.historyHas(m, "Could not read change event")
-	b.arrives("Fine again", 5*time.Second)
+	b.arrives("Fine again", 20*time.Second)
 }
 
 func TestPubSubSchemaChangeMidStreamIsRecordedAndStreamingGoesOn(t *testing.T) {
 	t.Parallel()
 	b := newPubSubBench(t, nil)
 	m := b.acceleratedAccounts("pubsub")
-	b.arrives("Old schema", 5*time.Second)
+	b.arrives("Old schema", 20*time.Second)
 	if err := b.Org.AddField("Account", sforg.FieldDef{Name: "Tier__c", Type: "string", Length: 20, Nillable: true, Createable: true, Updateable: true, Custom: true}); err != nil {
 		t.Fatal(err)
 	}
-	b.arrives("New schema", 5*time.Second)
+	b.arrives("New schema", 20*time.Second)
 	b.historyHas(m, "changed (fields were added or removed in Salesforce)")
 }
 
@@ -160,7 +157,7 @@ func TestPubSubExpiredTokenIsRefreshedAndARevokedOneNeedsReauthorization(t *test
 	b.ConnState(connection.Idle)
 	b.acceleratedAccounts("pubsub")
 	b.Org.ExpireTokens()
-	b.arrives("After the token expired", 10*time.Second)
+	b.arrives("After the token expired", 20*time.Second)
 	b.Org.RevokeRefreshTokens()
 	b.Org.ExpireTokens()
 	b.PubSub.DropSubscriptions() // the stream resubscribes, and the session is refused for good
@@ -181,7 +178,7 @@ func TestStreamTransportSettingPicksCometDAndIsAudited(t *testing.T) {
 		m, _ = b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return m.StreamTransport == "cometd", m.StreamTransport
 	})
-	b.arrives("Over CometD", 5*time.Second)
+	b.arrives("Over CometD", 20*time.Second)
 	var n int
 	if err := b.Pool.QueryRow(b.Ctx, `SELECT count(*) FROM audit_log WHERE action = 'connection.stream_transport'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d audit entries for the transport (%v), want 1", n, err)
@@ -199,7 +196,7 @@ func TestAutoFallsBackToCometDWhenThePubSubAPIIsUnreachable(t *testing.T) {
 	})
 	m := b.acceleratedAccounts("cometd")
 	b.historyHas(m, "Pub/Sub API is not available")
-	b.arrives("Over CometD instead", 5*time.Second)
+	b.arrives("Over CometD instead", 20*time.Second)
 }
 
 // Over the Pub/Sub API too, a gap event makes the engine read the named records by id (a change made
@@ -212,7 +209,7 @@ func TestGapEventsOverPubSubAreReadByID(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.acceleratedAccounts("pubsub")
-	b.arrives("streaming over Pub/Sub", 10*time.Second)
+	b.arrives("streaming over Pub/Sub", 20*time.Second)
 	if _, err := b.Org.Gap(sforg.GapChange{Object: "Account", Type: "UPDATE", IDs: []string{old}, Fields: map[string]any{"Industry": "Banking"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -40,17 +40,21 @@ type syncer struct {
 	conn    connection.Connection
 
 	nextSchemaCheck time.Time
-	writer          *writer
-	stream          *loop     // the change-event subscription (stream.go)
-	verifier        *verifier // verifications and repairs (verify.go)
-	orgAuthAt       time.Time // the authorization the open org client uses
-	savedUsage      [2]int    // API usage (used, max) last stored by saveUsage
-	tables          tableLocks
-	streamWake      chan struct{}           // mappings changed: the change-event subscription may need to change
-	streamNotes     []orgclient.StreamEvent // subscription outcomes for the stream loop to record (guarded by mu)
-	pubsubDown      atomic.Bool             // the Pub/Sub API's unavailability is in the mappings' history
-	polls           pollBatch               // the polls due together, sent as one call (poll_batch.go)
-	streaming       map[string]bool         // objects whose change events stream now, lower-case (guarded by mu)
+	// schemaSince is when the last complete schema check began, less the polls' overlap (a margin
+	// for the clocks of pgforce and Salesforce; zero: none yet): the next one asks only for metadata
+	// changed after it.
+	schemaSince time.Time
+	writer      *writer
+	stream      *loop     // the change-event subscription (stream.go)
+	verifier    *verifier // verifications and repairs (verify.go)
+	orgAuthAt   time.Time // the authorization the open org client uses
+	savedUsage  [2]int    // API usage (used, max) last stored by saveUsage
+	tables      tableLocks
+	streamWake  chan struct{}           // mappings changed: the change-event subscription may need to change
+	streamNotes []orgclient.StreamEvent // subscription outcomes for the stream loop to record (guarded by mu)
+	pubsubDown  atomic.Bool             // the Pub/Sub API's unavailability is in the mappings' history
+	polls       pollBatch               // the polls due together, sent as one call (poll_batch.go)
+	streaming   map[string]bool         // objects whose change events stream now, lower-case (guarded by mu)
 }
 
 func newSyncer(e *Engine, connID int64) *syncer {
@@ -195,9 +199,10 @@ func (s *syncer) step(ctx context.Context) error {
 	s.mu.Unlock()
 
 	if c.State.Syncing() && !s.e.opts.Now().Before(s.nextSchemaCheck) {
+		began := s.e.opts.Now()
 		org, err := s.openOrg(ctx)
 		if err == nil {
-			err = schemacheck.Run(ctx, s.e.opts.Pool, org, c)
+			err = schemacheck.RunSince(ctx, s.e.opts.Pool, org, c, s.schemaSince)
 		}
 		if failure.Is(err, failure.Unauthenticated) {
 			s.loseAuth(ctx, err)
@@ -205,7 +210,9 @@ func (s *syncer) step(ctx context.Context) error {
 			s.e.logTransient("check mappings against Salesforce", err)
 		}
 		if err == nil {
-			s.nextSchemaCheck = s.e.opts.Now().Add(schemacheck.Interval)
+			s.nextSchemaCheck = s.e.opts.Now().Add(s.e.opts.SchemaCheckEvery)
+			s.schemaSince = began.Add(-s.e.opts.Overlap)
+			s.e.opts.Signals.SchemaChecked.Fire(c.ID)
 		} else {
 			s.nextSchemaCheck = s.e.opts.Now().Add(time.Minute)
 		}
@@ -239,7 +246,7 @@ func (s *syncer) finishPausing(ctx context.Context) {
 func (s *syncer) finishRecovery(ctx context.Context, c connection.Connection, ms []mapping.Mapping) error {
 	var written []string
 	for _, m := range ms {
-		if m.Config.Access == mapping.ReadWrite {
+		if m.Config.Access == mapping.ReadWrite && !heldBack(m) {
 			written = append(written, m.Table)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/schemacheck"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
@@ -121,6 +122,9 @@ func (w *worker) step(ctx context.Context) (next time.Duration, gone bool) {
 	org, err := w.s.openOrg(ctx)
 	if err == nil {
 		err = w.guarded(ctx, m, func(ctx context.Context) error { return op(ctx, org, c, m) })
+		if err != nil {
+			err = schemacheck.Explain(ctx, e.opts.Pool, org, m, err) // a value the table cannot hold: drift?
+		}
 	}
 	w.handle(ctx, m, err)
 	return 0, false
@@ -204,6 +208,14 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 		return
 	case failure.Is(err, failure.Unauthenticated):
 		w.s.loseAuth(ctx, err)
+		return
+	case !m.State.Loading() && orgclient.ObjectGone(err, m.Object, false):
+		// Removed or renamed in Salesforce: an orphaned mapping (BAD_CONFIG with the reason), not an
+		// error of the connection; the other mappings go on.
+		w.log.Warn("the mapped object is gone from Salesforce", "err", err)
+		if oerr := schemacheck.MarkOrphan(ctx, e.opts.Pool, m); oerr != nil {
+			e.logTransient("record orphaned mapping", oerr)
+		}
 		return
 	case errors.Is(err, lease.ErrLost):
 		w.retryAt = e.opts.Now().Add(e.leaseRetry())

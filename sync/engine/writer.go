@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/errgroup"
 
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
@@ -39,6 +41,13 @@ type change struct {
 	sfid     string
 	values   map[string]*string
 	old      map[string]*string
+	cleared  map[string]bool // columns an update merged into this insert set to NULL (sendMerged)
+	captured time.Time       // when the change was captured
+
+	// conflict is the conflict detected for the change (see writer_conflict.go), stored with its
+	// outcome; takeSalesforce makes its row take Salesforce's version.
+	conflict       *conflict.Conflict
+	takeSalesforce bool
 
 	// outcome is what becomes of the change (Succeed, Fail, Merge, Skip, or Release: a retriable
 	// failure, back to NEW with its order kept); zero until decided.
@@ -58,7 +67,8 @@ func (ch *change) released() bool { return ch.outcome.Name == triggerlog.Release
 type writable struct {
 	m         mapping.Mapping
 	fields    fieldMap
-	described bool // fields is set (describe)
+	obj       mapping.Object
+	described bool // fields and obj are set (describe)
 }
 
 // writer drains a connection's trigger log to Salesforce, woken by the log's notifications.
@@ -82,8 +92,12 @@ type writer struct {
 	inFlight atomic.Bool
 
 	described map[string]describedObject // by lower-case object name (describe)
+	cs        conflictState              // conflict detection's memory (writer_conflict.go)
+	retry     retryState                 // transient refusals being retried (writer_retry.go)
 
 	lanes lanes // how many write calls may be in flight now (writer_pipeline.go)
+	// stateMu guards cs and retry while the pipeline sends runs concurrently.
+	stateMu sync.Mutex
 }
 
 type unrecordedBatch struct {
@@ -177,13 +191,17 @@ func (w *writer) writables(ctx context.Context, c connection.Connection) (map[st
 	}
 	out := map[string]*writable{}
 	for _, m := range ms {
-		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted || m.State == mapping.BadConfig || m.OrphanedAt != nil {
+		if m.Config.Access != mapping.ReadWrite || m.State.Loading() || m.State == mapping.Aborted || heldBack(m) {
 			continue
 		}
 		out[m.Table] = &writable{m: m}
 	}
 	return out, nil
 }
+
+// heldBack reports whether a mapping's changes wait in the queue until an admin fixes or removes it:
+// orphaned or BAD_CONFIG. Nothing else waits for them (a recovery is over without them).
+func heldBack(m mapping.Mapping) bool { return m.State == mapping.BadConfig || m.OrphanedAt != nil }
 
 // describeMaxAge is how long the writer trusts an object's describe: an idle read-write mapping
 // costs no API call, a busy one about one describe per object every few minutes.
@@ -205,6 +223,7 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		w.described = map[string]describedObject{}
 	}
 	gone := map[string]bool{}
+	var listed map[string]bool // the org's objects, listed once a describe says one is missing
 	for _, ch := range batch {
 		wt := tables[ch.table]
 		if wt == nil || wt.described || gone[ch.table] {
@@ -214,14 +233,23 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		d, ok := w.described[key]
 		if !ok || d.apiVersion != c.APIVersion || e.opts.Now().Sub(d.at) > describeMaxAge || !describes(d.obj, wt.m) {
 			obj, err := org.Describe(ctx, wt.m.Object)
-			if orgclient.ObjectGone(err) {
+			if orgclient.ObjectGone(err, wt.m.Object, true) {
 				delete(w.described, key)
-				w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object, "err", err)
-				if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {
-					return nil, err
+				if listed == nil {
+					// A describe's 404 can also mean a wrong API path: the object list confirms it.
+					if listed, err = objectNames(ctx, org); err != nil {
+						return nil, err
+					}
 				}
-				gone[ch.table] = true
-				continue
+				if !listed[key] {
+					w.log.Warn("the object of a read-write mapping is gone from Salesforce; its writes wait", "object", wt.m.Object)
+					if err := schemacheck.MarkOrphan(ctx, e.opts.Pool, wt.m); err != nil {
+						return nil, err
+					}
+					gone[ch.table] = true
+					continue
+				}
+				err = fmt.Errorf("listed by Salesforce, yet: %w", err)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("describe %s: %w", wt.m.Object, err)
@@ -229,7 +257,7 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 			d = describedObject{obj: obj, apiVersion: c.APIVersion, at: e.opts.Now()}
 			w.described[key] = d
 		}
-		wt.fields, wt.described = newFieldMap(wt.m, d.obj), true
+		wt.fields, wt.obj, wt.described = newFieldMap(wt.m, d.obj), d.obj, true
 	}
 	send := batch
 	if len(gone) > 0 {
@@ -243,6 +271,19 @@ func (w *writer) describe(ctx context.Context, org orgclient.Org, c connection.C
 		}
 	}
 	return send, nil
+}
+
+// objectNames lists the org's objects by lower-case name (describe global).
+func objectNames(ctx context.Context, org orgclient.Org) (map[string]bool, error) {
+	objects, err := org.Objects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list objects: %w", err)
+	}
+	names := map[string]bool{}
+	for _, o := range objects {
+		names[strings.ToLower(o.Name)] = true
+	}
+	return names, nil
 }
 
 // forgetRefused drops the cached describe of objects that refused a field: the field may be gone
@@ -351,6 +392,9 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	w.log.Debug("wrote changes", "rows", len(batch), "took", time.Since(start))
+	if sendErr == nil {
+		sendErr = w.backoffAfterTransient()
+	}
 	return len(batch) == claimBatch, sendErr
 }
 
@@ -376,7 +420,7 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 		}
 		batch := make([]*change, len(claimed))
 		for i, cl := range claimed {
-			batch[i] = &change{id: cl.ID, action: cl.Action, table: cl.Table, recordID: cl.RecordID, sfid: cl.SFID, values: cl.Values, old: cl.Old}
+			batch[i] = &change{id: cl.ID, action: cl.Action, table: cl.Table, recordID: cl.RecordID, sfid: cl.SFID, values: cl.Values, old: cl.Old, captured: cl.CapturedAt}
 		}
 		return batch, nil
 	})

@@ -46,14 +46,19 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 		if err := triggerlog.RecordOutcomes(ctx, tx, c.Schema, outcomes); err != nil {
 			return err
 		}
+		if err := w.recordConflicts(ctx, tx, batch); err != nil {
+			return err
+		}
 		for name, chs := range byTable {
 			var marks []triggerlog.RowMark
 			created := map[int64]string{}
+			written := map[int64]int64{} // row → its successful change
 			var ok, bad int64
 			for _, ch := range chs {
 				switch ch.outcome.To {
 				case triggerlog.Success:
 					ok++
+					written[ch.recordID] = max(written[ch.recordID], ch.id)
 					if ch.action == triggerlog.Insert && ch.newSFID != "" {
 						created[ch.recordID] = ch.newSFID
 					}
@@ -69,10 +74,13 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 				}
 				marks = append(marks, mark)
 			}
-			if err := triggerlog.MarkRows(ctx, tx, c.Schema, name, marks); err != nil {
+			if err := triggerlog.MarkRows(ctx, tx, c.Schema, name, lastMarks(marks)); err != nil {
 				return err
 			}
 			if err := triggerlog.QueueDeletesOfVanished(ctx, tx, c.Schema, name, created); err != nil {
+				return err
+			}
+			if err := triggerlog.SupersedeFailed(ctx, tx, c.Schema, name, written); err != nil {
 				return err
 			}
 			if wt := tables[name]; wt != nil {
@@ -90,6 +98,29 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 		e.opts.Signals.BatchRecorded.Fire(len(batch))
 	}
 	return err
+}
+
+// lastMarks keeps one mark per row, as the row ends up after the batch: the last change's _hc_lastop
+// and _hc_err (an insert then two updates is UPDATED), and the sfid its insert created. One UPDATE
+// given several marks of a row would apply any one of them.
+func lastMarks(marks []triggerlog.RowMark) []triggerlog.RowMark {
+	byRow := map[int64]int{}
+	var out []triggerlog.RowMark
+	for _, mk := range marks {
+		i, seen := byRow[mk.RecordID]
+		if !seen {
+			byRow[mk.RecordID] = len(out)
+			out = append(out, mk)
+			continue
+		}
+		last := &out[i]
+		sfid := firstNonEmpty(last.SFID, mk.SFID)
+		if mk.LogID > last.LogID {
+			*last = mk
+		}
+		last.SFID = sfid
+	}
+	return out
 }
 
 func firstNonEmpty(a, b string) string {

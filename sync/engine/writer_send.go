@@ -70,6 +70,8 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 		rec   int64
 	}
 	heads := map[key]*change{}
+	folded := map[key][]*change{} // the changes merged into a record's head
+	updated := map[*change]bool{} // heads that took a later update
 	var order []*change
 	for _, ch := range batch {
 		k := key{ch.table, ch.recordID}
@@ -87,16 +89,30 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 			delete(heads, k)
 			continue
 		case ch.action == triggerlog.Delete:
-			head.action, head.values = triggerlog.Delete, nil
-			if head.sfid == "" {
-				head.sfid = ch.sfid
+			// The delete is what is written: the record's earlier changes merge into it, so the log
+			// says what happened (DELETE SUCCESS, the update MERGED into it).
+			if ch.sfid == "" {
+				ch.sfid = head.sfid
 			}
+			for _, f := range append(folded[k], head) {
+				f.outcome, f.message = triggerlog.Merge, fmt.Sprintf(`{"merged_into":%d}`, ch.id)
+			}
+			order[slices.Index(order, head)] = ch
+			heads[k], folded[k] = ch, nil
+			continue
 		default:
+			updated[head] = true
 			if head.values == nil {
 				head.values = map[string]*string{}
 			}
 			for col, v := range ch.values {
 				head.values[col] = v
+				if v == nil && head.action == triggerlog.Insert {
+					if head.cleared == nil {
+						head.cleared = map[string]bool{}
+					}
+					head.cleared[col] = true // set to NULL after the insert: sent as null
+				}
 			}
 			if head.sfid == "" {
 				head.sfid = ch.sfid
@@ -104,6 +120,7 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 		}
 		ch.outcome = triggerlog.Merge
 		ch.message = fmt.Sprintf(`{"merged_into":%d}`, head.id)
+		folded[k] = append(folded[k], ch)
 	}
 	var pending []*change
 	for _, ch := range order {
@@ -127,6 +144,11 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 	}
 	err := w.pipeline(org, tables).send(ctx, runs)
 	releaseFrom(pending)
+	for head := range updated {
+		if head.outcome.To == triggerlog.Success && head.action == triggerlog.Insert {
+			head.lastop = "UPDATED" // the row's last operation, as if written one by one
+		}
+	}
 	return err
 }
 
@@ -144,6 +166,12 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 	if known[m.Table] == nil {
 		known[m.Table] = map[int64]string{}
 	}
+	w.stateMu.Lock() // runs are sent concurrently (writer_pipeline.go); conflict detection's memory is the writer's
+	err := w.checkConflicts(ctx, org, wt, run)
+	w.stateMu.Unlock()
+	if err != nil {
+		return err
+	}
 	var send []*change
 	var recs []map[string]any
 	var ids []string
@@ -156,7 +184,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 		}
 		switch ch.action {
 		case triggerlog.Insert:
-			rec, err := wt.fields.record(ch.values, true)
+			rec, err := wt.fields.record(ch.values, true, ch.cleared)
 			if err != nil {
 				fail(ch, "INVALID_FIELD", err.Error())
 				continue
@@ -167,7 +195,7 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 				fail(ch, "ENTITY_NOT_IN_SALESFORCE", "The row has no sfid: its insert has not reached Salesforce (see that change's error), so it cannot be updated there.")
 				continue
 			}
-			rec, err := wt.fields.record(ch.values, false)
+			rec, err := wt.fields.record(ch.values, false, nil)
 			if err != nil {
 				fail(ch, "INVALID_FIELD", err.Error())
 				continue
@@ -200,7 +228,9 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 		if len(results) != len(c.send) {
 			return fmt.Errorf("salesforce returned %d results for %d records", len(results), len(c.send))
 		}
-		settle(c.send, results, known[m.Table])
+		w.stateMu.Lock()
+		w.settle(c.send, results, known[m.Table])
+		w.stateMu.Unlock()
 	}
 	return nil
 }
@@ -262,7 +292,7 @@ func planCalls(ctx context.Context, org orgclient.Org, m mapping.Mapping, action
 }
 
 // settle sets each sent change's outcome from its result; known learns the records inserts created.
-func settle(send []*change, results []orgclient.SaveResult, known map[int64]string) {
+func (w *writer) settle(send []*change, results []orgclient.SaveResult, known map[int64]string) {
 	for i, ch := range send {
 		res := results[i]
 		switch {
@@ -280,7 +310,7 @@ func settle(send []*change, results []orgclient.SaveResult, known map[int64]stri
 		case ch.action == triggerlog.Delete && hasCode(res.Errors, "ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"):
 			ch.outcome, ch.lastop = triggerlog.Succeed, "DELETED" // already gone: the delete's effect holds
 		case retriableRecord(res.Errors):
-			ch.outcome = triggerlog.Release
+			w.transient(ch, res.Errors)
 		default:
 			b, _ := json.Marshal(res.Errors)
 			ch.outcome, ch.message, ch.lastop = triggerlog.Fail, string(b), "FAILED"

@@ -45,12 +45,13 @@ func newFieldMap(m mapping.Mapping, obj mapping.Object) fieldMap {
 // update: only fields Salesforce lets this user write are sent, typed as Salesforce expects.
 //
 // An insert sends the columns the row set: a NULL column is left out, so a create takes Salesforce's
-// default and an upsert matching an existing record keeps its value. An update sends the columns
-// that changed, NULL included (that clears the field).
+// default and an upsert matching an existing record keeps its value, unless cleared names it (an
+// update merged into the insert set it to NULL). An update sends the columns that changed, NULL
+// included (that clears the field).
 //
 // A parent given by its external id (Account.External_Id__c) is sent as the relationship and its
 // lookup id (AccountId) is left out: Salesforce refuses a record naming both, even with a null id.
-func (fm fieldMap) record(values map[string]*string, insert bool) (map[string]any, error) {
+func (fm fieldMap) record(values map[string]*string, insert bool, cleared map[string]bool) (map[string]any, error) {
 	rec := map[string]any{}
 	byRef := map[string]bool{} // lookups set through their relationship
 	for col, v := range values {
@@ -67,7 +68,7 @@ func (fm fieldMap) record(values map[string]*string, insert bool) (map[string]an
 		if !ok || f.Calculated || strings.EqualFold(f.Name, "Id") || byRef[strings.ToLower(f.Name)] {
 			continue // system columns (id, sfid, _hc_*), unmapped or read-only fields, lookups set by reference
 		}
-		if (insert && !f.Createable) || (!insert && !f.Updateable) || (insert && v == nil) {
+		if (insert && !f.Createable) || (!insert && !f.Updateable) || (insert && v == nil && !cleared[col]) {
 			continue
 		}
 		val, err := sfValue(f, v)

@@ -55,6 +55,13 @@ type Org interface {
 	Stream(ctx context.Context, objects map[string]int64, fn func(StreamEvent)) error
 }
 
+// MetadataWatcher is an Org that tells whether any object's metadata changed since a time (describe
+// global with If-Modified-Since: one API call, no body when nothing did), so a periodic schema check
+// describes objects only when something changed.
+type MetadataWatcher interface {
+	ObjectsModifiedSince(ctx context.Context, since time.Time) (objects []ObjectSummary, modified bool, err error)
+}
+
 // StreamEvent is a change event of one object, or (Err set) the end of that object's subscription.
 type StreamEvent struct {
 	Object     string

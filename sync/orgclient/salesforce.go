@@ -139,11 +139,23 @@ func (o *sfOrg) Objects(ctx context.Context) ([]ObjectSummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	return summaries(objs), nil
+}
+
+func (o *sfOrg) ObjectsModifiedSince(ctx context.Context, since time.Time) ([]ObjectSummary, bool, error) {
+	objs, modified, err := o.c.DescribeGlobalSince(ctx, since)
+	if err != nil || !modified {
+		return nil, modified, err
+	}
+	return summaries(objs), true, nil
+}
+
+func summaries(objs []salesforce.SObjectSummary) []ObjectSummary {
 	out := make([]ObjectSummary, 0, len(objs))
 	for _, x := range objs {
 		out = append(out, ObjectSummary{Name: x.Name, Label: x.Label, Custom: x.Custom, Queryable: x.Queryable, Createable: x.Createable, Updateable: x.Updateable})
 	}
-	return out, nil
+	return out
 }
 
 func (o *sfOrg) Describe(ctx context.Context, object string) (mapping.Object, error) {
@@ -236,7 +248,9 @@ func (o *sfOrg) UpdateUnmodifiedSince(ctx context.Context, object string, rec ma
 		return SaveResult{ID: id, Success: true}, nil
 	}
 	var se *salesforce.Error
-	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Kind == salesforce.Permanent {
+	// Salesforce's refusal of this record (a 4xx answer; the client already retried a lock or a busy
+	// server) is the record's result, as in a collection; limits and authentication fail the call.
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && (se.Kind == salesforce.Permanent || se.Kind == salesforce.Retriable) {
 		return SaveResult{ID: id, Errors: []RecordError{{StatusCode: se.Code, Message: se.Message, Fields: se.Fields}}}, nil
 	}
 	return SaveResult{}, err
@@ -274,6 +288,21 @@ func (o *sfOrg) Stream(ctx context.Context, objects map[string]int64, fn func(St
 	return o.c.Stream(ctx, channels, salesforce.StreamHandler{Event: event, Subscribed: subscribed, Refused: refused})
 }
 
+// ObjectGone reports whether a call failed because its object does not exist for this user (removed
+// or renamed in Salesforce, or no longer visible). A describe of it answers 404 NOT_FOUND (describe
+// set); any other call, a query's INVALID_TYPE "sObject type 'X' is not supported" naming it (a 404
+// there can mean something else, such as a Bulk job that is gone).
+func ObjectGone(err error, object string, describe bool) bool {
+	var se *salesforce.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	if describe && (se.Status == 404 || se.Code == "NOT_FOUND") {
+		return true
+	}
+	return se.Code == "INVALID_TYPE" && strings.Contains(strings.ToLower(se.Message), strings.ToLower("sObject type '"+object+"' is not supported"))
+}
+
 func (o *sfOrg) QueryBatch(ctx context.Context, queries []BatchQuery) ([]FirstPage, error) {
 	soqls, all := make([]string, len(queries)), make([]bool, len(queries))
 	for i, q := range queries {
@@ -295,11 +324,4 @@ func (o *sfOrg) QueryBatch(ctx context.Context, queries []BatchQuery) ([]FirstPa
 
 func (o *sfOrg) QueryMore(ctx context.Context, next string, fn func(rec map[string]json.RawMessage) error) error {
 	return o.c.QueryMore(ctx, next, func(r salesforce.Record) error { return fn(r) })
-}
-
-// ObjectGone reports whether a describe failed because the object does not exist for this user
-// (removed or renamed in Salesforce, or no longer visible): 404 NOT_FOUND.
-func ObjectGone(err error) bool {
-	var se *salesforce.Error
-	return errors.As(err, &se) && (se.Status == 404 || se.Code == "NOT_FOUND")
 }

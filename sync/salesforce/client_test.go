@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"pgforce/sync/salesforce"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/salesforce/sforg/sforgtest"
+	"pgforce/sync/testsignal"
 )
 
 // callback is the test app's callback URL, registered with the simulated org's connected app.
@@ -153,6 +155,46 @@ func TestQueryPagesThroughTenThousandRecords(t *testing.T) {
 	var se *salesforce.Error
 	if !errors.As(err, &se) || se.Code != "INVALID_FIELD" || se.Kind != salesforce.Permanent {
 		t.Fatalf("bad query: %v", err)
+	}
+}
+
+// The next page is on its way while the caller works through the current one (a real org answers
+// in 100-300 ms), and a caller that stops stops the paging: at most the page already asked for.
+func TestQueryFetchesTheNextPageWhileTheCallerWorks(t *testing.T) {
+	t.Parallel()
+	org, c, _ := newClient(t, sforg.Options{})
+	if err := org.Generate("Contact", 6000, 3); err != nil {
+		t.Fatal(err)
+	}
+	first := true
+	_, err := c.Query(context.Background(), "SELECT Id FROM Contact", false, func(salesforce.Record) error {
+		if first {
+			first = false
+			testsignal.Eventually(t, "the second page asked for while the first is being read", 10*time.Second, func() (bool, string) {
+				return c.Stats()["queryMore"] == 1, fmt.Sprint(c.Stats())
+			})
+		}
+		return nil
+	}, salesforce.BatchSize(2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s["query"] != 1 || s["queryMore"] != 2 {
+		t.Fatalf("calls %v: one query and two queryMore for three pages", s)
+	}
+	stop := errors.New("enough")
+	n := 0
+	_, err = c.Query(context.Background(), "SELECT Id FROM Contact", false, func(salesforce.Record) error {
+		if n++; n == 10 {
+			return stop
+		}
+		return nil
+	}, salesforce.BatchSize(2000))
+	if !errors.Is(err, stop) {
+		t.Fatalf("the caller's error: %v", err)
+	}
+	if s := c.Stats(); s["query"] != 2 || s["queryMore"] > 3 {
+		t.Fatalf("calls %v: paging stops with the caller", s)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // SObjectSummary is one entry of describe global.
@@ -94,6 +95,28 @@ func (c *Client) DescribeGlobal(ctx context.Context) ([]SObjectSummary, error) {
 		return nil, err
 	}
 	return out.SObjects, nil
+}
+
+// DescribeGlobalSince lists the org's objects when any available object's metadata (or an org-wide
+// setting such as permissions) changed after since: describe global with If-Modified-Since, which
+// answers 304 Not Modified, no body, when nothing did (modified false, no objects).
+func (c *Client) DescribeGlobalSince(ctx context.Context, since time.Time) (objects []SObjectSummary, modified bool, err error) {
+	h := http.Header{}
+	h.Set("If-Modified-Since", since.UTC().Format(http.TimeFormat))
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: "sobjects", header: h, idempotent: true, kind: "describe"})
+	if err != nil {
+		return nil, false, err
+	}
+	if resp.status == http.StatusNotModified {
+		return nil, false, nil
+	}
+	var out struct {
+		SObjects []SObjectSummary `json:"sobjects"`
+	}
+	if err := json.Unmarshal(resp.body, &out); err != nil {
+		return nil, false, fmt.Errorf("salesforce: decode describe global: %w", err)
+	}
+	return out.SObjects, true, nil
 }
 
 // Describe returns an object's describe, cached and revalidated with If-Modified-Since.

@@ -49,30 +49,61 @@ func (c *Client) Query(ctx context.Context, soql string, all bool, fn func(Recor
 	return c.query(ctx, resource, soql, h, fn)
 }
 
-// query runs SOQL on a query resource (query, queryAll, tooling/query), page by page.
+// query runs SOQL on a query resource (query, queryAll, tooling/query), page by page. The next page
+// is fetched while fn consumes the current one (at most two pages in memory): with an org 100-300 ms
+// away, a poll of many pages then costs its calls' latency once rather than once per page.
 func (c *Client) query(ctx context.Context, resource, soql string, h http.Header, fn func(Record) error) (int, error) {
-	path := resource + "?q=" + url.QueryEscape(soql)
-	kind := "query"
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan fetchedPage, 1)
+	go c.fetchPages(ctx, resource+"?q="+url.QueryEscape(soql), h, pages)
+	defer func() {
+		cancel()
+		for range pages { // the fetcher stops at the cancel; wait for it
+		}
+	}()
 	total := 0
-	for {
-		resp, err := c.send(ctx, request{method: http.MethodGet, path: path, header: h, idempotent: true, kind: kind})
-		if err != nil {
-			return total, err
+	for p := range pages {
+		if p.err != nil {
+			return total, p.err
 		}
-		var page queryPage
-		if err := json.Unmarshal(resp.body, &page); err != nil {
-			return total, fmt.Errorf("salesforce: decode query page: %w", err)
-		}
-		total = page.TotalSize
-		for _, r := range page.Records {
+		total = p.page.TotalSize
+		for _, r := range p.page.Records {
 			if err := fn(r); err != nil {
 				return total, err
 			}
 		}
-		if page.Done || page.NextRecordsURL == "" {
-			return total, nil
+	}
+	return total, nil
+}
+
+type fetchedPage struct {
+	page queryPage
+	err  error
+}
+
+// fetchPages sends a query's pages in order, then closes pages; it stops at the first error (sent)
+// or when ctx ends.
+func (c *Client) fetchPages(ctx context.Context, path string, h http.Header, pages chan<- fetchedPage) {
+	defer close(pages)
+	kind := "query"
+	for {
+		var p fetchedPage
+		resp, err := c.send(ctx, request{method: http.MethodGet, path: path, header: h, idempotent: true, kind: kind})
+		if err == nil {
+			if err = json.Unmarshal(resp.body, &p.page); err != nil {
+				err = fmt.Errorf("salesforce: decode query page: %w", err)
+			}
 		}
-		path, kind = c.answered(page.NextRecordsURL), "queryMore"
+		p.err = err
+		select {
+		case pages <- p:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || p.page.Done || p.page.NextRecordsURL == "" {
+			return
+		}
+		path, kind = c.answered(p.page.NextRecordsURL), "queryMore"
 	}
 }
 

@@ -54,6 +54,8 @@ type Change struct {
 	SFID     string
 	Values   map[string]*string // column → new value (hstore); nil for deletes
 	Old      map[string]*string
+	// CapturedAt is when the change was captured (created_at).
+	CapturedAt time.Time
 }
 
 // claimable selects (and locks) the oldest claimable rows of the tables in $1, at most $2: the first
@@ -76,7 +78,8 @@ func ClaimBatch(ctx context.Context, tx pgx.Tx, schema string, tables []string, 
 	rows, err := tx.Query(ctx, `UPDATE `+tl+` t SET state = $3, updated_at = now()
 		FROM (`+claimable(tl)+`) c
 		WHERE t.id = c.id
-		RETURNING t.id, t.action, t.table_name, COALESCE(t.record_id, 0), COALESCE(t.sfid, ''), hstore_to_jsonb(t."values"), hstore_to_jsonb(t.old)`,
+		RETURNING t.id, t.action, t.table_name, COALESCE(t.record_id, 0), COALESCE(t.sfid, ''), hstore_to_jsonb(t."values"), hstore_to_jsonb(t.old),
+			COALESCE(t.created_at, now())`,
 		tables, limit, string(Claim.To))
 	if err != nil {
 		return nil, fmt.Errorf("claim trigger log rows: %w", err)
@@ -85,7 +88,7 @@ func ClaimBatch(ctx context.Context, tx pgx.Tx, schema string, tables []string, 
 		var ch Change
 		var action string
 		var values, old []byte
-		if err := r.Scan(&ch.ID, &action, &ch.Table, &ch.RecordID, &ch.SFID, &values, &old); err != nil {
+		if err := r.Scan(&ch.ID, &action, &ch.Table, &ch.RecordID, &ch.SFID, &values, &old, &ch.CapturedAt); err != nil {
 			return ch, err
 		}
 		ch.Action = Action(action)
@@ -237,6 +240,22 @@ func QueueDeletesOfVanished(ctx context.Context, tx pgx.Tx, schema, table string
 	return nil
 }
 
+// DismissFailedOfTable sets aside (Dismiss) the failed changes of a table whose mapping is deleted,
+// in the live log and the archive: nothing can retry them any more, and a new mapping of the same
+// table must not count them as its own. It returns how many there were.
+func DismissFailedOfTable(ctx context.Context, tx pgx.Tx, schema, table string) (int64, error) {
+	var n int64
+	for _, log := range []string{"_trigger_log", "_trigger_log_archive"} {
+		args := pgx.NamedArgs{"table": table, "to": string(Dismiss.To)}
+		tag, err := tx.Exec(ctx, `UPDATE `+ident(schema, log)+` t SET state = @to, updated_at = now() WHERE t.table_name = @table AND `+Dismiss.Guard("t.state", args), args)
+		if err != nil {
+			return 0, fmt.Errorf("dismiss the failed writes of %s: %w", table, err)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}
+
 // DiscardWaiting deletes a table's changes not yet written to Salesforce (a reload or a deleted
 // mapping destroys them, as the seed warns) and returns how many there were.
 func DiscardWaiting(ctx context.Context, tx pgx.Tx, schema, table string) (int64, error) {
@@ -371,6 +390,42 @@ func ResendFailed(ctx context.Context, tx pgx.Tx, schema string, id int64) (Writ
 		return w, fmt.Errorf("requeue write %d: %w", id, err)
 	}
 	return w, w.apply(ctx, tx, schema, Resend)
+}
+
+// SupersedeFailed resolves the failed changes of rows a later change wrote successfully (Supersede):
+// written maps a row id to the id of its successful change; only older failures of the row go.
+func SupersedeFailed(ctx context.Context, tx pgx.Tx, schema, table string, written map[int64]int64) error {
+	if len(written) == 0 {
+		return nil
+	}
+	recs, logIDs := make([]int64, 0, len(written)), make([]int64, 0, len(written))
+	for rec, id := range written {
+		recs, logIDs = append(recs, rec), append(logIDs, id)
+	}
+	for _, archived := range []bool{false, true} {
+		log := Written{Archived: archived}.log(schema)
+		if _, err := tx.Exec(ctx, `UPDATE `+log+` t SET state = $4, updated_at = now()
+			FROM unnest($2::int[], $3::int[]) AS w(rec, logid)
+			WHERE t.state = `+sqlList(Supersede.From...)+` AND t.table_name = $1 AND t.record_id = w.rec AND t.id < w.logid`,
+			table, recs, logIDs, string(Supersede.To)); err != nil {
+			return fmt.Errorf("resolve superseded failures of %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// LockFailed loads a failed change, locked, for an admin to fix its row before resending it.
+func LockFailed(ctx context.Context, tx pgx.Tx, schema string, id int64) (Written, error) {
+	return lockFor(ctx, tx, schema, id, Resend)
+}
+
+// DecideHeld queues a held conflicting change again (Decide), once an admin kept a side.
+func DecideHeld(ctx context.Context, tx pgx.Tx, schema string, id int64) (Written, error) {
+	w, err := lockFor(ctx, tx, schema, id, Decide)
+	if err != nil {
+		return w, err
+	}
+	return w, w.apply(ctx, tx, schema, Decide)
 }
 
 // AnyWaiting reports whether any change of the schema is waiting to be written or being written

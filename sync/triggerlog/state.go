@@ -20,6 +20,10 @@ const (
 	ReadOnly State = "READONLY" // captured on a read-only mapping; never sent
 	Requeue  State = "REQUEUE"  // asked to be sent again
 	Requeued State = "REQUEUED" // an archived original that was sent again as a new entry
+	// Conflict holds a change whose record changed in Salesforce meanwhile, on a mapping whose
+	// conflict policy is manual: it waits for an admin to keep one side (pgforce's state; Heroku
+	// Connect has none).
+	Conflict State = "CONFLICT"
 )
 
 // Action is the captured operation (column action, varchar(7)).
@@ -33,7 +37,7 @@ const (
 )
 
 // States lists every state, in the order above.
-var States = []State{New, Pending, Success, Failed, Ignore, Ignored, Merged, ReadOnly, Requeue, Requeued}
+var States = []State{New, Pending, Success, Failed, Ignore, Ignored, Merged, ReadOnly, Requeue, Requeued, Conflict}
 
 // Terminal reports whether a state is final (the row may move to the archive).
 func (s State) Terminal() bool {
@@ -70,4 +74,12 @@ var (
 	Dismiss = Transition{Name: "dismiss", From: []State{Failed}, To: Ignored}
 	// Resend marks a failed change whose row was captured again as a new change.
 	Resend = Transition{Name: "resend", From: []State{Failed}, To: Requeued}
+	// Supersede resolves a failed change once a later write of its row succeeded: the row reached
+	// Salesforce again, so the failure no longer waits for an admin.
+	Supersede = Transition{Name: "supersede", From: []State{Failed}, To: Requeued}
+	// Hold sets a conflicting change aside until an admin keeps one side (manual policy).
+	Hold = Transition{Name: "hold", From: []State{Pending}, To: Conflict}
+	// Decide queues a held change again once an admin kept a side: the writer sends it (Postgres
+	// kept) or drops it and takes Salesforce's version (Salesforce kept), as the conflict records.
+	Decide = Transition{Name: "decide", From: []State{Conflict}, To: Requeue}
 )

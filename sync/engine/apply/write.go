@@ -178,3 +178,39 @@ func prefixed(p string, cols []string) []string {
 	}
 	return out
 }
+
+// changedTable holds the Id and SystemModstamp of every record a filtered mapping's poll window
+// changed, matching the filter or not (dropped at commit).
+var changedTable = table.Ident("pgforce_changed")
+
+// StageChanged stages CSV rows of t's two fields, Id and SystemModstamp, of every record changed in
+// a poll's window whether or not it matches the mapping's record filter, read before the filtered
+// changes are merged; DeleteLeft then removes the records that left the filter. It returns the latest
+// stamp staged.
+func StageChanged(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (*time.Time, error) {
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+changedTable+" (sfid varchar(18), systemmodstamp timestamptz) ON COMMIT DROP"); err != nil {
+		return nil, fmt.Errorf("create the table of changed records: %w", err)
+	}
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, stripNUL{csvRows}, t.copySQL(changedTable, false)); err != nil {
+		return nil, fmt.Errorf("stage changed records of %s: %w", t.Table(), err)
+	}
+	var max *time.Time
+	if err := tx.QueryRow(ctx, `SELECT max(systemmodstamp) FROM `+changedTable).Scan(&max); err != nil {
+		return nil, fmt.Errorf("read the latest change: %w", err)
+	}
+	return max, nil
+}
+
+// DeleteLeft deletes, after the filtered changes were merged (Merge, in the same transaction), the
+// rows of records staged by StageChanged that the filtered read did not return: read after them, it
+// found them no longer matching the filter (or deleted without matching it). Stamps are not compared:
+// Salesforce stamps whole seconds, so a record changed within the second it was polled keeps its
+// stamp.
+func DeleteLeft(ctx context.Context, tx pgx.Tx, t Target) (int64, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t USING `+changedTable+` AS c
+		WHERE t.sfid = c.sfid AND NOT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE s.sfid = c.sfid)`)
+	if err != nil {
+		return 0, fmt.Errorf("delete the rows of records that left the filter of %s: %w", t.Table(), err)
+	}
+	return tag.RowsAffected(), nil
+}

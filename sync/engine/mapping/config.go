@@ -35,6 +35,10 @@ type IndexOption struct {
 type Extra struct {
 	// RecordFilter is a SOQL WHERE condition limiting which records are synced.
 	RecordFilter string `json:"record_filter,omitempty"`
+	// ConflictPolicy is what the writer does when a record changed in Salesforce after its
+	// Postgres change was captured: postgres_wins (the default, also when empty), salesforce_wins,
+	// newest_wins or manual (see package conflict).
+	ConflictPolicy string `json:"conflict_policy,omitempty"`
 }
 
 // Config is a mapping's configuration in Heroku Connect's export format.
@@ -74,6 +78,14 @@ func (c Config) Filter() string {
 		return ""
 	}
 	return c.PGForce.RecordFilter
+}
+
+// ConflictPolicy returns the conflict policy's name, "" for the default (postgres_wins).
+func (c Config) ConflictPolicy() string {
+	if c.PGForce == nil {
+		return ""
+	}
+	return c.PGForce.ConflictPolicy
 }
 
 // Accelerated reports whether changes stream in (Change Data Capture) besides polling.

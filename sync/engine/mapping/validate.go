@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/failure"
 )
@@ -190,6 +191,13 @@ func Validate(c Config, obj Object, env Env, prefix string) (Resolved, Problems)
 			add("upsert_field", "%s is not an External ID field of %s", out.UpsertField, obj.Name)
 		default:
 			out.UpsertField = canon
+		}
+	}
+	if p := out.ConflictPolicy(); p != "" {
+		if pol, err := conflict.ParsePolicy(p); err != nil {
+			add("pgforce.conflict_policy", "%s", failure.Message(err))
+		} else {
+			out.PGForce.ConflictPolicy = string(pol)
 		}
 	}
 	if flt := out.Filter(); flt != "" && env.CheckFilter != nil {

@@ -1,33 +1,55 @@
 // Package schemacheck compares a connection's mappings with its org's describe: mappings whose object
 // is gone (orphans) and fields whose definition changed since the table was built (drift). Nothing is
 // changed automatically: the mapping is flagged with the fix the seed prescribes. The syncer runs it
-// every SchemaCheckInterval; an admin runs it on demand.
+// every Interval, and for one mapping at once when Postgres refuses a value from Salesforce (a
+// field that grew or changed type: Explain); an admin runs it on demand.
 package schemacheck
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
+	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
+	"pgforce/sync/salesforce"
 	"pgforce/sync/store"
 )
 
-// Interval is how often a syncer compares its mappings with the org's describe.
-const Interval = 6 * time.Hour
+// Interval is how often a syncer compares its mappings with the org's describe, 96 times a day: one
+// describe global with If-Modified-Since (304 while no metadata changed), and one describe per
+// mapping only when something did.
+const Interval = 15 * time.Minute
 
 // Run detects orphaned mappings (objects removed or renamed in Salesforce) and field drift of a
 // connection's mappings, and flags them.
 func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connection.Connection) error {
-	objects, err := org.Objects(ctx)
+	return RunSince(ctx, pool, org, c, time.Time{})
+}
+
+// RunSince is Run for a periodic check whose last complete run began at since (zero: none). When
+// the org says that no object's metadata changed after it (orgclient.MetadataWatcher: one API call),
+// only mappings created or edited after it are compared with their describe; the others are as the
+// last run found them.
+func RunSince(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connection.Connection, since time.Time) error {
+	var objects []orgclient.ObjectSummary
+	modified := true
+	var err error
+	if w, ok := org.(orgclient.MetadataWatcher); ok && !since.IsZero() {
+		objects, modified, err = w.ObjectsModifiedSince(ctx, since)
+	} else {
+		objects, err = org.Objects(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -40,6 +62,14 @@ func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connectio
 		return err
 	}
 	for _, m := range ms {
+		if !modified {
+			if editedAfter(m, since) {
+				if _, err := Check(ctx, pool, org, m); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if !exists[strings.ToLower(m.Object)] {
 			if err := MarkOrphan(ctx, pool, m); err != nil {
 				return err
@@ -51,15 +81,73 @@ func Run(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, c connectio
 				return err
 			}
 		}
-		obj, err := org.Describe(ctx, m.Object)
-		if err != nil {
-			return err
-		}
-		if err := recordDrift(ctx, pool, m, Drift(m, obj)); err != nil {
+		if _, err := Check(ctx, pool, org, m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// editedAfter reports whether a mapping was created or its configuration applied after t (an edit
+// clears its drift: what it left drifted is found again).
+func editedAfter(m mapping.Mapping, t time.Time) bool {
+	for _, at := range []*time.Time{&m.CreatedAt, m.AppliedAt, m.Config.AppliedAt} {
+		if at != nil && at.After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Check compares one mapping with its object's current describe and records the drift found (the
+// mapping's drift and, when it changed, its history).
+func Check(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, m mapping.Mapping) ([]mapping.Drift, error) {
+	obj, err := org.Describe(ctx, m.Object)
+	if err != nil {
+		return nil, err
+	}
+	drift := Drift(m, obj)
+	return drift, recordDrift(ctx, pool, m, drift)
+}
+
+// Explain turns Postgres's refusal of a value from Salesforce (too long for its column, out of its
+// numeric range, not of its type), or Salesforce's refusal of a mapped field (INVALID_FIELD: it was
+// removed), into the drift that caused it: the mapping's fields are checked against the object's
+// describe at once, and the error names each drifted field with its fix. Any other error, or one no
+// drift explains, is returned as it is.
+func Explain(ctx context.Context, pool *pgxpool.Pool, org orgclient.Org, m mapping.Mapping, err error) error {
+	var pe *pgconn.PgError
+	var se *salesforce.Error
+	var why string
+	switch {
+	case errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22"): // class 22: data exception
+		why = "Postgres refused a value from Salesforce: " + pe.Message
+	case errors.As(err, &se) && se.Code == "INVALID_FIELD":
+		why = "Salesforce refused the query: " + se.Message
+	default:
+		return err
+	}
+	drift, cerr := Check(ctx, pool, org, m)
+	if cerr != nil || len(drift) == 0 {
+		return err
+	}
+	return failure.Wrap(err, failure.Invalid, "%s (%s)", Describe(drift), why)
+}
+
+// Describe says what drifted, field by field, with each fix.
+func Describe(drift []mapping.Drift) string {
+	parts := make([]string, 0, len(drift))
+	for _, d := range drift {
+		switch {
+		case d.Removed:
+			parts = append(parts, fmt.Sprintf("field %s drifted: it no longer exists in Salesforce. %s", d.Field, d.Fix))
+		case d.Required:
+			parts = append(parts, fmt.Sprintf("field %s drifted: %s", d.Field, d.Fix))
+		default:
+			parts = append(parts, fmt.Sprintf("field %s drifted: its column is %s, Salesforce's definition needs %s. %s", d.Field, d.Was, d.Now, d.Fix))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // MarkOrphan flags a mapping whose object is gone from Salesforce: orphaned, and BAD_CONFIG with
@@ -100,7 +188,7 @@ func Drift(m mapping.Mapping, obj mapping.Object) []mapping.Drift {
 			continue
 		}
 		d := mapping.Drift{Field: applied.Name, Was: was, Now: now}
-		if widensType(was, now) {
+		if table.Widens(was, now) {
 			d.Widen = true
 			d.Fix = "The field grew in Salesforce: edit the mapping and click Save."
 		} else {
@@ -117,18 +205,6 @@ func Drift(m mapping.Mapping, obj mapping.Object) []mapping.Drift {
 	return out
 }
 
-func widensType(was, now string) bool {
-	var o, n int
-	if _, err := fmt.Sscanf(was, "varchar(%d)", &o); err != nil {
-		return false
-	}
-	if now == "text" {
-		return true
-	}
-	_, err := fmt.Sscanf(now, "varchar(%d)", &n)
-	return err == nil && n > o
-}
-
 func recordDrift(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping, drift []mapping.Drift) error {
 	before, _ := json.Marshal(m.Drift)
 	after, _ := json.Marshal(drift)
@@ -142,10 +218,6 @@ func recordDrift(ctx context.Context, pool *pgxpool.Pool, m mapping.Mapping, dri
 		if len(drift) == 0 {
 			return nil
 		}
-		var names []string
-		for _, d := range drift {
-			names = append(names, d.Field)
-		}
-		return mapping.RecordEvent(ctx, tx, m, "warn", "drift", fmt.Sprintf("Field definitions changed in Salesforce: %s. Nothing was changed; see the mapping for the fix.", strings.Join(names, ", ")))
+		return mapping.RecordEvent(ctx, tx, m, "warn", "drift", "Field definitions changed in Salesforce: "+Describe(drift)+" Nothing was changed.")
 	})
 }

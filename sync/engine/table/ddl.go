@@ -211,7 +211,7 @@ func Alter(ctx context.Context, tx pgx.Tx, old, new Spec, recreate []string) (Ch
 			continue
 		}
 		switch {
-		case widens(oldType, newType):
+		case Widens(oldType, newType):
 			stmts = append(stmts, "ALTER TABLE "+tbl+" ALTER COLUMN "+Ident(col)+" TYPE "+newType)
 			ch.Widened = append(ch.Widened, f.Name)
 		case slices.ContainsFunc(recreate, func(r string) bool { return strings.EqualFold(r, f.Name) }):
@@ -257,8 +257,8 @@ func (e *TypeChangeError) Error() string {
 	return fmt.Sprintf("field %s changed from %s to %s in Salesforce; remove the field, save, then add it back and save again (or choose \"recreate column\"): its values are reloaded", e.Field, e.From, e.To)
 }
 
-// widens reports whether newType holds every value of oldType (longer varchar, or varchar to text).
-func widens(oldType, newType string) bool {
+// Widens reports whether newType holds every value of oldType (longer varchar, or varchar to text).
+func Widens(oldType, newType string) bool {
 	var o, n int
 	if _, err := fmt.Sscanf(oldType, "varchar(%d)", &o); err != nil {
 		return false

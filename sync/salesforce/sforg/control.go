@@ -320,6 +320,7 @@ func (o *Org) RemoveObject(name string) {
 	o.mu.Lock()
 	delete(o.tables, strings.ToLower(name))
 	delete(o.cdc, strings.ToLower(name))
+	o.schemaModified = o.opts.Now().UTC().Add(time.Second)
 	o.mu.Unlock()
 }
 

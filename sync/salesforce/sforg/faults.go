@@ -24,6 +24,18 @@ type Fault struct {
 	re        *regexp.Regexp
 }
 
+// LockRecord makes the next n writes of a record fail with UNABLE_TO_LOCK_ROW, as when another
+// transaction holds it (a long trigger, a Bulk job on its parent): the record alone is refused, the
+// other records of the call are written.
+func (o *Org) LockRecord(id string, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.locked == nil {
+		o.locked = map[string]int{}
+	}
+	o.locked[normalizeID(id)] = n
+}
+
 // InjectFault adds a fault; the newest matching fault applies first.
 func (o *Org) InjectFault(f Fault) error {
 	if f.Path != "" {
@@ -40,6 +52,17 @@ func (o *Org) InjectFault(f Fault) error {
 	defer o.mu.Unlock()
 	o.faults = append([]*Fault{&f}, o.faults...)
 	return nil
+}
+
+// Faults lists the injected faults still in force, newest first.
+func (o *Org) Faults() []Fault {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	out := make([]Fault, len(o.faults))
+	for i, f := range o.faults {
+		out[i] = *f
+	}
+	return out
 }
 
 // ClearFaults removes every injected fault.

@@ -71,6 +71,7 @@ type Org struct {
 	mux  *http.ServeMux
 
 	mu        sync.RWMutex
+	locked    map[string]int // record id → writes refused with UNABLE_TO_LOCK_ROW (LockRecord)
 	orgID     string
 	userID    string
 	tables    map[string]*table
@@ -98,6 +99,10 @@ type Org struct {
 	// cdc holds the objects selected for Change Data Capture (lower-case names).
 	cdc        map[string]bool
 	overflowAt int
+	// schemaModified is when the org's metadata last changed beyond one object's describe (an object
+	// removed, the user's permissions changed, the org restored): describe global's Last-Modified is
+	// the latest of it and every visible object's.
+	schemaModified time.Time
 	// pubsub is the org's Pub/Sub API server, when one serves it (pubsub.go).
 	pubsub atomic.Pointer[PubSubServer]
 }
@@ -150,6 +155,7 @@ func New(opts Options) *Org {
 
 // reset returns the org to its initial state (metadata, the admin user, demo data).
 func (o *Org) reset() {
+	o.schemaModified = o.opts.Now().UTC()
 	o.tables = map[string]*table{}
 	o.seq = map[string]uint64{}
 	o.orgID = newID("00D", 1)

@@ -136,12 +136,25 @@ func (o *Org) handleDescribeGlobal(w http.ResponseWriter, r *http.Request, _ *se
 	version, _ := apiVersion(r.PathValue("version"))
 	o.mu.RLock()
 	var objs []map[string]any
+	modified := o.schemaModified
 	for _, name := range o.objectNames() {
 		if t := o.readable(name); t != nil { // objects without Read are invisible
 			objs = append(objs, o.objectFlags(t, version))
+			if t.def.Modified.After(modified) {
+				modified = t.def.Modified
+			}
 		}
 	}
 	o.mu.RUnlock()
+	// If-Modified-Since: 304 when no visible object's metadata (nor the org's) changed since.
+	modified = modified.UTC().Truncate(time.Second)
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		if since, err := http.ParseTime(ims); err == nil && !modified.After(since) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
 	writeJSON(w, 200, map[string]any{"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objs})
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Settings are what an org's admin changes in Setup, and the integration user's profile. Options
@@ -88,6 +89,7 @@ func (o *Org) Configure(s Settings) error {
 		st.maxVersion = *s.MaxVersion
 	}
 	o.syncPermissionRow()
+	o.schemaModified = o.opts.Now().UTC().Add(time.Second)
 	o.muts.Add(1)
 	return nil
 }
@@ -105,6 +107,7 @@ func (o *Org) SetObjectAccess(object string, a ObjectAccess) error {
 		return fmt.Errorf("create, edit and delete need read")
 	}
 	o.settings.objects[strings.ToLower(t.def.Name)] = a
+	o.schemaModified = o.opts.Now().UTC().Add(time.Second)
 	return nil
 }
 

@@ -435,6 +435,10 @@ func (o *Org) resolveParent(f *FieldDef, raw json.RawMessage) (any, *apiError) {
 func (o *Org) save(t *table, r *row, vals map[int]any, user string) (*row, []string, *apiError) {
 	def := t.def
 	insert := r == nil
+	if !insert && o.locked[t.id(r)] > 0 {
+		o.locked[t.id(r)]--
+		return nil, nil, &apiError{Status: 400, Code: "UNABLE_TO_LOCK_ROW", Message: "unable to obtain exclusive access to this record or 1 records: " + t.id(r), Fields: []string{}}
+	}
 	next := make([]any, len(def.Fields))
 	if !insert {
 		copy(next, r.vals)

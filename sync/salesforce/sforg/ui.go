@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func (o *Org) render(w http.ResponseWriter, name string, data map[string]any) {
 func (o *Org) requireLogin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !o.loggedIn(r) {
-			http.Redirect(w, r, o.path("/lightning/login?next=")+r.URL.Path, http.StatusSeeOther)
+			http.Redirect(w, r, o.path("/lightning/login?next=")+url.QueryEscape(o.path(r.URL.Path)), http.StatusSeeOther)
 			return
 		}
 		h(w, r)
@@ -121,23 +122,7 @@ func (o *Org) uiRoutes(m *http.ServeMux) {
 }
 
 func (o *Org) uiObjects(w http.ResponseWriter, r *http.Request) {
-	type obj struct {
-		Name, Label string
-		Count       int
-	}
-	var objs []obj
-	o.mu.RLock()
-	for _, name := range o.objectNames() {
-		t := o.table(name)
-		n := 0
-		for _, rec := range t.rows {
-			if !rec.deleted {
-				n++
-			}
-		}
-		objs = append(objs, obj{t.def.Name, t.def.Label, n})
-	}
-	o.mu.RUnlock()
+	objs := o.ObjectCounts()
 	o.render(w, "objects", map[string]any{"Title": "Objects", "Objects": objs})
 }
 
@@ -269,4 +254,28 @@ func (o *Org) uiSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, o.path("/lightning/r/"+t.def.Name+"/"+id+"?saved=1"), http.StatusSeeOther)
+}
+
+// ObjectCount is an object of the org with how many records it holds.
+type ObjectCount struct {
+	Name, Label string
+	Count       int
+}
+
+// ObjectCounts lists the org's objects with their record counts (deleted records left out).
+func (o *Org) ObjectCounts() []ObjectCount {
+	var objs []ObjectCount
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, name := range o.objectNames() {
+		t := o.table(name)
+		n := 0
+		for _, rec := range t.rows {
+			if !rec.deleted {
+				n++
+			}
+		}
+		objs = append(objs, ObjectCount{t.def.Name, t.def.Label, n})
+	}
+	return objs
 }

@@ -1,0 +1,461 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/conflict"
+	"pgforce/sync/engine/apply"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
+	"pgforce/sync/engine/table"
+	"pgforce/sync/orgclient"
+	"pgforce/sync/triggerlog"
+)
+
+// Conflict detection. A conflict is a record Salesforce changed after a Postgres change of it was
+// captured and before the change is written, judged by what the row held when captured: its
+// SystemModstamp (the "old" side of the captured change) against the record's SystemModstamp now.
+// Records pgforce itself wrote since are not conflicts. A change written alone goes as a conditional
+// request (If-Unmodified-Since: the captured stamp), so detection costs nothing until Salesforce
+// refuses it; a run written through collections or Bulk is checked first with one query of Id,
+// SystemModstamp, LastModifiedById, IsDeleted and the changed fields per preCheckBatch records.
+// Deleted in Salesforce while updated in Postgres, and deleted in Postgres while updated in
+// Salesforce, are conflicts too. Fields Salesforce changed that Postgres did not are no conflict,
+// nor is Salesforce holding the very values Postgres wrote.
+
+// preCheckBatch is how many records one pre-check query reads by id: 300 ids keep its URL near
+// 7 KB, under Salesforce's 16 KB limit.
+const preCheckBatch = 300
+
+// ownWritesKept is how long the writer remembers when it wrote a record (its own writes move the
+// record's SystemModstamp and are no conflicts); older writes are found in the trigger log.
+const ownWritesKept = time.Hour
+
+type rowKey struct {
+	table string
+	rec   int64
+}
+
+// conflictState is what the writer keeps between batches for detection.
+type conflictState struct {
+	wrote     map[rowKey]time.Time // when pgforce last wrote a record (after Salesforce answered)
+	refreshes []sfRefresh          // Salesforce versions rows take with the batch's outcomes
+}
+
+// sfRefresh is Salesforce's current version of records whose rows take it (salesforce_wins, an
+// admin keeping Salesforce), as CSV in the target's field order, and the ids Salesforce no longer has.
+type sfRefresh struct {
+	table string
+	tgt   apply.Target
+	csv   []byte
+	gone  []string
+}
+
+// sfVersion is a record as the pre-check read it.
+type sfVersion struct {
+	found, deleted bool
+	stamp          time.Time
+	by             string
+	values         map[string]json.RawMessage
+}
+
+// policyOf returns a mapping's conflict policy (postgres_wins when unset or unknown).
+func policyOf(m mapping.Mapping) conflict.Policy {
+	p, err := conflict.ParsePolicy(m.Config.ConflictPolicy())
+	if err != nil {
+		return conflict.PostgresWins
+	}
+	return p
+}
+
+// checkConflicts judges a run's updates and deletes of records already in Salesforce before it is
+// sent, deciding the changes a conflict keeps from being sent (salesforce_wins, manual, a record
+// deleted in Salesforce). A single update is sent here, conditionally. It returns an error only when
+// a call failed as a whole.
+func (w *writer) checkConflicts(ctx context.Context, org orgclient.Org, wt *writable, run []*change) error {
+	c := w.s.currentConn()
+	var cands []*change
+	for _, ch := range run {
+		if !ch.decided() && ch.sfid != "" && (ch.action == triggerlog.Update || ch.action == triggerlog.Delete) {
+			cands = append(cands, ch)
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cands))
+	for i, ch := range cands {
+		ids[i] = ch.id
+	}
+	resolved, err := conflict.Resolved(ctx, w.s.e.opts.Pool, c.ID, ids)
+	if err != nil {
+		return err
+	}
+	var judge []*change
+	var takeSF []*change
+	for _, ch := range cands {
+		switch resolved[ch.id] {
+		case conflict.KeptPostgres:
+			// An admin kept this change: it is sent as it is.
+		case conflict.KeptSalesforce:
+			ch.outcome, ch.message, ch.lastop = triggerlog.Skip, `{"message":"conflict: an admin kept Salesforce's version"}`, "SYNCED"
+			ch.takeSalesforce = true
+			takeSF = append(takeSF, ch)
+		default:
+			judge = append(judge, ch)
+		}
+	}
+	if len(judge) == 1 && judge[0].action == triggerlog.Update {
+		sent, err := w.sendConditional(ctx, org, wt, judge[0])
+		if err != nil || sent {
+			judge = nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(judge) > 0 {
+		versions, err := w.salesforceVersions(ctx, org, wt, judge)
+		if err != nil {
+			return err
+		}
+		suspects := w.suspects(judge, versions)
+		own, err := w.ownWrites(ctx, c, wt.m.Table, suspects)
+		if err != nil {
+			return err
+		}
+		for _, ch := range suspects {
+			w.judge(c, wt, ch, versions[ch.sfid], own[ch.recordID])
+			if ch.takeSalesforce {
+				takeSF = append(takeSF, ch)
+			}
+		}
+	}
+	return w.fetchSalesforceVersions(ctx, org, c, wt, takeSF)
+}
+
+// baseline is the newest SystemModstamp Postgres knew the record at: the one the row held when the
+// change was captured, or pgforce's own later write of it.
+func (w *writer) baseline(ch *change) time.Time {
+	b := ch.captured
+	if v := ch.old["systemmodstamp"]; v != nil {
+		if t, ok := parseStamp(*v); ok {
+			b = t
+		}
+	}
+	if t, ok := w.cs.wrote[rowKey{ch.table, ch.recordID}]; ok && t.After(b) {
+		b = t
+	}
+	return b
+}
+
+// sendConditional sends one update unless Salesforce's record changed after its baseline. sent
+// reports that it was written; otherwise the change is left to the pre-check (Salesforce refused it
+// as modified or deleted) or to the ordinary send (any other refusal).
+func (w *writer) sendConditional(ctx context.Context, org orgclient.Org, wt *writable, ch *change) (sent bool, err error) {
+	rec, err := wt.fields.record(ch.values, false, nil)
+	if err != nil || len(rec) == 0 {
+		return false, nil // sendRun says why
+	}
+	rec["Id"] = ch.sfid
+	res, err := org.UpdateUnmodifiedSince(ctx, wt.m.Object, rec, w.baseline(ch))
+	if err != nil {
+		return false, err
+	}
+	if res.Success {
+		ch.outcome, ch.lastop = triggerlog.Succeed, "UPDATED"
+		return true, nil
+	}
+	return false, nil
+}
+
+// changedFields returns the Salesforce fields a change writes, sorted.
+func changedFields(wt *writable, chs []*change) []string {
+	set := map[string]bool{}
+	for _, ch := range chs {
+		if ch.action != triggerlog.Update {
+			continue
+		}
+		rec, _ := wt.fields.record(ch.values, false, nil)
+		for f, v := range rec {
+			if _, nested := v.(map[string]any); !nested {
+				set[f] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// salesforceVersions reads the records of changes by id (deleted ones included), preCheckBatch per
+// query: what the pre-check compares.
+func (w *writer) salesforceVersions(ctx context.Context, org orgclient.Org, wt *writable, chs []*change) (map[string]sfVersion, error) {
+	fields := []string{"Id", "SystemModstamp"}
+	for _, f := range []string{"LastModifiedById", "IsDeleted"} {
+		if _, ok := wt.obj.Field(f); ok {
+			fields = append(fields, f)
+		}
+	}
+	for _, f := range changedFields(wt, chs) {
+		if !slices.ContainsFunc(fields, func(x string) bool { return strings.EqualFold(x, f) }) {
+			fields = append(fields, f)
+		}
+	}
+	out := map[string]sfVersion{}
+	for i := 0; i < len(chs); i += preCheckBatch {
+		part := chs[i:min(i+preCheckBatch, len(chs))]
+		ids := make([]string, len(part))
+		for j, ch := range part {
+			ids[j] = ch.sfid
+		}
+		soql := "SELECT " + strings.Join(fields, ", ") + " FROM " + wt.m.Object + " WHERE Id IN ('" + strings.Join(ids, "','") + "')"
+		if _, err := org.Query(ctx, soql, true, func(rec map[string]json.RawMessage) error {
+			var id, by string
+			var deleted bool
+			_ = json.Unmarshal(rec["Id"], &id)
+			_ = json.Unmarshal(rec["LastModifiedById"], &by)
+			_ = json.Unmarshal(rec["IsDeleted"], &deleted)
+			v := sfVersion{found: true, deleted: deleted, by: by, values: rec}
+			var stamp string
+			if json.Unmarshal(rec["SystemModstamp"], &stamp) == nil {
+				v.stamp, _ = parseStamp(stamp)
+			}
+			out[id] = v
+			if len(id) == 18 {
+				out[id[:15]] = v
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("conflict pre-check of %s: %w", wt.m.Object, err)
+		}
+	}
+	return out, nil
+}
+
+// suspects returns the changes whose record Salesforce deleted or changed after their baseline.
+func (w *writer) suspects(chs []*change, versions map[string]sfVersion) []*change {
+	var out []*change
+	for _, ch := range chs {
+		v := versions[ch.sfid]
+		if !v.found || v.deleted || v.stamp.After(w.baseline(ch)) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// ownWrites returns when pgforce last wrote each suspect's record, by the trigger log (its memory
+// of its own writes does not outlive a restart).
+func (w *writer) ownWrites(ctx context.Context, c connection.Connection, tableName string, chs []*change) (map[int64]time.Time, error) {
+	out := map[int64]time.Time{}
+	if len(chs) == 0 {
+		return out, nil
+	}
+	recs := make([]int64, len(chs))
+	for i, ch := range chs {
+		recs[i] = ch.recordID
+	}
+	rows, err := w.s.e.opts.Pool.Query(ctx, `SELECT record_id, max(updated_at) FROM `+table.Ident(c.Schema, "_trigger_log")+`
+		WHERE table_name = $1 AND record_id = ANY($2) AND state = $3 GROUP BY record_id`, tableName, recs, string(triggerlog.Success))
+	if err != nil {
+		return nil, fmt.Errorf("read pgforce's own writes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rec int64
+		var at time.Time
+		if err := rows.Scan(&rec, &at); err != nil {
+			return nil, err
+		}
+		out[rec] = at
+	}
+	return out, rows.Err()
+}
+
+// judge decides a suspect change: a conflict or not, and what its mapping's policy does.
+func (w *writer) judge(c connection.Connection, wt *writable, ch *change, v sfVersion, ownWrite time.Time) {
+	cf := &conflict.Conflict{ConnectionID: c.ID, MappingID: wt.m.ID, Object: wt.m.Object, Table: wt.m.Table, RecordID: ch.recordID,
+		SFID: ch.sfid, TriggerLogID: ch.id, CapturedAt: ch.captured, SFModifiedAt: v.stamp, SFModifiedBy: v.by, Policy: policyOf(wt.m),
+		PostgresValues: map[string]any{}, SalesforceValues: map[string]any{}}
+	var pgNew map[string]any
+	if ch.action == triggerlog.Update {
+		pgNew, _ = wt.fields.record(ch.values, false, nil)
+		for f, val := range pgNew {
+			if _, nested := val.(map[string]any); !nested {
+				cf.PostgresValues[f] = val
+			}
+		}
+	}
+	switch {
+	case !v.found || v.deleted:
+		if ch.action == triggerlog.Delete {
+			return // deleted on both sides: the delete's effect holds
+		}
+		cf.Kind, cf.Outcome = conflict.DeletedInSalesforce, conflict.DeleteStands
+		ch.outcome, ch.lastop = triggerlog.Skip, ""
+		ch.message = `{"message":"conflict: the record was deleted in Salesforce after this change was captured; the delete stands"}`
+		ch.conflict = cf
+		return
+	case !ownWrite.IsZero() && !v.stamp.After(ownWrite):
+		return // pgforce's own write moved the stamp
+	case ch.action == triggerlog.Update:
+		old := map[string]*string{}
+		for col := range ch.values {
+			old[col] = ch.old[col]
+		}
+		pgOld, _ := wt.fields.record(old, false, nil)
+		differs := false
+		for f, nv := range cf.PostgresValues {
+			sv := v.values[f]
+			cf.SalesforceValues[f] = decodeRaw(sv)
+			if !sameValue(sv, pgOld[f]) && !sameValue(sv, nv) {
+				differs = true
+			}
+		}
+		if !differs {
+			return // Salesforce changed other fields, or made the same change
+		}
+		cf.Kind = conflict.UpdateUpdate
+	default:
+		cf.Kind = conflict.DeletedInPostgres
+	}
+	cf.Outcome = decide(cf.Policy, ch.captured, v.stamp)
+	switch cf.Outcome {
+	case conflict.SalesforceWon:
+		ch.outcome, ch.lastop, ch.takeSalesforce = triggerlog.Skip, "SYNCED", true
+		ch.message = `{"message":"conflict: the record changed in Salesforce after this change was captured; Salesforce's version is kept (policy ` + string(cf.Policy) + `)"}`
+	case conflict.Held:
+		ch.outcome, ch.lastop = triggerlog.Hold, "CONFLICT"
+		ch.message = `{"message":"conflict: the record changed in Salesforce after this change was captured; held until an admin keeps one side"}`
+	}
+	ch.conflict = cf
+}
+
+// decide applies a policy to a conflict of two changes.
+func decide(p conflict.Policy, captured, sfStamp time.Time) conflict.Outcome {
+	switch p {
+	case conflict.SalesforceWins:
+		return conflict.SalesforceWon
+	case conflict.Manual:
+		return conflict.Held
+	case conflict.NewestWins:
+		if sfStamp.After(captured) {
+			return conflict.SalesforceWon
+		}
+	}
+	return conflict.PostgresWon
+}
+
+// fetchSalesforceVersions reads, with every mapped field, the records whose rows take Salesforce's
+// version, to apply with the batch's outcomes.
+func (w *writer) fetchSalesforceVersions(ctx context.Context, org orgclient.Org, c connection.Connection, wt *writable, chs []*change) error {
+	if len(chs) == 0 {
+		return nil
+	}
+	tgt := target(c, wt.m)
+	for i := 0; i < len(chs); i += preCheckBatch {
+		part := chs[i:min(i+preCheckBatch, len(chs))]
+		ids := make([]string, len(part))
+		for j, ch := range part {
+			ids[j] = ch.sfid
+		}
+		var buf bytes.Buffer
+		enc := apply.NewRecordEncoder(tgt, &buf)
+		soql := "SELECT " + tgt.SelectList() + " FROM " + wt.m.Object + " WHERE Id IN ('" + strings.Join(ids, "','") + "')"
+		if _, err := org.Query(ctx, soql, hasField(wt.m, "IsDeleted"), func(rec map[string]json.RawMessage) error { return enc.Encode(rec) }); err != nil {
+			return fmt.Errorf("read Salesforce's version of %s records: %w", wt.m.Object, err)
+		}
+		if err := enc.Flush(); err != nil {
+			return err
+		}
+		w.cs.refreshes = append(w.cs.refreshes, sfRefresh{table: wt.m.Table, tgt: tgt, csv: buf.Bytes(), gone: ids})
+	}
+	return nil
+}
+
+// recordConflicts stores a recorded batch's conflicts, applies the Salesforce versions rows take and
+// remembers pgforce's own writes; in the outcome transaction.
+func (w *writer) recordConflicts(ctx context.Context, tx pgx.Tx, batch []*change) error {
+	var cs []conflict.Conflict
+	now := time.Now()
+	if w.cs.wrote == nil {
+		w.cs.wrote = map[rowKey]time.Time{}
+	}
+	for _, ch := range batch {
+		if ch.conflict != nil {
+			cs = append(cs, *ch.conflict)
+		}
+		if ch.outcome.To == triggerlog.Success && ch.action != triggerlog.Delete {
+			w.cs.wrote[rowKey{ch.table, ch.recordID}] = now
+		}
+	}
+	for k, at := range w.cs.wrote {
+		if now.Sub(at) > ownWritesKept {
+			delete(w.cs.wrote, k)
+		}
+	}
+	if err := conflict.Insert(ctx, tx, cs); err != nil {
+		return err
+	}
+	for _, r := range w.cs.refreshes {
+		// A record Salesforce no longer has is not restored; its row goes (gone lists them all, and
+		// only those absent from the CSV are deleted).
+		if _, err := apply.Refresh(ctx, tx, r.tgt, bytes.NewReader(r.csv), r.gone); err != nil {
+			return fmt.Errorf("take Salesforce's version of %s rows: %w", r.table, err)
+		}
+	}
+	w.cs.refreshes = nil
+	return nil
+}
+
+// parseStamp reads a SystemModstamp as Postgres (timestamp text) or Salesforce (ISO 8601) writes it.
+func parseStamp(s string) (time.Time, bool) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999", "2006-01-02 15:04:05.999999-07", "2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func decodeRaw(raw json.RawMessage) any {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	return v
+}
+
+// sameValue compares a Salesforce JSON value with a value the writer would send, as values: numbers
+// by number, date-times by instant, null like an empty string.
+func sameValue(raw json.RawMessage, v any) bool {
+	b, _ := json.Marshal(v)
+	return normValue(decodeRaw(raw)) == normValue(decodeRaw(b))
+}
+
+func normValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		if t, ok := parseStamp(x); ok && strings.Contains(x, "T") {
+			return t.Format(time.RFC3339Nano)
+		}
+		return x
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
