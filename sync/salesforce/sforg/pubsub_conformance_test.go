@@ -1,8 +1,8 @@
 package sforg
 
 import (
-	"cmp"
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
