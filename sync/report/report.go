@@ -250,6 +250,14 @@ func (r *Reader) WriteErrors(ctx context.Context, schema string, tables []string
 	return triggerlog.FailedSince(ctx, r.pool, schema, tables, since, limit)
 }
 
+// ErrorCodeCount is how many unresolved failed writes of a table Salesforce refused with one code.
+type ErrorCodeCount = triggerlog.CodeCount
+
+// WriteErrorCodes counts a table's unresolved failed writes (of any age) per error code, most first.
+func (r *Reader) WriteErrorCodes(ctx context.Context, schema, table string) ([]ErrorCodeCount, error) {
+	return triggerlog.FailedByCode(ctx, r.pool, schema, table)
+}
+
 // RecordHistory returns the trigger-log entries of one row, newest first.
 func (r *Reader) RecordHistory(ctx context.Context, schema, table string, recordID int64, limit int) ([]LogEntry, error) {
 	if limit <= 0 {
