@@ -128,12 +128,19 @@ func policyOf(m mapping.Mapping) conflict.Policy {
 	return p
 }
 
-// checkConflicts judges a run's updates and deletes of records already in Salesforce before it is
-// sent, deciding the changes a conflict keeps from being sent (salesforce_wins, manual, a record
+// checkConflicts judges a run's updates and deletes of records already in Salesforce (and inserts
+// whose external id Salesforce already has: checkInsertConflicts) before it is sent, deciding the changes a conflict keeps from being sent (salesforce_wins, manual, a record
 // deleted in Salesforce). A single update is sent here, conditionally. It returns an error only when
 // a call failed as a whole.
 func (w *writer) checkConflicts(ctx context.Context, org orgclient.Org, wt *writable, run []*change) error {
 	c := w.s.currentConn()
+	if run[0].action == triggerlog.Insert {
+		takeSF, err := w.checkInsertConflicts(ctx, org, c, wt, run)
+		if err != nil {
+			return err
+		}
+		return w.fetchSalesforceVersions(ctx, org, c, wt, takeSF)
+	}
 	var cands []*change
 	for _, ch := range run {
 		if !ch.decided() && ch.sfid != "" && (ch.action == triggerlog.Update || ch.action == triggerlog.Delete) {
