@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
 )
 
 // TestFailedWritesRetriedAndIgnoredByErrorCode: the mapping's errors view groups every unresolved
@@ -83,5 +86,31 @@ func TestFailedWritesRetriedAndIgnoredByErrorCode(t *testing.T) {
 	if audited != "write.retry Contact: 3 failed write(s) refused with REQUIRED_FIELD_MISSING / retried writes 800, 901, 902 | "+
 		"write.ignore Contact: 1 failed write(s) refused with INVALID_EMAIL_ADDRESS / ignored writes 903" {
 		t.Fatalf("audit: %q", audited)
+	}
+}
+
+// A change held as a manual conflict for more than an hour is a problem on the Overview, with the
+// fix in words and a link to the mapping's conflicts.
+func TestOverviewFlagsConflictsHeldTooLong(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	c := a.connection("c1", true)
+	m := a.mapping(c.ID, "Account", "Name")
+	a.connState(c.ID, connection.Idle)
+	a.mappingState(m.ID, mapping.DataSynced)
+	a.exec(`UPDATE mappings SET last_poll_at = now() WHERE id = $1`, m.ID)
+	a.exec(`INSERT INTO ` + ident(c.Schema, "_trigger_log") + ` (state, action, table_name, record_id, created_at, updated_at)
+		VALUES ('CONFLICT', 'UPDATE', 'account', 1, now() - interval '3 hours', now() - interval '3 hours')`)
+	d := b.get("/").doc(t)
+	var found bool
+	d.Find(`[data-testid="health-summary"] [data-testid="problem"]`).Each(func(_ int, s *goquery.Selection) {
+		if strings.Contains(s.Text(), "1 change of Account is held as a conflict") && strings.Contains(s.Text(), "Keep Postgres or Keep Salesforce") &&
+			s.Find(`a[href="/conflicts?mapping=`+itoa(m.ID)+`"]`).Length() > 0 {
+			found = true
+		}
+	})
+	if !found {
+		t.Fatalf("the Overview's problems: %q", text(d, `[data-testid="health-summary"]`))
 	}
 }

@@ -94,6 +94,13 @@ func QueueFailedByTable(b *pgx.Batch, schema string) {
 		GROUP BY table_name`)
 }
 
+// QueueHeldByTable queues, on a batch, the count and oldest hold time (when the writer held them) of
+// the changes held as manual conflicts, per table: rows of (table_name, count, min(updated_at)).
+func QueueHeldByTable(b *pgx.Batch, schema string) {
+	b.Queue(`SELECT table_name, count(*), min(COALESCE(updated_at, created_at)) FROM ` + ident(schema, "_trigger_log") + ` WHERE state = ` + sqlList(Conflict) + `
+		GROUP BY table_name`)
+}
+
 // Depth reads how many changes wait to be written (and the oldest one's capture time) and how many
 // rows the live log holds (processed ones wait there until archived).
 func Depth(ctx context.Context, q Querier, schema string) (waiting int64, oldest *time.Time, live int64, err error) {
