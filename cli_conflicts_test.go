@@ -52,7 +52,7 @@ func TestCLIListsAndResolvesConflictsAndRetriesByCode(t *testing.T) {
 	}
 	app := env["PGFORCE_DB_SCHEMA"]
 	// A change held as a manual conflict of Account, and one Postgres won of another record.
-	exec(`INSERT INTO `+schema+`._trigger_log (id, state, action, table_name, record_id, sfid, updated_at)
+	exec(`INSERT INTO ` + schema + `._trigger_log (id, state, action, table_name, record_id, sfid, updated_at)
 		VALUES (500, 'CONFLICT', 'UPDATE', 'account', 1, '001000000000001AAA', now())`)
 	exec(`INSERT INTO `+app+`.conflicts (connection_id, mapping_id, object_name, table_name, record_id, sfid, trigger_log_id, kind,
 			postgres_values, salesforce_values, sf_modified_by, policy, outcome, resolved_at, resolved_by)
@@ -93,7 +93,7 @@ func TestCLIListsAndResolvesConflictsAndRetriesByCode(t *testing.T) {
 	}
 
 	// Failed writes by error code.
-	exec(`INSERT INTO `+schema+`._trigger_log (id, state, action, table_name, record_id, sf_message, updated_at) VALUES
+	exec(`INSERT INTO ` + schema + `._trigger_log (id, state, action, table_name, record_id, sf_message, updated_at) VALUES
 		(601, 'FAILED', 'UPDATE', 'account', 1, '[{"statusCode":"STRING_TOO_LONG","message":"Name: too long"}]', now()),
 		(602, 'FAILED', 'UPDATE', 'account', 2, '[{"statusCode":"STRING_TOO_LONG","message":"Name: too long"}]', now())`)
 	if _, err := runCmd(t, env, "", "retry", "--mapping", "Account"); err == nil || !strings.Contains(err.Error(), "--code CODE") {
