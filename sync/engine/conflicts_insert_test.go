@@ -165,3 +165,31 @@ func TestInsertMatchingSalesforcesValuesIsNoConflict(t *testing.T) {
 		t.Fatalf("conflicts: %+v", cs)
 	}
 }
+
+// What the insert pre-check costs: a backlog of inserts carrying an external id (upsert mapping) is
+// checked with one query per 300 rows beside its write calls.
+func TestInsertPreCheckCostsOneQueryPer300Rows(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{PollInterval: time.Hour})
+	readWriteInvoices(b, true)
+	const n = 2000
+	b.ConnState(connection.Idle)
+	before := b.Org.APICalls()
+	start := time.Now()
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c) SELECT 'NEW-' || g, g FROM generate_series(1, 2000) g`)
+	b.Eventually("the inserts", 60*time.Second, func() (bool, string) { return logStates(b)["SUCCESS"] == n, fmt.Sprint(logStates(b)) })
+	took := time.Since(start)
+	calls := map[string]int{}
+	for k, v := range b.Org.APICalls() {
+		if d := v - before[k]; d != 0 {
+			calls[k] = d
+		}
+	}
+	writes := calls["composite"] + calls["bulk"] + calls["bulkPoll"] + calls["bulkResults"]
+	checks := calls["query"] + calls["queryMore"]
+	t.Logf("%d upsert inserts in %v (%.0f records/s): %d write calls, %d pre-check queries (%.2f× the calls without detection); %v",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), writes, checks, float64(writes+checks)/float64(writes), calls)
+	if want := (n + 299) / 300; checks > want {
+		t.Fatalf("%d pre-check queries for %d inserts, want at most %d", checks, n, want)
+	}
+}
