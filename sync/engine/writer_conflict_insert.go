@@ -72,6 +72,9 @@ func (w *writer) checkInsertConflicts(ctx context.Context, org orgclient.Org, c 
 			byExt[insertKey(decodeRaw(fieldValue(v.values, ext)))] = v
 		}
 	}
+	if len(byExt) == 0 {
+		return nil, nil // Salesforce has none of the external ids: plain creates
+	}
 	ids := make([]int64, len(cands))
 	for i, ch := range cands {
 		ids[i] = ch.id
