@@ -9,7 +9,6 @@ import (
 	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
-	"pgforce/sync/engine/mapping"
 )
 
 // insertBench is an upsert Invoice__c mapping with a record Salesforce has (External_Id__c X-1,
@@ -22,14 +21,7 @@ type insertBench struct {
 func newInsertBench(t *testing.T, policy conflict.Policy, algo connection.WriteAlgorithm) *insertBench {
 	t.Helper()
 	b := enginetest.New(t, enginetest.Options{})
-	b.ConnState(connection.Idle)
-	cfg := mapping.NewConfig("Amount__c", "External_Id__c", "Status__c")
-	cfg.Access, cfg.UpsertField = mapping.ReadWrite, "External_Id__c"
-	cfg.PGForce = &mapping.Extra{ConflictPolicy: string(policy)}
-	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Invoice__c", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	policyInvoices(b, policy)
 	if algo == connection.Merged {
 		cb := &conflictBench{Harness: b} // the algorithm is changed while paused
 		cb.pause()
@@ -38,7 +30,6 @@ func newInsertBench(t *testing.T, policy conflict.Policy, algo connection.WriteA
 		}
 		cb.resume()
 	}
-	b.MappingState(m.ID, mapping.DataSynced)
 	sfid, err := b.Org.CreateCommittedLate("Invoice__c", map[string]any{"External_Id__c": "X-1", "Amount__c": 50, "Status__c": "Sent"}, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -71,19 +62,7 @@ func (ib *insertBench) settled(amount float64, status string) {
 	}
 }
 
-func (ib *insertBench) conflicts(n int) []conflict.Conflict {
-	ib.T.Helper()
-	var cs []conflict.Conflict
-	ib.Eventually(fmt.Sprintf("%d conflicts", n), 10*time.Second, func() (bool, string) {
-		var err error
-		cs, err = conflict.List(ib.Ctx, ib.Pool, conflict.Filter{ConnectionID: ib.Conn.ID})
-		return err == nil && len(cs) >= n, fmt.Sprint(len(cs), err, logStates(ib.Harness))
-	})
-	if len(cs) != n {
-		ib.T.Fatalf("%d conflicts, want %d: %+v", len(cs), n, cs)
-	}
-	return cs
-}
+func (ib *insertBench) conflicts(n int) []conflict.Conflict { return waitConflicts(ib.Harness, n) }
 
 // An insert whose external id Salesforce already has, with other values: a conflict, decided by
 // the policy; one record and one row in the end, linked, holding the winner's values.
