@@ -64,6 +64,8 @@ type WriteAdmin interface {
 	Retry(ctx context.Context, actor audit.Actor, connID, logID int64) error
 	Ignore(ctx context.Context, actor audit.Actor, connID, logID int64) error
 	FixAndRetry(ctx context.Context, actor audit.Actor, connID, logID int64, set map[string]string) error
+	RetryByCode(ctx context.Context, actor audit.Actor, mappingID int64, code string) (int, error)
+	IgnoreByCode(ctx context.Context, actor audit.Actor, mappingID int64, code string) (int, error)
 }
 
 // ConflictAdmin is what the dashboard and the API ask of conflicts (*admin.Conflicts implements it).
@@ -99,6 +101,7 @@ type Reports interface {
 	Events(ctx context.Context, connID int64, f report.EventFilter) ([]mapping.Event, error)
 	EventKinds(ctx context.Context, connID int64, since time.Time) ([]string, error)
 	WriteErrors(ctx context.Context, schema string, tables []string, since time.Time, limit int) ([]report.LogEntry, error)
+	WriteErrorCodes(ctx context.Context, schema, table string) ([]report.ErrorCodeCount, error)
 	RecordHistory(ctx context.Context, schema, table string, recordID int64, limit int) ([]report.LogEntry, error)
 	Rows(ctx context.Context, schema, table string, q report.RowQuery) (report.RowPage, error)
 	Record(ctx context.Context, schema, table string, id int64) ([]report.Field, error)

@@ -66,12 +66,19 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	codes, err := h.Reports.WriteErrorCodes(ctx, conn.Schema, m.Table)
+	if err != nil {
+		return err
+	}
 	d := views.MappingDetail{
 		ID: m.ID, ConnID: conn.ID, Object: m.Object, Schema: conn.Schema, Table: m.Table, Live: live,
 		Config: views.ConfigSummary{Access: string(m.Config.Access), Mode: modeText(m.Config.SFPollingSeconds, m.Config.Accelerated()), UpsertField: m.Config.UpsertField,
 			RecordFilter: m.Config.Filter(), Conflicts: policyLabel(m.Config.ConflictPolicy()), Revision: m.Revision, AppliedAt: m.AppliedAt, FieldCount: len(m.AppliedFields)},
 		Fields: fieldRows(m), Events: eventRows(events), Errors: logRows(failed, map[string]int64{m.Table: m.ID}),
 		Drift: driftRows(m), OrphanedAt: m.OrphanedAt,
+	}
+	for _, c := range codes {
+		d.ErrorCodes = append(d.ErrorCodes, views.ErrorCodeCount{Code: c.Code, Count: c.Count})
 	}
 	if d.Verify, err = h.verifyPanel(ctx, m, conn); err != nil {
 		return err

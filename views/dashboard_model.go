@@ -203,6 +203,7 @@ type MappingDetail struct {
 	Fields     []FieldRow
 	Events     []EventRow
 	Errors     []LogRow
+	ErrorCodes []ErrorCodeCount // every unresolved failed write, per error code
 	Drift      []DriftRow
 	OrphanedAt *time.Time
 	Verify     VerifyPanel
@@ -556,4 +557,10 @@ type FindingRow struct {
 	SFStamp    *time.Time
 	PGStamp    *time.Time
 	Repaired   bool
+}
+
+// ErrorCodeCount is how many unresolved failed writes of a mapping Salesforce refused with one code.
+type ErrorCodeCount struct {
+	Code  string // "" when the failures name no code
+	Count int64
 }

@@ -84,6 +84,8 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodPost, "/mappings/:id/abort", Admin, h.AbortMapping},
 		{http.MethodPost, "/mappings/:id/recover", Admin, h.RecoverMapping},
 		{http.MethodPost, "/mappings/:id/verify", Admin, h.VerifyMapping},
+		{http.MethodPost, "/mappings/:id/errors/retry", Admin, h.RetryErrorsByCode},
+		{http.MethodPost, "/mappings/:id/errors/ignore", Admin, h.IgnoreErrorsByCode},
 		{http.MethodPost, "/verifications/:id/repair", Admin, h.RepairVerification},
 		{http.MethodGet, "/mappings/:id/delete", Viewer, h.ShowDeleteMapping},
 		{http.MethodPost, "/mappings/:id/delete", Admin, h.DeleteMapping},

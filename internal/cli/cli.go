@@ -127,6 +127,7 @@ const Usage = `  pgforce connection create --schema S [--name N] [--login-url UR
   pgforce audit [--since D] [--until D] [--action A] > audit.csv
   pgforce write-errors [--mapping OBJ] [--hours 24]
   pgforce retry LOGID [--set Field=Value ...]         fix a failed write's row and send it again
+  pgforce retry --mapping OBJ --code CODE [--ignore]  retry (or ignore) a mapping's failed writes by error code
   pgforce mapping edit OBJ --conflict-policy postgres_wins|salesforce_wins|newest_wins|manual
   pgforce conflicts [--mapping OBJ] [--held] | conflicts keep ID postgres|salesforce
   pgforce token create --name N --role admin|viewer|metrics | list | revoke NAME

@@ -155,6 +155,8 @@ var (
 // whole interval (at least OverdueMin), and badly overdue after thirty.
 const (
 	WaitAge          = 2 * time.Minute
+	HeldAge          = time.Hour      // a manual conflict held longer waits for an admin who does not know
+	HeldAgeRed       = 24 * time.Hour // ... and longer than a day keeps the two sides apart for good
 	WaitAgeRed       = time.Hour
 	OverdueMin       = time.Minute
 	OverdueRedFactor = 30

@@ -180,3 +180,44 @@ func TestAnAcceleratedMappingThatDoesNotStreamIsAProblem(t *testing.T) {
 		t.Fatalf("problems: %+v", r.Problems)
 	}
 }
+
+// A change held as a manual conflict waits for an admin: fine for a while, flagged yellow once held
+// longer than HeldAge and red after HeldAgeRed, with the Conflicts page as the fix.
+func TestConflictsHeldTooLongAreFlagged(t *testing.T) {
+	t.Parallel()
+	b, k, m := healthyBench(t)
+	hold := func(age string) {
+		b.Exec(`DELETE FROM ` + b.Conn.Schema + `._trigger_log`)
+		b.Exec(`INSERT INTO ` + b.Conn.Schema + `._trigger_log (state, action, table_name, record_id, created_at, updated_at)
+			VALUES ('CONFLICT', 'UPDATE', 'account', 1, now() - interval '` + age + `' - interval '1 minute', now() - interval '` + age + `')`)
+	}
+	for _, tc := range []struct {
+		age  string
+		want diagnose.Status
+	}{{"10 minutes", diagnose.Green}, {"2 hours", diagnose.Yellow}, {"2 days", diagnose.Red}} {
+		hold(tc.age)
+		r, err := k.Run(b.Ctx, b.Conn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := result(t, r, "HELD_CONFLICTS")
+		if res.Status != tc.want {
+			t.Fatalf("held %s: %s, want %s (%s)", tc.age, res.Status, tc.want, res.Message)
+		}
+		if tc.want == diagnose.Green {
+			if !strings.Contains(res.Message, "1 conflict held for an admin") {
+				t.Fatalf("held %s: %s", tc.age, res.Message)
+			}
+			continue
+		}
+		if !strings.Contains(res.Message, "1 change of Account is held as a conflict") || !strings.Contains(res.Fix, "Keep Postgres or Keep Salesforce") {
+			t.Fatalf("held %s: %+v", tc.age, res)
+		}
+		if ps := r.Of(m.ID); len(ps) != 1 || ps[0].RuleID != "HELD_CONFLICTS" || ps[0].FixURL != "/conflicts?mapping="+itoa(m.ID) {
+			t.Fatalf("held %s: problems %+v", tc.age, ps)
+		}
+		if res := result(t, r, "TRIGGER_LOG_BACKLOG"); res.Status != diagnose.Green {
+			t.Fatalf("a held conflict is no backlog: %+v", res)
+		}
+	}
+}

@@ -34,6 +34,7 @@ var rules = []rule{
 	{"MAPPINGS_IN_ERROR", "Mappings in error", mappingsInError},
 	{"FAILED_WRITES", "Failed writes", failedWrites},
 	{"TRIGGER_LOG_BACKLOG", "Writes waiting", writesWaiting},
+	{"HELD_CONFLICTS", "Conflicts waiting for an admin", heldConflicts},
 	{"STALE_POLLING", "Polling Salesforce", pollsOverdue},
 	{"STREAMING", "Streaming changes", notStreaming},
 	{"FIELDS_DRIFTED", "Fields changed in Salesforce", fieldsDrifted},
@@ -207,6 +208,39 @@ func failedWrites(f *facts) outcome {
 		return o
 	}
 	return fine("No refused write is waiting for an admin.")
+}
+
+// heldConflicts: a manual conflict holds its change (and the record's two sides apart) until an
+// admin keeps one side; one held longer than HeldAge is flagged, red after HeldAgeRed.
+func heldConflicts(f *facts) outcome {
+	var o outcome
+	var held int64
+	for _, m := range f.ms {
+		tc := f.counts[m.Table]
+		held += tc.Held
+		if tc.Held == 0 || tc.OldestHeld == nil {
+			continue
+		}
+		age := f.now.Sub(*tc.OldestHeld)
+		if age <= HeldAge {
+			continue
+		}
+		st := Yellow
+		if age > HeldAgeRed {
+			st = Red
+		}
+		o.problems = append(o.problems, about(m, st, fmt.Sprintf("%d %s of %s %s held as %s for an admin to choose a side, the oldest for %s; until then Postgres and Salesforce differ.",
+			tc.Held, plural(int(tc.Held), "change", "changes"), m.Object, plural(int(tc.Held), "is", "are"), plural(int(tc.Held), "a conflict", "conflicts"), ago(*tc.OldestHeld, f.now)),
+			"Open the Conflicts page and Keep Postgres or Keep Salesforce for each (`pgforce conflicts --held`, then `pgforce conflicts keep ID postgres|salesforce`).",
+			"/conflicts?mapping="+strconv.FormatInt(m.ID, 10), tc.OldestHeld))
+	}
+	if len(o.problems) > 0 {
+		return o
+	}
+	if held > 0 {
+		return fine(fmt.Sprintf("%d %s held for an admin, none for longer than %s.", held, plural(int(held), "conflict", "conflicts"), span(HeldAge)))
+	}
+	return fine("No conflict is held for an admin.")
 }
 
 // writesWaiting: a database change normally reaches Salesforce within seconds.

@@ -22,19 +22,25 @@ type conflictBench struct {
 	sfid string
 }
 
-func newConflictBench(t *testing.T, policy conflict.Policy, algo connection.WriteAlgorithm) *conflictBench {
-	t.Helper()
-	b := enginetest.New(t, enginetest.Options{})
+// policyInvoices maps Invoice__c read-write by its external id with a conflict policy.
+func policyInvoices(b *enginetest.Harness, policy conflict.Policy) mapping.Mapping {
+	b.T.Helper()
 	b.ConnState(connection.Idle)
 	cfg := mapping.NewConfig("Amount__c", "External_Id__c", "Status__c")
 	cfg.Access, cfg.UpsertField = mapping.ReadWrite, "External_Id__c"
 	cfg.PGForce = &mapping.Extra{ConflictPolicy: string(policy)}
 	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Invoice__c", cfg)
 	if err != nil {
-		t.Fatal(err)
+		b.T.Fatal(err)
 	}
 	b.MappingState(m.ID, mapping.DataSynced)
-	cb := &conflictBench{Harness: b, m: m}
+	return m
+}
+
+func newConflictBench(t *testing.T, policy conflict.Policy, algo connection.WriteAlgorithm) *conflictBench {
+	t.Helper()
+	b := enginetest.New(t, enginetest.Options{})
+	cb := &conflictBench{Harness: b, m: policyInvoices(b, policy)}
 	cb.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES ('C-1', 1, 'Draft')`)
 	var stamp time.Time
 	b.Eventually("the record to be written and polled back", 10*time.Second, func() (bool, string) {
@@ -89,16 +95,19 @@ func (cb *conflictBench) resume() {
 }
 
 // conflicts waits for n conflicts of the connection and returns them.
-func (cb *conflictBench) conflicts(n int) []conflict.Conflict {
-	cb.T.Helper()
+func (cb *conflictBench) conflicts(n int) []conflict.Conflict { return waitConflicts(cb.Harness, n) }
+
+// waitConflicts waits for n conflicts of the harness's connection and returns them.
+func waitConflicts(b *enginetest.Harness, n int) []conflict.Conflict {
+	b.T.Helper()
 	var cs []conflict.Conflict
-	cb.Eventually(fmt.Sprintf("%d conflicts", n), 10*time.Second, func() (bool, string) {
+	b.Eventually(fmt.Sprintf("%d conflicts", n), 10*time.Second, func() (bool, string) {
 		var err error
-		cs, err = conflict.List(cb.Ctx, cb.Pool, conflict.Filter{ConnectionID: cb.Conn.ID})
-		return err == nil && len(cs) >= n, fmt.Sprint(len(cs), err, logStates(cb.Harness))
+		cs, err = conflict.List(b.Ctx, b.Pool, conflict.Filter{ConnectionID: b.Conn.ID})
+		return err == nil && len(cs) >= n, fmt.Sprint(len(cs), err, logStates(b))
 	})
 	if len(cs) != n {
-		cb.T.Fatalf("%d conflicts, want %d: %+v", len(cs), n, cs)
+		b.T.Fatalf("%d conflicts, want %d: %+v", len(cs), n, cs)
 	}
 	return cs
 }

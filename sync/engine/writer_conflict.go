@@ -128,12 +128,19 @@ func policyOf(m mapping.Mapping) conflict.Policy {
 	return p
 }
 
-// checkConflicts judges a run's updates and deletes of records already in Salesforce before it is
-// sent, deciding the changes a conflict keeps from being sent (salesforce_wins, manual, a record
+// checkConflicts judges a run's updates and deletes of records already in Salesforce (and inserts
+// whose external id Salesforce already has: checkInsertConflicts) before it is sent, deciding the changes a conflict keeps from being sent (salesforce_wins, manual, a record
 // deleted in Salesforce). A single update is sent here, conditionally. It returns an error only when
 // a call failed as a whole.
 func (w *writer) checkConflicts(ctx context.Context, org orgclient.Org, wt *writable, run []*change) error {
 	c := w.s.currentConn()
+	if run[0].action == triggerlog.Insert {
+		takeSF, err := w.checkInsertConflicts(ctx, org, c, wt, run)
+		if err != nil {
+			return err
+		}
+		return w.fetchSalesforceVersions(ctx, org, c, wt, takeSF)
+	}
 	var cands []*change
 	for _, ch := range run {
 		if !ch.decided() && ch.sfid != "" && (ch.action == triggerlog.Update || ch.action == triggerlog.Delete) {
@@ -268,8 +275,8 @@ func (w *writer) salesforceVersions(ctx context.Context, org orgclient.Org, wt *
 	return w.readVersions(ctx, org, wt, changedFields(wt, chs), wheres, 0)
 }
 
-// readVersions runs the pre-check query with each condition (deleted records included), at most
-// limit records in all (0: no limit).
+// readVersions runs the pre-check query with each condition (deleted records included; several
+// conditions 25 to a call when the org batches queries), at most limit records in all (0: no limit).
 func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writable, changed []string, wheres []string, limit int) (map[string]sfVersion, error) {
 	fields := []string{"Id", "SystemModstamp"}
 	for _, f := range []string{"LastModifiedById", "IsDeleted"} {
@@ -284,32 +291,66 @@ func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writab
 	}
 	out := map[string]sfVersion{}
 	n := 0
+	add := func(rec map[string]json.RawMessage) error {
+		if n++; limit > 0 && n > limit {
+			return errTooManyChanged
+		}
+		var id, by string
+		var deleted bool
+		_ = json.Unmarshal(rec["Id"], &id)
+		_ = json.Unmarshal(rec["LastModifiedById"], &by)
+		_ = json.Unmarshal(rec["IsDeleted"], &deleted)
+		v := sfVersion{found: true, deleted: deleted, by: by, values: rec}
+		var stamp string
+		if json.Unmarshal(rec["SystemModstamp"], &stamp) == nil {
+			v.stamp, _ = parseStamp(stamp)
+		}
+		out[id] = v
+		if len(id) == 18 {
+			out[id[:15]] = v
+		}
+		return nil
+	}
+	wrap := func(err error) error {
+		if errors.Is(err, errTooManyChanged) {
+			return err
+		}
+		return fmt.Errorf("conflict pre-check of %s: %w", wt.m.Object, err)
+	}
+	sel := "SELECT " + strings.Join(fields, ", ") + " FROM " + wt.m.Object
+	if qb, ok := org.(orgclient.QueryBatcher); ok && len(wheres) > 1 {
+		// Several queries (by id, by external id) go 25 to a call.
+		for i := 0; i < len(wheres); i += orgclient.MaxBatchQueries {
+			part := wheres[i:min(i+orgclient.MaxBatchQueries, len(wheres))]
+			qs := make([]orgclient.BatchQuery, len(part))
+			for j, where := range part {
+				qs[j] = orgclient.BatchQuery{SOQL: sel + where, All: true}
+			}
+			pages, err := qb.QueryBatch(ctx, qs)
+			if err != nil {
+				return nil, wrap(err)
+			}
+			for _, p := range pages {
+				if p.Err != nil {
+					return nil, wrap(p.Err)
+				}
+				for _, rec := range p.Records {
+					if err := add(rec); err != nil {
+						return nil, wrap(err)
+					}
+				}
+				if p.Next != "" {
+					if err := qb.QueryMore(ctx, p.Next, add); err != nil {
+						return nil, wrap(err)
+					}
+				}
+			}
+		}
+		return out, nil
+	}
 	for _, where := range wheres {
-		soql := "SELECT " + strings.Join(fields, ", ") + " FROM " + wt.m.Object + where
-		if _, err := org.Query(ctx, soql, true, func(rec map[string]json.RawMessage) error {
-			if n++; limit > 0 && n > limit {
-				return errTooManyChanged
-			}
-			var id, by string
-			var deleted bool
-			_ = json.Unmarshal(rec["Id"], &id)
-			_ = json.Unmarshal(rec["LastModifiedById"], &by)
-			_ = json.Unmarshal(rec["IsDeleted"], &deleted)
-			v := sfVersion{found: true, deleted: deleted, by: by, values: rec}
-			var stamp string
-			if json.Unmarshal(rec["SystemModstamp"], &stamp) == nil {
-				v.stamp, _ = parseStamp(stamp)
-			}
-			out[id] = v
-			if len(id) == 18 {
-				out[id[:15]] = v
-			}
-			return nil
-		}); err != nil {
-			if errors.Is(err, errTooManyChanged) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("conflict pre-check of %s: %w", wt.m.Object, err)
+		if _, err := org.Query(ctx, sel+where, true, add); err != nil {
+			return nil, wrap(err)
 		}
 	}
 	return out, nil

@@ -46,6 +46,10 @@ type TableCounts struct {
 	// admin retries or dismisses it (or a later write of the row succeeds), however old it is.
 	Failed       int64
 	OldestFailed *time.Time
+	// Held counts changes held as manual conflicts (trigger-log state CONFLICT) until an admin keeps
+	// a side; OldestHeld is when the oldest was held.
+	Held       int64
+	OldestHeld *time.Time
 	// Copying is how many rows a load's COPY running now has written into the table: not visible to
 	// anyone else until the load commits (pg_stat_progress_copy, read without waiting for the load).
 	Copying int64
@@ -67,6 +71,7 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables)
 	triggerlog.QueueWaitingByTable(b, schema)
 	triggerlog.QueueFailedByTable(b, schema)
+	triggerlog.QueueHeldByTable(b, schema)
 	b.Queue(`SELECT c.relname, p.tuples_processed, NULL::timestamptz FROM pg_stat_progress_copy p
 		JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = ANY($2) AND p.command = 'COPY FROM'`, schema, tables)
@@ -93,6 +98,7 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 	}{
 		{"count pending writes", func(tc *TableCounts, n int64, oldest *time.Time) { tc.Pending, tc.OldestPending = n, oldest }},
 		{"count failed writes", func(tc *TableCounts, n int64, oldest *time.Time) { tc.Failed, tc.OldestFailed = n, oldest }},
+		{"count held conflicts", func(tc *TableCounts, n int64, oldest *time.Time) { tc.Held, tc.OldestHeld = n, oldest }},
 		{"read copy progress", func(tc *TableCounts, n int64, _ *time.Time) { tc.Copying += n }},
 	}
 	for _, st := range steps {
@@ -248,6 +254,14 @@ func (r *Reader) WriteErrors(ctx context.Context, schema string, tables []string
 		limit = 200
 	}
 	return triggerlog.FailedSince(ctx, r.pool, schema, tables, since, limit)
+}
+
+// ErrorCodeCount is how many unresolved failed writes of a table Salesforce refused with one code.
+type ErrorCodeCount = triggerlog.CodeCount
+
+// WriteErrorCodes counts a table's unresolved failed writes (of any age) per error code, most first.
+func (r *Reader) WriteErrorCodes(ctx context.Context, schema, table string) ([]ErrorCodeCount, error) {
+	return triggerlog.FailedByCode(ctx, r.pool, schema, table)
 }
 
 // RecordHistory returns the trigger-log entries of one row, newest first.

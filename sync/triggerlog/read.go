@@ -3,8 +3,10 @@ package triggerlog
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -92,6 +94,13 @@ func QueueFailedByTable(b *pgx.Batch, schema string) {
 		GROUP BY table_name`)
 }
 
+// QueueHeldByTable queues, on a batch, the count and oldest hold time (when the writer held them) of
+// the changes held as manual conflicts, per table: rows of (table_name, count, min(updated_at)).
+func QueueHeldByTable(b *pgx.Batch, schema string) {
+	b.Queue(`SELECT table_name, count(*), min(COALESCE(updated_at, created_at)) FROM ` + ident(schema, "_trigger_log") + ` WHERE state = ` + sqlList(Conflict) + `
+		GROUP BY table_name`)
+}
+
 // Depth reads how many changes wait to be written (and the oldest one's capture time) and how many
 // rows the live log holds (processed ones wait there until archived).
 func Depth(ctx context.Context, q Querier, schema string) (waiting int64, oldest *time.Time, live int64, err error) {
@@ -101,4 +110,87 @@ func Depth(ctx context.Context, q Querier, schema string) (waiting int64, oldest
 		return 0, nil, 0, fmt.Errorf("read the trigger log of %s: %w", schema, err)
 	}
 	return waiting, oldest, live, nil
+}
+
+// ErrorCode is the first code of a trigger-log message (Salesforce's error array, statusCode or
+// errorCode), "" when the message names none.
+func ErrorCode(msg string) string {
+	var arr []struct {
+		StatusCode string `json:"statusCode"`
+		ErrorCode  string `json:"errorCode"`
+	}
+	if json.Unmarshal([]byte(strings.TrimSpace(msg)), &arr) != nil {
+		return ""
+	}
+	for _, e := range arr {
+		if e.StatusCode != "" {
+			return e.StatusCode
+		}
+		if e.ErrorCode != "" {
+			return e.ErrorCode
+		}
+	}
+	return ""
+}
+
+// CodeCount is how many unresolved failed changes of a table Salesforce refused with one code.
+type CodeCount struct {
+	Code  string // "" for failures whose message names no code
+	Count int64
+}
+
+// failedOfTable lists the ids and error codes of a table's unresolved failed changes (live log, then
+// archive).
+func failedOfTable(ctx context.Context, q Querier, schema, table string) (ids []int64, codes []string, err error) {
+	for _, archived := range []bool{false, true} {
+		log := Written{Archived: archived}.log(schema)
+		rows, err := q.Query(ctx, `SELECT id, COALESCE(sf_message, '') FROM `+log+` WHERE state = `+sqlList(Failed)+` AND table_name = $1 ORDER BY id`, table)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read the failed writes of %s: %w", table, err)
+		}
+		var id int64
+		var msg string
+		_, err = pgx.ForEachRow(rows, []any{&id, &msg}, func() error {
+			ids, codes = append(ids, id), append(codes, ErrorCode(msg))
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read the failed writes of %s: %w", table, err)
+		}
+	}
+	return ids, codes, nil
+}
+
+// FailedByCode counts a table's unresolved failed changes per error code, most frequent first.
+func FailedByCode(ctx context.Context, q Querier, schema, table string) ([]CodeCount, error) {
+	_, codes, err := failedOfTable(ctx, q, schema, table)
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int64{}
+	for _, c := range codes {
+		n[c]++
+	}
+	out := make([]CodeCount, 0, len(n))
+	for c, k := range n {
+		out = append(out, CodeCount{Code: c, Count: k})
+	}
+	slices.SortFunc(out, func(a, b CodeCount) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code)) })
+	return out, nil
+}
+
+// FailedWithCode lists the ids of a table's unresolved failed changes refused with code, oldest first.
+func FailedWithCode(ctx context.Context, q Querier, schema, table, code string) ([]int64, error) {
+	ids, codes, err := failedOfTable(ctx, q, schema, table)
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for i, c := range codes {
+		if c == code {
+			out = append(out, ids[i])
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
