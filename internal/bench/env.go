@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/orgclient"
@@ -65,7 +67,13 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	}
 	e.opts = opts
 	e.org = orgControl{url: strings.TrimRight(opts.OrgURL, "/"), token: opts.ControlToken, hc: &http.Client{Timeout: 10 * time.Minute}}
+	// What an earlier run left is removed, unless that run is still going: its schemas stay.
+	if err := e.noOtherRun(ctx); err != nil {
+		e.stopAll()
+		return nil, err
+	}
 	if err := e.dropSchemas(ctx); err != nil {
+		e.stopAll()
 		return nil, err
 	}
 	pubsub, err := e.org.pubSubEndpoint(ctx)
@@ -96,9 +104,47 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	return e, nil
 }
 
+// benchSchemas are the schemas a run's connections sync into.
+func (e *env) benchSchemas() []string {
+	return []string{e.schema, e.schema + "_idle", e.schema + "_scale", e.schema + "_wide"}
+}
+
+// ErrOtherRun is returned when another bench is running against the same database and schemas.
+var ErrOtherRun = errors.New("another pgforce bench is running against this database")
+
+// noOtherRun refuses to start while another run uses the same schemas: a connection in them whose
+// lease a live pgforce instance holds (an instance renews its lease every few seconds and a dead
+// one's expires within lease.DefaultTTL, so a crashed run does not block the next for long).
+// Removing the other run's connections would stop it midway ("connection N not found").
+func (e *env) noOtherRun(ctx context.Context) error {
+	ids, err := connection.IDsInSchemas(ctx, e.pool, e.benchSchemas())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		holder, until, err := lease.Holder(ctx, e.pool, id)
+		if err != nil {
+			return fmt.Errorf("read the lease of bench connection %d: %w", id, err)
+		}
+		if holder != "" {
+			return fmt.Errorf("%w (instance %s syncs its connection %d, lease until %s); wait for it or pass --schema with another name",
+				ErrOtherRun, holder, id, until.Format(time.TimeOnly))
+		}
+	}
+	return nil
+}
+
+// stopAll stops what the run started, leaving the schemas alone.
+func (e *env) stopAll() {
+	for _, f := range slices.Backward(e.stop) {
+		f()
+	}
+	e.stop = nil
+}
+
 // dropSchemas removes what an earlier run left: the bench connection, its mappings and tables.
 func (e *env) dropSchemas(ctx context.Context) error {
-	schemas := []string{e.schema, e.schema + "_idle", e.schema + "_scale", e.schema + "_wide"}
+	schemas := e.benchSchemas()
 	for _, s := range schemas {
 		if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`); err != nil {
 			return fmt.Errorf("drop %s: %w", s, err)
@@ -111,9 +157,7 @@ func (e *env) dropSchemas(ctx context.Context) error {
 }
 
 func (e *env) close() {
-	for _, f := range slices.Backward(e.stop) {
-		f()
-	}
+	e.stopAll()
 	if !e.opts.KeepSchemaFor {
 		_ = e.dropSchemas(context.Background())
 	}
