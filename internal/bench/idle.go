@@ -91,7 +91,7 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 		Goal:      fmt.Sprintf("≤ 1/10 of the reference (%.0f calls/h)", ref/10), Met: perHour <= ref/10,
 		Note: fmt.Sprintf("calls by kind %v: the mappings' polls share one /composite request of up to 25 queries per interval; "+
 			"the window holds no periodic check: the schema check adds one describe global (If-Modified-Since) every 15 minutes, 4 calls/h, "+
-			"and the count checks of every 10 minutes ride the polls' /composite requests", byKind)})
+			"and the count checks of every 10 minutes a few /composite calls per round (batched like the polls)", byKind)})
 	return e.adm.Connections.Pause(ctx, actor, c.ID)
 }
 
