@@ -155,3 +155,31 @@ func TestTheSchemaFlagNamesTheRunsSchema(t *testing.T) {
 		}
 	}
 }
+
+// Two runs starting at the same moment cannot both clean up: from before it removes what an earlier
+// run left, a run holds an advisory lock on its schemas, and a run that finds it taken refuses.
+func TestARunRefusesToStartWhileAnotherIsStarting(t *testing.T) {
+	t.Parallel()
+	opts := options(t)
+	opts.Only = []string{"nothing"}
+	conn, err := opts.Pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_lock(hashtext($1))`, bench.RunLockKey(opts.DataSchema)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.Run(context.Background(), opts); !errors.Is(err, bench.ErrOtherRun) || !strings.Contains(err.Error(), "pass --schema") {
+		t.Fatalf("refused while another run holds the schemas: %v", err)
+	}
+	if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, bench.RunLockKey(opts.DataSchema)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.Run(context.Background(), opts); err != nil {
+		t.Fatalf("once the other run is done: %v", err)
+	}
+	if _, err := bench.Run(context.Background(), opts); err != nil {
+		t.Fatalf("a run releases its lock when it ends: %v", err)
+	}
+}

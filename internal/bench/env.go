@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,10 +46,12 @@ type env struct {
 	stop   []func()
 	// orgInProcess: the simulated org runs in this process, so its memory is in the RSS figures.
 	orgInProcess bool
+	// unlock releases the run's advisory lock on its schemas (lockRun).
+	unlock func()
 }
 
 func newEnv(ctx context.Context, opts Options) (*env, error) {
-	e := &env{pool: opts.Pool, schema: opts.DataSchema}
+	e := &env{pool: opts.Pool, schema: opts.DataSchema, unlock: func() {}}
 	if opts.OrgURL == "" {
 		token := keyring.RandomToken(16)
 		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000, AllowPasswordFlow: true, Latency: opts.OrgLatency})
@@ -68,12 +72,17 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	e.opts = opts
 	e.org = orgControl{url: strings.TrimRight(opts.OrgURL, "/"), token: opts.ControlToken, hc: &http.Client{Timeout: 10 * time.Minute}}
 	// What an earlier run left is removed, unless that run is still going: its schemas stay.
-	if err := e.noOtherRun(ctx); err != nil {
+	if err := e.lockRun(ctx); err != nil {
 		e.stopAll()
 		return nil, err
 	}
-	if err := e.dropSchemas(ctx); err != nil {
+	err := e.noOtherRun(ctx)
+	if err == nil {
+		err = e.dropSchemas(ctx)
+	}
+	if err != nil {
 		e.stopAll()
+		e.unlock()
 		return nil, err
 	}
 	pubsub, err := e.org.pubSubEndpoint(ctx)
@@ -134,6 +143,30 @@ func (e *env) noOtherRun(ctx context.Context) error {
 	return nil
 }
 
+// RunLockKey names the Postgres advisory lock a run holds on its schemas from before it removes
+// what an earlier run left until it has removed its own: two runs starting at once cannot both
+// pass noOtherRun (the lock goes with the run's database session, so a crashed run leaves none).
+func RunLockKey(dataSchema string) string { return "pgforce bench " + dataSchema }
+
+// lockRun takes the run's advisory lock (refused while another run holds it); e.unlock releases it.
+func (e *env) lockRun(ctx context.Context) error {
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	key := RunLockKey(e.schema)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&ok); err != nil || !ok {
+		conn.Release()
+		return cmp.Or(err, fmt.Errorf("%w (another run holds schema %s); wait for it or pass --schema with another name", ErrOtherRun, e.schema))
+	}
+	e.unlock = sync.OnceFunc(func() {
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, key)
+		conn.Release()
+	})
+	return nil
+}
+
 // stopAll stops what the run started, leaving the schemas alone.
 func (e *env) stopAll() {
 	for _, f := range slices.Backward(e.stop) {
@@ -161,6 +194,7 @@ func (e *env) close() {
 	if !e.opts.KeepSchemaFor {
 		_ = e.dropSchemas(context.Background())
 	}
+	e.unlock() // only now: another run may start and clean up
 }
 
 func (e *env) progress(format string, args ...any) {
