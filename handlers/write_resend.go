@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"pgforce/sync/audit"
+	"pgforce/sync/failure"
 )
 
 // ResendWrite saves the fields an admin fixed on a failed write's row and sends the row again
@@ -15,7 +16,7 @@ import (
 func (h *Handlers) ResendWrite(c echo.Context) error {
 	form, err := c.FormParams()
 	if err != nil {
-		return err
+		return failure.Wrap(err, failure.Invalid, "The form could not be read.")
 	}
 	set := map[string]string{}
 	for k, vs := range form {

@@ -24,7 +24,7 @@ type ActivityChart struct {
 	In, Out, Errors    int64
 	Empty              bool
 	Per                string // what one bar covers: "15 min", "minute"
-	Span               string // what the chart covers: "24 hours", "last hour"
+	Span               string // what the chart covers: "last 24 hours", "last hour"
 }
 
 // ChartBar is one rectangle of the chart.
@@ -53,11 +53,11 @@ type chartScale struct {
 	bin   time.Duration
 	per   string // "15 min", "minute"
 	tick  func(t time.Time) bool
-	title string // "24 hours", "last hour"
+	title string // "last 24 hours", "last hour"
 }
 
 var (
-	dayScale  = chartScale{bins: 96, bin: 15 * time.Minute, per: "15 min", title: "24 hours", tick: func(t time.Time) bool { return t.Minute() == 0 && t.Hour()%3 == 0 }}
+	dayScale  = chartScale{bins: 96, bin: 15 * time.Minute, per: "15 min", title: "last 24 hours", tick: func(t time.Time) bool { return t.Minute() == 0 && t.Hour()%3 == 0 }}
 	hourScale = chartScale{bins: 60, bin: time.Minute, per: "minute", title: "last hour", tick: func(t time.Time) bool { return t.Minute()%10 == 0 }}
 )
 

@@ -24,6 +24,9 @@ func pagesApp(t *testing.T) (*app, *chrome, []string) {
 	m := a.mapping(c.ID, "Account", "Name", "Phone", "Region__c", "External_Id__c")
 	a.mappingState(m.ID, mapping.DataSynced)
 	a.exec(`INSERT INTO ` + ident(c.Schema, "account") + ` (sfid, name, phone) SELECT '001000000000' || lpad(g::text, 3, '0') || 'AAA', 'Account number ' || g, '+1 555 0100' FROM generate_series(1, 30) g`)
+	a.exec(`INSERT INTO sync_stats (connection_id, mapping_id, bucket, direction, records, errors)
+		SELECT $1, $2, date_trunc('minute', now()) - g * interval '7 minutes', d, (g * 37) % 90 + 5, CASE WHEN g % 40 = 0 THEN 2 ELSE 0 END
+		FROM generate_series(0, 200) g, unnest(ARRAY['sf_to_pg', 'pg_to_sf']) d`, c.ID, m.ID)
 	id := itoa(m.ID)
 	return a, b, []string{"/", "/mappings", "/mappings/new", "/mappings/new/Account", "/mappings/" + id, "/mappings/" + id + "/edit",
 		"/mappings/" + id + "/reload", "/mappings/" + id + "/delete", "/explorer", "/explorer?mapping=" + id, "/activity", "/diagnose", "/doctor",

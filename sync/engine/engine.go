@@ -61,6 +61,9 @@ type Options struct {
 	Overlap time.Duration
 	// PollInterval overrides every mapping's polling interval (tests, benchmarks); 0 = the mapping's.
 	PollInterval time.Duration
+	// WriteConcurrency is how many write calls (collections, Bulk jobs) a connection keeps in flight
+	// at most; fewer while Salesforce asks to slow down (default DefaultWriteConcurrency; 1: one at a time).
+	WriteConcurrency int
 	// PollBatchWindow is how long a due poll waits for the connection's other due polls, to read
 	// them all in one API call (default DefaultPollBatchWindow; negative: every poll alone).
 	PollBatchWindow time.Duration
@@ -143,6 +146,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.ArchiveEvery <= 0 {
 		opts.ArchiveEvery = time.Minute
+	}
+	if opts.WriteConcurrency <= 0 {
+		opts.WriteConcurrency = DefaultWriteConcurrency
 	}
 	if opts.PollBatchWindow == 0 {
 		opts.PollBatchWindow = DefaultPollBatchWindow

@@ -52,6 +52,11 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
+	// The poll begins before its query, by the database's clock (see SavePoll).
+	var started time.Time
+	if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+		return fmt.Errorf("read the database's time: %w", err)
+	}
 	var first *orgclient.FirstPage
 	// A filtered poll reads on its own: the records changed in its window, filter aside, must be read
 	// before the filtered ones (a record that came to match between the two reads would otherwise be
@@ -62,14 +67,26 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			return err
 		}
 	}
+	// The records download before the table is locked: the writer, which holds the lock while it
+	// sends and records, does not wait for Salesforce's pages of a poll (its own writes read back).
+	// Merged only after the writer recorded its inserts' sfids, a record it created is never taken
+	// for a new one.
+	spooled := newSpool()
+	defer spooled.Close()
+	fetched, err := queryInto(tgt, records(ctx, org, soql, all, first), func(rows io.Reader) error {
+		_, err := io.Copy(spooled, rows)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
-	var fetched int
 	var committedMark *time.Time
 	unlock := w.s.tables.lock(m.Table)
 	defer unlock()
-	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if err := apply.AsSync(ctx, tx); err != nil {
 			return err
 		}
@@ -87,12 +104,11 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 				return err
 			}
 		}
-		var err error
-		fetched, err = queryInto(tgt, records(ctx, org, soql, all, first), func(rows io.Reader) (err error) {
-			res, err = apply.Merge(ctx, tx, tgt, rows)
-			return err
-		})
+		rows, err := spooled.Reader()
 		if err != nil {
+			return err
+		}
+		if res, err = apply.Merge(ctx, tx, tgt, rows); err != nil {
 			return err
 		}
 		if filter != "" {
@@ -107,7 +123,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			}
 		}
 		committedMark = watermark
-		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID, PubSubReplayID: pubsubReplay})
+		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID, PubSubReplayID: pubsubReplay, StartedAt: &started})
 		if err != nil || !still {
 			return cmp.Or(err, errAborted) // reloaded or edited meanwhile: drop this batch
 		}

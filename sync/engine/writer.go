@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,6 +94,10 @@ type writer struct {
 	described map[string]describedObject // by lower-case object name (describe)
 	cs        conflictState              // conflict detection's memory (writer_conflict.go)
 	retry     retryState                 // transient refusals being retried (writer_retry.go)
+
+	lanes lanes // how many write calls may be in flight now (writer_pipeline.go)
+	// stateMu guards cs and retry while the pipeline sends runs concurrently.
+	stateMu sync.Mutex
 }
 
 type unrecordedBatch struct {
@@ -102,7 +107,8 @@ type unrecordedBatch struct {
 }
 
 func newWriter(s *syncer, schema string) *writer {
-	return &writer{s: s, schema: schema, log: s.log.With("part", "writer"), wakeCh: make(chan struct{}, 1)}
+	return &writer{s: s, schema: schema, log: s.log.With("part", "writer"), wakeCh: make(chan struct{}, 1),
+		lanes: lanes{max: s.e.opts.WriteConcurrency}}
 }
 
 // Start runs the writer, and its listener for the trigger log's notifications, until Stop or until

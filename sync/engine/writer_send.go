@@ -18,26 +18,22 @@ import (
 // together in one collection call (up to 200), but a record never appears twice in one call and a
 // record's changes never overtake each other. After a retriable failure the failed change and every
 // later one go back to the queue untouched, so the order holds on the next round.
+//
+// The runs go through the writer's pipeline: several calls in flight, each record's changes still
+// in capture order (writer_pipeline.go).
 func (w *writer) sendOrdered(ctx context.Context, org orgclient.Org, tables map[string]*writable, batch []*change) error {
-	known := map[string]map[int64]string{} // table → record id → sfid learned from inserts in this batch
+	var runs []plannedRun
 	for i := 0; i < len(batch); {
 		run, bulk := nextRun(batch[i:]), false
 		if long := nextBulkRun(batch[i:]); len(long) >= bulkWriteMin && bulkEligible(tables[long[0].table], long[0].action) {
 			run, bulk = long, true
 		}
-		if err := w.sendRun(ctx, org, tables[run[0].table], run, known, bulk); err != nil {
-			releaseFrom(batch[i:])
-			return err
-		}
-		for j, ch := range run {
-			if ch.released() {
-				releaseFrom(batch[i+j:])
-				return nil
-			}
-		}
+		runs = append(runs, planned(run, bulk))
 		i += len(run)
 	}
-	return nil
+	err := w.pipeline(org, tables).send(ctx, runs)
+	releaseFrom(batch) // what was not sent goes back in order
+	return err
 }
 
 // nextRun returns the longest prefix of changes with one table and action, no repeated record, and
@@ -140,21 +136,20 @@ func (w *writer) sendMerged(ctx context.Context, org orgclient.Org, tables map[s
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	known := map[string]map[int64]string{}
+	var runs []plannedRun
 	for i := 0; i < len(pending); {
 		run := nextRun(pending[i:])
-		if err := w.sendRun(ctx, org, tables[run[0].table], run, known, false); err != nil {
-			releaseFrom(pending[i:])
-			return err
-		}
+		runs = append(runs, planned(run, false))
 		i += len(run)
 	}
+	err := w.pipeline(org, tables).send(ctx, runs)
+	releaseFrom(pending)
 	for head := range updated {
 		if head.outcome.To == triggerlog.Success && head.action == triggerlog.Insert {
 			head.lastop = "UPDATED" // the row's last operation, as if written one by one
 		}
 	}
-	return nil
+	return err
 }
 
 // sendRun writes one run (same table and action) and sets each change's outcome. It returns an error
@@ -171,7 +166,10 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 	if known[m.Table] == nil {
 		known[m.Table] = map[int64]string{}
 	}
-	if err := w.checkConflicts(ctx, org, wt, run); err != nil {
+	w.stateMu.Lock() // runs are sent concurrently (writer_pipeline.go); conflict detection's memory is the writer's
+	err := w.checkConflicts(ctx, org, wt, run)
+	w.stateMu.Unlock()
+	if err != nil {
 		return err
 	}
 	var send []*change
@@ -230,7 +228,9 @@ func (w *writer) sendRun(ctx context.Context, org orgclient.Org, wt *writable, r
 		if len(results) != len(c.send) {
 			return fmt.Errorf("salesforce returned %d results for %d records", len(results), len(c.send))
 		}
+		w.stateMu.Lock()
 		w.settle(c.send, results, known[m.Table])
+		w.stateMu.Unlock()
 	}
 	return nil
 }

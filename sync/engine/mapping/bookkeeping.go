@@ -53,19 +53,21 @@ type Poll struct {
 	ReplayID    int64         // the change event that triggered the poll (0: none)
 	// PubSubReplayID is the same for the Pub/Sub API (nil: none; the stored one stays).
 	PubSubReplayID []byte
+	// StartedAt is the database's time before the poll's query ran (nil: the transaction's start).
+	StartedAt *time.Time
 }
 
 // SavePoll stores a poll's high-water mark; false when the mapping is no longer polling. The poll
-// counts as having begun when its transaction did (now()), before the query ran: the next overlap
-// window counts from it.
+// counts as having begun before its query ran (StartedAt, or when its transaction began): the next
+// overlap window counts from it.
 func SavePoll(ctx context.Context, tx pgx.Tx, id int64, p Poll) (bool, error) {
 	// The replay id is stored with the data the event led to: after a restart the stream resumes
 	// after it, and everything before is in the table.
-	tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = now(),
-		next_poll_at = now() + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0)),
+	tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = COALESCE($8, now()),
+		next_poll_at = COALESCE($8, now()) + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0)),
 		pubsub_replay_id = COALESCE($7, pubsub_replay_id)
 		WHERE id = $1 AND state = ANY($5)`,
-		id, p.Watermark, p.WatermarkID, p.Interval.Seconds(), lifecycle.Strings(PollingSFChanges, PollingSFBulk), p.ReplayID, p.PubSubReplayID)
+		id, p.Watermark, p.WatermarkID, p.Interval.Seconds(), lifecycle.Strings(PollingSFChanges, PollingSFBulk), p.ReplayID, p.PubSubReplayID, p.StartedAt)
 	if err != nil {
 		return false, fmt.Errorf("record poll of mapping %d: %w", id, err)
 	}

@@ -2,6 +2,7 @@ package sforg
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -89,6 +90,14 @@ func TestPubSubAPIClientFromNpmWorksUnchanged(t *testing.T) {
 		if len(evs) != 2 {
 			t.Fatalf("%s: %d events, want 2", step, len(evs))
 		}
+		// The npm client decodes each FetchResponse in its own async handler that first awaits the
+		// event's schema (fetched once, then cached): two responses arriving before the schema is
+		// cached can reach the callback in either order. The org's order is the replay ids'.
+		slices.SortFunc(evs, func(a, b summary) int {
+			x, _ := a.ReplayID.Int64()
+			y, _ := b.ReplayID.Int64()
+			return cmp.Compare(x, y)
+		})
 		c, u := evs[0], evs[1]
 		if c.ChangeType != "CREATE" || !slices.Equal(c.RecordIDs, []string{id}) || c.Name == nil || *c.Name != "From Go" {
 			t.Errorf("%s: first event %+v, want the CREATE of %s", step, c, id)
