@@ -317,6 +317,24 @@ func TestCLIPasswordLoginRefusedByTheOrgSaysWhy(t *testing.T) {
 	}
 }
 
+// Issue 21: `connection create --api-version` with a version the org does not offer is created but
+// not authorized, and says which versions the org offers.
+func TestCLIAuthorizationForAnUnofferedAPIVersionSaysWhichAreOffered(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	_, srv := sforgtest.NewServer(t, sforg.Options{Seed: 3, AllowPasswordFlow: true})
+	t.Cleanup(func() {
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"]+"_sf")
+		storetest.DropSchema(t, env["PGFORCE_DB_SCHEMA"])
+	})
+	_, err := runCmd(t, env, "", "connection", "create", "--name", "v99", "--schema", env["PGFORCE_DB_SCHEMA"]+"_sf", "--login-url", srv.URL+"/login",
+		"--org-type", "simulated", "--api-version", "99.0", "--username", sforg.DemoUsername, "--password", sforg.DemoPassword)
+	if err == nil || !strings.Contains(err.Error(), "Connection v99 was created but not authorized") ||
+		!strings.Contains(err.Error(), "does not offer Salesforce API version 99.0: it offers 50.0 to 68.0") {
+		t.Fatalf("an unoffered API version: %v", err)
+	}
+}
+
 // `pgforce doctor` checks the connected org's setup: every check with its finding, fixes under
 // RED and YELLOW ones, exit status 1 when one is RED (a username-password connection cannot
 // refresh its session), -q for the problems only, --json for the API's report.

@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cli.Migrate(ctx, pool, rest, stdout)
 	}
 	if cmd == "bench" {
-		cfg.Schema = "pgforce_bench" // its own tables, never the product's
+		cfg.Schema = bench.Schema(rest) // its own tables, never the product's
 	}
 	pool, kr, err := openStore(ctx, cfg)
 	if err != nil {

@@ -18,12 +18,13 @@ func (h *Handlers) SetWriteAlgorithm(c echo.Context) error {
 	}, "Write algorithm set to "+string(algo)+" writes. Resume the connection to apply it.")
 }
 
-// SetAPIVersion changes the Salesforce API version (only while paused).
+// SetAPIVersion changes the Salesforce API version (only while nothing syncs: paused, not authorized
+// yet, or stopped).
 func (h *Handlers) SetAPIVersion(c echo.Context) error {
 	v := c.FormValue("api_version")
 	return h.connectionAction(c, func(ctx context.Context, actor audit.Actor, id int64) error {
 		return h.Connections.SetAPIVersion(ctx, actor, id, v)
-	}, "Salesforce API version set to "+v+". Resume the connection to use it.")
+	}, "Salesforce API version set to "+v+". It is used once the connection syncs again (after Resume, Authorize or Recover From Error).")
 }
 
 // SetPollingDefault changes the polling interval new mappings start with.

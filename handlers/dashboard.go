@@ -163,7 +163,7 @@ func connectionView(c connection.Connection) views.ConnectionView {
 		OrgName: c.OrgName, OrgID: c.OrgID, Username: c.Username, InstanceURL: c.InstanceURL, AuthorizedAt: c.AuthorizedAt,
 		PollingSeconds: c.PollingSeconds, VerifyEvery: c.VerifyEveryHours, StreamTransport: string(c.StreamTransport), Paused: c.State == connection.Paused, Authorized: c.AuthorizedAt != nil,
 		CanPause: connection.Pause.Allowed(c.State) || connection.PauseWhenDone.Allowed(c.State), CanResume: connection.Resume.Allowed(c.State), CanRecover: connection.Recover.Allowed(c.State),
-		CanImport: connection.StartImport.Allowed(c.State),
+		CanImport: connection.StartImport.Allowed(c.State), CanChangeAPIVersion: c.State.APIVersionChangeable(),
 	}
 	if !v.CanImport {
 		v.ImportWhy = "Configurations are imported while the connection is IDLE or PAUSED; this one is " + string(c.State) + ". Try again in a moment."

@@ -35,6 +35,9 @@ type ConnectionView struct {
 	PauseWhy, ResumeWhy, RecoverWhy, ImportWhy string
 	Paused                                     bool // settings that need a pause are editable
 	Authorized                                 bool
+	// CanChangeAPIVersion: nothing is synced (paused, not authorized yet, or stopped), so the API
+	// version can change, e.g. to one the org offers after an authorization was refused for it.
+	CanChangeAPIVersion bool
 }
 
 // OrgTypeLabel names an org type for people.

@@ -267,3 +267,61 @@ func TestBeforeTheFirstConnection(t *testing.T) {
 		t.Errorf("retry without a connection: %d", res.StatusCode)
 	}
 }
+
+// Issue 21: an authorization for an API version the org does not offer (an org on an older release
+// than the version chosen) is refused at the callback with the versions it offers and what to do;
+// the connection stays NEW, its API version can be changed in Settings, and authorizing again works.
+func TestAnAuthorizationForAnAPIVersionTheOrgDoesNotOfferIsRefusedAndFixedInSettings(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.adminBrowser()
+	max := 60
+	if err := a.orgs.org.Configure(sforg.Settings{MaxVersion: &max}); err != nil {
+		t.Fatal(err)
+	}
+	if hint := text(b.get("/connections/new").doc(t), `#api-hint`); !strings.Contains(hint, "checks that your org offers") {
+		t.Fatalf("the form says the version is checked when authorizing: %q", hint)
+	}
+	schema := a.schema + "_sf"
+	t.Cleanup(func() { dropSchema(t, schema) })
+	b.follow(b.post("/connections", url.Values{"name": {"Acme"}, "schema": {schema}, "org_type": {"sandbox"}, "api_version": {"64.0"}}))
+	conns, _ := a.admin.Connections.List(context.Background())
+	if len(conns) != 1 {
+		t.Fatalf("connections: %+v", conns)
+	}
+	id := conns[0].ID
+	base := "/connections/" + itoa(id)
+
+	res := b.get(a.approve(b.post(base+"/authorize", url.Values{}).Header.Get("Location")))
+	if res.Header.Get("Location") != "/settings" {
+		t.Fatalf("a refused authorization goes back to Settings, got %q", res.Header.Get("Location"))
+	}
+	d := b.follow(res).doc(t)
+	msg := text(d, `[data-testid="flash"]`)
+	for _, want := range []string{"Authorization failed: Salesforce authorized pgforce as " + sforg.DemoUsername,
+		"the org does not offer Salesforce API version 64.0: it offers 50.0 to 60.0", "Settings → Salesforce API version", "authorize again"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("the refusal says %q: %q", want, msg)
+		}
+	}
+	if st := text(d, `#manage-connection [data-testid="state"]`); st != "NEW" {
+		t.Fatalf("the connection stays NEW, got %q", st)
+	}
+	for _, sel := range []string{`#api-version`, `[data-testid="save-api-version"]`} {
+		if _, disabled := d.Find(sel).Attr("disabled"); disabled {
+			t.Fatalf("%s: the API version of a connection not authorized yet can change", sel)
+		}
+	}
+	if got, _ := a.admin.Connections.Get(context.Background(), id); got.AuthorizedAt != nil || got.State != connection.New {
+		t.Fatalf("nothing of the authorization is kept: %s %v", got.State, got.AuthorizedAt)
+	}
+
+	res = b.post(base+"/api-version", url.Values{"api_version": {"59.0"}})
+	if msg := text(b.follow(res).doc(t), `[data-testid="flash"]`); !strings.Contains(msg, "API version set to 59.0") {
+		t.Fatalf("api version while NEW: %q", msg)
+	}
+	b.authorize(id)
+	if got, _ := a.admin.Connections.Get(context.Background(), id); got.AuthorizedAt == nil || got.APIVersion != "59.0" {
+		t.Fatalf("authorized with an offered version: %s %v %s", got.State, got.AuthorizedAt, got.APIVersion)
+	}
+}

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,10 @@ import (
 	"pgforce/internal/bench"
 	"pgforce/internal/keyring"
 	"pgforce/migrations"
+	"pgforce/sync/admin"
+	"pgforce/sync/audit"
+	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
 	"pgforce/sync/store/storetest"
 )
 
@@ -99,3 +104,82 @@ func BenchmarkBacklogAndTrigger(b *testing.B) { benchmarkGroup(b, "backlog", nil
 func BenchmarkIdleCallsPerHour(b *testing.B)  { benchmarkGroup(b, "idle", nil) }
 func BenchmarkManyMappings(b *testing.B)      { benchmarkGroup(b, "mappings", nil) }
 func BenchmarkWideObject(b *testing.B)        { benchmarkGroup(b, "wide", nil) }
+
+// Issue 21: a run does not remove the connections of another run that is still going (it would stop
+// midway with "connection N not found"): while a live instance holds the lease of a connection in
+// the run's schemas it refuses to start, naming that instance, and leaves it alone. Once that lease
+// has expired (the other run crashed) the run starts and cleans up as before.
+func TestARunRefusesToStartWhileAnotherRunUsesItsSchemas(t *testing.T) {
+	t.Parallel()
+	opts := options(t)
+	opts.Only = []string{"nothing"} // only the environment: set up, then torn down
+	adm := admin.New(admin.Options{Pool: opts.Pool, Keyring: opts.Keyring})
+	other, err := adm.Connections.Create(context.Background(), audit.Actor{Name: "other bench", Kind: audit.ActorCLI},
+		admin.NewConnection{Name: "bench", Schema: opts.DataSchema + "_idle", OrgType: connection.Simulated, LoginURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := lease.New(opts.Pool, "bench-host-4242", time.Minute)
+	if ok, err := running.TryAcquire(context.Background(), other.ID); !ok || err != nil {
+		t.Fatalf("the other run's lease: %v %v", ok, err)
+	}
+
+	_, err = bench.Run(context.Background(), opts)
+	if !errors.Is(err, bench.ErrOtherRun) || !strings.Contains(err.Error(), "another pgforce bench is running against this database (instance bench-host-4242") ||
+		!strings.Contains(err.Error(), "pass --schema") {
+		t.Fatalf("refused naming the other run: %v", err)
+	}
+	if _, err := adm.Connections.Get(context.Background(), other.ID); err != nil {
+		t.Fatalf("the other run's connection is left alone: %v", err)
+	}
+
+	// The other run crashed: its lease expires and the next run starts (and removes what it left).
+	if _, err := opts.Pool.Exec(context.Background(), `UPDATE leases SET expires_at = now() - interval '1 second' WHERE connection_id = $1`, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.Run(context.Background(), opts); err != nil {
+		t.Fatalf("after the other run's lease expired: %v", err)
+	}
+	if _, err := adm.Connections.Get(context.Background(), other.ID); err == nil {
+		t.Fatal("what the crashed run left is removed")
+	}
+}
+
+// --schema moves a run's own tables and its synced tables (<schema>_sf), so that two runs on one
+// database can go side by side.
+func TestTheSchemaFlagNamesTheRunsSchema(t *testing.T) {
+	t.Parallel()
+	for args, want := range map[string]string{"": bench.DefaultSchema, "--only idle --schema bench_two": "bench_two", "-schema=b3": "b3"} {
+		if got := bench.Schema(strings.Fields(args)); got != want {
+			t.Errorf("%q: %q, want %q", args, got, want)
+		}
+	}
+}
+
+// Two runs starting at the same moment cannot both clean up: from before it removes what an earlier
+// run left, a run holds an advisory lock on its schemas, and a run that finds it taken refuses.
+func TestARunRefusesToStartWhileAnotherIsStarting(t *testing.T) {
+	t.Parallel()
+	opts := options(t)
+	opts.Only = []string{"nothing"}
+	conn, err := opts.Pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_lock(hashtext($1))`, bench.RunLockKey(opts.DataSchema)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.Run(context.Background(), opts); !errors.Is(err, bench.ErrOtherRun) || !strings.Contains(err.Error(), "pass --schema") {
+		t.Fatalf("refused while another run holds the schemas: %v", err)
+	}
+	if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, bench.RunLockKey(opts.DataSchema)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.Run(context.Background(), opts); err != nil {
+		t.Fatalf("once the other run is done: %v", err)
+	}
+	if _, err := bench.Run(context.Background(), opts); err != nil {
+		t.Fatalf("a run releases its lock when it ends: %v", err)
+	}
+}

@@ -14,15 +14,33 @@ import (
 	"time"
 
 	"pgforce/internal/cli"
+	"pgforce/internal/config"
 	"pgforce/internal/keyring"
 )
 
-// Command runs `pgforce bench [flags]`: the suite over the opened pool and keyring, with the
-// simulated org in a child process (`pgforce sforg` of this binary) so that the memory figures are
-// pgforce's alone; opts carries what main wires (pool, keyring, log, dashboard).
-func Command(ctx context.Context, opts Options, args []string, stdout io.Writer) error {
+// DefaultSchema holds a bench run's own pgforce tables; its synced tables go to <schema>_sf.
+const DefaultSchema = "pgforce_bench"
+
+// Schema is the --schema of a bench command line (DefaultSchema without one, or when the line does
+// not parse: Command reports that). main opens pgforce's tables in it before Command runs.
+func Schema(args []string) string {
+	var opts Options
+	fs, f := newFlags(&opts, io.Discard)
+	if fs.Parse(args) != nil {
+		return DefaultSchema
+	}
+	return *f.schema
+}
+
+// commandFlags are the flags that are not Options fields.
+type commandFlags struct {
+	only, jsonFile, cpuProfile, memProfile, schema *string
+	inProcess, keep                                *bool
+}
+
+func newFlags(opts *Options, out io.Writer) (*flag.FlagSet, commandFlags) {
 	fs := flag.NewFlagSet("pgforce bench", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs.SetOutput(out)
 	fs.IntVar(&opts.Rows, "rows", 100_000, "records of the initial load (the full run: 1000000; the scale run: 10000000)")
 	fs.IntVar(&opts.Samples, "samples", 1000, "latency samples per figure")
 	fs.IntVar(&opts.Backlog, "backlog", 100_000, "changes in the Postgres→Salesforce backlog")
@@ -34,21 +52,37 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 	fs.IntVar(&opts.IdleMappings, "idle-mappings", 20, "mappings of the idle connection")
 	fs.DurationVar(&opts.PollInterval, "poll-interval", 5*time.Second, "polling interval of the polling figures")
 	fs.DurationVar(&opts.OrgLatency, "org-latency", 0, "added to every API call of the simulated org, as a real org's round trip (e.g. 150ms); its Bulk jobs then take time too")
-	only := fs.String("only", "", "comma-separated figure groups: load,verify,stream,pubsub,poll,write,backlog,idle,mappings,wide,page")
-	jsonFile := fs.String("json", "bench.json", "write the report as JSON to this file (empty: none)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
-	inProcess := fs.Bool("in-process-org", false, "run the simulated org in this process (its memory then counts)")
-	keep := fs.Bool("keep", false, "keep the bench schemas afterwards, to inspect them")
+	return fs, commandFlags{
+		only:       fs.String("only", "", "comma-separated figure groups: load,verify,stream,pubsub,poll,write,backlog,idle,mappings,wide,page"),
+		jsonFile:   fs.String("json", "bench.json", "write the report as JSON to this file (empty: none)"),
+		cpuProfile: fs.String("cpuprofile", "", "write a CPU profile of the run to this file"),
+		memProfile: fs.String("memprofile", "", "write a heap profile at the end of the run to this file"),
+		inProcess:  fs.Bool("in-process-org", false, "run the simulated org in this process (its memory then counts)"),
+		keep:       fs.Bool("keep", false, "keep the bench schemas afterwards, to inspect them"),
+		schema: fs.String("schema", DefaultSchema, "schema of the run's own pgforce tables, its synced tables in <schema>_sf; "+
+			"a run refuses to start while another uses the same schema, so another name runs beside it"),
+	}
+}
+
+// Command runs `pgforce bench [flags]`: the suite over the opened pool and keyring, with the
+// simulated org in a child process (`pgforce sforg` of this binary) so that the memory figures are
+// pgforce's alone; opts carries what main wires (pool, keyring, log, dashboard), the pool opened
+// in the schema Schema reads from args.
+func Command(ctx context.Context, opts Options, args []string, stdout io.Writer) error {
+	fs, fl := newFlags(&opts, stdout)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *only != "" {
-		opts.Only = strings.Split(*only, ",")
+	if !config.ValidIdentifier(*fl.schema) {
+		return fmt.Errorf("--schema must be a lower-case name of letters, digits and underscores, got %q", *fl.schema)
 	}
-	opts.KeepSchemaFor = *keep
+	opts.DataSchema = *fl.schema + "_sf"
+	if *fl.only != "" {
+		opts.Only = strings.Split(*fl.only, ",")
+	}
+	opts.KeepSchemaFor = *fl.keep
 	opts.Progress = stdout
-	if !*inProcess {
+	if !*fl.inProcess {
 		url, token, stop, err := startChildOrg(ctx, opts.OrgLatency)
 		if err != nil {
 			return err
@@ -56,8 +90,8 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 		defer stop()
 		opts.OrgURL, opts.ControlToken = url, token
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	if *fl.cpuProfile != "" {
+		f, err := os.Create(*fl.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -74,18 +108,18 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 	if err := report.WriteTable(stdout); err != nil {
 		return err
 	}
-	if *jsonFile != "" {
+	if *fl.jsonFile != "" {
 		var buf strings.Builder
 		if err := report.WriteJSON(&buf); err != nil {
 			return err
 		}
-		if err := os.WriteFile(*jsonFile, []byte(buf.String()), 0o644); err != nil {
+		if err := os.WriteFile(*fl.jsonFile, []byte(buf.String()), 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", *jsonFile)
+		fmt.Fprintf(stdout, "\nwrote %s\n", *fl.jsonFile)
 	}
-	if *memProfile != "" {
-		f, err := os.Create(*memProfile)
+	if *fl.memProfile != "" {
+		f, err := os.Create(*fl.memProfile)
 		if err != nil {
 			return err
 		}

@@ -3,8 +3,10 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +25,7 @@ import (
 	"pgforce/sync/audit"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/lease"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/engine/table"
 	"pgforce/sync/orgclient"
@@ -42,10 +46,12 @@ type env struct {
 	stop   []func()
 	// orgInProcess: the simulated org runs in this process, so its memory is in the RSS figures.
 	orgInProcess bool
+	// unlock releases the run's advisory lock on its schemas (lockRun).
+	unlock func()
 }
 
 func newEnv(ctx context.Context, opts Options) (*env, error) {
-	e := &env{pool: opts.Pool, schema: opts.DataSchema}
+	e := &env{pool: opts.Pool, schema: opts.DataSchema, unlock: func() {}}
 	if opts.OrgURL == "" {
 		token := keyring.RandomToken(16)
 		org := sforg.New(sforg.Options{ControlToken: token, QueryPageSize: 2000, AllowPasswordFlow: true, Latency: opts.OrgLatency})
@@ -65,7 +71,18 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	}
 	e.opts = opts
 	e.org = orgControl{url: strings.TrimRight(opts.OrgURL, "/"), token: opts.ControlToken, hc: &http.Client{Timeout: 10 * time.Minute}}
-	if err := e.dropSchemas(ctx); err != nil {
+	// What an earlier run left is removed, unless that run is still going: its schemas stay.
+	if err := e.lockRun(ctx); err != nil {
+		e.stopAll()
+		return nil, err
+	}
+	err := e.noOtherRun(ctx)
+	if err == nil {
+		err = e.dropSchemas(ctx)
+	}
+	if err != nil {
+		e.stopAll()
+		e.unlock()
 		return nil, err
 	}
 	pubsub, err := e.org.pubSubEndpoint(ctx)
@@ -96,9 +113,71 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	return e, nil
 }
 
+// benchSchemas are the schemas a run's connections sync into.
+func (e *env) benchSchemas() []string {
+	return []string{e.schema, e.schema + "_idle", e.schema + "_scale", e.schema + "_wide"}
+}
+
+// ErrOtherRun is returned when another bench is running against the same database and schemas.
+var ErrOtherRun = errors.New("another pgforce bench is running against this database")
+
+// noOtherRun refuses to start while another run uses the same schemas: a connection in them whose
+// lease a live pgforce instance holds (an instance renews its lease every few seconds and a dead
+// one's expires within lease.DefaultTTL, so a crashed run does not block the next for long).
+// Removing the other run's connections would stop it midway ("connection N not found").
+func (e *env) noOtherRun(ctx context.Context) error {
+	ids, err := connection.IDsInSchemas(ctx, e.pool, e.benchSchemas())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		holder, until, err := lease.Holder(ctx, e.pool, id)
+		if err != nil {
+			return fmt.Errorf("read the lease of bench connection %d: %w", id, err)
+		}
+		if holder != "" {
+			return fmt.Errorf("%w (instance %s syncs its connection %d, lease until %s); wait for it or pass --schema with another name",
+				ErrOtherRun, holder, id, until.Format(time.TimeOnly))
+		}
+	}
+	return nil
+}
+
+// RunLockKey names the Postgres advisory lock a run holds on its schemas from before it removes
+// what an earlier run left until it has removed its own: two runs starting at once cannot both
+// pass noOtherRun (the lock goes with the run's database session, so a crashed run leaves none).
+func RunLockKey(dataSchema string) string { return "pgforce bench " + dataSchema }
+
+// lockRun takes the run's advisory lock (refused while another run holds it); e.unlock releases it.
+func (e *env) lockRun(ctx context.Context) error {
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	key := RunLockKey(e.schema)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&ok); err != nil || !ok {
+		conn.Release()
+		return cmp.Or(err, fmt.Errorf("%w (another run holds schema %s); wait for it or pass --schema with another name", ErrOtherRun, e.schema))
+	}
+	e.unlock = sync.OnceFunc(func() {
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, key)
+		conn.Release()
+	})
+	return nil
+}
+
+// stopAll stops what the run started, leaving the schemas alone.
+func (e *env) stopAll() {
+	for _, f := range slices.Backward(e.stop) {
+		f()
+	}
+	e.stop = nil
+}
+
 // dropSchemas removes what an earlier run left: the bench connection, its mappings and tables.
 func (e *env) dropSchemas(ctx context.Context) error {
-	schemas := []string{e.schema, e.schema + "_idle", e.schema + "_scale", e.schema + "_wide"}
+	schemas := e.benchSchemas()
 	for _, s := range schemas {
 		if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`); err != nil {
 			return fmt.Errorf("drop %s: %w", s, err)
@@ -111,12 +190,11 @@ func (e *env) dropSchemas(ctx context.Context) error {
 }
 
 func (e *env) close() {
-	for _, f := range slices.Backward(e.stop) {
-		f()
-	}
+	e.stopAll()
 	if !e.opts.KeepSchemaFor {
 		_ = e.dropSchemas(context.Background())
 	}
+	e.unlock() // only now: another run may start and clean up
 }
 
 func (e *env) progress(format string, args ...any) {

@@ -89,7 +89,9 @@ func measureIdleCalls(ctx context.Context, e *env, r *Report) error {
 		Measured:  fmt.Sprintf("%.0f calls/h at a %v interval (%d calls in %v: %v; %.0f calls/h at a 10-minute interval)", perHour, interval, calls, window, byKind, at10),
 		Reference: fmt.Sprintf("Heroku Connect: one query per mapping per interval = %.0f calls/h", ref),
 		Goal:      fmt.Sprintf("≤ 1/10 of the reference (%.0f calls/h)", ref/10), Met: perHour <= ref/10,
-		Note: fmt.Sprintf("calls by kind %v: the mappings' polls share one /composite request of up to 25 queries per interval", byKind)})
+		Note: fmt.Sprintf("calls by kind %v: the mappings' polls share one /composite request of up to 25 queries per interval; "+
+			"the window holds no periodic check: the schema check adds one describe global (If-Modified-Since) every 15 minutes, 4 calls/h, "+
+			"and the count checks of every 10 minutes a few /composite calls per round (batched like the polls)", byKind)})
 	return e.adm.Connections.Pause(ctx, actor, c.ID)
 }
 

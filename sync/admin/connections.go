@@ -327,6 +327,9 @@ func (s *Connections) checkOrg(ctx context.Context, c connection.Connection) err
 	if err == nil {
 		_, err = org.Objects(ctx)
 	}
+	if failure.Is(err, failure.Invalid) { // the org does not offer the API version: the refusal says which it does
+		return err
+	}
 	if failure.Is(err, failure.Unauthenticated) {
 		return failure.Wrap(err, failure.Unauthenticated, "Salesforce still refuses pgforce's authorization: re-authorize the connection.")
 	}
@@ -345,7 +348,10 @@ func (s *Connections) SetWriteAlgorithm(ctx context.Context, actor audit.Actor, 
 	return s.pausedSetting(ctx, actor, connID, audit.WriteAlgorithm, connection.WriteAlgorithmSetting, string(algo), "change the write algorithm")
 }
 
-// SetAPIVersion changes the Salesforce API version; only while paused.
+// SetAPIVersion changes the Salesforce API version while nothing is synced (see
+// connection.State.APIVersionChangeable): paused, or not authorized yet, or stopped. An authorized
+// connection's org says which versions it offers (opening a client checks it); one not authorized
+// yet, or whose authorization Salesforce refuses, has the version checked when it is authorized.
 func (s *Connections) SetAPIVersion(ctx context.Context, actor audit.Actor, connID int64, version string) error {
 	n := NewConnection{Schema: "x", OrgType: connection.Production, APIVersion: version}
 	if err := s.validateNew(&n, ""); err != nil {
@@ -355,23 +361,31 @@ func (s *Connections) SetAPIVersion(ctx context.Context, actor audit.Actor, conn
 	if err != nil {
 		return err
 	}
-	if c.AuthorizedAt != nil { // the org says which versions it offers (opening a client checks it)
+	if c.AuthorizedAt != nil && c.State.APIVersionChangeable() {
 		c.APIVersion = n.APIVersion
-		if _, err := s.open(ctx, c); err != nil {
+		if _, err := s.open(ctx, c); err != nil && !failure.Is(err, failure.Unauthenticated) {
 			return err
 		}
 	}
-	return s.pausedSetting(ctx, actor, connID, audit.APIVersion, connection.APIVersionSetting, n.APIVersion, "change the API version")
+	return s.setting(ctx, actor, connID, audit.APIVersion, connection.APIVersionSetting, n.APIVersion, connection.State.APIVersionChangeable,
+		"Pause the connection first: you can only change the API version while it is paused, not authorized yet or stopped by an error (it is %s).")
 }
 
 func (s *Connections) pausedSetting(ctx context.Context, actor audit.Actor, connID int64, action audit.Action, setting connection.Setting, value any, what string) error {
+	return s.setting(ctx, actor, connID, action, setting, value, func(st connection.State) bool { return st == connection.Paused },
+		"Pause the connection first: you can only "+what+" while it is paused (it is %s).")
+}
+
+// setting saves a connection setting if the connection's state allows it (refused naming the state
+// otherwise: refusal has one %s), with its audit entry.
+func (s *Connections) setting(ctx context.Context, actor audit.Actor, connID int64, action audit.Action, setting connection.Setting, value any, allowed func(connection.State) bool, refusal string) error {
 	return store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
 		state, before, err := connection.LockSetting(ctx, tx, connID, setting)
 		if err != nil {
 			return err
 		}
-		if state != connection.Paused {
-			return failure.E(failure.Conflict, "Pause the connection first: you can only %s while it is paused (it is %s).", what, state)
+		if !allowed(state) {
+			return failure.E(failure.Conflict, refusal, state)
 		}
 		if err := connection.SaveSetting(ctx, tx, connID, setting, value); err != nil {
 			return err

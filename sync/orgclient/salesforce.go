@@ -1,6 +1,7 @@
 package orgclient
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,11 @@ func (s SalesforceOrgs) Open(ctx context.Context, c connection.Connection, token
 // offered checks that the org offers API version v (every call would otherwise fail with
 // NOT_FOUND): the org lists its versions at /services/data.
 func offered(ctx context.Context, client *salesforce.Client, v string) error {
+	return versionOffered(ctx, client, v, "The org", "Choose one of those.")
+}
+
+// versionOffered is offered with the refusal's subject and what the admin does next.
+func versionOffered(ctx context.Context, client *salesforce.Client, v, subject, fix string) error {
 	vs, err := client.Versions(ctx)
 	if err != nil {
 		return err
@@ -75,9 +81,9 @@ func offered(ctx context.Context, client *salesforce.Client, v string) error {
 		}
 	}
 	if len(vs) == 0 {
-		return failure.InvalidField("api_version", "The org lists no Salesforce API version from 50.0 on, so pgforce cannot use API version %s with it.", v)
+		return failure.InvalidField("api_version", "%s lists no Salesforce API version from 50.0 on, so pgforce cannot use API version %s with it. %s", subject, v, fix)
 	}
-	return failure.InvalidField("api_version", "The org does not offer Salesforce API version %s: it offers %s to %s. Choose one of those.", v, vs[0].Version, vs[len(vs)-1].Version)
+	return failure.InvalidField("api_version", "%s does not offer Salesforce API version %s: it offers %s to %s. %s", subject, v, vs[0].Version, vs[len(vs)-1].Version, fix)
 }
 
 // AuthCodeURL is the authorize URL for the connection's org.
@@ -92,7 +98,7 @@ func (s SalesforceOrgs) Exchange(ctx context.Context, c connection.Connection, r
 	if err != nil {
 		return Authorization{}, err
 	}
-	return s.authorization(ctx, a, tok)
+	return s.authorization(ctx, c, a, tok)
 }
 
 // Password authorizes with a username and password.
@@ -110,17 +116,42 @@ func (s SalesforceOrgs) Password(ctx context.Context, c connection.Connection, u
 	if err != nil {
 		return Authorization{}, err
 	}
-	return s.authorization(ctx, a, tok)
+	return s.authorization(ctx, c, a, tok)
 }
 
-func (s SalesforceOrgs) authorization(ctx context.Context, a salesforce.App, tok *salesforce.Token) (Authorization, error) {
+// authorization identifies the user Salesforce authorized, and checks that the org offers the
+// connection's API version: an authorization every call of which would fail is refused (and its
+// tokens revoked), so the connection stays as it was instead of looking authorized while broken.
+func (s SalesforceOrgs) authorization(ctx context.Context, c connection.Connection, a salesforce.App, tok *salesforce.Token) (Authorization, error) {
 	id, err := a.Identity(ctx, tok)
 	if err != nil {
+		return Authorization{}, err
+	}
+	if err := s.versionOfferedTo(ctx, c, a, tok, id.Username); err != nil {
 		return Authorization{}, err
 	}
 	issued := time.Now()
 	return Authorization{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, InstanceURL: tok.InstanceURL, IdentityURL: tok.ID,
 		OrgID: id.OrgID, OrgName: id.OrgName, UserID: id.UserID, Username: id.Username, IssuedAt: issued}, nil
+}
+
+// versionOfferedTo checks the connection's API version against the org a new authorization is for.
+// On a refusal the new tokens are revoked (best effort): pgforce keeps nothing of it.
+func (s SalesforceOrgs) versionOfferedTo(ctx context.Context, c connection.Connection, a salesforce.App, tok *salesforce.Token, username string) error {
+	if c.APIVersion == "" {
+		return nil
+	}
+	client, err := salesforce.New(ctx, salesforce.Options{App: a, Token: tok, APIVersion: c.APIVersion, HTTPClient: s.HTTPClient})
+	if err != nil {
+		return err
+	}
+	err = versionOffered(ctx, client, client.APIVersion(), "Salesforce authorized pgforce as "+username+", but the org",
+		"The authorization was not kept: set the connection's API version to one of those (Settings → Salesforce API version), then authorize again.")
+	if failure.KindOf(err) == failure.Invalid {
+		revoke := cmp.Or(tok.RefreshToken, tok.AccessToken) // a refresh token's revocation ends its access tokens too
+		_ = a.Revoke(ctx, revoke)
+	}
+	return err
 }
 
 // Revoke revokes a token.

@@ -119,6 +119,20 @@ func Delete(ctx context.Context, tx pgx.Tx, id int64) error {
 	return nil
 }
 
+// IDsInSchemas lists the connections syncing into any of the schemas (the bench's, to check that
+// none of them is in use before DeleteInSchemas).
+func IDsInSchemas(ctx context.Context, q rowQuerier, schemas []string) ([]int64, error) {
+	rows, err := q.Query(ctx, `SELECT id FROM connections WHERE schema_name = ANY($1) ORDER BY id`, schemas)
+	if err != nil {
+		return nil, fmt.Errorf("list the connections of schemas %v: %w", schemas, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list the connections of schemas %v: %w", schemas, err)
+	}
+	return ids, nil
+}
+
 // DeleteInSchemas removes the connections whose tables live in the given schemas, whatever their
 // state (the benchmarks clear an earlier run's).
 func DeleteInSchemas(ctx context.Context, q Execer, schemas []string) error {

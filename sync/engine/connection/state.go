@@ -82,6 +82,14 @@ func (s State) Syncing() bool {
 	return s == Idle || s == PollingDBChanges || s == Recovery
 }
 
+// APIVersionChangeable reports whether the API version may change in this state: nothing is synced
+// (paused, not authorized yet, or stopped by an error or a refused authorization), so no call in
+// flight uses the old version. A connection the org's versions refused can be set right before it
+// is authorized again or recovered.
+func (s State) APIVersionChangeable() bool {
+	return s == Paused || s == New || s == NeedAuthentication || s == SystemError
+}
+
 // Transition is a named change of a connection's state (see package lifecycle); Apply makes it with
 // a compare-and-set. Preconditions see the connection's row as c.
 type Transition = lifecycle.Transition[State]

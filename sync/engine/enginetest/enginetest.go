@@ -265,8 +265,19 @@ func (h *Harness) CreateMapping(object string, access mapping.Access, fields ...
 // must have callback among its RedirectURIs.
 func (h *Harness) WebServerFlow(callback string) {
 	h.T.Helper()
+	c, err := h.AuthorizeByWebServerFlow(h.Conn.ID, callback)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	h.Conn = c
+}
+
+// AuthorizeByWebServerFlow authorizes connection connID through the org's login and approval pages
+// and returns what the authorization's completion returned.
+func (h *Harness) AuthorizeByWebServerFlow(connID int64, callback string) (connection.Connection, error) {
+	h.T.Helper()
 	verifier, state := keyring.RandomToken(32), keyring.RandomToken(24)
-	authURL, err := h.Admin.Connections.AuthorizeURL(h.Ctx, h.Conn.ID, callback, state, verifier)
+	authURL, err := h.Admin.Connections.AuthorizeURL(h.Ctx, connID, callback, state, verifier)
 	if err != nil {
 		h.T.Fatal(err)
 	}
@@ -274,7 +285,5 @@ func (h *Harness) WebServerFlow(callback string) {
 	if cb.Query().Get("state") != state {
 		h.T.Fatalf("state not echoed: %s", cb)
 	}
-	if h.Conn, err = h.Admin.Connections.CompleteAuthorization(h.Ctx, Admin, h.Conn.ID, callback, cb.Query().Get("code"), verifier); err != nil {
-		h.T.Fatal(err)
-	}
+	return h.Admin.Connections.CompleteAuthorization(h.Ctx, Admin, connID, callback, cb.Query().Get("code"), verifier)
 }
