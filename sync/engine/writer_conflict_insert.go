@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"pgforce/sync/conflict"
+	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/triggerlog"
@@ -69,7 +70,7 @@ func (w *writer) checkInsertConflicts(ctx context.Context, org orgclient.Org, c 
 	byExt := map[string]sfVersion{}
 	for _, v := range versions {
 		if !v.deleted {
-			byExt[insertKey(decodeRaw(fieldValue(v.values, ext)))] = v
+			byExt[insertKey(decodeRaw(apply.FieldValue(v.values, ext)))] = v
 		}
 	}
 	if len(byExt) == 0 {
@@ -108,7 +109,7 @@ func (w *writer) checkInsertConflicts(ctx context.Context, org orgclient.Org, c 
 			if _, nested := pv.(map[string]any); nested {
 				continue
 			}
-			sv := fieldValue(v.values, f)
+			sv := apply.FieldValue(v.values, f)
 			cf.PostgresValues[f], cf.SalesforceValues[f] = pv, decodeRaw(sv)
 			if !sameValue(sv, pv) {
 				differs = true
@@ -131,19 +132,6 @@ func (w *writer) checkInsertConflicts(ctx context.Context, org orgclient.Org, c 
 		ch.conflict = cf
 	}
 	return takeSF, nil
-}
-
-// fieldValue is a field of a queried record, its name matched without regard to case.
-func fieldValue(rec map[string]json.RawMessage, name string) json.RawMessage {
-	if v, ok := rec[name]; ok {
-		return v
-	}
-	for k, v := range rec {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
 }
 
 // soqlValue is a value of a field as a SOQL literal: numbers bare, anything else quoted.

@@ -50,9 +50,9 @@ func (e *RecordEncoder) Flush() error { return e.w.Flush() }
 func lookup(rec map[string]json.RawMessage, name string) (json.RawMessage, error) {
 	rel, rest, nested := strings.Cut(name, ".")
 	if !nested {
-		return get(rec, name), nil
+		return FieldValue(rec, name), nil
 	}
-	parent := get(rec, rel)
+	parent := FieldValue(rec, rel)
 	if len(parent) == 0 || string(parent) == "null" {
 		return nil, nil
 	}
@@ -63,7 +63,9 @@ func lookup(rec map[string]json.RawMessage, name string) (json.RawMessage, error
 	return lookup(obj, rest)
 }
 
-func get(rec map[string]json.RawMessage, name string) json.RawMessage {
+// FieldValue is a field of a record as Salesforce returned it, its name matched without regard to
+// case (SOQL names are case-insensitive; the answer spells them as the describe does).
+func FieldValue(rec map[string]json.RawMessage, name string) json.RawMessage {
 	if v, ok := rec[name]; ok {
 		return v
 	}
