@@ -46,6 +46,7 @@ type Connections interface {
 // Mappings is what the commands ask of mappings (*admin.Mappings implements it).
 type Mappings interface {
 	List(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+	ListStates(ctx context.Context, connID int64) ([]mapping.Mapping, error)
 	Get(ctx context.Context, id int64) (mapping.Mapping, error)
 	Create(ctx context.Context, actor audit.Actor, connID int64, object string, cfg mapping.Config) (mapping.Mapping, error)
 	Edit(ctx context.Context, actor audit.Actor, mappingID int64, cfg mapping.Config, recreate []string) (mapping.Mapping, error)

@@ -218,6 +218,11 @@ func (s *Mappings) List(ctx context.Context, connID int64) ([]mapping.Mapping, e
 	return mapping.List(ctx, s.opts.Pool, connID)
 }
 
+// ListStates lists a connection's mappings without their applied fields (mapping.ListStates).
+func (s *Mappings) ListStates(ctx context.Context, connID int64) ([]mapping.Mapping, error) {
+	return mapping.ListStates(ctx, s.opts.Pool, connID)
+}
+
 // Edit applies a new configuration with ALTER TABLE and loads the values of added fields.
 // Fields listed in recreate whose type changed in Salesforce get their column dropped and re-added
 // (the seed's two edits in one).

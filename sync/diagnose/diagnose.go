@@ -134,7 +134,7 @@ type Connections interface {
 
 // Mappings is what diagnose reads of mappings (*admin.Mappings implements it).
 type Mappings interface {
-	List(ctx context.Context, connID int64) ([]mapping.Mapping, error)
+	ListStates(ctx context.Context, connID int64) ([]mapping.Mapping, error)
 }
 
 // Reports is what diagnose reads from the database's statistics (*report.Reader implements it).
@@ -205,7 +205,7 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 		return Report{}, err
 	}
 	c := f.conn
-	if f.ms, err = k.Mappings.List(ctx, connID); err != nil {
+	if f.ms, err = k.Mappings.ListStates(ctx, connID); err != nil {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
 	tables := make([]string, len(f.ms))

@@ -145,6 +145,17 @@ func List(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Mapping, error) { return scan(r) })
 }
 
+// ListStates is List without each mapping's applied fields (AppliedFields is empty): what health
+// checks and lists read, on every refresh of a dashboard page, is a mapping's state and
+// configuration, not the describe of every field it once applied.
+func ListStates(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
+	rows, err := q.Query(ctx, `SELECT `+strings.Replace(cols, "applied_fields", "'[]'::jsonb", 1)+` FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
+	if err != nil {
+		return nil, fmt.Errorf("list mappings: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Mapping, error) { return scan(r) })
+}
+
 // Insert stores a new mapping in state INITIAL.
 func Insert(ctx context.Context, tx pgx.Tx, connID int64, object string, cfg Config, fields []table.Field) (Mapping, error) {
 	cfgJSON, _ := json.Marshal(cfg)
