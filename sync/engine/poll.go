@@ -80,6 +80,11 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	if err != nil {
 		return err
 	}
+	// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
+	// answered after the pause is not applied (the mark stays; Resume polls again).
+	if now, err := connection.Load(ctx, e.opts.Pool, c.ID); err != nil || !now.State.Syncing() {
+		return cmp.Or(err, errAborted)
+	}
 
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
