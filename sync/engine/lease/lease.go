@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -53,8 +54,14 @@ func (m *Manager) TryAcquire(ctx context.Context, connID int64) (bool, error) {
 	if tag.RowsAffected() == 1 {
 		return true, nil
 	}
+	// The row can be locked by its previous holder's release, itself waiting for that holder's last
+	// transaction: give up for this round rather than hold up the instance's other connections.
 	var holder string
-	err = m.pool.QueryRow(ctx, `
+	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `
 		INSERT INTO leases AS l (connection_id, holder, acquired_at, expires_at)
 		VALUES ($1, $2, now(), now() + $3::interval)
 		ON CONFLICT (connection_id) DO UPDATE SET
@@ -63,7 +70,9 @@ func (m *Manager) TryAcquire(ctx context.Context, connID int64) (bool, error) {
 			expires_at = EXCLUDED.expires_at
 		WHERE l.holder = EXCLUDED.holder OR l.expires_at < now()
 		RETURNING holder`, connID, m.holder, m.ttl).Scan(&holder)
-	if errors.Is(err, pgx.ErrNoRows) {
+	})
+	var pgErr *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || (errors.As(err, &pgErr) && pgErr.Code == "55P03") { // lock_not_available
 		return false, nil
 	}
 	if err != nil {

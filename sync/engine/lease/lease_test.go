@@ -136,3 +136,38 @@ func TestTheFenceLetsTheHolderRenewButMakesATakeoverWait(t *testing.T) {
 		t.Fatalf("holder = %q", holder)
 	}
 }
+
+// An expired lease whose row the previous holder still has locked (its release waiting for its last
+// transaction) is not taken this round, and the attempt gives up instead of waiting: the instance's
+// other connections are not held up. Once the lock is gone it is taken.
+func TestALockedExpiredLeaseIsSkippedNotWaitedFor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, connID, a, b := twoInstances(t)
+	if ok, err := a.TryAcquire(ctx, connID); !ok || err != nil {
+		t.Fatalf("a acquires: %v %v", ok, err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM leases WHERE connection_id = $1 FOR UPDATE`, connID); err != nil {
+		t.Fatal(err)
+	}
+	enginetest.Eventually(t, "a's lease to expire", 5*time.Second, func() (bool, string) {
+		h, until, _ := lease.Holder(ctx, pool, connID)
+		return h == "" || until.Before(time.Now()), h
+	})
+	waitAtMost, cancel := context.WithTimeout(ctx, 10*time.Second) // waiting on the lock ends in an error
+	defer cancel()
+	if ok, err := b.TryAcquire(waitAtMost, connID); ok || err != nil {
+		t.Fatalf("b while the row is locked: %v %v", ok, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.TryAcquire(ctx, connID); !ok || err != nil {
+		t.Fatalf("b once the lock is gone: %v %v", ok, err)
+	}
+}
