@@ -56,6 +56,13 @@ func (b *pubsubBench) acceleratedAccounts(transport string) mapping.Mapping {
 		m, _ = b.Admin.Mappings.Get(b.Ctx, m.ID)
 		return m.StreamTransport == transport, m.StreamTransport
 	})
+	if transport == "pubsub" {
+		// The transport is recorded when the session is accepted, a moment before the org serves the
+		// subscription; a change made in between arrives by the next poll, not the stream.
+		b.Eventually("the org to serve the subscription", 20*time.Second, func() (bool, string) {
+			return b.PubSub.Subscribers("/data/AccountChangeEvent") > 0, "not yet"
+		})
+	}
 	return m
 }
 

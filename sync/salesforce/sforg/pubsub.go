@@ -464,7 +464,9 @@ func (p *PubSubServer) track(topic string, d int) {
 }
 
 // subscribers counts the open subscriptions of a topic.
-func (p *PubSubServer) subscribers(topic string) int {
+// Subscribers is how many subscriptions of a topic the server is serving now (for tests: a
+// subscription at LATEST gets only events published after it is served).
+func (p *PubSubServer) Subscribers(topic string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.subs[topic]

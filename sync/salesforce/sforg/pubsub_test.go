@@ -96,7 +96,7 @@ func next(t *testing.T, events <-chan pubsub.Event) pubsub.Event {
 func (e *pubsubEnv) subscribed(t *testing.T, topic string) {
 	t.Helper()
 	testsignal.Eventually(t, "the subscription to reach the server", 10*time.Second, func() (bool, string) {
-		return e.srv.subscribers(topic) > 0, "no subscriber"
+		return e.srv.Subscribers(topic) > 0, "no subscriber"
 	})
 }
 
