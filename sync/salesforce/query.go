@@ -53,9 +53,15 @@ func (c *Client) Query(ctx context.Context, soql string, all bool, fn func(Recor
 // is fetched while fn consumes the current one (at most two pages in memory): with an org 100-300 ms
 // away, a poll of many pages then costs its calls' latency once rather than once per page.
 func (c *Client) query(ctx context.Context, resource, soql string, h http.Header, fn func(Record) error) (int, error) {
+	return c.readPages(ctx, resource+"?q="+url.QueryEscape(soql), "query", h, fn)
+}
+
+// readPages calls fn for each record of the pages from path on, following nextRecordsUrl, and
+// returns totalSize; kind names the first call (query or queryMore) in the client's statistics.
+func (c *Client) readPages(ctx context.Context, path, kind string, h http.Header, fn func(Record) error) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	pages := make(chan fetchedPage, 1)
-	go c.fetchPages(ctx, resource+"?q="+url.QueryEscape(soql), h, pages)
+	go c.fetchPages(ctx, path, kind, h, pages)
 	defer func() {
 		cancel()
 		for range pages { // the fetcher stops at the cancel; wait for it
@@ -83,9 +89,8 @@ type fetchedPage struct {
 
 // fetchPages sends a query's pages in order, then closes pages; it stops at the first error (sent)
 // or when ctx ends.
-func (c *Client) fetchPages(ctx context.Context, path string, h http.Header, pages chan<- fetchedPage) {
+func (c *Client) fetchPages(ctx context.Context, path, kind string, h http.Header, pages chan<- fetchedPage) {
 	defer close(pages)
-	kind := "query"
 	for {
 		var p fetchedPage
 		resp, err := c.send(ctx, request{method: http.MethodGet, path: path, header: h, idempotent: true, kind: kind})
@@ -179,25 +184,6 @@ func (c *Client) QueryBatch(ctx context.Context, soqls []string, all []bool) ([]
 // QueryMore reads the pages of a query from a nextRecordsUrl on (QueryBatch's FirstPage.Next),
 // calling fn for each record.
 func (c *Client) QueryMore(ctx context.Context, next string, fn func(Record) error) error {
-	path := c.answered(next)
-	for path != "" {
-		resp, err := c.send(ctx, request{method: http.MethodGet, path: path, idempotent: true, kind: "queryMore"})
-		if err != nil {
-			return err
-		}
-		var page queryPage
-		if err := json.Unmarshal(resp.body, &page); err != nil {
-			return fmt.Errorf("salesforce: decode query page: %w", err)
-		}
-		for _, r := range page.Records {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		path = ""
-		if !page.Done && page.NextRecordsURL != "" {
-			path = c.answered(page.NextRecordsURL)
-		}
-	}
-	return nil
+	_, err := c.readPages(ctx, c.answered(next), "queryMore", http.Header{}, fn)
+	return err
 }
