@@ -41,7 +41,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		return err
 	}
 	if m.State == mapping.DataSynced {
-		if err := w.transition(ctx, m, mapping.StartPoll, ""); err != nil {
+		if err := w.startPoll(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -109,12 +109,16 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 				return err
 			}
 		}
-		rows, err := spooled.Reader()
-		if err != nil {
-			return err
-		}
-		if res, err = apply.Merge(ctx, tx, tgt, rows); err != nil {
-			return err
+		// Most polls find nothing: without records (and without a filter, whose departures are
+		// found through the staged records) there is nothing to merge, and no staging table to make.
+		if filter != "" || !spooled.empty() {
+			rows, err := spooled.Reader()
+			if err != nil {
+				return err
+			}
+			if res, err = apply.Merge(ctx, tx, tgt, rows); err != nil {
+				return err
+			}
 		}
 		if filter != "" {
 			if left, err = apply.DeleteLeft(ctx, tx, tgt); err != nil {
@@ -144,7 +148,17 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			if left > 0 {
 				msg += fmt.Sprintf("; %d no longer match the record filter and left the table", left)
 			}
-			return mapping.RecordEvent(ctx, tx, m, "info", "poll", msg)
+			if err := mapping.RecordEvent(ctx, tx, m, "info", "poll", msg); err != nil {
+				return err
+			}
+		}
+		// Back to DATA_SYNCED with the rows and the mark: one commit per poll, not two, and nobody
+		// sees the mapping polling after its poll is stored (SavePoll holds the row: no admin
+		// change can come between).
+		if _, err := mapping.Apply(ctx, tx, m.ID, mapping.Polled, ""); failure.Is(err, failure.Conflict) {
+			return fmt.Errorf("%w: %v", errAborted, err)
+		} else if err != nil {
+			return err
 		}
 		return nil
 	})
@@ -154,11 +168,27 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	w.remember(m, committedMark)
 	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
 	e.opts.Signals.PollDone.Fire(m.ID)
-	if err := w.transition(ctx, m, mapping.Polled, ""); err != nil {
-		return err
-	}
 	w.countCheck(ctx, org, c, m)
 	return nil
+}
+
+// startPoll marks the mapping POLLING_SF_CHANGES while its poll runs. That state is shown only for
+// the poll's moment, so its commit does not wait for the disk (synchronous_commit off; the poll's
+// own commit, later in the same log, does): lost in a database crash, the mapping is DATA_SYNCED
+// and polls again. With a thousand mappings polling, the flushes of commits are most of what the
+// database does.
+func (w *worker) startPoll(ctx context.Context, m mapping.Mapping) error {
+	err := store.Tx(ctx, w.s.e.opts.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return fmt.Errorf("start poll: %w", err)
+		}
+		_, err := mapping.Apply(ctx, tx, m.ID, mapping.StartPoll, "")
+		return err
+	})
+	if failure.Is(err, failure.Conflict) {
+		return fmt.Errorf("%w: %v", errAborted, err) // as transition: an admin changed the mapping meanwhile
+	}
+	return err
 }
 
 // changedTarget is what a filtered mapping's poll reads of every record changed in its window, the

@@ -38,6 +38,9 @@ func (s *spool) Write(p []byte) (int, error) {
 	return s.mem.Write(p)
 }
 
+// empty reports whether nothing was written.
+func (s *spool) empty() bool { return s.file == nil && s.mem.Len() == 0 }
+
 // Reader reads everything written, from the start.
 func (s *spool) Reader() (io.Reader, error) {
 	if s.file == nil {

@@ -66,7 +66,7 @@ func (s *syncer) runStream(ctx context.Context) {
 		var ms []mapping.Mapping
 		if c.State.Syncing() {
 			var err error
-			if ms, err = mapping.List(ctx, s.e.opts.Pool, s.connID); err == nil {
+			if ms, err = mapping.ListAccelerated(ctx, s.e.opts.Pool, s.connID); err == nil {
 				want = s.streamTargets(ms)
 			}
 		}

@@ -54,7 +54,7 @@ func (s *syncer) startTransport(ctx context.Context, org orgclient.Org, objects 
 // pubSubTargets returns the streamed mappings by lower-case object name.
 func (s *syncer) pubSubTargets(ctx context.Context, objects map[string]int64) map[string]mapping.Mapping {
 	out := map[string]mapping.Mapping{}
-	ms, err := mapping.List(ctx, s.e.opts.Pool, s.connID)
+	ms, err := mapping.ListAccelerated(ctx, s.e.opts.Pool, s.connID)
 	if err != nil {
 		s.e.logTransient("list mappings to stream", err)
 	}

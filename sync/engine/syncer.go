@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,9 @@ type syncer struct {
 	conn    connection.Connection
 
 	nextSchemaCheck time.Time
+	// seenConn and seenMappings are what the last step read (step's goroutine only).
+	seenConn     *connection.Connection
+	seenMappings map[int64]workerView
 	// schemaSince is when the last complete schema check began, less the polls' overlap (a margin
 	// for the clocks of pgforce and Salesforce; zero: none yet): the next one asks only for metadata
 	// changed after it.
@@ -172,16 +176,26 @@ func (s *syncer) step(ctx context.Context) error {
 	s.mu.Unlock()
 	s.saveUsage(ctx)
 
-	ms, err := mapping.List(ctx, s.e.opts.Pool, s.connID)
+	ms, err := mapping.ListStates(ctx, s.e.opts.Pool, s.connID)
 	if err != nil {
 		return err
 	}
 	live := map[int64]bool{}
+	// A worker looks at its mapping again when the connection or its mapping changed since the last
+	// step (an admin's change also pokes it directly); the others sleep until their next poll is
+	// due. Waking every worker at every step costs a read of each mapping per step, which at a
+	// thousand mappings keeps the database busy, and makes creating each mapping cost as many.
+	connChanged := s.seenConn == nil || !sameConnState(*s.seenConn, c)
+	s.seenConn = &c
+	seen := make(map[int64]workerView, len(ms))
 	s.mu.Lock()
 	for _, m := range ms {
 		live[m.ID] = true
+		seen[m.ID] = viewOf(m)
 		if w, ok := s.workers[m.ID]; ok {
-			w.poke()
+			if prev, ok := s.seenMappings[m.ID]; connChanged || !ok || prev.changedTo(seen[m.ID]) {
+				w.poke()
+			}
 			continue
 		}
 		w := newWorker(s, m.ID, m.Object)
@@ -197,6 +211,7 @@ func (s *syncer) step(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	s.seenMappings = seen
 
 	if c.State.Syncing() && !s.e.opts.Now().Before(s.nextSchemaCheck) {
 		began := s.e.opts.Now()
@@ -225,6 +240,34 @@ func (s *syncer) step(ctx context.Context) error {
 	}
 	return nil
 }
+
+// workerView is what the syncer's step last saw of a mapping, to wake its worker only when it changed.
+type workerView struct {
+	state      mapping.State
+	updatedAt  time.Time
+	revision   int
+	action     mapping.Action
+	nextPollAt time.Time
+}
+
+func viewOf(m mapping.Mapping) workerView {
+	v := workerView{state: m.State, updatedAt: m.UpdatedAt, revision: m.Revision, action: m.RequestedAction}
+	if m.NextPollAt != nil {
+		v.nextPollAt = *m.NextPollAt
+	}
+	return v
+}
+
+// changedTo reports whether the worker should look at its mapping again: anything but a poll it
+// stored itself (which only moves the next poll later).
+func (v workerView) changedTo(now workerView) bool {
+	return v.state != now.state || !v.updatedAt.Equal(now.updatedAt) || v.revision != now.revision || v.action != now.action ||
+		now.nextPollAt.Before(v.nextPollAt)
+}
+
+// sameConnState reports whether nothing changed in the connection between two reads (nothing in its
+// row changes in the ordinary course of syncing: its state, settings, authorization do).
+func sameConnState(a, b connection.Connection) bool { return reflect.DeepEqual(a, b) }
 
 // finishPausing moves a pausing (BUSY) connection to PAUSED once no write batch is in flight. A
 // claim after the pause committed sees BUSY and takes nothing, so a clear writer stays clear.

@@ -69,7 +69,9 @@ func (v *verifier) round(ctx context.Context) error {
 	if !c.State.Syncing() {
 		return nil
 	}
-	ms, err := mapping.List(ctx, e.opts.Pool, c.ID)
+	// States only: the verifier looks at every mapping each time the syncer is poked (a thousand
+	// mappings created one after another), and reads the fields of the ones it verifies.
+	ms, err := mapping.ListStates(ctx, e.opts.Pool, c.ID)
 	if err != nil {
 		return err
 	}
@@ -97,9 +99,15 @@ func (v *verifier) round(ctx context.Context) error {
 		return err
 	}
 	for _, p := range pending {
-		m, ok := byID[p.MappingID]
-		if !ok || m.State.Loading() {
+		if m, ok := byID[p.MappingID]; !ok || m.State.Loading() {
 			continue // loading: judged once the load is done
+		}
+		m, err := mapping.Load(ctx, e.opts.Pool, p.MappingID)
+		if failure.Is(err, failure.NotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
 		}
 		org, err := v.s.openOrg(ctx)
 		if err != nil {

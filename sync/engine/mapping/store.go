@@ -149,12 +149,26 @@ func List(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
 // checks and lists read, on every refresh of a dashboard page, is a mapping's state and
 // configuration, not the describe of every field it once applied.
 func ListStates(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
-	rows, err := q.Query(ctx, `SELECT `+strings.Replace(cols, "applied_fields", "'[]'::jsonb", 1)+` FROM mappings WHERE connection_id = $1 ORDER BY object_name`, connID)
+	return listStates(ctx, q, connID, "")
+}
+
+// ListAccelerated is ListStates of the accelerated mappings only (Config.Accelerated): what the
+// change-event stream looks at each time a mapping changes, which should not cost a read of every
+// mapping of a connection that has a thousand.
+func ListAccelerated(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
+	return listStates(ctx, q, connID, ` AND (config->>'sf_notify_enabled')::boolean`)
+}
+
+func listStates(ctx context.Context, q rowQuerier, connID int64, where string) ([]Mapping, error) {
+	rows, err := q.Query(ctx, `SELECT `+statesCols+` FROM mappings WHERE connection_id = $1`+where+` ORDER BY object_name`, connID)
 	if err != nil {
 		return nil, fmt.Errorf("list mappings: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Mapping, error) { return scan(r) })
 }
+
+// statesCols are cols without the applied fields (an empty list in their place).
+var statesCols = strings.Replace(cols, "applied_fields", "'[]'::jsonb", 1)
 
 // Insert stores a new mapping in state INITIAL.
 func Insert(ctx context.Context, tx pgx.Tx, connID int64, object string, cfg Config, fields []table.Field) (Mapping, error) {
