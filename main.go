@@ -96,7 +96,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cli.User(ctx, account.New(pool), cli.Actor(getenv), rest, stdin, stdout)
 	case "bench":
 		log := newLogger(cfg, stdout)
-		return bench.Command(ctx, bench.Options{Pool: pool, Keyring: kr, Log: log, Dashboard: func(adm *admin.Service) (http.Handler, error) {
+		engPool, err := openEnginePool(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer engPool.Close()
+		return bench.Command(ctx, bench.Options{Pool: pool, EnginePool: engPool, Keyring: kr, Log: log, Dashboard: func(adm *admin.Service) (http.Handler, error) {
 			h, _ := newDashboard(cfg, log, pool, newServices(pool, adm), nil, nil, nil)
 			return h, nil
 		}}, rest, stdout)
@@ -138,6 +143,14 @@ func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *keyring.
 	return pool, kr, nil
 }
 
+// openEnginePool opens the sync engine's own connections to the database (already migrated). The
+// dashboard and the administration keep the main pool to themselves: an engine busy with a
+// thousand mappings' polls would otherwise hold every connection, and each page would wait in
+// line behind its polls.
+func openEnginePool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	return store.Open(ctx, store.Options{URL: cfg.DatabaseURL, Schema: cfg.Schema, AppName: "pgforce engine"})
+}
+
 func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyring.Keyring, stdout io.Writer) error {
 	log := newLogger(cfg, stdout)
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -162,7 +175,12 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 	if err != nil {
 		return err
 	}
-	eng := engine.New(engine.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs, LeaseTTL: cfg.LeaseTTL})
+	engPool, err := openEnginePool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer engPool.Close()
+	eng := engine.New(engine.Options{Pool: engPool, Keyring: kr, Log: log, Orgs: orgs, LeaseTTL: cfg.LeaseTTL})
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}

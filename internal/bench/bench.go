@@ -25,8 +25,11 @@ import (
 // Options size the run. Zero values take the defaults of the quick run (about two minutes on two
 // cores); the full run is --rows 1000000.
 type Options struct {
-	Pool    *pgxpool.Pool // pgforce's own schema, migrated
-	Keyring *keyring.Keyring
+	Pool *pgxpool.Pool // pgforce's own schema, migrated
+	// EnginePool is the engine's own pool, as `pgforce serve` gives it one (nil: Pool), so that the
+	// dashboard measured does not wait for connections behind the engine's polls.
+	EnginePool *pgxpool.Pool
+	Keyring    *keyring.Keyring
 	// OrgURL and ControlToken reach a simulated org in another process, so that the memory measured
 	// is pgforce's alone. Empty: an org is started in this process (go test benchmarks).
 	OrgURL, ControlToken string

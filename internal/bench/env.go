@@ -93,7 +93,11 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 	orgs := orgclient.SalesforceOrgs{App: func(connection.Connection) orgclient.ConnectedApp {
 		return orgclient.ConnectedApp{ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
 	}, PubSub: func(connection.Connection) *orgclient.PubSubEndpoint { return pubsub }}
-	e.eng = engine.New(engine.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, PollInterval: opts.PollInterval, Orgs: orgs})
+	engPool := opts.EnginePool
+	if engPool == nil {
+		engPool = opts.Pool
+	}
+	e.eng = engine.New(engine.Options{Pool: engPool, Keyring: opts.Keyring, Log: opts.Log, PollInterval: opts.PollInterval, Orgs: orgs})
 	e.adm = admin.New(admin.Options{Pool: opts.Pool, Keyring: opts.Keyring, Log: opts.Log, Orgs: orgs})
 	c, err := e.adm.Connections.Create(ctx, actor, admin.NewConnection{Name: "bench", Schema: e.schema, OrgType: connection.Simulated, LoginURL: opts.OrgURL})
 	if err != nil {

@@ -152,6 +152,14 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 				return err
 			}
 		}
+		if changed == 0 && sameMark(watermark, m.Watermark) {
+			// Nothing changed (most polls): the commit need not wait for the disk. Lost in a
+			// database crash, it takes only this poll's time with it, and the next poll reads the
+			// same window again from the same mark (checkRollback compares marks, which did not move).
+			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return fmt.Errorf("record an empty poll: %w", err)
+			}
+		}
 		// Back to DATA_SYNCED with the rows and the mark: one commit per poll, not two, and nobody
 		// sees the mapping polling after its poll is stored (SavePoll holds the row: no admin
 		// change can come between).
@@ -171,6 +179,8 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	w.countCheck(ctx, org, c, m)
 	return nil
 }
+
+func sameMark(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 
 // startPoll marks the mapping POLLING_SF_CHANGES while its poll runs. That state is shown only for
 // the poll's moment, so its commit does not wait for the disk (synchronous_commit off; the poll's
