@@ -22,18 +22,19 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 	}
 	m := views.MappingsPage{}
 	if cur != nil {
-		ms, counts, err := h.summariesWithCounts(c.Request().Context(), *cur)
+		// The diagnosis counts every table of the connection: the rows show the same counts.
+		rep, err := h.Diagnose.Run(c.Request().Context(), cur.ID)
 		if err != nil {
 			return err
 		}
-		rep, err := h.Diagnose.Run(c.Request().Context(), cur.ID)
+		ms, err := h.Reports.MappingSummaries(c.Request().Context(), cur.ID)
 		if err != nil {
 			return err
 		}
 		now := h.now()
 		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, ConnSchema: cur.Schema, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(ms))}
 		for _, mp := range ms {
-			m.Rows = append(m.Rows, mappingRow(mp, counts[mp.Table], problemViews(rep.Of(mp.ID)), now))
+			m.Rows = append(m.Rows, mappingRow(mp, rep.CountsOf(mp.Table), problemViews(rep.Of(mp.ID)), now))
 		}
 		m.Problems = problemViews(rep.Problems)
 	}

@@ -78,6 +78,18 @@ type Report struct {
 	CheckedAt      time.Time `json:"checked_at"`
 	Results        []Result  `json:"results"`
 	Problems       []Problem `json:"problems"`
+	// Counts are the counts of the mappings' tables the rules judged, by table name: a page that
+	// shows them beside the problems reads them once (a thousand tables cost tens of milliseconds).
+	Counts map[string]report.TableCounts `json:"-"`
+}
+
+// CountsOf returns the counts of a table the report judged; a table it did not see (mapped since)
+// is Missing, as report.Reader.Counts says of a table that does not exist yet.
+func (r Report) CountsOf(table string) report.TableCounts {
+	if tc, ok := r.Counts[table]; ok {
+		return tc
+	}
+	return report.TableCounts{Missing: true}
 }
 
 // Healthy reports whether no rule found anything wrong.
@@ -229,7 +241,9 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 			return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 		}
 	}
-	return assess(f), nil
+	r := assess(f)
+	r.Counts = f.counts
+	return r, nil
 }
 
 // assess runs every rule over the facts.

@@ -145,9 +145,11 @@ func List(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Mapping, error) { return scan(r) })
 }
 
-// ListStates is List without each mapping's applied fields (AppliedFields is empty): what health
-// checks and lists read, on every refresh of a dashboard page, is a mapping's state and
-// configuration, not the describe of every field it once applied.
+// ListStates is List without each mapping's applied fields and without its configuration's field
+// and index choices (AppliedFields, Config.Fields and Config.Indexes are empty): what health checks
+// and lists read, on every refresh of a dashboard page, is a mapping's state and settings, not the
+// describe of every field it once applied (decoding those for a thousand mappings took longer than
+// the rest of the Mappings page).
 func ListStates(ctx context.Context, q rowQuerier, connID int64) ([]Mapping, error) {
 	return listStates(ctx, q, connID, "")
 }
@@ -167,8 +169,9 @@ func listStates(ctx context.Context, q rowQuerier, connID int64, where string) (
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Mapping, error) { return scan(r) })
 }
 
-// statesCols are cols without the applied fields (an empty list in their place).
-var statesCols = strings.Replace(cols, "applied_fields", "'[]'::jsonb", 1)
+// statesCols are cols without the applied fields (an empty list in their place) and the fields and
+// indexes of the configuration.
+var statesCols = strings.Replace(strings.Replace(cols, "applied_fields", "'[]'::jsonb", 1), "config", "config - 'fields' - 'indexes'", 1)
 
 // Insert stores a new mapping in state INITIAL.
 func Insert(ctx context.Context, tx pgx.Tx, connID int64, object string, cfg Config, fields []table.Field) (Mapping, error) {
