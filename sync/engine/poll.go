@@ -40,10 +40,15 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	if err := w.checkRollback(ctx, c, m); err != nil {
 		return err
 	}
+	// The poll begins before its query, by the database's clock (see SavePoll).
+	var started time.Time
 	if m.State == mapping.DataSynced {
-		if err := w.startPoll(ctx, m); err != nil {
+		var err error
+		if started, err = w.startPoll(ctx, m); err != nil {
 			return err
 		}
+	} else if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+		return fmt.Errorf("read the database's time: %w", err)
 	}
 	since := pollSince(m, e.opts.Now(), e.opts.Overlap)
 	tgt := target(c, m)
@@ -52,11 +57,6 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
-	// The poll begins before its query, by the database's clock (see SavePoll).
-	var started time.Time
-	if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
-		return fmt.Errorf("read the database's time: %w", err)
-	}
 	var first *orgclient.FirstPage
 	// A filtered poll reads on its own: the records changed in its window, filter aside, must be read
 	// before the filtered ones (a record that came to match between the two reads would otherwise be
@@ -91,8 +91,20 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	var committedMark *time.Time
 	unlock := w.s.tables.lock(m.Table)
 	defer unlock()
+	// Most polls find nothing: without records (and without a filter, whose departures are found
+	// through the staged records) nothing is merged, no staging table is made, and no row of the
+	// table is written.
+	quiet := filter == "" && spooled.empty()
 	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
-		if err := apply.AsSync(ctx, tx); err != nil {
+		if quiet {
+			// Nothing changes but the mapping's bookkeeping: the commit need not wait for the disk.
+			// Lost in a database crash, it takes only this poll's time with it, and the next poll
+			// reads the same window again from the same mark (checkRollback compares marks, which
+			// do not move).
+			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return fmt.Errorf("record an empty poll: %w", err)
+			}
+		} else if err := apply.AsSync(ctx, tx); err != nil {
 			return err
 		}
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
@@ -109,9 +121,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 				return err
 			}
 		}
-		// Most polls find nothing: without records (and without a filter, whose departures are
-		// found through the staged records) there is nothing to merge, and no staging table to make.
-		if filter != "" || !spooled.empty() {
+		if !quiet {
 			rows, err := spooled.Reader()
 			if err != nil {
 				return err
@@ -132,12 +142,10 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			}
 		}
 		committedMark = watermark
-		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID, PubSubReplayID: pubsubReplay, StartedAt: &started})
+		still, err := mapping.SavePoll(ctx, tx, m.ID, mapping.Poll{Watermark: watermark, WatermarkID: res.MaxID, Interval: w.interval(m), ReplayID: replayID,
+			PubSubReplayID: pubsubReplay, StartedAt: &started, Table: table.Ident(c.Schema, m.Table)})
 		if err != nil || !still {
 			return cmp.Or(err, errAborted) // reloaded or edited meanwhile: drop this batch
-		}
-		if err := mapping.StampHistory(ctx, tx, m.ID, table.Ident(c.Schema, m.Table)); err != nil {
-			return err
 		}
 		changed := res.Upserted + res.Deleted + left
 		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", changed, 0, e.opts.Now()); err != nil {
@@ -150,14 +158,6 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			}
 			if err := mapping.RecordEvent(ctx, tx, m, "info", "poll", msg); err != nil {
 				return err
-			}
-		}
-		if changed == 0 && sameMark(watermark, m.Watermark) {
-			// Nothing changed (most polls): the commit need not wait for the disk. Lost in a
-			// database crash, it takes only this poll's time with it, and the next poll reads the
-			// same window again from the same mark (checkRollback compares marks, which did not move).
-			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-				return fmt.Errorf("record an empty poll: %w", err)
 			}
 		}
 		// Back to DATA_SYNCED with the rows and the mark: one commit per poll, not two, and nobody
@@ -180,25 +180,25 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	return nil
 }
 
-func sameMark(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
-
-// startPoll marks the mapping POLLING_SF_CHANGES while its poll runs. That state is shown only for
-// the poll's moment, so its commit does not wait for the disk (synchronous_commit off; the poll's
-// own commit, later in the same log, does): lost in a database crash, the mapping is DATA_SYNCED
-// and polls again. With a thousand mappings polling, the flushes of commits are most of what the
-// database does.
-func (w *worker) startPoll(ctx context.Context, m mapping.Mapping) error {
+// startPoll marks the mapping POLLING_SF_CHANGES while its poll runs, and returns when it began
+// by the database's clock. That state is shown only for the poll's moment, so its commit does not
+// wait for the disk (synchronous_commit off; the poll's own commit, later in the same log, does):
+// lost in a database crash, the mapping is DATA_SYNCED and polls again. With a thousand mappings
+// polling, the flushes of commits are most of what the database does.
+func (w *worker) startPoll(ctx context.Context, m mapping.Mapping) (time.Time, error) {
+	var started time.Time
 	err := store.Tx(ctx, w.s.e.opts.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		// now() is the transaction's start: before the poll's query.
+		if err := tx.QueryRow(ctx, `SELECT now(), set_config('synchronous_commit', 'off', true)`).Scan(&started, new(string)); err != nil {
 			return fmt.Errorf("start poll: %w", err)
 		}
 		_, err := mapping.Apply(ctx, tx, m.ID, mapping.StartPoll, "")
 		return err
 	})
 	if failure.Is(err, failure.Conflict) {
-		return fmt.Errorf("%w: %v", errAborted, err) // as transition: an admin changed the mapping meanwhile
+		return started, fmt.Errorf("%w: %v", errAborted, err) // as transition: an admin changed the mapping meanwhile
 	}
-	return err
+	return started, err
 }
 
 // changedTarget is what a filtered mapping's poll reads of every record changed in its window, the

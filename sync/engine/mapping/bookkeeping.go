@@ -55,9 +55,13 @@ type Poll struct {
 	PubSubReplayID []byte
 	// StartedAt is the database's time before the poll's query ran (nil: the transaction's start).
 	StartedAt *time.Time
+	// Table is the mapping's table, qualified: the database history the mark is stored in is
+	// noted with it (as StampHistory does), in the same statement.
+	Table string
 }
 
-// SavePoll stores a poll's high-water mark; false when the mapping is no longer polling. The poll
+// SavePoll stores a poll's high-water mark and the database history it is stored in (see
+// RolledBack); false when the mapping is no longer polling. The poll
 // counts as having begun before its query ran (StartedAt, or when its transaction began): the next
 // overlap window counts from it.
 func SavePoll(ctx context.Context, tx pgx.Tx, id int64, p Poll) (bool, error) {
@@ -65,9 +69,9 @@ func SavePoll(ctx context.Context, tx pgx.Tx, id int64, p Poll) (bool, error) {
 	// after it, and everything before is in the table.
 	tag, err := tx.Exec(ctx, `UPDATE mappings SET watermark = $2, watermark_id = $3, last_poll_at = COALESCE($8, now()),
 		next_poll_at = COALESCE($8, now()) + make_interval(secs => $4), replay_id = GREATEST(replay_id, NULLIF($6, 0)),
-		pubsub_replay_id = COALESCE($7, pubsub_replay_id)
+		pubsub_replay_id = COALESCE($7, pubsub_replay_id), synced_in = database_history($9)
 		WHERE id = $1 AND state = ANY($5)`,
-		id, p.Watermark, p.WatermarkID, p.Interval.Seconds(), lifecycle.Strings(PollingSFChanges, PollingSFBulk), p.ReplayID, p.PubSubReplayID, p.StartedAt)
+		id, p.Watermark, p.WatermarkID, p.Interval.Seconds(), lifecycle.Strings(PollingSFChanges, PollingSFBulk), p.ReplayID, p.PubSubReplayID, p.StartedAt, p.Table)
 	if err != nil {
 		return false, fmt.Errorf("record poll of mapping %d: %w", id, err)
 	}
@@ -127,8 +131,8 @@ func SetStreamNote(ctx context.Context, q Execer, id int64, note string) (bool, 
 // mapping's table (a restored dump recreates it). $2 is the table's qualified name.
 const databaseHistory = `database_history($2)`
 
-// StampHistory notes, with a load's or a poll's high-water mark, the database history it is stored
-// in (see RolledBack).
+// StampHistory notes, with a load's high-water mark, the database history it is stored in (see
+// RolledBack; SavePoll does the same for a poll's).
 func StampHistory(ctx context.Context, tx pgx.Tx, id int64, table string) error {
 	if _, err := tx.Exec(ctx, `UPDATE mappings SET synced_in = `+databaseHistory+` WHERE id = $1`, id, table); err != nil {
 		return fmt.Errorf("record where mapping %d's high-water mark is stored: %w", id, err)
