@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"pgforce/sync/admin"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
@@ -224,22 +226,21 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 	for i, m := range f.ms {
 		tables[i] = m.Table
 	}
-	if f.counts, err = k.Reports.Counts(ctx, c.Schema, tables); err != nil {
-		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
-	}
-	if f.indexes, err = k.Reports.SyncIndexes(ctx, c.Schema, tables); err != nil {
-		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
-	}
-	if f.backlog, err = k.Reports.Backlog(ctx, c.Schema); err != nil {
-		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
-	}
-	if f.apiUsed, f.apiMax, f.apiSeen, err = k.Connections.APIUsage(ctx, connID); err != nil {
-		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
-	}
+	// The facts are independent reads: read together, on connections of their own, a page with a
+	// thousand mappings waits for the slowest of them rather than for their sum.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { f.counts, err = k.Reports.Counts(gctx, c.Schema, tables); return err })
+	g.Go(func() (err error) { f.indexes, err = k.Reports.SyncIndexes(gctx, c.Schema, tables); return err })
+	g.Go(func() (err error) { f.backlog, err = k.Reports.Backlog(gctx, c.Schema); return err })
+	g.Go(func() (err error) {
+		f.apiUsed, f.apiMax, f.apiSeen, err = k.Connections.APIUsage(gctx, connID)
+		return err
+	})
 	if k.Verifications != nil {
-		if f.verified, err = k.Verifications.Latest(ctx, connID); err != nil {
-			return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
-		}
+		g.Go(func() (err error) { f.verified, err = k.Verifications.Latest(gctx, connID); return err })
+	}
+	if err := g.Wait(); err != nil {
+		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
 	r := assess(f)
 	r.Counts = f.counts
