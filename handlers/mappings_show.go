@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
 	"pgforce/sync/report"
 	"pgforce/views"
 )
@@ -22,19 +23,16 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 	}
 	m := views.MappingsPage{}
 	if cur != nil {
-		// The diagnosis counts every table of the connection: the rows show the same counts.
+		// The diagnosis reads every mapping and counts every table of the connection: the rows
+		// show the mappings and counts it judged.
 		rep, err := h.Diagnose.Run(c.Request().Context(), cur.ID)
 		if err != nil {
 			return err
 		}
-		ms, err := h.Reports.MappingSummaries(c.Request().Context(), cur.ID)
-		if err != nil {
-			return err
-		}
 		now := h.now()
-		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, ConnSchema: cur.Schema, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(ms))}
-		for _, mp := range ms {
-			m.Rows = append(m.Rows, mappingRow(mp, rep.CountsOf(mp.Table), problemViews(rep.Of(mp.ID)), now))
+		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, ConnSchema: cur.Schema, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(rep.Mappings))}
+		for _, mp := range rep.Mappings {
+			m.Rows = append(m.Rows, mappingRow(mapping.SummaryOf(mp), rep.CountsOf(mp.Table), problemViews(rep.Of(mp.ID)), now))
 		}
 		m.Problems = problemViews(rep.Problems)
 	}

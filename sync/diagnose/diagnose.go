@@ -80,9 +80,11 @@ type Report struct {
 	CheckedAt      time.Time `json:"checked_at"`
 	Results        []Result  `json:"results"`
 	Problems       []Problem `json:"problems"`
-	// Counts are the counts of the mappings' tables the rules judged, by table name: a page that
-	// shows them beside the problems reads them once (a thousand tables cost tens of milliseconds).
-	Counts map[string]report.TableCounts `json:"-"`
+	// Mappings (by object name) and Counts (of their tables, by table name) are what the rules
+	// judged: a page that shows them beside the problems reads them once (a thousand mappings and
+	// their tables cost tens of milliseconds).
+	Mappings []mapping.Mapping             `json:"-"`
+	Counts   map[string]report.TableCounts `json:"-"`
 }
 
 // CountsOf returns the counts of a table the report judged; a table it did not see (mapped since)
@@ -243,7 +245,7 @@ func (k Checker) Run(ctx context.Context, connID int64) (Report, error) {
 		return Report{}, fmt.Errorf("diagnose %s: %w", c.Name, err)
 	}
 	r := assess(f)
-	r.Counts = f.counts
+	r.Mappings, r.Counts = f.ms, f.counts
 	return r, nil
 }
 

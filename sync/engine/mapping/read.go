@@ -28,6 +28,13 @@ type Summary struct {
 	LoadStartedAt  *time.Time
 }
 
+// SummaryOf is what a Summary says of a mapping already read (ListStates reads all it needs).
+func SummaryOf(m Mapping) Summary {
+	return Summary{ID: m.ID, Object: m.Object, Table: m.Table, State: m.State, StateReason: m.StateReason, Access: m.Config.Access,
+		PollingSeconds: m.Config.SFPollingSeconds, Accelerated: m.Config.Accelerated(), SFCount: m.SFCount, SFCountAt: m.SFCountAt,
+		CountDrift: m.CountDrift, LastPollAt: m.LastPollAt, LoadExpected: m.LoadExpected, LoadDone: m.LoadDone, LoadStartedAt: m.LoadStartedAt}
+}
+
 // Summaries lists a connection's mappings by object name.
 func Summaries(ctx context.Context, q rowQuerier, connID int64) ([]Summary, error) {
 	rows, err := q.Query(ctx, `SELECT id, object_name, table_name, state, state_reason, COALESCE(config->>'access', ''),

@@ -43,7 +43,7 @@ func TestListStatesSaysWhatListSaysButTheFields(t *testing.T) {
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE mappings SET drift = '[{"field":"Name","was":"varchar(80)","now":"varchar(255)","widen":true}]',
-		backfill = '[{"name":"Name","type":"string","length":80}]', state_reason = 'why', load_done = 7 WHERE object_name = 'Contact'`); err != nil {
+		backfill = '[{"name":"Name","type":"string","length":80}]', state_reason = 'why', load_done = 7, sf_count = 12, sf_count_at = now(), count_drift = 1, last_poll_at = now(), load_expected = 9, load_started_at = now() WHERE object_name = 'Contact'`); err != nil {
 		t.Fatal(err)
 	}
 
@@ -67,6 +67,17 @@ func TestListStatesSaysWhatListSaysButTheFields(t *testing.T) {
 	}
 	if states[1].Config.Filter() != "Rating = 'Hot'" || states[1].Config.ConflictPolicy() != "newest_wins" || states[2].Config.ConflictPolicy() != "manual" {
 		t.Errorf("pgforce's own settings lost: %+v %+v", states[1].Config.PGForce, states[2].Config.PGForce)
+	}
+
+	// The Mappings page shows the mappings its diagnosis listed: as Summaries would show them.
+	summaries, err := mapping.Summaries(ctx, tx, connID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range states {
+		if got, want := mapping.SummaryOf(m), summaries[i]; mustJSON(got) != mustJSON(want) {
+			t.Errorf("%s:\nSummaryOf %+v\nSummaries %+v", m.Object, got, want)
+		}
 	}
 
 	accelerated, err := mapping.ListAccelerated(ctx, tx, connID)
