@@ -6,8 +6,11 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +37,17 @@ func New(pool *pgxpool.Pool, holder string, ttl time.Duration) *Manager {
 		ttl = DefaultTTL
 	}
 	return &Manager{pool: pool, holder: holder, ttl: ttl}
+}
+
+// HolderName is a unique name for this process as a lease holder: "HOST-PID-TOKEN", TOKEN being 8
+// random hex digits. Operators (and tests) read the process id as the second field from the end,
+// so the token must never contain a "-" (a base64url token did now and then, and the name then
+// named no process).
+func HolderName() string {
+	host, _ := os.Hostname()
+	token := make([]byte, 4)
+	_, _ = rand.Read(token) // crypto/rand.Read never fails (Go 1.24+)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(token))
 }
 
 // Holder is this instance's name.

@@ -3,6 +3,9 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,5 +172,24 @@ func TestALockedExpiredLeaseIsSkippedNotWaitedFor(t *testing.T) {
 	}
 	if ok, err := b.TryAcquire(ctx, connID); !ok || err != nil {
 		t.Fatalf("b once the lock is gone: %v %v", ok, err)
+	}
+}
+
+// A holder's name tells which process holds a lease: its process id is always the second field from
+// the end ("HOST-PID-TOKEN", whatever the host's name), and no two names are alike.
+func TestAHolderNameNamesItsProcess(t *testing.T) {
+	t.Parallel()
+	pid := strconv.Itoa(os.Getpid())
+	seen := map[string]bool{}
+	for range 2000 { // a base64url token held a "-" in about 1 name of 13
+		name := lease.HolderName()
+		fields := strings.Split(name, "-")
+		if len(fields) < 3 || fields[len(fields)-2] != pid {
+			t.Fatalf("holder name %q: its second field from the end is not the process id %s", name, pid)
+		}
+		if seen[name] {
+			t.Fatalf("holder name %q given twice", name)
+		}
+		seen[name] = true
 	}
 }
