@@ -24,6 +24,7 @@ import (
 // mark is stored in the same transaction as the rows, so a crash can never skip changes.
 func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
 	e := w.s.e
+	begun := e.opts.Now()
 	urgent := w.pollNow.Swap(false) // a change event asked for it: no waiting for a batch
 	replayID := w.replayID.Load()
 	var pubsubReplay []byte
@@ -67,6 +68,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 			return err
 		}
 	}
+	answered := e.opts.Now()
 	// The records download before the table is locked: the writer, which holds the lock while it
 	// sends and records, does not wait for Salesforce's pages of a poll (its own writes read back).
 	// Merged only after the writer recorded its inserts' sfids, a record it created is never taken
@@ -80,6 +82,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	if err != nil {
 		return err
 	}
+	downloaded := e.opts.Now()
 	// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
 	// answered after the pause is not applied (the mark stays; Resume polls again).
 	if now, err := connection.Load(ctx, e.opts.Pool, c.ID); err != nil || !now.State.Syncing() {
@@ -154,13 +157,24 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		return err
 	}
 	w.remember(m, committedMark)
-	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
+	// Its timings from when it came due: a poll late beyond its interval shows where it waited.
+	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted, "urgent", urgent,
+		"due", w.dueAt.Format(time.TimeOnly+".000"), "after_last", sinceLast(m, w.dueAt), "begun", begun.Sub(w.dueAt), "answered", answered.Sub(w.dueAt),
+		"downloaded", downloaded.Sub(w.dueAt), "applied", e.opts.Now().Sub(w.dueAt))
 	e.opts.Signals.PollDone.Fire(m.ID)
 	if err := w.transition(ctx, m, mapping.Polled, ""); err != nil {
 		return err
 	}
 	w.countCheck(ctx, org, c, m)
 	return nil
+}
+
+// sinceLast is how long after the previous poll began this one came due (0: none before).
+func sinceLast(m mapping.Mapping, due time.Time) time.Duration {
+	if m.LastPollAt == nil {
+		return 0
+	}
+	return due.Sub(*m.LastPollAt)
 }
 
 // changedTarget is what a filtered mapping's poll reads of every record changed in its window, the
