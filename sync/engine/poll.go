@@ -53,10 +53,13 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
-	// The poll begins before its query, by the database's clock (see SavePoll).
-	var started time.Time
-	if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
-		return fmt.Errorf("read the database's time: %w", err)
+	// The poll begins before its query, by the database's clock (see SavePoll): when the mapping was
+	// read for it, which costs no round trip of its own.
+	started := m.ReadAt
+	if started.IsZero() { // not read from the database (never so today): ask for its time
+		if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+			return fmt.Errorf("read the database's time: %w", err)
+		}
 	}
 	var first *orgclient.FirstPage
 	// A filtered poll reads on its own: the records changed in its window, filter aside, must be read
@@ -83,11 +86,6 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		return err
 	}
 	downloaded := e.opts.Now()
-	// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
-	// answered after the pause is not applied (the mark stays; Resume polls again).
-	if now, err := connection.Load(ctx, e.opts.Pool, c.ID); err != nil || !now.State.Syncing() {
-		return cmp.Or(err, errAborted)
-	}
 
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
@@ -99,8 +97,15 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err := apply.AsSync(ctx, tx); err != nil {
 			return err
 		}
-		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
+		// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
+		// answered after the pause is not applied (the mark stays; Resume polls again). Read with the
+		// lease, in the transaction of the rows: no round trip of its own.
+		state, err := e.leases.CheckSyncing(ctx, tx, c.ID)
+		if err != nil {
 			return err
+		}
+		if !connection.State(state).Syncing() {
+			return errAborted
 		}
 		var changedMark *time.Time
 		if filter != "" {

@@ -130,6 +130,22 @@ func (m *Manager) Check(ctx context.Context, tx pgx.Tx, connID int64) error {
 	return nil
 }
 
+// CheckSyncing is Check that also reads, in the same statement, the connection's state (its
+// connections.state, for the caller to judge): work that must not be applied once the connection
+// was paused learns both in one round trip of its own transaction.
+func (m *Manager) CheckSyncing(ctx context.Context, tx pgx.Tx, connID int64) (state string, err error) {
+	var ok bool
+	err = tx.QueryRow(ctx, `SELECT l.holder = $2 AND l.expires_at > now(), c.state FROM leases l JOIN connections c ON c.id = l.connection_id
+		WHERE l.connection_id = $1 FOR KEY SHARE OF l`, connID, m.holder).Scan(&ok, &state)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
+		return "", ErrLost
+	}
+	if err != nil {
+		return "", fmt.Errorf("check lease of connection %d: %w", connID, err)
+	}
+	return state, nil
+}
+
 // Holder returns who holds a connection's lease and until when ("" if nobody).
 func Holder(ctx context.Context, pool *pgxpool.Pool, connID int64) (string, time.Time, error) {
 	var holder string
