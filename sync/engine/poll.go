@@ -65,7 +65,8 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	// A filtered poll reads on its own: the records changed in its window, filter aside, must be read
 	// before the filtered ones (a record that came to match between the two reads would otherwise be
 	// taken for one that left), and the batch's first page is read before the poll begins.
-	if !urgent && filter == "" {
+	// A poll paging through many changes reads on its own too (worker.paging).
+	if !urgent && filter == "" && w.paging == 0 {
 		var err error
 		if first, err = w.s.polls.first(ctx, org, orgclient.BatchQuery{SOQL: soql, All: all}, w.interval(m)); err != nil {
 			return err
@@ -86,6 +87,12 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		return err
 	}
 	downloaded := e.opts.Now()
+	switch {
+	case first != nil && first.Next != "":
+		w.paging = len(first.Records)
+	case first == nil && fetched <= w.paging:
+		w.paging = 0 // no more than a page (read on its own, it cannot tell how many it paged)
+	}
 
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
@@ -164,7 +171,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	w.remember(m, committedMark)
 	// Its timings from when it came due: a poll late beyond its interval shows where it waited.
 	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted, "urgent", urgent,
-		"due", w.dueAt.Format(time.TimeOnly+".000"), "after_last", sinceLast(m, w.dueAt), "begun", begun.Sub(w.dueAt), "answered", answered.Sub(w.dueAt),
+		"batched", first != nil, "due", w.dueAt.Format(time.TimeOnly+".000"), "after_last", sinceLast(m, w.dueAt), "begun", begun.Sub(w.dueAt), "answered", answered.Sub(w.dueAt),
 		"downloaded", downloaded.Sub(w.dueAt), "applied", e.opts.Now().Sub(w.dueAt))
 	e.opts.Signals.PollDone.Fire(m.ID)
 	if err := w.transition(ctx, m, mapping.Polled, ""); err != nil {

@@ -36,10 +36,15 @@ type worker struct {
 	// finding an older one in the database later means the database was rolled back.
 	committed *time.Time
 	loadMark  time.Time
-	pollNow   atomic.Bool  // set by a change notification (accelerated mode)
-	dueAt     time.Time    // when the poll now running came due (for its timings in the log)
-	replayID  atomic.Int64 // last change event seen for this object, stored with the next poll
-	gaps      gapQueue     // records named by gap events, to read by id
+	pollNow   atomic.Bool // set by a change notification (accelerated mode)
+	dueAt     time.Time   // when the poll now running came due (for its timings in the log)
+	// paging is the size of the first page of this mapping's last poll when that one found more
+	// than a page (0: it did not). Its query is then a batch's slow one (Salesforce answers the first
+	// page of many changes last, and a /composite call with it): it polls alone until a poll finds
+	// no more than a page, and the connection's other polls do not wait for it.
+	paging   int
+	replayID atomic.Int64 // last change event seen for this object, stored with the next poll
+	gaps     gapQueue     // records named by gap events, to read by id
 	// pubsubReplay is the same for the Pub/Sub API, whose replay ids are bytes.
 	pubsubReplay atomic.Pointer[[]byte]
 }
