@@ -274,6 +274,13 @@ type EventRow struct {
 	Level     string
 	Kind      string
 	Message   string
+	// RecordURL is the record page of a conflict's or a failed write's row; ConflictsURL the
+	// Conflicts view of a conflict's record.
+	RecordURL    string
+	ConflictsURL string
+	// FailedWriteID is the trigger-log id of a failed write still unresolved: it offers Retry and
+	// Ignore.
+	FailedWriteID int64
 }
 
 // LogRow is a trigger-log entry.
@@ -507,7 +514,7 @@ type RecordField struct {
 	Cell Cell
 }
 
-// ActivityPage lists a connection's recent events and write errors.
+// ActivityPage lists a connection's recent events, conflicts and failed writes in one list.
 type ActivityPage struct {
 	Level     string
 	Kind      string
@@ -515,7 +522,6 @@ type ActivityPage struct {
 	Mappings  []TableChoice
 	Kinds     []string
 	Events    []EventRow
-	Errors    []LogRow
 }
 
 // VerifyPanel is a mapping's verification section: the count check of every poll cycle and the last
