@@ -103,7 +103,7 @@ func Activity(p Page, m ActivityPage, hasConn bool) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = EventsTable(p, m.Events, true).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = EventsTable(p, m.Events, true, m.URL()).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -1,6 +1,9 @@
 package views
 
-import "time"
+import (
+	"net/url"
+	"time"
+)
 
 // Badge is a state shown as a coloured badge, with its explanation on hover.
 type Badge struct {
@@ -522,6 +525,20 @@ type ActivityPage struct {
 	Mappings  []TableChoice
 	Kinds     []string
 	Events    []EventRow
+}
+
+// URL is the page with its filters, where Retry and Ignore return to.
+func (m ActivityPage) URL() string {
+	q := url.Values{}
+	for k, v := range map[string]string{"level": m.Level, "kind": m.Kind, "mapping": mappingParam(m.MappingID)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return "/activity"
+	}
+	return "/activity?" + q.Encode()
 }
 
 // VerifyPanel is a mapping's verification section: the count check of every poll cycle and the last

@@ -110,6 +110,12 @@ func TestActivityFiltersEventsAndShowsWriteErrors(t *testing.T) {
 	if href := failed.Find(`[data-testid="event-record"]`).AttrOr("href", ""); href != "/explorer/"+itoa(acct.ID)+"/4" {
 		t.Fatalf("a failed write links to the record: %q", href)
 	}
+	// Retry returns to the page as filtered.
+	d = b.get("/activity?kind=write_failure&mapping=" + itoa(acct.ID)).doc(t)
+	next := d.Find(`[data-testid="event-row"] form:has([data-testid="retry-write"]) input[name="next"]`).AttrOr("value", "")
+	if next != "/activity?kind=write_failure&mapping="+itoa(acct.ID) {
+		t.Fatalf("Retry returns to %q", next)
+	}
 	d = b.get("/activity?level=error").doc(t)
 	if n := d.Find(`[data-testid="event-row"]`).Length(); n != 2 {
 		t.Fatalf("errors only (the poll's and the failed write): %d", n)
