@@ -69,10 +69,6 @@ func (r *Reader) Timeline(ctx context.Context, connID int64, schema string, f Ti
 		f.Limit = 500
 	}
 	var t Timeline
-	var err error
-	if t.Kinds, err = r.timelineKinds(ctx, connID, schema, f); err != nil {
-		return t, err
-	}
 	byTable := map[string]TimelineMapping{}
 	var tables []string
 	for _, m := range f.Mappings {
@@ -82,6 +78,7 @@ func (r *Reader) Timeline(ctx context.Context, connID int64, schema string, f Ti
 		}
 	}
 	wants := func(kind string) bool { return f.Kind == "" || f.Kind == kind }
+	var conflicts, failures bool // found any (unfiltered, that is whether there are any)
 	if f.Kind != KindConflict && f.Kind != KindWriteFailure {
 		events, err := r.Events(ctx, connID, EventFilter{Since: f.Since, MappingID: f.MappingID, Level: f.Level, Kind: f.Kind, Limit: f.Limit})
 		if err != nil {
@@ -100,6 +97,7 @@ func (r *Reader) Timeline(ctx context.Context, connID int64, schema string, f Ti
 		if err != nil {
 			return t, err
 		}
+		conflicts = len(cs) > 0
 		for _, c := range cs {
 			for _, te := range conflictEntries(c, f.Since) {
 				if f.Level == "" || f.Level == te.Level {
@@ -113,9 +111,20 @@ func (r *Reader) Timeline(ctx context.Context, connID int64, schema string, f Ti
 		if err != nil {
 			return t, err
 		}
+		failures = len(ws) > 0
 		for _, w := range ws {
 			t.Entries = append(t.Entries, failureEntry(w, byTable[w.Table]))
 		}
+	}
+	var err error
+	if f.MappingID == 0 && f.Level == "" && f.Kind == "" {
+		// Unfiltered, the lists just read say whether there are conflicts and failed writes.
+		t.Kinds, err = r.timelineKinds(ctx, connID, schema, f, &conflicts, &failures)
+	} else {
+		t.Kinds, err = r.timelineKinds(ctx, connID, schema, f, nil, nil)
+	}
+	if err != nil {
+		return t, err
 	}
 	// Newest first; entries of one instant keep their source's order (a stable sort).
 	slices.SortStableFunc(t.Entries, func(a, b TimelineEntry) int { return b.At.Compare(a.At) })
@@ -126,28 +135,35 @@ func (r *Reader) Timeline(ctx context.Context, connID int64, schema string, f Ti
 }
 
 // timelineKinds lists the event kinds of the window plus conflict and write_failure when there are
-// any, of every mapping: the filter offers only kinds there is something of.
-func (r *Reader) timelineKinds(ctx context.Context, connID int64, schema string, f TimelineFilter) ([]string, error) {
+// any, of every mapping: the filter offers only kinds there is something of. Whether there are
+// conflicts or failed writes is looked up unless the caller knows (a non-nil answer).
+func (r *Reader) timelineKinds(ctx context.Context, connID int64, schema string, f TimelineFilter, conflicts, failures *bool) ([]string, error) {
 	kinds, err := r.EventKinds(ctx, connID, f.Since)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := conflict.Since(ctx, r.pool, connID, 0, f.Since, 1)
-	if err != nil {
-		return nil, err
+	if conflicts == nil {
+		cs, err := conflict.Since(ctx, r.pool, connID, 0, f.Since, 1)
+		if err != nil {
+			return nil, err
+		}
+		conflicts = new(len(cs) > 0)
 	}
-	if len(cs) > 0 {
+	if *conflicts {
 		kinds = append(kinds, KindConflict)
 	}
-	tables := make([]string, len(f.Mappings))
-	for i, m := range f.Mappings {
-		tables[i] = m.Table
+	if failures == nil {
+		tables := make([]string, len(f.Mappings))
+		for i, m := range f.Mappings {
+			tables[i] = m.Table
+		}
+		ws, err := triggerlog.RefusedSince(ctx, r.pool, schema, tables, f.Since, 1)
+		if err != nil {
+			return nil, err
+		}
+		failures = new(len(ws) > 0)
 	}
-	ws, err := triggerlog.RefusedSince(ctx, r.pool, schema, tables, f.Since, 1)
-	if err != nil {
-		return nil, err
-	}
-	if len(ws) > 0 {
+	if *failures {
 		kinds = append(kinds, KindWriteFailure)
 	}
 	slices.Sort(kinds)

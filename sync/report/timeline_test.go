@@ -68,6 +68,9 @@ func TestTimelineMergesConflictsAndRefusedWritesWithEventsInTimeOrder(t *testing
 	if got, want := strings.Join(all.Kinds, ","), "conflict,poll,write,write_failure"; got != want {
 		t.Errorf("kinds offered = %s, want %s", got, want)
 	}
+	if got, want := strings.Join(timeline(report.TimelineFilter{Kind: "poll", MappingID: contact, Level: "info"}).Kinds, ","), "conflict,poll,write,write_failure"; got != want {
+		t.Errorf("kinds offered while filtering = %s, want %s (whatever the filter)", got, want)
+	}
 	var lines []string
 	for i, e := range all.Entries {
 		lines = append(lines, e.Kind+" "+e.Level+" "+e.Object+": "+e.Message)
