@@ -10,9 +10,12 @@ import (
 
 // Fault makes matching requests fail the way Salesforce or the network can.
 type Fault struct {
-	Method  string // "" = any
-	Path    string // regular expression matched against the path after the base path; "" = any
-	SOQL    string // regular expression matched against a query's SOQL (its q parameter); "" = any request
+	Method string // "" = any
+	Path   string // regular expression matched against the path after the base path; "" = any
+	// SOQL is a regular expression matched against a query's SOQL (its q parameter; "" = any request).
+	// Such a fault applies to the query as a subrequest of a /composite call too (Salesforce runs
+	// them in turn: a slow query makes the whole call slow); no other fault applies to subrequests.
+	SOQL    string
 	Status  int    // HTTP status to answer with (with ErrorCode); 0 = pass through after Latency
 	Code    string // Salesforce errorCode, e.g. UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED, INVALID_SESSION_ID
 	Message string
@@ -85,9 +88,13 @@ func (o *Org) fault(w http.ResponseWriter, r *http.Request) bool {
 	if r.Context().Value(noFaultsKey{}) != nil {
 		return false
 	}
+	sub := isSubrequest(r)
 	o.mu.Lock()
 	var f *Fault
 	for i, cand := range o.faults {
+		if sub && (cand.soql == nil || cand.Drop || cand.DropAfter) {
+			continue // of a composite's subrequests, only a query's own faults apply, and none drops the call
+		}
 		if (cand.Method == "" || strings.EqualFold(cand.Method, r.Method)) && (cand.re == nil || cand.re.MatchString(r.URL.Path)) &&
 			(cand.soql == nil || cand.soql.MatchString(r.URL.Query().Get("q"))) {
 			f = cand
