@@ -84,14 +84,16 @@ func (ib *insertBench) row() (sfid string, amount float64, status string) {
 // settled waits until the record and the row hold amount, the row linked to the record.
 func (ib *insertBench) settled(amount float64, status string) {
 	ib.T.Helper()
-	ib.Eventually(fmt.Sprintf("both sides to hold %v", amount), 10*time.Second, func() (bool, string) {
+	// Streaming, the row may hold Salesforce's values before the insert is judged: nothing waits then.
+	ib.Eventually(fmt.Sprintf("both sides to hold %v, no write waiting", amount), 10*time.Second, func() (bool, string) {
 		sfid, pg, st := ib.row()
 		sf := ib.Org.Record("Invoice__c", ib.sfid)
-		return sf["Amount__c"] == amount && sf["Status__c"] == status && pg == amount && st == status && sfid == ib.sfid,
-			fmt.Sprintf("row %s %v %s, record %v %v", sfid, pg, st, sf["Amount__c"], sf["Status__c"])
+		waiting := ib.Count("_trigger_log", "state IN ('NEW', 'PENDING')")
+		return sf["Amount__c"] == amount && sf["Status__c"] == status && pg == amount && st == status && sfid == ib.sfid && waiting == 0,
+			fmt.Sprintf("row %s %v %s, record %v %v, %d waiting", sfid, pg, st, sf["Amount__c"], sf["Status__c"], waiting)
 	})
-	if n := ib.Count("_trigger_log", "state IN ('NEW', 'PENDING', 'FAILED')"); n != 0 {
-		ib.T.Fatalf("%d writes waiting or failed: %v", n, logStates(ib.Harness))
+	if n := ib.Count("_trigger_log", "state = 'FAILED'"); n != 0 {
+		ib.T.Fatalf("%d writes failed: %v", n, logStates(ib.Harness))
 	}
 	// No flip-flop and no echo over more polls.
 	captured := ib.Count("_trigger_log", "")
@@ -125,9 +127,10 @@ func TestInsertWithAnExternalIdSalesforceHasIsAConflict(t *testing.T) {
 		{conflict.NewestWins, connection.Ordered, "", 0, ""}, // newest(transport)
 		{conflict.NewestWins, connection.Merged, "", 0, ""},
 	} {
-		for _, tr := range transports {
+		for _, tr := range transportsFor(tc.algo) {
 			t.Run(fmt.Sprintf("%s/%s/%s", tc.policy, tc.algo, tr), func(t *testing.T) {
 				t.Parallel()
+				tc := tc // the transports' subtests share the case
 				if tc.policy == conflict.NewestWins {
 					tc.outcome, tc.amount, tc.status = newest(tr)
 				}
@@ -158,7 +161,7 @@ func TestInsertWithAnExistingExternalIdHeldForAnAdmin(t *testing.T) {
 		{admin.KeepSalesforce, 50, "Sent"},
 	} {
 		for _, algo := range []connection.WriteAlgorithm{connection.Ordered, connection.Merged} {
-			for _, tr := range transports {
+			for _, tr := range transportsFor(algo) {
 				t.Run(fmt.Sprintf("%s/%s/%s", tc.side, algo, tr), func(t *testing.T) {
 					t.Parallel()
 					ib := newInsertBench(t, conflict.Manual, algo, tr)

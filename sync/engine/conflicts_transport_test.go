@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/salesforce"
@@ -27,6 +28,16 @@ const (
 
 // transports are the ways every conflict case runs.
 var transports = []transport{polled, byCometD, byPubSub}
+
+// transportsFor are the transports a case runs over in a write mode: Pub/Sub brings an event as
+// CometD does, and the write mode is the writer's, so Pub/Sub runs in ordered mode only (the
+// package's tests stay fast).
+func transportsFor(algo connection.WriteAlgorithm) []transport {
+	if algo == connection.Ordered {
+		return transports
+	}
+	return []transport{polled, byCometD}
+}
 
 func (tr transport) streams() bool { return tr != polled }
 
