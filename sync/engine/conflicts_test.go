@@ -207,7 +207,7 @@ func TestUpdatedOnBothSidesIsAConflictResolvedByPolicy(t *testing.T) {
 		{conflict.NewestWins, connection.Ordered, conflict.SalesforceWon, 50}, // Salesforce changed last
 		{conflict.NewestWins, connection.Merged, conflict.SalesforceWon, 50},
 	} {
-		for _, tr := range transportsFor(tc.algo) {
+		for _, tr := range transportsFor(tc.algo, tc.policy == conflict.PostgresWins) {
 			t.Run(fmt.Sprintf("%s/%s/%s", tc.policy, tc.algo, tr), func(t *testing.T) {
 				t.Parallel()
 				cb := newConflictBench(t, tc.policy, tc.algo, tr)
@@ -240,7 +240,7 @@ func TestUpdatedOnBothSidesIsAConflictResolvedByPolicy(t *testing.T) {
 func TestNewestWinsKeepsAPostgresChangeMadeAfterSalesforces(t *testing.T) {
 	t.Parallel()
 	for _, algo := range []connection.WriteAlgorithm{connection.Ordered, connection.Merged} {
-		for _, tr := range transportsFor(algo) {
+		for _, tr := range transportsFor(algo, true) {
 			t.Run(fmt.Sprintf("%s/%s", algo, tr), func(t *testing.T) {
 				t.Parallel()
 				cb := newConflictBench(t, conflict.NewestWins, algo, tr)
@@ -287,7 +287,7 @@ func TestDeletedInSalesforceUpdatedInPostgresIsListedEveryTime(t *testing.T) {
 	t.Parallel()
 	for _, policy := range []conflict.Policy{conflict.PostgresWins, conflict.SalesforceWins, conflict.NewestWins, conflict.Manual} {
 		for _, algo := range []connection.WriteAlgorithm{connection.Ordered, connection.Merged} {
-			for _, tr := range transportsFor(algo) {
+			for _, tr := range transportsFor(algo, policy == conflict.PostgresWins) {
 				rounds := 1 // the policy does not decide a delete in Salesforce: once is enough for the others
 				switch {
 				case policy == conflict.PostgresWins && algo == connection.Ordered && tr == polled:
@@ -297,14 +297,14 @@ func TestDeletedInSalesforceUpdatedInPostgresIsListedEveryTime(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", policy, algo, tr), func(t *testing.T) {
 					t.Parallel()
-					deletedInSalesforceUpdatedInPostgres(t, newConflictBench(t, policy, algo, tr), rounds)
+					deletedInSalesforceUpdatedInPostgres(t, newConflictBench(t, policy, algo, tr), policy, rounds)
 				})
 			}
 		}
 	}
 }
 
-func deletedInSalesforceUpdatedInPostgres(t *testing.T, cb *conflictBench, rounds int) {
+func deletedInSalesforceUpdatedInPostgres(t *testing.T, cb *conflictBench, policy conflict.Policy, rounds int) {
 	for i := range rounds {
 		if i > 0 {
 			cb.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES ('C-1', 1, 'Draft')`)
@@ -324,7 +324,7 @@ func deletedInSalesforceUpdatedInPostgres(t *testing.T, cb *conflictBench, round
 		})
 		cs := cb.conflicts(i + 1)
 		c := cs[0]
-		if c.Kind != conflict.DeletedInSalesforce || c.Outcome != conflict.DeleteStands || c.SFID != cb.sfid || c.PostgresValues["Amount__c"] != float64(100+i) {
+		if c.Kind != conflict.DeletedInSalesforce || c.Outcome != conflict.DeleteStands || c.Policy != policy || c.SFID != cb.sfid || c.PostgresValues["Amount__c"] != float64(100+i) {
 			t.Fatalf("round %d: conflict %+v", i, c)
 		}
 		cb.Eventually("the row to go", 10*time.Second, func() (bool, string) {
@@ -364,7 +364,7 @@ func TestDeletedInPostgresUpdatedInSalesforce(t *testing.T) {
 		{conflict.Manual, conflict.Held, admin.KeepSalesforce, true},
 	} {
 		for _, algo := range []connection.WriteAlgorithm{connection.Ordered, connection.Merged} {
-			for _, tr := range transportsFor(algo) {
+			for _, tr := range transportsFor(algo, tc.policy == conflict.PostgresWins) {
 				t.Run(fmt.Sprintf("%s%s/%s/%s", tc.policy, tc.keep, algo, tr), func(t *testing.T) {
 					t.Parallel()
 					cb := newConflictBench(t, tc.policy, algo, tr)
@@ -372,7 +372,7 @@ func TestDeletedInPostgresUpdatedInSalesforce(t *testing.T) {
 					cb.nextSecond(time.Now())
 					cb.meet(func() { cb.updateSF(map[string]any{"Amount__c": 50}) }, nil)
 					c := cb.conflicts(1)[0]
-					if c.Kind != conflict.DeletedInPostgres || c.Outcome != tc.outcome || c.SFID != cb.sfid {
+					if c.Kind != conflict.DeletedInPostgres || c.Outcome != tc.outcome || c.Policy != tc.policy || c.SFID != cb.sfid || c.SFModifiedBy == "" {
 						t.Fatalf("conflict %+v", c)
 					}
 					if tc.keep != "" {
@@ -414,7 +414,7 @@ func TestManualConflictsWaitForAnAdminToKeepOneSide(t *testing.T) {
 		{admin.KeepSalesforce, 50, conflict.KeptSalesforce},
 	} {
 		for _, algo := range []connection.WriteAlgorithm{connection.Ordered, connection.Merged} {
-			for _, tr := range transportsFor(algo) {
+			for _, tr := range transportsFor(algo, tc.side == admin.KeepPostgres) {
 				t.Run(fmt.Sprintf("%s/%s/%s", tc.side, algo, tr), func(t *testing.T) {
 					t.Parallel()
 					cb := newConflictBench(t, conflict.Manual, algo, tr)
@@ -422,7 +422,8 @@ func TestManualConflictsWaitForAnAdminToKeepOneSide(t *testing.T) {
 					cb.nextSecond(time.Now())
 					cb.meet(func() { cb.updateSF(map[string]any{"Amount__c": 50}) }, cb.pgHolds(50))
 					c := cb.conflicts(1)[0]
-					if c.Outcome != conflict.Held || c.ResolvedAt != nil {
+					if c.Kind != conflict.UpdateUpdate || c.Outcome != conflict.Held || c.ResolvedAt != nil ||
+						c.PostgresValues["Amount__c"] != 7.0 || c.SalesforceValues["Amount__c"] != 50.0 {
 						t.Fatalf("conflict %+v", c)
 					}
 					cb.Eventually("the change to be held", 10*time.Second, func() (bool, string) {

@@ -29,11 +29,12 @@ const (
 // transports are the ways every conflict case runs.
 var transports = []transport{polled, byCometD, byPubSub}
 
-// transportsFor are the transports a case runs over in a write mode: Pub/Sub brings an event as
-// CometD does, and the write mode is the writer's, so Pub/Sub runs in ordered mode only (the
-// package's tests stay fast).
-func transportsFor(algo connection.WriteAlgorithm) []transport {
-	if algo == connection.Ordered {
+// transportsFor are the transports a case runs over in a write mode: polled and over CometD always;
+// over the Pub/Sub API only in the case's one setting that stands for the others (pubsub), in
+// ordered mode. A Pub/Sub event asks for the same poll as a CometD one, and the write mode is the
+// writer's, so the package's tests stay fast.
+func transportsFor(algo connection.WriteAlgorithm, pubsub bool) []transport {
+	if pubsub && algo == connection.Ordered {
 		return transports
 	}
 	return []transport{polled, byCometD}
