@@ -22,12 +22,12 @@ func TestAPIRetriesAndIgnoresAMappingsFailedWritesByErrorCode(t *testing.T) {
 	}
 	tbl, tl := ident(a.b.Conn.Schema, "contact"), ident(a.b.Conn.Schema, "_trigger_log")
 	a.b.Exec(`BEGIN; SET LOCAL xmlbinary = 'hex'; INSERT INTO ` + tbl + ` (id, sfid, lastname) VALUES
-		(1, NULL, 'Doe'), (2, '003000000000002AAA', 'Roe'), (3, NULL, 'Poe'); COMMIT`)
+		(1, NULL, 'Doe'), (2, '003000000000002AAA', 'Roe'), (3, NULL, 'Poe'), (4, NULL, 'Moe'); COMMIT`)
 	missing := `[{"statusCode":"REQUIRED_FIELD_MISSING","message":"Required fields are missing: [LastName]","fields":["LastName"]}]`
 	invalid := `[{"statusCode":"INVALID_EMAIL_ADDRESS","message":"Email: invalid email address","fields":["Email"]}]`
 	a.b.Exec(`INSERT INTO `+tl+` (id, state, action, table_name, record_id, sf_message, updated_at) VALUES
 		(901, 'FAILED', 'INSERT', 'contact', 1, $1, now()), (902, 'FAILED', 'UPDATE', 'contact', 2, $1, now()),
-		(903, 'FAILED', 'INSERT', 'contact', 3, $2, now())`, missing, invalid)
+		(903, 'FAILED', 'INSERT', 'contact', 3, $2, now()), (904, 'FAILED', 'INSERT', 'contact', 4, 'refused without a code', now())`, missing, invalid)
 	states := func() string {
 		t.Helper()
 		var s string
@@ -36,7 +36,7 @@ func TestAPIRetriesAndIgnoresAMappingsFailedWritesByErrorCode(t *testing.T) {
 		}
 		return s
 	}
-	const untouched = "901:FAILED 902:FAILED 903:FAILED"
+	const untouched = "901:FAILED 902:FAILED 903:FAILED 904:FAILED"
 	retry, ignore := "/api/v3/mappings/"+itoa(m.ID)+"/write-errors/actions/retry", "/api/v3/mappings/"+itoa(m.ID)+"/write-errors/actions/ignore"
 
 	// Refused before anything changes: a viewer, no code, a code Salesforce does not write that way,
@@ -74,7 +74,7 @@ func TestAPIRetriesAndIgnoresAMappingsFailedWritesByErrorCode(t *testing.T) {
 	if r := decode[result](t, a.as(apitoken.Admin, "POST", retry, `{"code": "REQUIRED_FIELD_MISSING"}`, 200)); r != (result{m.ID, "REQUIRED_FIELD_MISSING", "retried", 2}) {
 		t.Fatalf("retry: %+v", r)
 	}
-	if got := states(); got != "901:REQUEUED 902:REQUEUED 903:FAILED" {
+	if got := states(); got != "901:REQUEUED 902:REQUEUED 903:FAILED 904:FAILED" {
 		t.Fatalf("after retry: %s", got)
 	}
 	var requeued string
@@ -85,8 +85,15 @@ func TestAPIRetriesAndIgnoresAMappingsFailedWritesByErrorCode(t *testing.T) {
 	if r := decode[result](t, a.as(apitoken.Admin, "POST", ignore, `{"code": "INVALID_EMAIL_ADDRESS"}`, 200)); r != (result{m.ID, "INVALID_EMAIL_ADDRESS", "ignored", 1}) {
 		t.Fatalf("ignore: %+v", r)
 	}
-	if got := states(); got != "901:REQUEUED 902:REQUEUED 903:IGNORED" {
+	if got := states(); got != "901:REQUEUED 902:REQUEUED 903:IGNORED 904:FAILED" {
 		t.Fatalf("after ignore: %s", got)
+	}
+	// "" names the writes Salesforce refused without a code.
+	if r := decode[result](t, a.as(apitoken.Admin, "POST", ignore, `{"code": ""}`, 200)); r != (result{m.ID, "", "ignored", 1}) {
+		t.Fatalf("ignore those without a code: %+v", r)
+	}
+	if got := states(); got != "901:REQUEUED 902:REQUEUED 903:IGNORED 904:IGNORED" {
+		t.Fatalf("after ignoring those without a code: %s", got)
 	}
 	if e := decode[apiError](t, a.as(apitoken.Admin, "POST", retry, `{"code": "REQUIRED_FIELD_MISSING"}`, 404)); !strings.Contains(e.Message, "no failed write refused with REQUIRED_FIELD_MISSING") {
 		t.Fatalf("retrying twice: %+v", e)
