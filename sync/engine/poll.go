@@ -98,8 +98,9 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
 	var committedMark *time.Time
+	// The lock is held for the transaction only: what follows it (the count check's calls to
+	// Salesforce among them) would otherwise hold up the writer of this table for their round trips.
 	unlock := w.s.tables.lock(m.Table)
-	defer unlock()
 	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if err := apply.AsSync(ctx, tx); err != nil {
 			return err
@@ -157,6 +158,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		}
 		return nil
 	})
+	unlock()
 	if err != nil {
 		return err
 	}

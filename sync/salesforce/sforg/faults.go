@@ -12,6 +12,7 @@ import (
 type Fault struct {
 	Method  string // "" = any
 	Path    string // regular expression matched against the path after the base path; "" = any
+	SOQL    string // regular expression matched against a query's SOQL (its q parameter); "" = any request
 	Status  int    // HTTP status to answer with (with ErrorCode); 0 = pass through after Latency
 	Code    string // Salesforce errorCode, e.g. UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED, INVALID_SESSION_ID
 	Message string
@@ -21,7 +22,7 @@ type Fault struct {
 	// the response: the client cannot know whether its write was applied.
 	DropAfter bool
 	Count     int // how many requests it applies to; -1 forever
-	re        *regexp.Regexp
+	re, soql  *regexp.Regexp
 }
 
 // LockRecord makes the next n writes of a record fail with UNABLE_TO_LOCK_ROW, as when another
@@ -44,6 +45,13 @@ func (o *Org) InjectFault(f Fault) error {
 			return err
 		}
 		f.re = re
+	}
+	if f.SOQL != "" {
+		re, err := regexp.Compile(f.SOQL)
+		if err != nil {
+			return err
+		}
+		f.soql = re
 	}
 	if f.Count == 0 {
 		f.Count = 1
@@ -80,7 +88,8 @@ func (o *Org) fault(w http.ResponseWriter, r *http.Request) bool {
 	o.mu.Lock()
 	var f *Fault
 	for i, cand := range o.faults {
-		if (cand.Method == "" || strings.EqualFold(cand.Method, r.Method)) && (cand.re == nil || cand.re.MatchString(r.URL.Path)) {
+		if (cand.Method == "" || strings.EqualFold(cand.Method, r.Method)) && (cand.re == nil || cand.re.MatchString(r.URL.Path)) &&
+			(cand.soql == nil || cand.soql.MatchString(r.URL.Query().Get("q"))) {
 			f = cand
 			if f.Count > 0 {
 				f.Count--
