@@ -22,10 +22,19 @@ import (
 // poll reads records changed in Salesforce since the high-water mark (minus an overlap window) with one
 // queryAll, which also returns deleted records, and merges them into the table. The new high-water
 // mark is stored in the same transaction as the rows, so a crash can never skip changes.
-func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
+func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) (err error) {
 	e := w.s.e
 	begun := e.opts.Now()
 	urgent := w.pollNow.Swap(false) // a change event asked for it: no waiting for a batch
+	committed := false
+	defer func() {
+		if err != nil && urgent && !committed {
+			// The changes the event announced are not in Postgres: the retry after the backoff polls
+			// at once again (as a failed gap refresh keeps its ids), not at the next interval, which is
+			// an hour away for an accelerated mapping between events.
+			w.pollNow.Store(true)
+		}
+	}()
 	replayID := w.replayID.Load()
 	var pubsubReplay []byte
 	if p := w.pubsubReplay.Load(); p != nil {
@@ -168,6 +177,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	if err != nil {
 		return err
 	}
+	committed = true
 	w.remember(m, committedMark)
 	// Its timings from when it came due: a poll late beyond its interval shows where it waited.
 	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted, "urgent", urgent,
