@@ -35,7 +35,8 @@ func TestThePrintedSimulatedOrgLinkOpensTheOrgAndItsLoginKeepsThePage(t *testing
 		chromedp.SetValue(css(`#username`), sforg.DemoUsername),
 		chromedp.SendKeys(css(`#password`), sforg.DemoPassword),
 		chromedp.Click(css(`#Login`)),
-		chromedp.WaitVisible(css(`main h1`)),
+		// The list's own link: the login page has a main h1 too, and would pass before it navigates.
+		chromedp.WaitVisible(css(`a[href$="/lightning/o/Account/new"]`)),
 	); err != nil {
 		t.Fatal(err)
 	}

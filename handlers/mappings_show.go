@@ -25,7 +25,7 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 	if cur != nil {
 		// The diagnosis reads every mapping and counts every table of the connection: the rows
 		// show the mappings and counts it judged.
-		rep, err := h.Diagnose.Run(c.Request().Context(), cur.ID)
+		rep, err := h.diagnose(c, cur.ID)
 		if err != nil {
 			return err
 		}
@@ -42,11 +42,10 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 			c.Response().Header().Set("HX-Refresh", "true")
 			return c.NoContent(http.StatusNoContent)
 		}
-		p := views.Page{Title: "Mappings", Attention: len(m.Problems)}
+		p := views.Page{Title: "Mappings", Attention: h.attention(c, cur.ID)}
 		return render(c, http.StatusOK, templ.Join(views.MappingsTable(m, h.now()), views.DocTitle(p)))
 	}
 	p := h.dashPage(c, "Mappings", "mappings", conns, cur)
-	p.Attention = len(m.Problems)
 	return render(c, http.StatusOK, views.Mappings(p, m, h.now()))
 }
 

@@ -334,8 +334,19 @@ func (o orgControl) selectForCDC(ctx context.Context, object string) error {
 	return o.do(ctx, http.MethodPost, "/cdc/entities/"+object, nil, nil)
 }
 
+// generateChunk is how many records one request of the org's control API generates (it takes 5M
+// at most): a 10M-record object takes several minutes to generate, a request per million.
+const generateChunk = 1_000_000
+
 func (o orgControl) generate(ctx context.Context, object string, n int) error {
-	return o.do(ctx, http.MethodPost, "/generate", map[string]any{"Object": object, "Count": n, "Seed": 7}, nil)
+	for i := 0; n > 0; i++ {
+		chunk := min(n, generateChunk)
+		if err := o.do(ctx, http.MethodPost, "/generate", map[string]any{"Object": object, "Count": chunk, "Seed": 7 + i}, nil); err != nil {
+			return err
+		}
+		n -= chunk
+	}
+	return nil
 }
 
 func (o orgControl) create(ctx context.Context, object string, fields map[string]any) error {

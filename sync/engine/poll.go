@@ -22,9 +22,19 @@ import (
 // poll reads records changed in Salesforce since the high-water mark (minus an overlap window) with one
 // queryAll, which also returns deleted records, and merges them into the table. The new high-water
 // mark is stored in the same transaction as the rows, so a crash can never skip changes.
-func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
+func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) (err error) {
 	e := w.s.e
+	begun := e.opts.Now()
 	urgent := w.pollNow.Swap(false) // a change event asked for it: no waiting for a batch
+	committed := false
+	defer func() {
+		if err != nil && urgent && !committed {
+			// The changes the event announced are not in Postgres: the retry after the backoff polls
+			// at once again (as a failed gap refresh keeps its ids), not at the next interval, which is
+			// an hour away for an accelerated mapping between events.
+			w.pollNow.Store(true)
+		}
+	}()
 	replayID := w.replayID.Load()
 	var pubsubReplay []byte
 	if p := w.pubsubReplay.Load(); p != nil {
@@ -40,15 +50,10 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	if err := w.checkRollback(ctx, c, m); err != nil {
 		return err
 	}
-	// The poll begins before its query, by the database's clock (see SavePoll).
-	var started time.Time
 	if m.State == mapping.DataSynced {
-		var err error
-		if started, err = w.startPoll(ctx, m); err != nil {
+		if err := w.startPoll(ctx, m); err != nil {
 			return err
 		}
-	} else if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
-		return fmt.Errorf("read the database's time: %w", err)
 	}
 	since := pollSince(m, e.opts.Now(), e.opts.Overlap)
 	tgt := target(c, m)
@@ -57,16 +62,26 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
+	// The poll begins before its query, by the database's clock (see SavePoll): when the mapping was
+	// read for it, which costs no round trip of its own.
+	started := m.ReadAt
+	if started.IsZero() { // not read from the database (never so today): ask for its time
+		if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+			return fmt.Errorf("read the database's time: %w", err)
+		}
+	}
 	var first *orgclient.FirstPage
 	// A filtered poll reads on its own: the records changed in its window, filter aside, must be read
 	// before the filtered ones (a record that came to match between the two reads would otherwise be
 	// taken for one that left), and the batch's first page is read before the poll begins.
-	if !urgent && filter == "" {
+	// A poll paging through many changes reads on its own too (worker.paging).
+	if !urgent && filter == "" && w.paging == 0 {
 		var err error
 		if first, err = w.s.polls.first(ctx, org, orgclient.BatchQuery{SOQL: soql, All: all}, w.interval(m)); err != nil {
 			return err
 		}
 	}
+	answered := e.opts.Now()
 	// The records download before the table is locked: the writer, which holds the lock while it
 	// sends and records, does not wait for Salesforce's pages of a poll (its own writes read back).
 	// Merged only after the writer recorded its inserts' sfids, a record it created is never taken
@@ -80,17 +95,20 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	if err != nil {
 		return err
 	}
-	// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
-	// answered after the pause is not applied (the mark stays; Resume polls again).
-	if now, err := connection.Load(ctx, e.opts.Pool, c.ID); err != nil || !now.State.Syncing() {
-		return cmp.Or(err, errAborted)
+	downloaded := e.opts.Now()
+	switch {
+	case first != nil && first.Next != "":
+		w.paging = len(first.Records)
+	case first == nil && fetched <= w.paging:
+		w.paging = 0 // no more than a page (read on its own, it cannot tell how many it paged)
 	}
 
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
 	var committedMark *time.Time
+	// The lock is held for the transaction only: what follows it (the count check's calls to
+	// Salesforce among them) would otherwise hold up the writer of this table for their round trips.
 	unlock := w.s.tables.lock(m.Table)
-	defer unlock()
 	// Most polls find nothing: without records (and without a filter, whose departures are found
 	// through the staged records) nothing is merged, no staging table is made, and no row of the
 	// table is written.
@@ -107,8 +125,15 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		} else if err := apply.AsSync(ctx, tx); err != nil {
 			return err
 		}
-		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
+		// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
+		// answered after the pause is not applied (the mark stays; Resume polls again). Read with the
+		// lease, in the transaction of the rows: no round trip of its own.
+		state, err := e.leases.CheckSyncing(ctx, tx, c.ID)
+		if err != nil {
 			return err
+		}
+		if !connection.State(state).Syncing() {
+			return errAborted
 		}
 		var changedMark *time.Time
 		if filter != "" {
@@ -170,35 +195,46 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		}
 		return nil
 	})
+	unlock()
 	if err != nil {
 		return err
 	}
+	committed = true
 	w.remember(m, committedMark)
-	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
+	// Its timings from when it came due: a poll late beyond its interval shows where it waited.
+	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted, "urgent", urgent,
+		"batched", first != nil, "due", w.dueAt.Format(time.TimeOnly+".000"), "after_last", sinceLast(m, w.dueAt), "begun", begun.Sub(w.dueAt), "answered", answered.Sub(w.dueAt),
+		"downloaded", downloaded.Sub(w.dueAt), "applied", e.opts.Now().Sub(w.dueAt))
 	e.opts.Signals.PollDone.Fire(m.ID)
 	w.countCheck(ctx, org, c, m)
 	return nil
 }
 
-// startPoll marks the mapping POLLING_SF_CHANGES while its poll runs, and returns when it began
-// by the database's clock. That state is shown only for the poll's moment, so its commit does not
-// wait for the disk (synchronous_commit off; the poll's own commit, later in the same log, does):
-// lost in a database crash, the mapping is DATA_SYNCED and polls again. With a thousand mappings
-// polling, the flushes of commits are most of what the database does.
-func (w *worker) startPoll(ctx context.Context, m mapping.Mapping) (time.Time, error) {
-	var started time.Time
+// startPoll marks the mapping POLLING_SF_CHANGES while its poll runs. That state is shown only for
+// the poll's moment, so its commit does not wait for the disk (synchronous_commit off; the poll's
+// own commit, later in the same log, does): lost in a database crash, the mapping is DATA_SYNCED
+// and polls again. With a thousand mappings polling, the flushes of commits are most of what the
+// database does.
+func (w *worker) startPoll(ctx context.Context, m mapping.Mapping) error {
 	err := store.Tx(ctx, w.s.e.opts.Pool, func(tx pgx.Tx) error {
-		// now() is the transaction's start: before the poll's query.
-		if err := tx.QueryRow(ctx, `SELECT now(), set_config('synchronous_commit', 'off', true)`).Scan(&started, new(string)); err != nil {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return fmt.Errorf("start poll: %w", err)
 		}
 		_, err := mapping.Apply(ctx, tx, m.ID, mapping.StartPoll, "")
 		return err
 	})
 	if failure.Is(err, failure.Conflict) {
-		return started, fmt.Errorf("%w: %v", errAborted, err) // as transition: an admin changed the mapping meanwhile
+		return fmt.Errorf("%w: %v", errAborted, err) // as transition: an admin changed the mapping meanwhile
 	}
-	return started, err
+	return err
+}
+
+// sinceLast is how long after the previous poll began this one came due (0: none before).
+func sinceLast(m mapping.Mapping, due time.Time) time.Duration {
+	if m.LastPollAt == nil {
+		return 0
+	}
+	return due.Sub(*m.LastPollAt)
 }
 
 // changedTarget is what a filtered mapping's poll reads of every record changed in its window, the

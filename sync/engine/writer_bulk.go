@@ -10,15 +10,29 @@ import (
 	"strconv"
 	"strings"
 
+	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/triggerlog"
 )
 
 // bulkWriteMin is the run length (same table and action, each record once) from which ordered writes
-// go through one Bulk API 2.0 ingest job instead of collections of 200: a large backlog then costs a
-// handful of calls per job instead of one per 200 records.
+// go through one Bulk API 2.0 ingest job instead of collections of 200 when calls are scarce
+// (bulkWanted): a large backlog then costs a handful of calls per job instead of one per 200 records.
 const bulkWriteMin = 1000
+
+// bulkWanted reports whether long runs go through Bulk API 2.0 jobs now. A job saves calls (a handful
+// per run instead of one per 200 records) but waits its turn in Salesforce's queue for seconds, while
+// the writer's collection calls in flight send a whole batch in one round trip: Bulk is for when
+// calls are scarce, when the admin capped pgforce's daily calls or the org has used half its daily
+// allowance (as Salesforce last reported it).
+func bulkWanted(c connection.Connection, org orgclient.Org) bool {
+	if c.MaxDailyAPICalls != nil {
+		return true
+	}
+	used, max := org.Usage()
+	return max > 0 && 2*used >= max
+}
 
 // nextBulkRun is nextRun without the collection limit.
 func nextBulkRun(b []*change) []*change {

@@ -53,6 +53,7 @@ type conflictState struct {
 	refreshes []sfRefresh                     // Salesforce versions rows take with the batch's outcomes
 	batch     []*change                       // the batch being written
 	changed   map[string]map[string]sfVersion // table → records Salesforce changed since the batch's oldest baseline
+	existing  map[string]map[string]sfVersion // table → records Salesforce has with the external ids of the batch's inserts
 }
 
 // changedSinceLimit bounds the batch pre-check: when Salesforce changed more records of the object
@@ -62,7 +63,9 @@ const changedSinceLimit = 10_000
 var errTooManyChanged = fmt.Errorf("more than %d records changed", changedSinceLimit)
 
 // beginBatch starts detection for a claimed batch.
-func (cs *conflictState) beginBatch(batch []*change) { cs.batch, cs.changed = batch, nil }
+func (cs *conflictState) beginBatch(batch []*change) {
+	cs.batch, cs.changed, cs.existing = batch, nil, nil
+}
 
 // changedSince reads, once per batch and table, the records Salesforce changed (or deleted) after
 // the oldest baseline of the batch's updates and deletes of the table: one query (paged by 2,000)

@@ -17,7 +17,7 @@ import (
 // An insert of an upsert mapping whose external id Salesforce already has is a conflict when the
 // record holds other values than the row: Postgres created what it took for a new record, and an
 // upsert would overwrite one Salesforce already had (Heroku Connect does so silently). The run's
-// inserts are pre-checked by external id (one query per preCheckBatch rows); a record holding the
+// inserts are pre-checked by external id (one query per preCheckBatch rows of a batch); a record holding the
 // row's very values (an upsert resent after a crash) is no conflict. The policy decides:
 // postgres_wins upserts over it (recorded with both versions), salesforce_wins links the row to the
 // record and takes its values (nothing is sent), newest_wins compares the capture time with the
@@ -37,41 +37,16 @@ func (w *writer) checkInsertConflicts(ctx context.Context, org orgclient.Org, c 
 	var cands []*change
 	recs := map[*change]map[string]any{}
 	for _, ch := range run {
-		if ch.decided() || ch.action != triggerlog.Insert || ch.sfid != "" {
-			continue
+		if rec, ok := insertCandidate(wt, ch); ok {
+			cands, recs[ch] = append(cands, ch), rec
 		}
-		rec, err := wt.fields.record(ch.values, true, ch.cleared)
-		if err != nil || rec[ext] == nil {
-			continue // sendRun says why, or it is a create
-		}
-		cands, recs[ch] = append(cands, ch), rec
 	}
 	if len(cands) == 0 {
 		return nil, nil
 	}
-	fieldSet := map[string]bool{ext: true}
-	var wheres []string
-	for i := 0; i < len(cands); i += preCheckBatch {
-		var lits []string
-		for _, ch := range cands[i:min(i+preCheckBatch, len(cands))] {
-			for f, v := range recs[ch] {
-				if _, nested := v.(map[string]any); !nested {
-					fieldSet[f] = true
-				}
-			}
-			lits = append(lits, soqlValue(wt, ext, recs[ch][ext]))
-		}
-		wheres = append(wheres, " WHERE "+ext+" IN ("+strings.Join(lits, ",")+")")
-	}
-	versions, err := w.readVersions(ctx, org, wt, slices.Sorted(maps.Keys(fieldSet)), wheres, 0)
+	byExt, err := w.existingByExt(ctx, org, wt)
 	if err != nil {
 		return nil, err
-	}
-	byExt := map[string]sfVersion{}
-	for _, v := range versions {
-		if !v.deleted {
-			byExt[insertKey(decodeRaw(apply.FieldValue(v.values, ext)))] = v
-		}
 	}
 	if len(byExt) == 0 {
 		return nil, nil // Salesforce has none of the external ids: plain creates
@@ -132,6 +107,67 @@ func (w *writer) checkInsertConflicts(ctx context.Context, org orgclient.Org, c 
 		ch.conflict = cf
 	}
 	return takeSF, nil
+}
+
+// insertCandidate is a change the insert pre-check looks up: an insert of an upsert mapping's row
+// with an external id, not yet linked to a record; rec is what would be sent.
+func insertCandidate(wt *writable, ch *change) (map[string]any, bool) {
+	if ch.decided() || ch.action != triggerlog.Insert || ch.sfid != "" {
+		return nil, false
+	}
+	rec, err := wt.fields.record(ch.values, true, ch.cleared)
+	if err != nil || rec[wt.m.Config.UpsertField] == nil {
+		return nil, false // sendRun says why, or it is a create
+	}
+	return rec, true
+}
+
+// existingByExt reads, once per batch and table, the records Salesforce has with the external ids of
+// the batch's inserts (one query per preCheckBatch ids, 25 to a call): the batch's collection runs
+// share that call instead of one query each.
+func (w *writer) existingByExt(ctx context.Context, org orgclient.Org, wt *writable) (map[string]sfVersion, error) {
+	if v, done := w.cs.existing[wt.m.Table]; done {
+		return v, nil
+	}
+	ext := wt.m.Config.UpsertField
+	fieldSet := map[string]bool{ext: true}
+	var lits []string
+	for _, ch := range w.cs.batch {
+		if ch.table != wt.m.Table {
+			continue
+		}
+		rec, ok := insertCandidate(wt, ch)
+		if !ok {
+			continue
+		}
+		for f, v := range rec {
+			if _, nested := v.(map[string]any); !nested {
+				fieldSet[f] = true
+			}
+		}
+		lits = append(lits, soqlValue(wt, ext, rec[ext]))
+	}
+	var wheres []string
+	for i := 0; i < len(lits); i += preCheckBatch {
+		wheres = append(wheres, " WHERE "+ext+" IN ("+strings.Join(lits[i:min(i+preCheckBatch, len(lits))], ",")+")")
+	}
+	byExt := map[string]sfVersion{}
+	if len(wheres) > 0 {
+		versions, err := w.readVersions(ctx, org, wt, slices.Sorted(maps.Keys(fieldSet)), wheres, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range versions {
+			if !v.deleted {
+				byExt[insertKey(decodeRaw(apply.FieldValue(v.values, ext)))] = v
+			}
+		}
+	}
+	if w.cs.existing == nil {
+		w.cs.existing = map[string]map[string]sfVersion{}
+	}
+	w.cs.existing[wt.m.Table] = byExt
+	return byExt, nil
 }
 
 // soqlValue is a value of a field as a SOQL literal: numbers bare, anything else quoted.

@@ -23,9 +23,10 @@ import (
 // in capture order (writer_pipeline.go).
 func (w *writer) sendOrdered(ctx context.Context, org orgclient.Org, tables map[string]*writable, batch []*change) error {
 	var runs []plannedRun
+	useBulk := bulkWanted(w.s.currentConn(), org)
 	for i := 0; i < len(batch); {
 		run, bulk := nextRun(batch[i:]), false
-		if long := nextBulkRun(batch[i:]); len(long) >= bulkWriteMin && bulkEligible(tables[long[0].table], long[0].action) {
+		if long := nextBulkRun(batch[i:]); useBulk && len(long) >= bulkWriteMin && bulkEligible(tables[long[0].table], long[0].action) {
 			run, bulk = long, true
 		}
 		runs = append(runs, planned(run, bulk))

@@ -208,9 +208,10 @@ func TestOrderedWritesKeepEachRecordsOrderAndUseFewCalls(t *testing.T) {
 			t.Fatalf("O-7 = %v: updates applied out of order", rec["Amount__c"])
 		}
 	}
-	// 450 inserts in 3 calls, then the two updates of O-7 in two more (a record never appears twice in one call).
-	if got := b.Org.APICalls()["composite"] - calls; got != 5 {
-		t.Fatalf("%d collection calls, want 5", got)
+	// 450 inserts in 3 calls, then the two updates of O-7 in two more (a record never appears twice in
+	// one call), and one /composite call of the pre-check queries of the inserts' external ids.
+	if got := b.Org.APICalls()["composite"] - calls; got != 6 {
+		t.Fatalf("%d composite calls, want 6", got)
 	}
 }
 
@@ -362,11 +363,31 @@ func TestUpdatesQueuedBehindTheirInsertsFindTheSfidInLaterBatches(t *testing.T) 
 	}
 }
 
-// A large backlog of upserts, updates and deletes goes through Bulk API 2.0 ingest jobs (a few calls
-// per thousands of records), each record's result matched back to its row.
-func TestLargeBacklogsUseBulkIngestJobs(t *testing.T) {
+// While API calls are plentiful, a large backlog goes through collections, ten calls in flight (a
+// Bulk job would save a few calls and take seconds in Salesforce's queue).
+func TestLargeBacklogsUseCollectionsWhileCallsArePlentiful(t *testing.T) {
 	t.Parallel()
 	b := enginetest.New(t, enginetest.Options{Seed: 1})
+	readWriteInvoices(b, true)
+	b.ConnState(connection.Idle)
+	before := b.Org.APICalls()
+	b.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) SELECT 'COLL-' || g, g, 'Draft' FROM generate_series(1, 1500) g`)
+	b.Eventually("the inserts", 60*time.Second, func() (bool, string) {
+		return b.Count("invoice__c", "external_id__c LIKE 'COLL-%' AND sfid IS NOT NULL AND _hc_lastop = 'INSERTED'") == 1500, fmt.Sprint(logStates(b))
+	})
+	if after := b.Org.APICalls(); after["bulk"] != before["bulk"] || after["composite"]-before["composite"] < 8 {
+		t.Fatalf("1,500 inserts with plentiful calls: %v → %v, want collections", before, after)
+	}
+}
+
+// When calls are scarce (the org has used more than half its daily allowance), a large backlog of
+// upserts, updates and deletes goes through Bulk API 2.0 ingest jobs (a few calls per thousands of
+// records), each record's result matched back to its row.
+func TestLargeBacklogsUseBulkIngestJobsWhenCallsAreScarce(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{Seed: 1})
+	_, max := b.Org.APIUsage()
+	b.Org.SetAPIUsage(max * 3 / 4)
 	readWriteInvoices(b, true)
 	pause := func() {
 		b.T.Helper()
