@@ -3,6 +3,7 @@ package engine
 import (
 	"slices"
 	"sync"
+	"time"
 )
 
 // tableLocks serialize, per mapped table, the writer's send-and-record with the polls of that table.
@@ -11,7 +12,7 @@ import (
 type tableLocks struct {
 	mu      sync.Mutex
 	locks   map[string]*sync.Mutex
-	waiting map[string]int // callers waiting for a table's lock: the writer's overlapping batches yield to them
+	waiting map[string][]time.Time // since when callers wait for a table's lock (the writer's overlapping batches yield to them)
 }
 
 // lock takes the locks of the named tables (in name order, so two callers never deadlock) and returns
@@ -23,7 +24,7 @@ func (l *tableLocks) lock(names ...string) (unlock func()) {
 	l.mu.Lock()
 	if l.locks == nil {
 		l.locks = map[string]*sync.Mutex{}
-		l.waiting = map[string]int{}
+		l.waiting = map[string][]time.Time{}
 	}
 	held := make([]*sync.Mutex, 0, len(names))
 	for _, n := range names {
@@ -39,9 +40,10 @@ func (l *tableLocks) lock(names ...string) (unlock func()) {
 		if m.TryLock() {
 			continue
 		}
-		l.wait(names[i], 1)
+		since := time.Now()
+		l.wait(names[i], since, true)
 		m.Lock()
-		l.wait(names[i], -1)
+		l.wait(names[i], since, false)
 	}
 	return func() {
 		for _, m := range slices.Backward(held) {
@@ -50,19 +52,28 @@ func (l *tableLocks) lock(names ...string) (unlock func()) {
 	}
 }
 
-func (l *tableLocks) wait(name string, d int) {
+func (l *tableLocks) wait(name string, since time.Time, waiting bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.waiting[name] += d
+	if waiting {
+		l.waiting[name] = append(l.waiting[name], since)
+		return
+	}
+	w := l.waiting[name]
+	if i := slices.Index(w, since); i >= 0 {
+		l.waiting[name] = slices.Delete(w, i, i+1)
+	}
 }
 
-// awaited reports whether someone waits for the lock of one of the tables.
-func (l *tableLocks) awaited(names []string) bool {
+// awaited reports whether someone has waited longer than d for the lock of one of the tables.
+func (l *tableLocks) awaited(names []string, d time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, n := range names {
-		if l.waiting[n] > 0 {
-			return true
+		for _, since := range l.waiting[n] {
+			if time.Since(since) > d {
+				return true
+			}
 		}
 	}
 	return false

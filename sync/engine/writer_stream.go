@@ -29,10 +29,16 @@ import (
 //     syncing (paused) or the lease is lost, the batch claimed ahead is released unsent, order kept;
 //   - a batch's table locks are held from before its rows are checked until it is recorded, shared
 //     by overlapping batches of a table, so a poll never applies between a write and its record;
-//     when a poll waits for one of those tables, no batch is claimed ahead and the locks go once
-//     the batch in flight is recorded;
+//     once a poll has waited pollWaitMax for one of those tables, no batch is claimed ahead and the
+//     locks go when the batch in flight is recorded;
 //   - conflict detection learns pgforce's own writes when Salesforce answers (noteWrites), before
 //     the next batch is judged, and a batch's Salesforce versions are applied with its own record.
+
+// pollWaitMax is how long a poll (or a check) waits at most for a table lock the writer's overlapping
+// batches keep held, plus the batch in flight: about what it waited with one batch at a time, and
+// no poll is skipped in a long backlog, while polls every few hundred milliseconds do not end the
+// overlap at every batch.
+const pollWaitMax = time.Second
 
 // writeBatch is one claimed batch on its way: claimed and checked, sent, recorded.
 type writeBatch struct {
@@ -98,14 +104,15 @@ func (w *writer) stream(ctx context.Context, org orgclient.Org, cur *writeBatch)
 }
 
 // overlap is the database work done while cur's calls are in flight: record prev (sent before cur),
-// then claim the batch after cur if cur was full and nobody waits for the locks of cur's tables.
+// then claim the batch after cur if cur was full and no poll has waited pollWaitMax for the locks of
+// cur's tables.
 func (w *writer) overlap(ctx context.Context, org orgclient.Org, prev, cur *writeBatch) (*writeBatch, error) {
 	if prev != nil {
 		if err := w.recordBatch(ctx, prev); err != nil {
 			return nil, err
 		}
 	}
-	if !cur.full() || cur.describeErr != nil || w.s.tables.awaited(cur.locked) {
+	if !cur.full() || cur.describeErr != nil || w.s.tables.awaited(cur.locked, pollWaitMax) {
 		return nil, nil
 	}
 	return w.prepare(ctx, org)
