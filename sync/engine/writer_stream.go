@@ -16,15 +16,15 @@ import (
 )
 
 // A backlog is written as a stream of batches that overlap: while a batch's calls are in flight the
-// writer records the batch before it and claims, checks and describes the batch after it, so the
-// pipe to Salesforce does not stand idle during the database work (an org 150 ms away spends about
-// as long answering a batch as the database spends claiming and recording it).
+// writer records the batch before it and, beside that, claims, checks and describes the batch after
+// it, so the pipe to Salesforce does not stand idle during the database work (an org 150 ms away
+// spends about as long answering a batch as the database spends claiming and recording it).
 //
 // What keeps this as safe as one batch at a time:
 //   - batches are sent one after the other (a batch's calls start once the previous batch's are
 //     answered) and recorded in the same order;
-//   - the batch claimed ahead was checked (checkRows) before the batch in flight was recorded, so
-//     its updates of records that batch created take their sfids from it (carrySFIDs);
+//   - the batch claimed ahead was checked (checkRows) before the two batches sent before it were
+//     recorded, so its updates of records they created take their sfids from them (carrySFIDs);
 //   - when a batch stops (a retriable failure, a change back in the queue) or the connection stops
 //     syncing (paused) or the lease is lost, the batch claimed ahead is released unsent, order kept;
 //   - a batch's table locks are held from before its rows are checked until it is recorded, shared
@@ -103,19 +103,37 @@ func (w *writer) stream(ctx context.Context, org orgclient.Org, cur *writeBatch)
 	}
 }
 
-// overlap is the database work done while cur's calls are in flight: record prev (sent before cur),
-// then claim the batch after cur if cur was full and no poll has waited pollWaitMax for the locks of
-// cur's tables.
+// overlap is the database work done while cur's calls are in flight: record prev (sent before cur)
+// and, beside it, claim the batch after cur if cur was full and no poll has waited pollWaitMax for
+// the locks of cur's tables. The batch claimed may have been checked before prev was recorded: it
+// takes the sfids of prev's inserts from prev (as of cur's once cur is answered).
 func (w *writer) overlap(ctx context.Context, org orgclient.Org, prev, cur *writeBatch) (*writeBatch, error) {
+	var recorded chan error
 	if prev != nil {
-		if err := w.recordBatch(ctx, prev); err != nil {
-			return nil, err
+		if len(w.unrecorded) > 0 { // not in a stream (step records them first), but never out of order
+			return nil, w.recordBatch(ctx, prev)
 		}
+		recorded = make(chan error, 1)
+		go func() { recorded <- w.record(ctx, prev) }()
 	}
-	if !cur.full() || cur.describeErr != nil || w.s.tables.awaited(cur.locked, pollWaitMax) {
-		return nil, nil
+	var next *writeBatch
+	var err error
+	if cur.full() && cur.describeErr == nil && !w.s.tables.awaited(cur.locked, pollWaitMax) {
+		next, err = w.prepare(ctx, org)
 	}
-	return w.prepare(ctx, org)
+	if prev == nil {
+		return next, err
+	}
+	if rerr := w.recorded(prev, <-recorded); rerr != nil {
+		if next != nil {
+			_ = w.releaseUnsent(ctx, next) // or in doubt
+		}
+		return nil, rerr
+	}
+	if next != nil {
+		carrySFIDs(prev, next)
+	}
+	return next, err
 }
 
 // prepare claims a batch, takes its tables' locks, checks its rows and describes its objects. nil:
@@ -224,14 +242,19 @@ func carrySFIDs(cur, next *writeBatch) {
 // errEarlierUnrecorded keeps a batch's outcome from being stored before an earlier batch's.
 var errEarlierUnrecorded = errors.New("an earlier write batch is not recorded yet")
 
-// recordBatch records a batch's outcome after those of the batches before it and releases its
-// tables' locks. A batch not recorded waits in unrecorded, in order, for the next round.
+// recordBatch records a batch's outcome after those of the batches before it.
 func (w *writer) recordBatch(ctx context.Context, b *writeBatch) error {
-	defer w.unlockTables(b)
 	err := errEarlierUnrecorded
 	if len(w.unrecorded) == 0 {
 		err = w.record(ctx, b)
 	}
+	return w.recorded(b, err)
+}
+
+// recorded releases a batch's table locks once its record is done (err: failed). A batch not
+// recorded waits in unrecorded, in order, for the next round.
+func (w *writer) recorded(b *writeBatch, err error) error {
+	w.unlockTables(b)
 	if err != nil {
 		b.took = 0 // recorded again later: how long it took is no longer known
 		w.unrecorded = append(w.unrecorded, b)

@@ -53,9 +53,8 @@ func TestTheBatchClaimedWhileOneIsInFlightGoesBackUnsentWhenTheConnectionPauses(
 	readWriteAmounts(b)
 	before := b.Org.Count("Invoice__c")
 	queueWhilePaused(b, `INSERT INTO $schema.invoice__c (amount__c, status__c) SELECT g, 'Draft' FROM generate_series(1, 4000) g`)
-	// The first batch's ten calls take 3 s each (two rounds of 8 lanes): long enough to pause
-	// while they are in flight.
-	if err := b.Org.InjectFault(sforg.Fault{Path: "/composite/sobjects", Latency: 3 * time.Second, Count: 10}); err != nil {
+	// The first batch's ten calls take 4 s each: long enough to pause while they are in flight.
+	if err := b.Org.InjectFault(sforg.Fault{Path: "/composite/sobjects", Latency: 4 * time.Second, Count: 10}); err != nil {
 		t.Fatal(err)
 	}
 	resume(b)
@@ -105,7 +104,7 @@ func TestARetriableFailureSendsTheBatchClaimedBehindItBackUnsent(t *testing.T) {
 	queueWhilePaused(b,
 		`INSERT INTO $schema.invoice__c (amount__c, status__c) SELECT g, 'Draft' FROM generate_series(1, 2000) g`,
 		`UPDATE $schema.invoice__c SET amount__c = amount__c + 0.5 WHERE sfid IS NULL`)
-	// Nine of the inserts' ten calls pass slowly (the updates are claimed meanwhile); the tenth
+	// Nine of the inserts' ten calls pass slowly (the updates are claimed meanwhile); the other
 	// fails every attempt the client makes, so its 200 inserts go back to the queue.
 	if err := b.Org.InjectFault(sforg.Fault{Path: "/composite/sobjects", Status: 503, Code: "SERVER_UNAVAILABLE", Message: "Server unavailable", Count: 4}); err != nil {
 		t.Fatal(err)
@@ -142,8 +141,8 @@ func TestPollsGoOnWhileALongBacklogIsWritten(t *testing.T) {
 	b := enginetest.New(t, enginetest.Options{Seed: 1})
 	readWriteAmounts(b)
 	queueWhilePaused(b, `INSERT INTO $schema.invoice__c (amount__c, status__c) SELECT g, 'Draft' FROM generate_series(1, 20000) g`)
-	// Every write call takes 400 ms: ten batches of two rounds take 8 s at least.
-	if err := b.Org.InjectFault(sforg.Fault{Path: "/composite/sobjects", Latency: 400 * time.Millisecond, Count: -1}); err != nil {
+	// Every write call takes 800 ms: ten batches take 8 s at least.
+	if err := b.Org.InjectFault(sforg.Fault{Path: "/composite/sobjects", Latency: 800 * time.Millisecond, Count: -1}); err != nil {
 		t.Fatal(err)
 	}
 	resume(b)
