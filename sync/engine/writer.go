@@ -128,6 +128,7 @@ func (w *writer) run(ctx context.Context) {
 	e := w.s.e
 
 	if err := w.releaseInDoubt(ctx); err != nil {
+		w.inDoubt = true // released before the first claim
 		e.logTransient("release in-doubt writes", err)
 	}
 	for {
@@ -171,9 +172,16 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
-// releaseInDoubt puts rows left PENDING by a crashed or replaced writer back in the queue.
+// releaseInDoubt puts rows left PENDING by a crashed or replaced writer back in the queue, under the
+// lease fence: once another instance holds the connection, the rows claimed are its own.
 func (w *writer) releaseInDoubt(ctx context.Context) error {
-	return triggerlog.ReleaseClaimed(ctx, w.s.e.opts.Pool, w.s.currentConn().Schema)
+	e := w.s.e
+	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		if err := e.leases.Check(ctx, tx, w.s.connID); err != nil {
+			return err
+		}
+		return triggerlog.ReleaseClaimed(ctx, tx, w.s.currentConn().Schema)
+	})
 }
 
 // writables returns the connection's read-write mappings that may be written now, by table name:
