@@ -123,8 +123,9 @@ func (r *crashRig) spawn() *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	ready := make(chan struct{})
+	ready, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited) // its output ended: the process is gone
 		sc := bufio.NewScanner(stdout)
 		once := sync.Once{}
 		for sc.Scan() {
@@ -138,6 +139,9 @@ func (r *crashRig) spawn() *exec.Cmd {
 	}()
 	select {
 	case <-ready:
+	case <-exited:
+		// Its last lines (printed when the test fails) say why, e.g. the database refused it.
+		r.t.Fatalf("pgforce exited before it served: %v", cmd.Wait())
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		r.t.Fatal("pgforce did not start in 30 s")

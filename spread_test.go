@@ -1,10 +1,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os/exec"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +16,10 @@ import (
 // leases, one that joins takes its share within a lease period, and when one is killed its
 // connections move to the others within 15 s; no connection ever has two holders (the lease row is
 // the fence). Three instances, twelve connections, the default 10 s lease.
-var spread = flag.Bool("spread", false, "run the test of connections shared among pgforce instances")
 
 func TestConnectionsAreSharedFairlyAmongInstancesAndMoveWhenOneDies(t *testing.T) {
-	if testing.Short() || !*spread {
-		// Under the whole suite's load a newly joined instance has been seen holding no lease for
-		// 30 s (in both CI runs of 2026-12-04, and in 1 of 5 runs beside the crash tests; never alone): the cause is
-		// not found yet, so it runs on demand, not in every CI run.
-		t.Skip("runs pgforce processes for about a minute; run it with -spread")
+	if testing.Short() {
+		t.Skip("runs pgforce processes for about half a minute")
 	}
 	r := newCrashRig(t, 12)
 	const conns, ttl = 12, 10 * time.Second
@@ -39,7 +33,8 @@ func TestConnectionsAreSharedFairlyAmongInstancesAndMoveWhenOneDies(t *testing.T
 			t.Fatal(err)
 		}
 	}
-	r.env = append(r.env, "PGFORCE_LEASE_TTL="+ttl.String())
+	// Info level: the instances' logs (printed when the test fails) say which connections each took and handed over.
+	r.env = append(r.env, "PGFORCE_LEASE_TTL="+ttl.String(), "PGFORCE_LOG_LEVEL=info")
 	procs := map[string]*exec.Cmd{}
 	t.Cleanup(func() {
 		for _, p := range procs {
@@ -58,18 +53,20 @@ func TestConnectionsAreSharedFairlyAmongInstancesAndMoveWhenOneDies(t *testing.T
 		t.Helper()
 		began := time.Now()
 		r.eventually(what, timeout, func() (bool, string) {
-			held := r.leaseHolders()
-			got, total := map[string]int{}, 0
+			held, holders := r.leaseHolders()
+			got, total, pids := map[string]int{}, 0, map[string]int{}
 			for name, p := range procs {
 				got[name] = held[fmt.Sprintf("-%d-", p.Process.Pid)]
+				pids[name] = p.Process.Pid
 				total += got[name]
 			}
+			detail := fmt.Sprint(got, " of ", total, "; processes ", pids, "; holders ", holders)
 			for name, n := range want {
 				if got[name] != n {
-					return false, fmt.Sprint(got, " of ", total)
+					return false, detail
 				}
 			}
-			return total == conns, fmt.Sprint(got)
+			return total == conns, detail
 		})
 		took := time.Since(began)
 		t.Logf("%s: %v", what, took.Round(100*time.Millisecond))
@@ -101,27 +98,23 @@ func TestConnectionsAreSharedFairlyAmongInstancesAndMoveWhenOneDies(t *testing.T
 }
 
 // leaseHolders counts the unexpired leases of each holder; a holder's name carries its process id
-// ("host-PID-token"), and the map is keyed by "-PID-".
-func (r *crashRig) leaseHolders() map[string]int {
+// as its second field from the end ("host-PID-token", lease.HolderName), and the map is keyed by "-PID-". It also counts them by the holders' names as read.
+func (r *crashRig) leaseHolders() (map[string]int, map[string]int) {
 	rows, err := r.pool.Query(r.ctx, `SELECT holder FROM leases WHERE expires_at > now()`)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	defer rows.Close()
-	out := map[string]int{}
-	var names []string
+	out, names := map[string]int{}, map[string]int{}
 	for rows.Next() {
 		var h string
 		if err := rows.Scan(&h); err != nil {
 			r.t.Fatal(err)
 		}
-		names = append(names, h)
-	}
-	sort.Strings(names)
-	for _, h := range names {
+		names[h]++
 		if parts := strings.Split(h, "-"); len(parts) >= 3 {
 			out["-"+parts[len(parts)-2]+"-"]++
 		}
 	}
-	return out
+	return out, names
 }

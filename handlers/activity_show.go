@@ -8,11 +8,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"pgforce/sync/report"
+	"pgforce/sync/triggerlog"
 	"pgforce/views"
 )
 
-// ShowActivity lists the current connection's events and failed writes of the last 24 hours,
-// filterable by level, mapping and kind.
+// ShowActivity lists the current connection's last 24 hours in one list: events (loads, polls, write
+// batches, verifications, ...), conflicts and writes Salesforce refused, filterable by level, mapping
+// and kind.
 func (h *Handlers) ShowActivity(c echo.Context) error {
 	p, cur, _, err := h.dashboard(c, "Activity", "activity")
 	if err != nil {
@@ -24,36 +26,41 @@ func (h *Handlers) ShowActivity(c echo.Context) error {
 		return render(c, http.StatusOK, views.Activity(p, m, false))
 	}
 	ctx := c.Request().Context()
-	since := h.now().Add(-24 * time.Hour)
 	ms, err := h.Mappings.List(ctx, cur.ID)
 	if err != nil {
 		return err
 	}
-	byTable := map[string]int64{}
-	var tables []string
+	f := report.TimelineFilter{Since: h.now().Add(-24 * time.Hour), MappingID: m.MappingID, Level: m.Level, Kind: m.Kind, Limit: 500}
 	for _, mp := range ms {
 		m.Mappings = append(m.Mappings, views.TableChoice{MappingID: mp.ID, Object: mp.Object, Table: mp.Table})
-		byTable[mp.Table] = mp.ID
-		if mp.ID == m.MappingID {
-			tables = []string{mp.Table}
-		}
+		f.Mappings = append(f.Mappings, report.TimelineMapping{ID: mp.ID, Object: mp.Object, Table: mp.Table})
 	}
-	if m.Kinds, err = h.Reports.EventKinds(ctx, cur.ID, since); err != nil {
-		return err
-	}
-	events, err := h.Reports.Events(ctx, cur.ID, report.EventFilter{Since: since, MappingID: m.MappingID, Level: m.Level, Kind: m.Kind, Limit: 500})
+	tl, err := h.Reports.Timeline(ctx, cur.ID, cur.Schema, f)
 	if err != nil {
 		return err
 	}
-	m.Events = eventRows(events)
-	if (m.Level == "" || m.Level == "error") && (m.Kind == "" || m.Kind == "write") {
-		if m.MappingID == 0 || len(tables) > 0 {
-			failed, err := h.Reports.WriteErrors(ctx, cur.Schema, tables, since, 200)
-			if err != nil {
-				return err
-			}
-			m.Errors = logRows(failed, byTable)
-		}
-	}
+	m.Kinds, m.Events = tl.Kinds, timelineRows(tl.Entries)
 	return render(c, http.StatusOK, views.Activity(p, m, true))
+}
+
+// timelineRows are Activity's lines, a conflict's and a failed write's linking to their record.
+func timelineRows(es []report.TimelineEntry) []views.EventRow {
+	out := make([]views.EventRow, 0, len(es))
+	for _, e := range es {
+		r := views.EventRow{At: e.At, MappingID: e.MappingID, Object: e.Object, Level: e.Level, Kind: e.Kind, Message: e.Message}
+		if e.MappingID != 0 && e.RecordID != 0 {
+			r.RecordURL = "/explorer/" + itoa(e.MappingID) + "/" + itoa(e.RecordID)
+		}
+		if cf := e.Conflict; cf != nil {
+			r.ConflictsURL = "/conflicts?mapping=" + itoa(cf.MappingID)
+			if cf.RecordID != 0 {
+				r.ConflictsURL += "&record=" + itoa(cf.RecordID)
+			}
+		}
+		if w := e.Write; w != nil && triggerlog.State(w.State) == triggerlog.Failed {
+			r.FailedWriteID = w.ID
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -99,7 +99,7 @@ type Reports interface {
 	Counts(ctx context.Context, schema string, tables []string) (map[string]report.TableCounts, error)
 	Activity(ctx context.Context, connID int64, since time.Time) ([]report.Bucket, error)
 	Events(ctx context.Context, connID int64, f report.EventFilter) ([]mapping.Event, error)
-	EventKinds(ctx context.Context, connID int64, since time.Time) ([]string, error)
+	Timeline(ctx context.Context, connID int64, schema string, f report.TimelineFilter) (report.Timeline, error)
 	WriteErrors(ctx context.Context, schema string, tables []string, since time.Time, limit int) ([]report.LogEntry, error)
 	WriteErrorCodes(ctx context.Context, schema, table string) ([]report.ErrorCodeCount, error)
 	RecordHistory(ctx context.Context, schema, table string, recordID int64, limit int) ([]report.LogEntry, error)

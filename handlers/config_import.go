@@ -92,7 +92,10 @@ func (h *Handlers) ApplyImport(c echo.Context) error {
 			return err
 		}
 		// The org or the connection changed since the preview: show the new verdict.
-		p := h.page(c, "Import configuration", "settings")
+		p, _, _, perr := h.dashboard(c, "Import configuration", "settings")
+		if perr != nil {
+			return perr
+		}
 		m := importPreview(cur.ID, cur.Name, c.FormValue("file_name"), raw, plan)
 		if len(m.Problems) == 0 {
 			m.Problems = []views.ProblemRow{{Path: "(file)", Message: failure.Message(err)}}

@@ -7,6 +7,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"pgforce/sync/diagnose"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
@@ -49,8 +50,8 @@ func (h *Handlers) useConnection(c echo.Context, id int64) {
 	h.Sessions.Put(c.Request().Context(), sessionConnID, id)
 }
 
-// dashPage builds the layout for a dashboard page: flashes, the connection switcher and the banner
-// of a connection that needs authorizing.
+// dashPage builds the layout for a dashboard page: flashes, the connection switcher, the banner of a
+// connection that needs authorizing, and the count of problems needing attention in the title.
 func (h *Handlers) dashPage(c echo.Context, title, nav string, conns []connection.Connection, cur *connection.Connection) views.Page {
 	p := h.page(c, title, nav)
 	for _, item := range views.Nav {
@@ -68,7 +69,42 @@ func (h *Handlers) dashPage(c echo.Context, title, nav string, conns []connectio
 		}
 	}
 	p.Banner = banner(*cur, p.CanAct)
+	p.Attention = h.attention(c, cur.ID)
 	return p
+}
+
+// diagnoseKey keeps a request's health report, so a page that shows the report and its layout's
+// title run the checks once.
+const diagnoseKey = "pgforce.diagnose"
+
+// diagnose runs a connection's health checks, once per request.
+func (h *Handlers) diagnose(c echo.Context, connID int64) (diagnose.Report, error) {
+	if r, ok := c.Get(diagnoseKey).(diagnose.Report); ok && r.ConnectionID == connID {
+		return r, nil
+	}
+	r, err := h.Diagnose.Run(c.Request().Context(), connID)
+	if err != nil {
+		return r, err
+	}
+	c.Set(diagnoseKey, r)
+	return r, nil
+}
+
+// attention is how many problems of a connection need attention: the count every dashboard page's
+// title carries ("(2) Activity · pgforce"), the Overview's and the Mappings page's problem list. The
+// title is no reason to fail a page: a failed check leaves the count out (and is logged).
+func (h *Handlers) attention(c echo.Context, connID int64) int {
+	if h.Diagnose == nil {
+		return 0
+	}
+	r, err := h.diagnose(c, connID)
+	if err != nil {
+		if c.Request().Context().Err() == nil {
+			h.Log.Warn("health checks for the page title failed", "connection", connID, "err", err)
+		}
+		return 0
+	}
+	return len(r.Problems)
 }
 
 // banner warns on every page while a connection cannot sync for lack of authorization.

@@ -19,7 +19,7 @@ func (h *Handlers) ShowDiagnose(c echo.Context) error {
 	if cur == nil || h.Diagnose == nil {
 		return render(c, http.StatusOK, views.Diagnose(p, m, cur != nil))
 	}
-	r, err := h.Diagnose.Run(c.Request().Context(), cur.ID)
+	r, err := h.diagnose(c, cur.ID)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := h.Diagnose.Run(ctx, conn.ID)
+	rep, err := h.diagnose(c, conn.ID)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,6 @@ func (h *Handlers) ShowMapping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p.Attention = len(rep.Problems)
 	return render(c, http.StatusOK, views.MappingPage(p, d, now))
 }
 

@@ -26,7 +26,7 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		rep, err := h.Diagnose.Run(c.Request().Context(), cur.ID)
+		rep, err := h.diagnose(c, cur.ID)
 		if err != nil {
 			return err
 		}
@@ -43,11 +43,10 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 			c.Response().Header().Set("HX-Refresh", "true")
 			return c.NoContent(http.StatusNoContent)
 		}
-		p := views.Page{Title: "Mappings", Attention: len(m.Problems)}
+		p := views.Page{Title: "Mappings", Attention: h.attention(c, cur.ID)}
 		return render(c, http.StatusOK, templ.Join(views.MappingsTable(m, h.now()), views.DocTitle(p)))
 	}
 	p := h.dashPage(c, "Mappings", "mappings", conns, cur)
-	p.Attention = len(m.Problems)
 	return render(c, http.StatusOK, views.Mappings(p, m, h.now()))
 }
 

@@ -32,11 +32,10 @@ func (h *Handlers) ShowOverview(c echo.Context) error {
 			return c.NoContent(http.StatusNoContent)
 		}
 		p := h.bare(c)
-		p.Title, p.Attention = "Overview", len(m.Health.Problems)
+		p.Title, p.Attention = "Overview", h.attention(c, cur.ID)
 		return render(c, http.StatusOK, templ.Join(views.OverviewLive(p, m, h.now()), views.DocTitle(p)))
 	}
 	p := h.dashPage(c, "Overview", "overview", conns, cur)
-	p.Attention = len(m.Health.Problems)
 	return render(c, http.StatusOK, views.Overview(p, m, h.now()))
 }
 
@@ -50,7 +49,7 @@ func (h *Handlers) overview(c echo.Context, conn connection.Connection) (views.O
 		return m, err
 	}
 	m.NoMapping = len(ms) == 0
-	rep, err := h.Diagnose.Run(ctx, conn.ID)
+	rep, err := h.diagnose(c, conn.ID)
 	if err != nil {
 		return m, err
 	}

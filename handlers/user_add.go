@@ -25,7 +25,11 @@ func (h *Handlers) AddUser(c echo.Context) error {
 			return lerr
 		}
 		m.Form, m.Errors = form, views.FormErrors{fe.Field: fe.Message}
-		return render(c, http.StatusUnprocessableEntity, views.Users(h.page(c, "Users", "settings"), m))
+		p, _, _, perr := h.dashboard(c, "Users", "settings")
+		if perr != nil {
+			return perr
+		}
+		return render(c, http.StatusUnprocessableEntity, views.Users(p, m))
 	}
 	if err != nil {
 		return err

@@ -11,11 +11,15 @@ import (
 
 // ShowUsers lists users (Settings → Users and roles).
 func (h *Handlers) ShowUsers(c echo.Context) error {
+	p, _, _, err := h.dashboard(c, "Users", "settings")
+	if err != nil {
+		return err
+	}
 	m, err := h.usersPage(c)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.Users(h.page(c, "Users", "settings"), m))
+	return render(c, http.StatusOK, views.Users(p, m))
 }
 
 func (h *Handlers) usersPage(c echo.Context) (views.UsersPage, error) {

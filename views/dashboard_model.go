@@ -1,6 +1,9 @@
 package views
 
-import "time"
+import (
+	"net/url"
+	"time"
+)
 
 // Badge is a state shown as a coloured badge, with its explanation on hover.
 type Badge struct {
@@ -274,6 +277,13 @@ type EventRow struct {
 	Level     string
 	Kind      string
 	Message   string
+	// RecordURL is the record page of a conflict's or a failed write's row; ConflictsURL the
+	// Conflicts view of a conflict's record.
+	RecordURL    string
+	ConflictsURL string
+	// FailedWriteID is the trigger-log id of a failed write still unresolved: it offers Retry and
+	// Ignore.
+	FailedWriteID int64
 }
 
 // LogRow is a trigger-log entry.
@@ -507,7 +517,7 @@ type RecordField struct {
 	Cell Cell
 }
 
-// ActivityPage lists a connection's recent events and write errors.
+// ActivityPage lists a connection's recent events, conflicts and failed writes in one list.
 type ActivityPage struct {
 	Level     string
 	Kind      string
@@ -515,7 +525,20 @@ type ActivityPage struct {
 	Mappings  []TableChoice
 	Kinds     []string
 	Events    []EventRow
-	Errors    []LogRow
+}
+
+// URL is the page with its filters, where Retry and Ignore return to.
+func (m ActivityPage) URL() string {
+	q := url.Values{}
+	for k, v := range map[string]string{"level": m.Level, "kind": m.Kind, "mapping": mappingParam(m.MappingID)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return "/activity"
+	}
+	return "/activity?" + q.Encode()
 }
 
 // VerifyPanel is a mapping's verification section: the count check of every poll cycle and the last

@@ -269,6 +269,9 @@ var verifyChoices = []struct {
 	Label string
 }{{0, "never on a schedule"}, {6, "every 6 hours"}, {12, "every 12 hours"}, {24, "every night (24 h)"}, {72, "every 3 days"}, {168, "every week"}}
 
+// KindLabel is an Activity kind in words ("write_failure" is "write failure").
+func KindLabel(kind string) string { return strings.ReplaceAll(kind, "_", " ") }
+
 // docTitle is "(N) Title · pgforce" while N problems need attention, "Title · pgforce" otherwise.
 func docTitle(p Page) string {
 	t := p.Title + " · pgforce"

@@ -530,7 +530,7 @@ func MappingPage(p Page, m MappingDetail, now time.Time) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = EventsTable(m.Events, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = EventsTable(p, m.Events, false, mURL(m.ID, "")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 // TestExplorerBrowsesSearchesAndRetriesFailedWrites: pick a table, page through it, search by sfid or
@@ -76,8 +78,8 @@ func TestExplorerBrowsesSearchesAndRetriesFailedWrites(t *testing.T) {
 	}
 }
 
-// TestActivityFiltersEventsAndShowsWriteErrors lists the last 24 hours, filterable by level, mapping
-// and kind.
+// TestActivityFiltersEventsAndShowsWriteErrors lists the last 24 hours in one list, failed writes
+// among the events, filterable by level, mapping and kind.
 func TestActivityFiltersEventsAndShowsWriteErrors(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
@@ -93,28 +95,40 @@ func TestActivityFiltersEventsAndShowsWriteErrors(t *testing.T) {
 		('FAILED', 'UPDATE', 'account', 4, 'ENTITY_IS_DELETED', now()), ('FAILED', 'UPDATE', 'contact', 5, 'old', now() - interval '3 days')`)
 
 	d := b.get("/activity").doc(t)
-	if n := d.Find(`[data-testid="event-row"]`).Length(); n < 3 { // + the mapping-created events
+	if n := d.Find(`[data-testid="event-row"]`).Length(); n < 4 { // + the mapping-created events
 		t.Fatalf("events of 24 hours: %d", n)
 	}
 	if strings.Contains(text(d, `[data-testid="events"]`), "IDLE → PAUSED") {
 		t.Fatal("older than 24 hours")
 	}
-	if d.Find(`[data-testid="write-errors"] [data-testid="log-row"]`).Length() != 1 || !strings.Contains(text(d, `[data-testid="write-errors"]`), "ENTITY_IS_DELETED") {
-		t.Fatal("write errors of 24 hours")
+	failed := d.Find(`[data-testid="event-row"]`).FilterFunction(func(_ int, s *goquery.Selection) bool {
+		return s.Find(`[data-testid="event-kind"]`).Text() == "write failure"
+	})
+	if failed.Length() != 1 || !strings.Contains(failed.Text(), "ENTITY_IS_DELETED") || failed.Find(`[data-testid="retry-write"]`).Length() != 1 {
+		t.Fatalf("failed writes of 24 hours: %d %q", failed.Length(), failed.Text())
 	}
-	if href := d.Find(`[data-testid="write-errors"] td a`).AttrOr("href", ""); href != "/explorer/"+itoa(acct.ID)+"/4" {
-		t.Fatalf("errors link to the record: %q", href)
+	if href := failed.Find(`[data-testid="event-record"]`).AttrOr("href", ""); href != "/explorer/"+itoa(acct.ID)+"/4" {
+		t.Fatalf("a failed write links to the record: %q", href)
+	}
+	// Retry returns to the page as filtered.
+	d = b.get("/activity?kind=write_failure&mapping=" + itoa(acct.ID)).doc(t)
+	next := d.Find(`[data-testid="event-row"] form:has([data-testid="retry-write"]) input[name="next"]`).AttrOr("value", "")
+	if next != "/activity?kind=write_failure&mapping="+itoa(acct.ID) {
+		t.Fatalf("Retry returns to %q", next)
 	}
 	d = b.get("/activity?level=error").doc(t)
-	if n := d.Find(`[data-testid="event-row"]`).Length(); n != 1 {
-		t.Fatalf("errors only: %d", n)
+	if n := d.Find(`[data-testid="event-row"]`).Length(); n != 2 {
+		t.Fatalf("errors only (the poll's and the failed write): %d", n)
 	}
 	d = b.get("/activity?kind=state&mapping=" + itoa(acct.ID)).doc(t)
-	if n := d.Find(`[data-testid="event-row"]`).Length(); n != 1 || d.Find(`[data-testid="write-errors"] [data-testid="log-row"]`).Length() != 0 {
+	if n := d.Find(`[data-testid="event-row"]`).Length(); n != 1 || strings.Contains(text(d, `[data-testid="events"]`), "ENTITY_IS_DELETED") {
 		t.Fatalf("state events of Account: %d", n)
 	}
 	if d.Find(`#f-kind option[selected]`).Text() != "state" || d.Find(`#f-mapping option[selected]`).Text() != "Account" {
 		t.Fatal("filters keep their values")
+	}
+	if d.Find(`#f-kind option[value="write_failure"]`).Text() != "write failure" || d.Find(`#f-kind option[value="conflict"]`).Length() != 0 {
+		t.Fatal("the kind filter offers failed writes, and no conflicts while there are none")
 	}
 }
 

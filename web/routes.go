@@ -153,6 +153,8 @@ func Routes(h *handlers.Handlers) []Route {
 		{http.MethodGet, "/api/v3/mappings/:id/verification", APIRead, h.APIShowMappingVerification},
 		{http.MethodPost, "/api/v3/verifications/:id/actions/repair", APIWrite, h.APIRepairVerification},
 		{http.MethodGet, "/api/v3/mappings/:id/write-errors", APIRead, h.APIMappingWriteErrors},
+		{http.MethodPost, "/api/v3/mappings/:id/write-errors/actions/retry", APIWrite, h.APIRetryWriteErrors},
+		{http.MethodPost, "/api/v3/mappings/:id/write-errors/actions/ignore", APIWrite, h.APIIgnoreWriteErrors},
 		{http.MethodGet, "/api/v3/audit", APIRead, h.APIAudit},
 
 		// Prometheus metrics (also on PGFORCE_METRICS_ADDR without a token, when set).

@@ -205,3 +205,11 @@ type Problem struct {
 	Path    string `json:"path"`
 	Message string `json:"message"`
 }
+
+// WritesByCode says what retrying or ignoring a mapping's failed writes by error code did.
+type WritesByCode struct {
+	MappingID int64  `json:"mapping_id"`
+	Code      string `json:"code"`   // Salesforce's error code ("": writes refused without one)
+	Action    string `json:"action"` // retried or ignored
+	Count     int    `json:"count"`  // how many failed writes were retried or ignored
+}

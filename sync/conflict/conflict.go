@@ -255,6 +255,34 @@ func List(ctx context.Context, q Querier, f Filter) ([]Conflict, error) {
 	return out, nil
 }
 
+// Since returns a connection's conflicts (of one mapping unless mappingID is 0) detected since a
+// time, or resolved by an admin since then, newest first: what Activity shows of them.
+func Since(ctx context.Context, q Querier, connectionID, mappingID int64, since time.Time, limit int) ([]Conflict, error) {
+	if limit <= 0 {
+		limit = 500
+	}
+	// Two branches so the detection one reads the connection's index by time; a row appears once
+	// (the second branch takes only conflicts detected before the window).
+	rows, err := q.Query(ctx, `(SELECT `+columns+` FROM conflicts
+			WHERE connection_id = $1 AND ($2 = 0 OR mapping_id = $2) AND detected_at >= $3 ORDER BY detected_at DESC, id DESC LIMIT $4)
+		UNION ALL
+		(SELECT `+columns+` FROM conflicts
+			WHERE connection_id = $1 AND ($2 = 0 OR mapping_id = $2) AND detected_at < $3 AND resolved_at >= $3 AND outcome = ANY($5)
+			ORDER BY resolved_at DESC, id DESC LIMIT $4)`,
+		connectionID, mappingID, since, limit, []string{string(KeptPostgres), string(KeptSalesforce)})
+	if err != nil {
+		return nil, fmt.Errorf("list conflicts since %s: %w", since.Format(time.RFC3339), err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conflict, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list conflicts since %s: %w", since.Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// ByAdmin reports whether an admin resolved the conflict (it was held), rather than its policy.
+func (c Conflict) ByAdmin() bool { return c.Outcome == KeptPostgres || c.Outcome == KeptSalesforce }
+
 // Get returns one conflict of a connection (of any connection when connectionID is 0).
 func Get(ctx context.Context, q Querier, connectionID, id int64) (Conflict, error) {
 	c, err := scan(q.QueryRow(ctx, `SELECT `+columns+` FROM conflicts WHERE ($1 = 0 OR connection_id = $1) AND id = $2`, connectionID, id))

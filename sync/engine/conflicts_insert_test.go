@@ -15,16 +15,16 @@ import (
 // Amount__c 50, Status__c Sent) that Postgres does not know: stamped an hour ago, no poll reads it.
 type insertBench struct {
 	*enginetest.Harness
+	cb   *conflictBench // pauses and resumes
 	sfid string
 }
 
-func newInsertBench(t *testing.T, policy conflict.Policy, algo connection.WriteAlgorithm) *insertBench {
+func newInsertBench(t *testing.T, policy conflict.Policy, algo connection.WriteAlgorithm, tr transport) *insertBench {
 	t.Helper()
-	b := enginetest.New(t, enginetest.Options{})
-	policyInvoices(b, policy)
+	b := newTransportHarness(t, tr)
+	cb := &conflictBench{Harness: b, m: policyInvoices(b, policy, tr), tr: tr}
 	if algo == connection.Merged {
-		cb := &conflictBench{Harness: b} // the algorithm is changed while paused
-		cb.pause()
+		cb.pause() // the algorithm is changed while paused
 		if err := b.Admin.Connections.SetWriteAlgorithm(b.Ctx, enginetest.Admin, b.Conn.ID, connection.Merged); err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,40 @@ func newInsertBench(t *testing.T, policy conflict.Policy, algo connection.WriteA
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &insertBench{Harness: b, sfid: sfid}
+	return &insertBench{Harness: b, cb: cb, sfid: sfid}
+}
+
+// insert inserts X-1 in Postgres. Streaming, the insert is captured while paused and held back from
+// the writer while Salesforce changes the record (a field the mapping leaves out) and the change
+// event's poll links the row to the record by its external id, taking Salesforce's values; then the
+// captured insert is let go to be judged.
+func (ib *insertBench) insert(amount float64, status string) {
+	ib.T.Helper()
+	const sql = `INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES ('X-1', $1, $2)`
+	if !ib.cb.tr.streams() {
+		ib.Exec(sql, amount, status)
+		return
+	}
+	ib.cb.pause()
+	ib.Exec(sql, amount, status)
+	ib.cb.nextSecond(time.Now())
+	ib.cb.meet(func() {
+		if err := ib.Org.UpdateAsUser("Invoice__c", ib.sfid, map[string]any{"Notes__c": "Touched while the insert waits"}); err != nil {
+			ib.T.Fatal(err)
+		}
+	}, func() (bool, string) {
+		sfid, _, _ := ib.row()
+		return sfid == ib.sfid, "row linked to " + sfid
+	})
+}
+
+// newest is what newest_wins keeps of an insert over X-1: the row, inserted after the record was
+// stamped; streaming, Salesforce's record, changed while the insert waited.
+func newest(tr transport) (conflict.Outcome, float64, string) {
+	if tr.streams() {
+		return conflict.SalesforceWon, 50, "Sent"
+	}
+	return conflict.PostgresWon, 7, "Draft"
 }
 
 // row reads the Postgres row of X-1 (exactly one row must hold it).
@@ -51,14 +84,26 @@ func (ib *insertBench) row() (sfid string, amount float64, status string) {
 // settled waits until the record and the row hold amount, the row linked to the record.
 func (ib *insertBench) settled(amount float64, status string) {
 	ib.T.Helper()
-	ib.Eventually(fmt.Sprintf("both sides to hold %v", amount), 10*time.Second, func() (bool, string) {
+	// Streaming, the row may hold Salesforce's values before the insert is judged: nothing waits then.
+	ib.Eventually(fmt.Sprintf("both sides to hold %v, no write waiting", amount), 10*time.Second, func() (bool, string) {
 		sfid, pg, st := ib.row()
 		sf := ib.Org.Record("Invoice__c", ib.sfid)
-		return sf["Amount__c"] == amount && sf["Status__c"] == status && pg == amount && st == status && sfid == ib.sfid,
-			fmt.Sprintf("row %s %v %s, record %v %v", sfid, pg, st, sf["Amount__c"], sf["Status__c"])
+		waiting := ib.Count("_trigger_log", "state IN ('NEW', 'PENDING')")
+		return sf["Amount__c"] == amount && sf["Status__c"] == status && pg == amount && st == status && sfid == ib.sfid && waiting == 0,
+			fmt.Sprintf("row %s %v %s, record %v %v, %d waiting", sfid, pg, st, sf["Amount__c"], sf["Status__c"], waiting)
 	})
-	if n := ib.Count("_trigger_log", "state IN ('NEW', 'PENDING', 'FAILED')"); n != 0 {
-		ib.T.Fatalf("%d writes waiting or failed: %v", n, logStates(ib.Harness))
+	if n := ib.Count("_trigger_log", "state = 'FAILED'"); n != 0 {
+		ib.T.Fatalf("%d writes failed: %v", n, logStates(ib.Harness))
+	}
+	// No flip-flop and no echo over more polls.
+	captured := ib.Count("_trigger_log", "")
+	cycles(ib.Harness, ib.cb.m, ib.cb.tr, 3)
+	sfid, pg, st := ib.row()
+	if sf := ib.Org.Record("Invoice__c", ib.sfid); sf["Amount__c"] != amount || sf["Status__c"] != status || pg != amount || st != status || sfid != ib.sfid {
+		ib.T.Fatalf("after three polls: row %s %v %s, record %v %v", sfid, pg, st, sf["Amount__c"], sf["Status__c"])
+	}
+	if n := ib.Count("_trigger_log", ""); n != captured {
+		ib.T.Fatalf("%d changes captured after both sides settled: an echo", n-captured)
 	}
 }
 
@@ -79,22 +124,29 @@ func TestInsertWithAnExternalIdSalesforceHasIsAConflict(t *testing.T) {
 		{conflict.PostgresWins, connection.Merged, conflict.PostgresWon, 7, "Draft"},
 		{conflict.SalesforceWins, connection.Ordered, conflict.SalesforceWon, 50, "Sent"},
 		{conflict.SalesforceWins, connection.Merged, conflict.SalesforceWon, 50, "Sent"},
-		{conflict.NewestWins, connection.Ordered, conflict.PostgresWon, 7, "Draft"}, // Postgres inserted last
+		{conflict.NewestWins, connection.Ordered, "", 0, ""}, // newest(transport)
+		{conflict.NewestWins, connection.Merged, "", 0, ""},
 	} {
-		t.Run(fmt.Sprintf("%s/%s", tc.policy, tc.algo), func(t *testing.T) {
-			t.Parallel()
-			ib := newInsertBench(t, tc.policy, tc.algo)
-			ib.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES ('X-1', 7, 'Draft')`)
-			c := ib.conflicts(1)[0]
-			if c.Kind != conflict.InsertExisting || c.Outcome != tc.outcome || c.SFID != ib.sfid || c.SFModifiedBy == "" {
-				t.Fatalf("conflict %+v", c)
-			}
-			if c.PostgresValues["Amount__c"] != 7.0 || c.SalesforceValues["Amount__c"] != 50.0 ||
-				c.PostgresValues["Status__c"] != "Draft" || c.SalesforceValues["Status__c"] != "Sent" {
-				t.Fatalf("both versions: %+v / %+v", c.PostgresValues, c.SalesforceValues)
-			}
-			ib.settled(tc.amount, tc.status)
-		})
+		for _, tr := range transportsFor(tc.algo, tc.policy == conflict.PostgresWins) {
+			t.Run(fmt.Sprintf("%s/%s/%s", tc.policy, tc.algo, tr), func(t *testing.T) {
+				t.Parallel()
+				tc := tc // the transports' subtests share the case
+				if tc.policy == conflict.NewestWins {
+					tc.outcome, tc.amount, tc.status = newest(tr)
+				}
+				ib := newInsertBench(t, tc.policy, tc.algo, tr)
+				ib.insert(7, "Draft")
+				c := ib.conflicts(1)[0]
+				if c.Kind != conflict.InsertExisting || c.Outcome != tc.outcome || c.SFID != ib.sfid || c.SFModifiedBy == "" {
+					t.Fatalf("conflict %+v", c)
+				}
+				if c.PostgresValues["Amount__c"] != 7.0 || c.SalesforceValues["Amount__c"] != 50.0 ||
+					c.PostgresValues["Status__c"] != "Draft" || c.SalesforceValues["Status__c"] != "Sent" {
+					t.Fatalf("both versions: %+v / %+v", c.PostgresValues, c.SalesforceValues)
+				}
+				ib.settled(tc.amount, tc.status)
+			})
+		}
 	}
 }
 
@@ -108,40 +160,49 @@ func TestInsertWithAnExistingExternalIdHeldForAnAdmin(t *testing.T) {
 		{admin.KeepPostgres, 7, "Draft"},
 		{admin.KeepSalesforce, 50, "Sent"},
 	} {
-		t.Run(string(tc.side), func(t *testing.T) {
-			t.Parallel()
-			ib := newInsertBench(t, conflict.Manual, connection.Ordered)
-			ib.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES ('X-1', 7, 'Draft')`)
-			c := ib.conflicts(1)[0]
-			if c.Kind != conflict.InsertExisting || c.Outcome != conflict.Held {
-				t.Fatalf("conflict %+v", c)
+		for _, algo := range []connection.WriteAlgorithm{connection.Ordered, connection.Merged} {
+			for _, tr := range transportsFor(algo, tc.side == admin.KeepPostgres) {
+				t.Run(fmt.Sprintf("%s/%s/%s", tc.side, algo, tr), func(t *testing.T) {
+					t.Parallel()
+					ib := newInsertBench(t, conflict.Manual, algo, tr)
+					ib.insert(7, "Draft")
+					c := ib.conflicts(1)[0]
+					if c.Kind != conflict.InsertExisting || c.Outcome != conflict.Held {
+						t.Fatalf("conflict %+v", c)
+					}
+					ib.Eventually("the insert to be held", 10*time.Second, func() (bool, string) {
+						return ib.Count("_trigger_log", "state = 'CONFLICT'") == 1, fmt.Sprint(logStates(ib.Harness))
+					})
+					enginetest.Rounds(t, ib.Signals().WriterRound, "two writer rounds", ib.Signals().WriterRound.Mark(), 2, ib.Conn.ID)
+					if sf := ib.Org.Record("Invoice__c", ib.sfid); sf["Amount__c"] != 50.0 {
+						t.Fatalf("a held insert was sent: %v", sf["Amount__c"])
+					}
+					if _, err := ib.Admin.Conflicts.Resolve(ib.Ctx, enginetest.Admin, ib.Conn.ID, c.ID, tc.side); err != nil {
+						t.Fatal(err)
+					}
+					ib.settled(tc.amount, tc.status)
+					if cs := ib.conflicts(1); cs[0].Outcome == conflict.Held {
+						t.Fatalf("still held: %+v", cs[0])
+					}
+				})
 			}
-			ib.Eventually("the insert to be held", 10*time.Second, func() (bool, string) {
-				return ib.Count("_trigger_log", "state = 'CONFLICT'") == 1, fmt.Sprint(logStates(ib.Harness))
-			})
-			enginetest.Rounds(t, ib.Signals().WriterRound, "two writer rounds", ib.Signals().WriterRound.Mark(), 2, ib.Conn.ID)
-			if sf := ib.Org.Record("Invoice__c", ib.sfid); sf["Amount__c"] != 50.0 {
-				t.Fatalf("a held insert was sent: %v", sf["Amount__c"])
-			}
-			if _, err := ib.Admin.Conflicts.Resolve(ib.Ctx, enginetest.Admin, ib.Conn.ID, c.ID, tc.side); err != nil {
-				t.Fatal(err)
-			}
-			ib.settled(tc.amount, tc.status)
-			if cs := ib.conflicts(1); cs[0].Outcome == conflict.Held {
-				t.Fatalf("still held: %+v", cs[0])
-			}
-		})
+		}
 	}
 }
 
 // Salesforce holding the row's very values (an upsert resent after a crash) is no conflict.
 func TestInsertMatchingSalesforcesValuesIsNoConflict(t *testing.T) {
 	t.Parallel()
-	ib := newInsertBench(t, conflict.Manual, connection.Ordered)
-	ib.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES ('X-1', 50, 'Sent')`)
-	ib.settled(50, "Sent")
-	if cs, _ := conflict.List(ib.Ctx, ib.Pool, conflict.Filter{ConnectionID: ib.Conn.ID}); len(cs) != 0 {
-		t.Fatalf("conflicts: %+v", cs)
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			t.Parallel()
+			ib := newInsertBench(t, conflict.Manual, connection.Ordered, tr)
+			ib.insert(50, "Sent")
+			ib.settled(50, "Sent")
+			if cs, _ := conflict.List(ib.Ctx, ib.Pool, conflict.Filter{ConnectionID: ib.Conn.ID}); len(cs) != 0 {
+				t.Fatalf("conflicts: %+v", cs)
+			}
+		})
 	}
 }
 

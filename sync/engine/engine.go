@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -126,8 +125,7 @@ func New(opts Options) *Engine {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Instance == "" {
-		host, _ := os.Hostname()
-		opts.Instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), keyring.RandomToken(4))
+		opts.Instance = lease.HolderName()
 	}
 	if opts.Tick <= 0 {
 		opts.Tick = DefaultTick

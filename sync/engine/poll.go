@@ -22,9 +22,19 @@ import (
 // poll reads records changed in Salesforce since the high-water mark (minus an overlap window) with one
 // queryAll, which also returns deleted records, and merges them into the table. The new high-water
 // mark is stored in the same transaction as the rows, so a crash can never skip changes.
-func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) error {
+func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping) (err error) {
 	e := w.s.e
+	begun := e.opts.Now()
 	urgent := w.pollNow.Swap(false) // a change event asked for it: no waiting for a batch
+	committed := false
+	defer func() {
+		if err != nil && urgent && !committed {
+			// The changes the event announced are not in Postgres: the retry after the backoff polls
+			// at once again (as a failed gap refresh keeps its ids), not at the next interval, which is
+			// an hour away for an accelerated mapping between events.
+			w.pollNow.Store(true)
+		}
+	}()
 	replayID := w.replayID.Load()
 	var pubsubReplay []byte
 	if p := w.pubsubReplay.Load(); p != nil {
@@ -52,21 +62,26 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"
 	all := hasField(m, "IsDeleted")
 
-	// The poll begins before its query, by the database's clock (see SavePoll).
-	var started time.Time
-	if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
-		return fmt.Errorf("read the database's time: %w", err)
+	// The poll begins before its query, by the database's clock (see SavePoll): when the mapping was
+	// read for it, which costs no round trip of its own.
+	started := m.ReadAt
+	if started.IsZero() { // not read from the database (never so today): ask for its time
+		if err := e.opts.Pool.QueryRow(ctx, `SELECT now()`).Scan(&started); err != nil {
+			return fmt.Errorf("read the database's time: %w", err)
+		}
 	}
 	var first *orgclient.FirstPage
 	// A filtered poll reads on its own: the records changed in its window, filter aside, must be read
 	// before the filtered ones (a record that came to match between the two reads would otherwise be
 	// taken for one that left), and the batch's first page is read before the poll begins.
-	if !urgent && filter == "" {
+	// A poll paging through many changes reads on its own too (worker.paging).
+	if !urgent && filter == "" && w.paging == 0 {
 		var err error
 		if first, err = w.s.polls.first(ctx, org, orgclient.BatchQuery{SOQL: soql, All: all}, w.interval(m)); err != nil {
 			return err
 		}
 	}
+	answered := e.opts.Now()
 	// The records download before the table is locked: the writer, which holds the lock while it
 	// sends and records, does not wait for Salesforce's pages of a poll (its own writes read back).
 	// Merged only after the writer recorded its inserts' sfids, a record it created is never taken
@@ -80,23 +95,33 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	if err != nil {
 		return err
 	}
-	// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
-	// answered after the pause is not applied (the mark stays; Resume polls again).
-	if now, err := connection.Load(ctx, e.opts.Pool, c.ID); err != nil || !now.State.Syncing() {
-		return cmp.Or(err, errAborted)
+	downloaded := e.opts.Now()
+	switch {
+	case first != nil && first.Next != "":
+		w.paging = len(first.Records)
+	case first == nil && fetched <= w.paging:
+		w.paging = 0 // no more than a page (read on its own, it cannot tell how many it paged)
 	}
 
 	var res apply.Result
 	var left int64 // rows of records that no longer match the record filter
 	var committedMark *time.Time
+	// The lock is held for the transaction only: what follows it (the count check's calls to
+	// Salesforce among them) would otherwise hold up the writer of this table for their round trips.
 	unlock := w.s.tables.lock(m.Table)
-	defer unlock()
 	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if err := apply.AsSync(ctx, tx); err != nil {
 			return err
 		}
-		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
+		// Paused (or stopped) while the records downloaded, a batch's window included: what Salesforce
+		// answered after the pause is not applied (the mark stays; Resume polls again). Read with the
+		// lease, in the transaction of the rows: no round trip of its own.
+		state, err := e.leases.CheckSyncing(ctx, tx, c.ID)
+		if err != nil {
 			return err
+		}
+		if !connection.State(state).Syncing() {
+			return errAborted
 		}
 		var changedMark *time.Time
 		if filter != "" {
@@ -148,17 +173,30 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		}
 		return nil
 	})
+	unlock()
 	if err != nil {
 		return err
 	}
+	committed = true
 	w.remember(m, committedMark)
-	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted)
+	// Its timings from when it came due: a poll late beyond its interval shows where it waited.
+	w.log.Debug("polled", "since", since, "fetched", fetched, "upserted", res.Upserted, "deleted", res.Deleted, "urgent", urgent,
+		"batched", first != nil, "due", w.dueAt.Format(time.TimeOnly+".000"), "after_last", sinceLast(m, w.dueAt), "begun", begun.Sub(w.dueAt), "answered", answered.Sub(w.dueAt),
+		"downloaded", downloaded.Sub(w.dueAt), "applied", e.opts.Now().Sub(w.dueAt))
 	e.opts.Signals.PollDone.Fire(m.ID)
 	if err := w.transition(ctx, m, mapping.Polled, ""); err != nil {
 		return err
 	}
 	w.countCheck(ctx, org, c, m)
 	return nil
+}
+
+// sinceLast is how long after the previous poll began this one came due (0: none before).
+func sinceLast(m mapping.Mapping, due time.Time) time.Duration {
+	if m.LastPollAt == nil {
+		return 0
+	}
+	return due.Sub(*m.LastPollAt)
 }
 
 // changedTarget is what a filtered mapping's poll reads of every record changed in its window, the

@@ -124,11 +124,17 @@ func records(ctx context.Context, org orgclient.Org, soql string, all bool, firs
 	}
 }
 
-// pollSlot moves a poll due at next onto its connection's grid of the interval, so that the
-// connection's mappings come due at the same moments and share one call; each connection's grid
-// is offset by a hash of its id, so connections do not all call at once. A slot within half an
-// interval of the last poll is skipped.
-func pollSlot(connID int64, last, next time.Time, interval time.Duration) time.Time {
+// pollSlot moves a poll due an interval after the last began onto its connection's grid of the
+// interval, so that the connection's mappings come due at the same moments and share one call; each
+// connection's grid is offset by a hash of its id, so connections do not all call at once. The slot
+// is the last one at or before last+interval, never after: a record changed just after the previous
+// poll began waits at most an interval (and the slot's apply). A poll off the grid (the first after a
+// load, one a change event asked for) thus rejoins it at the next slot, however soon: one early
+// poll, where the slot after that would leave the changes of the meantime up to one and a half
+// intervals behind. Only a slot a moment after last (slotSlack) counts as the one last served: the
+// database's clock, which stamps last, may run a little behind ours.
+func pollSlot(connID int64, last time.Time, interval time.Duration) time.Time {
+	next := last.Add(interval)
 	if interval <= 0 {
 		return next
 	}
@@ -136,8 +142,11 @@ func pollSlot(connID int64, last, next time.Time, interval time.Duration) time.T
 	_, _ = h.Write([]byte(strconv.FormatInt(connID, 10)))
 	offset := time.Duration(h.Sum64() % uint64(interval))
 	slot := next.Add(-offset).Truncate(interval).Add(offset)
-	if slot.Sub(last) < interval/2 {
+	if slot.Sub(last) < slotSlack(interval) {
 		slot = slot.Add(interval)
 	}
 	return slot
 }
+
+// slotSlack is how soon after a poll began a slot of its grid counts as the one it served.
+func slotSlack(interval time.Duration) time.Duration { return min(interval/20, 250*time.Millisecond) }

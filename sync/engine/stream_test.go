@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/enginetest"
@@ -256,5 +257,29 @@ func TestAReplayIDAheadOfTheOrgIsForgottenVisibly(t *testing.T) {
 		}
 		attempts++
 		return false, "none stored"
+	})
+}
+
+// A poll a change event asked for that fails (Salesforce unavailable for longer than the client
+// retries) is tried again after the worker's backoff: the change arrives, although the mapping polls
+// only hourly between events and no other event comes.
+func TestAStreamedChangeWhosePollFailsArrivesWhenThePollIsRetried(t *testing.T) {
+	t.Parallel()
+	b := newTransportHarness(t, byCometD)
+	m := policyInvoices(b, conflict.PostgresWins, byCometD)
+	if err := b.Org.InjectFault(sforg.Fault{Path: "query", Status: 503, Code: "SERVER_UNAVAILABLE", Count: 20}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := b.Org.CreateAsUser("Invoice__c", map[string]any{"External_Id__c": "AFTER-FAILURE", "Amount__c": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the poll to fail", 20*time.Second, func() (bool, string) {
+		h := history(b, m.ID, "retry")
+		return len(h) > 0, "no retry in the history"
+	})
+	b.Org.ClearFaults()
+	b.Eventually("the change whose poll failed", 20*time.Second, func() (bool, string) {
+		return b.Count("invoice__c", "sfid = $1", id) == 1, "not there"
 	})
 }

@@ -36,9 +36,15 @@ type worker struct {
 	// finding an older one in the database later means the database was rolled back.
 	committed *time.Time
 	loadMark  time.Time
-	pollNow   atomic.Bool  // set by a change notification (accelerated mode)
-	replayID  atomic.Int64 // last change event seen for this object, stored with the next poll
-	gaps      gapQueue     // records named by gap events, to read by id
+	pollNow   atomic.Bool // set by a change notification (accelerated mode)
+	dueAt     time.Time   // when the poll now running came due (for its timings in the log)
+	// paging is the size of the first page of this mapping's last poll when that one found more
+	// than a page (0: it did not). Its query is then a batch's slow one (Salesforce answers the first
+	// page of many changes last, and a /composite call with it): it polls alone until a poll finds
+	// no more than a page, and the connection's other polls do not wait for it.
+	paging   int
+	replayID atomic.Int64 // last change event seen for this object, stored with the next poll
+	gaps     gapQueue     // records named by gap events, to read by id
 	// pubsubReplay is the same for the Pub/Sub API, whose replay ids are bytes.
 	pubsubReplay atomic.Pointer[[]byte]
 }
@@ -112,9 +118,11 @@ func (w *worker) step(ctx context.Context) (next time.Duration, gone bool) {
 			op = w.refreshGaps
 			break
 		}
-		if due := w.pollDue(m, c, now); due > 0 {
+		dueAt := w.pollDueAt(m, c, now)
+		if due := dueAt.Sub(now); due > 0 {
 			return min(due, tick*5), false
 		}
+		w.dueAt = dueAt
 		op = w.poll
 	default:
 		return tick, false
@@ -130,25 +138,22 @@ func (w *worker) step(ctx context.Context) (next time.Duration, gone bool) {
 	return 0, false
 }
 
-// pollDue returns how long until the mapping's next poll (0 = now).
-func (w *worker) pollDue(m mapping.Mapping, c connection.Connection, now time.Time) time.Duration {
+// pollDueAt returns when the mapping's next poll is due (now or earlier: poll now).
+func (w *worker) pollDueAt(m mapping.Mapping, c connection.Connection, now time.Time) time.Time {
 	if w.pollNow.Load() || m.NextPollAt == nil || m.LastPollAt == nil {
-		return 0
+		return now
 	}
 	if c.State == connection.Recovery && m.LastPollAt.Before(c.StateChangedAt) {
-		return 0 // catch up after a pause or an error
+		return now // catch up after a pause or an error
 	}
 	next := *m.NextPollAt
 	// Due an interval after the last poll, the interval that holds now (a stream that stopped
 	// brings the polling interval back), on the connection's grid (pollSlot); unless a poll was
 	// asked for sooner (a recovery, "poll now"), which is due when asked.
 	if interval := w.interval(m); !next.Before(m.LastPollAt.Add(interval)) {
-		next = pollSlot(c.ID, *m.LastPollAt, m.LastPollAt.Add(interval), interval)
+		next = pollSlot(c.ID, *m.LastPollAt, interval)
 	}
-	if d := next.Sub(now); d > 0 {
-		return d
-	}
-	return 0
+	return next
 }
 
 // guarded runs op with a context that is cancelled as soon as the mapping leaves the state it started

@@ -143,7 +143,7 @@ func batchEvent(object string, ok, bad, later int64, took time.Duration) (level,
 	msg += fmt.Sprintf(": %d succeeded", ok)
 	if bad > 0 {
 		level = "error"
-		msg += fmt.Sprintf(", %d failed (see Write errors)", bad)
+		msg += fmt.Sprintf(", %d failed (each one is a write failure in Activity)", bad)
 	}
 	if later > 0 {
 		msg += fmt.Sprintf(", %d retried later", later)

@@ -40,9 +40,18 @@ const entryCols = `id, COALESCE(table_name, ''), COALESCE(record_id, 0), COALESC
 // entries runs the same query over the live trigger log and its archive and merges the rows, newest
 // first (ids come from one sequence, so they order live and archived rows alike).
 func entries(ctx context.Context, q Querier, schema, where string, limit int, args ...any) ([]Entry, error) {
+	return entriesWhere(ctx, q, schema, where, where, limit, args...)
+}
+
+// entriesWhere is entries with one condition for the live log and another for the archive.
+func entriesWhere(ctx context.Context, q Querier, schema, whereLive, whereArchived string, limit int, args ...any) ([]Entry, error) {
 	var all []Entry
 	for _, archived := range []bool{false, true} {
 		log := Written{Archived: archived}.log(schema)
+		where := whereLive
+		if archived {
+			where = whereArchived
+		}
 		rows, err := q.Query(ctx, `SELECT `+entryCols+` FROM `+log+` WHERE `+where+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", log, err)
@@ -70,6 +79,36 @@ func FailedSince(ctx context.Context, q Querier, schema string, tables []string,
 	// The literal state matches the archive's partial index of failed rows.
 	return entries(ctx, q, schema, `state = `+sqlList(Failed)+` AND updated_at >= $1 AND (COALESCE(cardinality($2::text[]), 0) = 0 OR table_name = ANY($2))`,
 		limit, since, tables)
+}
+
+// RefusedSince returns the changes of a schema Salesforce refused since a time (when it refused
+// them: processed_at, or updated_at for rows that lack it), only of the tables, newest first: the
+// unresolved ones (FAILED) and, from the live log, those an admin resent or dismissed since, or a
+// later write of the row superseded (their sf_result stays 0). The archive is read through its
+// index of FAILED rows only: a resolved failure lands there only when rows are archived sooner
+// than a day after they are processed.
+func RefusedSince(ctx context.Context, q Querier, schema string, tables []string, since time.Time, limit int) ([]Entry, error) {
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	at := `COALESCE(processed_at, updated_at) >= $1 AND table_name = ANY($2)`
+	live := `(state = ` + sqlList(Failed) + ` OR (state IN (` + sqlList(Resend.To, Dismiss.To) + `) AND sf_result = 0)) AND ` + at
+	return entriesWhere(ctx, q, schema, live, `state = `+sqlList(Failed)+` AND `+at, limit, since, tables)
+}
+
+// ErrorText splits a trigger-log message into Salesforce's first error code and its message (the
+// error array's statusCode or errorCode, and message); a message that is not such an array is the
+// text, with no code.
+func ErrorText(msg string) (code, text string) {
+	var arr []struct {
+		StatusCode string `json:"statusCode"`
+		ErrorCode  string `json:"errorCode"`
+		Message    string `json:"message"`
+	}
+	if json.Unmarshal([]byte(strings.TrimSpace(msg)), &arr) != nil || len(arr) == 0 {
+		return "", strings.TrimSpace(msg)
+	}
+	return cmp.Or(arr[0].StatusCode, arr[0].ErrorCode), arr[0].Message
 }
 
 // History returns the changes of one row, newest first.

@@ -6,8 +6,11 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +39,17 @@ func New(pool *pgxpool.Pool, holder string, ttl time.Duration) *Manager {
 	return &Manager{pool: pool, holder: holder, ttl: ttl}
 }
 
+// HolderName is a unique name for this process as a lease holder: "HOST-PID-TOKEN", TOKEN being 8
+// random hex digits. Operators (and tests) read the process id as the second field from the end,
+// so the token must never contain a "-" (a base64url token did now and then, and the name then
+// named no process).
+func HolderName() string {
+	host, _ := os.Hostname()
+	token := make([]byte, 4)
+	_, _ = rand.Read(token) // crypto/rand.Read never fails (Go 1.24+)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(token))
+}
+
 // Holder is this instance's name.
 func (m *Manager) Holder() string { return m.holder }
 
@@ -56,6 +70,10 @@ func (m *Manager) TryAcquire(ctx context.Context, connID int64) (bool, error) {
 	}
 	// The row can be locked by its previous holder's release, itself waiting for that holder's last
 	// transaction: give up for this round rather than hold up the instance's other connections.
+	// A lease another instance holds is not tried at all: ON CONFLICT DO UPDATE locks the row even
+	// when its WHERE then refuses, and that lock (holder is a key) waits for the holder's fenced
+	// work, a load for minutes, so an instance under its share lost a second per busy connection
+	// every round.
 	var holder string
 	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
@@ -63,7 +81,8 @@ func (m *Manager) TryAcquire(ctx context.Context, connID int64) (bool, error) {
 		}
 		return tx.QueryRow(ctx, `
 		INSERT INTO leases AS l (connection_id, holder, acquired_at, expires_at)
-		VALUES ($1, $2, now(), now() + $3::interval)
+		SELECT $1, $2, now(), now() + $3::interval
+		WHERE NOT EXISTS (SELECT 1 FROM leases WHERE connection_id = $1 AND holder <> $2 AND expires_at > now())
 		ON CONFLICT (connection_id) DO UPDATE SET
 			holder = EXCLUDED.holder,
 			acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE now() END,
@@ -109,6 +128,22 @@ func (m *Manager) Check(ctx context.Context, tx pgx.Tx, connID int64) error {
 		return fmt.Errorf("check lease of connection %d: %w", connID, err)
 	}
 	return nil
+}
+
+// CheckSyncing is Check that also reads, in the same statement, the connection's state (its
+// connections.state, for the caller to judge): work that must not be applied once the connection
+// was paused learns both in one round trip of its own transaction.
+func (m *Manager) CheckSyncing(ctx context.Context, tx pgx.Tx, connID int64) (state string, err error) {
+	var ok bool
+	err = tx.QueryRow(ctx, `SELECT l.holder = $2 AND l.expires_at > now(), c.state FROM leases l JOIN connections c ON c.id = l.connection_id
+		WHERE l.connection_id = $1 FOR KEY SHARE OF l`, connID, m.holder).Scan(&ok, &state)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
+		return "", ErrLost
+	}
+	if err != nil {
+		return "", fmt.Errorf("check lease of connection %d: %w", connID, err)
+	}
+	return state, nil
 }
 
 // Holder returns who holds a connection's lease and until when ("" if nobody).

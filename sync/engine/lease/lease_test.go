@@ -3,6 +3,10 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,5 +173,61 @@ func TestALockedExpiredLeaseIsSkippedNotWaitedFor(t *testing.T) {
 	}
 	if ok, err := b.TryAcquire(ctx, connID); !ok || err != nil {
 		t.Fatalf("b once the lock is gone: %v %v", ok, err)
+	}
+}
+
+// A holder's name tells which process holds a lease: its process id is always the second field from
+// the end ("HOST-PID-TOKEN", whatever the host's name), and no two names are alike.
+func TestAHolderNameNamesItsProcess(t *testing.T) {
+	t.Parallel()
+	pid := strconv.Itoa(os.Getpid())
+	seen := map[string]bool{}
+	for range 2000 { // a base64url token held a "-" in about 1 name of 13
+		name := lease.HolderName()
+		fields := strings.Split(name, "-")
+		if len(fields) < 3 || fields[len(fields)-2] != pid {
+			t.Fatalf("holder name %q: its second field from the end is not the process id %s", name, pid)
+		}
+		if seen[name] {
+			t.Fatalf("holder name %q given twice", name)
+		}
+		seen[name] = true
+	}
+}
+
+// An instance under its share tries every connection each round. Those another instance holds it
+// passes over at once, even while the holder's work has their lease rows under the fence (loads take
+// minutes): it neither waits on them nor locks them.
+func TestALeaseAnotherInstanceHoldsIsPassedOverWithoutWaitingForItsWork(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := storetest.Pool(t)
+	a, b := lease.New(pool, "instance-a", time.Minute), lease.New(pool, "instance-b", time.Minute)
+	const busy = 5
+	for i := range busy {
+		var connID int64
+		if err := pool.QueryRow(ctx, `INSERT INTO connections (name, schema_name, state, org_type, login_url, api_version)
+			VALUES ($1, $1, 'IDLE', 'simulated', 'http://x', '62.0') RETURNING id`, fmt.Sprintf("c%d", i)).Scan(&connID); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := a.TryAcquire(ctx, connID); !ok || err != nil {
+			t.Fatalf("a acquires connection %d: %v %v", connID, ok, err)
+		}
+		work, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = work.Rollback(ctx) })
+		if err := a.Check(ctx, work, connID); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		if ok, err := b.TryAcquire(ctx, connID); ok || err != nil {
+			t.Fatalf("b must not take connection %d that a holds: %v %v", connID, ok, err)
+		}
+		// Waiting on the fenced row would take the whole lock timeout (1 s).
+		if took := time.Since(began); took >= time.Second {
+			t.Fatalf("b's attempt on connection %d took %v: it waited for a's work", connID, took)
+		}
 	}
 }

@@ -50,6 +50,9 @@ type Mapping struct {
 	OrphanedAt      *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	// ReadAt is the database's time when this was read (now(): its transaction's start), by the clock
+	// that stamps the mapping's polls: a poll that follows the read begins after it.
+	ReadAt time.Time
 }
 
 // Drift is a field whose Salesforce definition changed since the table was built.
@@ -73,7 +76,7 @@ type rowQuerier interface {
 const cols = `id, connection_id, object_name, table_name, state, state_reason, state_changed_at, config, applied_fields,
 	COALESCE(requested_action, ''), backfill, revision, applied_at, load_expected, load_done, load_started_at, load_finished_at, watermark,
 	watermark_id, replay_id, COALESCE(stream_note, ''), last_poll_at, next_poll_at, sf_count, sf_count_at, drift, orphaned_at, created_at, updated_at,
-	pubsub_replay_id, COALESCE(stream_transport, ''), count_checked_at, count_drift`
+	pubsub_replay_id, COALESCE(stream_transport, ''), count_checked_at, count_drift, now()`
 
 func scan(row pgx.Row) (Mapping, error) {
 	var m Mapping
@@ -82,7 +85,7 @@ func scan(row pgx.Row) (Mapping, error) {
 	err := row.Scan(&m.ID, &m.ConnectionID, &m.Object, &m.Table, &state, &m.StateReason, &m.StateChangedAt, &cfg, &fields,
 		&action, &backfill, &m.Revision, &m.AppliedAt, &m.LoadExpected, &m.LoadDone, &m.LoadStartedAt, &m.LoadFinishedAt, &m.Watermark,
 		&m.WatermarkID, &m.ReplayID, &m.StreamNote, &m.LastPollAt, &m.NextPollAt, &m.SFCount, &m.SFCountAt, &drift, &m.OrphanedAt, &m.CreatedAt, &m.UpdatedAt,
-		&m.PubSubReplayID, &m.StreamTransport, &m.CountCheckedAt, &m.CountDrift)
+		&m.PubSubReplayID, &m.StreamTransport, &m.CountCheckedAt, &m.CountDrift, &m.ReadAt)
 	if err != nil {
 		return m, err
 	}

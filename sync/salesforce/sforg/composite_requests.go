@@ -47,7 +47,6 @@ func (o *Org) dispatch(parent *http.Request, method, path string, body any) subR
 	req.Header.Set("Authorization", parent.Header.Get("Authorization"))
 	req.Header.Set("Sforce-Call-Options", parent.Header.Get("Sforce-Call-Options"))
 	req.Header.Set("Content-Type", "application/json")
-	req = withoutFaults(req)
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
 	o.Handler().ServeHTTP(rec, req)
 	res := subResult{status: rec.code, header: http.Header{}}

@@ -10,8 +10,12 @@ import (
 
 // Fault makes matching requests fail the way Salesforce or the network can.
 type Fault struct {
-	Method  string // "" = any
-	Path    string // regular expression matched against the path after the base path; "" = any
+	Method string // "" = any
+	Path   string // regular expression matched against the path after the base path; "" = any
+	// SOQL is a regular expression matched against a query's SOQL (its q parameter; "" = any request).
+	// Such a fault applies to the query as a subrequest of a /composite call too (Salesforce runs
+	// them in turn: a slow query makes the whole call slow); no other fault applies to subrequests.
+	SOQL    string
 	Status  int    // HTTP status to answer with (with ErrorCode); 0 = pass through after Latency
 	Code    string // Salesforce errorCode, e.g. UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED, INVALID_SESSION_ID
 	Message string
@@ -21,7 +25,7 @@ type Fault struct {
 	// the response: the client cannot know whether its write was applied.
 	DropAfter bool
 	Count     int // how many requests it applies to; -1 forever
-	re        *regexp.Regexp
+	re, soql  *regexp.Regexp
 }
 
 // LockRecord makes the next n writes of a record fail with UNABLE_TO_LOCK_ROW, as when another
@@ -44,6 +48,13 @@ func (o *Org) InjectFault(f Fault) error {
 			return err
 		}
 		f.re = re
+	}
+	if f.SOQL != "" {
+		re, err := regexp.Compile(f.SOQL)
+		if err != nil {
+			return err
+		}
+		f.soql = re
 	}
 	if f.Count == 0 {
 		f.Count = 1
@@ -77,10 +88,15 @@ func (o *Org) fault(w http.ResponseWriter, r *http.Request) bool {
 	if r.Context().Value(noFaultsKey{}) != nil {
 		return false
 	}
+	sub := isSubrequest(r)
 	o.mu.Lock()
 	var f *Fault
 	for i, cand := range o.faults {
-		if (cand.Method == "" || strings.EqualFold(cand.Method, r.Method)) && (cand.re == nil || cand.re.MatchString(r.URL.Path)) {
+		if sub && (cand.soql == nil || cand.Drop || cand.DropAfter) {
+			continue // of a composite's subrequests, only a query's own faults apply, and none drops the call
+		}
+		if (cand.Method == "" || strings.EqualFold(cand.Method, r.Method)) && (cand.re == nil || cand.re.MatchString(r.URL.Path)) &&
+			(cand.soql == nil || cand.soql.MatchString(r.URL.Query().Get("q"))) {
 			f = cand
 			if f.Count > 0 {
 				f.Count--
