@@ -85,7 +85,8 @@ type writer struct {
 	// only this writer knows them: inDoubt sends them back to the queue before anything else (they
 	// were not sent), unrecorded keeps outcomes Salesforce already gave until they are stored.
 	inDoubt    bool
-	unrecorded *unrecordedBatch
+	unrecorded []*writeBatch // in the order they were sent (writer_stream.go)
+	held       heldLocks     // table locks held by the batches on their way
 
 	// inFlight is set from before a claim until its outcome is recorded: a pausing (BUSY) connection
 	// becomes PAUSED only when it is clear.
@@ -98,12 +99,6 @@ type writer struct {
 	lanes lanes // how many write calls may be in flight now (writer_pipeline.go)
 	// stateMu guards cs and retry while the pipeline sends runs concurrently.
 	stateMu sync.Mutex
-}
-
-type unrecordedBatch struct {
-	c      connection.Connection
-	tables map[string]*writable
-	batch  []*change
 }
 
 func newWriter(s *syncer, schema string) *writer {
@@ -133,6 +128,7 @@ func (w *writer) run(ctx context.Context) {
 	e := w.s.e
 
 	if err := w.releaseInDoubt(ctx); err != nil {
+		w.inDoubt = true // released before the first claim
 		e.logTransient("release in-doubt writes", err)
 	}
 	for {
@@ -176,9 +172,16 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
-// releaseInDoubt puts rows left PENDING by a crashed or replaced writer back in the queue.
+// releaseInDoubt puts rows left PENDING by a crashed or replaced writer back in the queue, under the
+// lease fence: once another instance holds the connection, the rows claimed are its own.
 func (w *writer) releaseInDoubt(ctx context.Context) error {
-	return triggerlog.ReleaseClaimed(ctx, w.s.e.opts.Pool, w.s.currentConn().Schema)
+	e := w.s.e
+	return store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
+		if err := e.leases.Check(ctx, tx, w.s.connID); err != nil {
+			return err
+		}
+		return triggerlog.ReleaseClaimed(ctx, tx, w.s.currentConn().Schema)
+	})
 }
 
 // writables returns the connection's read-write mappings that may be written now, by table name:
@@ -310,8 +313,9 @@ func describes(obj mapping.Object, m mapping.Mapping) bool {
 	return true
 }
 
-// step claims a batch of captured changes, writes them and records the outcome. more reports that a
-// full batch was claimed (there may be more waiting).
+// step claims a batch of captured changes, writes them and records the outcome, and goes on with
+// the batches after it while they come full, overlapping (writer_stream.go). more reports that a
+// full batch was claimed last (there may be more waiting).
 func (w *writer) step(ctx context.Context) (more bool, err error) {
 	e := w.s.e
 	w.inFlight.Store(true)
@@ -319,11 +323,11 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		w.inFlight.Store(false)
 		w.s.finishPausing(context.WithoutCancel(ctx))
 	}()
-	if u := w.unrecorded; u != nil {
-		if err := w.record(ctx, u.c, u.tables, u.batch, 0); err != nil {
+	for len(w.unrecorded) > 0 {
+		if err := w.record(ctx, w.unrecorded[0]); err != nil {
 			return false, err
 		}
-		w.unrecorded = nil
+		w.unrecorded = w.unrecorded[1:]
 	}
 	if w.inDoubt {
 		if err := w.releaseInDoubt(ctx); err != nil {
@@ -331,27 +335,18 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 		}
 		w.inDoubt = false
 	}
-	c := w.s.currentConn()
-	if !c.State.Syncing() {
+	if !w.s.currentConn().State.Syncing() {
 		return false, nil
 	}
 	org, err := w.s.openOrg(ctx)
 	if err != nil {
 		return false, err
 	}
-	tables, err := w.writables(ctx, c)
-	if err != nil || len(tables) == 0 {
+	first, err := w.prepare(ctx, org)
+	if err != nil || first == nil {
 		return false, err
 	}
-	names := make([]string, 0, len(tables))
-	for n := range tables {
-		names = append(names, n)
-	}
-	batch, algo, err := w.claim(ctx, c, names)
-	if err != nil || len(batch) == 0 {
-		return false, err
-	}
-	c.WriteAlgorithm = algo // as stored now: it may have changed while the connection was paused
+	c := first.c
 	if c.State == connection.Idle {
 		_ = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 			_, err := connection.Apply(ctx, tx, c.ID, connection.StartWriting, "")
@@ -367,36 +362,7 @@ func (w *writer) step(ctx context.Context) (more bool, err error) {
 			return err
 		})
 	}()
-	var claimed []string
-	for _, ch := range batch {
-		claimed = append(claimed, ch.table)
-	}
-	unlock := w.s.tables.lock(claimed...)
-	defer unlock()
-	if err := w.checkRows(ctx, c, batch); err != nil {
-		w.inDoubt = true
-		return false, err
-	}
-	start := time.Now()
-	send, sendErr := w.describe(ctx, org, c, tables, batch)
-	w.cs.beginBatch(send)
-	switch {
-	case sendErr != nil: // nothing sent: record puts the batch back in the queue
-	case c.WriteAlgorithm == connection.Merged:
-		sendErr = w.sendMerged(ctx, org, tables, send)
-	default:
-		sendErr = w.sendOrdered(ctx, org, tables, send)
-	}
-	w.forgetRefused(tables, send)
-	if err := w.record(ctx, c, tables, batch, time.Since(start)); err != nil {
-		w.unrecorded = &unrecordedBatch{c: c, tables: tables, batch: batch}
-		return false, err
-	}
-	w.log.Debug("wrote changes", "rows", len(batch), "took", time.Since(start))
-	if sendErr == nil {
-		sendErr = w.backoffAfterTransient()
-	}
-	return len(batch) == claimBatch, sendErr
+	return w.stream(ctx, org, first)
 }
 
 // claim moves the oldest waiting rows of writable tables to PENDING, under the lease fence.

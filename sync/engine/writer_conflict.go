@@ -505,18 +505,15 @@ func (w *writer) fetchSalesforceVersions(ctx context.Context, org orgclient.Org,
 	return nil
 }
 
-// recordConflicts stores a recorded batch's conflicts, applies the Salesforce versions rows take and
-// remembers pgforce's own writes; in the outcome transaction.
-func (w *writer) recordConflicts(ctx context.Context, tx pgx.Tx, batch []*change) error {
-	var cs []conflict.Conflict
+// noteWrites remembers when pgforce wrote a batch's records, once Salesforce answered: its own
+// writes move the records' SystemModstamp and are no conflicts for the batches after it, which may
+// be judged before this one is recorded (writer_stream.go).
+func (w *writer) noteWrites(batch []*change) {
 	now := time.Now()
 	if w.cs.wrote == nil {
 		w.cs.wrote = map[rowKey]time.Time{}
 	}
 	for _, ch := range batch {
-		if ch.conflict != nil {
-			cs = append(cs, *ch.conflict)
-		}
 		if ch.outcome.To == triggerlog.Success && ch.action != triggerlog.Delete {
 			w.cs.wrote[rowKey{ch.table, ch.recordID}] = now
 		}
@@ -526,17 +523,27 @@ func (w *writer) recordConflicts(ctx context.Context, tx pgx.Tx, batch []*change
 			delete(w.cs.wrote, k)
 		}
 	}
+}
+
+// recordConflicts stores a recorded batch's conflicts and applies the Salesforce versions its rows
+// take; in the outcome transaction.
+func (w *writer) recordConflicts(ctx context.Context, tx pgx.Tx, batch []*change, refreshes []sfRefresh) error {
+	var cs []conflict.Conflict
+	for _, ch := range batch {
+		if ch.conflict != nil {
+			cs = append(cs, *ch.conflict)
+		}
+	}
 	if err := conflict.Insert(ctx, tx, cs); err != nil {
 		return err
 	}
-	for _, r := range w.cs.refreshes {
+	for _, r := range refreshes {
 		// A record Salesforce no longer has is not restored; its row goes (gone lists them all, and
 		// only those absent from the CSV are deleted).
 		if _, err := apply.Refresh(ctx, tx, r.tgt, bytes.NewReader(r.csv), r.gone); err != nil {
 			return fmt.Errorf("take Salesforce's version of %s rows: %w", r.table, err)
 		}
 	}
-	w.cs.refreshes = nil
 	return nil
 }
 

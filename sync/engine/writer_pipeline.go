@@ -9,10 +9,11 @@ import (
 	"pgforce/sync/orgclient"
 )
 
-// DefaultWriteConcurrency is how many write calls a connection keeps in flight at most: enough to
-// keep the pipe to an org 150 ms away full (200 records a call), well within Salesforce's limit of
-// 25 concurrent long-running requests.
-const DefaultWriteConcurrency = 8
+// DefaultWriteConcurrency is how many write calls a connection keeps in flight at most: a claimed
+// batch (claimBatch, 200 records a call) in one round trip, so an org 150 ms away answers a batch in
+// about the time the database takes to record the one before it and claim the one after it
+// (writer_stream.go); well within Salesforce's limit of 25 concurrent long-running requests.
+const DefaultWriteConcurrency = 10
 
 // slowWrite is how long a write call may take before the writer takes it that the org is slowing
 // down and keeps fewer calls in flight.

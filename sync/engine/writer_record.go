@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/engine/apply"
-	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
@@ -17,8 +16,9 @@ import (
 // record stores the outcome of a batch in one transaction under the lease fence: each trigger-log
 // row's outcome and Salesforce message, and on the table rows (as pgforce, so nothing is captured) the
 // sfid of created records, _hc_lastop and _hc_err. Undecided rows go back to NEW.
-func (w *writer) record(ctx context.Context, c connection.Connection, tables map[string]*writable, batch []*change, took time.Duration) error {
+func (w *writer) record(ctx context.Context, b *writeBatch) error {
 	e := w.s.e
+	c, tables, batch, took := b.c, b.tables, b.batch, b.took
 	ctx = context.WithoutCancel(ctx) // the writes happened in Salesforce: always record them
 	err := store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if err := e.leases.Check(ctx, tx, c.ID); err != nil {
@@ -48,7 +48,7 @@ func (w *writer) record(ctx context.Context, c connection.Connection, tables map
 		if err := triggerlog.RecordOutcomes(ctx, tx, c.Schema, outcomes); err != nil {
 			return err
 		}
-		if err := w.recordConflicts(ctx, tx, batch); err != nil {
+		if err := w.recordConflicts(ctx, tx, batch, b.refreshes); err != nil {
 			return err
 		}
 		for name, chs := range byTable {

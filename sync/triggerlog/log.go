@@ -120,6 +120,17 @@ func ReleaseClaimed(ctx context.Context, q Execer, schema string) error {
 	return nil
 }
 
+// ReleaseUnsent puts claimed changes that were never sent back in the queue (Release), their order
+// and messages kept: a batch the writer claimed ahead while the one before it was in flight, when
+// that one stopped or the connection was paused meanwhile.
+func ReleaseUnsent(ctx context.Context, q Execer, schema string, ids []int64) error {
+	if _, err := q.Exec(ctx, `UPDATE `+ident(schema, "_trigger_log")+` SET state = $3, updated_at = now() WHERE id = ANY($1) AND state = ANY($2)`,
+		ids, Release.FromStrings(), string(Release.To)); err != nil {
+		return fmt.Errorf("release unsent trigger log rows: %w", err)
+	}
+	return nil
+}
+
 // Outcome is what became of one claimed change.
 type Outcome struct {
 	ID         int64
