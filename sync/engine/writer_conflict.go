@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -28,8 +27,9 @@ import (
 // SystemModstamp (the "old" side of the captured change) against the record's SystemModstamp now.
 // Records pgforce itself wrote since are not conflicts. A change written alone goes as a conditional
 // request (If-Unmodified-Since: the captured stamp), so detection costs nothing until Salesforce
-// refuses it; a run written through collections or Bulk is checked first with one query of Id,
-// SystemModstamp, LastModifiedById, IsDeleted and the changed fields per preCheckBatch records.
+// refuses it; a batch written through collections or Bulk is checked first, once per object, with one
+// query by id of Id, SystemModstamp, LastModifiedById, IsDeleted and the changed fields per
+// preCheckBatch records, 25 queries to a call.
 // Deleted in Salesforce while updated in Postgres, and deleted in Postgres while updated in
 // Salesforce, are conflicts too. Fields Salesforce changed that Postgres did not are no conflict,
 // nor is Salesforce holding the very values Postgres wrote.
@@ -52,57 +52,38 @@ type conflictState struct {
 	wrote     map[rowKey]time.Time            // when pgforce last wrote a record (after Salesforce answered)
 	refreshes []sfRefresh                     // Salesforce versions rows take with the batch's outcomes
 	batch     []*change                       // the batch being written
-	changed   map[string]map[string]sfVersion // table → records Salesforce changed since the batch's oldest baseline
 	existing  map[string]map[string]sfVersion // table → records Salesforce has with the external ids of the batch's inserts
+	byID      map[string]map[string]sfVersion // table → the batch's updated and deleted records, read by id
 }
-
-// changedSinceLimit bounds the batch pre-check: when Salesforce changed more records of the object
-// since the batch's oldest baseline, runs are checked by id instead.
-const changedSinceLimit = 10_000
-
-var errTooManyChanged = fmt.Errorf("more than %d records changed", changedSinceLimit)
 
 // beginBatch starts detection for a claimed batch.
 func (cs *conflictState) beginBatch(batch []*change) {
-	cs.batch, cs.changed, cs.existing = batch, nil, nil
+	cs.batch, cs.existing, cs.byID = batch, nil, nil
 }
 
-// changedSince reads, once per batch and table, the records Salesforce changed (or deleted) after
-// the oldest baseline of the batch's updates and deletes of the table: one query (paged by 2,000)
-// for a whole batch of up to 2,000 changes, so detection costs about one call per ten collection
-// calls. ok is false when too many changed; runs are then checked by id.
-func (w *writer) changedSince(ctx context.Context, org orgclient.Org, wt *writable) (map[string]sfVersion, bool, error) {
-	if v, done := w.cs.changed[wt.m.Table]; done {
-		return v, v != nil, nil
+// batchVersions reads, once per batch and table, what the pre-check compares the batch's updates and
+// deletes with: their records, by id (one call per 7,500 records, 25 queries of 300 ids to a
+// /composite call, deleted records included), whatever else changed in Salesforce (after pgforce's
+// own large write, the records "changed since" a baseline would be thousands it wrote itself).
+func (w *writer) batchVersions(ctx context.Context, org orgclient.Org, wt *writable) (map[string]sfVersion, error) {
+	if v, done := w.cs.byID[wt.m.Table]; done {
+		return v, nil
 	}
-	if w.cs.changed == nil {
-		w.cs.changed = map[string]map[string]sfVersion{}
-	}
-	var oldest time.Time
 	var chs []*change
 	for _, ch := range w.cs.batch {
 		if ch.table == wt.m.Table && ch.sfid != "" && (ch.action == triggerlog.Update || ch.action == triggerlog.Delete) {
 			chs = append(chs, ch)
-			if b := w.baseline(ch); oldest.IsZero() || b.Before(oldest) {
-				oldest = b
-			}
 		}
 	}
-	if len(chs) == 0 {
-		w.cs.changed[wt.m.Table] = nil
-		return nil, false, nil
-	}
-	where := " WHERE SystemModstamp >= " + soqlTime(oldest.Truncate(time.Second))
-	out, err := w.readVersions(ctx, org, wt, changedFields(wt, chs), []string{where}, changedSinceLimit)
-	if errors.Is(err, errTooManyChanged) {
-		w.cs.changed[wt.m.Table] = nil
-		return nil, false, nil
-	}
+	versions, err := w.salesforceVersions(ctx, org, wt, chs)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	w.cs.changed[wt.m.Table] = out
-	return out, true, nil
+	if w.cs.byID == nil {
+		w.cs.byID = map[string]map[string]sfVersion{}
+	}
+	w.cs.byID[wt.m.Table] = versions
+	return versions, nil
 }
 
 // sfRefresh is Salesforce's current version of records whose rows take it (salesforce_wins, an
@@ -185,18 +166,11 @@ func (w *writer) checkConflicts(ctx context.Context, org orgclient.Org, wt *writ
 		}
 	}
 	if len(judge) > 0 {
-		// The batch's query of records changed since its oldest baseline answers for every run of the
-		// batch; a record it does not list did not change. Without it, the run's records are read by id.
-		versions, complete, err := w.changedSince(ctx, org, wt)
+		versions, err := w.batchVersions(ctx, org, wt)
 		if err != nil {
 			return err
 		}
-		if !complete {
-			if versions, err = w.salesforceVersions(ctx, org, wt, judge); err != nil {
-				return err
-			}
-		}
-		suspects := w.suspects(judge, versions, !complete)
+		suspects := w.suspects(judge, versions)
 		own, err := w.ownWrites(ctx, c, wt.m.Table, suspects)
 		if err != nil {
 			return err
@@ -275,12 +249,12 @@ func (w *writer) salesforceVersions(ctx context.Context, org orgclient.Org, wt *
 		}
 		wheres = append(wheres, " WHERE Id IN ('"+strings.Join(ids, "','")+"')")
 	}
-	return w.readVersions(ctx, org, wt, changedFields(wt, chs), wheres, 0)
+	return w.readVersions(ctx, org, wt, changedFields(wt, chs), wheres)
 }
 
 // readVersions runs the pre-check query with each condition (deleted records included; several
-// conditions 25 to a call when the org batches queries), at most limit records in all (0: no limit).
-func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writable, changed []string, wheres []string, limit int) (map[string]sfVersion, error) {
+// conditions 25 to a call when the org batches queries).
+func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writable, changed []string, wheres []string) (map[string]sfVersion, error) {
 	fields := []string{"Id", "SystemModstamp"}
 	for _, f := range []string{"LastModifiedById", "IsDeleted"} {
 		if _, ok := wt.obj.Field(f); ok {
@@ -293,11 +267,7 @@ func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writab
 		}
 	}
 	out := map[string]sfVersion{}
-	n := 0
 	add := func(rec map[string]json.RawMessage) error {
-		if n++; limit > 0 && n > limit {
-			return errTooManyChanged
-		}
 		var id, by string
 		var deleted bool
 		_ = json.Unmarshal(rec["Id"], &id)
@@ -315,9 +285,6 @@ func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writab
 		return nil
 	}
 	wrap := func(err error) error {
-		if errors.Is(err, errTooManyChanged) {
-			return err
-		}
 		return fmt.Errorf("conflict pre-check of %s: %w", wt.m.Object, err)
 	}
 	sel := "SELECT " + strings.Join(fields, ", ") + " FROM " + wt.m.Object
@@ -359,17 +326,12 @@ func (w *writer) readVersions(ctx context.Context, org orgclient.Org, wt *writab
 	return out, nil
 }
 
-// suspects returns the changes whose record Salesforce deleted or changed after their baseline.
-// byID says the versions were read by id (a record missing from them is gone); otherwise they list
-// only records changed lately (a missing one did not change).
-func (w *writer) suspects(chs []*change, versions map[string]sfVersion, byID bool) []*change {
+// suspects returns the changes whose record Salesforce deleted or changed after their baseline (the
+// versions were read by id: a record missing from them is gone).
+func (w *writer) suspects(chs []*change, versions map[string]sfVersion) []*change {
 	var out []*change
 	for _, ch := range chs {
-		v, listed := versions[ch.sfid]
-		if !listed && !byID {
-			continue
-		}
-		if !v.found || v.deleted || v.stamp.After(w.baseline(ch)) {
+		if v := versions[ch.sfid]; !v.found || v.deleted || v.stamp.After(w.baseline(ch)) {
 			out = append(out, ch)
 		}
 	}

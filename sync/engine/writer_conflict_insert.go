@@ -153,7 +153,7 @@ func (w *writer) existingByExt(ctx context.Context, org orgclient.Org, wt *writa
 	}
 	byExt := map[string]sfVersion{}
 	if len(wheres) > 0 {
-		versions, err := w.readVersions(ctx, org, wt, slices.Sorted(maps.Keys(fieldSet)), wheres, 0)
+		versions, err := w.readVersions(ctx, org, wt, slices.Sorted(maps.Keys(fieldSet)), wheres)
 		if err != nil {
 			return nil, err
 		}
