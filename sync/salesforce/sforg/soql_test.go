@@ -321,3 +321,36 @@ func (a *api) create(object string, fields map[string]any) (string, bool) {
 	}
 	return decodeJSON[map[string]any](a.t, raw)["id"].(string), true
 }
+
+// IN matches as = does, the list looked up: an id by its 15- or 18-character form, a string
+// case-insensitively; NOT IN keeps records whose field is null.
+func TestInMatchesEachValueAsEqualsDoes(t *testing.T) {
+	t.Parallel()
+	org, a := login(t, Options{Seed: 1})
+	var ids []string
+	for id := range org.Records("Account") {
+		ids = append(ids, id)
+	}
+	if len(ids) < 2 {
+		t.Fatalf("%d accounts", len(ids))
+	}
+	name := func(id string) string { n, _ := org.Record("Account", id)["Name"].(string); return n }
+	r := a.query("SELECT Id FROM Account WHERE Id IN ('" + ids[0][:15] + "', '" + ids[1] + "')")
+	if r.TotalSize != 2 {
+		t.Fatalf("Id IN (15-char, 18-char): %d records, want 2", r.TotalSize)
+	}
+	r = a.query("SELECT Id FROM Account WHERE Name IN ('" + strings.ToUpper(name(ids[0])) + "')")
+	for _, rec := range r.Records {
+		if !strings.EqualFold(name(text(rec["Id"])), name(ids[0])) {
+			t.Fatalf("Name IN (upper-cased): %v", rec)
+		}
+	}
+	if r.TotalSize == 0 {
+		t.Fatal("Name IN (upper-cased) matched nothing")
+	}
+	all := a.query("SELECT Id FROM Account").TotalSize
+	withParent := a.query("SELECT Id FROM Account WHERE ParentId != null").TotalSize
+	if got := a.query("SELECT Id FROM Account WHERE ParentId NOT IN ('" + ids[0] + "')").TotalSize; got < all-withParent {
+		t.Fatalf("ParentId NOT IN: %d records, want at least the %d without a parent", got, all-withParent)
+	}
+}
