@@ -42,6 +42,24 @@ func measureManyMappings(ctx context.Context, e *env, r *Report) error {
 	synced := time.Since(start)
 	interval := e.opts.PollInterval
 	window := 4 * interval
+	// Idle is the steady state: every mapping has polled twice since the last load ended, so the
+	// polls that follow the loads (each due an interval after its own load, and its first count
+	// check) are behind them and the connection's polls come due together on its grid.
+	settled := time.Now().Add(interval)
+	if err := until(ctx, "every mapping polling on the connection's grid", 5*interval+time.Minute, func() (bool, error) {
+		ms, err := e.adm.Mappings.List(ctx, c.ID)
+		if err != nil {
+			return false, err
+		}
+		for _, m := range ms {
+			if m.LastPollAt == nil || m.LastPollAt.Before(settled) {
+				return false, nil
+			}
+		}
+		return true, nil
+	}); err != nil {
+		return err
+	}
 	callsBefore, err := e.org.calls(ctx)
 	if err != nil {
 		return err
