@@ -96,17 +96,7 @@ func scan(row pgx.Row) (Mapping, error) {
 	if err := json.Unmarshal(fields, &m.AppliedFields); err != nil {
 		return m, fmt.Errorf("decode mapping %d fields: %w", m.ID, err)
 	}
-	if backfill != nil {
-		if err := json.Unmarshal(backfill, &m.Backfill); err != nil {
-			return m, fmt.Errorf("decode mapping %d backfill: %w", m.ID, err)
-		}
-	}
-	if drift != nil {
-		if err := json.Unmarshal(drift, &m.Drift); err != nil {
-			return m, fmt.Errorf("decode mapping %d drift: %w", m.ID, err)
-		}
-	}
-	return m, nil
+	return m, decodeProgress(&m, backfill, drift)
 }
 
 // Load returns a mapping by id.
@@ -207,17 +197,7 @@ func scanState(row pgx.Row) (Mapping, error) {
 			c.PGForce.ConflictPolicy = *policy
 		}
 	}
-	if backfill != nil {
-		if err := json.Unmarshal(backfill, &m.Backfill); err != nil {
-			return m, fmt.Errorf("decode mapping %d backfill: %w", m.ID, err)
-		}
-	}
-	if drift != nil {
-		if err := json.Unmarshal(drift, &m.Drift); err != nil {
-			return m, fmt.Errorf("decode mapping %d drift: %w", m.ID, err)
-		}
-	}
-	return m, nil
+	return m, decodeProgress(&m, backfill, drift)
 }
 
 // Insert stores a new mapping in state INITIAL.
@@ -452,4 +432,19 @@ func lowerAll(xs []string) []string {
 		out[i] = strings.ToLower(x)
 	}
 	return out
+}
+
+// decodeProgress decodes a mapping's backfill and drift columns (JSON, NULL when none).
+func decodeProgress(m *Mapping, backfill, drift []byte) error {
+	if backfill != nil {
+		if err := json.Unmarshal(backfill, &m.Backfill); err != nil {
+			return fmt.Errorf("decode mapping %d backfill: %w", m.ID, err)
+		}
+	}
+	if drift != nil {
+		if err := json.Unmarshal(drift, &m.Drift); err != nil {
+			return fmt.Errorf("decode mapping %d drift: %w", m.ID, err)
+		}
+	}
+	return nil
 }
