@@ -259,26 +259,3 @@ func importConfig(ctx context.Context, baseURL, file string, wantObjects ...stri
 	}
 	return flashContains(ctx, "Imported the configuration")
 }
-
-// exploreRecord searches a mapped table in the Explorer and opens the first matching row, returning
-// its write history's text.
-func exploreRecord(ctx context.Context, baseURL, object, search string) (history string, err error) {
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(baseURL+"/explorer"),
-		chromedp.WaitVisible(css(`[data-testid="explorer-form"]`)),
-	); err != nil {
-		return "", err
-	}
-	if err := chromedp.Do(ctx,
-		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector('#explorer-table');
-			const o = [...s.options].find(o => o.textContent.includes('(' + %q + ')')); s.value = o.value; })()`, object)),
-		chromedp.SendKeys(css(`[data-testid="explorer-search"]`), search),
-		chromedp.Submit(css(`[data-testid="explorer-search"]`)),
-		chromedp.WaitVisible(css(`[data-testid="record-link"]`)),
-		chromedp.Click(css(`[data-testid="record-link"]`)),
-		chromedp.WaitVisible(css(`[data-testid="record-history"]`)),
-	); err != nil {
-		return "", err
-	}
-	return text(ctx, `[data-testid="record-history"]`)
-}

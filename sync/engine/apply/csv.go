@@ -15,9 +15,8 @@ import (
 // RecordEncoder turns Salesforce REST records (JSON) into CSV rows in the target's field order, the
 // same shape Bulk API results have, so both paths end in one COPY.
 type RecordEncoder struct {
-	t   Target
-	w   *bufio.Writer
-	buf []byte
+	t Target
+	w *bufio.Writer
 }
 
 // NewRecordEncoder writes CSV rows (no header) to w.

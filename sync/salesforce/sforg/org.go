@@ -327,8 +327,6 @@ func (o *Org) offered(seg string) (string, *apiError) {
 
 // ---- API middleware: faults, authentication, limits ----
 
-type ctxSession struct{}
-
 // api wraps a REST handler: injected faults, bearer authentication (401 INVALID_SESSION_ID), the daily
 // API counter (403 REQUEST_LIMIT_EXCEEDED) and Sforce-Limit-Info on every response.
 func (o *Org) api(kind string, h func(w http.ResponseWriter, r *http.Request, s *session)) http.HandlerFunc {

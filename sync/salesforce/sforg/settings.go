@@ -39,8 +39,6 @@ type ObjectAccess struct {
 	Delete bool `json:"delete"`
 }
 
-var fullAccess = ObjectAccess{Read: true, Create: true, Edit: true, Delete: true}
-
 // orgSettings is the state Settings change.
 type orgSettings struct {
 	passwordFlow, soapLogin, pkceRequired, myDomain bool
