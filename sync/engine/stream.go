@@ -189,6 +189,11 @@ func (s *syncer) noteStream(ev orgclient.StreamEvent) {
 	if ev.Err != nil || ev.Subscribed {
 		s.setStreaming(ev.Object, ev.Subscribed && ev.Err == nil)
 	}
+	if ev.Subscribed && ev.Err == nil {
+		// A subscription delivers the events published after it: a change made while it was being
+		// set up (after the last poll) is caught by one poll now, not by the safety poll minutes later.
+		s.pollObject(ev.Object, 0)
+	}
 	s.mu.Lock()
 	s.streamNotes = append(s.streamNotes, ev)
 	s.mu.Unlock()

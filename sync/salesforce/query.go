@@ -60,7 +60,7 @@ func (c *Client) query(ctx context.Context, resource, soql string, h http.Header
 // returns totalSize; kind names the first call (query or queryMore) in the client's statistics.
 func (c *Client) readPages(ctx context.Context, path, kind string, h http.Header, fn func(Record) error) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	pages := make(chan fetchedPage, 1)
+	pages := make(chan fetchedPage) // unbuffered: one page ahead of the caller, not two
 	go c.fetchPages(ctx, path, kind, h, pages)
 	defer func() {
 		cancel()
