@@ -520,7 +520,7 @@ func (o *Org) applyGap(t *table, g GapChange, body map[string]json.RawMessage) (
 	}
 	var rows []*row
 	for _, id := range g.IDs {
-		r := t.byID[normalizeID(id)]
+		r := t.lookup(normalizeID(id))
 		if r == nil {
 			return nil, &apiError{Status: 404, Code: "NOT_FOUND", Message: "no " + t.def.Name + " record " + id}
 		}
@@ -540,13 +540,14 @@ func (o *Org) applyGap(t *table, g GapChange, body map[string]json.RawMessage) (
 	ids := make([]string, len(rows))
 	for k, r := range rows {
 		ids[k] = t.id(r)
+		stored := r.own()
 		for i, idx := range t.unique { // unindexed while changed, indexed again if live
-			if s, ok := r.vals[i].(string); ok && idx[lower(s)] == r {
+			if s, ok := stored[i].(string); ok && idx[lower(s)] == r {
 				delete(idx, lower(s))
 			}
 		}
 		for i, v := range vals {
-			r.vals[i] = v
+			stored[i] = v
 		}
 		switch g.Type {
 		case "DELETE":
@@ -555,12 +556,12 @@ func (o *Org) applyGap(t *table, g GapChange, body map[string]json.RawMessage) (
 			r.deleted, r.deletedAt = false, time.Time{}
 		}
 		if i, f := t.def.field("IsDeleted"); f != nil {
-			r.vals[i] = r.deleted
+			stored[i] = r.deleted
 		}
-		o.derive(t.def, r.vals)
+		o.derive(t.def, stored)
 		if !r.deleted {
 			for i, idx := range t.unique {
-				if s, ok := r.vals[i].(string); ok && s != "" {
+				if s, ok := stored[i].(string); ok && s != "" {
 					idx[lower(s)] = r
 				}
 			}

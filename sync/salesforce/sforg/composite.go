@@ -77,7 +77,10 @@ func (o *Org) takeSnapshot() snapshot {
 		e.rows = append([]*row(nil), t.rows...)
 		e.vals, e.deleted, e.uniq, e.auto = map[*row][]any{}, map[*row]bool{}, map[int]map[string]*row{}, t.autoNum
 		for _, r := range t.rows {
-			e.vals[r] = append([]any(nil), r.vals...)
+			if r.generated() && !r.deleted {
+				continue // restored as generated: its values are its block's
+			}
+			e.vals[r] = append([]any(nil), r.stored...)
 			e.deleted[r] = r.deleted
 		}
 		for i, m := range t.unique {
@@ -97,8 +100,10 @@ func (o *Org) restore(s snapshot) {
 		t.rows, t.unique, t.autoNum = e.rows, e.uniq, e.auto
 		t.byID = map[string]*row{}
 		for _, r := range t.rows {
-			r.vals, r.deleted = e.vals[r], e.deleted[r]
-			t.byID[t.id(r)] = r
+			r.stored, r.deleted = e.vals[r], e.deleted[r]
+			if r.gen == nil {
+				t.byID[t.id(r)] = r
+			}
 		}
 	}
 }

@@ -112,9 +112,10 @@ func (t *table) etag(r *row) string {
 		return ""
 	}
 	h := sha1.New()
+	vals := r.values()
 	for i, f := range t.def.Fields {
-		if i < len(r.vals) {
-			fmt.Fprintf(h, "%s=%v\x00", f.Name, r.vals[i])
+		if i < len(vals) {
+			fmt.Fprintf(h, "%s=%v\x00", f.Name, vals[i])
 		}
 	}
 	return `"` + base64.StdEncoding.EncodeToString(h.Sum(nil)) + `-gzip"`

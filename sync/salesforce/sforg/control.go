@@ -92,7 +92,7 @@ func (o *Org) Record(object, id string) map[string]any {
 	}
 	out := map[string]any{}
 	for i, f := range t.def.Fields {
-		out[f.Name] = r.vals[i]
+		out[f.Name] = r.val(i)
 	}
 	return out
 }
@@ -111,8 +111,9 @@ func (o *Org) Records(object string) map[string]map[string]any {
 			continue
 		}
 		m := map[string]any{}
+		vals := r.values()
 		for i, f := range t.def.Fields {
-			m[f.Name] = r.vals[i]
+			m[f.Name] = vals[i]
 		}
 		out[t.id(r)] = m
 	}
@@ -342,7 +343,12 @@ func (o *Org) AddField(object string, f FieldDef) error {
 	t.def.reindex()
 	t.def.Modified = o.opts.Now().UTC().Add(time.Second)
 	for _, r := range t.rows {
-		r.vals = append(r.vals, nil)
+		if !r.generated() {
+			r.stored = append(r.stored, nil)
+		}
+	}
+	for _, b := range t.blocks {
+		b.addField()
 	}
 	if f.Unique || f.ExternalID {
 		t.unique[len(t.def.Fields)-1] = map[string]*row{}
@@ -382,7 +388,12 @@ func (o *Org) RemoveField(object, field string) error {
 	}
 	t.def.Fields = append(t.def.Fields[:i:i], t.def.Fields[i+1:]...)
 	for _, r := range t.rows {
-		r.vals = append(r.vals[:i:i], r.vals[i+1:]...)
+		if !r.generated() {
+			r.stored = append(r.stored[:i:i], r.stored[i+1:]...)
+		}
+	}
+	for _, b := range t.blocks {
+		b.removeField(i)
 	}
 	uniq := map[int]map[string]*row{}
 	for k, m := range t.unique {

@@ -2,7 +2,9 @@ package sforg
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
@@ -167,8 +169,9 @@ func (o *Org) Burst(object string, n int, seed int64) error {
 	return nil
 }
 
-// generate saves the records; with events it returns their change events, to publish once the
-// lock is released.
+// generate adds the records; with events it returns their change events, to publish once the
+// lock is released. Records of an object without validation rules, unique fields or derived fields
+// are held as one compact block (genBlock); the others are saved one by one, with the same values.
 func (o *Org) generate(object string, n int, seed int64, events bool, at time.Time) ([]Change, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -176,8 +179,9 @@ func (o *Org) generate(object string, n int, seed int64, events bool, at time.Ti
 	if t == nil {
 		return nil, fmt.Errorf("no object %s", object)
 	}
-	var changes []Change
-	r := rand.New(rand.NewPCG(uint64(seed), 0xb07))
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("generate %d %s records: at most %d at a time", n, object, math.MaxInt32)
+	}
 	base := len(t.rows)
 	if at.IsZero() {
 		defer o.transaction()() // a data load commits as one transaction: one stamp
@@ -186,53 +190,100 @@ func (o *Org) generate(object string, n int, seed int64, events bool, at time.Ti
 		o.pinnedStamp, o.pinOnce = at.UTC().Truncate(time.Second), false
 		defer func() { o.pinnedStamp = time.Time{} }()
 	}
-	for i := 0; i < n; i++ {
-		vals := map[int]any{}
-		for fi, f := range t.def.Fields {
-			// Optional parts of compound fields (addresses, geolocations) stay empty, as in most imports.
-			if !f.Createable || (f.Nillable && f.Compound != "" && f.Compound != "Name") {
-				continue
+	specs := genSpecs(t.def, seed)
+	var rows []*row
+	if o.saveGenerated || len(t.def.Rules) > 0 || len(t.unique) > 0 || derives(t.def) {
+		for i := 0; i < n; i++ {
+			vals := make(map[int]any, len(specs))
+			for fi, s := range specs {
+				vals[fi] = s.value(base + i + 1)
 			}
-			switch {
-			case f.ExternalID:
-				vals[fi] = fmt.Sprintf("GEN-%s-%d", t.def.KeyPrefix, base+i+1)
-			case f.Type == "reference":
-			case f.Type == "picklist" && len(f.Picklist) > 0:
-				vals[fi] = f.Picklist[r.IntN(len(f.Picklist))]
-			case f.Type == "multipicklist" && len(f.Picklist) > 0:
-				vals[fi] = f.Picklist[r.IntN(len(f.Picklist))]
-			case f.Type == "time":
-				vals[fi] = time.Date(1970, 1, 1, r.IntN(24), r.IntN(4)*15, 0, 0, time.UTC)
-			case f.Type == "base64":
-				vals[fi] = []byte(fmt.Sprintf("generated %s %d", t.def.Name, base+i+1))
-			case f.Type == "boolean":
-				vals[fi] = r.IntN(2) == 0
-			case f.Type == "int":
-				vals[fi] = float64(r.IntN(100000))
-			case f.Type == "double" || f.Type == "currency" || f.Type == "percent":
-				vals[fi] = float64(r.IntN(1000000)) / 100
-			case f.Type == "date":
-				vals[fi] = time.Date(2020+r.IntN(6), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)
-			case f.Type == "datetime":
-				vals[fi] = time.Date(2020+r.IntN(6), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), r.IntN(60), 0, 0, time.UTC)
-			case f.Type == "email":
-				vals[fi] = fmt.Sprintf("user%d@example.com", base+i)
-			case f.Type == "textarea" && f.Length > 1000:
-			case f.Type == "string" || f.Type == "textarea" || f.Type == "phone" || f.Type == "url" || f.Type == "combobox" || f.Type == "encryptedstring":
-				s := fmt.Sprintf("%s %s %d", pick(r, companyWords), pick(r, lastNames), base+i+1)
-				if f.Length > 0 && len(s) > f.Length {
-					s = s[:f.Length]
-				}
-				vals[fi] = s
+			saved, _, err := o.save(t, nil, vals, o.userID)
+			if err != nil {
+				return nil, fmt.Errorf("generate %s record %d: %w", object, i, err)
+			}
+			if events {
+				rows = append(rows, saved)
 			}
 		}
-		saved, _, err := o.save(t, nil, vals, o.userID)
+	} else {
+		b, err := o.newBlock(t, n, base, specs)
 		if err != nil {
-			return nil, fmt.Errorf("generate %s record %d: %w", object, i, err)
+			return nil, fmt.Errorf("generate %s record 0: %w", object, err)
 		}
 		if events {
-			changes = append(changes, o.changeOf(t, saved, "CREATE", nonNull(t, saved, nil), "com/salesforce/api/bulk"))
+			for i := range b.rows {
+				rows = append(rows, &b.rows[i])
+			}
 		}
 	}
+	var changes []Change
+	for _, r := range rows {
+		changes = append(changes, o.changeOf(t, r, "CREATE", nonNull(t, r, nil), "com/salesforce/api/bulk"))
+	}
 	return changes, nil
+}
+
+// newBlock adds n generated records of t as one block, with the values save would give them:
+// the generated fields, then defaults, autonumbers, the owner and the system fields.
+func (o *Org) newBlock(t *table, n, base int, specs map[int]genSpec) (*genBlock, *apiError) {
+	def := t.def
+	fields := make([]genField, len(def.Fields))
+	autos := 0
+	for i, f := range def.Fields {
+		if _, ok := specs[i]; !ok && f.AutoNumber {
+			autos++
+		}
+	}
+	k := 0
+	for i, f := range def.Fields {
+		if s, ok := specs[i]; ok {
+			fields[i] = genField{kind: genRandom, spec: s, first: base + 1}
+			continue
+		}
+		switch {
+		case f.AutoNumber:
+			k++
+			fields[i] = genField{kind: genAuto, format: f.Default, first: t.autoNum + k, step: autos}
+		case f.Type == "boolean" && f.DefaultedOnCreate:
+			fields[i] = genField{kind: genConst, v: f.Default == "true"}
+		case f.Type == "picklist" && f.Default != "":
+			fields[i] = genField{kind: genConst, v: f.Default}
+		}
+	}
+	if i, f := def.field("OwnerId"); f != nil && fields[i].kind == genNull {
+		fields[i] = genField{kind: genConst, v: o.userID}
+	}
+	var missing []string
+	for i, f := range def.Fields {
+		if f.Createable && !f.Nillable && !f.DefaultedOnCreate && fields[i].kind == genNull {
+			missing = append(missing, f.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &apiError{Status: 400, Code: "REQUIRED_FIELD_MISSING", Fields: missing, Message: fmt.Sprintf("Required fields are missing: [%s]", strings.Join(missing, ", "))}
+	}
+	now := o.stamp()
+	set := func(name string, v any) {
+		if i, f := def.field(name); f != nil {
+			fields[i] = genField{kind: genConst, v: v}
+		}
+	}
+	fields[0] = genField{kind: genID}
+	set("CreatedDate", now)
+	set("CreatedById", o.userID)
+	set("IsDeleted", false)
+	set("LastModifiedDate", now)
+	set("LastModifiedById", o.userID)
+	set("SystemModstamp", now)
+	t.autoNum += autos * n
+	b := &genBlock{prefix: def.KeyPrefix, firstSeq: o.seq[def.KeyPrefix] + 1, rows: make([]row, n), fields: fields}
+	o.seq[def.KeyPrefix] += uint64(n)
+	t.rows = slices.Grow(t.rows, n)
+	for i := range b.rows {
+		b.rows[i] = row{gen: b, genIndex: int32(i)}
+		t.rows = append(t.rows, &b.rows[i])
+	}
+	t.blocks = append(t.blocks, b)
+	return b, nil
 }

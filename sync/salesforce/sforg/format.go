@@ -149,7 +149,7 @@ func (o *Org) recordJSON(b []byte, version string, c *cursor, t *table, r *row, 
 			pt := o.tableOf(id)
 			var pr *row
 			if pt != nil {
-				pr = pt.byID[id]
+				pr = pt.lookup(id)
 			}
 			if pr == nil {
 				b = append(b, "null"...)
@@ -165,10 +165,10 @@ func (o *Org) recordJSON(b []byte, version string, c *cursor, t *table, r *row, 
 // bound on (a polymorphic parent: What is an Opportunity, not an Account) is read by field name.
 func (o *Org) fieldValue(t *table, r *row, f soql.Field) any {
 	if f.Index < len(t.def.Fields) && t.def.Fields[f.Index].Name == f.Name {
-		return r.vals[f.Index]
+		return r.val(f.Index)
 	}
 	if i, fd := t.def.field(f.Name); fd != nil {
-		return r.vals[i]
+		return r.val(i)
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func (o *Org) valueJSON(b []byte, version string, t *table, r *row, n *colNode) 
 			return append(b, "null"...)
 		}
 	}
-	fd, v := t.def.Fields[i], r.vals[i]
+	fd, v := t.def.Fields[i], r.val(i)
 	switch {
 	case fd.Type == "address" || fd.Type == "location":
 		return o.compoundJSON(b, t, r, fd)
@@ -221,8 +221,8 @@ func (o *Org) compoundJSON(b []byte, t *table, r *row, fd *FieldDef) []byte {
 			key = strings.TrimSuffix(strings.TrimPrefix(f.Name, strings.TrimSuffix(fd.Name, "__c")+"__"), "__s")
 		}
 		key = strings.ToLower(key[:1]) + key[1:]
-		m[key] = r.vals[i]
-		empty = empty && r.vals[i] == nil
+		m[key] = r.val(i)
+		empty = empty && r.val(i) == nil
 	}
 	if empty {
 		return append(b, "null"...)
@@ -257,10 +257,10 @@ func (o *Org) subqueryJSON(b []byte, version string, c *cursor, out *soql.Output
 func (o *Org) typeOfJSON(b []byte, version string, t *table, r *row, to *soql.TypeOfOutput) []byte {
 	id, _ := o.fieldValue(t, r, to.Field).(string)
 	pt := o.tableOf(id)
-	if pt == nil || pt.byID[id] == nil {
+	if pt == nil || pt.lookup(id) == nil {
 		return append(b, "null"...)
 	}
-	pr := pt.byID[id]
+	pr := pt.lookup(id)
 	var outs []*soql.Output
 	for _, col := range to.Cases[strings.ToLower(pt.def.Name)] {
 		outs = append(outs, &soql.Output{Name: col.Name, Column: col})

@@ -250,7 +250,7 @@ func (o *Org) handleRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (o *Org) identity(r *http.Request) map[string]any {
 	users := o.table("User")
-	u := users.byID[o.userID]
+	u := users.lookup(o.userID)
 	get := func(f string) any { return users.get(u, f) }
 	base := o.baseURL(r)
 	id := map[string]any{

@@ -82,7 +82,7 @@ func (o *Org) Save(w io.Writer) error {
 		s.Objects = append(s.Objects, t.def)
 		rows := make([]snapRow, len(t.rows))
 		for i, r := range t.rows {
-			rows[i] = snapRow{Vals: r.vals, Deleted: r.deleted, DeletedAt: r.deletedAt}
+			rows[i] = snapRow{Vals: r.values(), Deleted: r.deleted, DeletedAt: r.deletedAt}
 		}
 		s.Rows[t.def.Name], s.AutoNum[t.def.Name] = rows, t.autoNum
 	}
@@ -123,7 +123,7 @@ func (t *table) restore(r *row) {
 	t.rows = append(t.rows, r)
 	t.byID[t.id(r)] = r
 	for i, idx := range t.unique {
-		if str, ok := r.vals[i].(string); ok && str != "" && !r.deleted {
+		if str, ok := r.val(i).(string); ok && str != "" && !r.deleted {
 			idx[lower(str)] = r
 		}
 	}
@@ -154,7 +154,7 @@ func Load(r io.Reader, opts Options) (*Org, error) {
 			for len(vals) < len(def.Fields) {
 				vals = append(vals, nil)
 			}
-			t.restore(&row{vals: vals, deleted: sr.Deleted, deletedAt: sr.DeletedAt})
+			t.restore(&row{stored: vals, deleted: sr.Deleted, deletedAt: sr.DeletedAt})
 		}
 		o.tables[lower(def.Name)] = t
 	}
@@ -218,12 +218,13 @@ func (o *Org) upgrade() {
 		nt.autoNum = t.autoNum
 		for _, r := range t.rows {
 			vals := make([]any, len(def.Fields))
+			was := r.values()
 			for i, f := range old.Fields {
-				if j, _ := def.field(f.Name); j >= 0 && i < len(r.vals) {
-					vals[j] = r.vals[i]
+				if j, _ := def.field(f.Name); j >= 0 && i < len(was) {
+					vals[j] = was[i]
 				}
 			}
-			r.vals = vals
+			r.stored, r.gen = vals, nil
 			nt.restore(r)
 		}
 		o.tables[lower(def.Name)] = nt

@@ -100,7 +100,7 @@ func (o *Org) scan(t *table, b *soql.Bound, all bool) []*row {
 	mine := b.Scope == "mine" && hasOwner
 	var out []*row
 	for _, r := range t.rows {
-		if (r.deleted && !all) || (mine && r.vals[ownerIdx] != o.userID) || !o.sees(t, r) {
+		if (r.deleted && !all) || (mine && r.val(ownerIdx) != o.userID) || !o.sees(t, r) {
 			continue
 		}
 		if b.Match(rowRecord{o, t, r}) {
@@ -137,7 +137,7 @@ func (o *Org) childIndexes(b *soql.Bound, all bool, into map[*soql.Output]map[st
 		ct := o.table(out.Sub.Object.Name())
 		byParent := map[string][]*row{}
 		for _, r := range o.scan(ct, out.Sub, all) {
-			if id, _ := r.vals[out.Link.Index].(string); id != "" {
+			if id, _ := r.val(out.Link.Index).(string); id != "" {
 				byParent[id] = append(byParent[id], r)
 			}
 		}

@@ -21,7 +21,7 @@ func TestOrderByWithASmallLimitMatchesAFullSort(t *testing.T) {
 		}
 		out := make([]string, len(c.rows))
 		for i, r := range c.rows {
-			out[i] = fmt.Sprint(r.vals[0])
+			out[i] = fmt.Sprint(r.val(0))
 		}
 		return out
 	}

@@ -54,7 +54,7 @@ func (o *Org) changeOf(t *table, r *row, typ string, changed []string, origin st
 	if typ != "DELETE" {
 		for _, name := range changed {
 			if i, f := t.def.field(name); f != nil {
-				fields[f.Name] = r.vals[i]
+				fields[f.Name] = r.val(i)
 			}
 		}
 	}
@@ -374,7 +374,7 @@ func (o *Org) Create(object string, body map[string]json.RawMessage, origin stri
 func nonNull(t *table, r *row, _ []string) []string {
 	var out []string
 	for i, f := range t.def.Fields {
-		if r.vals[i] != nil {
+		if r.val(i) != nil {
 			out = append(out, f.Name)
 		}
 	}
@@ -426,7 +426,7 @@ func (o *Org) lookup(t *table, id string) (*row, *apiError) {
 	if norm == "" || norm[:3] != t.def.KeyPrefix {
 		return nil, &apiError{Status: 400, Code: "MALFORMED_ID", Message: fmt.Sprintf("%s ID: id value of incorrect type: %s", t.def.Label, id), Fields: []string{"Id"}}
 	}
-	r := t.byID[norm]
+	r := t.lookup(norm)
 	if r == nil {
 		return nil, &apiError{Status: 404, Code: "NOT_FOUND", Message: "The requested resource does not exist"}
 	}
@@ -702,7 +702,7 @@ func (o *Org) serveBlob(w http.ResponseWriter, object, id, field string) bool {
 		notFound(w)
 		return true
 	}
-	data, _ := rec.vals[i].([]byte)
+	data, _ := rec.val(i).([]byte)
 	w.Header().Set("Content-Type", "application/octetstream")
 	_, _ = w.Write(data)
 	return true

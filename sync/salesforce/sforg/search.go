@@ -150,8 +150,8 @@ func (o *Org) writeSearch(w http.ResponseWriter, version string, s *soql.Search)
 		if !bound.Sorted() {
 			stamp := idx(t, "SystemModstamp")
 			slices.SortStableFunc(rows, func(x, y *row) int {
-				a, _ := x.vals[stamp].(time.Time)
-				b, _ := y.vals[stamp].(time.Time)
+				a, _ := x.val(stamp).(time.Time)
+				b, _ := y.val(stamp).(time.Time)
 				return b.Compare(a)
 			})
 		}
@@ -198,7 +198,7 @@ func searchFields(def *ObjectDef, scope string) []int {
 func searchText(r *row, fields []int) string {
 	var parts []string
 	for _, i := range fields {
-		if s, ok := r.vals[i].(string); ok {
+		if s, ok := r.val(i).(string); ok {
 			parts = append(parts, s)
 		}
 	}

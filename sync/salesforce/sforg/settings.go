@@ -146,7 +146,7 @@ func (o *Org) sees(t *table, r *row) bool {
 		return true
 	}
 	i, f := t.def.field("OwnerId")
-	return f == nil || r.vals[i] == o.userID
+	return f == nil || r.val(i) == o.userID
 }
 
 // syncPermissionRow keeps UserPermissionAccess (the user's effective system permissions, one
@@ -157,15 +157,15 @@ func (o *Org) syncPermissionRow() {
 		return
 	}
 	if len(t.rows) == 0 {
-		r := &row{vals: make([]any, len(t.def.Fields))}
-		r.vals[0] = newID(t.def.KeyPrefix, 1)
-		t.rows, t.byID[r.vals[0].(string)] = append(t.rows, r), r
+		r := &row{stored: make([]any, len(t.def.Fields))}
+		r.stored[0] = newID(t.def.KeyPrefix, 1)
+		t.rows, t.byID[r.val(0).(string)] = append(t.rows, r), r
 	}
 	r := t.rows[0]
 	st := o.settings
 	for name, v := range map[string]bool{"PermissionsApiEnabled": st.apiEnabled, "PermissionsViewAllData": st.viewAllData,
 		"PermissionsModifyAllData": st.viewAllData, "PermissionsViewSetup": true, "PermissionsCustomizeApplication": true} {
-		r.vals[idx(t, name)] = v
+		r.stored[idx(t, name)] = v
 	}
 }
 

@@ -26,18 +26,68 @@ func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
 // table holds one object's records.
 type table struct {
-	def     *ObjectDef
-	rows    []*row
+	def  *ObjectDef
+	rows []*row
+	// byID finds saved records; generated ones are found through their block (lookup).
 	byID    map[string]*row
 	unique  map[int]map[string]*row // field ordinal → lower-case value → row (unique / external id fields)
 	autoNum int
+	blocks  []*genBlock
 }
 
-// row is one record: values by field ordinal (string, bool, float64, time.Time or nil).
+// row is one record: values by field ordinal (string, bool, float64, time.Time or nil). A generated
+// record keeps no values until it is first written (stored is nil): they are computed from its
+// block and index on every read, so that millions of generated records take a few words each.
+// Read with val or values; write through own.
 type row struct {
-	vals      []any
+	stored    []any
+	gen       *genBlock
+	genIndex  int32
 	deleted   bool
 	deletedAt time.Time
+}
+
+// generated reports whether the record's values are still computed from its block.
+func (r *row) generated() bool { return r.stored == nil && r.gen != nil }
+
+// val is the value of field ordinal i.
+func (r *row) val(i int) any {
+	if r.generated() {
+		return r.gen.value(i, int(r.genIndex))
+	}
+	if i >= len(r.stored) {
+		return nil
+	}
+	return r.stored[i]
+}
+
+// values are the record's values by field ordinal, not to be changed (use own).
+func (r *row) values() []any {
+	if r.generated() {
+		return r.gen.values(int(r.genIndex))
+	}
+	return r.stored
+}
+
+// own returns the record's values for writing in place, storing a generated record's first.
+func (r *row) own() []any {
+	if r.generated() {
+		r.stored = r.gen.values(int(r.genIndex))
+	}
+	return r.stored
+}
+
+// lookup finds a record by its 18-character id (deleted ones too).
+func (t *table) lookup(id string) *row {
+	if r := t.byID[id]; r != nil {
+		return r
+	}
+	for _, b := range t.blocks {
+		if r := b.find(id); r != nil {
+			return r
+		}
+	}
+	return nil
 }
 
 func newTable(def *ObjectDef) *table {
@@ -50,14 +100,14 @@ func newTable(def *ObjectDef) *table {
 	return t
 }
 
-func (t *table) id(r *row) string { s, _ := r.vals[0].(string); return s }
+func (t *table) id(r *row) string { s, _ := r.val(0).(string); return s }
 
 func (t *table) get(r *row, field string) any {
 	i, f := t.def.field(field)
-	if f == nil || i >= len(r.vals) {
+	if f == nil {
 		return nil
 	}
-	return r.vals[i]
+	return r.val(i)
 }
 
 // stamp returns the SystemModstamp of a write. Salesforce stamps whole seconds (.000), and every
@@ -112,7 +162,7 @@ func (o *Org) tableOf(id string) *table {
 
 // find returns a live (or, with deleted, any) record by id.
 func (o *Org) find(t *table, id string, deleted bool) *row {
-	r := t.byID[normalizeID(id)]
+	r := t.lookup(normalizeID(id))
 	if r == nil || (r.deleted && !deleted) {
 		return nil
 	}
@@ -437,7 +487,7 @@ func (o *Org) save(t *table, r *row, vals map[int]any, user string) (*row, []str
 	}
 	next := make([]any, len(def.Fields))
 	if !insert {
-		copy(next, r.vals)
+		copy(next, r.values())
 	}
 	var changed []string
 	for i, v := range vals {
@@ -502,16 +552,16 @@ func (o *Org) save(t *table, r *row, vals map[int]any, user string) (*row, []str
 	set("SystemModstamp", now)
 	o.derive(def, next)
 	if insert {
-		r = &row{vals: next}
+		r = &row{stored: next}
 		t.rows = append(t.rows, r)
 		t.byID[next[0].(string)] = r
 	} else {
 		for i, idx := range t.unique {
-			if s, ok := r.vals[i].(string); ok && idx[strings.ToLower(s)] == r {
+			if s, ok := r.val(i).(string); ok && idx[strings.ToLower(s)] == r {
 				delete(idx, strings.ToLower(s))
 			}
 		}
-		r.vals = next
+		r.stored = next
 	}
 	for i, idx := range t.unique {
 		if s, ok := next[i].(string); ok && s != "" {
@@ -601,10 +651,14 @@ func (o *Org) derive(def *ObjectDef, vals []any) {
 func (o *Org) parent(id any) *boundRow {
 	s, _ := id.(string)
 	t := o.tableOf(s)
-	if t == nil || t.byID[s] == nil {
+	if t == nil {
 		return nil
 	}
-	return &boundRow{t, t.byID[s]}
+	r := t.lookup(s)
+	if r == nil {
+		return nil
+	}
+	return &boundRow{t, r}
 }
 
 // boundRow is a record with its table.
@@ -650,7 +704,7 @@ func (o *Org) checkRules(t *table, vals []any) *apiError {
 		if err != nil {
 			continue
 		}
-		if b.Match(rowRecord{o: o, t: t, r: &row{vals: vals}}) {
+		if b.Match(rowRecord{o: o, t: t, r: &row{stored: vals}}) {
 			e := &apiError{Status: 400, Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: rule.Message}
 			if rule.Field != "" {
 				e.Fields = []string{rule.Field}
@@ -664,20 +718,21 @@ func (o *Org) checkRules(t *table, vals []any) *apiError {
 // remove soft-deletes a record into the recycle bin (queryAll still sees it, IsDeleted = true).
 func (o *Org) remove(t *table, r *row, user string) {
 	now := o.stamp()
+	vals := r.own()
 	r.deleted, r.deletedAt = true, now
 	for _, name := range []string{"IsDeleted"} {
 		if i, f := t.def.field(name); f != nil {
-			r.vals[i] = true
+			vals[i] = true
 		}
 	}
 	if i, f := t.def.field("SystemModstamp"); f != nil {
-		r.vals[i] = now
+		vals[i] = now
 	}
 	if i, f := t.def.field("LastModifiedById"); f != nil {
-		r.vals[i] = user
+		vals[i] = user
 	}
 	for i, idx := range t.unique {
-		if s, ok := r.vals[i].(string); ok && idx[strings.ToLower(s)] == r {
+		if s, ok := vals[i].(string); ok && idx[strings.ToLower(s)] == r {
 			delete(idx, strings.ToLower(s))
 		}
 	}
@@ -799,7 +854,7 @@ func (rr rowRecord) Value(c *soql.Column) any {
 		if t = rr.o.tableOf(id); t == nil {
 			return nil
 		}
-		r = t.byID[id]
+		r = t.lookup(id)
 	}
 	return nil
 }

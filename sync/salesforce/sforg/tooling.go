@@ -32,7 +32,7 @@ func (o *Org) toolingObjects() map[string]*table {
 	t := newTable(def)
 	for i, obj := range o.cdcSelected() {
 		entity := strings.TrimPrefix(eventChannel(obj), "/data/")
-		r := &row{vals: []any{newID(def.KeyPrefix, uint64(i+1)), "ChangeEvents_" + entity, "ChangeEvents", entity}}
+		r := &row{stored: []any{newID(def.KeyPrefix, uint64(i+1)), "ChangeEvents_" + entity, "ChangeEvents", entity}}
 		t.rows, t.byID[t.id(r)] = append(t.rows, r), r
 	}
 	return map[string]*table{"platformeventchannelmember": t}

@@ -174,7 +174,7 @@ func (o *Org) uiFields(t *table, rec *row, insert bool) []uiField {
 		}
 		uf := uiField{Name: f.Name, Label: f.Label, Type: f.Type, Options: f.Picklist, Long: f.Type == "textarea"}
 		if rec != nil {
-			uf.Value = uiValue(rec.vals[i])
+			uf.Value = uiValue(rec.val(i))
 		}
 		out = append(out, uf)
 	}
