@@ -33,6 +33,8 @@ type Options struct {
 	// OrgURL and ControlToken reach a simulated org in another process, so that the memory measured
 	// is pgforce's alone. Empty: an org is started in this process (go test benchmarks).
 	OrgURL, ControlToken string
+	// OrgPID is that process's id, to sample its memory during the load (0: not sampled).
+	OrgPID int
 
 	Rows          int           // initial load records (default 100,000)
 	Samples       int           // latency samples per figure (default 1,000)
@@ -133,6 +135,8 @@ type Report struct {
 	Figures    []Figure      `json:"figures"`
 	// LoadBreakdown says where the initial load's time went.
 	LoadBreakdown []Phase `json:"load_breakdown,omitempty"`
+	// LoadRSS are the resident set sizes sampled during the largest initial load.
+	LoadRSS []RSSSample `json:"load_rss,omitempty"`
 }
 
 // Phase is a part of the load's time.

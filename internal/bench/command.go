@@ -83,12 +83,12 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 	opts.KeepSchemaFor = *fl.keep
 	opts.Progress = stdout
 	if !*fl.inProcess {
-		url, token, stop, err := startChildOrg(ctx, opts.OrgLatency)
+		url, token, pid, stop, err := startChildOrg(ctx, opts.OrgLatency)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		opts.OrgURL, opts.ControlToken = url, token
+		opts.OrgURL, opts.ControlToken, opts.OrgPID = url, token, pid
 	}
 	if *fl.cpuProfile != "" {
 		f, err := os.Create(*fl.cpuProfile)
@@ -130,10 +130,10 @@ func Command(ctx context.Context, opts Options, args []string, stdout io.Writer)
 }
 
 // startChildOrg runs `pgforce sforg` from this same binary and waits for its address.
-func startChildOrg(ctx context.Context, latency time.Duration) (url, token string, stop func(), err error) {
+func startChildOrg(ctx context.Context, latency time.Duration) (url, token string, pid int, stop func(), err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", "", nil, err
+		return "", "", 0, nil, err
 	}
 	token = keyring.RandomToken(16)
 	cctx, cancel := context.WithCancel(ctx)
@@ -142,20 +142,20 @@ func startChildOrg(ctx context.Context, latency time.Duration) (url, token strin
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
-		return "", "", nil, err
+		return "", "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		cancel()
-		return "", "", nil, fmt.Errorf("start the simulated org: %w", err)
+		return "", "", 0, nil, fmt.Errorf("start the simulated org: %w", err)
 	}
 	stop = func() { cancel(); _ = cmd.Wait() }
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), cli.SimulatedOrgListening); ok {
 			go func() { _, _ = io.Copy(io.Discard, out) }()
-			return strings.Fields(rest)[0], token, stop, nil
+			return strings.Fields(rest)[0], token, cmd.Process.Pid, stop, nil
 		}
 	}
 	stop()
-	return "", "", nil, errors.New("the simulated org exited before listening")
+	return "", "", 0, nil, errors.New("the simulated org exited before listening")
 }

@@ -335,8 +335,8 @@ func (o orgControl) selectForCDC(ctx context.Context, object string) error {
 }
 
 // generateChunk is how many records one request of the org's control API generates (it takes 5M
-// at most): a 10M-record object takes several minutes to generate, a request per million.
-const generateChunk = 1_000_000
+// at most; the org holds them as one compact block, generated in well under a second per million).
+const generateChunk = 5_000_000
 
 func (o orgControl) generate(ctx context.Context, object string, n int) error {
 	for i := 0; n > 0; i++ {
@@ -379,8 +379,11 @@ func diff(after, before map[string]int) map[string]int {
 }
 
 // rssBytes is this process's resident set size now.
-func rssBytes() int64 {
-	f, err := os.Open("/proc/self/status")
+func rssBytes() int64 { return rssOf("self") }
+
+// rssOf is a process's resident set size now (proc: "self" or a pid; 0 when it cannot be read).
+func rssOf(proc string) int64 {
+	f, err := os.Open("/proc/" + proc + "/status")
 	if err != nil {
 		return 0
 	}
@@ -397,23 +400,52 @@ func rssBytes() int64 {
 
 // rssPeak samples the resident set size until stopped and returns the highest value seen.
 func rssPeak() (stop func() int64) {
+	stopAll := rssSamples(0, time.Hour)
+	return func() int64 { return stopAll().peak }
+}
+
+// RSSSample is the resident set sizes of pgforce and of the simulated org's process at a moment.
+type RSSSample struct {
+	At      time.Duration `json:"at_ns"` // since the sampling began
+	PGForce int64         `json:"pgforce_bytes"`
+	Org     int64         `json:"org_bytes,omitempty"` // the org in another process (0: in this one)
+}
+
+// rssTrace is what rssSamples saw: the highest values, read every 10 ms, and a sample every interval.
+type rssTrace struct {
+	peak, orgPeak int64
+	samples       []RSSSample
+}
+
+// rssSamples samples this process's resident set size, and the org process's (orgPID > 0), until
+// stopped.
+func rssSamples(orgPID int, every time.Duration) (stop func() rssTrace) {
 	done := make(chan struct{})
-	peak := make(chan int64, 1)
+	out := make(chan rssTrace, 1)
 	go func() {
-		var hi int64
+		var tr rssTrace
+		start := time.Now()
+		next := start
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if r := rssBytes(); r > hi {
-				hi = r
+			s := RSSSample{At: time.Since(start), PGForce: rssBytes()}
+			if orgPID > 0 {
+				s.Org = rssOf(strconv.Itoa(orgPID))
+			}
+			tr.peak, tr.orgPeak = max(tr.peak, s.PGForce), max(tr.orgPeak, s.Org)
+			if !time.Now().Before(next) {
+				tr.samples = append(tr.samples, s)
+				next = next.Add(every)
 			}
 			select {
 			case <-done:
-				peak <- hi
+				tr.samples = append(tr.samples, s)
+				out <- tr
 				return
 			case <-t.C:
 			}
 		}
 	}()
-	return func() int64 { close(done); return <-peak }
+	return func() rssTrace { close(done); return <-out }
 }

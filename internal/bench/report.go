@@ -47,7 +47,29 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "  %-48s %8.2f s\n", p.Name, p.Took.Seconds())
 		}
 	}
+	if len(r.LoadRSS) > 0 {
+		fmt.Fprintf(w, "\nresident set size during the initial load of %d rows (MiB; the JSON report has every sample):\n", r.Rows)
+		for _, s := range spread(r.LoadRSS, 12) {
+			org := ""
+			if s.Org > 0 {
+				org = fmt.Sprintf(", org %5d", s.Org>>20)
+			}
+			fmt.Fprintf(w, "  %7.1f s  pgforce %4d%s\n", s.At.Seconds(), s.PGForce>>20, org)
+		}
+	}
 	return nil
+}
+
+// spread picks at most n samples, evenly spaced, the first and the last among them.
+func spread(samples []RSSSample, n int) []RSSSample {
+	if len(samples) <= n {
+		return samples
+	}
+	out := make([]RSSSample, n)
+	for i := range out {
+		out[i] = samples[i*(len(samples)-1)/(n-1)]
+	}
+	return out
 }
 
 func dash(s string) string {
