@@ -46,8 +46,7 @@ type genSpec struct {
 	picklist []string
 	object   string
 	prefix   string
-	seed     uint64
-	salt     uint64 // the field's ordinal at generation: fields draw independent values
+	key      uint64 // from the seed and the field's ordinal at generation: fields draw independent values
 }
 
 // genSpecs are the recipes of the fields generation fills, by ordinal: every createable field
@@ -59,7 +58,9 @@ func genSpecs(def *ObjectDef, seed int64) map[int]genSpec {
 		if !f.Createable || (f.Nillable && f.Compound != "" && f.Compound != "Name") {
 			continue
 		}
-		s := genSpec{typ: f.Type, length: f.Length, object: def.Name, prefix: def.KeyPrefix, seed: uint64(seed), salt: uint64(fi)}
+		key := genRand(uint64(seed))
+		key = genRand(key.next() ^ uint64(fi))
+		s := genSpec{typ: f.Type, length: f.Length, object: def.Name, prefix: def.KeyPrefix, key: key.next()}
 		switch {
 		case f.ExternalID:
 			s.typ = "externalid"
@@ -98,9 +99,7 @@ func (r *genRand) intN(n int) int { return int(r.next() % uint64(n)) }
 
 // value is the field's value on the object's n-th record (1-based).
 func (s *genSpec) value(n int) any {
-	r := genRand(s.seed)
-	r = genRand(r.next() ^ uint64(n))
-	r = genRand(r.next() ^ s.salt)
+	r := genRand(s.key ^ uint64(n)*0xd1b54a32d192ed03)
 	switch s.typ {
 	case "externalid":
 		return "GEN-" + s.prefix + "-" + strconv.Itoa(n)
@@ -124,8 +123,8 @@ func (s *genSpec) value(n int) any {
 		return "user" + strconv.Itoa(n-1) + "@example.com"
 	}
 	company, last := companyWords[r.intN(len(companyWords))], lastNames[r.intN(len(lastNames))]
-	b := make([]byte, 0, len(company)+len(last)+12)
-	b = append(append(append(append(b, company...), ' '), last...), ' ')
+	var buf [64]byte // on the stack: the string is the one allocation
+	b := append(append(append(append(buf[:0], company...), ' '), last...), ' ')
 	b = strconv.AppendInt(b, int64(n), 10)
 	if s.length > 0 && len(b) > s.length {
 		b = b[:s.length]
