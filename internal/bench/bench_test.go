@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,46 @@ func TestARunRefusesToStartWhileAnotherIsStarting(t *testing.T) {
 	}
 	if _, err := bench.Run(context.Background(), opts); err != nil {
 		t.Fatalf("a run releases its lock when it ends: %v", err)
+	}
+}
+
+// Issue 18: the load figure loads 100× and 10× fewer records before --rows, and reports the memory
+// of pgforce (and of the org's process, when it has one) at each size, the samples it took during
+// the largest load, the org's generation and the table's size on disk.
+func TestTheLoadFigureReportsMemoryAtThreeSizes(t *testing.T) {
+	t.Parallel()
+	opts := options(t)
+	opts.Only, opts.Rows = []string{"load"}, 3000
+	opts.OrgPID = os.Getpid() // the org runs in this process; its sampler reads a pid's memory all the same
+	r, err := bench.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rss, load bench.Figure
+	for _, f := range r.Figures {
+		switch {
+		case f.Measured == "failed":
+			t.Fatalf("%s failed: %s", f.Name, f.Note)
+		case f.Name == "initial load peak RSS":
+			rss = f
+		case strings.HasPrefix(f.Name, "initial load 3000 records"):
+			load = f
+		}
+	}
+	if !strings.Contains(rss.Measured, "MiB at 3000 rows") || !strings.Contains(rss.Measured, "MiB at 1000, ") || !strings.Contains(rss.Reference, "its peak: ") {
+		t.Fatalf("the peak at each size, pgforce's and the org's: %+v", rss)
+	}
+	if !strings.Contains(load.Note, "the org generated the records beforehand in") || !strings.Contains(load.Note, "MiB") || !strings.Contains(load.Reference, "same 3000 rows") {
+		t.Fatalf("the load figure's note: %+v", load)
+	}
+	if len(r.LoadRSS) < 2 || r.LoadRSS[0].PGForce <= 0 || r.LoadRSS[len(r.LoadRSS)-1].Org <= 0 {
+		t.Fatalf("RSS samples of the largest load (the first and the last at least): %+v", r.LoadRSS)
+	}
+	var out strings.Builder
+	if err := r.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "resident set size during the initial load of 3000 rows") || !strings.Contains(out.String(), "org: generating the records") {
+		t.Fatalf("the table shows the samples and the generation:\n%s", out.String())
 	}
 }

@@ -335,6 +335,13 @@ func (o *Org) handleQueryResults(w http.ResponseWriter, r *http.Request, _ *sess
 		buf = appendCSVField(buf, c.Name)
 	}
 	buf = append(buf, nl...)
+	// A column's dates repeat from record to record (every record of a transaction or of a
+	// generated block has its SystemModstamp): each is formatted once in a row.
+	type formatted struct {
+		v time.Time
+		s string
+	}
+	last := make([]formatted, len(j.cur.cols))
 	o.mu.RLock()
 	for _, rec := range j.cur.rows[start:end] {
 		rr := rowRecord{o, j.cur.t, rec}
@@ -342,7 +349,15 @@ func (o *Org) handleQueryResults(w http.ResponseWriter, r *http.Request, _ *sess
 			if i > 0 {
 				buf = append(buf, string(j.Delimiter)...)
 			}
-			buf = appendCSVField(buf, csvValue(c.Last().Type, rr.Value(c)))
+			v := rr.Value(c)
+			if tv, ok := v.(time.Time); ok {
+				if tv != last[i].v || last[i].s == "" {
+					last[i] = formatted{tv, csvValue(c.Last().Type, tv)}
+				}
+				buf = appendCSVField(buf, last[i].s)
+				continue
+			}
+			buf = appendCSVField(buf, csvValue(c.Last().Type, v))
 		}
 		buf = append(buf, nl...)
 		if len(buf) > 128<<10 {
