@@ -338,10 +338,13 @@ func (o orgControl) selectForCDC(ctx context.Context, object string) error {
 // at most; the org holds them as one compact block, generated in well under a second per million).
 const generateChunk = 5_000_000
 
+// generate adds n records stamped an hour ago, as records of an org in use were created before a
+// mapping loads them: stamped now, every record of a block ties on one SystemModstamp within the
+// load's overlap window, and each poll after the load re-reads (and sorts) all of them.
 func (o orgControl) generate(ctx context.Context, object string, n int) error {
 	for i := 0; n > 0; i++ {
 		chunk := min(n, generateChunk)
-		if err := o.do(ctx, http.MethodPost, "/generate", map[string]any{"Object": object, "Count": chunk, "Seed": 7 + i}, nil); err != nil {
+		if err := o.do(ctx, http.MethodPost, "/generate", map[string]any{"Object": object, "Count": chunk, "Seed": 7 + i, "StampedAgo": 3600}, nil); err != nil {
 			return err
 		}
 		n -= chunk
