@@ -1,0 +1,239 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pgforce/sync/engine/table"
+)
+
+// A poll can bring a newer Salesforce version of a record whose row holds an application's change
+// not yet written to Salesforce (captured, claimed, held or failed). Taking Salesforce's values
+// whole would show them until the writer, by the mapping's conflict policy, keeps the Postgres change
+// (the row flips back), and a retry of a failed change would send them instead of the application's.
+// So a merge given Waiting lists such changes, lets the caller judge each by the policy (Judge), and
+// keeps in the row the columns of the changes judged kept: only the fields a change touched keep
+// their Postgres values, the others take Salesforce's; a row whose delete is kept is not recreated.
+
+// Waiting is how a merge treats rows with changes still to be written (nil: the caller resolves them
+// itself, as the writer taking Salesforce's version does).
+type Waiting struct {
+	Schema string // the connection's schema, where the trigger log is
+	Table  string // the table's name in the trigger log
+	// Judge decides, in the merge's transaction, which of the changes keep their row's Postgres side.
+	Judge func(ctx context.Context, tx pgx.Tx, changes []WaitingChange) ([]Verdict, error)
+}
+
+// WaitingChange is a change still to be written of a record the batch brings, with the batch's
+// version of the record.
+type WaitingChange struct {
+	ID         int64
+	State      string
+	Action     string
+	RecordID   int64
+	SFID       string
+	CapturedAt time.Time
+	Values     map[string]*string // column → captured new value
+	Old        map[string]*string
+	// The batch's version of the record.
+	SFStamp   time.Time
+	SFDeleted bool
+	SFValues  map[string]*string // column → value, as the row would hold it
+	// Differs: Salesforce's version holds, in a field the change touched, a value other than both
+	// sides of the change (an insert: other than the row's).
+	Differs bool
+}
+
+// Verdict is a judged change: Keep keeps its Postgres side in the row (the fields it touched; for a
+// delete, the row's absence); LastOp, when set, is the row's _hc_lastop after the merge.
+type Verdict struct {
+	ID     int64
+	Keep   bool
+	LastOp string
+}
+
+// waitingStates are the trigger-log states of changes whose Postgres side is not in Salesforce yet.
+var waitingStates = []string{"NEW", "REQUEUE", "PENDING", "FAILED", "CONFLICT"}
+
+// keepTable lists, during a merge, the rows that keep Postgres values: their columns kept, the
+// _hc_lastop and _hc_err they keep, or absent for a kept delete (dropped at commit).
+var keepTable = table.Ident("pgforce_keep")
+
+// systemColumn is a column no application change is sent from.
+func systemColumn(col string) bool {
+	switch col {
+	case "sfid", "id", "systemmodstamp", "isdeleted", "createddate", "createdbyid", "lastmodifieddate", "lastmodifiedbyid", "_hc_lastop", "_hc_err":
+		return true
+	}
+	return false
+}
+
+// judgeWaiting lists the waiting changes of the staged records, has them judged, and fills the keep
+// table with the kept ones. It reports whether any row keeps something.
+func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
+	w := t.Waiting
+	log := table.Ident(w.Schema, "_trigger_log")
+	var differs []string
+	for _, f := range t.Fields {
+		col := table.Column(f.Name)
+		if systemColumn(col) {
+			continue
+		}
+		typ, err := table.ColumnType(f)
+		if err != nil {
+			return false, err
+		}
+		c := table.Ident(col)
+		differs = append(differs, fmt.Sprintf(`(CASE WHEN l.action = 'INSERT'
+				THEN l."values" -> %[1]s IS NOT NULL AND s.%[2]s IS DISTINCT FROM (l."values" -> %[1]s)::%[3]s
+				ELSE l."values" ? %[1]s AND s.%[2]s IS DISTINCT FROM (l.old -> %[1]s)::%[3]s AND s.%[2]s IS DISTINCT FROM (l."values" -> %[1]s)::%[3]s END)`,
+			literal(col), c, typ))
+	}
+	differ := "FALSE"
+	if len(differs) > 0 {
+		differ = strings.Join(differs, " OR ")
+	}
+	stamp, deleted := "NULL::timestamptz", "FALSE"
+	if t.has("systemmodstamp") {
+		stamp = "s.systemmodstamp"
+	}
+	if t.has("isdeleted") {
+		deleted = "COALESCE(s.isdeleted, FALSE)"
+	}
+	// Updates and inserts are found by their row (an update captured before the row's insert was
+	// written has no sfid), deletes by their record.
+	rows, err := tx.Query(ctx, `SELECT l.id, l.state, l.action, COALESCE(l.record_id, 0), s.sfid, COALESCE(l.created_at, now()),
+			hstore_to_jsonb(l."values"), hstore_to_jsonb(l.old), `+stamp+`, `+deleted+`, hstore_to_jsonb(hstore(s.*)), `+differ+`
+		FROM `+stageTable+` AS s
+		LEFT JOIN `+t.Table()+` AS t ON t.sfid = s.sfid
+		JOIN `+log+` AS l ON l.table_name = $1 AND l.state = ANY($2)
+			AND ((l.action <> 'DELETE' AND l.record_id = t.id) OR (l.action = 'DELETE' AND l.sfid = s.sfid))
+		ORDER BY l.id`, w.Table, waitingStates)
+	if err != nil {
+		return false, fmt.Errorf("read the waiting changes of %s records: %w", t.Table(), err)
+	}
+	changes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WaitingChange, error) {
+		var c WaitingChange
+		var values, old, sf []byte
+		var stamp *time.Time
+		if err := r.Scan(&c.ID, &c.State, &c.Action, &c.RecordID, &c.SFID, &c.CapturedAt, &values, &old, &stamp, &c.SFDeleted, &sf, &c.Differs); err != nil {
+			return c, err
+		}
+		if stamp != nil {
+			c.SFStamp = *stamp
+		}
+		for _, m := range []struct {
+			raw []byte
+			to  *map[string]*string
+		}{{values, &c.Values}, {old, &c.Old}, {sf, &c.SFValues}} {
+			if m.raw != nil {
+				if err := json.Unmarshal(m.raw, m.to); err != nil {
+					return c, err
+				}
+			}
+		}
+		return c, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("read the waiting changes of %s records: %w", t.Table(), err)
+	}
+	if len(changes) == 0 {
+		return false, nil
+	}
+	verdicts, err := w.Judge(ctx, tx, changes)
+	if err != nil {
+		return false, err
+	}
+	byID := map[int64]WaitingChange{}
+	for _, c := range changes {
+		byID[c.ID] = c
+	}
+	type kept struct {
+		rec    int64
+		cols   map[string]bool
+		lastop string
+		absent bool
+	}
+	keep := map[string]*kept{} // by sfid
+	for _, v := range verdicts {
+		c, ok := byID[v.ID]
+		if !ok || !v.Keep || c.SFDeleted {
+			continue // a record deleted in Salesforce: the delete stands whatever the change
+		}
+		k := keep[c.SFID]
+		if k == nil {
+			k = &kept{rec: c.RecordID, cols: map[string]bool{}}
+			keep[c.SFID] = k
+		}
+		if v.LastOp != "" {
+			k.lastop = v.LastOp
+		}
+		switch c.Action {
+		case "DELETE":
+			k.absent = true
+		default:
+			for col, val := range c.Values {
+				if !systemColumn(col) && (c.Action == "UPDATE" || val != nil) {
+					k.cols[col] = true
+				}
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return false, nil
+	}
+	var sfids, lastops []string
+	var recs []int64
+	var absent []bool
+	var cols []string // JSON arrays, one per row
+	for sfid, k := range keep {
+		list := make([]string, 0, len(k.cols))
+		for c := range k.cols {
+			list = append(list, c)
+		}
+		b, _ := json.Marshal(list)
+		sfids, recs, lastops, absent, cols = append(sfids, sfid), append(recs, k.rec), append(lastops, k.lastop), append(absent, k.absent), append(cols, string(b))
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+keepTable+` ON COMMIT DROP AS
+		SELECT k.sfid, k.rec, ARRAY(SELECT jsonb_array_elements_text(k.cols::jsonb)) AS cols, k.absent,
+			COALESCE(NULLIF(k.lastop, ''), t._hc_lastop) AS lastop, t._hc_err AS err
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::bool[], $5::text[]) AS k(sfid, rec, cols, absent, lastop)
+		LEFT JOIN `+t.Table()+` AS t ON t.id = k.rec`, sfids, recs, cols, absent, lastops); err != nil {
+		return false, fmt.Errorf("list the rows of %s keeping Postgres changes: %w", t.Table(), err)
+	}
+	// The staged versions of those rows take the row's values of the kept columns, so the upsert
+	// writes Salesforce's other fields around them.
+	var sets []string
+	for _, f := range t.Fields {
+		col := table.Column(f.Name)
+		if systemColumn(col) {
+			continue
+		}
+		c := table.Ident(col)
+		sets = append(sets, fmt.Sprintf(`%[1]s = CASE WHEN %[2]s = ANY(k.cols) THEN t.%[1]s ELSE s.%[1]s END`, c, literal(col)))
+	}
+	if len(sets) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE `+stageTable+` AS s SET `+strings.Join(sets, ", ")+`
+			FROM `+keepTable+` AS k JOIN `+t.Table()+` AS t ON t.id = k.rec WHERE s.sfid = k.sfid AND NOT k.absent`); err != nil {
+			return false, fmt.Errorf("keep the Postgres changes of %s rows: %w", t.Table(), err)
+		}
+	}
+	return true, nil
+}
+
+// restoreKept gives the rows that kept Postgres changes back the state the merge overwrote: they
+// still wait to be written (or are held, or failed).
+func restoreKept(ctx context.Context, tx pgx.Tx, t Target) error {
+	if _, err := tx.Exec(ctx, `UPDATE `+t.Table()+` AS t SET _hc_lastop = k.lastop, _hc_err = k.err
+		FROM `+keepTable+` AS k WHERE t.id = k.rec AND NOT k.absent AND (t._hc_lastop, t._hc_err) IS DISTINCT FROM (k.lastop, k.err)`); err != nil {
+		return fmt.Errorf("keep the state of %s rows with changes waiting: %w", t.Table(), err)
+	}
+	return nil
+}
+
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
