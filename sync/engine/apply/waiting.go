@@ -96,7 +96,7 @@ func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
 	}
 	differ := "FALSE"
 	if len(differs) > 0 {
-		differ = strings.Join(differs, " OR ")
+		differ = "COALESCE(" + strings.Join(differs, " OR ") + ", FALSE)"
 	}
 	stamp, deleted := "NULL::timestamptz", "FALSE"
 	if t.has("systemmodstamp") {
