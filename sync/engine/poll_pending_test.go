@@ -28,17 +28,6 @@ func (cb *conflictBench) row() invoiceRow {
 	return r
 }
 
-// sfStampIn is an arrival condition: the row of C-1 holds Salesforce's latest SystemModstamp of the
-// record (a poll applied its latest version).
-func (cb *conflictBench) sfStampIn() func() (bool, string) {
-	return func() (bool, string) {
-		stamp, _ := cb.Org.Record("Invoice__c", cb.sfid)["SystemModstamp"].(time.Time)
-		var pg time.Time
-		_ = cb.Pool.QueryRow(cb.Ctx, `SELECT systemmodstamp FROM `+cb.Schema+`.invoice__c WHERE sfid = $1`, cb.sfid).Scan(&pg)
-		return !stamp.IsZero() && !pg.Before(stamp.Truncate(time.Second)), fmt.Sprintf("pg %v sf %v", pg, stamp)
-	}
-}
-
 // A poll that brings Salesforce's later version of a record whose row holds a captured change not
 // yet written shows at once what the policy will keep: the field the change touched keeps its
 // Postgres value unless Salesforce's version wins, the field only Salesforce changed takes its
@@ -250,5 +239,47 @@ func TestAPollDoesNotBringBackARowWhoseDeleteWaits(t *testing.T) {
 	cycles(cb.Harness, cb.m, cb.tr, 2)
 	if n := cb.Count("invoice__c", "sfid = $1", cb.sfid); n != 0 {
 		t.Fatal("the deleted row came back")
+	}
+}
+
+// An insert not yet written whose row a poll links to the record Salesforce has with its external id
+// keeps the values the application inserted when the policy keeps them (postgres_wins: the upsert
+// will write them over the record), and takes Salesforce's when Salesforce's version wins.
+func TestAPollLinkingAWaitingInsertShowsWhatThePolicyKeeps(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		policy  conflict.Policy
+		outcome conflict.Outcome
+		amount  float64
+		status  string
+	}{
+		{conflict.PostgresWins, conflict.PostgresWon, 7, "Draft"},
+		{conflict.SalesforceWins, conflict.SalesforceWon, 50, "Sent"},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			t.Parallel()
+			ib := newInsertBench(t, tc.policy, connection.Ordered, polled)
+			ib.cb.pause()
+			ib.Exec(`INSERT INTO $schema.invoice__c (external_id__c, amount__c, status__c) VALUES ('X-1', 7, 'Draft')`)
+			ib.cb.nextSecond(time.Now())
+			// Salesforce changes the record (a field the mapping leaves out): the poll reads it.
+			if err := ib.Org.UpdateAsUser("Invoice__c", ib.sfid, map[string]any{"Notes__c": "Touched while the insert waits"}); err != nil {
+				t.Fatal(err)
+			}
+			held := holdCaptured(ib.Harness)
+			ib.cb.resume()
+			ib.Eventually("the poll to link the row", 10*time.Second, func() (bool, string) {
+				sfid, _, _ := ib.row()
+				return sfid == ib.sfid, "row linked to " + sfid
+			})
+			if _, amount, status := ib.row(); amount != tc.amount || status != tc.status {
+				t.Fatalf("right after the poll the row holds %v %s, want %v %s", amount, status, tc.amount, tc.status)
+			}
+			held.release()
+			if c := waitConflicts(ib.Harness, 1)[0]; c.Kind != conflict.InsertExisting || c.Outcome != tc.outcome {
+				t.Fatalf("conflict %+v", c)
+			}
+			ib.settled(tc.amount, tc.status)
+		})
 	}
 }

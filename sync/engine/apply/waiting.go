@@ -106,14 +106,16 @@ func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
 		deleted = "COALESCE(s.isdeleted, FALSE)"
 	}
 	// Updates and inserts are found by their row (an update captured before the row's insert was
-	// written has no sfid), deletes by their record.
-	rows, err := tx.Query(ctx, `SELECT l.id, l.state, l.action, COALESCE(l.record_id, 0), s.sfid, COALESCE(l.created_at, now()),
-			hstore_to_jsonb(l."values"), hstore_to_jsonb(l.old), `+stamp+`, `+deleted+`, hstore_to_jsonb(hstore(s.*)), `+differ+`
-		FROM `+stageTable+` AS s
-		LEFT JOIN `+t.Table()+` AS t ON t.sfid = s.sfid
-		JOIN `+log+` AS l ON l.table_name = $1 AND l.state = ANY($2)
-			AND ((l.action <> 'DELETE' AND l.record_id = t.id) OR (l.action = 'DELETE' AND l.sfid = s.sfid))
-		ORDER BY l.id`, w.Table, waitingStates)
+	// written has no sfid), deletes by their record: two joins the planner can hash.
+	sel := `l.id, l.state, l.action, COALESCE(l.record_id, 0), s.sfid, COALESCE(l.created_at, now()),
+			hstore_to_jsonb(l."values"), hstore_to_jsonb(l.old), ` + stamp + `, ` + deleted + `, hstore_to_jsonb(hstore(s.*)), ` + differ
+	rows, err := tx.Query(ctx, `SELECT `+sel+` FROM `+log+` AS l
+			JOIN `+t.Table()+` AS t ON t.id = l.record_id JOIN `+stageTable+` AS s ON s.sfid = t.sfid
+			WHERE l.table_name = $1 AND l.state = ANY($2) AND l.action <> 'DELETE'
+		UNION ALL
+		SELECT `+sel+` FROM `+log+` AS l JOIN `+stageTable+` AS s ON s.sfid = l.sfid
+			WHERE l.table_name = $1 AND l.state = ANY($2) AND l.action = 'DELETE'
+		ORDER BY 1`, w.Table, waitingStates)
 	if err != nil {
 		return false, fmt.Errorf("read the waiting changes of %s records: %w", t.Table(), err)
 	}
