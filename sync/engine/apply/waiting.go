@@ -81,8 +81,8 @@ func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
 	var differs []string
 	for _, f := range t.Fields {
 		col := table.Column(f.Name)
-		if systemColumn(col) {
-			continue
+		if systemColumn(col) || strings.Contains(f.Name, ".") {
+			continue // a parent by external id is a relationship, which the writer does not compare
 		}
 		typ, err := table.ColumnType(f)
 		if err != nil {
