@@ -105,17 +105,39 @@ func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
 	if t.has("isdeleted") {
 		deleted = "COALESCE(s.isdeleted, FALSE)"
 	}
+	// Most batches bring no record with a change waiting, and a backlog's thousands of waiting
+	// changes are not read for them: the rows are found first (a row with a change waiting says so in
+	// _hc_lastop), and the log is read only for them and, when the batch has live records without a
+	// row, for waiting deletes.
+	waitingRows, err := rowsWaiting(ctx, tx, t)
+	if err != nil {
+		return false, err
+	}
+	var rowless bool
+	live := "TRUE"
+	if t.has("isdeleted") {
+		live = "NOT COALESCE(s.isdeleted, FALSE)"
+	}
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE `+live+`
+		AND NOT EXISTS (SELECT 1 FROM `+t.Table()+` AS t WHERE t.sfid = s.sfid))`).Scan(&rowless); err != nil {
+		return false, fmt.Errorf("look for new records of %s: %w", t.Table(), err)
+	}
+	if len(waitingRows) == 0 && !rowless {
+		return false, nil
+	}
 	// Updates and inserts are found by their row (an update captured before the row's insert was
-	// written has no sfid), deletes by their record: two joins the planner can hash.
+	// written has no sfid), deletes by their record; captured and claimed changes through the log's
+	// index of waiting changes by row.
 	sel := `l.id, l.state, l.action, COALESCE(l.record_id, 0), s.sfid, COALESCE(l.created_at, now()),
 			hstore_to_jsonb(l."values"), hstore_to_jsonb(l.old), ` + stamp + `, ` + deleted + `, hstore_to_jsonb(hstore(s.*)), ` + differ
-	rows, err := tx.Query(ctx, `SELECT `+sel+` FROM `+log+` AS l
-			JOIN `+t.Table()+` AS t ON t.id = l.record_id JOIN `+stageTable+` AS s ON s.sfid = t.sfid
-			WHERE l.table_name = $1 AND l.state = ANY($2) AND l.action <> 'DELETE'
-		UNION ALL
-		SELECT `+sel+` FROM `+log+` AS l JOIN `+stageTable+` AS s ON s.sfid = l.sfid
-			WHERE l.table_name = $1 AND l.state = ANY($2) AND l.action = 'DELETE'
-		ORDER BY 1`, w.Table, waitingStates)
+	byRow := `SELECT ` + sel + ` FROM ` + log + ` AS l
+			JOIN ` + t.Table() + ` AS t ON t.id = l.record_id JOIN ` + stageTable + ` AS s ON s.sfid = t.sfid
+			WHERE l.table_name = $1 AND l.record_id = ANY($2) AND l.action <> 'DELETE' AND `
+	rows, err := tx.Query(ctx, byRow+`l.state IN ('NEW', 'PENDING')
+		UNION ALL `+byRow+`l.state IN ('REQUEUE', 'FAILED', 'CONFLICT')
+		UNION ALL SELECT `+sel+` FROM `+log+` AS l JOIN `+stageTable+` AS s ON s.sfid = l.sfid
+			WHERE $3 AND l.table_name = $1 AND l.state = ANY($4) AND l.action = 'DELETE'
+		ORDER BY 1`, w.Table, waitingRows, rowless, waitingStates)
 	if err != nil {
 		return false, fmt.Errorf("read the waiting changes of %s records: %w", t.Table(), err)
 	}
@@ -226,6 +248,21 @@ func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// rowsWaiting returns the ids of the rows of the batch's records that hold a change not yet written
+// (or held, or failed).
+func rowsWaiting(ctx context.Context, tx pgx.Tx, t Target) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT t.id FROM `+stageTable+` AS s JOIN `+t.Table()+` AS t ON t.sfid = s.sfid
+		WHERE t._hc_lastop IN ('PENDING', 'FAILED', 'CONFLICT')`)
+	if err != nil {
+		return nil, fmt.Errorf("find the rows of %s with changes waiting: %w", t.Table(), err)
+	}
+	recs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("find the rows of %s with changes waiting: %w", t.Table(), err)
+	}
+	return recs, nil
 }
 
 // restoreKept gives the rows that kept Postgres changes back the state the merge overwrote: they
