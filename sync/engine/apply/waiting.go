@@ -3,11 +3,13 @@ package apply
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"pgforce/sync/engine/table"
 )
@@ -128,41 +130,31 @@ func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
 	// Updates and inserts are found by their row (an update captured before the row's insert was
 	// written has no sfid), deletes by their record; captured and claimed changes through the log's
 	// index of waiting changes by row.
-	sel := `l.id, l.state, l.action, COALESCE(l.record_id, 0), s.sfid, COALESCE(l.created_at, now()),
+	query := func(differ string) string {
+		sel := `l.id, l.state, l.action, COALESCE(l.record_id, 0), s.sfid, COALESCE(l.created_at, now()),
 			hstore_to_jsonb(l."values"), hstore_to_jsonb(l.old), ` + stamp + `, ` + deleted + `, hstore_to_jsonb(hstore(s.*)), ` + differ
-	byRow := `SELECT ` + sel + ` FROM ` + log + ` AS l
+		byRow := `SELECT ` + sel + ` FROM ` + log + ` AS l
 			JOIN ` + t.Table() + ` AS t ON t.id = l.record_id JOIN ` + stageTable + ` AS s ON s.sfid = t.sfid
 			WHERE l.table_name = $1 AND l.record_id = ANY($2) AND l.action <> 'DELETE' AND `
-	rows, err := tx.Query(ctx, byRow+`l.state IN ('NEW', 'PENDING')
-		UNION ALL `+byRow+`l.state IN ('REQUEUE', 'FAILED', 'CONFLICT')
-		UNION ALL SELECT `+sel+` FROM `+log+` AS l JOIN `+stageTable+` AS s ON s.sfid = l.sfid
+		return byRow + `l.state IN ('NEW', 'PENDING')
+		UNION ALL ` + byRow + `l.state IN ('REQUEUE', 'FAILED', 'CONFLICT')
+		UNION ALL SELECT ` + sel + ` FROM ` + log + ` AS l JOIN ` + stageTable + ` AS s ON s.sfid = l.sfid
 			WHERE $3 AND l.table_name = $1 AND l.state = ANY($4) AND l.action = 'DELETE'
-		ORDER BY 1`, w.Table, waitingRows, rowless, waitingStates)
-	if err != nil {
-		return false, fmt.Errorf("read the waiting changes of %s records: %w", t.Table(), err)
+		ORDER BY 1`
 	}
-	changes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WaitingChange, error) {
-		var c WaitingChange
-		var values, old, sf []byte
-		var stamp *time.Time
-		if err := r.Scan(&c.ID, &c.State, &c.Action, &c.RecordID, &c.SFID, &c.CapturedAt, &values, &old, &stamp, &c.SFDeleted, &sf, &c.Differs); err != nil {
-			return c, err
-		}
-		if stamp != nil {
-			c.SFStamp = *stamp
-		}
-		for _, m := range []struct {
-			raw []byte
-			to  *map[string]*string
-		}{{values, &c.Values}, {old, &c.Old}, {sf, &c.SFValues}} {
-			if m.raw != nil {
-				if err := json.Unmarshal(m.raw, m.to); err != nil {
-					return c, err
-				}
-			}
-		}
-		return c, nil
+	args := []any{w.Table, waitingRows, rowless, waitingStates}
+	var changes []WaitingChange
+	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) (err error) {
+		changes, err = readWaiting(ctx, sp, query(differ), args)
+		return err
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+		// A value captured before its column's type changed does not read as the column's type: no
+		// change is then found to differ from Salesforce's version (each is kept, and the writer
+		// judges it by Salesforce's values when it sends it).
+		changes, err = readWaiting(ctx, tx, query("FALSE"), args)
+	}
 	if err != nil {
 		return false, fmt.Errorf("read the waiting changes of %s records: %w", t.Table(), err)
 	}
@@ -248,6 +240,36 @@ func judgeWaiting(ctx context.Context, tx pgx.Tx, t Target) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// readWaiting runs the query of waiting changes.
+func readWaiting(ctx context.Context, tx pgx.Tx, sql string, args []any) ([]WaitingChange, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (WaitingChange, error) {
+		var c WaitingChange
+		var values, old, sf []byte
+		var stamp *time.Time
+		if err := r.Scan(&c.ID, &c.State, &c.Action, &c.RecordID, &c.SFID, &c.CapturedAt, &values, &old, &stamp, &c.SFDeleted, &sf, &c.Differs); err != nil {
+			return c, err
+		}
+		if stamp != nil {
+			c.SFStamp = *stamp
+		}
+		for _, m := range []struct {
+			raw []byte
+			to  *map[string]*string
+		}{{values, &c.Values}, {old, &c.Old}, {sf, &c.SFValues}} {
+			if m.raw != nil {
+				if err := json.Unmarshal(m.raw, m.to); err != nil {
+					return c, err
+				}
+			}
+		}
+		return c, nil
+	})
 }
 
 // rowsWaiting returns the ids of the rows of the batch's records that hold a change not yet written

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/engine/apply"
+	"pgforce/sync/engine/table"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
 )
@@ -88,5 +89,42 @@ func TestMergeKeepsTheWaitingChangesJudgeKeeps(t *testing.T) {
 	}
 	if _, back := got["003000000000002AAA|B2"]; !back || len(got) != 2 {
 		t.Fatalf("rows %v: a delete not kept gives the row back", got)
+	}
+}
+
+// A value captured before its column's type changed (text in a now numeric column) does not stop
+// the merge: no change is found to differ, and the row keeps the change.
+func TestMergeAroundAWaitingChangeWhoseCapturedValueNoLongerFitsItsColumn(t *testing.T) {
+	t.Parallel()
+	pool, tg := setup(t)
+	ctx := context.Background()
+	inSync(t, pool, func(tx pgx.Tx) error {
+		_, err := apply.Copy(ctx, tx, tg, encode(t, tg,
+			`{"Id":"003000000000001AAA","IsDeleted":false,"SystemModstamp":"2024-05-01T10:00:00.000+0000","LastName":"A","Score__c":5}`), false)
+		return err
+	})
+	inSync(t, pool, func(tx pgx.Tx) error { // as the writer marks a refused change's row
+		_, err := tx.Exec(ctx, `UPDATE `+tg.Table()+` SET _hc_lastop = 'FAILED' WHERE sfid = '003000000000001AAA'`)
+		return err
+	})
+	if _, err := pool.Exec(ctx, `INSERT INTO `+table.Ident(tg.Schema, "_trigger_log")+` (action, table_name, state, record_id, sfid, "values", old)
+		SELECT 'UPDATE', 'contact', 'FAILED', id, sfid, hstore('score__c', '5'), hstore('score__c', 'five') FROM `+tg.Table()); err != nil {
+		t.Fatal(err)
+	}
+	var judged []apply.WaitingChange
+	tg.Waiting = &apply.Waiting{Schema: tg.Schema, Table: "contact", Judge: func(_ context.Context, _ pgx.Tx, chs []apply.WaitingChange) ([]apply.Verdict, error) {
+		judged = chs
+		return []apply.Verdict{{ID: chs[0].ID, Keep: true}}, nil
+	}}
+	inSync(t, pool, func(tx pgx.Tx) error {
+		_, err := apply.Merge(ctx, tx, tg, encode(t, tg,
+			`{"Id":"003000000000001AAA","IsDeleted":false,"SystemModstamp":"2024-05-01T11:00:00.000+0000","LastName":"A2","Score__c":9}`))
+		return err
+	})
+	if len(judged) != 1 || judged[0].Differs || judged[0].State != "FAILED" {
+		t.Fatalf("judged %+v", judged)
+	}
+	if r := rows(t, pool, tg)["003000000000001AAA|A2"]; r.Score == nil || *r.Score != 5 || r.LastOp != "FAILED" {
+		t.Fatalf("row %+v", r)
 	}
 }
