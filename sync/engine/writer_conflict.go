@@ -55,13 +55,15 @@ type conflictState struct {
 	existing  map[string]map[string]sfVersion // table → records Salesforce has with the external ids of the batch's inserts
 	byID      map[string]map[string]sfVersion // table → the batch's updated and deleted records, read by id
 	ahead     map[string]*tableVersions       // table → those records as read ahead (writer_readahead.go)
+	asked     map[int64]bool                  // changes whose resolutions were read ahead, and those
+	resolved  map[int64]conflict.Outcome
 }
 
 // beginBatch starts detection for a claimed batch, with the versions read ahead for it (nil: none).
 func (cs *conflictState) beginBatch(batch []*change, ahead *readAhead) {
-	cs.batch, cs.existing, cs.byID, cs.ahead = batch, nil, nil, nil
+	cs.batch, cs.existing, cs.byID, cs.ahead, cs.asked, cs.resolved = batch, nil, nil, nil, nil, nil
 	if ahead != nil {
-		cs.ahead = ahead.tables
+		cs.ahead, cs.asked, cs.resolved = ahead.tables, ahead.asked, ahead.resolved
 	}
 }
 
@@ -147,11 +149,7 @@ func (w *writer) checkConflicts(ctx context.Context, org orgclient.Org, wt *writ
 	if len(cands) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(cands))
-	for i, ch := range cands {
-		ids[i] = ch.id
-	}
-	resolved, err := conflict.Resolved(ctx, w.s.e.opts.Pool, c.ID, ids)
+	resolved, err := w.resolutions(ctx, c.ID, cands)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"pgforce/sync/conflict"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/triggerlog"
 )
@@ -35,11 +36,15 @@ import (
 // readAheadMaxAge is how long before its writes a batch's versions may have been read.
 const readAheadMaxAge = 500 * time.Millisecond
 
-// readAhead is the versions read ahead for one batch, by table.
+// readAhead is the versions read ahead for one batch, by table, and the admins' resolutions of its
+// changes (fixed once a change is claimed: keeping a side and queueing the change again are one
+// transaction).
 type readAhead struct {
-	done   chan struct{}
-	cancel context.CancelFunc
-	tables map[string]*tableVersions // written by the read, read once done is closed
+	done     chan struct{}
+	cancel   context.CancelFunc
+	tables   map[string]*tableVersions // written by the read, read once done is closed
+	asked    map[int64]bool            // the changes whose resolutions were read (nil: none)
+	resolved map[int64]conflict.Outcome
 }
 
 // tableVersions is one table's records read ahead: the sfids asked for, what Salesforce answered
@@ -80,6 +85,12 @@ func (w *writer) readAheadFor(ctx context.Context, org orgclient.Org, b *writeBa
 		changed []string
 	}
 	var plans []plan
+	var changes []int64
+	for _, ch := range b.send {
+		if ch.sfid != "" && (ch.action == triggerlog.Update || ch.action == triggerlog.Delete) {
+			changes = append(changes, ch.id)
+		}
+	}
 	for table, chs := range preChecked(b) {
 		wt := b.tables[table]
 		ids := make([]string, len(chs))
@@ -93,8 +104,15 @@ func (w *writer) readAheadFor(ctx context.Context, org orgclient.Org, b *writeBa
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &readAhead{done: make(chan struct{}), cancel: cancel, tables: map[string]*tableVersions{}}
+	connID := b.c.ID
 	go func() {
 		defer close(r.done)
+		if resolved, err := conflict.Resolved(ctx, w.s.e.opts.Pool, connID, changes); err == nil {
+			r.asked, r.resolved = map[int64]bool{}, resolved
+			for _, id := range changes {
+				r.asked[id] = true
+			}
+		}
 		for _, p := range plans {
 			tv := &tableVersions{ids: map[string]bool{}}
 			for _, id := range p.ids {
@@ -169,4 +187,27 @@ func (w *writer) aheadVersions(table string, chs []*change) (map[string]sfVersio
 		}
 	}
 	return maps.Clone(tv.versions), rest
+}
+
+// resolutions returns the admins' resolutions of changes (conflict.Resolved), those read ahead
+// with the batch's versions not asked again.
+func (w *writer) resolutions(ctx context.Context, connID int64, chs []*change) (map[int64]conflict.Outcome, error) {
+	out := map[int64]conflict.Outcome{}
+	var ask []int64
+	for _, ch := range chs {
+		if !w.cs.asked[ch.id] {
+			ask = append(ask, ch.id)
+		} else if o, ok := w.cs.resolved[ch.id]; ok {
+			out[ch.id] = o
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	read, err := conflict.Resolved(ctx, w.s.e.opts.Pool, connID, ask)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, read)
+	return out, nil
 }
