@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"pgforce/sync/conflict"
@@ -29,9 +30,10 @@ import (
 //   - records the read did not cover (an update that learned its sfid from the batches before, after
 //     the read began) are read when the batch is sent.
 //
-// The read is one /composite call per table beside the lanes' write calls, and only for a table that
-// would be pre-checked (a run of two or more updates, or deletes, of records in Salesforce): the
-// calls are those of reading at send time.
+// The read is one call per table (a /composite call of up to 25 queries by id) beside the lanes'
+// write calls, and only for a table that would be pre-checked (a run of two or more updates, or
+// deletes, of records in Salesforce): the calls are those of reading at send time. The admins'
+// resolutions of the batch's changes are read beside it, once, instead of once per run.
 
 // readAheadMaxAge is how long before its writes a batch's versions may have been read.
 const readAheadMaxAge = 500 * time.Millisecond
@@ -105,14 +107,18 @@ func (w *writer) readAheadFor(ctx context.Context, org orgclient.Org, b *writeBa
 	ctx, cancel := context.WithCancel(ctx)
 	r := &readAhead{done: make(chan struct{}), cancel: cancel, tables: map[string]*tableVersions{}}
 	connID := b.c.ID
-	go func() {
-		defer close(r.done)
+	var wg sync.WaitGroup
+	wg.Go(func() { // beside the calls: a query of the connection's conflicts
 		if resolved, err := conflict.Resolved(ctx, w.s.e.opts.Pool, connID, changes); err == nil {
 			r.asked, r.resolved = map[int64]bool{}, resolved
 			for _, id := range changes {
 				r.asked[id] = true
 			}
 		}
+	})
+	go func() {
+		defer close(r.done)
+		defer wg.Wait()
 		for _, p := range plans {
 			tv := &tableVersions{ids: map[string]bool{}}
 			for _, id := range p.ids {
