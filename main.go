@@ -185,6 +185,10 @@ func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, kr *keyri
 		return err
 	}
 	defer eng.Stop()
+	// A connection deletion interrupted after its commit left its schema renamed, not dropped.
+	if err := admin.DropRetiredSchemas(ctx, pool); err != nil {
+		log.Warn("drop the schemas of deleted connections", "err", err)
+	}
 	svc := newServices(pool, admin.New(admin.Options{Pool: pool, Keyring: kr, Log: log, Orgs: orgs}))
 	metricsHandler := metrics.Handler(&metrics.Collector{Connections: svc.admin.Connections, Engine: eng, Reports: svc.reports, Health: svc.health, Verifications: svc.admin.Verifications, Conflicts: svc.admin.Conflicts, Log: log})
 	h, closeDashboard := newDashboard(cfg, log, pool, svc, sim, simOrg, metricsHandler)

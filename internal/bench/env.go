@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/internal/keyring"
@@ -30,6 +29,7 @@ import (
 	"pgforce/sync/engine/table"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/salesforce/sforg"
+	"pgforce/sync/store"
 )
 
 var actor = audit.Actor{Name: "pgforce bench", Kind: audit.ActorCLI}
@@ -183,39 +183,14 @@ func (e *env) stopAll() {
 func (e *env) dropSchemas(ctx context.Context) error {
 	schemas := e.benchSchemas()
 	for _, s := range schemas {
-		if err := dropTablesOf(ctx, e.pool, s); err != nil {
+		if err := store.DropSchema(ctx, e.pool, s); err != nil {
 			return err
-		}
-		if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`); err != nil {
-			return fmt.Errorf("drop %s: %w", s, err)
 		}
 	}
 	if err := connection.DeleteInSchemas(ctx, e.pool, schemas); err != nil {
 		return fmt.Errorf("remove earlier bench connections: %w", err)
 	}
 	return nil
-}
-
-// dropTablesOf drops a schema's tables a hundred at a time: one DROP SCHEMA CASCADE of the page
-// figure's thousand tables (their indexes, triggers and sequences) takes more locks than the
-// server's lock table holds ("out of shared memory").
-func dropTablesOf(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	for {
-		var tables []string
-		rows, err := pool.Query(ctx, `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname = $1 LIMIT 100`, schema)
-		if err == nil {
-			tables, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		}
-		if err != nil {
-			return fmt.Errorf("list the tables of %s: %w", schema, err)
-		}
-		if len(tables) == 0 {
-			return nil
-		}
-		if _, err := pool.Exec(ctx, `DROP TABLE IF EXISTS `+strings.Join(tables, ", ")+` CASCADE`); err != nil {
-			return fmt.Errorf("drop the tables of %s: %w", schema, err)
-		}
-	}
 }
 
 func (e *env) close() {

@@ -56,6 +56,7 @@ func (s *Connections) Delete(ctx context.Context, actor audit.Actor, connID int6
 	// a live grant in the org, but an unreachable org must not block the deletion either.
 	tokens, _ := connection.LoadTokens(ctx, s.opts.Pool, s.opts.Keyring, connID)
 	var deleted connection.Connection
+	var dropped string // the schema's name once retired, to drop after the commit
 	err := store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
 		if err := lease.LockForDelete(ctx, tx, connID); err != nil {
 			return err
@@ -76,8 +77,10 @@ func (s *Connections) Delete(ctx context.Context, actor audit.Actor, connID int6
 			return err
 		}
 		if dropSchema {
-			if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+table.Ident(c.Schema)+` CASCADE`); err != nil {
-				return fmt.Errorf("drop schema %s of connection %s: %w", c.Schema, c.Name, err)
+			// Renamed here, dropped after the commit a hundred tables at a time (store.DropSchema):
+			// the deletion stays one transaction, and its name is free for a new connection at once.
+			if dropped, err = retireSchema(ctx, tx, c); err != nil {
+				return err
 			}
 		} else {
 			for _, m := range ms {
@@ -106,11 +109,56 @@ func (s *Connections) Delete(ctx context.Context, actor audit.Actor, connID int6
 		return err
 	}
 	s.forget(connID)
+	if dropped != "" {
+		if err := store.DropSchema(ctx, s.opts.Pool, dropped); err != nil {
+			return fmt.Errorf("connection %s deleted, but its schema %s (renamed %s) could not be dropped; pgforce drops it when it next starts: %w",
+				deleted.Name, deleted.Schema, dropped, err)
+		}
+	}
 	if tokens.RefreshToken != "" {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := s.opts.Orgs.Revoke(rctx, deleted, tokens.RefreshToken); err != nil {
 			s.opts.Log.Warn("revoke the deleted connection's Salesforce token", "connection", deleted.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+// RetiredSchemaPrefix starts the name a deleted connection's schema takes until it is dropped.
+const RetiredSchemaPrefix = "pgforce_deleted_"
+
+// retireSchema renames a deleted connection's schema (when it exists) to a name of its own, which
+// locks the schema, not the thousand tables in it. It returns the new name, or "".
+func retireSchema(ctx context.Context, tx pgx.Tx, c connection.Connection) (string, error) {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, c.Schema).Scan(&exists); err != nil {
+		return "", fmt.Errorf("look up schema %s: %w", c.Schema, err)
+	}
+	if !exists {
+		return "", nil
+	}
+	name := fmt.Sprintf("%s%d_%d", RetiredSchemaPrefix, c.ID, time.Now().UnixNano())
+	if _, err := tx.Exec(ctx, `ALTER SCHEMA `+table.Ident(c.Schema)+` RENAME TO `+table.Ident(name)); err != nil {
+		return "", fmt.Errorf("retire schema %s of connection %s: %w", c.Schema, c.Name, err)
+	}
+	return name, nil
+}
+
+// DropRetiredSchemas drops the schemas of deleted connections that an interrupted deletion left
+// (renamed, not yet dropped). pgforce runs it as it starts.
+func DropRetiredSchemas(ctx context.Context, db store.Execer) error {
+	rows, err := db.Query(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, RetiredSchemaPrefix)
+	var names []string
+	if err == nil {
+		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		return fmt.Errorf("list the schemas of deleted connections: %w", err)
+	}
+	for _, n := range names {
+		if err := store.DropSchema(ctx, db, n); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -103,11 +103,14 @@ func (cb *conflictBench) meet(sfChange func(), arrived func() (bool, string)) {
 	held.release()
 }
 
-// pgHolds is an arrival condition: the Postgres row of C-1 holds amount.
-func (cb *conflictBench) pgHolds(amount float64) func() (bool, string) {
+// sfStampIn is an arrival condition: the row of C-1 holds Salesforce's latest SystemModstamp of the
+// record (a poll applied its latest version, keeping what the policy keeps of a change waiting).
+func (cb *conflictBench) sfStampIn() func() (bool, string) {
 	return func() (bool, string) {
-		pg, _ := cb.pgAmount()
-		return pg == amount, fmt.Sprint("pg ", pg)
+		stamp, _ := cb.Org.Record("Invoice__c", cb.sfid)["SystemModstamp"].(time.Time)
+		var pg time.Time
+		_ = cb.Pool.QueryRow(cb.Ctx, `SELECT systemmodstamp FROM `+cb.Schema+`.invoice__c WHERE sfid = $1`, cb.sfid).Scan(&pg)
+		return !stamp.IsZero() && !pg.Before(stamp.Truncate(time.Second)), fmt.Sprintf("pg %v sf %v", pg, stamp)
 	}
 }
 
@@ -213,7 +216,10 @@ func TestUpdatedOnBothSidesIsAConflictResolvedByPolicy(t *testing.T) {
 				cb := newConflictBench(t, tc.policy, tc.algo, tr)
 				cb.Exec(`UPDATE $schema.invoice__c SET amount__c = 7 WHERE external_id__c = 'C-1'`)
 				cb.nextSecond(time.Now())
-				cb.meet(func() { cb.updateSF(map[string]any{"Amount__c": 50, "Status__c": "Sent"}) }, cb.pgHolds(50))
+				cb.meet(func() { cb.updateSF(map[string]any{"Amount__c": 50, "Status__c": "Sent"}) }, cb.sfStampIn())
+				if pg, _ := cb.pgAmount(); tr.streams() && pg != tc.final {
+					t.Fatalf("the streamed version's poll left amount %v in the row; the policy keeps %v", pg, tc.final)
+				}
 				cs := cb.conflicts(1)
 				c := cs[0]
 				if c.Kind != conflict.UpdateUpdate || c.Outcome != tc.outcome || c.Policy != tc.policy || c.SFID != cb.sfid {
@@ -247,7 +253,7 @@ func TestNewestWinsKeepsAPostgresChangeMadeAfterSalesforces(t *testing.T) {
 				cb.updateSF(map[string]any{"Amount__c": 50})
 				cb.nextSecond(time.Now())
 				cb.Exec(`UPDATE $schema.invoice__c SET amount__c = 7 WHERE external_id__c = 'C-1'`)
-				cb.meet(nil, cb.pgHolds(50))
+				cb.meet(nil, cb.sfStampIn())
 				if c := cb.conflicts(1)[0]; c.Outcome != conflict.PostgresWon {
 					t.Fatalf("conflict %+v", c)
 				}
@@ -420,7 +426,7 @@ func TestManualConflictsWaitForAnAdminToKeepOneSide(t *testing.T) {
 					cb := newConflictBench(t, conflict.Manual, algo, tr)
 					cb.Exec(`UPDATE $schema.invoice__c SET amount__c = 7 WHERE external_id__c = 'C-1'`)
 					cb.nextSecond(time.Now())
-					cb.meet(func() { cb.updateSF(map[string]any{"Amount__c": 50}) }, cb.pgHolds(50))
+					cb.meet(func() { cb.updateSF(map[string]any{"Amount__c": 50}) }, cb.sfStampIn())
 					c := cb.conflicts(1)[0]
 					if c.Kind != conflict.UpdateUpdate || c.Outcome != conflict.Held || c.ResolvedAt != nil ||
 						c.PostgresValues["Amount__c"] != 7.0 || c.SalesforceValues["Amount__c"] != 50.0 {

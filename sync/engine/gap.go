@@ -87,6 +87,7 @@ func (w *worker) refreshGaps(ctx context.Context, org orgclient.Org, c connectio
 func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Connection, m mapping.Mapping, ids map[string]bool, replay int64) error {
 	e := w.s.e
 	tgt := target(c, m)
+	tgt.Waiting = pollWaiting(c, m) // rows with changes not yet written keep what the policy keeps
 	all := hasField(m, "IsDeleted")
 	sorted := slices.Sorted(maps.Keys(ids))
 	unlock := w.s.tables.lock(m.Table)

@@ -57,6 +57,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	}
 	since := pollSince(m, e.opts.Now(), e.opts.Overlap)
 	tgt := target(c, m)
+	tgt.Waiting = pollWaiting(c, m) // rows with changes not yet written keep what the policy keeps
 	filter := m.Config.Filter()
 	soql := "SELECT " + tgt.SelectList() + " FROM " + m.Object +
 		whereClause("SystemModstamp > "+soqlTime(since), filter) + " ORDER BY SystemModstamp, Id"

@@ -54,17 +54,24 @@ type conflictState struct {
 	batch     []*change                       // the batch being written
 	existing  map[string]map[string]sfVersion // table → records Salesforce has with the external ids of the batch's inserts
 	byID      map[string]map[string]sfVersion // table → the batch's updated and deleted records, read by id
+	ahead     map[string]*tableVersions       // table → those records as read ahead (writer_readahead.go)
+	asked     map[int64]bool                  // changes whose resolutions were read ahead, and those
+	resolved  map[int64]conflict.Outcome
 }
 
-// beginBatch starts detection for a claimed batch.
-func (cs *conflictState) beginBatch(batch []*change) {
-	cs.batch, cs.existing, cs.byID = batch, nil, nil
+// beginBatch starts detection for a claimed batch, with the versions read ahead for it (nil: none).
+func (cs *conflictState) beginBatch(batch []*change, ahead *readAhead) {
+	cs.batch, cs.existing, cs.byID, cs.ahead, cs.asked, cs.resolved = batch, nil, nil, nil, nil, nil
+	if ahead != nil {
+		cs.ahead, cs.asked, cs.resolved = ahead.tables, ahead.asked, ahead.resolved
+	}
 }
 
 // batchVersions reads, once per batch and table, what the pre-check compares the batch's updates and
 // deletes with: their records, by id (one call per 7,500 records, 25 queries of 300 ids to a
 // /composite call, deleted records included), whatever else changed in Salesforce (after pgforce's
 // own large write, the records "changed since" a baseline would be thousands it wrote itself).
+// Records read ahead while the batch before was in flight are not read again (writer_readahead.go).
 func (w *writer) batchVersions(ctx context.Context, org orgclient.Org, wt *writable) (map[string]sfVersion, error) {
 	if v, done := w.cs.byID[wt.m.Table]; done {
 		return v, nil
@@ -75,9 +82,17 @@ func (w *writer) batchVersions(ctx context.Context, org orgclient.Org, wt *writa
 			chs = append(chs, ch)
 		}
 	}
-	versions, err := w.salesforceVersions(ctx, org, wt, chs)
-	if err != nil {
-		return nil, err
+	versions, rest := w.aheadVersions(wt.m.Table, chs)
+	if len(rest) > 0 {
+		read, err := w.salesforceVersions(ctx, org, wt, rest)
+		if err != nil {
+			return nil, err
+		}
+		if versions == nil {
+			versions = read
+		} else {
+			maps.Copy(versions, read)
+		}
 	}
 	if w.cs.byID == nil {
 		w.cs.byID = map[string]map[string]sfVersion{}
@@ -134,11 +149,7 @@ func (w *writer) checkConflicts(ctx context.Context, org orgclient.Org, wt *writ
 	if len(cands) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(cands))
-	for i, ch := range cands {
-		ids[i] = ch.id
-	}
-	resolved, err := conflict.Resolved(ctx, w.s.e.opts.Pool, c.ID, ids)
+	resolved, err := w.resolutions(ctx, c.ID, cands)
 	if err != nil {
 		return err
 	}
@@ -240,16 +251,11 @@ func changedFields(wt *writable, chs []*change) []string {
 // salesforceVersions reads the records of changes by id (deleted ones included), preCheckBatch per
 // query: what the pre-check compares.
 func (w *writer) salesforceVersions(ctx context.Context, org orgclient.Org, wt *writable, chs []*change) (map[string]sfVersion, error) {
-	var wheres []string
-	for i := 0; i < len(chs); i += preCheckBatch {
-		part := chs[i:min(i+preCheckBatch, len(chs))]
-		ids := make([]string, len(part))
-		for j, ch := range part {
-			ids[j] = ch.sfid
-		}
-		wheres = append(wheres, " WHERE Id IN ('"+strings.Join(ids, "','")+"')")
+	ids := make([]string, len(chs))
+	for i, ch := range chs {
+		ids[i] = ch.sfid
 	}
-	return w.readVersions(ctx, org, wt, changedFields(wt, chs), wheres)
+	return w.readVersions(ctx, org, wt, changedFields(wt, chs), byIDConditions(ids))
 }
 
 // readVersions runs the pre-check query with each condition (deleted records included; several

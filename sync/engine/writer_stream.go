@@ -32,7 +32,9 @@ import (
 //     once a poll has waited pollWaitMax for one of those tables, no batch is claimed ahead and the
 //     locks go when the batch in flight is recorded;
 //   - conflict detection learns pgforce's own writes when Salesforce answers (noteWrites), before
-//     the next batch is judged, and a batch's Salesforce versions are applied with its own record.
+//     the next batch is judged, and a batch's Salesforce versions are applied with its own record;
+//   - the batch claimed ahead has its conflict pre-check read meanwhile, but is judged only when it
+//     is sent, by versions still fresh then (writer_readahead.go).
 
 // pollWaitMax is how long a poll (or a check) waits at most for a table lock the writer's overlapping
 // batches keep held, plus the batch in flight: about what it waited with one batch at a time, and
@@ -44,10 +46,11 @@ const pollWaitMax = time.Second
 type writeBatch struct {
 	c           connection.Connection
 	tables      map[string]*writable
-	batch       []*change // everything claimed, in capture order
-	send        []*change // what describe left to send
-	describeErr error     // describe failed: nothing is sent, the batch goes back to the queue
-	locked      []string  // the tables whose locks it holds (sorted), nil once released
+	batch       []*change  // everything claimed, in capture order
+	send        []*change  // what describe left to send
+	describeErr error      // describe failed: nothing is sent, the batch goes back to the queue
+	locked      []string   // the tables whose locks it holds (sorted), nil once released
+	ahead       *readAhead // its conflict pre-check, read while the batch before was in flight
 	refreshes   []sfRefresh
 	start       time.Time
 	took        time.Duration // from the first call to the last answer (0: not known)
@@ -105,7 +108,7 @@ func (w *writer) stream(ctx context.Context, org orgclient.Org, cur *writeBatch)
 
 // overlap is the database work done while cur's calls are in flight: record prev (sent before cur)
 // and, beside it, claim the batch after cur if cur was full and no poll has waited pollWaitMax for
-// the locks of cur's tables. The batch claimed may have been checked before prev was recorded: it
+// the locks of cur's tables, and start reading its conflict pre-check. The batch claimed may have been checked before prev was recorded: it
 // takes the sfids of prev's inserts from prev (as of cur's once cur is answered).
 func (w *writer) overlap(ctx context.Context, org orgclient.Org, prev, cur *writeBatch) (*writeBatch, error) {
 	var recorded chan error
@@ -119,7 +122,9 @@ func (w *writer) overlap(ctx context.Context, org orgclient.Org, prev, cur *writ
 	var next *writeBatch
 	var err error
 	if cur.full() && cur.describeErr == nil && !w.s.tables.awaited(cur.locked, pollWaitMax) {
-		next, err = w.prepare(ctx, org)
+		if next, err = w.prepare(ctx, org); next != nil {
+			next.ahead = w.readAheadFor(ctx, org, next)
+		}
 	}
 	if prev == nil {
 		return next, err
@@ -179,7 +184,8 @@ func (w *writer) sendBatch(ctx context.Context, org orgclient.Org, b *writeBatch
 	if b.describeErr != nil {
 		return
 	}
-	w.cs.beginBatch(b.send)
+	b.ahead.wait()
+	w.cs.beginBatch(b.send, b.ahead)
 	if b.c.WriteAlgorithm == connection.Merged {
 		b.sendErr = w.sendMerged(ctx, org, b.tables, b.send)
 	} else {
@@ -268,6 +274,7 @@ func (w *writer) recorded(b *writeBatch, err error) error {
 // rows stay claimed and in doubt: released before the next claim.
 func (w *writer) releaseUnsent(ctx context.Context, b *writeBatch) error {
 	defer w.unlockTables(b)
+	b.ahead.stop()
 	e := w.s.e
 	ids := make([]int64, len(b.batch))
 	for i, ch := range b.batch {

@@ -486,3 +486,30 @@ func CountWaitingDeletes(ctx context.Context, q Querier, schema, table string) (
 	}
 	return n, nil
 }
+
+// SettleFailed makes t (Overrule or HoldFailed) on a failed change a poll judged, with why as its
+// sf_message; a change that is no longer failed is left alone (it reports false).
+func SettleFailed(ctx context.Context, tx pgx.Tx, schema string, id int64, t Transition, message string) (bool, error) {
+	args := pgx.NamedArgs{"id": id, "to": string(t.To), "message": message}
+	tag, err := tx.Exec(ctx, `UPDATE `+ident(schema, "_trigger_log")+` t SET state = @to, sf_message = @message, updated_at = now()
+		WHERE t.id = @id AND `+t.Guard("t.state", args), args)
+	if err != nil {
+		return false, fmt.Errorf("%s write %d: %w", t.Name, id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RebaseFailed moves what a failed change was captured over (its old values) to the Salesforce
+// version a poll judged it against and kept it over: a later poll finds a conflict only in a later
+// change of the record.
+func RebaseFailed(ctx context.Context, tx pgx.Tx, schema string, id int64, old map[string]*string) error {
+	keys, vals := make([]string, 0, len(old)), make([]*string, 0, len(old))
+	for k, v := range old {
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE `+ident(schema, "_trigger_log")+` SET old = COALESCE(old, ''::public.hstore) || public.hstore($2::text[], $3::text[])
+		WHERE id = $1 AND state = $4`, id, keys, vals, string(Failed)); err != nil {
+		return fmt.Errorf("rebase failed write %d: %w", id, err)
+	}
+	return nil
+}

@@ -82,4 +82,11 @@ var (
 	// Decide queues a held change again once an admin kept a side: the writer sends it (Postgres
 	// kept) or drops it and takes Salesforce's version (Salesforce kept), as the conflict records.
 	Decide = Transition{Name: "decide", From: []State{Conflict}, To: Requeue}
+	// Overrule sets aside a failed change once a poll brought a Salesforce version that the
+	// mapping's conflict policy keeps over it (or a delete of its record in Salesforce): a retry
+	// would send what the policy decided against.
+	Overrule = Transition{Name: "overrule", From: []State{Failed}, To: Ignored}
+	// HoldFailed holds a failed change whose record a poll found changed in Salesforce, on a mapping
+	// whose policy is manual: an admin keeps one side, as for a change held by the writer.
+	HoldFailed = Transition{Name: "hold_failed", From: []State{Failed}, To: Conflict}
 )

@@ -17,6 +17,9 @@ type Target struct {
 	Object      string
 	Fields      []table.Field
 	UpsertField string // Salesforce external id field used to adopt rows inserted in Postgres, or ""
+	// Waiting, when set, keeps in rows the Postgres changes still to be written that a merge's
+	// records would overwrite, as its Judge decides (waiting.go).
+	Waiting *Waiting
 }
 
 // Table is the quoted table name.

@@ -107,6 +107,13 @@ func merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, force bo
 		}
 		res.Adopted = tag.RowsAffected()
 	}
+	kept := false
+	if t.Waiting != nil {
+		var err error
+		if kept, err = judgeWaiting(ctx, tx, t); err != nil {
+			return res, err
+		}
+	}
 	if hasDeleted {
 		tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t USING `+stage+` AS s WHERE s.isdeleted AND t.sfid = s.sfid`)
 		if err != nil {
@@ -130,6 +137,10 @@ func merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, force bo
 		changed = `t.systemmodstamp IS DISTINCT FROM EXCLUDED.systemmodstamp OR (t._hc_lastop IN ('SYNCED', 'INSERTED', 'UPDATED')
 			AND ROW(` + strings.Join(prefixed("t.", cols), ", ") + `) IS DISTINCT FROM ROW(` + strings.Join(prefixed("EXCLUDED.", cols), ", ") + `))`
 	}
+	if kept {
+		// A row whose delete waits to be written is not made again.
+		live += ` AND NOT EXISTS (SELECT 1 FROM ` + keepTable + ` AS k WHERE k.absent AND k.sfid = s.sfid)`
+	}
 	tag, err := tx.Exec(ctx, `INSERT INTO `+t.Table()+` AS t (`+strings.Join(cols, ", ")+`)
 		SELECT `+strings.Join(prefixed("s.", cols), ", ")+` FROM `+stage+` AS s WHERE `+live+`
 		ON CONFLICT (sfid) DO UPDATE SET `+strings.Join(sets, ", ")+` WHERE `+changed)
@@ -137,6 +148,11 @@ func merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, force bo
 		return res, fmt.Errorf("upsert into %s: %w", t.Table(), err)
 	}
 	res.Upserted = tag.RowsAffected()
+	if kept {
+		if err := restoreKept(ctx, tx, t); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
 

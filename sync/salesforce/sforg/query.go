@@ -99,7 +99,7 @@ func (o *Org) scan(t *table, b *soql.Bound, all bool) []*row {
 	}
 	mine := b.Scope == "mine" && hasOwner
 	var out []*row
-	for _, r := range t.rows {
+	for _, r := range o.candidates(t, b) {
 		if (r.deleted && !all) || (mine && r.val(ownerIdx) != o.userID) || !o.sees(t, r) {
 			continue
 		}
@@ -108,6 +108,28 @@ func (o *Org) scan(t *table, b *soql.Bound, all bool) []*row {
 		}
 	}
 	return out
+}
+
+// candidates returns the rows of t a query may match: those of the ids its WHERE requires, from
+// the id index, in id (creation) order, as Salesforce answers "Id IN (300 ids)" from its index
+// (scanning every record for each of a batch's by-id queries made the conflict pre-check of 2,000
+// records against 100,000 cost the org more than its round trip); all of them otherwise.
+func (o *Org) candidates(t *table, b *soql.Bound) []*row {
+	ids, ok := b.IDs()
+	if !ok {
+		return t.rows
+	}
+	seen := make(map[string]bool, len(ids))
+	rows := make([]*row, 0, len(ids))
+	for _, id := range ids {
+		key := normalizeID(id)
+		if r := t.lookup(key); r != nil && !seen[key] {
+			seen[key] = true
+			rows = append(rows, r)
+		}
+	}
+	slices.SortFunc(rows, func(x, y *row) int { return strings.Compare(t.id(x), t.id(y)) })
+	return rows
 }
 
 // order sorts matched rows by ORDER BY and applies OFFSET and LIMIT.

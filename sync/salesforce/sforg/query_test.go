@@ -41,3 +41,57 @@ func TestOrderByWithASmallLimitMatchesAFullSort(t *testing.T) {
 		}
 	}
 }
+
+// A query whose WHERE requires Id = or Id IN (…) is answered from the id index: exactly the
+// records a scan of every record would match, deleted ones only for queryAll, each once whichever
+// form of its id is given, the other conditions still applied.
+func TestQueriesByIDMatchWhatAFullScanMatches(t *testing.T) {
+	t.Parallel()
+	org := New(Options{Seed: 3})
+	if err := org.Generate("Contact", 500, 7); err != nil {
+		t.Fatal(err)
+	}
+	c, qerr := org.runQuery("SELECT Id FROM Contact", false)
+	if qerr != nil {
+		t.Fatal(qerr.Message)
+	}
+	ids := make([]string, len(c.rows))
+	for i, r := range c.rows {
+		ids[i] = fmt.Sprint(r.val(0))
+	}
+	if err := org.DeleteAsUser("Contact", ids[3]); err != nil {
+		t.Fatal(err)
+	}
+	in := "'" + ids[1] + "', '" + ids[3] + "', '" + ids[7][:15] + "', '" + ids[7] + "', '" + ids[9] + "', '003000000000000AAA'"
+	for _, q := range []struct {
+		where string
+		all   bool
+		want  []string
+	}{
+		{"Id IN (" + in + ")", false, []string{ids[1], ids[7], ids[9]}},
+		{"Id IN (" + in + ")", true, []string{ids[1], ids[3], ids[7], ids[9]}},
+		{"Id = '" + ids[9][:15] + "'", false, []string{ids[9]}},
+		{"Id IN (" + in + ") AND Id != '" + ids[7] + "'", false, []string{ids[1], ids[9]}},
+		{"Id IN (" + in + ") AND Id IN ('" + ids[9] + "', '" + ids[2] + "')", false, []string{ids[9]}},
+		{"(Id IN (" + in + ") OR Id = '" + ids[2] + "')", false, []string{ids[1], ids[2], ids[7], ids[9]}},
+		{"NOT Id IN (" + in + ")", false, nil}, // every other live record: counted below
+	} {
+		res, qerr := org.runQuery("SELECT Id FROM Contact WHERE "+q.where, q.all)
+		if qerr != nil {
+			t.Fatalf("%s: %s", q.where, qerr.Message)
+		}
+		var got []string
+		for _, r := range res.rows {
+			got = append(got, fmt.Sprint(r.val(0)))
+		}
+		if q.want == nil {
+			if len(got) != len(ids)-4 {
+				t.Fatalf("%s: %d records, want %d", q.where, len(got), len(ids)-4)
+			}
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(q.want) {
+			t.Fatalf("%s (all %v): %v, want %v", q.where, q.all, got, q.want)
+		}
+	}
+}

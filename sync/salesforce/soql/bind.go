@@ -97,6 +97,8 @@ type Bound struct {
 	SecurityEnforced  bool
 
 	match func(Record) bool
+	ids   []string // the ids WHERE requires a record to have one of (byIDs)
+	byIDs bool
 	order []orderKey
 	semi  []*SemiJoin
 	agg   *aggPlan
@@ -136,6 +138,11 @@ type orderKey struct {
 
 // Match reports whether a record satisfies WHERE. Run SemiJoins first.
 func (b *Bound) Match(r Record) bool { return b.match == nil || b.match(r) }
+
+// IDs returns the ids a matching record must have one of, when WHERE requires it (Id = 'x' or
+// Id IN ('x', …), alone or ANDed with other conditions): Salesforce answers such a query from its
+// index, and so may an org, Match still deciding the rest. ok is false when WHERE does not.
+func (b *Bound) IDs() (ids []string, ok bool) { return b.ids, b.byIDs }
 
 // SemiJoins returns the subqueries of WHERE, to run before Match.
 func (b *Bound) SemiJoins() []*SemiJoin { return b.semi }
@@ -199,6 +206,7 @@ func bindOn(q *Query, s Schema, obj Object, depth int) (*Bound, error) {
 			return nil, err
 		}
 		b.match = m
+		b.ids, b.byIDs = bd.requiredIDs(q.Where)
 	}
 	b.MentionsIsDeleted, b.semi = bd.del, bd.semi
 	b.Aggregated = len(q.GroupBy) > 0 || q.Having != nil || slices.ContainsFunc(q.Items, func(it Item) bool { return it.Term != nil && it.Term.hasAggregate() })

@@ -236,3 +236,31 @@ func TestDateLiteralsCoverTheirPeriods(t *testing.T) {
 		}
 	}
 }
+
+// IDs reports the ids WHERE requires of every match, so an org can look them up by its index: only
+// when the object's own Id must equal one of them, whatever else is ANDed with it.
+func TestIDsAreTheIdsWhereRequires(t *testing.T) {
+	const a, b, c = "001000000000001AAA", "001000000000002AAA", "001000000000003"
+	for _, tc := range []struct {
+		q    string
+		want []string // nil: no ids required
+	}{
+		{"SELECT Id FROM Account WHERE Id IN ('" + a + "', '" + b + "')", []string{a, b}},
+		{"SELECT Id FROM Account WHERE Id = '" + c + "'", []string{c}},
+		{"SELECT Id FROM Account a WHERE a.Id = '" + a + "' AND Name = 'x'", []string{a}},
+		{"SELECT Id FROM Account WHERE Name = 'x' AND (Id IN ('" + a + "', '" + b + "') AND Id IN ('" + b + "'))", []string{b}},
+		{"SELECT Id FROM Account WHERE Id IN ('" + a + "') OR Name = 'x'", nil},
+		{"SELECT Id FROM Account WHERE NOT Id IN ('" + a + "')", nil},
+		{"SELECT Id FROM Account WHERE Id NOT IN ('" + a + "')", nil},
+		{"SELECT Id FROM Account WHERE Id != '" + a + "'", nil},
+		{"SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Contact)", nil},
+		{"SELECT Id FROM Contact WHERE AccountId IN ('" + a + "')", nil},
+		{"SELECT Id FROM Contact WHERE Account.Id = '" + a + "'", nil},
+		{"SELECT Id FROM Account", nil},
+	} {
+		ids, ok := bind(t, tc.q).IDs()
+		if ok != (tc.want != nil) || strings.Join(ids, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: IDs() = %v, %v; want %v", tc.q, ids, ok, tc.want)
+		}
+	}
+}

@@ -166,6 +166,53 @@ func (bd *binder) compile(e Expr) (func(Record) bool, error) {
 	})
 }
 
+// requiredIDs returns the ids an AND of conditions requires through one of them, Id = 'x' or
+// Id IN ('x', …) of the object's own Id (the intersection when several do).
+func (bd *binder) requiredIDs(e Expr) ([]string, bool) {
+	switch x := e.(type) {
+	case And:
+		l, lok := bd.requiredIDs(x.L)
+		r, rok := bd.requiredIDs(x.R)
+		switch {
+		case lok && rok:
+			keep := map[string]bool{}
+			for _, id := range r {
+				keep[idKey(id)] = true
+			}
+			return slices.DeleteFunc(l, func(id string) bool { return !keep[idKey(id)] }), true
+		case lok:
+			return l, true
+		}
+		return r, rok
+	case Cmp:
+		if x.Op == "=" && x.Value.Kind == VString && bd.isOwnID(x.Left) {
+			return []string{x.Value.Str}, true
+		}
+	case In:
+		if x.Op != "IN" || x.Sub != nil || !bd.isOwnID(x.Left) {
+			return nil, false
+		}
+		ids := make([]string, 0, len(x.Values))
+		for _, v := range x.Values {
+			if v.Kind != VString {
+				return nil, false
+			}
+			ids = append(ids, v.Str)
+		}
+		return ids, true
+	}
+	return nil, false
+}
+
+// isOwnID reports whether a condition's term is the queried object's own Id field, as written.
+func (bd *binder) isOwnID(t *Term) bool {
+	if t == nil || t.Func != "" {
+		return false
+	}
+	col, err := bd.column(t.Field)
+	return err == nil && len(col.Path) == 1 && col.Last().Type == "id" && strings.EqualFold(col.Last().Name, "Id")
+}
+
 // filterValue binds the left side of a condition, which must be a filterable field.
 func (bd *binder) filterValue(t *Term) (*valueOf, error) {
 	v, err := bd.value(t, "WHERE")

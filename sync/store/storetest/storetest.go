@@ -90,7 +90,7 @@ func DropSchema(t testing.TB, schema string) {
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+	if err := store.DropSchema(ctx, conn, schema); err != nil {
 		t.Logf("drop schema %s: %v", schema, err)
 	}
 }
