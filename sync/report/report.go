@@ -23,10 +23,11 @@ import (
 
 // Reader runs the dashboard's queries.
 type Reader struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
-	mu   sync.Mutex
-	kept map[string]*schemaCounts // exact row counts by schema, see Counts
+	pool    *pgxpool.Pool
+	now     func() time.Time
+	mu      sync.Mutex
+	kept    map[string]*schemaCounts // exact row counts by schema, see Counts
+	indexes map[string]*indexesRead  // by schema, see SyncIndexes
 }
 
 // New returns a Reader over pgforce's pool (search_path: pgforce's schema, public).

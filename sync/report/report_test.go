@@ -416,3 +416,31 @@ func TestCountsCountEveryTimeATableWhoseChangesAreNotNoted(t *testing.T) {
 		t.Fatalf("%d rows, want 2", got)
 	}
 }
+
+func TestSyncIndexesAreReadAgainAfterIndexesReadEvery(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	report.SetClock(f.r, func() time.Time { return now })
+	sfid := func() bool {
+		t.Helper()
+		got, err := f.r.SyncIndexes(ctx, f.schema, []string{"account"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got["account"].SFID
+	}
+	if !sfid() {
+		t.Fatal("the sfid index of a mapped table is not found")
+	}
+	f.exec(t, `DROP INDEX `+pgx.Identifier{f.schema, "hcu_idx_account_sfid"}.Sanitize())
+	now = now.Add(report.IndexesReadEvery - time.Second)
+	if !sfid() {
+		t.Fatal("read again before IndexesReadEvery passed")
+	}
+	now = now.Add(time.Second)
+	if sfid() {
+		t.Fatal("the dropped index is still reported after IndexesReadEvery")
+	}
+}
