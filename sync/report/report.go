@@ -4,6 +4,7 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/sync/audit"
@@ -76,30 +78,47 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 	for _, t := range tables {
 		out[t] = TableCounts{Missing: true}
 	}
-	// One snapshot for the catalog, the trigger log and the row-count notes.
-	tx, err := r.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("count rows: %w", err)
+	// The counts kept from earlier reads, and since which transaction notes could make them stale.
+	kept := r.counted(schema)
+	minXmin := uint64(0)
+	if kept != nil {
+		for _, t := range tables {
+			if k, ok := kept.tables[t]; ok && (minXmin == 0 || k.snap.xmin < minXmin) {
+				minXmin = k.snap.xmin
+			}
+		}
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_current_snapshot()::text, COALESCE(to_regclass($1)::oid, 0)`, ident(schema, triggerlog.RowChanges))
+	// The snapshot in which the counts kept are checked (the notes are read in it too: one
+	// statement), and the notes table they are valid with.
+	if minXmin > 0 {
+		b.Queue(`SELECT pg_current_snapshot()::text, COALESCE(to_regclass($1)::oid, 0),
+			COALESCE((SELECT array_agg(table_name || ':' || xid::text) FROM `+ident(schema, triggerlog.RowChanges)+` WHERE xid >= $2::text::xid8), '{}')`,
+			ident(schema, triggerlog.RowChanges), strconv.FormatUint(minXmin, 10))
+	} else {
+		b.Queue(`SELECT pg_current_snapshot()::text, COALESCE(to_regclass($1)::oid, 0), '{}'::text[]`, ident(schema, triggerlog.RowChanges))
+	}
 	// The statistics' live tuples (kept current as transactions commit) or the planner's estimate,
 	// whichever is larger, and whether the table's row changes are noted.
-	b.Queue(`SELECT c.relname, c.oid, GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples, 0)::bigint, `+triggerlog.HasRowCountTriggerSQL+`
+	b.Queue(`SELECT c.relname, c.oid, GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples, 0)::bigint, `+triggerlog.HasRowCountTriggerSQL("$3")+`
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables)
+		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables, triggerlog.RowChangeFunc(schema))
 	triggerlog.QueueWaitingByTable(b, schema)
 	triggerlog.QueueFailedByTable(b, schema)
 	triggerlog.QueueHeldByTable(b, schema)
 	b.Queue(`SELECT c.relname, p.tuples_processed, NULL::timestamptz FROM pg_stat_progress_copy p
 		JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = ANY($2) AND p.command = 'COPY FROM'`, schema, tables)
-	res := tx.SendBatch(ctx, b)
+	res := r.pool.SendBatch(ctx, b)
 	var snapText string
 	var logOID uint32
-	if err := res.QueryRow().Scan(&snapText, &logOID); err != nil {
+	var notes []string
+	if err := res.QueryRow().Scan(&snapText, &logOID, &notes); err != nil {
 		res.Close()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			r.forget(schema) // the notes table is gone: what was kept with it is no longer checked
+		}
 		return nil, fmt.Errorf("count rows: %w", err)
 	}
 	snap, err := parseSnapshot(snapText)
@@ -166,50 +185,34 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 	if len(small) == 0 {
 		return out, nil
 	}
-	// The counts kept from earlier reads that are still exact in this snapshot.
-	kept := r.counted(schema, logOID)
+	// The counts kept that are still exact: of the same table, still noted, and named by no note
+	// of a transaction the count's snapshot did not see.
 	valid := map[string]int64{}
-	if kept != nil {
-		minXmin := uint64(0)
+	if kept != nil && kept.logOID == logOID && logOID != 0 {
 		for t, f := range small {
 			if k, ok := kept.tables[t]; ok && f.noted && k.oid == f.oid {
 				valid[t] = k.rows
-				if minXmin == 0 || k.snap.xmin < minXmin {
-					minXmin = k.snap.xmin
+			}
+		}
+		for _, note := range notes {
+			i := strings.LastIndexByte(note, ':')
+			xid, err := strconv.ParseUint(note[i+1:], 10, 64)
+			if i < 0 || err != nil {
+				return nil, fmt.Errorf("read row-count note %q: %v", note, err)
+			}
+			if table := note[:i]; table != triggerlog.RowChangeHorizon {
+				if _, ok := valid[table]; ok && !kept.tables[table].snap.sees(xid) {
+					delete(valid, table)
+				}
+				continue
+			}
+			// Notes older than the horizon may be gone: what did not see it is counted again.
+			for t := range valid {
+				if !kept.tables[t].snap.sees(xid) {
+					delete(valid, t)
 				}
 			}
 		}
-		if len(valid) > 0 {
-			changes, err := tx.Query(ctx, `SELECT table_name, xid::text FROM `+ident(schema, triggerlog.RowChanges)+` WHERE xid >= $1::text::xid8`, strconv.FormatUint(minXmin, 10))
-			if err != nil {
-				return nil, fmt.Errorf("read row-count notes: %w", err)
-			}
-			err = collectStrings(changes, func(table, xidText string) error {
-				xid, err := strconv.ParseUint(xidText, 10, 64)
-				if err != nil {
-					return err
-				}
-				if table != triggerlog.RowChangeHorizon {
-					if _, ok := valid[table]; ok && !kept.tables[table].snap.sees(xid) {
-						delete(valid, table)
-					}
-					return nil
-				}
-				// Notes older than the horizon may be gone: what did not see it is counted again.
-				for t := range valid {
-					if !kept.tables[t].snap.sees(xid) {
-						delete(valid, t)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, fmt.Errorf("read row-count notes: %w", err)
-			}
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("count rows: %w", err)
 	}
 	fresh := map[string]countedRows{}
 	for t, n := range valid {
@@ -305,20 +308,22 @@ type schemaCounts struct {
 	tables map[string]countedRows
 }
 
-// counted returns the counts kept for a schema, nil when none is kept for its current notes table.
-func (r *Reader) counted(schema string, logOID uint32) *schemaCounts {
-	if logOID == 0 {
-		return nil
-	}
+// counted returns a copy of the counts kept for a schema (nil when none are).
+func (r *Reader) counted(schema string) *schemaCounts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if k := r.kept[schema]; k != nil && k.logOID == logOID {
-		// A copy: the caller reads it outside the lock.
-		c := &schemaCounts{logOID: logOID, tables: make(map[string]countedRows, len(k.tables))}
-		maps.Copy(c.tables, k.tables)
-		return c
+	k := r.kept[schema]
+	if k == nil {
+		return nil
 	}
-	return nil
+	return &schemaCounts{logOID: k.logOID, tables: maps.Clone(k.tables)}
+}
+
+// forget drops the counts kept for a schema.
+func (r *Reader) forget(schema string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.kept, schema)
 }
 
 // keep remembers exact counts for later reads.
@@ -372,20 +377,6 @@ func parseSnapshot(s string) (*snapshot, error) {
 // sees says whether a committed transaction's effects are visible in the snapshot.
 func (s *snapshot) sees(xid uint64) bool {
 	return xid < s.xmin || xid < s.xmax && !slices.Contains(s.xip, xid)
-}
-
-func collectStrings(rows pgx.Rows, fn func(string, string) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		var a, b string
-		if err := rows.Scan(&a, &b); err != nil {
-			return err
-		}
-		if err := fn(a, b); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // eachOldest reads (table, count, oldest) rows.

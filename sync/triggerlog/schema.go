@@ -181,8 +181,13 @@ const rowChangeFunc = "hc_row_change"
 func rowCountTrigger(table string) string { return FitName("hc_" + table + "_rowcount") }
 
 // HasRowCountTriggerSQL is a condition true of a table (pg_class alias c) whose inserts, deletes and
-// truncations are noted in RowChanges.
-const HasRowCountTriggerSQL = `EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A' AND t.tgfoid = to_regproc(quote_ident(n.nspname) || '.` + rowChangeFunc + `'))`
+// truncations are noted in RowChanges; param is the query parameter holding RowChangeFunc(schema).
+func HasRowCountTriggerSQL(param string) string {
+	return `EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A' AND t.tgfoid = (SELECT to_regproc(` + param + `)))`
+}
+
+// RowChangeFunc is the qualified name of a schema's row-count trigger function.
+func RowChangeFunc(schema string) string { return ident(schema, rowChangeFunc) }
 
 // PurgeRowChanges removes the row-count notes of transactions that ended more than an hour ago and
 // leaves a RowChangeHorizon note in their place (nothing when there was nothing to remove).
