@@ -200,15 +200,21 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 			if i < 0 || err != nil {
 				return nil, fmt.Errorf("read row-count note %q: %v", note, err)
 			}
-			if table := note[:i]; table != triggerlog.RowChangeHorizon {
+			table := note[:i]
+			if !strings.HasPrefix(table, triggerlog.RowChangeHorizon) {
 				if _, ok := valid[table]; ok && !kept.tables[table].snap.sees(xid) {
 					delete(valid, table)
 				}
 				continue
 			}
-			// Notes older than the horizon may be gone: what did not see it is counted again.
+			// Notes up to the horizon are gone: a count taken before the purge (its snapshot does not
+			// see the purge's transaction) that may not have seen one of them is taken again.
+			horizon, err := strconv.ParseUint(strings.TrimPrefix(table, triggerlog.RowChangeHorizon), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("read row-count note %q: %v", note, err)
+			}
 			for t := range valid {
-				if !kept.tables[t].snap.sees(xid) {
+				if k := kept.tables[t]; !k.snap.sees(xid) && k.snap.xmin <= horizon {
 					delete(valid, t)
 				}
 			}

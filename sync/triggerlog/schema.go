@@ -171,8 +171,9 @@ func captureUpdateFunc(schema string) string {
 // report.Reader.Counts). A transaction's note is one row per table, whatever the rows it changed.
 const RowChanges = "_hc_row_changes"
 
-// RowChangeHorizon is the table name of the note PurgeRowChanges leaves: older notes may be gone, so
-// a count taken in a snapshot that does not see it can no longer be trusted.
+// RowChangeHorizon starts the table name of the note PurgeRowChanges leaves, "*" and the newest
+// transaction whose notes it removed: a count taken in a snapshot older than that transaction may
+// have missed a change it can no longer see (a later snapshot needs none of the notes removed).
 const RowChangeHorizon = "*"
 
 const rowChangeFunc = "hc_row_change"
@@ -189,11 +190,11 @@ func HasRowCountTriggerSQL(param string) string {
 // RowChangeFunc is the qualified name of a schema's row-count trigger function.
 func RowChangeFunc(schema string) string { return ident(schema, rowChangeFunc) }
 
-// PurgeRowChanges removes the row-count notes of transactions that ended more than an hour ago and
+// PurgeRowChanges removes the row-count notes of transactions that began more than an hour ago and
 // leaves a RowChangeHorizon note in their place (nothing when there was nothing to remove).
 func PurgeRowChanges(ctx context.Context, tx pgx.Tx, schema string) error {
-	if _, err := tx.Exec(ctx, `WITH gone AS (DELETE FROM `+ident(schema, RowChanges)+` WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) AND at < now() - interval '1 hour' RETURNING 1)
-		INSERT INTO `+ident(schema, RowChanges)+` (table_name) SELECT $1 WHERE EXISTS (SELECT 1 FROM gone) ON CONFLICT DO NOTHING`, RowChangeHorizon); err != nil {
+	if _, err := tx.Exec(ctx, `WITH gone AS (DELETE FROM `+ident(schema, RowChanges)+` WHERE at < now() - interval '1 hour' RETURNING xid)
+		INSERT INTO `+ident(schema, RowChanges)+` (table_name) SELECT $1 || max(xid)::text FROM gone HAVING count(*) > 0 ON CONFLICT DO NOTHING`, RowChangeHorizon); err != nil {
 		return fmt.Errorf("purge row-count notes of %s: %w", schema, err)
 	}
 	return nil
