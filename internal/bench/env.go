@@ -119,7 +119,7 @@ func newEnv(ctx context.Context, opts Options) (*env, error) {
 
 // benchSchemas are the schemas a run's connections sync into.
 func (e *env) benchSchemas() []string {
-	return []string{e.schema, e.schema + "_idle", e.schema + "_scale", e.schema + "_wide"}
+	return []string{e.schema, e.schema + "_idle", e.schema + "_scale", e.schema + "_wide", e.schema + "_page"}
 }
 
 // ErrOtherRun is returned when another bench is running against the same database and schemas.

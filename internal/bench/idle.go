@@ -137,19 +137,27 @@ func (e *env) connState(ctx context.Context) connection.State {
 	return c.State
 }
 
-// measurePage times the dashboard's Mappings page with many mappings, signed in as an admin.
+// measurePage times the dashboard's Mappings page of a connection with many mappings, signed in as
+// an admin, while they all poll. The page is measured on a connection of its own with the bench
+// connection paused: the earlier figures' mappings (tables of 100,000 rows) polling beside it are
+// load of other figures, not of the page (the other figures' connections are paused after them).
 func measurePage(ctx context.Context, e *env, r *Report) error {
 	if e.opts.Dashboard == nil {
 		return fmt.Errorf("no dashboard to measure in this run")
 	}
-	have, err := e.adm.Mappings.List(ctx, e.conn.ID)
+	if err := e.pause(ctx); err != nil {
+		return err
+	}
+	defer func() { _ = e.adm.Connections.Resume(context.WithoutCancel(ctx), actor, e.conn.ID) }()
+	c, err := e.extraConnection(ctx, "page")
 	if err != nil {
 		return err
 	}
+	defer func() { _ = e.adm.Connections.Pause(context.WithoutCancel(ctx), actor, c.ID) }()
 	n := e.opts.PageMappings
-	e.progress("mapping %d more objects (%d mapped)", max(0, n-len(have)), len(have))
+	e.progress("mapping %d objects", n)
 	var ids []int64
-	for i := len(have); i < n; i++ {
+	for i := range n {
 		name := fmt.Sprintf("Page%03d__c", i)
 		var fields []sforg.FieldDef
 		for f := range 20 {
@@ -158,7 +166,7 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 		if err := e.org.addObject(ctx, name, fields); err != nil {
 			return err
 		}
-		m, err := e.adm.Mappings.Create(ctx, actor, e.conn.ID, name, mapping.NewConfig("Name", "F00__c", "F01__c"))
+		m, err := e.adm.Mappings.Create(ctx, actor, c.ID, name, mapping.NewConfig("Name", "F00__c", "F01__c"))
 		if err != nil {
 			return err
 		}
@@ -201,7 +209,7 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("sign in to the dashboard: %d", res.StatusCode)
 	}
-	page := fmt.Sprintf("%s/mappings?conn=%d", dashURL, e.conn.ID)
+	page := fmt.Sprintf("%s/mappings?conn=%d", dashURL, c.ID)
 	get := func() (time.Duration, error) {
 		start := time.Now()
 		res, err := hc.Get(page)
@@ -231,7 +239,7 @@ func measurePage(ctx context.Context, e *env, r *Report) error {
 	}
 	p50, p95 := lat.pct(0.5), lat.pct(0.95)
 	r.Figures = append(r.Figures, Figure{Name: fmt.Sprintf("dashboard Mappings page with %d mappings", n), Value: ms(p95), Unit: "ms p95",
-		Measured: fmt.Sprintf("p50 %.1f ms, p95 %.1f ms (%d requests, syncing meanwhile)", ms(p50), ms(p95), len(lat)),
+		Measured: fmt.Sprintf("p50 %.1f ms, p95 %.1f ms (%d requests while its %d mappings poll; the other connections paused)", ms(p50), ms(p95), len(lat), n),
 		Goal:     "p95 < 50 ms", Met: p95 < 50*time.Millisecond})
 	return nil
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"pgforce/sync/engine/mapping"
@@ -17,15 +18,61 @@ type TableIndexes struct {
 	SystemModstamp bool // an index leads with systemmodstamp
 }
 
+// IndexesReadEvery is how long SyncIndexes answers from what it last read of a schema's indexes:
+// they change only when someone alters a table, and reading them costs a catalog lookup per index
+// (at a thousand mapped tables, a quarter of a Mappings page refreshed every two seconds). A dropped
+// index shows up within this time.
+const IndexesReadEvery = 10 * time.Second
+
+// indexesRead is what SyncIndexes last read of a schema's tables.
+type indexesRead struct {
+	at     time.Time
+	tables map[string]TableIndexes
+}
+
 // SyncIndexes checks, for tables of a connection's schema, the indexes every write and poll relies on:
-// rows are matched by sfid on each poll, and systemmodstamp bounds every incremental read.
+// rows are matched by sfid on each poll, and systemmodstamp bounds every incremental read. What it
+// read is reused for IndexesReadEvery.
 func (r *Reader) SyncIndexes(ctx context.Context, schema string, tables []string) (map[string]TableIndexes, error) {
+	if len(tables) == 0 {
+		return map[string]TableIndexes{}, nil
+	}
+	r.mu.Lock()
+	last := r.indexes[schema]
+	r.mu.Unlock()
+	if last != nil && r.now().Sub(last.at) < IndexesReadEvery {
+		out := make(map[string]TableIndexes, len(tables))
+		for _, t := range tables {
+			ti, ok := last.tables[t]
+			if !ok {
+				last = nil // a table not read then (mapped since): read them all again
+				break
+			}
+			out[t] = ti
+		}
+		if last != nil {
+			return out, nil
+		}
+	}
+	at := r.now()
+	out, err := r.readSyncIndexes(ctx, schema, tables)
+	if err != nil {
+		return nil, err
+	}
+	read := &indexesRead{at: at, tables: maps.Clone(out)}
+	r.mu.Lock()
+	if r.indexes == nil {
+		r.indexes = map[string]*indexesRead{}
+	}
+	r.indexes[schema] = read
+	r.mu.Unlock()
+	return out, nil
+}
+
+func (r *Reader) readSyncIndexes(ctx context.Context, schema string, tables []string) (map[string]TableIndexes, error) {
 	out := make(map[string]TableIndexes, len(tables))
 	for _, t := range tables {
 		out[t] = TableIndexes{Missing: true}
-	}
-	if len(tables) == 0 {
-		return out, nil
 	}
 	rows, err := r.pool.Query(ctx, `SELECT c.relname, COALESCE(a.attname, ''), COALESCE(i.indisunique, false)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

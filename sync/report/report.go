@@ -4,12 +4,18 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"pgforce/sync/audit"
@@ -19,8 +25,11 @@ import (
 
 // Reader runs the dashboard's queries.
 type Reader struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool    *pgxpool.Pool
+	now     func() time.Time
+	mu      sync.Mutex
+	kept    map[string]*schemaCounts // exact row counts by schema, see Counts
+	indexes map[string]*indexesRead  // by schema, see SyncIndexes
 }
 
 // New returns a Reader over pgforce's pool (search_path: pgforce's schema, public).
@@ -56,21 +65,44 @@ type TableCounts struct {
 }
 
 // Counts returns row, pending-write and unresolved failed-write counts for tables of a connection's
-// schema, keyed by table name, in two round trips whatever the number of tables.
+// schema, keyed by table name. Rows are exact under ExactCountBelow, and a table's exact count is
+// taken once and then reused while it stays exact: a table whose inserts, deletes and truncations
+// its row-count trigger notes (triggerlog.RowChanges, written in the changing transaction) keeps the
+// count taken in one snapshot until a transaction that snapshot did not see notes it. So a page of a
+// thousand mappings counts only the tables that changed since the last read, in a few round trips.
 func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (map[string]TableCounts, error) {
 	out := make(map[string]TableCounts, len(tables))
 	if len(tables) == 0 {
 		return out, nil
 	}
+	for _, t := range tables {
+		out[t] = TableCounts{Missing: true}
+	}
+	// The counts kept from earlier reads, and since which transaction notes could make them stale.
+	kept := r.counted(schema)
+	minXmin := uint64(0)
+	if kept != nil {
+		for _, t := range tables {
+			if k, ok := kept.tables[t]; ok && (minXmin == 0 || k.snap.xmin < minXmin) {
+				minXmin = k.snap.xmin
+			}
+		}
+	}
 	b := &pgx.Batch{}
+	// The snapshot in which the counts kept are checked (the notes are read in it too: one
+	// statement), and the notes table they are valid with.
+	if minXmin > 0 {
+		b.Queue(`SELECT pg_current_snapshot()::text, COALESCE(to_regclass($1)::oid, 0),
+			COALESCE((SELECT array_agg(table_name || ':' || xid::text) FROM `+ident(schema, triggerlog.RowChanges)+` WHERE xid >= $2::text::xid8), '{}')`,
+			ident(schema, triggerlog.RowChanges), strconv.FormatUint(minXmin, 10))
+	} else {
+		b.Queue(`SELECT pg_current_snapshot()::text, COALESCE(to_regclass($1)::oid, 0), '{}'::text[]`, ident(schema, triggerlog.RowChanges))
+	}
 	// The statistics' live tuples (kept current as transactions commit) or the planner's estimate,
-	// whichever is larger; where both say none, the file's size tells: an empty file holds no rows
-	// for sure (count 0 without scanning), another is counted. Only those tables are sized, as
-	// sizing opens the table (at a thousand tables, most of the page's time).
-	b.Queue(`SELECT c.relname, CASE WHEN GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples) > 0 THEN GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples)::bigint
-			WHEN pg_relation_size(c.oid) = 0 THEN -1 ELSE 0 END
+	// whichever is larger, and whether the table's row changes are noted.
+	b.Queue(`SELECT c.relname, c.oid, GREATEST(pg_stat_get_live_tuples(c.oid), c.reltuples, 0)::bigint, `+triggerlog.HasRowCountTriggerSQL("$3")+`
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables)
+		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p')`, schema, tables, triggerlog.RowChangeFunc(schema))
 	triggerlog.QueueWaitingByTable(b, schema)
 	triggerlog.QueueFailedByTable(b, schema)
 	triggerlog.QueueHeldByTable(b, schema)
@@ -78,18 +110,47 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 		JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = ANY($2) AND p.command = 'COPY FROM'`, schema, tables)
 	res := r.pool.SendBatch(ctx, b)
-	for _, t := range tables {
-		out[t] = TableCounts{Missing: true}
-	}
-	var exact []string
-	err := eachPair(res, func(table string, n int64) {
-		tc := out[table]
-		tc.Missing, tc.Rows, tc.Estimated = false, max(n, 0), n >= ExactCountBelow
-		if n >= 0 && !tc.Estimated {
-			exact = append(exact, table)
+	var snapText string
+	var logOID uint32
+	var notes []string
+	if err := res.QueryRow().Scan(&snapText, &logOID, &notes); err != nil {
+		res.Close()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+			r.forget(schema) // the notes table is gone: what was kept with it is no longer checked
 		}
-		out[table] = tc
-	})
+		return nil, fmt.Errorf("count rows: %w", err)
+	}
+	snap, err := parseSnapshot(snapText)
+	if err != nil {
+		res.Close()
+		return nil, fmt.Errorf("count rows: %w", err)
+	}
+	type facts struct {
+		oid   uint32
+		noted bool
+	}
+	small := map[string]facts{} // tables counted exactly
+	rows, err := res.Query()
+	if err == nil {
+		defer rows.Close()
+		for rows.Next() {
+			var table string
+			var f facts
+			var n int64
+			if err = rows.Scan(&table, &f.oid, &n, &f.noted); err != nil {
+				break
+			}
+			out[table] = TableCounts{Rows: n, Estimated: n >= ExactCountBelow}
+			if n < ExactCountBelow {
+				small[table] = f
+			}
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
 	if err != nil {
 		res.Close()
 		return nil, fmt.Errorf("estimate table sizes: %w", err)
@@ -121,37 +182,207 @@ func (r *Reader) Counts(ctx context.Context, schema string, tables []string) (ma
 	if err := res.Close(); err != nil {
 		return nil, err
 	}
-	if len(exact) == 0 {
+	if len(small) == 0 {
 		return out, nil
 	}
-	// One statement counts every small table.
-	parts := make([]string, len(exact))
-	args := make([]any, len(exact))
-	for i, t := range exact {
-		parts[i] = fmt.Sprintf("SELECT $%d::text, count(*) FROM %s", i+1, ident(schema, t))
-		args[i] = t
+	// The counts kept that are still exact: of the same table, still noted, and named by no note
+	// of a transaction the count's snapshot did not see.
+	valid := map[string]int64{}
+	if kept != nil && kept.logOID == logOID && logOID != 0 {
+		for t, f := range small {
+			if k, ok := kept.tables[t]; ok && f.noted && k.oid == f.oid {
+				valid[t] = k.rows
+			}
+		}
+		for _, note := range notes {
+			i := strings.LastIndexByte(note, ':')
+			xid, err := strconv.ParseUint(note[i+1:], 10, 64)
+			if i < 0 || err != nil {
+				return nil, fmt.Errorf("read row-count note %q: %v", note, err)
+			}
+			table := note[:i]
+			if !strings.HasPrefix(table, triggerlog.RowChangeHorizon) {
+				if _, ok := valid[table]; ok && !kept.tables[table].snap.sees(xid) {
+					delete(valid, table)
+				}
+				continue
+			}
+			// Notes up to the horizon are gone: a count taken before the purge (its snapshot does not
+			// see the purge's transaction) that may not have seen one of them is taken again.
+			horizon, err := strconv.ParseUint(strings.TrimPrefix(table, triggerlog.RowChangeHorizon), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("read row-count note %q: %v", note, err)
+			}
+			for t := range valid {
+				if k := kept.tables[t]; !k.snap.sees(xid) && k.snap.xmin <= horizon {
+					delete(valid, t)
+				}
+			}
+		}
 	}
-	rows, err := r.pool.Query(ctx, strings.Join(parts, " UNION ALL "), args...)
-	if err != nil {
-		return nil, fmt.Errorf("count rows: %w", err)
-	}
-	err = collectPairs(rows, func(table string, n int64) {
-		tc := out[table]
+	fresh := map[string]countedRows{}
+	for t, n := range valid {
+		tc := out[t]
 		tc.Rows = n
-		out[table] = tc
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count rows: %w", err)
+		out[t] = tc
+		// Exact in the snapshot that kept it and changed by no transaction since: exact in this one.
+		fresh[t] = countedRows{oid: small[t].oid, rows: n, snap: snap}
+	}
+	var toCount []string
+	for t := range small {
+		if _, ok := valid[t]; !ok {
+			toCount = append(toCount, t)
+		}
+	}
+	slices.Sort(toCount)
+	for chunk := range slices.Chunk(toCount, countChunk) {
+		counted, snap, err := r.countExactly(ctx, schema, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for t, n := range counted {
+			tc := out[t]
+			tc.Rows = n
+			out[t] = tc
+			if f := small[t]; f.noted {
+				fresh[t] = countedRows{oid: f.oid, rows: n, snap: snap}
+			}
+		}
+	}
+	if logOID != 0 {
+		r.keep(schema, logOID, fresh)
 	}
 	return out, nil
 }
 
-func eachPair(res pgx.BatchResults, fn func(string, int64)) error {
-	rows, err := res.Query()
+// countChunk is how many tables one transaction counts: each holds a lock on every table (and index)
+// it counted until it ends, and the server's lock table is shared by every session.
+const countChunk = 100
+
+// countExactly counts tables' rows in one snapshot, which it returns. A table whose file is empty
+// holds no rows for sure: it is not scanned.
+func (r *Reader) countExactly(ctx context.Context, schema string, tables []string) (map[string]int64, *snapshot, error) {
+	out := make(map[string]int64, len(tables))
+	tx, err := r.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("count rows: %w", err)
 	}
-	return collectPairs(rows, fn)
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var snapText string
+	var empty []string
+	err = tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text, COALESCE((SELECT array_agg(c.relname::text) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = ANY($2) AND c.relkind IN ('r', 'p') AND pg_relation_size(c.oid) = 0), '{}')`, schema, tables).Scan(&snapText, &empty)
+	if err != nil {
+		return nil, nil, fmt.Errorf("size tables: %w", err)
+	}
+	snap, err := parseSnapshot(snapText)
+	if err != nil {
+		return nil, nil, fmt.Errorf("count rows: %w", err)
+	}
+	var parts []string
+	var args []any
+	for _, t := range tables {
+		if slices.Contains(empty, t) {
+			out[t] = 0
+			continue
+		}
+		args = append(args, t)
+		parts = append(parts, fmt.Sprintf("SELECT $%d::text, count(*) FROM %s", len(args), ident(schema, t)))
+	}
+	if len(parts) > 0 {
+		rows, err := tx.Query(ctx, strings.Join(parts, " UNION ALL "), args...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("count rows: %w", err)
+		}
+		if err := collectPairs(rows, func(table string, n int64) { out[table] = n }); err != nil {
+			return nil, nil, fmt.Errorf("count rows: %w", err)
+		}
+	}
+	return out, snap, tx.Commit(ctx)
+}
+
+// countedRows is a table's exact row count as of a snapshot.
+type countedRows struct {
+	oid  uint32 // the table counted: one dropped and created again under its name is another
+	rows int64
+	snap *snapshot
+}
+
+// schemaCounts are the exact counts kept of a schema's tables, valid with its row-count notes table.
+type schemaCounts struct {
+	logOID uint32
+	tables map[string]countedRows
+}
+
+// counted returns a copy of the counts kept for a schema (nil when none are).
+func (r *Reader) counted(schema string) *schemaCounts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.kept[schema]
+	if k == nil {
+		return nil
+	}
+	return &schemaCounts{logOID: k.logOID, tables: maps.Clone(k.tables)}
+}
+
+// forget drops the counts kept for a schema.
+func (r *Reader) forget(schema string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.kept, schema)
+}
+
+// keep remembers exact counts for later reads.
+func (r *Reader) keep(schema string, logOID uint32, fresh map[string]countedRows) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kept == nil {
+		r.kept = map[string]*schemaCounts{}
+	}
+	k := r.kept[schema]
+	if k == nil || k.logOID != logOID {
+		k = &schemaCounts{logOID: logOID, tables: map[string]countedRows{}}
+		r.kept[schema] = k
+	}
+	maps.Copy(k.tables, fresh)
+}
+
+// snapshot is a Postgres snapshot (pg_snapshot): which transactions' effects it sees.
+type snapshot struct {
+	xmin, xmax uint64
+	xip        []uint64 // in progress when it was taken
+}
+
+// parseSnapshot reads pg_snapshot's text form, "xmin:xmax:xip,xip,...".
+func parseSnapshot(s string) (*snapshot, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("snapshot %q", s)
+	}
+	var snap snapshot
+	var err error
+	if snap.xmin, err = strconv.ParseUint(parts[0], 10, 64); err != nil {
+		return nil, fmt.Errorf("snapshot %q: %w", s, err)
+	}
+	if snap.xmax, err = strconv.ParseUint(parts[1], 10, 64); err != nil {
+		return nil, fmt.Errorf("snapshot %q: %w", s, err)
+	}
+	for x := range strings.SplitSeq(parts[2], ",") {
+		if x == "" {
+			continue
+		}
+		xid, err := strconv.ParseUint(x, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %q: %w", s, err)
+		}
+		snap.xip = append(snap.xip, xid)
+	}
+	return &snap, nil
+}
+
+// sees says whether a committed transaction's effects are visible in the snapshot.
+func (s *snapshot) sees(xid uint64) bool {
+	return xid < s.xmin || xid < s.xmax && !slices.Contains(s.xip, xid)
 }
 
 // eachOldest reads (table, count, oldest) rows.

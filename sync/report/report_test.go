@@ -292,3 +292,162 @@ func TestCountsSeeTheRowsARunningCopyHasWritten(t *testing.T) {
 		t.Fatalf("after the COPY: %+v", c)
 	}
 }
+
+// count reads the account table's row count.
+func (f fixture) count(t *testing.T) int64 {
+	t.Helper()
+	counts, err := f.r.Counts(context.Background(), f.schema, []string{"account"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := counts["account"]; c.Missing || c.Estimated {
+		t.Fatalf("account: %+v", c)
+	}
+	return counts["account"].Rows
+}
+
+func TestCountsStayExactWhateverChangesTheTable(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	acct := pgx.Identifier{f.schema, "account"}.Sanitize()
+	want := func(what string, n int64) {
+		t.Helper()
+		if got := f.count(t); got != n {
+			t.Fatalf("after %s: %d rows, want %d", what, got, n)
+		}
+	}
+	want("nothing", 0)
+	f.exec(t, `INSERT INTO `+acct+` (name) SELECT 'app ' || g FROM generate_series(1, 3) g`)
+	want("an application's insert", 3)
+	f.exec(t, `DELETE FROM `+acct+` WHERE name = 'app 1'`)
+	want("an application's delete", 2)
+	// pgforce's own writes (a poll applying Salesforce's changes) skip the capture triggers.
+	err := store.Tx(ctx, f.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, triggerlog.SyncOriginSetting); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+acct+` (sfid, name) VALUES ('001000000000000001', 'polled'), ('001000000000000002', 'polled')`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("a poll's insert", 4)
+	f.exec(t, `UPDATE `+acct+` SET name = 'renamed'`)
+	want("an update", 4)
+	// A change committed after a count's snapshot was taken, by a transaction running meanwhile.
+	tx, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+acct+` (name) VALUES ('late')`); err != nil {
+		t.Fatal(err)
+	}
+	want("an insert not committed yet", 4)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("its commit", 5)
+	f.exec(t, `TRUNCATE `+acct)
+	want("a truncation", 0)
+	f.exec(t, `INSERT INTO `+acct+` (name) VALUES ('one')`)
+	want("an insert", 1)
+	// The table dropped and mapped again: another table under the same name.
+	err = store.Tx(ctx, f.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DROP TABLE `+acct); err != nil {
+			return err
+		}
+		return table.Create(ctx, tx, table.Spec{Schema: f.schema, Object: "Account", Fields: []table.Field{{Name: "Id", Type: "id", Length: 18}, {Name: "Name", Type: "string", Length: 255}}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("the table was created again", 0)
+}
+
+func TestCountsCountAgainOnlyTablesNotedAsChanged(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	acct := pgx.Identifier{f.schema, "account"}.Sanitize()
+	notes := pgx.Identifier{f.schema, triggerlog.RowChanges}.Sanitize()
+	f.exec(t, `INSERT INTO `+acct+` (name) VALUES ('a')`)
+	if got := f.count(t); got != 1 {
+		t.Fatalf("%d rows, want 1", got)
+	}
+	// A change whose note is taken away is not seen: the count kept is not taken again.
+	f.exec(t, `INSERT INTO `+acct+` (name) VALUES ('b')`)
+	f.exec(t, `DELETE FROM `+notes)
+	if got := f.count(t); got != 1 {
+		t.Fatalf("%d rows, want the kept count 1 (the table is not noted as changed)", got)
+	}
+	// The next noted change counts the table again.
+	f.exec(t, `DELETE FROM `+acct+` WHERE name = 'a'`)
+	if got := f.count(t); got != 1 {
+		t.Fatalf("%d rows after a noted delete, want 1", got)
+	}
+	// A note purged (as if an hour old) leaves a horizon: a count taken before the change it noted
+	// is not trusted any more.
+	f.exec(t, `INSERT INTO `+acct+` (name) VALUES ('c')`)
+	f.exec(t, `UPDATE `+notes+` SET at = now() - interval '2 hours'`)
+	err := store.Tx(context.Background(), f.pool, func(tx pgx.Tx) error { return triggerlog.PurgeRowChanges(context.Background(), tx, f.schema) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+notes+` WHERE table_name = 'account'`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d notes of account left after the purge (%v)", left, err)
+	}
+	if got := f.count(t); got != 2 {
+		t.Fatalf("%d rows after the note of an insert was purged, want 2", got)
+	}
+	// A count taken after the purge needs none of the notes removed: it is kept.
+	f.exec(t, `INSERT INTO `+acct+` (name) VALUES ('d')`)
+	f.exec(t, `DELETE FROM `+notes+` WHERE table_name = 'account'`)
+	if got := f.count(t); got != 2 {
+		t.Fatalf("%d rows, want the kept count 2 (the horizon is older than the count)", got)
+	}
+}
+
+func TestCountsCountEveryTimeATableWhoseChangesAreNotNoted(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	acct := pgx.Identifier{f.schema, "account"}.Sanitize()
+	f.exec(t, `ALTER TABLE `+acct+` DISABLE TRIGGER `+pgx.Identifier{"hc_account_rowcount"}.Sanitize())
+	f.exec(t, `INSERT INTO `+acct+` (name) VALUES ('a')`)
+	if got := f.count(t); got != 1 {
+		t.Fatalf("%d rows, want 1", got)
+	}
+	f.exec(t, `INSERT INTO `+acct+` (name) VALUES ('b')`)
+	if got := f.count(t); got != 2 {
+		t.Fatalf("%d rows, want 2", got)
+	}
+}
+
+func TestSyncIndexesAreReadAgainAfterIndexesReadEvery(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	report.SetClock(f.r, func() time.Time { return now })
+	sfid := func() bool {
+		t.Helper()
+		got, err := f.r.SyncIndexes(ctx, f.schema, []string{"account"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got["account"].SFID
+	}
+	if !sfid() {
+		t.Fatal("the sfid index of a mapped table is not found")
+	}
+	f.exec(t, `DROP INDEX `+pgx.Identifier{f.schema, "hcu_idx_account_sfid"}.Sanitize())
+	now = now.Add(report.IndexesReadEvery - time.Second)
+	if !sfid() {
+		t.Fatal("read again before IndexesReadEvery passed")
+	}
+	now = now.Add(time.Second)
+	if sfid() {
+		t.Fatal("the dropped index is still reported after IndexesReadEvery")
+	}
+}

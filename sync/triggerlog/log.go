@@ -311,7 +311,11 @@ func Archive(ctx context.Context, tx pgx.Tx, schema string, after time.Duration,
 	if _, err := tx.Exec(ctx, `DELETE FROM `+ident(schema, "_trigger_log_archive")+` WHERE created_at < now() - make_interval(days => $1)`, retentionDays); err != nil {
 		return fmt.Errorf("purge trigger log archive: %w", err)
 	}
-	return nil
+	var noted bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, ident(schema, RowChanges)).Scan(&noted); err != nil || !noted {
+		return err
+	}
+	return PurgeRowChanges(ctx, tx, schema)
 }
 
 // Written is a change an admin acts on (live log or archive).

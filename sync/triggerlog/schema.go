@@ -97,6 +97,17 @@ func InstallSchema(ctx context.Context, tx pgx.Tx, schema string) error {
 		`CREATE TRIGGER tlog_insert_trigger AFTER INSERT ON ` + s("_trigger_log") + ` FOR EACH STATEMENT EXECUTE FUNCTION ` + s("tlog_notify_trigger") + `()`,
 		captureInsertFunc(schema),
 		captureUpdateFunc(schema),
+		// Which transactions changed how many rows a mapped table holds (see RowChanges).
+		`CREATE TABLE IF NOT EXISTS ` + s(RowChanges) + ` (
+			xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+			table_name varchar(128) NOT NULL,
+			at timestamptz NOT NULL DEFAULT now(),
+			PRIMARY KEY (xid, table_name))`,
+		`CREATE OR REPLACE FUNCTION ` + s(rowChangeFunc) + `() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO ` + s(RowChanges) + ` (table_name) VALUES (TG_TABLE_NAME) ON CONFLICT DO NOTHING;
+			RETURN NULL;
+		END $$`,
 	}
 	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
@@ -151,6 +162,42 @@ func captureUpdateFunc(schema string) string {
 		RETURNING id INTO retval;
 		RETURN retval;
 	END $$`
+}
+
+// RowChanges is the table in which a mapped table's row-count trigger notes, once per transaction,
+// that the transaction inserted, deleted or truncated rows of it: whoever wrote (an application,
+// pgforce's sync, a TRUNCATE), in the same transaction as the change. A count taken in a snapshot
+// stays exact in a later one while no transaction the first did not see noted the table (see
+// report.Reader.Counts). A transaction's note is one row per table, whatever the rows it changed.
+const RowChanges = "_hc_row_changes"
+
+// RowChangeHorizon starts the table name of the note PurgeRowChanges leaves, "*" and the newest
+// transaction whose notes it removed: a count taken in a snapshot older than that transaction may
+// have missed a change it can no longer see (a later snapshot needs none of the notes removed).
+const RowChangeHorizon = "*"
+
+const rowChangeFunc = "hc_row_change"
+
+// rowCountTrigger is the name of a mapped table's row-count trigger.
+func rowCountTrigger(table string) string { return FitName("hc_" + table + "_rowcount") }
+
+// HasRowCountTriggerSQL is a condition true of a table (pg_class alias c) whose inserts, deletes and
+// truncations are noted in RowChanges; param is the query parameter holding RowChangeFunc(schema).
+func HasRowCountTriggerSQL(param string) string {
+	return `EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A' AND t.tgfoid = (SELECT to_regproc(` + param + `)))`
+}
+
+// RowChangeFunc is the qualified name of a schema's row-count trigger function.
+func RowChangeFunc(schema string) string { return ident(schema, rowChangeFunc) }
+
+// PurgeRowChanges removes the row-count notes of transactions that began more than an hour ago and
+// leaves a RowChangeHorizon note in their place (nothing when there was nothing to remove).
+func PurgeRowChanges(ctx context.Context, tx pgx.Tx, schema string) error {
+	if _, err := tx.Exec(ctx, `WITH gone AS (DELETE FROM `+ident(schema, RowChanges)+` WHERE at < now() - interval '1 hour' RETURNING xid)
+		INSERT INTO `+ident(schema, RowChanges)+` (table_name) SELECT $1 || max(xid)::text FROM gone HAVING count(*) > 0 ON CONFLICT DO NOTHING`, RowChangeHorizon); err != nil {
+		return fmt.Errorf("purge row-count notes of %s: %w", schema, err)
+	}
+	return nil
 }
 
 // SuspendTableTriggers turns a mapped table's capture and status triggers off inside tx, until
@@ -241,6 +288,21 @@ func InstallTableTriggers(ctx context.Context, tx pgx.Tx, schema, table string, 
 		`DROP TRIGGER IF EXISTS ` + ident(FitName("hc_"+table+"_status_trigger")) + ` ON ` + tbl,
 		`CREATE TRIGGER ` + ident(FitName("hc_"+table+"_status_trigger")) + ` BEFORE INSERT OR UPDATE ON ` + tbl +
 			` FOR EACH ROW WHEN (public.get_xmlbinary() = 'base64') EXECUTE FUNCTION ` + status + `()`,
+	}
+	// The row-count trigger fires for every writer (no WHEN, and ALWAYS, whatever the session's
+	// replication role) and once per statement: a COPY of a million rows notes its table once. A
+	// schema installed before row-count notes existed has no RowChanges: its tables are counted on
+	// every read.
+	var noted bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL AND to_regproc($2) IS NOT NULL`, ident(schema, RowChanges), ident(schema, rowChangeFunc)).Scan(&noted); err != nil {
+		return fmt.Errorf("install capture triggers on %s.%s: %w", schema, table, err)
+	}
+	if noted {
+		stmts = append(stmts,
+			`DROP TRIGGER IF EXISTS `+ident(rowCountTrigger(table))+` ON `+tbl,
+			`CREATE TRIGGER `+ident(rowCountTrigger(table))+` AFTER INSERT OR DELETE OR TRUNCATE ON `+tbl+
+				` FOR EACH STATEMENT EXECUTE FUNCTION `+ident(schema, rowChangeFunc)+`()`,
+			`ALTER TABLE `+tbl+` ENABLE ALWAYS TRIGGER `+ident(rowCountTrigger(table)))
 	}
 	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
