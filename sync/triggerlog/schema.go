@@ -312,8 +312,13 @@ func InstallTableTriggers(ctx context.Context, tx pgx.Tx, schema, table string, 
 	return nil
 }
 
-// DropTableTriggers removes a table's trigger functions (the triggers go with the table).
+// DropTableTriggers removes a table's trigger functions (their triggers go with them) and its
+// row-count trigger, whose function the schema's tables share: a table kept after its mapping or
+// connection is gone must not note its changes for nobody.
 func DropTableTriggers(ctx context.Context, tx pgx.Tx, schema, table string) error {
+	if _, err := tx.Exec(ctx, `DROP TRIGGER IF EXISTS `+ident(rowCountTrigger(table))+` ON `+ident(schema, table)); err != nil {
+		return fmt.Errorf("drop row-count trigger of %s.%s: %w", schema, table, err)
+	}
 	for _, fn := range []string{"hc_" + table + "_logger", "hc_" + table + "_status"} {
 		if _, err := tx.Exec(ctx, `DROP FUNCTION IF EXISTS `+ident(schema, FitName(fn))+`() CASCADE`); err != nil {
 			return fmt.Errorf("drop trigger function %s: %w", fn, err)
