@@ -89,7 +89,7 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	// for a new one.
 	spooled := newSpool()
 	defer spooled.Close()
-	fetched, err := queryInto(tgt, records(ctx, org, soql, all, first), func(rows io.Reader) error {
+	fetched, err := queryInto(tgt, w.whileSyncing(records(ctx, org, soql, all, first)), func(rows io.Reader) error {
 		_, err := io.Copy(spooled, rows)
 		return err
 	})
@@ -343,6 +343,22 @@ func (w *worker) resync(ctx context.Context, org orgclient.Org, c connection.Con
 // queryInto streams a query's records (read calls its fn for each) as CSV rows in the target's field
 // order into apply, which writes them (in the caller's transaction) while they download. It returns
 // how many records the query returned, and the query's error or else apply's.
+// whileSyncing stops a poll's download once its connection is paused or stopped: what it reads
+// would not be applied (see CheckSyncing), and a PAUSED connection makes no more calls, so no more
+// than the pages already asked for are read (a poll of 100,000 records just written went on paging
+// for seconds after the pause).
+func (w *worker) whileSyncing(read func(fn func(map[string]json.RawMessage) error) (int, error)) func(fn func(map[string]json.RawMessage) error) (int, error) {
+	return func(fn func(map[string]json.RawMessage) error) (int, error) {
+		n := 0
+		return read(func(r map[string]json.RawMessage) error {
+			if n++; n%200 == 0 && !w.s.currentConn().State.Syncing() {
+				return errAborted
+			}
+			return fn(r)
+		})
+	}
+}
+
 func queryInto(t apply.Target, read func(fn func(map[string]json.RawMessage) error) (int, error), write func(rows io.Reader) error) (int, error) {
 	pr, pw := io.Pipe()
 	enc := apply.NewRecordEncoder(t, pw)

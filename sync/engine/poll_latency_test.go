@@ -139,3 +139,39 @@ func TestAPollWhoseConnectionIsPausedWhileItsRecordsDownloadAppliesNothing(t *te
 		return b.Count("contact", "sfid = $1", id) == 1, ""
 	})
 }
+
+// A poll paging through many changed records stops asking for pages once its connection is paused:
+// PAUSED means pgforce makes no more calls for it (it would apply none of those records anyway).
+func TestAPollStopsPagingWhenItsConnectionIsPaused(t *testing.T) {
+	t.Parallel()
+	b := enginetest.New(t, enginetest.Options{})
+	b.ConnState(connection.Idle)
+	m := b.CreateMapping("Contact", mapping.ReadOnly, "LastName")
+	b.MappingState(m.ID, mapping.DataSynced)
+	enginetest.Rounds(t, b.Signals().PollDone, "a first poll", 0, 1, m.ID)
+	// 20,000 changes: a first page and nine queryMore calls of 2,000, each slow.
+	if err := b.Org.InjectFault(sforg.Fault{Method: "GET", Path: "/query/", Latency: 300 * time.Millisecond, Count: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Org.Generate("Contact", 20000, 11); err != nil {
+		t.Fatal(err)
+	}
+	before := b.Org.APICalls()["queryMore"]
+	b.Eventually("the poll to page", 20*time.Second, func() (bool, string) {
+		return b.Org.APICalls()["queryMore"] > before, "no queryMore yet"
+	})
+	rounds := b.Signals().WorkerRound.Mark()
+	if err := b.Admin.Connections.Pause(b.Ctx, enginetest.Admin, b.Conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.ConnState(connection.Paused)
+	atPause := b.Org.APICalls()["queryMore"]
+	enginetest.Rounds(t, b.Signals().WorkerRound, "the round of the poll under way", rounds, 1, m.ID)
+	// The page in flight and the one read ahead of it may still be answered; no more are asked.
+	if after := b.Org.APICalls()["queryMore"]; after-atPause > 2 {
+		t.Fatalf("%d queryMore calls after the connection was PAUSED (of %d pages left)", after-atPause, 9-(atPause-before))
+	}
+	if n := b.Count("contact", ""); n >= 20000 {
+		t.Fatalf("the paused poll applied its records (%d rows)", n)
+	}
+}
