@@ -17,9 +17,9 @@ import (
 	"pgforce/sync/salesforce/sforg"
 )
 
-// loadFields are the 15 custom fields of the load objects; with Id, Name, CreatedDate,
+// LoadFields are the 15 custom fields of the load objects; with Id, Name, CreatedDate,
 // SystemModstamp and IsDeleted a mapped table has 20 columns from Salesforce.
-func loadFields() []sforg.FieldDef {
+func LoadFields() []sforg.FieldDef {
 	var fs []sforg.FieldDef
 	add := func(f sforg.FieldDef) {
 		f.Nillable, f.Createable, f.Updateable = true, true, true
@@ -42,7 +42,7 @@ func loadFields() []sforg.FieldDef {
 
 func loadConfig() mapping.Config {
 	names := []string{"Name", "CreatedDate"}
-	for _, f := range loadFields() {
+	for _, f := range LoadFields() {
 		names = append(names, f.Name)
 	}
 	return mapping.NewConfig(names...)
@@ -64,7 +64,7 @@ const rssEvery = 250 * time.Millisecond
 
 // load maps a freshly generated object of n records and measures the initial load.
 func (e *env) load(ctx context.Context, object string, n int) (loadRun, error) {
-	if err := e.org.addObject(ctx, object, loadFields()); err != nil {
+	if err := e.org.addObject(ctx, object, LoadFields()); err != nil {
 		return loadRun{}, err
 	}
 	e.progress("generating %d %s records in the org", n, object)
@@ -166,7 +166,7 @@ func (e *env) fetchOnly(ctx context.Context, object string) (time.Duration, erro
 		return 0, err
 	}
 	fields := []string{"Id", "IsDeleted", "SystemModstamp", "Name", "CreatedDate"}
-	for _, f := range loadFields() {
+	for _, f := range LoadFields() {
 		fields = append(fields, f.Name)
 	}
 	start := time.Now()

@@ -22,7 +22,7 @@ const driftInjected = 100
 func measureVerify(ctx context.Context, e *env, r *Report) error {
 	const object = "Verify__c"
 	n := e.opts.Rows
-	if err := e.org.addObject(ctx, object, loadFields()); err != nil {
+	if err := e.org.addObject(ctx, object, LoadFields()); err != nil {
 		return err
 	}
 	e.progress("generating %d %s records stamped an hour ago", n, object)

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"pgforce/internal/bench"
 	"pgforce/sync/salesforce"
 	"pgforce/sync/salesforce/sforg"
 	"pgforce/sync/salesforce/sforg/sforgtest"
@@ -21,15 +22,7 @@ func BenchmarkBulkQueryMillion(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	app := salesforce.App{LoginURL: srv.URL, ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
-	tok, err := app.Password(ctx, sforg.DemoUsername, sforg.DemoPassword)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := salesforce.New(ctx, salesforce.Options{App: app, Token: tok})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := loggedIn(b, ctx, srv.URL)
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
@@ -51,28 +44,6 @@ func BenchmarkBulkQueryMillion(b *testing.B) {
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/(1<<20), "MiB-allocated/query")
 }
 
-// loadLikeFields are the 15 custom fields of pgforce bench's load objects.
-func loadLikeFields() []sforg.FieldDef {
-	var fs []sforg.FieldDef
-	add := func(f sforg.FieldDef) {
-		f.Nillable, f.Createable, f.Updateable = true, true, true
-		fs = append(fs, f)
-	}
-	for _, n := range []string{"1", "2", "3", "4", "5", "6"} {
-		add(sforg.FieldDef{Name: "Text" + n + "__c", Type: "string", Length: 80})
-	}
-	for _, n := range []string{"1", "2", "3"} {
-		add(sforg.FieldDef{Name: "Amount" + n + "__c", Type: "double", Precision: 18, Scale: 2})
-	}
-	add(sforg.FieldDef{Name: "Quantity__c", Type: "int", Digits: 9})
-	add(sforg.FieldDef{Name: "Flag__c", Type: "boolean"})
-	add(sforg.FieldDef{Name: "Day__c", Type: "date"})
-	add(sforg.FieldDef{Name: "At__c", Type: "datetime"})
-	add(sforg.FieldDef{Name: "Email__c", Type: "email", Length: 80})
-	add(sforg.FieldDef{Name: "Stage__c", Type: "picklist", Picklist: []string{"New", "Working", "Won", "Lost"}})
-	return fs
-}
-
 // BenchmarkGenerateMillion generates a million records of a custom object like the bench's load
 // object (goal: ≥ 200,000 records/s, so that 10M take under a minute, and a few GB at most):
 // go test -run '^$' -bench GenerateMillion -benchtime 1x ./sync/salesforce/sforg
@@ -81,7 +52,7 @@ func BenchmarkGenerateMillion(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		org := sforg.New(sforg.Options{})
-		if err := org.AddObject("Load__c", "Load", loadLikeFields()...); err != nil {
+		if err := org.AddObject("Load__c", "Load", bench.LoadFields()...); err != nil {
 			b.Fatal(err)
 		}
 		runtime.GC()
@@ -107,24 +78,16 @@ func BenchmarkGenerateMillion(b *testing.B) {
 func BenchmarkBulkQueryGeneratedMillion(b *testing.B) {
 	const n = 1_000_000
 	org, srv := sforgtest.NewServer(b, sforg.Options{AllowPasswordFlow: true})
-	if err := org.AddObject("Load__c", "Load", loadLikeFields()...); err != nil {
+	if err := org.AddObject("Load__c", "Load", bench.LoadFields()...); err != nil {
 		b.Fatal(err)
 	}
 	if err := org.Generate("Load__c", n, 1); err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	app := salesforce.App{LoginURL: srv.URL, ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
-	tok, err := app.Password(ctx, sforg.DemoUsername, sforg.DemoPassword)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := salesforce.New(ctx, salesforce.Options{App: app, Token: tok})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := loggedIn(b, ctx, srv.URL)
 	fields := "Id, IsDeleted, SystemModstamp, Name, CreatedDate"
-	for _, f := range loadLikeFields() {
+	for _, f := range bench.LoadFields() {
 		fields += ", " + f.Name
 	}
 	b.ResetTimer()
@@ -138,4 +101,19 @@ func BenchmarkBulkQueryGeneratedMillion(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// loggedIn is a client of the org at url, logged in as its demo user.
+func loggedIn(b *testing.B, ctx context.Context, url string) *salesforce.Client {
+	b.Helper()
+	app := salesforce.App{LoginURL: url, ClientID: sforg.DemoClientID, ClientSecret: sforg.DemoClientSecret}
+	tok, err := app.Password(ctx, sforg.DemoUsername, sforg.DemoPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := salesforce.New(ctx, salesforce.Options{App: app, Token: tok})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
