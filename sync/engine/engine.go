@@ -63,6 +63,8 @@ type Options struct {
 	// WriteConcurrency is how many write calls (collections, Bulk jobs) a connection keeps in flight
 	// at most; fewer while Salesforce asks to slow down (default DefaultWriteConcurrency; 1: one at a time).
 	WriteConcurrency int
+	// WriteBatch is how many trigger-log rows the writer claims per round (default DefaultWriteBatch).
+	WriteBatch int
 	// PollBatchWindow is how long a due poll waits for the connection's other due polls, to read
 	// them all in one API call (default DefaultPollBatchWindow; negative: every poll alone).
 	PollBatchWindow time.Duration
@@ -147,6 +149,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.WriteConcurrency <= 0 {
 		opts.WriteConcurrency = DefaultWriteConcurrency
+	}
+	if opts.WriteBatch <= 0 {
+		opts.WriteBatch = DefaultWriteBatch
 	}
 	if opts.PollBatchWindow == 0 {
 		opts.PollBatchWindow = DefaultPollBatchWindow

@@ -26,11 +26,13 @@ import (
 	"pgforce/sync/triggerlog"
 )
 
-// Writer settings.
-const (
-	claimBatch      = 2000 // trigger-log rows claimed per round
-	collectionLimit = 200  // records per sObject Collections call
-)
+// collectionLimit is how many records one sObject Collections call writes.
+const collectionLimit = 200
+
+// DefaultWriteBatch is how many trigger-log rows the writer claims per round: 25 collection calls,
+// whose updates' conflict pre-check is one /composite call of 17 queries by id (preCheckBatch each,
+// 25 to a call), so a backlog of updates costs 1.04 calls per 200 records with the pre-checks.
+const DefaultWriteBatch = 5000
 
 // change is one claimed trigger-log row and what happened to it.
 type change struct {
@@ -381,7 +383,7 @@ func (w *writer) claim(ctx context.Context, c connection.Connection, tables []st
 		if !state.Syncing() {
 			return nil, nil
 		}
-		claimed, err := triggerlog.ClaimBatch(ctx, tx, c.Schema, tables, claimBatch)
+		claimed, err := triggerlog.ClaimBatch(ctx, tx, c.Schema, tables, e.opts.WriteBatch)
 		if err != nil {
 			return nil, err
 		}

@@ -10,8 +10,8 @@ import (
 )
 
 // DefaultWriteConcurrency is how many write calls a connection keeps in flight at most: a claimed
-// batch (claimBatch, 200 records a call) in one round trip, so an org 150 ms away answers a batch in
-// about the time the database takes to record the one before it and claim the one after it
+// batch (DefaultWriteBatch, 200 records a call) in three round trips, so an org 150 ms away answers a
+// batch in about the time the database takes to record the one before it and claim the one after it
 // (writer_stream.go); well within Salesforce's limit of 25 concurrent long-running requests.
 const DefaultWriteConcurrency = 10
 

@@ -47,6 +47,7 @@ type writeBatch struct {
 	c           connection.Connection
 	tables      map[string]*writable
 	batch       []*change  // everything claimed, in capture order
+	claimed     int        // how many rows the claim asked for (Options.WriteBatch)
 	send        []*change  // what describe left to send
 	describeErr error      // describe failed: nothing is sent, the batch goes back to the queue
 	locked      []string   // the tables whose locks it holds (sorted), nil once released
@@ -58,7 +59,7 @@ type writeBatch struct {
 }
 
 // full reports whether the batch took a whole claim: more may be waiting.
-func (b *writeBatch) full() bool { return len(b.batch) == claimBatch }
+func (b *writeBatch) full() bool { return len(b.batch) == b.claimed }
 
 // stopped reports whether the batch ended early: what follows it is not sent now.
 func (b *writeBatch) stopped() bool {
@@ -161,7 +162,7 @@ func (w *writer) prepare(ctx context.Context, org orgclient.Org) (*writeBatch, e
 		return nil, err
 	}
 	c.WriteAlgorithm = algo // as stored now: it may have changed while the connection was paused
-	b := &writeBatch{c: c, tables: tables, batch: batch}
+	b := &writeBatch{c: c, tables: tables, batch: batch, claimed: w.s.e.opts.WriteBatch}
 	for _, ch := range batch {
 		b.locked = append(b.locked, ch.table)
 	}

@@ -72,6 +72,9 @@ type Options struct {
 	// *testing.F; tests that inspect the log capture it). Debug logs at debug level.
 	LogTo io.Writer
 	Debug bool
+	// WriteBatch is how many trigger-log rows the writer claims per round: 0 is 2,000, the batch the
+	// writer tests are written for (production claims engine.DefaultWriteBatch).
+	WriteBatch int
 	// PubSub serves the org's Pub/Sub API and tells the engine where (without it the org offers
 	// none, and accelerated mappings stream over CometD).
 	PubSub bool
@@ -113,6 +116,7 @@ func New(t testing.TB, o Options) *Harness {
 	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	h.Options = engine.Options{Pool: pool, Keyring: kr, Orgs: Orgs(), Log: log, Instance: o.Instance,
 		Tick: 50 * time.Millisecond, LeaseTTL: 2 * time.Second, PollInterval: 300 * time.Millisecond, Overlap: time.Second,
+		WriteBatch: 2000,
 		Signals: engine.Signals{LeaseAcquired: testsignal.New[int64](), LoadFinished: testsignal.New[int64](), PollDone: testsignal.New[int64](),
 			WorkerRound: testsignal.New[int64](), WriterRound: testsignal.New[int64](), BatchRecorded: testsignal.New[int]()}}
 	if o.PollInterval > 0 {
@@ -120,6 +124,9 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	if o.Overlap > 0 {
 		h.Options.Overlap = o.Overlap
+	}
+	if o.WriteBatch > 0 {
+		h.Options.WriteBatch = o.WriteBatch
 	}
 	if o.ViaProxy {
 		h.Options.Pool = h.proxiedPool(app)
