@@ -17,10 +17,11 @@ func policyLabel(name string) string {
 	return p.Label()
 }
 
-// outcomeSeverity colours an outcome's badge: held ones wait for someone.
+// outcomeSeverity colours an outcome's badge: held ones wait for someone, kept ones not written yet
+// for a retry.
 func outcomeSeverity(o conflict.Outcome) string {
 	switch o {
-	case conflict.Held:
+	case conflict.Held, conflict.PostgresKept:
 		return "warn"
 	case conflict.DeleteStands:
 		return "bad"

@@ -90,13 +90,16 @@ func (k Kind) Label() string {
 	return "Updated on both sides"
 }
 
-// Outcome is what became of a conflict: its state. Held is the only state that changes (an admin
-// keeps one side); the others are final.
+// Outcome is what became of a conflict: its state. Held changes when an admin keeps one side, and
+// PostgresKept when the change it kept is written (Write); the others are final.
 type Outcome string
 
 // Outcomes.
 const (
-	PostgresWon    Outcome = "postgres_won"    // the Postgres change was written over Salesforce's
+	PostgresWon Outcome = "postgres_won" // the Postgres change was written over Salesforce's
+	// PostgresKept: the policy kept the Postgres change, which is not written yet (a failed change,
+	// sent when an admin retries it); it becomes PostgresWon once a write of its row succeeds.
+	PostgresKept   Outcome = "postgres_kept"
 	SalesforceWon  Outcome = "salesforce_won"  // the Postgres change was not sent; the row took Salesforce's values
 	DeleteStands   Outcome = "delete_stands"   // the record stays deleted: a delete is never undone by a policy
 	Held           Outcome = "held"            // waiting for an admin (manual policy)
@@ -109,6 +112,8 @@ func (o Outcome) Label() string {
 	switch o {
 	case PostgresWon:
 		return "Postgres change written"
+	case PostgresKept:
+		return "Postgres change kept, not written yet"
 	case SalesforceWon:
 		return "Salesforce version kept"
 	case DeleteStands:
@@ -131,6 +136,9 @@ var (
 	KeepPostgres   = Transition{Name: "keep_postgres", From: []Outcome{Held}, To: KeptPostgres}
 	KeepSalesforce = Transition{Name: "keep_salesforce", From: []Outcome{Held}, To: KeptSalesforce}
 )
+
+// Write settles a kept Postgres change once a write of its row succeeded.
+var Write = Transition{Name: "write", From: []Outcome{PostgresKept}, To: PostgresWon}
 
 // Conflict is one detected conflict.
 type Conflict struct {
@@ -192,6 +200,26 @@ func Insert(ctx context.Context, tx pgx.Tx, cs []Conflict) error {
 			nullTime(c.CapturedAt), nullTime(c.SFModifiedAt), c.SFModifiedBy, string(c.Policy), string(c.Outcome), resolved, by); err != nil {
 			return fmt.Errorf("record conflict on %s %s: %w", c.Object, c.SFID, err)
 		}
+	}
+	return nil
+}
+
+// Written settles the conflicts whose kept Postgres change a later write of its row sent (Write):
+// written maps a row id of the table to the id of its successful change, and only conflicts of
+// earlier changes of the row are settled (a retry captures the row anew, as a later change).
+func Written(ctx context.Context, tx pgx.Tx, connectionID int64, table string, written map[int64]int64) error {
+	if len(written) == 0 {
+		return nil
+	}
+	recs, logIDs := make([]int64, 0, len(written)), make([]int64, 0, len(written))
+	for rec, id := range written {
+		recs, logIDs = append(recs, rec), append(logIDs, id)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE conflicts c SET outcome = $5, resolved_at = now()
+		FROM unnest($3::bigint[], $4::bigint[]) AS w(rec, logid)
+		WHERE c.connection_id = $1 AND c.table_name = $2 AND c.record_id = w.rec AND c.trigger_log_id < w.logid
+		AND c.outcome = ANY($6)`, connectionID, table, recs, logIDs, string(Write.To), Write.FromStrings()); err != nil {
+		return fmt.Errorf("settle the kept changes of %s written since: %w", table, err)
 	}
 	return nil
 }
