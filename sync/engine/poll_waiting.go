@@ -38,7 +38,7 @@ func pollWaiting(c connection.Connection, m mapping.Mapping) *apply.Waiting {
 		}
 	}
 	pj := pollJudge{c: c, m: m, policy: policyOf(m), fields: fields}
-	return &apply.Waiting{Schema: c.Schema, Table: m.Table, Judge: pj.judge}
+	return &apply.Waiting{Schema: c.Schema, Table: m.Table, MappingID: m.ID, Judge: pj.judge}
 }
 
 type pollJudge struct {
