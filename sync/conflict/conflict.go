@@ -206,7 +206,8 @@ func Insert(ctx context.Context, tx pgx.Tx, cs []Conflict) error {
 
 // Written settles the conflicts whose kept Postgres change a later write of its row sent (Write):
 // written maps a row id of the table to the id of its successful change, and only conflicts of
-// earlier changes of the row are settled (a retry captures the row anew, as a later change).
+// that change or earlier ones of the row are settled (a retry captures the row anew, as a later
+// change; merged writes send a row's earlier changes with its latest).
 func Written(ctx context.Context, tx pgx.Tx, connectionID int64, table string, written map[int64]int64) error {
 	if len(written) == 0 {
 		return nil
@@ -217,7 +218,7 @@ func Written(ctx context.Context, tx pgx.Tx, connectionID int64, table string, w
 	}
 	if _, err := tx.Exec(ctx, `UPDATE conflicts c SET outcome = $5, resolved_at = now()
 		FROM unnest($3::bigint[], $4::bigint[]) AS w(rec, logid)
-		WHERE c.connection_id = $1 AND c.table_name = $2 AND c.record_id = w.rec AND c.trigger_log_id < w.logid
+		WHERE c.connection_id = $1 AND c.table_name = $2 AND c.record_id = w.rec AND c.trigger_log_id <= w.logid
 		AND c.outcome = ANY($6)`, connectionID, table, recs, logIDs, string(Write.To), Write.FromStrings()); err != nil {
 		return fmt.Errorf("settle the kept changes of %s written since: %w", table, err)
 	}
