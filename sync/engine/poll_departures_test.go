@@ -208,3 +208,47 @@ func TestAGapEventLeavesARowWithAWaitingChangeUntilItIsWritten(t *testing.T) {
 		return b.Count("account", "sfid = $1", old) == 0, fmt.Sprint(logStates(b))
 	})
 }
+
+// A gap event that deletes a record whose row holds an application's change not yet written: the
+// delete stands (the row goes with the record, as for any delete in Salesforce), and the change is
+// not lost unseen: the writer records it as a conflict with the application's values.
+func TestAGapDeleteOfARecordWithAWaitingChangeIsARecordedConflict(t *testing.T) {
+	t.Parallel()
+	b := newStreamingHarness(t)
+	b.ConnState(connection.Idle)
+	cfg := mapping.NewConfig("Name", "Rating")
+	cfg.Access, cfg.SFNotifyEnabled = mapping.ReadWrite, true
+	m, err := b.Admin.Mappings.Create(b.Ctx, enginetest.Admin, b.Conn.ID, "Account", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.MappingState(m.ID, mapping.DataSynced)
+	purged, err := b.Org.CreateAsUser("Account", map[string]any{"Name": "To purge", "Rating": "Warm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the streamed account", 20*time.Second, func() (bool, string) { return b.Count("account", "sfid = $1", purged) == 1, "" })
+	cb := &conflictBench{Harness: b, m: m, tr: byCometD}
+	cb.pause()
+	b.Exec(`UPDATE $schema.account SET name = 'From the app' WHERE sfid = $1`, purged)
+	held := holdCaptured(b) // the writer cannot claim the change yet
+	cb.resume()
+	streaming(b, "Account", map[string]any{"Name": "Streaming again"}) // subscribed again
+	if _, err := b.Org.Gap(sforg.GapChange{Object: "Account", Type: "DELETE", IDs: []string{purged}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Eventually("the row to go with the record", 30*time.Second, func() (bool, string) {
+		return b.Count("account", "sfid = $1", purged) == 0, fmt.Sprint(history(b, m.ID, "gap"))
+	})
+	held.release()
+	c := waitConflicts(b, 1)[0]
+	if c.Kind != conflict.DeletedInSalesforce || c.Outcome != conflict.DeleteStands || c.PostgresValues["Name"] != "From the app" || c.SFID != purged {
+		t.Fatalf("conflict %+v", c)
+	}
+	if s := logStates(b); s["IGNORED"] != 1 {
+		t.Fatalf("states %v", s)
+	}
+	if n := departuresOf(b, m); n != 0 {
+		t.Fatalf("%d rows still listed as kept back", n)
+	}
+}
