@@ -1,7 +1,7 @@
 // Package conflict is the record of conflicts between the two sides of a mapping: a Salesforce record
 // changed (or deleted) after a Postgres change of it was captured and before the change was written,
 // or deleted in Postgres while it changed in Salesforce. The writer detects them and applies the
-// mapping's policy; each conflict keeps both versions of the fields Postgres changed, who changed the
+// mapping's policy (and a poll, for a failed change the writer will not judge again); each conflict keeps both versions of the fields Postgres changed, who changed the
 // record in Salesforce and when, and what the policy (or, for manual ones, an admin) did.
 package conflict
 
@@ -103,7 +103,7 @@ const (
 	SalesforceWon  Outcome = "salesforce_won"  // the Postgres change was not sent; the row took Salesforce's values
 	DeleteStands   Outcome = "delete_stands"   // the record stays deleted: a delete is never undone by a policy
 	Held           Outcome = "held"            // waiting for an admin (manual policy)
-	KeptPostgres   Outcome = "kept_postgres"   // an admin kept the Postgres change: it was sent
+	KeptPostgres   Outcome = "kept_postgres"   // an admin kept the Postgres change: it is queued to be sent
 	KeptSalesforce Outcome = "kept_salesforce" // an admin kept Salesforce's version
 )
 
