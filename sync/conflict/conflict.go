@@ -91,7 +91,8 @@ func (k Kind) Label() string {
 }
 
 // Outcome is what became of a conflict: its state. Held changes when an admin keeps one side, and
-// PostgresKept when the change it kept is written (Write); the others are final.
+// PostgresKept when the change it kept is written (Write) or an admin dismisses it (Dismiss); the
+// others are final.
 type Outcome string
 
 // Outcomes.
@@ -99,12 +100,14 @@ const (
 	PostgresWon Outcome = "postgres_won" // the Postgres change was written over Salesforce's
 	// PostgresKept: the policy kept the Postgres change, which is not written yet (a failed change,
 	// sent when an admin retries it); it becomes PostgresWon once a write of its row succeeds.
-	PostgresKept   Outcome = "postgres_kept"
-	SalesforceWon  Outcome = "salesforce_won"  // the Postgres change was not sent; the row took Salesforce's values
-	DeleteStands   Outcome = "delete_stands"   // the record stays deleted: a delete is never undone by a policy
-	Held           Outcome = "held"            // waiting for an admin (manual policy)
-	KeptPostgres   Outcome = "kept_postgres"   // an admin kept the Postgres change: it is queued to be sent
-	KeptSalesforce Outcome = "kept_salesforce" // an admin kept Salesforce's version
+	PostgresKept Outcome = "postgres_kept"
+	// PostgresDismissed: a kept Postgres change an admin dismissed before it was written.
+	PostgresDismissed Outcome = "postgres_dismissed"
+	SalesforceWon     Outcome = "salesforce_won"  // the Postgres change was not sent; the row took Salesforce's values
+	DeleteStands      Outcome = "delete_stands"   // the record stays deleted: a delete is never undone by a policy
+	Held              Outcome = "held"            // waiting for an admin (manual policy)
+	KeptPostgres      Outcome = "kept_postgres"   // an admin kept the Postgres change: it is queued to be sent
+	KeptSalesforce    Outcome = "kept_salesforce" // an admin kept Salesforce's version
 )
 
 // Label is the outcome in words.
@@ -114,6 +117,8 @@ func (o Outcome) Label() string {
 		return "Postgres change written"
 	case PostgresKept:
 		return "Postgres change kept, not written yet"
+	case PostgresDismissed:
+		return "Postgres change kept, dismissed unwritten"
 	case SalesforceWon:
 		return "Salesforce version kept"
 	case DeleteStands:
@@ -137,8 +142,12 @@ var (
 	KeepSalesforce = Transition{Name: "keep_salesforce", From: []Outcome{Held}, To: KeptSalesforce}
 )
 
-// Write settles a kept Postgres change once a write of its row succeeded.
-var Write = Transition{Name: "write", From: []Outcome{PostgresKept}, To: PostgresWon}
+// Write settles a kept Postgres change once a write of its row succeeded; Dismiss once an admin
+// dismissed its failed write.
+var (
+	Write   = Transition{Name: "write", From: []Outcome{PostgresKept}, To: PostgresWon}
+	Dismiss = Transition{Name: "dismiss", From: []Outcome{PostgresKept}, To: PostgresDismissed}
+)
 
 // Conflict is one detected conflict.
 type Conflict struct {
@@ -221,6 +230,22 @@ func Written(ctx context.Context, tx pgx.Tx, connectionID int64, table string, w
 		WHERE c.connection_id = $1 AND c.table_name = $2 AND c.record_id = w.rec AND c.trigger_log_id <= w.logid
 		AND c.outcome = ANY($6)`, connectionID, table, recs, logIDs, string(Write.To), Write.FromStrings()); err != nil {
 		return fmt.Errorf("settle the kept changes of %s written since: %w", table, err)
+	}
+	return nil
+}
+
+// Dismissed settles the conflicts whose kept Postgres change an admin dismissed unwritten (Dismiss):
+// the failed write logID of a row of the table, or an earlier change of the row that a retry
+// captured into it (no longer FAILED itself in the connection schema's trigger log; the conflict
+// names the first).
+func Dismissed(ctx context.Context, tx pgx.Tx, connectionID int64, schema, table string, rec, logID int64, by string) error {
+	log := pgx.Identifier{schema, "_trigger_log"}.Sanitize()
+	if _, err := tx.Exec(ctx, `UPDATE conflicts c SET outcome = $5, resolved_at = now(), resolved_by = $6
+		WHERE c.connection_id = $1 AND c.table_name = $2 AND c.record_id = $3 AND c.outcome = ANY($7)
+		AND (c.trigger_log_id = $4 OR (c.trigger_log_id < $4
+			AND NOT EXISTS (SELECT 1 FROM `+log+` AS l WHERE l.id = c.trigger_log_id AND l.state = 'FAILED')))`,
+		connectionID, table, rec, logID, string(Dismiss.To), by, Dismiss.FromStrings()); err != nil {
+		return fmt.Errorf("settle the kept changes of %s row %d dismissed: %w", table, rec, err)
 	}
 	return nil
 }

@@ -179,3 +179,35 @@ func TestAKeptFailedChangeIsSaidWrittenOnlyOnceItIs(t *testing.T) {
 		t.Fatalf("%d conflicts", n)
 	}
 }
+
+// A kept failed change an admin dismisses after a retry Salesforce refused again was never written:
+// its conflict says so (postgres_dismissed, by that admin), not that it waits to be written.
+func TestAKeptFailedChangeDismissedIsSaidDismissedUnwritten(t *testing.T) {
+	t.Parallel()
+	cb := newConflictBench(t, conflict.PostgresWins, connection.Ordered, polled)
+	logID := cb.refuseStatus("UPDATE", `UPDATE $schema.invoice__c SET amount__c = 7, status__c = 'Paid' WHERE external_id__c = 'C-1'`)
+	cb.nextSecond(time.Now())
+	cb.updateSF(map[string]any{"Amount__c": 50, "Status__c": "Sent"})
+	c := cb.conflicts(1)[0]
+	if c.Outcome != conflict.PostgresKept {
+		t.Fatalf("right after the poll: conflict %+v, want postgres_kept", c)
+	}
+	if err := cb.Admin.Writes.Retry(cb.Ctx, enginetest.Admin, cb.Conn.ID, logID); err != nil {
+		t.Fatal(err)
+	}
+	var again int64
+	cb.Eventually("the retry to be refused", 10*time.Second, func() (bool, string) {
+		err := cb.Pool.QueryRow(cb.Ctx, `SELECT id FROM `+cb.Schema+`._trigger_log WHERE state = 'FAILED' AND id > $1`, logID).Scan(&again)
+		return err == nil, fmt.Sprint(logStates(cb.Harness))
+	})
+	if err := cb.Admin.Writes.Ignore(cb.Ctx, enginetest.Admin, cb.Conn.ID, again); err != nil {
+		t.Fatal(err)
+	}
+	got, err := conflict.Get(cb.Ctx, cb.Pool, cb.Conn.ID, c.ID)
+	if err != nil || got.Outcome != conflict.PostgresDismissed || got.ResolvedBy != enginetest.Admin.Name {
+		t.Fatalf("after the admin dismissed the write: conflict %+v (%v), want postgres_dismissed by %s", got, err, enginetest.Admin.Name)
+	}
+	if sf := cb.Org.Record("Invoice__c", cb.sfid); sf["Status__c"] != "Sent" {
+		t.Fatalf("Salesforce holds status %v: something was written", sf["Status__c"])
+	}
+}
