@@ -17,12 +17,13 @@ func policyLabel(name string) string {
 	return p.Label()
 }
 
-// outcomeSeverity colours an outcome's badge: held ones wait for someone.
+// outcomeSeverity colours an outcome's badge: held ones wait for someone, kept ones not written yet
+// for a retry; a delete that stands and a kept change dismissed unwritten lost a Postgres change.
 func outcomeSeverity(o conflict.Outcome) string {
 	switch o {
-	case conflict.Held:
+	case conflict.Held, conflict.PostgresKept:
 		return "warn"
-	case conflict.DeleteStands:
+	case conflict.DeleteStands, conflict.PostgresDismissed:
 		return "bad"
 	}
 	return "info"

@@ -88,7 +88,7 @@ var (
 	driftRecords  = desc("drift_records", "Records the newest verification found differing and not repaired yet, by kind (missing, extra, stale).", "connection", "object", "kind")
 	countDrift    = desc("count_drift", "The last count check's difference (Salesforce records minus table rows) beyond changes in flight; 0 when they agree.", mLabels...)
 	healthy       = desc("connection_healthy", "1 when the health checks (pgforce diagnose) find no problem, 0 otherwise.", "connection")
-	conflicts     = desc("conflicts_total", "Conflicts the writer detected (records changed on both sides within one sync window), by what became of them (postgres_won, salesforce_won, delete_stands, held, kept_postgres, kept_salesforce).", "connection", "object", "outcome")
+	conflicts     = desc("conflicts_total", "Conflicts the writer detected (records changed on both sides within one sync window), by what became of them (postgres_won, postgres_kept, postgres_dismissed, salesforce_won, delete_stands, held, kept_postgres, kept_salesforce).", "connection", "object", "outcome")
 	problems      = desc("health_problems", "Problems the health checks find, by rule and status (RED, YELLOW); a series per rule, 0 when none.", "connection", "rule", "status")
 )
 
@@ -197,7 +197,7 @@ func (k *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 				return err
 			}
 			for _, m := range ms {
-				for _, o := range []conflict.Outcome{conflict.PostgresWon, conflict.SalesforceWon, conflict.DeleteStands, conflict.Held, conflict.KeptPostgres, conflict.KeptSalesforce} {
+				for _, o := range []conflict.Outcome{conflict.PostgresWon, conflict.PostgresKept, conflict.PostgresDismissed, conflict.SalesforceWon, conflict.DeleteStands, conflict.Held, conflict.KeptPostgres, conflict.KeptSalesforce} {
 					ch <- prometheus.MustNewConstMetric(conflicts, prometheus.CounterValue, float64(byMapping[m.ID][o]), c.Name, m.Object, string(o))
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/audit"
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/store"
 	"pgforce/sync/triggerlog"
@@ -45,6 +46,9 @@ func (s *Writes) Ignore(ctx context.Context, actor audit.Actor, connID, logID in
 		}
 		w, err := triggerlog.DismissFailed(ctx, tx, c.Schema, logID)
 		if err != nil {
+			return err
+		}
+		if err := conflict.Dismissed(ctx, tx, connID, c.Schema, w.Table, w.RecordID, w.ID, actor.Name); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Actor: actor, ConnectionID: &connID, Action: audit.WriteIgnore,

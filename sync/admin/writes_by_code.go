@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"pgforce/sync/audit"
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/connection"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
@@ -19,8 +20,8 @@ import (
 // refused with code (the first code of its error; "" for failures naming none), in one transaction
 // audited once. It returns how many were queued.
 func (s *Writes) RetryByCode(ctx context.Context, actor audit.Actor, mappingID int64, code string) (int, error) {
-	return s.byCode(ctx, actor, mappingID, code, audit.WriteRetry, "retried", func(ctx context.Context, tx pgx.Tx, schema string, id int64) error {
-		_, err := triggerlog.ResendFailed(ctx, tx, schema, id)
+	return s.byCode(ctx, actor, mappingID, code, audit.WriteRetry, "retried", func(ctx context.Context, tx pgx.Tx, c connection.Connection, id int64) error {
+		_, err := triggerlog.ResendFailed(ctx, tx, c.Schema, id)
 		return err
 	})
 }
@@ -28,14 +29,17 @@ func (s *Writes) RetryByCode(ctx context.Context, actor audit.Actor, mappingID i
 // IgnoreByCode dismisses, as Ignore does, every unresolved failed write of a mapping that Salesforce
 // refused with code, in one transaction audited once. It returns how many were ignored.
 func (s *Writes) IgnoreByCode(ctx context.Context, actor audit.Actor, mappingID int64, code string) (int, error) {
-	return s.byCode(ctx, actor, mappingID, code, audit.WriteIgnore, "ignored", func(ctx context.Context, tx pgx.Tx, schema string, id int64) error {
-		_, err := triggerlog.DismissFailed(ctx, tx, schema, id)
-		return err
+	return s.byCode(ctx, actor, mappingID, code, audit.WriteIgnore, "ignored", func(ctx context.Context, tx pgx.Tx, c connection.Connection, id int64) error {
+		w, err := triggerlog.DismissFailed(ctx, tx, c.Schema, id)
+		if err != nil {
+			return err
+		}
+		return conflict.Dismissed(ctx, tx, c.ID, c.Schema, w.Table, w.RecordID, w.ID, actor.Name)
 	})
 }
 
 func (s *Writes) byCode(ctx context.Context, actor audit.Actor, mappingID int64, code string, action audit.Action, verb string,
-	op func(context.Context, pgx.Tx, string, int64) error) (int, error) {
+	op func(context.Context, pgx.Tx, connection.Connection, int64) error) (int, error) {
 	var n int
 	err := store.Tx(ctx, s.opts.Pool, func(tx pgx.Tx) error {
 		m, err := mapping.Load(ctx, tx, mappingID)
@@ -54,7 +58,7 @@ func (s *Writes) byCode(ctx context.Context, actor audit.Actor, mappingID int64,
 			return failure.E(failure.NotFound, "%s has no failed write refused with %s.", m.Object, codeName(code))
 		}
 		for _, id := range ids {
-			if err := op(ctx, tx, c.Schema, id); err != nil {
+			if err := op(ctx, tx, c, id); err != nil {
 				return fmt.Errorf("write %d: %w", id, err)
 			}
 		}

@@ -1,7 +1,7 @@
 // Package conflict is the record of conflicts between the two sides of a mapping: a Salesforce record
 // changed (or deleted) after a Postgres change of it was captured and before the change was written,
 // or deleted in Postgres while it changed in Salesforce. The writer detects them and applies the
-// mapping's policy; each conflict keeps both versions of the fields Postgres changed, who changed the
+// mapping's policy (and a poll, for a failed change the writer will not judge again); each conflict keeps both versions of the fields Postgres changed, who changed the
 // record in Salesforce and when, and what the policy (or, for manual ones, an admin) did.
 package conflict
 
@@ -90,18 +90,24 @@ func (k Kind) Label() string {
 	return "Updated on both sides"
 }
 
-// Outcome is what became of a conflict: its state. Held is the only state that changes (an admin
-// keeps one side); the others are final.
+// Outcome is what became of a conflict: its state. Held changes when an admin keeps one side, and
+// PostgresKept when the change it kept is written (Write) or an admin dismisses it (Dismiss); the
+// others are final.
 type Outcome string
 
 // Outcomes.
 const (
-	PostgresWon    Outcome = "postgres_won"    // the Postgres change was written over Salesforce's
-	SalesforceWon  Outcome = "salesforce_won"  // the Postgres change was not sent; the row took Salesforce's values
-	DeleteStands   Outcome = "delete_stands"   // the record stays deleted: a delete is never undone by a policy
-	Held           Outcome = "held"            // waiting for an admin (manual policy)
-	KeptPostgres   Outcome = "kept_postgres"   // an admin kept the Postgres change: it was sent
-	KeptSalesforce Outcome = "kept_salesforce" // an admin kept Salesforce's version
+	PostgresWon Outcome = "postgres_won" // the Postgres change was written over Salesforce's
+	// PostgresKept: the policy kept the Postgres change, which is not written yet (a failed change,
+	// sent when an admin retries it); it becomes PostgresWon once a write of its row succeeds.
+	PostgresKept Outcome = "postgres_kept"
+	// PostgresDismissed: a kept Postgres change an admin dismissed before it was written.
+	PostgresDismissed Outcome = "postgres_dismissed"
+	SalesforceWon     Outcome = "salesforce_won"  // the Postgres change was not sent; the row took Salesforce's values
+	DeleteStands      Outcome = "delete_stands"   // the record stays deleted: a delete is never undone by a policy
+	Held              Outcome = "held"            // waiting for an admin (manual policy)
+	KeptPostgres      Outcome = "kept_postgres"   // an admin kept the Postgres change: it is queued to be sent
+	KeptSalesforce    Outcome = "kept_salesforce" // an admin kept Salesforce's version
 )
 
 // Label is the outcome in words.
@@ -109,6 +115,10 @@ func (o Outcome) Label() string {
 	switch o {
 	case PostgresWon:
 		return "Postgres change written"
+	case PostgresKept:
+		return "Postgres change kept, not written yet"
+	case PostgresDismissed:
+		return "Postgres change kept, dismissed unwritten"
 	case SalesforceWon:
 		return "Salesforce version kept"
 	case DeleteStands:
@@ -130,6 +140,13 @@ type Transition = lifecycle.Transition[Outcome]
 var (
 	KeepPostgres   = Transition{Name: "keep_postgres", From: []Outcome{Held}, To: KeptPostgres}
 	KeepSalesforce = Transition{Name: "keep_salesforce", From: []Outcome{Held}, To: KeptSalesforce}
+)
+
+// Write settles a kept Postgres change once a write of its row succeeded; Dismiss once an admin
+// dismissed its failed write.
+var (
+	Write   = Transition{Name: "write", From: []Outcome{PostgresKept}, To: PostgresWon}
+	Dismiss = Transition{Name: "dismiss", From: []Outcome{PostgresKept}, To: PostgresDismissed}
 )
 
 // Conflict is one detected conflict.
@@ -192,6 +209,43 @@ func Insert(ctx context.Context, tx pgx.Tx, cs []Conflict) error {
 			nullTime(c.CapturedAt), nullTime(c.SFModifiedAt), c.SFModifiedBy, string(c.Policy), string(c.Outcome), resolved, by); err != nil {
 			return fmt.Errorf("record conflict on %s %s: %w", c.Object, c.SFID, err)
 		}
+	}
+	return nil
+}
+
+// Written settles the conflicts whose kept Postgres change a later write of its row sent (Write):
+// written maps a row id of the table to the id of its successful change, and only conflicts of
+// that change or earlier ones of the row are settled (a retry captures the row anew, as a later
+// change; merged writes send a row's earlier changes with its latest).
+func Written(ctx context.Context, tx pgx.Tx, connectionID int64, table string, written map[int64]int64) error {
+	if len(written) == 0 {
+		return nil
+	}
+	recs, logIDs := make([]int64, 0, len(written)), make([]int64, 0, len(written))
+	for rec, id := range written {
+		recs, logIDs = append(recs, rec), append(logIDs, id)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE conflicts c SET outcome = $5, resolved_at = now()
+		FROM unnest($3::bigint[], $4::bigint[]) AS w(rec, logid)
+		WHERE c.connection_id = $1 AND c.table_name = $2 AND c.record_id = w.rec AND c.trigger_log_id <= w.logid
+		AND c.outcome = ANY($6)`, connectionID, table, recs, logIDs, string(Write.To), Write.FromStrings()); err != nil {
+		return fmt.Errorf("settle the kept changes of %s written since: %w", table, err)
+	}
+	return nil
+}
+
+// Dismissed settles the conflicts whose kept Postgres change an admin dismissed unwritten (Dismiss):
+// the failed write logID of a row of the table, or an earlier change of the row that a retry
+// captured into it (no longer FAILED itself in the connection schema's trigger log; the conflict
+// names the first).
+func Dismissed(ctx context.Context, tx pgx.Tx, connectionID int64, schema, table string, rec, logID int64, by string) error {
+	log := pgx.Identifier{schema, "_trigger_log"}.Sanitize()
+	if _, err := tx.Exec(ctx, `UPDATE conflicts c SET outcome = $5, resolved_at = now(), resolved_by = $6
+		WHERE c.connection_id = $1 AND c.table_name = $2 AND c.record_id = $3 AND c.outcome = ANY($7)
+		AND (c.trigger_log_id = $4 OR (c.trigger_log_id < $4
+			AND NOT EXISTS (SELECT 1 FROM `+log+` AS l WHERE l.id = c.trigger_log_id AND l.state = 'FAILED')))`,
+		connectionID, table, rec, logID, string(Dismiss.To), by, Dismiss.FromStrings()); err != nil {
+		return fmt.Errorf("settle the kept changes of %s row %d dismissed: %w", table, rec, err)
 	}
 	return nil
 }

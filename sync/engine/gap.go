@@ -92,7 +92,8 @@ func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Co
 	sorted := slices.Sorted(maps.Keys(ids))
 	unlock := w.s.tables.lock(m.Table)
 	defer unlock()
-	var upserted, deleted int64
+	var upserted, deleted, deferred int64
+	after := w.departing
 	for len(sorted) > 0 {
 		batch := sorted[:min(gapBatch, len(sorted))]
 		sorted = sorted[len(batch):]
@@ -119,7 +120,18 @@ func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Co
 			}); err != nil {
 				return err
 			}
-			upserted, deleted = upserted+res.Upserted, deleted+res.Deleted
+			upserted, deleted, deferred = upserted+res.Upserted, deleted+res.Deleted, deferred+res.Deferred
+			if res.Deferred > 0 {
+				w.departing.any = true // so that settleDepartures looks
+			}
+			gone, remain, err := w.settleDepartures(ctx, tx, org, m, tgt)
+			if err != nil {
+				return err
+			}
+			if tgt.Waiting != nil {
+				after = departing{known: true, any: remain}
+			}
+			deleted += gone
 			ok, err := mapping.SaveRefresh(ctx, tx, m.ID, replay)
 			if err != nil {
 				return err
@@ -132,8 +144,13 @@ func (w *worker) refresh(ctx context.Context, org orgclient.Org, c connection.Co
 		if err != nil {
 			return err
 		}
+		w.departing = after // committed: what the database holds now
 	}
-	w.event(ctx, m, "info", "gap", fmt.Sprintf("Salesforce reported %d %s records changed outside its change events (gap event): read them by id, %d updated and %d deleted",
-		len(ids), m.Object, upserted, deleted))
+	msg := fmt.Sprintf("Salesforce reported %d %s records changed outside its change events (gap event): read them by id, %d updated and %d deleted",
+		len(ids), m.Object, upserted, deleted)
+	if deferred > 0 {
+		msg += fmt.Sprintf("; %d rows whose records are gone or no longer match the record filter stay while application changes of them wait to be written (they leave once written or set aside)", deferred)
+	}
+	w.event(ctx, m, "info", "gap", msg)
 	return nil
 }

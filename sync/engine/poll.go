@@ -105,15 +105,18 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	}
 
 	var res apply.Result
-	var left int64 // rows of records that no longer match the record filter
+	var left apply.Left // rows of records that no longer match the record filter
+	var departed int64  // rows kept back from leaving before, that went now
+	var after departing // whether rows stay kept back, once settled
 	var committedMark *time.Time
 	// The lock is held for the transaction only: what follows it (the count check's calls to
 	// Salesforce among them) would otherwise hold up the writer of this table for their round trips.
 	unlock := w.s.tables.lock(m.Table)
 	// Most polls find nothing: without records (and without a filter, whose departures are found
 	// through the staged records) nothing is merged, no staging table is made, and no row of the
-	// table is written.
-	quiet := filter == "" && spooled.empty()
+	// table is written (unless rows kept back from leaving may be due to go: settleDepartures).
+	mayDepart := tgt.Waiting != nil && (!w.departing.known || w.departing.any)
+	quiet := filter == "" && spooled.empty() && !mayDepart
 	err = store.Tx(ctx, e.opts.Pool, func(tx pgx.Tx) error {
 		if quiet {
 			// Nothing changes but the mapping's bookkeeping: the commit need not wait for the disk.
@@ -161,6 +164,14 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 				return err
 			}
 		}
+		if mayDepart || left.Deferred > 0 {
+			w.departing.any = true // so that settleDepartures looks
+			gone, remain, err := w.settleDepartures(ctx, tx, org, m, tgt)
+			if err != nil {
+				return err
+			}
+			departed, after = gone, departing{known: true, any: remain}
+		}
 		watermark := m.Watermark
 		for _, mark := range []*time.Time{res.MaxStamp, changedMark} {
 			if mark != nil && (watermark == nil || mark.After(*watermark)) {
@@ -173,14 +184,20 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 		if err != nil || !still {
 			return cmp.Or(err, errAborted) // reloaded or edited meanwhile: drop this batch
 		}
-		changed := res.Upserted + res.Deleted + left
+		changed := res.Upserted + res.Deleted + left.Deleted + departed
 		if err := addStats(ctx, tx, c.ID, m.ID, "sf_to_pg", changed, 0, e.opts.Now()); err != nil {
 			return err
 		}
-		if changed > 0 {
+		if changed > 0 || left.Deferred > 0 {
 			msg := fmt.Sprintf("Polling Salesforce found %d updated and %d deleted %s records", res.Upserted, res.Deleted, m.Object)
-			if left > 0 {
-				msg += fmt.Sprintf("; %d no longer match the record filter and left the table", left)
+			if left.Deleted > 0 {
+				msg += fmt.Sprintf("; %d no longer match the record filter and left the table", left.Deleted)
+			}
+			if left.Deferred > 0 {
+				msg += fmt.Sprintf("; %d no longer match the record filter but stay while application changes of them wait to be written (they leave once written or set aside)", left.Deferred)
+			}
+			if departed > 0 {
+				msg += fmt.Sprintf("; %d kept while application changes of them waited left the table, their changes written or set aside", departed)
 			}
 			if err := mapping.RecordEvent(ctx, tx, m, "info", "poll", msg); err != nil {
 				return err
@@ -199,6 +216,9 @@ func (w *worker) poll(ctx context.Context, org orgclient.Org, c connection.Conne
 	unlock()
 	if err != nil {
 		return err
+	}
+	if after.known {
+		w.departing = after // committed: what the database holds now
 	}
 	committed = true
 	w.remember(m, committedMark)

@@ -107,7 +107,7 @@ func TestAPollSettlesAFailedChangeByThePolicy(t *testing.T) {
 		row     invoiceRow // right after the poll
 		state   string     // the failed change's state then
 	}{
-		{conflict.PostgresWins, conflict.PostgresWon, invoiceRow{7, "Paid", "FAILED"}, "FAILED"},
+		{conflict.PostgresWins, conflict.PostgresKept, invoiceRow{7, "Paid", "FAILED"}, "FAILED"}, // written by the retry
 		{conflict.SalesforceWins, conflict.SalesforceWon, invoiceRow{50, "Sent", "SYNCED"}, "IGNORED"},
 		{conflict.Manual, conflict.Held, invoiceRow{7, "Paid", "CONFLICT"}, "CONFLICT"},
 	} {
@@ -152,7 +152,7 @@ func TestAPollSettlesAFailedChangeByThePolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			switch tc.outcome {
-			case conflict.PostgresWon:
+			case conflict.PostgresKept:
 				if err := cb.Admin.Writes.Retry(cb.Ctx, enginetest.Admin, cb.Conn.ID, logID); err != nil {
 					t.Fatal(err)
 				}
@@ -171,6 +171,9 @@ func TestAPollSettlesAFailedChangeByThePolicy(t *testing.T) {
 				cb.settled(7)
 				if sf := cb.Org.Record("Invoice__c", cb.sfid); sf["Status__c"] != "Paid" {
 					t.Fatalf("the retry sent status %v, not the application's", sf["Status__c"])
+				}
+				if got, _ := conflict.Get(cb.Ctx, cb.Pool, cb.Conn.ID, c.ID); got.Outcome != conflict.PostgresWon {
+					t.Fatalf("the retried change was written; its conflict is %s", got.Outcome)
 				}
 			case conflict.Held:
 				if _, err := cb.Admin.Conflicts.Resolve(cb.Ctx, enginetest.Admin, cb.Conn.ID, c.ID, admin.KeepPostgres); err != nil {

@@ -38,7 +38,7 @@ func pollWaiting(c connection.Connection, m mapping.Mapping) *apply.Waiting {
 		}
 	}
 	pj := pollJudge{c: c, m: m, policy: policyOf(m), fields: fields}
-	return &apply.Waiting{Schema: c.Schema, Table: m.Table, Judge: pj.judge}
+	return &apply.Waiting{Schema: c.Schema, Table: m.Table, MappingID: m.ID, Judge: pj.judge}
 }
 
 type pollJudge struct {
@@ -93,10 +93,25 @@ func (pj pollJudge) judgeOne(ctx context.Context, tx pgx.Tx, ch apply.WaitingCha
 		if !ch.Differs {
 			return keep, nil // Salesforce holds the row's very values
 		}
-		if decide(pj.policy, ch.CapturedAt, ch.SFStamp) == conflict.SalesforceWon {
-			keep.Keep = false
+		if !failed {
+			if decide(pj.policy, ch.CapturedAt, ch.SFStamp) == conflict.SalesforceWon {
+				keep.Keep = false
+			}
+			return keep, nil // the writer's insert pre-check records the conflict
 		}
-		return keep, nil // the writer's insert pre-check records the conflict (a failed insert: its retry)
+		// A failed insert is not pre-checked again: a retry of its row, now linked to the record,
+		// sends an update. Its conflict is recorded here, once, as the pre-check would.
+		if judged, err := pj.judged(ctx, tx, ch.ID); err != nil || judged {
+			return keep, err
+		}
+		cf.Kind = conflict.InsertExisting
+		for col, val := range ch.Values {
+			if f, ok := pj.fields[col]; ok && !isSystemColumn(col) && val != nil {
+				cf.PostgresValues[f.Name] = pj.value(f, val)
+				cf.SalesforceValues[f.Name] = pj.value(f, ch.SFValues[col])
+			}
+		}
+		return pj.settleFailed(ctx, tx, ch, cf, keep)
 	case string(triggerlog.Update):
 		if !ch.Differs {
 			return keep, nil // Salesforce changed other fields, or made the same change
@@ -118,22 +133,35 @@ func (pj pollJudge) judgeOne(ctx context.Context, tx pgx.Tx, ch apply.WaitingCha
 	} else if !own.IsZero() && !ch.SFStamp.After(own) {
 		return keep, nil // pgforce's own write moved the stamp
 	}
+	if !failed {
+		keep.Keep = decide(pj.policy, ch.CapturedAt, ch.SFStamp) != conflict.SalesforceWon
+		return keep, nil // the writer judges it the same way when it claims it, and records it
+	}
+	return pj.settleFailed(ctx, tx, ch, cf, keep)
+}
+
+// settleFailed decides a failed change's conflict by the policy and records it: set aside when
+// Salesforce's version wins, held for an admin (manual), or kept, its conflict then postgres_kept
+// until a retry of its row is written (nothing reached Salesforce yet).
+func (pj pollJudge) settleFailed(ctx context.Context, tx pgx.Tx, ch apply.WaitingChange, cf *conflict.Conflict, keep apply.Verdict) (apply.Verdict, error) {
 	cf.Outcome = decide(pj.policy, ch.CapturedAt, ch.SFStamp)
 	keep.Keep = cf.Outcome != conflict.SalesforceWon
-	if !failed {
-		return keep, nil // the writer judges it the same way when it claims it, and records it
+	why := "the record changed in Salesforce after this change was captured"
+	if cf.Kind == conflict.InsertExisting {
+		why = "Salesforce has a record with this external id"
 	}
 	switch cf.Outcome {
 	case conflict.SalesforceWon:
 		return keep, pj.settle(ctx, tx, ch, cf, triggerlog.Overrule,
-			`{"message":"conflict: the record changed in Salesforce after this change was captured; Salesforce's version is kept (policy `+string(cf.Policy)+`)"}`)
+			`{"message":"conflict: `+why+`; Salesforce's version is kept (policy `+string(cf.Policy)+`)"}`)
 	case conflict.Held:
 		keep.LastOp = "CONFLICT"
 		return keep, pj.settle(ctx, tx, ch, cf, triggerlog.HoldFailed,
-			`{"message":"conflict: the record changed in Salesforce after this change was captured; held until an admin keeps one side"}`)
+			`{"message":"conflict: `+why+`; held until an admin keeps one side"}`)
 	}
 	// Kept over Salesforce's version: a retry sends the row, which kept the change; later polls
 	// judge it against this version.
+	cf.Outcome = conflict.PostgresKept
 	if err := conflict.Insert(ctx, tx, []conflict.Conflict{*cf}); err != nil {
 		return keep, err
 	}
@@ -154,6 +182,16 @@ func (pj pollJudge) settle(ctx context.Context, tx pgx.Tx, ch apply.WaitingChang
 		return err // resent or dismissed meanwhile: an admin acted on it
 	}
 	return conflict.Insert(ctx, tx, []conflict.Conflict{*cf})
+}
+
+// judged reports whether a conflict of the change was recorded already (a failed insert kept over
+// Salesforce's version stays different from it until a retry sends it).
+func (pj pollJudge) judged(ctx context.Context, tx pgx.Tx, logID int64) (bool, error) {
+	var found bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conflicts WHERE connection_id = $1 AND trigger_log_id = $2)`, pj.c.ID, logID).Scan(&found); err != nil {
+		return false, fmt.Errorf("look for the conflict of write %d: %w", logID, err)
+	}
+	return found, nil
 }
 
 // value is a column's text as the writer would send it (the text when it does not convert).

@@ -45,6 +45,8 @@ type worker struct {
 	paging   int
 	replayID atomic.Int64 // last change event seen for this object, stored with the next poll
 	gaps     gapQueue     // records named by gap events, to read by id
+	// departing: whether the mapping has rows kept back from leaving (departures.go).
+	departing departing
 	// pubsubReplay is the same for the Pub/Sub API, whose replay ids are bytes.
 	pubsubReplay atomic.Pointer[[]byte]
 }

@@ -498,9 +498,16 @@ func (w *writer) noteWrites(batch []*change) {
 func (w *writer) recordConflicts(ctx context.Context, tx pgx.Tx, batch []*change, refreshes []sfRefresh) error {
 	var cs []conflict.Conflict
 	for _, ch := range batch {
-		if ch.conflict != nil {
-			cs = append(cs, *ch.conflict)
+		if ch.conflict == nil || ch.released() {
+			continue // a change back in the queue is judged again when it is claimed again
 		}
+		cf := *ch.conflict
+		if cf.Outcome == conflict.PostgresWon && ch.outcome.To != triggerlog.Success {
+			// Kept, but not written (Salesforce refused it, or it went with a later change of its
+			// row): said written once a write of the row succeeds (conflict.Written).
+			cf.Outcome = conflict.PostgresKept
+		}
+		cs = append(cs, cf)
 	}
 	if err := conflict.Insert(ctx, tx, cs); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"pgforce/sync/conflict"
 	"pgforce/sync/engine/apply"
 	"pgforce/sync/engine/mapping"
 	"pgforce/sync/store"
@@ -86,6 +87,9 @@ func (w *writer) record(ctx context.Context, b *writeBatch) error {
 				return err
 			}
 			if err := triggerlog.SupersedeFailed(ctx, tx, c.Schema, name, written); err != nil {
+				return err
+			}
+			if err := conflict.Written(ctx, tx, c.ID, name, written); err != nil {
 				return err
 			}
 			if wt := tables[name]; wt != nil {

@@ -27,6 +27,9 @@ import (
 type Waiting struct {
 	Schema string // the connection's schema, where the trigger log is
 	Table  string // the table's name in the trigger log
+	// MappingID lists the rows kept back from leaving the table while changes of them wait
+	// (departures.go).
+	MappingID int64
 	// Judge decides, in the merge's transaction, which of the changes keep their row's Postgres side.
 	Judge func(ctx context.Context, tx pgx.Tx, changes []WaitingChange) ([]Verdict, error)
 }

@@ -36,6 +36,7 @@ type Result struct {
 	Upserted int64      // rows inserted or changed
 	Deleted  int64      // rows removed because the record was deleted in Salesforce
 	Adopted  int64      // rows inserted in Postgres matched to their record by external id
+	Deferred int64      // rows of gone records kept back while changes of them wait (Refresh)
 	MaxStamp *time.Time // latest SystemModstamp in the batch
 	MaxID    string     // Id of the record with that stamp (largest, for ties)
 }
@@ -51,13 +52,23 @@ func Merge(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (Result,
 // database): like Merge, but every record is written even when its SystemModstamp did not move, as
 // such a change keeps it, and the rows of gone ids that Salesforce no longer returns at all (deleted
 // and purged) are deleted.
+// With t.Waiting, the rows of gone ids holding a change not yet written are kept back instead
+// (departures.go), counted in Deferred.
 func Refresh(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader, gone []string) (Result, error) {
 	res, err := merge(ctx, tx, t, csvRows, true)
 	if err != nil || len(gone) == 0 {
 		return res, err
 	}
+	leaving := `FROM ` + t.Table() + ` AS t WHERE t.sfid = ANY($2) AND NOT EXISTS (SELECT 1 FROM ` + stageTable + ` AS s WHERE s.sfid = t.sfid)`
+	kept := ""
+	if t.Waiting != nil {
+		if res.Deferred, err = deferWaiting(ctx, tx, t.Waiting.MappingID, `SELECT t.sfid `+leaving+` AND `+waitsRow(t), gone); err != nil {
+			return res, err
+		}
+		kept = ` AND NOT ` + waitsRow(t)
+	}
 	tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t WHERE t.sfid = ANY($1)
-		AND NOT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE s.sfid = t.sfid)`, gone)
+		AND NOT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE s.sfid = t.sfid)`+kept, gone)
 	if err != nil {
 		return res, fmt.Errorf("apply deletes to %s: %w", t.Table(), err)
 	}
@@ -221,12 +232,24 @@ func StageChanged(ctx context.Context, tx pgx.Tx, t Target, csvRows io.Reader) (
 // rows of records staged by StageChanged that the filtered read did not return: read after them, it
 // found them no longer matching the filter (or deleted without matching it). Stamps are not compared:
 // Salesforce stamps whole seconds, so a record changed within the second it was polled keeps its
-// stamp.
-func DeleteLeft(ctx context.Context, tx pgx.Tx, t Target) (int64, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t USING `+changedTable+` AS c
-		WHERE t.sfid = c.sfid AND NOT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE s.sfid = c.sfid)`)
-	if err != nil {
-		return 0, fmt.Errorf("delete the rows of records that left the filter of %s: %w", t.Table(), err)
+// stamp. With t.Waiting, rows holding a change not yet written are kept back (departures.go).
+func DeleteLeft(ctx context.Context, tx pgx.Tx, t Target) (Left, error) {
+	var out Left
+	leaving := `FROM ` + t.Table() + ` AS t JOIN ` + changedTable + ` AS c ON t.sfid = c.sfid
+		WHERE NOT EXISTS (SELECT 1 FROM ` + stageTable + ` AS s WHERE s.sfid = c.sfid)`
+	kept := ""
+	if t.Waiting != nil {
+		var err error
+		if out.Deferred, err = deferWaiting(ctx, tx, t.Waiting.MappingID, `SELECT t.sfid `+leaving+` AND `+waitsRow(t)); err != nil {
+			return out, err
+		}
+		kept = ` AND NOT ` + waitsRow(t)
 	}
-	return tag.RowsAffected(), nil
+	tag, err := tx.Exec(ctx, `DELETE FROM `+t.Table()+` AS t USING `+changedTable+` AS c
+		WHERE t.sfid = c.sfid AND NOT EXISTS (SELECT 1 FROM `+stageTable+` AS s WHERE s.sfid = c.sfid)`+kept)
+	if err != nil {
+		return out, fmt.Errorf("delete the rows of records that left the filter of %s: %w", t.Table(), err)
+	}
+	out.Deleted = tag.RowsAffected()
+	return out, nil
 }
