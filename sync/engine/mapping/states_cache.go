@@ -122,7 +122,9 @@ type prefixed struct {
 	prefix []any
 }
 
-func (p prefixed) Scan(dest ...any) error { return p.rows.Scan(append(slices.Clip(p.prefix), dest...)...) }
+func (p prefixed) Scan(dest ...any) error {
+	return p.rows.Scan(append(slices.Clip(p.prefix), dest...)...)
+}
 
 // clone copies a mapping with slices of its own.
 func (m Mapping) clone() Mapping {

@@ -100,7 +100,10 @@ func TestStatesCacheListsWhatListStatesSaysAfterEveryChange(t *testing.T) {
 		t.Errorf("a poll of one mapping reads it alone again, read %d", n)
 	}
 
-	inTx(func(tx pgx.Tx) error { _, err := mapping.Apply(ctx, tx, ids["Account"], mapping.StartLoad, "loading"); return err })
+	inTx(func(tx pgx.Tx) error {
+		_, err := mapping.Apply(ctx, tx, ids["Account"], mapping.StartLoad, "loading")
+		return err
+	})
 	if n := check("a state change", "Account", "Contact", "Lead"); n != 1 {
 		t.Errorf("a state change reads the mapping alone again, read %d", n)
 	}
