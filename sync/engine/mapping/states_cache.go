@@ -26,12 +26,12 @@ type StatesCache struct {
 	pool *pgxpool.Pool
 	mu   sync.Mutex
 	// conns holds, by connection, the mappings read last, by id.
-	conns map[int64]map[int64]versioned
+	conns map[int64]map[int64]*versioned
 	// decoded counts the rows whose columns were read (tests check what a list read again).
 	decoded int
 }
 
-// versioned is a mapping as read in one row version.
+// versioned is a mapping as read in one row version; never changed once kept.
 type versioned struct {
 	xmin uint32
 	m    Mapping
@@ -39,7 +39,7 @@ type versioned struct {
 
 // NewStatesCache returns a cache reading through pool.
 func NewStatesCache(pool *pgxpool.Pool) *StatesCache {
-	return &StatesCache{pool: pool, conns: map[int64]map[int64]versioned{}}
+	return &StatesCache{pool: pool, conns: map[int64]map[int64]*versioned{}}
 }
 
 // ListStates is mapping.ListStates of a connection, reading again only the mappings that changed
@@ -64,8 +64,8 @@ func (c *StatesCache) ListStates(ctx context.Context, connID int64) ([]Mapping, 
 		return nil, fmt.Errorf("list mappings: %w", err)
 	}
 	defer rows.Close()
-	var out []Mapping
-	next := make(map[int64]versioned, len(known))
+	out := make([]Mapping, 0, len(known))
+	next := make(map[int64]*versioned, len(known))
 	var skip []any
 	decoded := 0
 	for rows.Next() {
@@ -95,7 +95,7 @@ func (c *StatesCache) ListStates(ctx context.Context, connID int64) ([]Mapping, 
 		if err != nil {
 			return nil, fmt.Errorf("list mappings: %w", err)
 		}
-		next[id] = versioned{xmin: xmin, m: m}
+		next[id] = &versioned{xmin: xmin, m: m}
 		out = append(out, m.clone())
 		decoded++
 	}
