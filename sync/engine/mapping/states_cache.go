@@ -130,9 +130,6 @@ func (p prefixed) Scan(dest ...any) error {
 func (m Mapping) clone() Mapping {
 	m.Drift, m.Backfill, m.PubSubReplayID = slices.Clone(m.Drift), slices.Clone(m.Backfill), slices.Clone(m.PubSubReplayID)
 	m.AppliedFields = slices.Clone(m.AppliedFields)
-	if m.Config.PGForce != nil {
-		extra := *m.Config.PGForce
-		m.Config.PGForce = &extra
-	}
+	m.Config = m.Config.clone()
 	return m
 }

@@ -146,3 +146,66 @@ func TestStatesCacheListsWhatListStatesSaysAfterEveryChange(t *testing.T) {
 	got[1].Config.PGForce.RecordFilter, got[1].State = "changed by a caller", mapping.SystemError
 	check("after a caller changed its copy", "Account", "Lead", "Opportunity")
 }
+
+// Every poll loads its mapping, whose configuration and applied fields are decoded once per content
+// of those columns: each load must still return what is stored, as a copy of its own.
+func TestLoadReturnsTheStoredSettingsEachTimeAsACopyOfItsOwn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, schema := storetest.Pool(t)
+	applied := time.Date(2026, 12, 4, 10, 30, 0, 0, time.UTC)
+	cfg := mapping.NewConfig("Name", "Email__c")
+	cfg.Indexes["Email__c"] = mapping.IndexOption{Unique: true}
+	cfg.AppliedAt, cfg.PGForce = &applied, &mapping.Extra{RecordFilter: "Rating = 'Hot'"}
+	fields := []table.Field{{Name: "Name", Type: "string", Length: 80}, {Name: "Email__c", Type: "email", Length: 80}}
+	var id int64
+	if err := store.Tx(ctx, pool, func(tx pgx.Tx) error {
+		connID, err := connection.Insert(ctx, tx, connection.Row{Name: "acme", Schema: schema + "_sf", OrgType: connection.Production, LoginURL: "https://login.salesforce.com", APIVersion: "62.0"})
+		if err != nil {
+			return err
+		}
+		m, err := mapping.Insert(ctx, tx, connID, "Contact", cfg, fields)
+		id = m.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := mapping.Load(ctx, pool, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustJSON([]any{first.Config, first.AppliedFields})
+	if got := mustJSON([]any{cfg, fields}); got != want {
+		t.Fatalf("loaded %s, stored %s", want, got)
+	}
+
+	// A caller changing everything it loaded changes nothing the next load says.
+	first.Config.Fields["Phone"] = struct{}{}
+	first.Config.Indexes["Name"] = mapping.IndexOption{}
+	*first.Config.AppliedAt = time.Time{}
+	first.Config.PGForce.RecordFilter = "changed"
+	first.AppliedFields[0].Name = "Changed"
+	for i := range 2 {
+		again, err := mapping.Load(ctx, pool, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mustJSON([]any{again.Config, again.AppliedFields}); got != want {
+			t.Fatalf("load %d after a caller changed its copy: %s, want %s", i+2, got, want)
+		}
+	}
+
+	// An edit is what the next load says.
+	edited := mapping.NewConfig("Name")
+	edited.Access = mapping.ReadWrite
+	if err := store.Tx(ctx, pool, func(tx pgx.Tx) error { return mapping.SaveConfig(ctx, tx, id, edited, fields[:1]) }); err != nil {
+		t.Fatal(err)
+	}
+	after, err := mapping.Load(ctx, pool, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mustJSON([]any{after.Config, after.AppliedFields}), mustJSON([]any{edited, fields[:1]}); got != want {
+		t.Fatalf("after an edit: %s, want %s", got, want)
+	}
+}
