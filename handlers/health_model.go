@@ -12,8 +12,9 @@ import (
 // re-authorization or is paused is not in sync, whatever its own state says.
 func healthView(rep diagnose.Report, ms []report.MappingSummary, conn connection.Connection) views.Health {
 	hv := views.Health{Healthy: rep.Healthy(), Summary: rep.Summary(), Problems: problemViews(rep.Problems), Total: len(ms)}
+	problems := rep.ByMapping()
 	for _, mp := range ms {
-		ps := rep.Of(mp.ID)
+		ps := problems[mp.ID]
 		switch {
 		case len(ps) > 0:
 			hv.Attention++

@@ -31,8 +31,9 @@ func (h *Handlers) ShowMappings(c echo.Context) error {
 		}
 		now := h.now()
 		m = views.MappingsPage{ConnID: cur.ID, ConnName: cur.Name, ConnSchema: cur.Schema, Authorized: cur.AuthorizedAt != nil, Rows: make([]views.MappingRow, 0, len(rep.Mappings))}
+		problems := rep.ByMapping()
 		for _, mp := range rep.Mappings {
-			m.Rows = append(m.Rows, mappingRow(mapping.SummaryOf(mp), rep.CountsOf(mp.Table), problemViews(rep.Of(mp.ID)), now))
+			m.Rows = append(m.Rows, mappingRow(mapping.SummaryOf(mp), rep.CountsOf(mp.Table), problemViews(problems[mp.ID]), now))
 		}
 		m.Problems = problemViews(rep.Problems)
 	}

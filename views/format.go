@@ -9,6 +9,9 @@ import (
 
 // Count formats a number with thousands separators: 1234567 → "1,234,567".
 func Count(n int64) string {
+	if n > -1000 && n < 1000 { // most counts of the Mappings page's rows: nothing to separate
+		return strconv.FormatInt(n, 10)
+	}
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -45,21 +48,22 @@ func Ago(t time.Time, now time.Time) string {
 	return Duration(d) + " ago"
 }
 
-// Duration formats a duration compactly: "45 s", "12 min", "3 h 5 min", "2 d".
+// Duration formats a duration compactly: "45 s", "12 min", "3 h 5 min", "2 d". (strconv, not fmt:
+// each row of the Mappings page says how old two of its figures are.)
 func Duration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Seconds()))
+		return strconv.Itoa(int(d.Seconds())) + " s"
 	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Minutes()))
+		return strconv.Itoa(int(d.Minutes())) + " min"
 	case d < 24*time.Hour:
 		h, m := int(d.Hours()), int(d.Minutes())%60
 		if m == 0 {
-			return fmt.Sprintf("%d h", h)
+			return strconv.Itoa(h) + " h"
 		}
-		return fmt.Sprintf("%d h %d min", h, m)
+		return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
 	}
-	return fmt.Sprintf("%d d", int(d.Hours()/24))
+	return strconv.Itoa(int(d.Hours()/24)) + " d"
 }
 
 // Stamp formats a time in UTC for tables: "2025-06-20 14:05:09 UTC".

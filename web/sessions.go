@@ -20,7 +20,7 @@ const (
 // HTTPS (directly or through a proxy): cookies then carry Secure and the __Host- prefix.
 func NewSessions(st scs.Store, secure bool, log *slog.Logger) *scs.SessionManager {
 	sm := scs.New()
-	sm.Store = st
+	sm.Store = newRenewingStore(st, sm) // a page load need not write an unchanged session
 	sm.IdleTimeout = IdleTimeout
 	sm.Lifetime = AbsoluteTimeout
 	sm.Cookie.Name = "pgforce_session"

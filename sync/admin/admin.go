@@ -20,6 +20,7 @@ import (
 
 	"pgforce/internal/keyring"
 	"pgforce/sync/engine/connection"
+	"pgforce/sync/engine/mapping"
 	"pgforce/sync/failure"
 	"pgforce/sync/orgclient"
 	"pgforce/sync/store"
@@ -54,7 +55,7 @@ func New(opts Options) *Service {
 		opts.Now = time.Now
 	}
 	b := &base{opts: opts}
-	return &Service{Connections: &Connections{b}, Mappings: &Mappings{b}, Configuration: &Configuration{b}, Writes: &Writes{b}, Inspection: &Inspection{b},
+	return &Service{Connections: &Connections{b}, Mappings: &Mappings{base: b, states: mapping.NewStatesCache(opts.Pool)}, Configuration: &Configuration{b}, Writes: &Writes{b}, Inspection: &Inspection{b},
 		Verifications: &Verifications{b}, Conflicts: &Conflicts{b}}
 }
 

@@ -23,7 +23,10 @@ import (
 
 // Mappings administers mappings: what can be mapped, creating, editing, reloading, aborting and
 // deleting them, and the orphans and field drift the schema check finds.
-type Mappings struct{ *base }
+type Mappings struct {
+	*base
+	states *mapping.StatesCache // what ListStates read last
+}
 
 // Objects lists the objects of a connection's org that can be mapped, filtered by a search term
 // (name or label, case-insensitive), with whether each is already mapped.
@@ -218,9 +221,11 @@ func (s *Mappings) List(ctx context.Context, connID int64) ([]mapping.Mapping, e
 	return mapping.List(ctx, s.opts.Pool, connID)
 }
 
-// ListStates lists a connection's mappings without their applied fields (mapping.ListStates).
+// ListStates lists a connection's mappings without their applied fields (mapping.ListStates), reading
+// again only those that changed since the last list (mapping.StatesCache): the health checks behind
+// every dashboard page ask for all of them on each refresh.
 func (s *Mappings) ListStates(ctx context.Context, connID int64) ([]mapping.Mapping, error) {
-	return mapping.ListStates(ctx, s.opts.Pool, connID)
+	return s.states.ListStates(ctx, connID)
 }
 
 // Edit applies a new configuration with ALTER TABLE and loads the values of added fields.

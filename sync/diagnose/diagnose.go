@@ -118,6 +118,18 @@ func (r Report) Of(mappingID int64) []Problem {
 	return out
 }
 
+// ByMapping returns the problems of each mapping, worst first: what a page listing every mapping
+// shows beside each (Of per mapping would go through every problem for each of a thousand).
+func (r Report) ByMapping() map[int64][]Problem {
+	out := map[int64][]Problem{}
+	for _, p := range r.Problems {
+		if p.MappingID != 0 {
+			out[p.MappingID] = append(out[p.MappingID], p)
+		}
+	}
+	return out
+}
+
 // Count returns how many problems have the given status.
 func (r Report) Count(s Status) int {
 	n := 0

@@ -1,11 +1,15 @@
 package mapping
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,13 +94,57 @@ func scan(row pgx.Row) (Mapping, error) {
 		return m, err
 	}
 	m.State, m.RequestedAction = State(state), Action(action)
-	if err := json.Unmarshal(cfg, &m.Config); err != nil {
-		return m, fmt.Errorf("decode mapping %d config: %w", m.ID, err)
-	}
-	if err := json.Unmarshal(fields, &m.AppliedFields); err != nil {
-		return m, fmt.Errorf("decode mapping %d fields: %w", m.ID, err)
+	if m.Config, m.AppliedFields, err = decodeSettings(m.ID, cfg, fields); err != nil {
+		return m, err
 	}
 	return m, decodeProgress(&m, backfill, drift)
+}
+
+// decoded holds, by mapping id, its configuration and applied fields as last decoded, with the
+// bytes they were decoded from. Every poll loads its mapping (a thousand mappings polling load
+// hundreds a second), those two columns change only when the mapping is edited, and decoding them
+// was the largest cost of the whole process at issue 18's scale (a seventh of its CPU, more with
+// the garbage). What is returned is a copy: callers may change it.
+var decoded sync.Map // int64 → *decodedSettings
+
+type decodedSettings struct {
+	cfg, fields []byte // as read
+	config      Config
+	applied     []table.Field
+}
+
+// decodeSettings decodes a mapping's config and applied_fields columns, or copies what it decoded
+// from the same bytes before.
+func decodeSettings(id int64, cfg, fields []byte) (Config, []table.Field, error) {
+	if v, ok := decoded.Load(id); ok {
+		if d := v.(*decodedSettings); bytes.Equal(d.cfg, cfg) && bytes.Equal(d.fields, fields) {
+			return d.config.clone(), slices.Clone(d.applied), nil
+		}
+	}
+	var c Config
+	var applied []table.Field
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		return c, nil, fmt.Errorf("decode mapping %d config: %w", id, err)
+	}
+	if err := json.Unmarshal(fields, &applied); err != nil {
+		return c, nil, fmt.Errorf("decode mapping %d fields: %w", id, err)
+	}
+	decoded.Store(id, &decodedSettings{cfg: bytes.Clone(cfg), fields: bytes.Clone(fields), config: c.clone(), applied: slices.Clone(applied)})
+	return c, applied, nil
+}
+
+// clone copies a configuration with maps and pointers of its own.
+func (c Config) clone() Config {
+	c.Fields, c.Indexes = maps.Clone(c.Fields), maps.Clone(c.Indexes)
+	if c.AppliedAt != nil {
+		at := *c.AppliedAt
+		c.AppliedAt = &at
+	}
+	if c.PGForce != nil {
+		extra := *c.PGForce
+		c.PGForce = &extra
+	}
+	return c
 }
 
 // Load returns a mapping by id.
@@ -332,6 +380,7 @@ func Delete(ctx context.Context, tx pgx.Tx, id int64) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM mappings WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete mapping %d: %w", id, err)
 	}
+	decoded.Delete(id) // (rolled back, it is decoded again at the next read)
 	return nil
 }
 
