@@ -53,6 +53,9 @@ type Options struct {
 	Instance string        // unique name of this process for leases; generated when empty
 	LeaseTTL time.Duration // default lease.DefaultTTL
 	Tick     time.Duration // how often leases are renewed and idle work re-checked
+	// RetryUnit scales the backoff after failures: the n-th retry waits about RetryUnit·2^n, at most
+	// 120 units (default DefaultRetryUnit; tests shorten it so retries do not cost them seconds).
+	RetryUnit time.Duration
 	// BulkThreshold: loads of more records use the Bulk API.
 	BulkThreshold int
 	// Overlap is how far back each poll re-reads, so records committed late with an earlier
@@ -134,6 +137,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.LeaseTTL <= 0 {
 		opts.LeaseTTL = lease.DefaultTTL
+	}
+	if opts.RetryUnit <= 0 {
+		opts.RetryUnit = DefaultRetryUnit
 	}
 	if opts.BulkThreshold <= 0 {
 		opts.BulkThreshold = DefaultBulkThreshold
@@ -448,19 +454,24 @@ func (e *Engine) logTransient(what string, err error) {
 	e.log.Warn(what, "err", err)
 }
 
-// backoff returns a jittered exponential delay: 2^n seconds ±10%, capped at 2 minutes.
 // leaseRetry is how soon work refused for want of the lease is tried again. Another instance syncs
 // now, or this one is renewing late: the syncer sorts the lease out, so retry soon rather than after
 // a backoff grown by earlier failures.
 func (e *Engine) leaseRetry() time.Duration { return e.leases.TTL() / 4 }
 
-func backoff(attempt int) time.Duration {
+// DefaultRetryUnit is the backoff's unit in production: retries after 2, 4, 8 … seconds.
+const DefaultRetryUnit = time.Second
+
+// backoff returns a jittered exponential delay: 2^n units ±10%, capped at 120 units (2 minutes
+// with the default unit).
+func (e *Engine) backoff(attempt int) time.Duration {
 	if attempt > 7 {
 		attempt = 7
 	}
-	d := time.Duration(1<<attempt) * time.Second
-	if d > 2*time.Minute {
-		d = 2 * time.Minute
+	unit := e.opts.RetryUnit
+	d := time.Duration(1<<attempt) * unit
+	if d > 120*unit {
+		d = 120 * unit
 	}
 	jitter := time.Duration(rand.Int64N(int64(d) / 5))
 	return d - d/10 + jitter

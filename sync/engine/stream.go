@@ -123,7 +123,7 @@ func (s *syncer) runStream(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(backoff(failures)):
+				case <-time.After(s.e.backoff(failures)):
 				}
 			}
 		case <-s.streamWake:

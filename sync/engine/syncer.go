@@ -147,7 +147,7 @@ func (s *syncer) run(ctx context.Context) {
 		}
 		if err != nil && ctx.Err() == nil {
 			s.e.logTransient("sync connection", err)
-			delay = backoff(attempt)
+			delay = s.e.backoff(attempt)
 			attempt++
 		} else {
 			attempt = 0

@@ -230,7 +230,7 @@ func (w *worker) handle(ctx context.Context, m mapping.Mapping, err error) {
 		return
 	case !givesUp(err, w.failures+1):
 		w.failures++
-		delay := backoff(w.failures)
+		delay := e.backoff(w.failures)
 		w.retryAt = e.opts.Now().Add(delay)
 		if w.failures == 1 || w.failures%10 == 0 {
 			w.event(ctx, m, "warn", "retry", fmt.Sprintf("%s: %s; retrying in %s", m.Object, failure.Message(err), delay.Round(time.Second)))

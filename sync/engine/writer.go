@@ -144,7 +144,7 @@ func (w *writer) run(ctx context.Context) {
 			w.log.Info("lease not held; will retry", "in", delay)
 		case err != nil && ctx.Err() == nil:
 			w.failures++
-			delay = backoff(w.failures)
+			delay = e.backoff(w.failures)
 			w.log.Warn("writing to Salesforce failed; will retry", "err", err, "in", delay)
 			switch {
 			case failure.Is(err, failure.Unauthenticated):

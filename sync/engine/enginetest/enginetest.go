@@ -57,7 +57,8 @@ type Harness struct {
 }
 
 // Options for New. The runtime's timings are the tests' (a 50 ms tick, a 2 s lease, polls every
-// 300 ms re-reading a 1 s overlap); the fields below change what a test needs changed.
+// 300 ms re-reading a 1 s overlap, retries after 0.5, 1, 2 … s); the fields below change what a test
+// needs changed.
 type Options struct {
 	Seed     int64         // the simulated org's demo data (0 = none)
 	Org      sforg.Options // the simulated org's options (Seed above wins when set)
@@ -119,6 +120,9 @@ func New(t testing.TB, o Options) *Harness {
 		WriteBatch: 2000,
 		Signals: engine.Signals{LeaseAcquired: testsignal.New[int64](), LoadFinished: testsignal.New[int64](), PollDone: testsignal.New[int64](),
 			WorkerRound: testsignal.New[int64](), WriterRound: testsignal.New[int64](), BatchRecorded: testsignal.New[int]()}}
+	// A quarter of production's backoff: a test that rides out a failure waits 0.5 s for its first
+	// retry, not 2 s (the three retries of a refused record cost 3.5 s instead of 14 s).
+	h.Options.RetryUnit = engine.DefaultRetryUnit / 4
 	if o.PollInterval > 0 {
 		h.Options.PollInterval = o.PollInterval
 	}
