@@ -144,22 +144,7 @@ func TestAPollLinkingAFailedInsertRecordsItsConflict(t *testing.T) {
 func TestAKeptFailedChangeIsSaidWrittenOnlyOnceItIs(t *testing.T) {
 	t.Parallel()
 	cb := newConflictBench(t, conflict.PostgresWins, connection.Ordered, polled)
-	logID := cb.refuseStatus("UPDATE", `UPDATE $schema.invoice__c SET amount__c = 7, status__c = 'Paid' WHERE external_id__c = 'C-1'`)
-	cb.nextSecond(time.Now())
-	cb.updateSF(map[string]any{"Amount__c": 50, "Status__c": "Sent"})
-	c := cb.conflicts(1)[0]
-	if c.Outcome != conflict.PostgresKept || c.TriggerLogID != logID {
-		t.Fatalf("right after the poll: conflict %+v, want postgres_kept for write %d", c, logID)
-	}
-	// Retried while Salesforce still refuses it: nothing was written.
-	if err := cb.Admin.Writes.Retry(cb.Ctx, enginetest.Admin, cb.Conn.ID, logID); err != nil {
-		t.Fatal(err)
-	}
-	var again int64
-	cb.Eventually("the retry to be refused", 10*time.Second, func() (bool, string) {
-		err := cb.Pool.QueryRow(cb.Ctx, `SELECT id FROM `+cb.Schema+`._trigger_log WHERE state = 'FAILED' AND id > $1`, logID).Scan(&again)
-		return err == nil, fmt.Sprint(logStates(cb.Harness))
-	})
+	c, again := keptFailedChangeRefusedAgain(cb)
 	if got, _ := conflict.Get(cb.Ctx, cb.Pool, cb.Conn.ID, c.ID); got.Outcome != conflict.PostgresKept {
 		t.Fatalf("after a refused retry the conflict is %s, want postgres_kept", got.Outcome)
 	}
@@ -185,21 +170,7 @@ func TestAKeptFailedChangeIsSaidWrittenOnlyOnceItIs(t *testing.T) {
 func TestAKeptFailedChangeDismissedIsSaidDismissedUnwritten(t *testing.T) {
 	t.Parallel()
 	cb := newConflictBench(t, conflict.PostgresWins, connection.Ordered, polled)
-	logID := cb.refuseStatus("UPDATE", `UPDATE $schema.invoice__c SET amount__c = 7, status__c = 'Paid' WHERE external_id__c = 'C-1'`)
-	cb.nextSecond(time.Now())
-	cb.updateSF(map[string]any{"Amount__c": 50, "Status__c": "Sent"})
-	c := cb.conflicts(1)[0]
-	if c.Outcome != conflict.PostgresKept {
-		t.Fatalf("right after the poll: conflict %+v, want postgres_kept", c)
-	}
-	if err := cb.Admin.Writes.Retry(cb.Ctx, enginetest.Admin, cb.Conn.ID, logID); err != nil {
-		t.Fatal(err)
-	}
-	var again int64
-	cb.Eventually("the retry to be refused", 10*time.Second, func() (bool, string) {
-		err := cb.Pool.QueryRow(cb.Ctx, `SELECT id FROM `+cb.Schema+`._trigger_log WHERE state = 'FAILED' AND id > $1`, logID).Scan(&again)
-		return err == nil, fmt.Sprint(logStates(cb.Harness))
-	})
+	c, again := keptFailedChangeRefusedAgain(cb)
 	if err := cb.Admin.Writes.Ignore(cb.Ctx, enginetest.Admin, cb.Conn.ID, again); err != nil {
 		t.Fatal(err)
 	}
@@ -210,4 +181,27 @@ func TestAKeptFailedChangeDismissedIsSaidDismissedUnwritten(t *testing.T) {
 	if sf := cb.Org.Record("Invoice__c", cb.sfid); sf["Status__c"] != "Sent" {
 		t.Fatalf("Salesforce holds status %v: something was written", sf["Status__c"])
 	}
+}
+
+// keptFailedChangeRefusedAgain makes an update Salesforce refuses, changes the record in Salesforce
+// later so a poll keeps the failed change over it (postgres_wins), checks its conflict says kept,
+// and retries it while Salesforce still refuses: it returns the conflict and the refused retry.
+func keptFailedChangeRefusedAgain(cb *conflictBench) (conflict.Conflict, int64) {
+	cb.T.Helper()
+	logID := cb.refuseStatus("UPDATE", `UPDATE $schema.invoice__c SET amount__c = 7, status__c = 'Paid' WHERE external_id__c = 'C-1'`)
+	cb.nextSecond(time.Now())
+	cb.updateSF(map[string]any{"Amount__c": 50, "Status__c": "Sent"})
+	c := cb.conflicts(1)[0]
+	if c.Outcome != conflict.PostgresKept || c.TriggerLogID != logID {
+		cb.T.Fatalf("right after the poll: conflict %+v, want postgres_kept for write %d", c, logID)
+	}
+	if err := cb.Admin.Writes.Retry(cb.Ctx, enginetest.Admin, cb.Conn.ID, logID); err != nil {
+		cb.T.Fatal(err)
+	}
+	var again int64
+	cb.Eventually("the retry to be refused", 10*time.Second, func() (bool, string) {
+		err := cb.Pool.QueryRow(cb.Ctx, `SELECT id FROM `+cb.Schema+`._trigger_log WHERE state = 'FAILED' AND id > $1`, logID).Scan(&again)
+		return err == nil, fmt.Sprint(logStates(cb.Harness))
+	})
+	return c, again
 }
