@@ -31,6 +31,9 @@ func TestAConflictingChangeSalesforceRefusesIsNotSaidWritten(t *testing.T) {
 		err := cb.Pool.QueryRow(cb.Ctx, `SELECT id FROM `+cb.Schema+`._trigger_log WHERE state = 'FAILED'`).Scan(&logID)
 		return err == nil, fmt.Sprint(logStates(cb.Harness))
 	})
+	// The polls after the refusal read Salesforce's version again (within their overlap): the
+	// writer's conflict over it is the one, not a second for the same version.
+	enginetest.Rounds(t, cb.Signals().PollDone, "a poll after the refusal", cb.Signals().PollDone.Mark(), 2, cb.m.ID)
 	c := cb.conflicts(1)[0]
 	if c.Kind != conflict.UpdateUpdate || c.TriggerLogID != logID || c.Outcome != conflict.PostgresKept {
 		t.Fatalf("conflict %+v, want postgres_kept for the refused write %d", c, logID)

@@ -137,6 +137,11 @@ func (pj pollJudge) judgeOne(ctx context.Context, tx pgx.Tx, ch apply.WaitingCha
 		keep.Keep = decide(pj.policy, ch.CapturedAt, ch.SFStamp) != conflict.SalesforceWon
 		return keep, nil // the writer judges it the same way when it claims it, and records it
 	}
+	// The writer may have judged it against this very version, kept it and then seen Salesforce
+	// refuse the write: that conflict is recorded (postgres_kept) and the change stays kept.
+	if judged, err := pj.judgedAgainst(ctx, tx, ch.ID, ch.SFStamp); err != nil || judged {
+		return keep, err
+	}
 	return pj.settleFailed(ctx, tx, ch, cf, keep)
 }
 
@@ -189,6 +194,17 @@ func (pj pollJudge) settle(ctx context.Context, tx pgx.Tx, ch apply.WaitingChang
 func (pj pollJudge) judged(ctx context.Context, tx pgx.Tx, logID int64) (bool, error) {
 	var found bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conflicts WHERE connection_id = $1 AND trigger_log_id = $2)`, pj.c.ID, logID).Scan(&found); err != nil {
+		return false, fmt.Errorf("look for the conflict of write %d: %w", logID, err)
+	}
+	return found, nil
+}
+
+// judgedAgainst reports whether a conflict of the change was recorded against Salesforce's version
+// stamped at or after sfStamp.
+func (pj pollJudge) judgedAgainst(ctx context.Context, tx pgx.Tx, logID int64, sfStamp time.Time) (bool, error) {
+	var found bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conflicts WHERE connection_id = $1 AND trigger_log_id = $2 AND sf_modified_at >= $3)`,
+		pj.c.ID, logID, sfStamp).Scan(&found); err != nil {
 		return false, fmt.Errorf("look for the conflict of write %d: %w", logID, err)
 	}
 	return found, nil
