@@ -333,10 +333,23 @@ func (o orgControl) create(ctx context.Context, object string, fields map[string
 
 // calls is the org's count of API calls by kind.
 func (o orgControl) calls(ctx context.Context) (map[string]int, error) {
-	var out struct{ Calls map[string]int }
-	err := o.do(ctx, http.MethodGet, "/calls", nil, &out)
-	return out.Calls, err
+	all, _, err := o.callsByClient(ctx)
+	return all, err
 }
+
+// callsByClient returns the org's API calls by kind, and those whose Sforce-Call-Options named
+// pgforce's writer (client=pgforce/writer), as Salesforce counts usage by client.
+func (o orgControl) callsByClient(ctx context.Context) (all, writer map[string]int, err error) {
+	var out struct {
+		Calls    map[string]int
+		ByClient map[string]map[string]int `json:"by_client"`
+	}
+	err = o.do(ctx, http.MethodGet, "/calls", nil, &out)
+	return out.Calls, out.ByClient[writerClient], err
+}
+
+// writerClient is the client name pgforce's writer gives its calls in Sforce-Call-Options.
+const writerClient = "pgforce/writer"
 
 func total(calls map[string]int) int {
 	n := 0

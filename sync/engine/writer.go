@@ -114,7 +114,9 @@ func (w *writer) Start(ctx context.Context) error {
 	return w.start(ctx, func(ctx context.Context, g *errgroup.Group) {
 		listener := w.s.e.listener(triggerlog.NotifyChannel(w.schema), "listen to the trigger log", func(*pgconn.Notification) { w.poke() })
 		g.Go(func() error { _ = listener.Listen(ctx); return nil })
-		g.Go(func() error { w.run(ctx); return nil })
+		// Its calls name the writer to Salesforce (Sforce-Call-Options client=pgforce/writer): the
+		// org's usage by client tells a backlog's calls from the polls beside it.
+		g.Go(func() error { w.run(orgclient.WithPart(ctx, "writer")); return nil })
 	})
 }
 

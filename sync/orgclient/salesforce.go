@@ -356,3 +356,9 @@ func (o *sfOrg) QueryBatch(ctx context.Context, queries []BatchQuery) ([]FirstPa
 func (o *sfOrg) QueryMore(ctx context.Context, next string, fn func(rec map[string]json.RawMessage) error) error {
 	return o.c.QueryMore(ctx, next, func(r salesforce.Record) error { return fn(r) })
 }
+
+// WithPart names the part of pgforce whose calls ctx carries, to Salesforce (Sforce-Call-Options
+// client=pgforce/<part>), so an org's API usage by client tells the parts apart.
+func WithPart(ctx context.Context, part string) context.Context {
+	return salesforce.WithCallPart(ctx, part)
+}

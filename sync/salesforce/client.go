@@ -244,9 +244,10 @@ func (c *Client) once(ctx context.Context, r request) (*response, error) {
 	c.mu.Lock()
 	req.Header.Set("Authorization", "Bearer "+c.access)
 	c.mu.Unlock()
-	// Names pgforce in the changeOrigin of the change events its writes cause (";client=pgforce"),
-	// so other subscribers, and admins, can tell its writes from their own.
-	req.Header.Set("Sforce-Call-Options", "client="+CallOptionsClient)
+	// Names pgforce in the changeOrigin of the change events its writes cause (";client=pgforce",
+	// ";client=pgforce/writer"), so other subscribers, and admins, can tell its writes from their
+	// own; the org's usage by client tells which part of pgforce made a call.
+	req.Header.Set("Sforce-Call-Options", "client="+callClient(ctx))
 	res, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

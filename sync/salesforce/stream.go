@@ -21,6 +21,22 @@ func ChannelFor(object string) string {
 // CallOptionsClient is the client name pgforce's API calls give in Sforce-Call-Options.
 const CallOptionsClient = "pgforce"
 
+type callClientKey struct{}
+
+// WithCallPart names the part of pgforce whose calls ctx carries: they give the client name
+// "pgforce/<part>" in Sforce-Call-Options (e.g. pgforce/writer).
+func WithCallPart(ctx context.Context, part string) context.Context {
+	return context.WithValue(ctx, callClientKey{}, CallOptionsClient+"/"+part)
+}
+
+// callClient is the client name of ctx's calls.
+func callClient(ctx context.Context) string {
+	if name, ok := ctx.Value(callClientKey{}).(string); ok {
+		return name
+	}
+	return CallOptionsClient
+}
+
 // StreamHandler receives what a Change Data Capture subscription delivers.
 type StreamHandler struct {
 	// Event is called with each event, in order; an error ends the stream with it.

@@ -227,12 +227,20 @@ func apiOrigin(r *http.Request, api string) string {
 		version = latestVersion
 	}
 	origin := "com/salesforce/api/" + api + "/" + version
-	for opt := range strings.SplitSeq(r.Header.Get("Sforce-Call-Options"), ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(opt), "="); ok && k == "client" && v != "" {
-			return origin + ";client=" + v
-		}
+	if client := callClient(r); client != "" {
+		return origin + ";client=" + client
 	}
 	return origin
+}
+
+// callClient is the client a request names in Sforce-Call-Options (client=...), "" if none.
+func callClient(r *http.Request) string {
+	for opt := range strings.SplitSeq(r.Header.Get("Sforce-Call-Options"), ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(opt), "="); ok && k == "client" && v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // ---- publishing ----

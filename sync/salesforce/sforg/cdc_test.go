@@ -423,3 +423,22 @@ func cometdReplay(t *testing.T, org *Org, base, channel string, from int64, n in
 	}
 	return out
 }
+
+// The org counts API usage by the client each call names in Sforce-Call-Options, as Salesforce
+// reports usage by client: a composite call counts once for its client, and a call naming none is
+// the "" client's.
+func TestAPIUsageIsCountedByTheClientACallNames(t *testing.T) {
+	t.Parallel()
+	org, a := login(t, Options{Seed: 1})
+	before := org.APICallsByClient()
+	a.do("POST", "/services/data/v62.0/sobjects/Account", map[string]any{"Name": "By writer"}, "Sforce-Call-Options", "client=pgforce/writer")
+	a.do("POST", "/services/data/v62.0/composite/sobjects", map[string]any{"records": []map[string]any{{"attributes": map[string]string{"type": "Account"}, "Name": "Two"}}}, "Sforce-Call-Options", "defaultNamespace=x, client=pgforce/writer")
+	a.do("GET", "/services/data/v62.0/query?q=SELECT+Id+FROM+Account", nil)
+	after := org.APICallsByClient()
+	if got := after["pgforce/writer"]["sobject"] + after["pgforce/writer"]["composite"] - before["pgforce/writer"]["sobject"] - before["pgforce/writer"]["composite"]; got != 2 {
+		t.Fatalf("pgforce/writer: %v then %v, want 2 more calls", before["pgforce/writer"], after["pgforce/writer"])
+	}
+	if got := after[""]["query"] - before[""]["query"]; got != 1 {
+		t.Fatalf("no client: %v then %v, want 1 more query", before[""], after[""])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -36,6 +37,18 @@ func (o *Org) APICalls() map[string]int {
 	out := map[string]int{}
 	for k, v := range o.calls {
 		out[k] = v
+	}
+	return out
+}
+
+// APICallsByClient returns the API calls made so far by the client each named in its
+// Sforce-Call-Options header ("" for none), by kind: as Salesforce's API usage by client.
+func (o *Org) APICallsByClient() map[string]map[string]int {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	out := map[string]map[string]int{}
+	for client, kinds := range o.byClient {
+		out[client] = maps.Clone(kinds)
 	}
 	return out
 }
@@ -476,7 +489,7 @@ func (o *Org) controlRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /_sforg/reset", o.control(func(w http.ResponseWriter, r *http.Request) error { o.Reset(); return ok(w) }))
 	m.HandleFunc("GET /_sforg/calls", o.control(func(w http.ResponseWriter, r *http.Request) error {
 		used, max := o.APIUsage()
-		writeJSON(w, 200, map[string]any{"calls": o.APICalls(), "used": used, "max": max})
+		writeJSON(w, 200, map[string]any{"calls": o.APICalls(), "by_client": o.APICallsByClient(), "used": used, "max": max})
 		return nil
 	}))
 	m.HandleFunc("POST /_sforg/usage", o.control(func(w http.ResponseWriter, r *http.Request) error {

@@ -93,6 +93,7 @@ type Org struct {
 	faults   []*Fault
 	apiUsed  int
 	calls    map[string]int
+	byClient map[string]map[string]int // client named in Sforce-Call-Options → kind → calls
 	hooks    []func(Change)
 	// held collects change events while an allOrNone /composite request runs: they are published
 	// when it commits and dropped when it rolls back, as Salesforce emits none for a rolled-back transaction.
@@ -150,7 +151,7 @@ func New(opts Options) *Org {
 	}
 	opts.BasePath = strings.TrimRight(opts.BasePath, "/")
 	o := &Org{opts: opts, tables: map[string]*table{}, seq: map[string]uint64{}, cursors: map[string]*cursor{},
-		jobs: map[string]*bulkJob{}, calls: map[string]int{}}
+		jobs: map[string]*bulkJob{}, calls: map[string]int{}, byClient: map[string]map[string]int{}}
 	o.reset()
 	o.routes()
 	return o
@@ -363,6 +364,11 @@ func (o *Org) api(kind string, h func(w http.ResponseWriter, r *http.Request, s 
 		}
 		o.apiUsed++
 		o.calls[kind]++
+		client := callClient(r)
+		if o.byClient[client] == nil {
+			o.byClient[client] = map[string]int{}
+		}
+		o.byClient[client][kind]++
 		used, max := o.apiUsed, o.opts.DailyAPILimit
 		o.mu.Unlock()
 		if !o.roundTrip(r) {
