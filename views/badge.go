@@ -12,8 +12,13 @@ import (
 // class={ … } attribute builds a map and its text expressions a fmt.Sprint per badge.
 func StateBadge(b Badge) templ.Component {
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-		_, err := io.WriteString(w, `<span class="badge `+templ.EscapeString(b.Severity)+`" title="`+templ.EscapeString(b.Title)+
-			`" data-testid="state">`+templ.EscapeString(b.Label)+`</span>`)
-		return err
+		rw := rowWriter{w: asStringWriter(w)}
+		rw.badge(b)
+		return rw.err
 	})
+}
+
+// badge writes a state badge (StateBadge's markup).
+func (rw *rowWriter) badge(b Badge) *rowWriter {
+	return rw.raw(`<span class="badge `).text(b.Severity).raw(`" title="`).text(b.Title).raw(`" data-testid="state">`).text(b.Label).raw(`</span>`)
 }

@@ -34,7 +34,7 @@ func MappingsTableRow(r MappingRow, now time.Time) templ.Component {
 			raw(`</a></td><td class="mono">`).text(r.Table).
 			raw(`</td><td>`).text(AccessLabel(r.Access)).
 			raw(`</td><td>`).text(r.Mode).
-			raw(`</td><td><span class="badge `).text(r.State.Severity).raw(`" title="`).text(r.State.Title).raw(`" data-testid="state">`).text(r.State.Label).raw(`</span>`)
+			raw(`</td><td>`).badge(r.State)
 		if p := r.Progress; p != nil && p.Expected > 0 {
 			rw.raw(`<progress class="mini" max="`).text(itoa(p.Expected)).raw(`" value="`).text(itoa(min(p.Done, p.Expected))).
 				raw(`" title="`).text(Count(p.Done) + " of " + Count(p.Expected) + " loaded").raw(`"></progress>`)

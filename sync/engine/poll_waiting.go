@@ -101,7 +101,7 @@ func (pj pollJudge) judgeOne(ctx context.Context, tx pgx.Tx, ch apply.WaitingCha
 		}
 		// A failed insert is not pre-checked again: a retry of its row, now linked to the record,
 		// sends an update. Its conflict is recorded here, once, as the pre-check would.
-		if judged, err := pj.judged(ctx, tx, ch.ID); err != nil || judged {
+		if judged, err := pj.judged(ctx, tx, ch.ID, nil); err != nil || judged {
 			return keep, err
 		}
 		cf.Kind = conflict.InsertExisting
@@ -139,7 +139,7 @@ func (pj pollJudge) judgeOne(ctx context.Context, tx pgx.Tx, ch apply.WaitingCha
 	}
 	// The writer may have judged it against this very version, kept it and then seen Salesforce
 	// refuse the write: that conflict is recorded (postgres_kept) and the change stays kept.
-	if judged, err := pj.judgedAgainst(ctx, tx, ch.ID, ch.SFStamp); err != nil || judged {
+	if judged, err := pj.judged(ctx, tx, ch.ID, &ch.SFStamp); err != nil || judged {
 		return keep, err
 	}
 	return pj.settleFailed(ctx, tx, ch, cf, keep)
@@ -189,22 +189,14 @@ func (pj pollJudge) settle(ctx context.Context, tx pgx.Tx, ch apply.WaitingChang
 	return conflict.Insert(ctx, tx, []conflict.Conflict{*cf})
 }
 
-// judged reports whether a conflict of the change was recorded already (a failed insert kept over
-// Salesforce's version stays different from it until a retry sends it).
-func (pj pollJudge) judged(ctx context.Context, tx pgx.Tx, logID int64) (bool, error) {
+// judged reports whether a conflict of the change was recorded already against Salesforce's version
+// stamped at or after since (nil: any version). A failed insert kept over Salesforce's version stays
+// different from it until a retry sends it; a failed update the writer judged, kept and then saw
+// refused was judged against the version a poll meets next.
+func (pj pollJudge) judged(ctx context.Context, tx pgx.Tx, logID int64, since *time.Time) (bool, error) {
 	var found bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conflicts WHERE connection_id = $1 AND trigger_log_id = $2)`, pj.c.ID, logID).Scan(&found); err != nil {
-		return false, fmt.Errorf("look for the conflict of write %d: %w", logID, err)
-	}
-	return found, nil
-}
-
-// judgedAgainst reports whether a conflict of the change was recorded against Salesforce's version
-// stamped at or after sfStamp.
-func (pj pollJudge) judgedAgainst(ctx context.Context, tx pgx.Tx, logID int64, sfStamp time.Time) (bool, error) {
-	var found bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conflicts WHERE connection_id = $1 AND trigger_log_id = $2 AND sf_modified_at >= $3)`,
-		pj.c.ID, logID, sfStamp).Scan(&found); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM conflicts WHERE connection_id = $1 AND trigger_log_id = $2
+		AND ($3::timestamptz IS NULL OR sf_modified_at >= $3))`, pj.c.ID, logID, since).Scan(&found); err != nil {
 		return false, fmt.Errorf("look for the conflict of write %d: %w", logID, err)
 	}
 	return found, nil
